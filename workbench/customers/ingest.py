@@ -1,0 +1,361 @@
+"""``workbench ingest KIND FILE``: check, stage, merge (SPEC 3).
+
+All work happens inside DuckDB, streamed from the file: no row passes through pandas, so a file
+of 20M transactions needs DuckDB's memory limit, not 20M Python objects.
+
+1. The file is read as it is (CSV as text, Parquet with its own types). Malformed CSV lines are
+   caught by DuckDB's reject store.
+2. One pass builds a staged table: every column cast to its contract type, and a ``_reason``
+   naming every check a row fails. Failed rows keep their original text for the rejects file.
+3. Exact duplicate rows collapse to one (the same event twice is one event); rows that share a
+   key but differ are all rejected: the file contradicts itself and we cannot know which is right.
+4. Accepted rows are merged into the stored Parquet file by key (upsert), atomically. A column
+   absent from the file leaves the stored values of that column alone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import IngestError, RejectedRows
+from ..sql import ident, lit
+from . import engine
+from .schema import (
+    INFERENCE_ORDER,
+    KINDS,
+    STORAGE_TYPES,
+    TYPE_HINTS,
+    Column,
+    Kind,
+    appended_column_name,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ..home import Home
+
+DECIMAL_TEXT = r"^\s*[-+]?[0-9]+(\.[0-9]{1,2})?\s*$"
+
+
+@dataclass
+class IngestReport:
+    kind: str
+    source: str
+    accepted: int = 0
+    rejected: int = 0
+    orphans: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rejects_file: str | None = None
+    column_types: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return f"accepted {self.accepted}, rejected {self.rejected}, orphans {self.orphans}"
+
+    def details(self) -> list[str]:
+        lines = [f"{self.new} new, {self.updated} updated"
+                 + (f", {self.duplicates} exact duplicate rows counted once"
+                    if self.duplicates else "")]
+        if self.rejects_file:
+            lines.append(f"rejected rows and reasons: {self.rejects_file}")
+        if self.kind == "appended":
+            lines.append("columns: " + ", ".join(f"appended.{n} ({t})"
+                                                 for n, t in self.column_types.items()))
+        return lines
+
+
+def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Path, *,
+           strict: bool = False, schema: dict[str, str] | None = None) -> IngestReport:
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        raise IngestError(f"unknown kind {kind_name!r}; use one of {', '.join(KINDS)}")
+    path = Path(path)
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+    report = IngestReport(kind.name, str(path))
+    with _kind_lock(home, kind.name):
+        malformed = _load_source(conn, path)
+        columns = _plan_columns(conn, home, kind, schema or {})
+        report.column_types = {c.name: c.type for c in columns if c.name != "customer_id"}
+        _stage(conn, kind, columns)
+        report.duplicates = _collapse_duplicates(conn, kind, columns)
+        report.rejected = _count(conn, "SELECT count(*) FROM staged WHERE _reason IS NOT NULL")
+        report.rejected += len(malformed)
+        report.accepted = _count(conn, "SELECT count(*) FROM accepted")
+        if report.rejected:
+            report.rejects_file = str(_write_rejects(conn, home, kind, path, columns, malformed))
+        if strict and report.rejected:
+            raise RejectedRows(f"{report.summary()}: nothing stored (--strict); reasons in "
+                               f"{report.rejects_file}")
+        if kind.has_customer and kind.name != "profiles":
+            report.orphans = _count(conn, "SELECT count(*) FROM accepted a WHERE NOT EXISTS "
+                                          "(SELECT 1 FROM profiles p "
+                                          "WHERE p.customer_id = a.customer_id)")
+        report.new, report.updated = _merge(conn, home, kind, columns)
+        engine.refresh_views(conn, home)
+    for table in ("staged", "accepted"):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    return report
+
+
+@contextmanager
+def _kind_lock(home: Home, kind: str):
+    """Two ingests of one kind at once would each merge into the old file and lose the other's
+    rows; they queue on a lock file instead."""
+    home.customers_dir.mkdir(parents=True, exist_ok=True)
+    with open(home.customers_dir / f".{kind}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _load_source(conn: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[int, str, str]]:
+    """Define view ``source`` over the file; return malformed CSV lines (line, error, text)."""
+    import duckdb
+
+    location = lit(str(path))
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            conn.execute(f"CREATE OR REPLACE TEMP VIEW source AS SELECT * FROM read_parquet({location})")
+            return []
+        # Materialised once: the reject store is only filled while the file is actually read.
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE source AS SELECT * FROM read_csv({location}, "
+                     "header = true, all_varchar = true, store_rejects = true)")
+        return conn.execute("SELECT line, error_message, csv_line FROM reject_errors "
+                            "ORDER BY line").fetchall()
+    except duckdb.Error as exc:
+        raise IngestError(f"{path}: cannot be read as "
+                          f"{'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'}: "
+                          f"{str(exc).splitlines()[0]}") from exc
+
+
+def _source_types(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {name: type_ for name, type_, *_ in conn.execute("DESCRIBE source").fetchall()}
+
+
+@dataclass(frozen=True)
+class _Planned(Column):
+    source: str = ""  # the column's name in the file
+    source_type: str = "VARCHAR"
+
+
+def _plan_columns(conn, home: Home, kind: Kind, schema: dict[str, str]) -> list[_Planned]:
+    """Match the file's header to the contract: which stored column each file column feeds."""
+    source_types = _source_types(conn)
+    missing = [name for name in kind.required if name not in source_types]
+    if missing:
+        raise IngestError(f"{kind.name} file lacks required column(s) {', '.join(missing)}; "
+                          f"columns are {', '.join(c.name for c in kind.columns)}")
+    if not kind.open_columns:
+        unknown = [name for name in source_types if kind.column(name) is None]
+        if unknown:
+            raise IngestError(
+                f"{kind.name} file has unknown column(s) {', '.join(unknown)}; allowed: "
+                f"{', '.join(c.name for c in kind.columns)} (custom attributes go in "
+                "`workbench ingest appended`)")
+        # In the file's order, so that the rejects file reads like the file it came from.
+        return [_Planned(c.name, c.type, c.required, name, type_)
+                for name, type_ in source_types.items() for c in [kind.column(name)]]
+    return _plan_appended(conn, home, source_types, schema)
+
+
+def _plan_appended(conn, home: Home, source_types: dict[str, str],
+                   schema: dict[str, str]) -> list[_Planned]:
+    stored = engine.stored_types(conn, home, "appended")
+    planned = [_Planned("customer_id", "text", True, "customer_id", source_types["customer_id"])]
+    seen: dict[str, str] = {}
+    for source, source_type in source_types.items():
+        if source == "customer_id":
+            continue
+        name = appended_column_name(source)
+        if not name or name == "customer_id" or name in seen:
+            raise IngestError(f"appended column {source!r} becomes {name!r}, which is "
+                              + ("taken by column " + repr(seen[name]) if name in seen
+                                 else "not a usable attribute name"))
+        seen[name] = source
+        type_ = schema.get(name) or _type_of_storage(stored.get(name)) \
+            or _infer_type(conn, source, source_type)
+        planned.append(_Planned(name, type_, False, source, source_type))
+    if len(planned) == 1:
+        raise IngestError("appended file has only customer_id; add at least one attribute column")
+    unknown = set(schema) - set(seen)
+    if unknown:
+        raise IngestError(f"--schema names column(s) not in the file: {', '.join(sorted(unknown))}")
+    return planned
+
+
+def _type_of_storage(duck_type: str | None) -> str | None:
+    if duck_type is None:
+        return None
+    if duck_type.startswith("DECIMAL"):
+        return "decimal"
+    if duck_type.startswith("TIMESTAMP"):
+        return "timestamp"
+    by_storage = {v: k for k, v in STORAGE_TYPES.items()}
+    return by_storage.get(duck_type, "text")
+
+
+def _infer_type(conn, source: str, source_type: str) -> str:
+    """The narrowest type that every value of the column fits, judged on the whole file (a
+    sample could guess integer and then reject row 900,000)."""
+    if source_type != "VARCHAR":
+        return _type_of_storage(source_type) or "text"
+    value = f"NULLIF(trim({ident(source)}), '')"
+    checks = ", ".join(f"bool_and({value} IS NULL OR "
+                       f"TRY_CAST({value} AS {STORAGE_TYPES[t]}) IS NOT NULL)"
+                       for t in INFERENCE_ORDER)
+    fits = conn.execute(f"SELECT count({value}), {checks} FROM source").fetchone()
+    if not fits[0]:
+        return "text"  # an all-empty column says nothing about its type
+    return next((t for t, ok in zip(INFERENCE_ORDER, fits[1:], strict=True) if ok), "text")
+
+
+def _cast(column: _Planned) -> tuple[str, str | None]:
+    """SQL for the stored value, and for the condition under which the row fails the type."""
+    raw = ident(column.source)
+    target = STORAGE_TYPES[column.type]
+    if column.source_type == "VARCHAR":
+        text = f"NULLIF(trim({raw}), '')"
+        if column.type == "text":
+            value = f"lower({text})" if column.name == "gender" else text
+            return value, None
+        failed = f"{text} IS NOT NULL AND TRY_CAST({text} AS {target}) IS NULL"
+        if column.type == "decimal":
+            failed = f"{text} IS NOT NULL AND NOT regexp_matches({text}, {lit(DECIMAL_TEXT)})"
+        return f"TRY_CAST({text} AS {target})", failed
+    if column.type == "text":
+        value = f"CAST({raw} AS VARCHAR)"
+        return (f"lower({value})" if column.name == "gender" else value), None
+    failed = f"{raw} IS NOT NULL AND TRY_CAST({raw} AS {target}) IS NULL"
+    if column.type == "decimal" and not column.source_type.startswith("DECIMAL"):
+        failed += f" OR {raw} IS NOT NULL AND round({raw}, 2) <> {raw}"
+    return f"TRY_CAST({raw} AS {target})", failed
+
+
+def _stage(conn, kind: Kind, columns: list[_Planned]) -> None:
+    typed, reasons, raws = [], [], []
+    for column in columns:
+        value, failed = _cast(column)
+        typed.append(f"{value} AS {ident(column.name)}")
+        if failed:
+            hint = TYPE_HINTS[column.type]
+            reasons.append(f"CASE WHEN {failed} THEN {lit(column.source + ' ')} || "
+                           f"'\"' || CAST({ident(column.source)} AS VARCHAR) || "
+                           f"{lit(chr(34) + ' is not ' + hint)} END")
+        if column.required:
+            reasons.append(f"CASE WHEN {value} IS NULL AND NOT ({failed or 'false'}) "
+                           f"THEN {lit(column.source + ' is empty (required)')} END")
+        raws.append(f"{ident('_raw_' + column.name)} := CAST({ident(column.source)} AS VARCHAR)")
+    reason = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "NULL"
+    names = ", ".join(ident(c.name) for c in columns)
+    # The original text is packed for every row but kept only for rejected ones.
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT {names}, _reason, "
+                 "CASE WHEN _reason IS NOT NULL THEN _original END AS _raw "
+                 f"FROM (SELECT {', '.join(typed)}, {reason} AS _reason, "
+                 f"struct_pack({', '.join(raws)}) AS _original FROM source)")
+
+
+def _collapse_duplicates(conn, kind: Kind, columns: list[_Planned]) -> int:
+    """Reject rows that share a key but differ, then build ``accepted`` from the distinct
+    valid rows; return how many exact duplicate rows were counted once."""
+    names = ", ".join(ident(c.name) for c in columns)
+    keys = ", ".join(ident(k) for k in kind.key)
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE conflicts AS SELECT {keys} FROM "
+                 f"(SELECT DISTINCT {names} FROM staged WHERE _reason IS NULL) "
+                 f"GROUP BY {keys} HAVING count(*) > 1")
+    if _count(conn, "SELECT count(*) FROM conflicts"):
+        key_text = " || ', ' || ".join(f"{lit(k + ' ')} || CAST(s.{ident(k)} AS VARCHAR)"
+                                       for k in kind.key)
+        # Their values passed the checks, so the text of the typed value is what the file said.
+        raw = ", ".join(f"{ident('_raw_' + c.name)} := CAST(s.{ident(c.name)} AS VARCHAR)"
+                        for c in columns)
+        matches = " AND ".join(f"s.{ident(k)} = c.{ident(k)}" for k in kind.key)
+        conn.execute(f"UPDATE staged s SET _reason = {key_text} || "
+                     "' appears in more than one row of this file with different values', "
+                     f"_raw = struct_pack({raw}) FROM conflicts c "
+                     f"WHERE s._reason IS NULL AND {matches}")
+    conn.execute("DROP TABLE conflicts")
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE accepted AS "
+                 f"SELECT DISTINCT {names} FROM staged WHERE _reason IS NULL")
+    valid = _count(conn, "SELECT count(*) FROM staged WHERE _reason IS NULL")
+    return valid - _count(conn, "SELECT count(*) FROM accepted")
+
+
+def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Planned],
+                   malformed: list[tuple[int, str, str]]) -> Path:
+    home.rejects_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    target = home.rejects_dir / f"{kind.name}-{stamp}-{path.stem}.csv"
+    originals = ", ".join(f"_raw.{ident('_raw_' + c.name)} AS {ident(c.source)}" for c in columns)
+    nulls = ", ".join(f"NULL AS {ident(c.source)}" for c in columns)
+    conn.execute("CREATE OR REPLACE TEMP TABLE malformed (line BIGINT, error VARCHAR, text VARCHAR)")
+    if malformed:
+        conn.executemany("INSERT INTO malformed VALUES (?, ?, ?)", malformed)
+    conn.execute(
+        f"COPY (SELECT {originals}, _reason, NULL AS _malformed_line FROM staged "
+        f"WHERE _reason IS NOT NULL "
+        f"UNION ALL SELECT {nulls}, 'line ' || line || ': malformed CSV: ' || error, text "
+        f"FROM malformed) TO {lit(str(target))} (HEADER, DELIMITER ',')")
+    return target
+
+
+def _merge(conn, home: Home, kind: Kind, columns: list[_Planned]) -> tuple[int, int]:
+    """Upsert ``accepted`` into the stored file; return (new keys, updated keys)."""
+    target = engine.data_file(home, kind.name)
+    stored = engine.stored_types(conn, home, kind.name)
+    in_file = {c.name: c for c in columns}
+    if not stored:
+        select = ", ".join(_stored_expr(c.name, in_file, kind) for c in _all_columns(kind, in_file))
+        source = f"SELECT {select} FROM accepted"
+        new, updated = _count(conn, "SELECT count(*) FROM accepted"), 0
+    else:
+        names = list(stored) + [n for n in in_file if n not in stored]
+        keys = ", ".join(ident(k) for k in kind.key)
+        pick = []
+        for name in names:
+            if name in kind.key:
+                pick.append(ident(name))
+            elif name in in_file and name in stored:
+                type_ = STORAGE_TYPES[in_file[name].type]
+                pick.append(f"CASE WHEN n._new THEN n.{ident(name)} "
+                            f"ELSE CAST(o.{ident(name)} AS {type_}) END AS {ident(name)}")
+            elif name in in_file:
+                pick.append(f"n.{ident(name)}")
+            else:
+                pick.append(f"o.{ident(name)}")
+        stored_rel = f"read_parquet({lit(str(target))})"
+        source = (f"SELECT {', '.join(pick)} FROM {stored_rel} o FULL OUTER JOIN "
+                  f"(SELECT *, true AS _new FROM accepted) n USING ({keys})")
+        new = _count(conn, f"SELECT count(*) FROM accepted n WHERE NOT EXISTS (SELECT 1 FROM "
+                           f"{stored_rel} o WHERE " + " AND ".join(
+                               f"o.{ident(k)} = n.{ident(k)}" for k in kind.key) + ")")
+        updated = _count(conn, "SELECT count(*) FROM accepted") - new
+    with engine.replacing(target) as tmp:
+        conn.execute(f"COPY ({source}) TO {lit(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+    return new, updated
+
+
+def _all_columns(kind: Kind, in_file: dict[str, _Planned]) -> list[Column]:
+    if kind.open_columns:
+        return list(in_file.values())
+    return list(kind.columns)
+
+
+def _stored_expr(name: str, in_file: dict[str, _Planned], kind: Kind) -> str:
+    if name in in_file:
+        return ident(name)
+    column = kind.column(name)
+    return f"CAST(NULL AS {STORAGE_TYPES[column.type]}) AS {ident(name)}"
+
+
+def _count(conn, query: str) -> int:
+    return conn.execute(query).fetchone()[0]

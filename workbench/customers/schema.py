@@ -1,0 +1,129 @@
+"""The customer data contract (SPEC 3): kinds of file, their columns, types and keys.
+
+Pure data, no IO. The ingest turns each column type into a check (which rows fail, and why) and
+a cast; the engine reads the stored Parquet files back with the same names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Column types a user can name (also in `ingest appended --schema`), with their DuckDB storage type.
+STORAGE_TYPES: dict[str, str] = {
+    "text": "VARCHAR",
+    "integer": "BIGINT",
+    "double": "DOUBLE",
+    "decimal": "DECIMAL(18,2)",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+}
+
+# What each type accepts, for rejection messages.
+TYPE_HINTS: dict[str, str] = {
+    "text": "text",
+    "integer": "a whole number",
+    "double": "a number",
+    "decimal": "a decimal number with at most 2 decimal places",
+    "boolean": "true/false, yes/no, 1/0",
+    "date": "a date YYYY-MM-DD",
+    "timestamp": "a timestamp YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]",
+}
+
+# Order in which appended column types are inferred: the first type every value fits wins.
+INFERENCE_ORDER = ("integer", "double", "boolean", "date", "timestamp")
+
+APPENDED_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    open_columns: bool = False  # appended: any further column is a custom attribute
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    @property
+    def has_customer(self) -> bool:
+        return any(c.name == "customer_id" for c in self.columns)
+
+
+KINDS: dict[str, Kind] = {
+    "profiles": Kind(
+        "profiles",
+        (
+            Column("customer_id", "text", True),
+            Column("first_name", "text"),
+            Column("last_name", "text"),
+            Column("email", "text"),
+            Column("gender", "text"),
+            Column("birth_date", "date"),
+            Column("home_city", "text"),
+            Column("home_state", "text"),
+            Column("created_at", "timestamp"),
+        ),
+        key=("customer_id",),
+    ),
+    "transactions": Kind(
+        "transactions",
+        (
+            Column("transaction_id", "text", True),
+            Column("customer_id", "text", True),
+            Column("occurred_at", "timestamp", True),
+            Column("amount", "decimal", True),
+            Column("store_id", "text"),
+            Column("channel", "text"),
+        ),
+        key=("transaction_id",),
+    ),
+    "tags": Kind(
+        "tags",
+        (
+            Column("customer_id", "text", True),
+            Column("tag", "text", True),
+            Column("occurred_at", "timestamp", True),
+        ),
+        key=("customer_id", "tag", "occurred_at"),
+    ),
+    "appended": Kind(
+        "appended",
+        (Column("customer_id", "text", True),),
+        key=("customer_id",),
+        open_columns=True,
+    ),
+}
+
+
+def appended_column_name(raw: str) -> str:
+    """The attribute-safe name of a custom column: 'Loyalty Tier' -> 'loyalty_tier'."""
+    name = re.sub(r"[^a-z0-9_]+", "_", raw.strip().lower()).strip("_")
+    if name and name[0].isdigit():
+        name = "_" + name
+    return name
+
+
+def parse_schema_option(text: str) -> dict[str, str]:
+    """``--schema 'points=integer,tier=text'`` -> {'points': 'integer', 'tier': 'text'}."""
+    types: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, type_ = part.partition("=")
+        if not sep or type_.strip() not in STORAGE_TYPES:
+            raise ValueError(f"--schema entry {part!r}: expected COLUMN=TYPE with TYPE one of "
+                             f"{', '.join(STORAGE_TYPES)}")
+        types[appended_column_name(name)] = type_.strip()
+    return types

@@ -1,0 +1,69 @@
+"""Every error the workbench raises on purpose.
+
+One root, so the CLI, the widgets and the notebooks catch ``WorkbenchError`` once and show its
+message. Vendor exceptions (DuckDB, SQLAlchemy, paramiko, gnupg) are translated at the adapter
+edge with ``raise ... from exc``; they never reach a user as a traceback.
+
+    WorkbenchError                      exit 1: the operation failed
+    ├── InvalidInput                    exit 2: bad usage or invalid input (file, JSON, option)
+    │   ├── HomeNotFound                no home given, or the folder is not a workbench home
+    │   ├── SettingsError               workbench.toml is unreadable or holds an invalid value
+    │   └── IngestError                 a customer data file cannot be ingested as a whole
+    ├── NotFound                        no such audience, export, destination, ... (exit 2)
+    ├── PermissionDenied                the current user's role does not allow the operation
+    ├── Conflict                        the object changed since it was read (stale version),
+    │                                   or is frozen (an active audience)
+    ├── RejectedRows                    --strict ingest with rejected rows (exit 1; data kept)
+    └── StoreError                      the metadata store failed
+"""
+
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    """Root of the tree. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(WorkbenchError):
+    exit_code = 2
+
+
+class HomeNotFound(InvalidInput):
+    pass
+
+
+class SettingsError(InvalidInput):
+    pass
+
+
+class IngestError(InvalidInput):
+    pass
+
+
+class NotFound(WorkbenchError):
+    exit_code = 2
+
+
+class PermissionDenied(WorkbenchError):
+    pass
+
+
+class Conflict(WorkbenchError):
+    pass
+
+
+class RejectedRows(WorkbenchError):
+    pass
+
+
+class StoreError(WorkbenchError):
+    pass

@@ -1,0 +1,1 @@
+"""Point-in-time customer features and (later) nightly processing of active audiences."""

@@ -1,0 +1,128 @@
+"""The point-in-time customer feature table as of day D (SPEC 4).
+
+One row per customer in the base as of D, one column per attribute, named as the attribute is
+named in audience rules (``age``, ``rfm.monetary``, ``appended.loyalty_tier``), so that a rule's
+attribute is directly a column. Events dated after D do not exist for it: the same D always gives
+the same table, whatever was ingested later.
+
+- The date of an event is its occurred_at in the workbench timezone (the connection's TimeZone).
+- A purchase is a transaction with amount >= 0; refunds count in monetary only.
+- Scores are quintiles among the base's purchasers, ties broken by customer_id; NULL otherwise.
+- Money is summed as DECIMAL: DOUBLE sums differ in the last bit between runs and would move
+  customers across quintile boundaries.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from ..customers.engine import data_file, refresh_views, stored_types
+from ..sql import ident
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ..home import Home
+
+PROFILE_COLUMNS = ("customer_id", "first_name", "last_name", "email", "gender", "birth_date",
+                   "home_city", "home_state", "created_at")
+
+FEATURE_SQL = """
+WITH base AS (
+    SELECT * FROM profiles
+    WHERE created_at IS NULL OR CAST(created_at AS DATE) <= $as_of
+),
+purchases AS (
+    SELECT customer_id,
+           max(CAST(occurred_at AS DATE)) FILTER (WHERE amount >= 0) AS last_purchase_on,
+           count(*) FILTER (WHERE amount >= 0) AS frequency,
+           sum(amount) AS monetary
+    FROM transactions
+    WHERE CAST(occurred_at AS DATE) <= $as_of
+    GROUP BY customer_id
+),
+tag_lists AS (
+    SELECT customer_id, list(DISTINCT tag ORDER BY tag) AS tags
+    FROM tags
+    WHERE CAST(occurred_at AS DATE) <= $as_of
+    GROUP BY customer_id
+),
+joined AS (
+    SELECT {profile_columns},
+           CASE WHEN b.birth_date <= $as_of THEN
+               year($as_of) - year(b.birth_date)
+               - CASE WHEN month(b.birth_date) > month($as_of)
+                        OR (month(b.birth_date) = month($as_of)
+                            AND day(b.birth_date) > day($as_of))
+                      THEN 1 ELSE 0 END
+           END AS age,
+           date_diff('day', p.last_purchase_on, $as_of) AS "rfm.recency_days",
+           coalesce(p.frequency, 0) AS "rfm.frequency",
+           CAST(coalesce(p.monetary, 0) AS DECIMAL(18, 2)) AS "rfm.monetary",
+           coalesce(t.tags, []) AS tags
+           {appended_columns}
+    FROM base b
+    LEFT JOIN purchases p ON p.customer_id = b.customer_id
+    LEFT JOIN tag_lists t ON t.customer_id = b.customer_id
+    {appended_join}
+)
+SELECT *,
+       CASE WHEN "rfm.frequency" > 0 THEN 6 - ntile(5) OVER (
+           PARTITION BY "rfm.frequency" > 0
+           ORDER BY "rfm.recency_days" ASC NULLS LAST, customer_id ASC NULLS LAST) END
+           AS "rfm.r_score",
+       CASE WHEN "rfm.frequency" > 0 THEN ntile(5) OVER (
+           PARTITION BY "rfm.frequency" > 0
+           ORDER BY "rfm.frequency" ASC NULLS LAST, customer_id ASC NULLS LAST) END
+           AS "rfm.f_score",
+       CASE WHEN "rfm.frequency" > 0 THEN ntile(5) OVER (
+           PARTITION BY "rfm.frequency" > 0
+           ORDER BY "rfm.monetary" ASC NULLS LAST, customer_id ASC NULLS LAST) END
+           AS "rfm.m_score"
+FROM joined
+"""
+
+
+def feature_sql(appended: list[str]) -> str:
+    """The feature query for a home whose appended data has these columns; binds ``$as_of``."""
+    profile_columns = ", ".join(f"b.{ident(c)}" for c in PROFILE_COLUMNS)
+    appended_columns = "".join(f", a.{ident(c)} AS {ident('appended.' + c)}" for c in appended)
+    appended_join = ("LEFT JOIN appended a ON a.customer_id = b.customer_id" if appended else "")
+    return FEATURE_SQL.format(profile_columns=profile_columns, appended_columns=appended_columns,
+                              appended_join=appended_join)
+
+
+class FeatureTables:
+    """Builds the feature table of a day once per connection and reuses it until data changes."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, home: Home):
+        self._conn = conn
+        self._home = home
+        self._built: dict[date, tuple] = {}
+
+    def table(self, as_of: date | str) -> str:
+        """Name of a temporary table holding the features as of ``as_of``."""
+        as_of = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+        name = f"features_{as_of:%Y%m%d}"
+        version = self._data_version()
+        if self._built.get(as_of) != version:
+            refresh_views(self._conn, self._home)  # a kind may have been ingested since
+            appended = [c for c in stored_types(self._conn, self._home, "appended")
+                        if c != "customer_id"]
+            self._conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {feature_sql(appended)}",
+                               {"as_of": as_of})
+            self._built[as_of] = version
+        return name
+
+    def relation(self, as_of: date | str) -> duckdb.DuckDBPyRelation:
+        return self._conn.table(self.table(as_of))
+
+    def _data_version(self) -> tuple:
+        # Ingest replaces files atomically, so (size, mtime) of each file identifies its content.
+        stats = []
+        for kind in ("profiles", "transactions", "tags", "appended"):
+            path = data_file(self._home, kind)
+            stat = path.stat() if path.exists() else None
+            stats.append((stat.st_mtime_ns, stat.st_size) if stat else None)
+        return tuple(stats)

@@ -1,0 +1,152 @@
+"""workbench.toml plus environment, read once when a home is opened.
+
+The file is written by ``workbench init`` from ``SETTINGS_TEMPLATE`` so that it carries comments a
+person can follow; it is parsed with tomllib and validated with pydantic, and every problem is
+reported as a ``SettingsError`` naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import time
+from enum import Enum
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import SettingsError
+
+SETTINGS_FILE = "workbench.toml"
+
+
+class Secret:
+    """A value that never shows itself in a repr, a log line or a notebook output."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class Role(str, Enum):
+    viewer = "viewer"
+    analyst = "analyst"
+    admin = "admin"
+
+
+class SmtpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = ""
+    port: int = Field(587, ge=1, le=65535)
+    username: str = ""
+    sender: str = Field("workbench@localhost", alias="from")
+    starttls: bool = True
+
+    @property
+    def password(self) -> Secret:
+        # Passwords live in the environment, never in a file that may be committed or shared.
+        return Secret(os.environ.get("WORKBENCH_SMTP_PASSWORD", ""))
+
+
+class EngineSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    memory_limit: str = "4GB"
+    threads: int | None = Field(None, ge=1)
+
+
+class CompositionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attributes: list[str] = []
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "UTC"
+    processing_time: time = time(0, 0)
+    store_url: str = ""
+    users: dict[str, Role] = {}
+    smtp: SmtpSettings = SmtpSettings()
+    engine: EngineSettings = EngineSettings()
+    composition: CompositionSettings = CompositionSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as "
+                             "'UTC' or 'Europe/Berlin'") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(home: Path) -> Settings:
+    path = home / SETTINGS_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{path} is missing; run `workbench init --home {home}`") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise SettingsError(f"{path}: {key}: {first['msg']}") from None
+
+
+SETTINGS_TEMPLATE = """\
+# Audience Workbench settings. Changes take effect the next time a command or kernel opens the home.
+
+# IANA timezone of this deployment: dates of events, "yesterday" for processing, schedules.
+timezone = "{timezone}"
+# Local time of the nightly processing run (HH:MM).
+processing_time = "00:00"
+# Metadata store. Empty: SQLite file workbench.db in this home. A server database works by URL,
+# e.g. "postgresql+psycopg://user@dbhost/workbench" (the password goes in the URL's env, not here).
+store_url = ""
+
+# Who may do what: viewer (read), analyst (audiences, exports, ingest, processing),
+# admin (also destinations, encryptions, cancel). Users not listed are viewers.
+[users]
+{users}
+
+# Outgoing mail for export notifications. The password is read from $WORKBENCH_SMTP_PASSWORD.
+[smtp]
+host = ""
+port = 587
+username = ""
+from = "workbench@localhost"
+starttls = true
+
+# DuckDB query engine limits for this machine.
+[engine]
+memory_limit = "4GB"
+# threads = 2
+
+# Extra attributes offered in composition reports, e.g. ["appended.loyalty_tier", "home_state"].
+[composition]
+attributes = []
+"""

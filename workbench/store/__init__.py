@@ -1,0 +1,109 @@
+"""The metadata store: SQLite in WAL mode by default, any SQLAlchemy URL (PostgreSQL) by setting.
+
+Several processes use it at once (Voilà kernels, JupyterLab, papermill runs, the scheduler):
+every write is a short transaction, SQLite waits for a busy lock instead of failing, and WAL lets
+readers go on while one process writes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import create_engine, event, insert, make_url, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from ..errors import StoreError
+from . import schema
+
+if TYPE_CHECKING:
+    from ..home import Home
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class Store:
+    """A thin wrapper over a SQLAlchemy engine; services run their queries through ``begin()``."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def begin(self):
+        """A write transaction: on SQLite it takes the write lock at once (BEGIN IMMEDIATE), so
+        two writers queue on busy_timeout instead of failing half-way with 'database is locked'."""
+        return self.engine.begin()
+
+    def read(self):
+        """A read transaction: on SQLite a plain deferred BEGIN, which never blocks in WAL mode."""
+        return self.engine.execution_options(sqlite_begin="DEFERRED").begin()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def record_ingest(self, **values) -> int:
+        values.setdefault("ingested_at", datetime.now(UTC))
+        with self.begin() as conn:
+            return conn.execute(insert(schema.ingests).values(**values)).inserted_primary_key[0]
+
+    def ingests(self) -> list[dict]:
+        with self.read() as conn:
+            rows = conn.execute(select(schema.ingests).order_by(schema.ingests.c.id.desc()))
+            return [dict(row._mapping) for row in rows]
+
+
+def open_store(home: Home, url: str | None = None) -> Store:
+    from ..settings import load_settings
+
+    url = url or load_settings(home.root).store_url or f"sqlite:///{home.store_file}"
+    try:
+        engine = create_engine(url)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+        migrate(engine)
+    except SQLAlchemyError as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        reason = getattr(exc, "orig", None) or exc.__class__.__name__
+        raise StoreError(f"metadata store {shown} failed: {reason}") from exc
+    return Store(engine)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling defers it).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def migrate(engine: Engine) -> int:
+    """Apply pending migration steps; safe when several processes open a new home at once."""
+    with engine.begin() as conn:
+        conn.execute(CreateTable(schema.schema_version, if_not_exists=True))
+        done = {row.version for row in conn.execute(select(schema.schema_version.c.version))}
+    for version, tables in schema.MIGRATIONS:
+        if version in done:
+            continue
+        with engine.begin() as conn:
+            for table in tables:
+                # IF NOT EXISTS: another process may be applying the same step right now.
+                conn.execute(CreateTable(table, if_not_exists=True))
+                for index in table.indexes:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
+        try:
+            with engine.begin() as conn:
+                conn.execute(insert(schema.schema_version)
+                             .values(version=version, applied_at=datetime.now(UTC)))
+        except IntegrityError:
+            pass  # the other process recorded it first
+    return max((v for v, _ in schema.MIGRATIONS), default=0)
