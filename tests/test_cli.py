@@ -1,0 +1,86 @@
+"""The command line as scripts meet it: exit codes, one-line errors, JSON, start-up cost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WORKBENCH = str(Path(sys.executable).with_name("workbench"))
+
+
+def run(*args, home=None, env=None):
+    environment = {**os.environ, "WORKBENCH_USER": "ada", **(env or {})}
+    environment.pop("WORKBENCH_HOME", None)
+    if home:
+        environment["WORKBENCH_HOME"] = str(home)
+    return subprocess.run([WORKBENCH, *map(str, args)], capture_output=True, text=True,
+                          env=environment, timeout=120)
+
+
+def test_init_then_init_again(tmp_path):
+    home = tmp_path / "h"
+    first = run("init", "--home", home, "--timezone", "Europe/Berlin")
+    assert first.returncode == 0 and "created workbench home" in first.stdout
+    again = run("init", home=home)
+    assert again.returncode == 0 and "nothing changed" in again.stdout
+    assert 'timezone = "Europe/Berlin"' in (home / "workbench.toml").read_text()
+
+
+def test_ingest_prints_counts_and_json(tmp_path, home):
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id,gender\nC1,F\n,M\n")
+    done = run("ingest", "profiles", path, "--home", home)
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[0] == "profiles: accepted 1, rejected 1, orphans 0"
+    as_json = run("--json", "ingest", "profiles", path, home=home)
+    report = json.loads(as_json.stdout)
+    assert (report["accepted"], report["rejected"], report["updated"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["ingest", "profiles", "missing.csv"], 2, "missing.csv: no such file"),
+    (["ingest", "widgets", "x.csv"], 2, "invalid choice"),
+    (["init", "--timezone", "Nowhere/Land"], 2, "unknown timezone"),
+    (["ingest", "profiles", "x.csv", "--schema", "a=int"], 2, "--schema is for `ingest appended`"),
+])
+def test_user_errors_exit_2_with_one_line_and_no_traceback(home, args, code, message):
+    done = run(*args, home=home)
+    assert done.returncode == code
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_no_home_is_a_usage_error(tmp_path):
+    done = run("sample", "--customers", "10")
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("workbench: no workbench home: pass --home DIR or set "
+                                   "WORKBENCH_HOME")
+
+
+def test_strict_ingest_with_rejects_exits_1(tmp_path, home):
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id\nC1\n\n\"\"\n")
+    done = run("ingest", "profiles", path, "--strict", home=home)
+    assert done.returncode == 1
+    assert "nothing stored (--strict)" in done.stderr
+
+
+def test_viewer_cannot_ingest(tmp_path, home):
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id\nC1\n")
+    done = run("ingest", "profiles", path, home=home, env={"WORKBENCH_USER": "vic"})
+    assert done.returncode == 1
+    assert "vic is a viewer" in done.stderr
+
+
+def test_the_cli_module_does_not_import_heavy_libraries():
+    probe = ("import sys, workbench.cli; "
+             "print(sorted(m for m in ('duckdb', 'pandas', 'pyarrow', 'altair', 'papermill', "
+             "'sqlalchemy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]"

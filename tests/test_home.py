@@ -1,0 +1,93 @@
+"""workbench init, the home's layout, settings and the current user."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+import workbench
+from workbench.errors import HomeNotFound, PermissionDenied, SettingsError
+from workbench.home import init_home, open_home
+from workbench.settings import Role, Secret, load_settings
+from workbench.users import current_user_name, resolve_user
+
+
+def test_init_creates_settings_key_store_and_folders(tmp_path):
+    root = tmp_path / "h"
+    home, created = init_home(root, admin="ada", timezone="Europe/Berlin")
+    assert {"workbench.toml", "secret.key", "workbench.db", "data/customers/"} <= set(created)
+    assert stat.S_IMODE(home.secret_key_file.stat().st_mode) == 0o600
+    settings = load_settings(root)
+    assert settings.timezone == "Europe/Berlin"
+    assert settings.users == {"ada": Role.admin}
+    assert all(folder.is_dir() for folder in home.folders())
+
+
+def test_init_again_changes_nothing(tmp_path):
+    root = tmp_path / "h"
+    init_home(root, admin="ada")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    _, created = init_home(root, admin="someone_else", timezone="Asia/Tokyo")
+    assert created == []
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_home_comes_from_argument_then_environment(tmp_path, monkeypatch):
+    root = tmp_path / "h"
+    init_home(root, admin="ada")
+    monkeypatch.delenv("WORKBENCH_HOME", raising=False)
+    with pytest.raises(HomeNotFound, match="pass --home DIR or set WORKBENCH_HOME"):
+        open_home()
+    monkeypatch.setenv("WORKBENCH_HOME", str(root))
+    assert open_home().root == root
+    with pytest.raises(HomeNotFound, match="is not a workbench home"):
+        open_home(tmp_path)
+
+
+def test_invalid_settings_name_the_key(home):
+    path = home / "workbench.toml"
+    path.write_text(path.read_text().replace('timezone = "UTC"', 'timezone = "Mars/Olympus"'))
+    with pytest.raises(SettingsError, match="timezone: .*unknown timezone 'Mars/Olympus'"):
+        load_settings(home)
+    path.write_text(path.read_text().replace('"Mars/Olympus"', '"UTC"') + "\n[users]\nbob = 'boss'\n")
+    with pytest.raises(SettingsError, match="workbench.toml"):
+        load_settings(home)
+
+
+def test_current_user_order(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_USER", "wb_user")
+    monkeypatch.setenv("JUPYTERHUB_USER", "hub_user")
+    assert current_user_name("explicit") == "explicit"
+    assert current_user_name() == "wb_user"
+    monkeypatch.delenv("WORKBENCH_USER")
+    assert current_user_name() == "hub_user"
+    monkeypatch.delenv("JUPYTERHUB_USER")
+    assert current_user_name()  # the OS login
+
+
+def test_roles_come_from_settings_and_unknown_users_are_viewers(home):
+    path = home / "workbench.toml"
+    path.write_text(path.read_text().replace('"ada" = "admin"', '"ada" = "admin"\nann = "analyst"'))
+    settings = load_settings(home)
+    assert resolve_user(settings, "ada").role is Role.admin
+    analyst = resolve_user(settings, "ann")
+    assert analyst.can("audience.edit") and not analyst.can("destination.edit")
+    viewer = resolve_user(settings, "stranger")
+    assert viewer.role is Role.viewer and not viewer.can("audience.edit")
+    with pytest.raises(PermissionDenied, match="stranger is a viewer; export.cancel needs the admin"):
+        viewer.require("export.cancel")
+
+
+def test_smtp_password_is_a_secret_that_never_shows(home, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_SMTP_PASSWORD", "hunter2")
+    settings = load_settings(home)
+    password = settings.smtp.password
+    assert password.reveal() == "hunter2"
+    assert "hunter2" not in repr(password) + str(password) + repr(settings)
+    assert isinstance(password, Secret)
+
+
+def test_workbench_repr_names_home_and_user(home):
+    with workbench.open(home, user="ada") as wb:
+        assert repr(wb) == f"Workbench(home={str(home)!r}, user='ada', role='admin')"

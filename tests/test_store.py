@@ -1,0 +1,55 @@
+"""The metadata store is usable from several processes at once (SQLite in WAL mode)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from workbench.home import Home
+from workbench.store import open_store
+
+WRITES = 150
+
+
+def _write_many(root: str, worker: int) -> None:
+    store = open_store(Home(Path(root)))
+    for i in range(WRITES):
+        store.record_ingest(kind="profiles", source=f"w{worker}-{i}", accepted=i, rejected=0,
+                            orphans=0, ingested_by=f"worker{worker}")
+        if i % 25 == 0:
+            store.ingests()  # readers interleave with writers
+    store.dispose()
+
+
+def test_wal_mode_is_on(home):
+    store = open_store(Home(home))
+    with store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.dispose()
+
+
+def test_two_processes_write_at_once_without_losing_a_row(home):
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_write_many, args=(str(home), n)) for n in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    rows = open_store(Home(home)).ingests()
+    assert len(rows) == 2 * WRITES
+    assert {r["ingested_by"] for r in rows} == {"worker0", "worker1"}
+
+
+def test_opening_a_new_store_from_two_processes_at_once_migrates_once(tmp_path):
+    (tmp_path / "workbench.toml").write_text('timezone = "UTC"\n')
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_write_many, args=(str(tmp_path), n)) for n in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    store = open_store(Home(tmp_path))
+    with store.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM schema_version").scalar() == 1
