@@ -10,8 +10,11 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 \
-    | grep -v "is ignored: it is neither" || true
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]" 2>&1 \
-    | grep -v "is ignored: it is neither" || true
-.venv/bin/python -c 'import workbench' || { echo "setup: installing the workbench failed" >&2; exit 1; }
+mkdir -p .venv/logs
+# pip is chatty (index warnings, build backend notices): keep its log, show it only on failure.
+if ! .venv/bin/python -m pip install --disable-pip-version-check -e ".[test]" \
+        >.venv/logs/pip-install.log 2>&1; then
+    tail -n 40 .venv/logs/pip-install.log >&2
+    echo "setup: installing the workbench failed (full log: .venv/logs/pip-install.log)" >&2
+    exit 1
+fi
