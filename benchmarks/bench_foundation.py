@@ -83,14 +83,14 @@ t = time.perf_counter(); name = wb.feature_tables.table('{AS_OF}')
 RESULT = {{'seconds': time.perf_counter() - t,
            'rows': wb.duck.execute(f'SELECT count(*) FROM {{name}}').fetchone()[0]}}""")
     hand = child(f"""
-import time, duckdb
+import time, duckdb, datetime
 from workbench.processing.features import feature_sql
 c = duckdb.connect(); c.execute("SET TimeZone='UTC'")
 base = '{home / 'data' / 'customers'}'
 for kind in ('profiles', 'transactions', 'tags', 'appended'):
     c.execute(f"CREATE VIEW {{kind}} AS SELECT * FROM read_parquet('{{base}}/{{kind}}.parquet')")
 sql = feature_sql(['loyalty_tier', 'preferred_channel', 'marketing_opt_in', 'lifetime_points'])
-t = time.perf_counter(); c.execute('CREATE TEMP TABLE f AS ' + sql, {{'as_of': '{AS_OF}'}})
+t = time.perf_counter(); c.execute('CREATE TEMP TABLE f AS ' + sql, {{'as_of': datetime.date.fromisoformat('{AS_OF}')}})
 RESULT = {{'seconds': time.perf_counter() - t}}""")
     rows.append((f"feature table as of {AS_OF} ({features['rows']:,} rows)", features, hand))
 

@@ -84,3 +84,14 @@ def test_the_cli_module_does_not_import_heavy_libraries():
              "'sqlalchemy') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_sample_ingests_a_base_and_the_same_seed_gives_the_same_data(home):
+    first = run("--json", "sample", "--customers", "300", "--seed", "3", home=home)
+    assert first.returncode == 0, first.stderr
+    reports = {r["kind"]: r for r in json.loads(first.stdout)}
+    assert reports["profiles"]["accepted"] == 300 and reports["transactions"]["accepted"] > 1000
+    assert all(r["rejected"] == 0 and r["orphans"] == 0 for r in reports.values())
+    again = json.loads(run("--json", "sample", "--customers", "300", "--seed", "3",
+                           home=home).stdout)
+    assert all(r["new"] == 0 and r["updated"] == reports[r["kind"]]["accepted"] for r in again)

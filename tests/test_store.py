@@ -7,6 +7,7 @@ from pathlib import Path
 
 from workbench.home import Home
 from workbench.store import open_store
+from workbench.store.schema import MIGRATIONS
 
 WRITES = 150
 
@@ -52,4 +53,5 @@ def test_opening_a_new_store_from_two_processes_at_once_migrates_once(tmp_path):
     assert [w.exitcode for w in workers] == [0, 0]
     store = open_store(Home(tmp_path))
     with store.read() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM schema_version").scalar() == 1
+        versions = conn.exec_driver_sql("SELECT version FROM schema_version").scalars().all()
+    assert sorted(versions) == [v for v, *_ in MIGRATIONS]

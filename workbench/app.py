@@ -8,6 +8,7 @@ reads the store never opens a query engine.
 from __future__ import annotations
 
 import os
+from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ from .users import User, resolve_user
 if TYPE_CHECKING:
     import duckdb
 
+    from .audiences.catalog import Catalog
+    from .audiences.service import Audiences
     from .customers.service import CustomerData
     from .processing.features import FeatureTables
     from .store import Store
@@ -52,6 +55,26 @@ class Workbench:
         from .processing.features import FeatureTables
 
         return FeatureTables(self.duck, self.home)
+
+    @cached_property
+    def audiences(self) -> Audiences:
+        from .audiences.service import Audiences
+
+        return Audiences(self)
+
+    def catalog(self) -> Catalog:
+        """The attribute catalog, rebuilt when customer data changes."""
+        from .audiences.discovery import load_catalog
+
+        version = self.feature_tables.data_version()
+        if getattr(self, "_catalog_version", None) != version:
+            self._catalog = load_catalog(self)
+            self._catalog_version = version
+        return self._catalog
+
+    def today(self) -> date:
+        """Today in the workbench timezone (never the machine's)."""
+        return datetime.now(self.settings.zone).date()
 
     def features(self, as_of) -> duckdb.DuckDBPyRelation:
         """The point-in-time customer feature table as of ``as_of`` (``.df()`` for pandas)."""

@@ -35,6 +35,7 @@ def connect(home: Home, settings: Settings) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(":memory:", config=config)
     # After connecting: TimeZone lives in the icu extension, which loads on first use.
     conn.execute("SET TimeZone = $tz", {"tz": settings.timezone})
+    conn.execute("SET enable_progress_bar = false")  # it would print into CLI output
     refresh_views(conn, home)
     return conn
 

@@ -33,6 +33,7 @@ from .schema import (
     Column,
     Kind,
     appended_column_name,
+    type_of_storage,
 )
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def _plan_appended(conn, home: Home, source_types: dict[str, str],
                               + ("taken by column " + repr(seen[name]) if name in seen
                                  else "not a usable attribute name"))
         seen[name] = source
-        type_ = schema.get(name) or _type_of_storage(stored.get(name)) \
+        type_ = schema.get(name) or type_of_storage(stored.get(name)) \
             or _infer_type(conn, source, source_type)
         planned.append(_Planned(name, type_, False, source, source_type))
     if len(planned) == 1:
@@ -193,22 +194,11 @@ def _plan_appended(conn, home: Home, source_types: dict[str, str],
     return planned
 
 
-def _type_of_storage(duck_type: str | None) -> str | None:
-    if duck_type is None:
-        return None
-    if duck_type.startswith("DECIMAL"):
-        return "decimal"
-    if duck_type.startswith("TIMESTAMP"):
-        return "timestamp"
-    by_storage = {v: k for k, v in STORAGE_TYPES.items()}
-    return by_storage.get(duck_type, "text")
-
-
 def _infer_type(conn, source: str, source_type: str) -> str:
     """The narrowest type that every value of the column fits, judged on the whole file (a
     sample could guess integer and then reject row 900,000)."""
     if source_type != "VARCHAR":
-        return _type_of_storage(source_type) or "text"
+        return type_of_storage(source_type) or "text"
     value = f"NULLIF(trim({ident(source)}), '')"
     checks = ", ".join(f"bool_and({value} IS NULL OR "
                        f"TRY_CAST({value} AS {STORAGE_TYPES[t]}) IS NOT NULL)"
@@ -269,6 +259,12 @@ def _collapse_duplicates(conn, kind: Kind, columns: list[_Planned]) -> int:
     valid rows; return how many exact duplicate rows were counted once."""
     names = ", ".join(ident(c.name) for c in columns)
     keys = ", ".join(ident(k) for k in kind.key)
+    valid, distinct_keys = conn.execute(
+        f"SELECT count(*), count(DISTINCT ({keys})) FROM staged WHERE _reason IS NULL").fetchone()
+    if valid == distinct_keys:  # the usual case: every key once, nothing to collapse
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE accepted AS "
+                     f"SELECT {names} FROM staged WHERE _reason IS NULL")
+        return 0
     conn.execute(f"CREATE OR REPLACE TEMP TABLE conflicts AS SELECT {keys} FROM "
                  f"(SELECT DISTINCT {names} FROM staged WHERE _reason IS NULL) "
                  f"GROUP BY {keys} HAVING count(*) > 1")

@@ -109,6 +109,18 @@ KINDS: dict[str, Kind] = {
 }
 
 
+def type_of_storage(duck_type: str | None) -> str | None:
+    """Our type name for a stored DuckDB column type (None when there is no such column)."""
+    if duck_type is None:
+        return None
+    if duck_type.startswith("DECIMAL"):
+        return "decimal"
+    if duck_type.startswith("TIMESTAMP"):
+        return "timestamp"
+    by_storage = {v: k for k, v in STORAGE_TYPES.items()}
+    return by_storage.get(duck_type, "text")
+
+
 def appended_column_name(raw: str) -> str:
     """The attribute-safe name of a custom column: 'Loyalty Tier' -> 'loyalty_tier'."""
     name = re.sub(r"[^a-z0-9_]+", "_", raw.strip().lower()).strip("_")

@@ -93,32 +93,51 @@ def feature_sql(appended: list[str]) -> str:
                               appended_join=appended_join)
 
 
+EVENT_TABLES = {
+    # Event dates cast once per data version, not at every estimate of a live builder.
+    "tag_events": "SELECT customer_id, tag, CAST(occurred_at AS DATE) AS day FROM tags",
+    "purchases": "SELECT customer_id, CAST(occurred_at AS DATE) AS day, amount FROM transactions",
+}
+
+
 class FeatureTables:
-    """Builds the feature table of a day once per connection and reuses it until data changes."""
+    """Builds the tables of a day once per connection and reuses them until data changes."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, home: Home):
         self._conn = conn
         self._home = home
-        self._built: dict[date, tuple] = {}
+        self._built: dict[str, tuple] = {}
 
     def table(self, as_of: date | str) -> str:
         """Name of a temporary table holding the features as of ``as_of``."""
         as_of = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
         name = f"features_{as_of:%Y%m%d}"
-        version = self._data_version()
-        if self._built.get(as_of) != version:
-            refresh_views(self._conn, self._home)  # a kind may have been ingested since
+        if self._stale(name):
             appended = [c for c in stored_types(self._conn, self._home, "appended")
                         if c != "customer_id"]
             self._conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {feature_sql(appended)}",
                                {"as_of": as_of})
-            self._built[as_of] = version
+            self._built[name] = self.data_version()
+        return name
+
+    def event_table(self, name: str) -> str:
+        """``tag_events`` (customer_id, tag, day) or ``purchases`` (customer_id, day, amount)."""
+        if self._stale(name):
+            self._conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {EVENT_TABLES[name]}")
+            self._built[name] = self.data_version()
         return name
 
     def relation(self, as_of: date | str) -> duckdb.DuckDBPyRelation:
         return self._conn.table(self.table(as_of))
 
-    def _data_version(self) -> tuple:
+    def _stale(self, name: str) -> bool:
+        version = self.data_version()
+        if self._built.get(name) == version:
+            return False
+        refresh_views(self._conn, self._home)  # a kind may have been ingested since
+        return True
+
+    def data_version(self) -> tuple:
         # Ingest replaces files atomically, so (size, mtime) of each file identifies its content.
         stats = []
         for kind in ("profiles", "transactions", "tags", "appended"):

@@ -91,7 +91,7 @@ def migrate(engine: Engine) -> int:
     with engine.begin() as conn:
         conn.execute(CreateTable(schema.schema_version, if_not_exists=True))
         done = {row.version for row in conn.execute(select(schema.schema_version.c.version))}
-    for version, tables in schema.MIGRATIONS:
+    for version, tables, statements in schema.MIGRATIONS:
         if version in done:
             continue
         with engine.begin() as conn:
@@ -100,10 +100,12 @@ def migrate(engine: Engine) -> int:
                 conn.execute(CreateTable(table, if_not_exists=True))
                 for index in table.indexes:
                     conn.execute(CreateIndex(index, if_not_exists=True))
+            for statement in statements.get(engine.dialect.name, []):
+                conn.exec_driver_sql(statement)
         try:
             with engine.begin() as conn:
                 conn.execute(insert(schema.schema_version)
                              .values(version=version, applied_at=datetime.now(UTC)))
         except IntegrityError:
             pass  # the other process recorded it first
-    return max((v for v, _ in schema.MIGRATIONS), default=0)
+    return max((v for v, *_ in schema.MIGRATIONS), default=0)

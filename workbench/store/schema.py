@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
+    Date,
     DateTime,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -39,7 +42,69 @@ ingests = Table(
     Column("ingested_at", DateTime(timezone=True), nullable=False),
 )
 
-# (version, tables it creates). Append new steps; never edit a released one.
-MIGRATIONS: list[tuple[int, list[Table]]] = [
-    (1, [ingests]),
+audiences = Table(
+    "audiences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("status", String(10), nullable=False),  # draft | active
+    Column("definition", Text, nullable=False),  # the SPEC 5 JSON, rules included
+    Column("version", Integer, nullable=False),  # +1 on every saved edit: optimistic concurrency
+    Column("created_by", String(200), nullable=False),
+    Column("created_on", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("activated_on", Date),
+    # Written by processing; allowed on an active audience (the freeze covers what defines it).
+    Column("last_processed_on", Date),
+    Column("size", Integer),
+    Column("base", Integer),
+    Index("ix_audiences_status", "status"),
+)
+
+audience_versions = Table(
+    "audience_versions",
+    metadata,
+    Column("audience_id", Integer, ForeignKey("audiences.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", Text, nullable=False),
+    Column("saved_by", String(200), nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+)
+
+# An active audience is frozen in the store itself, whatever code path tries to change it.
+AUDIENCE_FREEZE_SQLITE = """
+CREATE TRIGGER IF NOT EXISTS audiences_frozen_when_active
+BEFORE UPDATE OF name, description, status, definition, version ON audiences
+WHEN OLD.status = 'active'
+BEGIN
+    SELECT RAISE(ABORT, 'audience is active and frozen');
+END
+"""
+AUDIENCE_FREEZE_POSTGRESQL = [
+    """
+CREATE OR REPLACE FUNCTION audiences_frozen_when_active() RETURNS trigger AS $$
+BEGIN
+    IF OLD.status = 'active' AND (NEW.name, NEW.description, NEW.status, NEW.definition,
+            NEW.version) IS DISTINCT FROM (OLD.name, OLD.description, OLD.status,
+            OLD.definition, OLD.version) THEN
+        RAISE EXCEPTION 'audience is active and frozen';
+    END IF;
+    RETURN NEW;
+END $$ LANGUAGE plpgsql
+""",
+    """
+CREATE OR REPLACE TRIGGER audiences_frozen_when_active BEFORE UPDATE ON audiences
+FOR EACH ROW EXECUTE FUNCTION audiences_frozen_when_active()
+""",
+]
+
+# (version, tables it creates, DDL statements per dialect). Append new steps; never edit a
+# released one.
+MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
+    (1, [ingests], {}),
+    (2, [audiences, audience_versions],
+     {"sqlite": [AUDIENCE_FREEZE_SQLITE], "postgresql": AUDIENCE_FREEZE_POSTGRESQL}),
 ]

@@ -1,0 +1,150 @@
+"""What the audience service hands out: an audience, an estimate, an explanation.
+
+Plain data with a JSON form (the SPEC 9 field names) and an HTML form for notebooks.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from .definition import AudienceDefinition
+
+
+def percent(size: int | None, base: int | None) -> float | None:
+    if size is None or not base:
+        return None
+    return round(100.0 * size / base, 2)
+
+
+def _table(rows: list[tuple[str, object]]) -> str:
+    cells = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
+                    f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+                    for k, v in rows)
+    return f"<table>{cells}</table>"
+
+
+def _summary_list(summary: list[str]) -> str:
+    if not summary:
+        return "<p><i>No rules: the whole customer base.</i></p>"
+    return "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in summary) + "</ul>"
+
+
+@dataclass
+class Audience:
+    id: int
+    name: str
+    description: str
+    status: str
+    definition: AudienceDefinition
+    version: int
+    created_by: str
+    created_on: date
+    updated_by: str
+    updated_at: datetime
+    activated_on: date | None
+    last_processed_on: date | None
+    size: int | None
+    base: int | None
+    summary: list[str] = field(default_factory=list)
+
+    @property
+    def percent_of_base(self) -> float | None:
+        return percent(self.size, self.base)
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "name": self.name, "description": self.description,
+            "status": self.status, "version": self.version, "created_by": self.created_by,
+            "created_on": self.created_on.isoformat(),
+            "activated_on": self.activated_on and self.activated_on.isoformat(),
+            "last_processed_on": self.last_processed_on and self.last_processed_on.isoformat(),
+            "size": self.size, "base": self.base, "percent_of_base": self.percent_of_base,
+            "summary": self.summary, "definition": self.definition.model_dump(),
+        }
+
+    def _repr_html_(self) -> str:
+        size = ("not processed yet" if self.size is None else
+                f"{self.size:,} of {self.base:,} ({self.percent_of_base}% of base) "
+                f"as of {self.last_processed_on}")
+        return (f"<h4>{html.escape(self.name)} <small>#{self.id} · {self.status} · "
+                f"v{self.version}</small></h4>"
+                + _table([("Created", f"{self.created_on} by {self.created_by}"),
+                          ("Size", size)])
+                + _summary_list(self.summary))
+
+    def __repr__(self) -> str:
+        return f"Audience(id={self.id}, name={self.name!r}, status={self.status!r}, " \
+               f"version={self.version}, size={self.size})"
+
+
+@dataclass
+class Estimate:
+    size: int
+    base: int
+    as_of: date
+    summary: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def percent_of_base(self) -> float | None:
+        return percent(self.size, self.base)
+
+    def to_json(self) -> dict:
+        return {"size": self.size, "base": self.base, "percent_of_base": self.percent_of_base,
+                "as_of": self.as_of.isoformat(), "summary": self.summary,
+                "warnings": self.warnings}
+
+    def _repr_html_(self) -> str:
+        warnings = "".join(f"<p style='color:#a15c00'>⚠ {html.escape(w)}</p>"
+                           for w in self.warnings)
+        return (f"<p><b>{self.size:,}</b> customers of {self.base:,} "
+                f"({self.percent_of_base}% of base) as of {self.as_of}</p>"
+                + _summary_list(self.summary) + warnings)
+
+
+@dataclass
+class RuleCheck:
+    position: int
+    summary: str
+    exclude: bool
+    holds: bool | None  # None: the attribute is unknown for this customer
+    value: object  # the customer's value of the attribute, where it is one column
+
+    @property
+    def outcome(self) -> str:
+        if self.exclude:
+            return "excludes the customer" if self.holds else "does not exclude"
+        return "holds" if self.holds else ("unknown, so it does not hold"
+                                           if self.holds is None else "does not hold")
+
+
+@dataclass
+class Explanation:
+    customer_id: str
+    as_of: date
+    in_base: bool
+    member: bool
+    rules: list[RuleCheck]
+
+    def to_json(self) -> dict:
+        return {"customer_id": self.customer_id, "as_of": self.as_of.isoformat(),
+                "in_base": self.in_base, "member": self.member,
+                "rules": [{"position": r.position, "summary": r.summary, "exclude": r.exclude,
+                           "holds": r.holds, "outcome": r.outcome,
+                           "value": None if r.value is None else str(r.value)}
+                          for r in self.rules]}
+
+    def lines(self) -> list[str]:
+        if not self.in_base:
+            return [f"{self.customer_id} is not in the customer base as of {self.as_of}"]
+        verdict = "is a member" if self.member else "is not a member"
+        lines = [f"{self.customer_id} {verdict} as of {self.as_of}"]
+        for r in self.rules:
+            value = "" if r.value is None else f" (value: {r.value})"
+            lines.append(f"  rule {r.position}: {r.summary}: {r.outcome}{value}")
+        return lines
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape("\n".join(self.lines())) + "</pre>"
