@@ -26,12 +26,11 @@ def wb(home: Path):
         yield opened
 
 
-@pytest.fixture
-def write_csv(tmp_path: Path):
-    """write_csv("name.csv", header, *rows) -> path of a CSV file written with csv.writer."""
+def csv_writer(folder: Path):
+    """write("name.csv", header, *rows) -> path of a CSV file written with csv.writer."""
 
     def write(name: str, header: list[str], *rows: list) -> Path:
-        path = tmp_path / name
+        path = folder / name
         with open(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
@@ -39,6 +38,24 @@ def write_csv(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path):
+    return csv_writer(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def sample_wb(tmp_path_factory):
+    """A workbench on the hand-made base of tests/audience_data.py, shared by a module's tests
+    (they must not change customer data)."""
+    from tests.audience_data import load
+
+    folder = tmp_path_factory.mktemp("sample")
+    init_home(folder / "home", admin=ADMIN, timezone="UTC")
+    with workbench.open(folder / "home", user=ADMIN) as opened:
+        load(opened, csv_writer(folder))
+        yield opened
 
 
 def read_rejects(path: str | Path) -> list[dict[str, str]]:

@@ -127,7 +127,7 @@ def _check_rule(rule: Rule, catalog: Catalog) -> tuple[Any, str | None]:
     operator = OPERATORS.get(rule.op)
     allowed = allowed_operators(attribute)
     if operator is None or attribute.type not in operator.types:
-        raise ValueError(f"operator {rule.op!r} does not apply to a {attribute.type} attribute; "
+        raise ValueError(f"operator {rule.op!r} does not apply to {attribute.type} attributes; "
                          f"allowed: {', '.join(allowed)}")
     try:
         value = operator.check(attribute, rule.value)
