@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from datetime import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,7 +41,7 @@ class Secret:
         return bool(self._value)
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     viewer = "viewer"
     analyst = "analyst"
     admin = "admin"

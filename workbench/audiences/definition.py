@@ -99,13 +99,15 @@ class CheckedRule:
     value: Any
 
 
-def check_definition(definition: AudienceDefinition,
-                     catalog: Catalog) -> tuple[list[CheckedRule], list[str]]:
-    """Check every rule; return the checked rules and warnings, or raise with every problem."""
+def check_definition(definition: AudienceDefinition, catalog: Catalog, *,
+                     look_at_data: bool = True) -> tuple[list[CheckedRule], list[str]]:
+    """Check every rule; return the checked rules and warnings, or raise with every problem.
+    ``look_at_data=False`` skips the warnings about values not seen in the data (they query
+    it), for callers that only need the rules, such as the summary of a listed audience."""
     problems, warnings, checked = [], [], []
     for position, rule in enumerate(definition.rules, start=1):
         try:
-            value, warning = _check_rule(rule, catalog)
+            value, warning = _check_rule(rule, catalog, look_at_data)
         except ValueError as exc:
             problems.append(f"rule {position} ({rule.attribute}): {exc}")
             continue
@@ -117,7 +119,7 @@ def check_definition(definition: AudienceDefinition,
     return checked, warnings
 
 
-def _check_rule(rule: Rule, catalog: Catalog) -> tuple[Any, str | None]:
+def _check_rule(rule: Rule, catalog: Catalog, look_at_data: bool) -> tuple[Any, str | None]:
     attribute = catalog.get(rule.attribute)
     if attribute is None:
         close = difflib.get_close_matches(rule.attribute, catalog.names(), n=3, cutoff=0.5)
@@ -135,7 +137,7 @@ def _check_rule(rule: Rule, catalog: Catalog) -> tuple[Any, str | None]:
         raise ValueError(f"{rule.op} needs {exc}; got {json.dumps(rule.value, default=str)}"
                          ) from None
     _check_window(rule)
-    return value, _unseen_values(rule, attribute, value, catalog)
+    return value, _unseen_values(rule, attribute, value, catalog) if look_at_data else None
 
 
 def _check_window(rule: Rule) -> None:

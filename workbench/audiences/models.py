@@ -48,6 +48,7 @@ class Audience:
     size: int | None
     base: int | None
     summary: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # from the save that returned it
 
     @property
     def percent_of_base(self) -> float | None:

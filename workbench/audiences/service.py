@@ -3,6 +3,7 @@ evaluation (estimate, members, explain), with SPEC 8 permissions enforced here."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -33,26 +34,28 @@ class Audiences:
         """Save a new draft; the current user is its creator."""
         self._wb.user.require("audience.edit")
         definition = AudienceDefinition.parse(definition)
-        self.check(definition)
+        _, warnings = self.check(definition)
         audience_id = self._records.insert(
             name=definition.name, description=definition.description,
             definition=definition.to_json(), user=self._wb.user.name, today=self._wb.today())
-        return self.get(audience_id)
+        return replace(self.get(audience_id), warnings=warnings)
 
-    def update(self, audience_id: int, definition: DefinitionLike, *, version: int) -> Audience:
+    def update(self, audience_id: int | str, definition: DefinitionLike, *, version: int) -> Audience:
         """Save an edit of a draft made on ``version``; refused if it changed since."""
         self._wb.user.require("audience.edit")
+        audience_id = _as_id(audience_id)
         definition = AudienceDefinition.parse(definition)
-        self.check(definition, editing=audience_id)
+        _, warnings = self.check(definition, editing=audience_id)
         self._records.update_definition(
             audience_id, name=definition.name, description=definition.description,
             definition=definition.to_json(), base_version=version, user=self._wb.user.name)
-        return self.get(audience_id)
+        return replace(self.get(audience_id), warnings=warnings)
 
-    def activate(self, audience_id: int, *, version: int | None = None) -> Audience:
+    def activate(self, audience_id: int | str, *, version: int | None = None) -> Audience:
         """Freeze a draft; today (workbench timezone) becomes its inception date."""
         self._wb.user.require("audience.activate")
         current = self.get(audience_id)
+        audience_id = current.id
         if current.status == "active":
             raise Conflict(f"audience {audience_id} ({current.name}) is already active")
         self.check(current.definition, editing=audience_id)
@@ -60,7 +63,7 @@ class Audiences:
                                user=self._wb.user.name, today=self._wb.today())
         return self.get(audience_id)
 
-    def duplicate(self, audience_id: int, name: str | None = None) -> Audience:
+    def duplicate(self, audience_id: int | str, name: str | None = None) -> Audience:
         """A new draft with the same rules (the way to change an active audience)."""
         source = self.get(audience_id)
         copy = source.definition.model_copy(update={"name": name or f"Copy of {source.name}"})
@@ -148,7 +151,7 @@ class Audiences:
     def summary(self, definition: DefinitionLike) -> list[str]:
         definition = AudienceDefinition.parse(definition)
         try:
-            checked, _ = check_definition(definition, self.catalog())
+            checked, _ = check_definition(definition, self.catalog(), look_at_data=False)
         except InvalidDefinition as exc:
             return [f"(invalid: {p})" for p in exc.problems]
         return summarize(checked, self.catalog(), self._name_of)
@@ -231,7 +234,7 @@ class Audiences:
         def resolve(audience_id: int) -> Compiled:
             nested, _ = check_definition(
                 AudienceDefinition.parse(self._records.get(audience_id)["definition"]),
-                self.catalog())
+                self.catalog(), look_at_data=False)
             return compile_rules(nested, as_of, sources, resolve)
 
         return compile_rules(checked, as_of, sources, resolve)

@@ -1,0 +1,143 @@
+"""workbench audience create | update | activate | duplicate | list | show | estimate |
+members | explain"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import emit, iso_date, open_workbench, read_json, warn
+
+SORTS = ["name", "-name", "created", "-created", "last_processed", "-last_processed"]
+
+
+def register(commands, shared: argparse.ArgumentParser) -> None:
+    group = commands.add_parser("audience", help="define, activate and inspect audiences")
+    verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def verb(name: str, run, help: str) -> argparse.ArgumentParser:
+        parser = verbs.add_parser(name, parents=[shared], help=help)
+        parser.set_defaults(run=run)
+        return parser
+
+    verb("create", cmd_create, "save a definition as a new draft (prints it as JSON)") \
+        .add_argument("file", help="definition JSON, or - for standard input")
+    update = verb("update", cmd_update, "save an edited definition of a draft")
+    update.add_argument("id")
+    update.add_argument("file", help="definition JSON (or an audience from `show --json`)")
+    update.add_argument("--version", type=int, default=None,
+                        help="the version you edited (else the file's, else the current one)")
+    verb("activate", cmd_activate, "freeze a draft and start tracking it").add_argument("id")
+    duplicate = verb("duplicate", cmd_duplicate, "copy an audience as a new draft")
+    duplicate.add_argument("id")
+    duplicate.add_argument("--name", default=None)
+    listing = verb("list", cmd_list, "list audiences")
+    listing.add_argument("--search", default="", metavar="WORDS",
+                         help="keywords matched against name and created-by")
+    listing.add_argument("--sort", default="-created", choices=SORTS)
+    verb("show", cmd_show, "status, size, % of base, last processed, summary").add_argument("id")
+    estimate = verb("estimate", cmd_estimate, "size and base of a definition, without saving")
+    estimate.add_argument("file")
+    estimate.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
+                          help="default: yesterday in the workbench timezone")
+    members = verb("members", cmd_members, "member customer ids as CSV")
+    members.add_argument("id")
+    members.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
+                         help="default: the last processed day")
+    members.add_argument("--out", default=None, metavar="FILE", help="default: standard output")
+    explain = verb("explain", cmd_explain, "which rules hold for one customer")
+    explain.add_argument("id")
+    explain.add_argument("customer_id")
+    explain.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD")
+
+
+def cmd_create(args) -> int:
+    with open_workbench(args) as wb:
+        audience = wb.audiences.create(read_json(args.file))
+        warn(audience.warnings)
+        print(json.dumps(audience.to_json(), indent=2))
+    return 0
+
+
+def cmd_update(args) -> int:
+    data = read_json(args.file)
+    # An audience printed by `show --json` carries its definition and the version it was.
+    version = args.version or data.get("version")
+    definition = data["definition"] if "definition" in data else data
+    with open_workbench(args) as wb:
+        version = version or wb.audiences.get(args.id).version
+        audience = wb.audiences.update(args.id, definition, version=version)
+        warn(audience.warnings)
+        _show(args, audience)
+    return 0
+
+
+def cmd_activate(args) -> int:
+    with open_workbench(args) as wb:
+        _show(args, wb.audiences.activate(args.id))
+    return 0
+
+
+def cmd_duplicate(args) -> int:
+    with open_workbench(args) as wb:
+        _show(args, wb.audiences.duplicate(args.id, args.name))
+    return 0
+
+
+def cmd_list(args) -> int:
+    with open_workbench(args) as wb:
+        audiences = wb.audiences.list(args.search, args.sort)
+        header = f"{'ID':>4}  {'STATUS':<6}  {'NAME':<36}  {'CREATED BY':<12}  {'CREATED':<10}  " \
+                 f"{'PROCESSED':<10}  {'SIZE':>10}"
+        lines = [header] + [
+            f"{a.id:>4}  {a.status:<6}  {a.name[:36]:<36}  {a.created_by[:12]:<12}  "
+            f"{a.created_on}  {str(a.last_processed_on or '-'):<10}  "
+            f"{'-' if a.size is None else f'{a.size:,}':>10}" for a in audiences]
+        emit(args, [a.to_json() for a in audiences], "\n".join(lines))
+    return 0
+
+
+def cmd_show(args) -> int:
+    with open_workbench(args) as wb:
+        _show(args, wb.audiences.get(args.id))
+    return 0
+
+
+def _show(args, audience) -> None:
+    size = ("not processed yet" if audience.size is None else
+            f"{audience.size:,} of {audience.base:,} ({audience.percent_of_base}% of base)")
+    lines = [f"#{audience.id} {audience.name} ({audience.status}, version {audience.version})",
+             f"created on {audience.created_on} by {audience.created_by}",
+             f"last processed: {audience.last_processed_on or 'never'}",
+             f"size: {size}", "targeting:"]
+    lines += [f"  {line}" for line in audience.summary] or ["  everyone in the customer base"]
+    emit(args, audience.to_json(), "\n".join(lines))
+
+
+def cmd_estimate(args) -> int:
+    with open_workbench(args) as wb:
+        estimate = wb.audiences.estimate(read_json(args.file), args.as_of)
+        warn(estimate.warnings)
+        text = (f"{estimate.size:,} of {estimate.base:,} customers "
+                f"({estimate.percent_of_base}% of base) as of {estimate.as_of}")
+        emit(args, estimate.to_json(), text)
+    return 0
+
+
+def cmd_members(args) -> int:
+    with open_workbench(args) as wb:
+        frame = wb.audiences.members(args.id, args.as_of)
+        if args.out:
+            frame.to_csv(args.out, index=False)
+            print(f"{len(frame):,} members written to {args.out}", file=sys.stderr)
+        else:
+            frame.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def cmd_explain(args) -> int:
+    with open_workbench(args) as wb:
+        explanation = wb.audiences.explain(args.id, args.customer_id, args.as_of)
+        emit(args, explanation.to_json(), "\n".join(explanation.lines()))
+    return 0

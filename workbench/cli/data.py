@@ -1,0 +1,87 @@
+"""workbench init | sample | ingest"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import InvalidInput
+from . import emit, iso_date, open_workbench, positive
+
+
+def register(commands, shared: argparse.ArgumentParser) -> None:
+    init = commands.add_parser("init", parents=[shared], help="create a workbench home")
+    init.add_argument("--timezone", default="UTC", help="IANA timezone (default UTC)")
+    init.set_defaults(run=cmd_init)
+
+    sample = commands.add_parser("sample", parents=[shared],
+                                 help="generate and ingest a synthetic customer base")
+    sample.add_argument("--customers", type=positive, default=10_000, metavar="N")
+    sample.add_argument("--seed", type=int, default=42, metavar="S")
+    sample.add_argument("--until", type=iso_date, default=None, metavar="YYYY-MM-DD",
+                        help="last day of generated events (default: a fixed day, so that the "
+                             "same seed gives the same data)")
+    sample.set_defaults(run=cmd_sample)
+
+    ingest = commands.add_parser("ingest", parents=[shared],
+                                 help="ingest customer data from CSV or Parquet")
+    ingest.add_argument("kind", choices=["profiles", "transactions", "tags", "appended"])
+    ingest.add_argument("file")
+    ingest.add_argument("--strict", action="store_true",
+                        help="store nothing and exit 1 if any row is rejected")
+    ingest.add_argument("--schema", default=None, metavar="COL=TYPE,...",
+                        help="appended: column types (text, integer, double, decimal, boolean, "
+                             "date, timestamp); others are inferred")
+    ingest.set_defaults(run=cmd_ingest)
+
+
+def cmd_init(args) -> int:
+    from ..home import init_home, resolve_home
+    from ..settings import Settings
+    from ..users import current_user_name
+
+    root = resolve_home(args.home)
+    try:
+        Settings(timezone=args.timezone)
+    except ValueError as exc:
+        raise InvalidInput(f"--timezone: {exc.errors()[0]['msg']}") from None
+    _, created = init_home(root, admin=current_user_name(args.user), timezone=args.timezone)
+    text = (f"created workbench home {root}: {', '.join(created)}" if created else
+            f"{root} is already a workbench home; nothing changed")
+    emit(args, {"home": str(root), "created": created}, text)
+    return 0
+
+
+def cmd_sample(args) -> int:
+    with open_workbench(args) as wb:
+        reports = wb.customers.sample(args.customers, args.seed, args.until)
+        _print_reports(args, reports.values())
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from ..customers.schema import parse_schema_option
+
+    schema = None
+    if args.schema:
+        if args.kind != "appended":
+            raise InvalidInput("--schema is for `ingest appended`; other kinds have fixed types")
+        try:
+            schema = parse_schema_option(args.schema)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+    with open_workbench(args) as wb:
+        report = wb.customers.ingest(args.kind, args.file, strict=args.strict, schema=schema)
+        _print_reports(args, [report])
+    return 0
+
+
+def _print_reports(args, reports) -> None:
+    from dataclasses import asdict
+
+    reports = list(reports)
+    lines = []
+    for report in reports:
+        lines.append(f"{report.kind}: {report.summary()}")
+        lines.extend(f"  {line}" for line in report.details())
+    emit(args, [asdict(r) for r in reports] if len(reports) > 1 else asdict(reports[0]),
+         "\n".join(lines))
