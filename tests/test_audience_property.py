@@ -1,0 +1,199 @@
+"""Property: the compiled SQL selects exactly the customers that a plain Python reading of SPEC 4
+and 5 selects, on random small bases and random definitions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import workbench
+from workbench.home import init_home
+
+D = date(2026, 3, 10)
+CITIES = ["Boston", "boston", "New York", "Salem", None]
+TAGS = ["a", "b", "c"]
+AMOUNTS = [Decimal("-20.00"), Decimal("0.00"), Decimal("5.50"), Decimal("10.00"),
+           Decimal("100.00")]
+
+customer = st.fixed_dictionaries({
+    "gender": st.sampled_from(["female", "male", None]),
+    "birth": st.one_of(st.none(), st.integers(-90 * 366, -10 * 365)),
+    "created": st.one_of(st.none(), st.integers(-800, 3)),
+    "city": st.sampled_from(CITIES),
+    "purchases": st.lists(st.tuples(st.integers(-400, 3), st.sampled_from(AMOUNTS)),
+                          max_size=4),
+    "tags": st.lists(st.tuples(st.sampled_from(TAGS), st.integers(-120, 2)), max_size=4),
+})
+
+number = st.integers(0, 80)
+rule = st.one_of(
+    st.builds(lambda lo, hi: {"attribute": "age", "op": "between", "value": [lo, hi]},
+              st.one_of(st.none(), st.integers(10, 50)), st.integers(51, 95)),
+    st.builds(lambda op, v: {"attribute": "age", "op": op, "value": v},
+              st.sampled_from(["gt", "gte", "lt", "lte", "eq"]), number),
+    st.builds(lambda v: {"attribute": "gender", "op": "in", "value": v},
+              st.lists(st.sampled_from(["female", "male"]), min_size=1, max_size=2)),
+    st.just({"attribute": "gender", "op": "is_known"}),
+    st.builds(lambda v: {"attribute": "home_city", "op": "contains", "value": v},
+              st.sampled_from(["bos", "YORK", "e"])),
+    st.builds(lambda v: {"attribute": "home_city", "op": "eq", "value": v},
+              st.sampled_from(["Boston", "boston"])),
+    st.builds(lambda op, v, w: {"attribute": "rfm.frequency", "op": op, "value": v,
+                                "within_days": w},
+              st.sampled_from(["gte", "lt", "eq"]), st.integers(0, 3),
+              st.one_of(st.none(), st.integers(1, 400))),
+    st.builds(lambda op, v, w: {"attribute": "rfm.monetary", "op": op, "value": v,
+                                "within_days": w},
+              st.sampled_from(["gt", "lte"]), st.sampled_from([0, 10, 15.5, 100]),
+              st.one_of(st.none(), st.integers(1, 400))),
+    st.builds(lambda v: {"attribute": "rfm.recency_days", "op": "lte", "value": v},
+              st.integers(0, 400)),
+    st.builds(lambda a, v: {"attribute": a, "op": "in", "value": v},
+              st.sampled_from(["rfm.r_score", "rfm.f_score", "rfm.m_score"]),
+              st.lists(st.integers(1, 5), min_size=1, max_size=3)),
+    st.builds(lambda v, w, n: {"attribute": "tag", "op": "has", "value": v, "within_days": w,
+                               "min_count": n},
+              st.lists(st.sampled_from(TAGS), min_size=1, max_size=2, unique=True),
+              st.one_of(st.none(), st.integers(1, 120)), st.one_of(st.none(),
+                                                                   st.integers(1, 3))),
+    st.builds(lambda op, v: {"attribute": "birth_date", "op": op,
+                             "value": (D + timedelta(days=v)).isoformat()},
+              st.sampled_from(["before", "after"]), st.integers(-60 * 365, -20 * 365)),
+    st.builds(lambda v: {"attribute": "created_at", "op": "within_last_days", "value": v},
+              st.integers(1, 500)),
+).flatmap(lambda r: st.booleans().map(lambda ex: {**r, "exclude": ex}))
+
+
+# -- the oracle: SPEC 4 and 5 read literally ----------------------------------------------------
+
+def ntile(ranked: list[str], buckets: int = 5) -> dict[str, int]:
+    size, extra = divmod(len(ranked), buckets)
+    scores, start = {}, 0
+    for bucket in range(1, buckets + 1):
+        end = start + size + (1 if bucket <= extra else 0)
+        scores.update({cid: bucket for cid in ranked[start:end]})
+        start = end
+    return scores
+
+
+def python_features(customers: dict[str, dict]) -> dict[str, dict]:
+    features = {}
+    for cid, c in customers.items():
+        if c["created"] is not None and c["created"] > 0:
+            continue  # created after D: not in the base
+        visible = [(D + timedelta(days=o), a) for o, a in c["purchases"] if o <= 0]
+        bought = [day for day, a in visible if a >= 0]
+        birth = D + timedelta(days=c["birth"]) if c["birth"] is not None else None
+        features[cid] = {
+            **c, "birth_date": birth,
+            "age": None if birth is None else D.year - birth.year - (
+                (D.month, D.day) < (birth.month, birth.day)),
+            "recency": (D - max(bought)).days if bought else None,
+            "frequency": len(bought), "monetary": sum((a for _, a in visible), Decimal(0)),
+            "visible": visible,
+        }
+    buyers = [cid for cid, f in features.items() if f["frequency"] > 0]
+    for score, key in (("f", "frequency"), ("m", "monetary"), ("r", "recency")):
+        ranks = ntile(sorted(buyers, key=lambda cid, k=key: (features[cid][k], cid)))
+        for cid, f in features.items():
+            rank = ranks.get(cid)
+            f[f"{score}_score"] = None if rank is None else (6 - rank if score == "r" else rank)
+    return features
+
+
+def holds(r: dict, f: dict) -> bool | None:
+    a, op, v = r["attribute"], r["op"], r.get("value")
+    if a == "tag":
+        since = -r["within_days"] if r.get("within_days") else -10**6
+        count = sum(1 for tag, o in f["tags"] if tag in v and since < o <= 0)
+        return count >= (r.get("min_count") or 1)
+    if a in ("rfm.frequency", "rfm.monetary") and r.get("within_days"):
+        window = [(day, amt) for day, amt in f["visible"]
+                  if (D - day).days < r["within_days"]]
+        x = (sum(1 for _, amt in window if amt >= 0) if a == "rfm.frequency"
+             else sum((amt for _, amt in window), Decimal(0)))
+    else:
+        x = {"age": f["age"], "gender": f["gender"], "home_city": f["city"],
+             "rfm.frequency": f["frequency"], "rfm.monetary": f["monetary"],
+             "rfm.recency_days": f["recency"], "rfm.r_score": f["r_score"],
+             "rfm.f_score": f["f_score"], "rfm.m_score": f["m_score"],
+             "birth_date": f["birth_date"],
+             "created_at": None if f["created"] is None else D + timedelta(days=f["created"]),
+             }[a]
+    if op == "is_known":
+        return x is not None
+    if x is None:
+        return None
+    if isinstance(x, Decimal) and not isinstance(v, list):
+        v = Decimal(str(v))
+    if op in ("before", "after"):
+        v = date.fromisoformat(v)
+    return {
+        "between": lambda: (v[0] is None or x >= v[0]) and (v[1] is None or x <= v[1]),
+        "gt": lambda: x > v, "gte": lambda: x >= v, "lt": lambda: x < v,
+        "lte": lambda: x <= v, "eq": lambda: x == v, "in": lambda: x in v,
+        "contains": lambda: v.lower() in x.lower(), "before": lambda: x < v,
+        "after": lambda: x > v, "within_last_days": lambda: 0 <= (D - x).days < v,
+    }[op]()
+
+
+def python_members(customers: dict[str, dict], rules: list[dict]) -> set[str]:
+    return {cid for cid, f in python_features(customers).items()
+            if all(holds(r, f) is True for r in rules if not r["exclude"])
+            and not any(holds(r, f) is True for r in rules if r["exclude"])}
+
+
+# -- the system under test ----------------------------------------------------------------------
+
+def at(offset: int) -> datetime:
+    return datetime.combine(D + timedelta(days=offset), datetime.min.time()) + timedelta(hours=12)
+
+
+def write_base(home, customers: dict[str, dict]) -> None:
+    folder = home / "data" / "customers"
+    ids = list(customers)
+    tz = pa.timestamp("us", tz="UTC")
+    pq.write_table(pa.table({
+        "customer_id": ids, "first_name": [None] * len(ids), "last_name": [None] * len(ids),
+        "email": [None] * len(ids), "gender": [c["gender"] for c in customers.values()],
+        "birth_date": pa.array([None if c["birth"] is None else D + timedelta(days=c["birth"])
+                                for c in customers.values()], pa.date32()),
+        "home_city": [c["city"] for c in customers.values()],
+        "home_state": [None] * len(ids),
+        "created_at": pa.array([None if c["created"] is None else at(c["created"])
+                                for c in customers.values()], tz)}), folder / "profiles.parquet")
+    purchases = [(cid, o, a) for cid, c in customers.items() for o, a in c["purchases"]]
+    pq.write_table(pa.table({
+        "transaction_id": [f"t{i}" for i in range(len(purchases))],
+        "customer_id": pa.array([p[0] for p in purchases], pa.string()),
+        "occurred_at": pa.array([at(p[1]) for p in purchases], tz),
+        "amount": pa.array([p[2] for p in purchases], pa.decimal128(18, 2)),
+        "store_id": pa.array([None] * len(purchases), pa.string()),
+        "channel": pa.array([None] * len(purchases), pa.string())}),
+        folder / "transactions.parquet")
+    tags = [(cid, t, o) for cid, c in customers.items() for t, o in c["tags"]]
+    pq.write_table(pa.table({
+        "customer_id": pa.array([t[0] for t in tags], pa.string()),
+        "tag": pa.array([t[1] for t in tags], pa.string()),
+        "occurred_at": pa.array([at(t[2]) for t in tags], tz)}), folder / "tags.parquet")
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(people=st.lists(customer, min_size=1, max_size=12),
+       rules=st.lists(rule, min_size=1, max_size=3))
+def test_compiled_sql_agrees_with_python(tmp_path_factory, people, rules):
+    customers = {f"c{i:02d}": c for i, c in enumerate(people)}
+    root = tmp_path_factory.mktemp("prop") / "home"
+    init_home(root, admin="ada")
+    write_base(root, customers)
+    with workbench.open(root, user="ada") as wb:
+        checked, _ = wb.audiences.check({"name": "p", "rules": rules})
+        compiled = wb.audiences._compile(checked, D)
+        found = {row[0] for row in wb.audiences._run(compiled.members())}
+    assert found == python_members(customers, rules)
