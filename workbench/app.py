@@ -8,7 +8,7 @@ reads the store never opens a query engine.
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -75,6 +75,10 @@ class Workbench:
     def today(self) -> date:
         """Today in the workbench timezone (never the machine's)."""
         return datetime.now(self.settings.zone).date()
+
+    def yesterday(self) -> date:
+        """The default day of processing and estimates."""
+        return self.today() - timedelta(days=1)
 
     def features(self, as_of) -> duckdb.DuckDBPyRelation:
         """The point-in-time customer feature table as of ``as_of`` (``.df()`` for pandas)."""

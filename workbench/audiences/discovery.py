@@ -53,9 +53,7 @@ def _distinct(wb: Workbench, table: str, column: str) -> Choices:
 
 
 def _range(wb: Workbench, attribute: Attribute) -> Choices:
-    from datetime import timedelta
-
-    features = wb.feature_tables.table(wb.today() - timedelta(days=1))
+    features = wb.feature_tables.table(wb.yesterday())
     low, high = wb.duck.execute(f"SELECT min({ident(attribute.name)}), "
                                 f"max({ident(attribute.name)}) FROM {features}").fetchone()
     return Choices(minimum=low, maximum=high)

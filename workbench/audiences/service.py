@@ -4,7 +4,7 @@ evaluation (estimate, members, explain), with SPEC 8 permissions enforced here."
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING
 
 from ..errors import Conflict, InvalidInput, NotFound
@@ -215,7 +215,7 @@ class Audiences:
 
     def _as_of(self, as_of: date | str | None) -> date:
         if as_of is None:
-            return self._wb.today() - timedelta(days=1)
+            return self._wb.yesterday()
         if isinstance(as_of, date):
             return as_of
         try:
