@@ -152,3 +152,11 @@ def test_audience_of_audience(audiences):
     audiences.activate(nested.id)
     assert members(audiences, [{"attribute": "audience", "op": "in",
                                 "value": [nested.id]}]) == {"ann"}
+
+
+def test_rules_sharing_one_window_with_plain_rules(audiences):
+    # The same window twice shares one aggregate; the plain rule narrows which customers'
+    # events are aggregated. Found by the property test.
+    window = {"attribute": "rfm.frequency", "op": "gte", "value": 1, "within_days": 30}
+    rules = [window, dict(window), {"attribute": "gender", "op": "eq", "value": "female"}]
+    assert members(audiences, rules) == {"ann"}

@@ -24,6 +24,8 @@ from .definition import CheckedRule
 from .operators import OPERATORS, literal
 
 F = "f"  # alias of the feature table
+KEY = "_key"  # the integer customer key that aggregates join on
+EVENTS = "e"  # alias of the event table inside each aggregate
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,8 @@ class Sources:
     """Tables the compiled SQL reads, all as of the same day."""
 
     features: str  # one row per customer of the base: the feature table
-    tag_events: str  # customer_id, tag, day
-    purchases: str  # customer_id, day, amount (refunds included)
+    tag_events: str  # _key, tag, day
+    purchases: str  # _key, day, amount (refunds included)
 
 
 def column(name: str, table: str = F) -> exp.Column:
@@ -47,34 +49,48 @@ class Compiled:
     sources: Sources
     rules: list[CheckedRule]
     conditions: list[exp.Expression]
+    windowed: list[bool] = field(default_factory=list)  # the condition reads an aggregate
     joins: dict[str, exp.Select] = field(default_factory=dict)
 
-    def member_condition(self) -> exp.Expression:
+    def member_condition(self, *, windowed: bool | None = None) -> exp.Expression:
+        """All rules combined; ``windowed=False`` keeps only rules on plain feature columns."""
         parts = []
-        for rule, condition in zip(self.rules, self.conditions, strict=True):
+        for rule, condition, reads_aggregate in zip(self.rules, self.conditions, self.windowed,
+                                                    strict=True):
+            if windowed is False and reads_aggregate:
+                continue
             holds = exp.func("coalesce", condition.copy(), exp.false())
             parts.append(exp.Not(this=exp.paren(holds)) if rule.rule.exclude else holds)
         return exp.and_(*parts) if parts else exp.true()
 
-    def _from(self, *projections: exp.Expression) -> exp.Select:
+    def _from(self, *projections: exp.Expression, narrow: bool = False) -> exp.Select:
+        """``narrow``: aggregate events only of customers who pass the plain rules, which
+        every member must; right for counting and listing members, not for explaining."""
         query = exp.select(*projections).from_(
             exp.to_table(self.sources.features).as_(F, quoted=True))
+        candidates = None
+        if narrow and len(self.windowed) > sum(self.windowed):
+            candidates = (exp.select(column(KEY))
+                          .from_(exp.to_table(self.sources.features).as_(F, quoted=True))
+                          .where(self.member_condition(windowed=False)))
         for alias, aggregate in self.joins.items():
+            if candidates is not None:
+                aggregate = aggregate.where(exp.In(this=column(KEY, EVENTS),
+                                                   query=exp.Subquery(this=candidates.copy())))
             query = query.join(exp.Subquery(this=aggregate, alias=exp.to_identifier(alias)),
-                               on=exp.EQ(this=column("customer_id", alias),
-                                         expression=column("customer_id")),
+                               on=exp.EQ(this=column(KEY, alias), expression=column(KEY)),
                                join_type="left")
         return query
 
     def members(self) -> exp.Select:
-        return self._from(column("customer_id")).where(self.member_condition())
+        return self._from(column("customer_id"), narrow=True).where(self.member_condition())
 
     def estimate(self) -> exp.Select:
         size = exp.Sum(this=exp.Case(ifs=[exp.If(this=self.member_condition(),
                                                  true=exp.Literal.number(1))],
                                      default=exp.Literal.number(0)))
         return self._from(exp.alias_(exp.func("coalesce", size, exp.Literal.number(0)), "size"),
-                          exp.alias_(exp.Count(this=exp.Star()), "base"))
+                          exp.alias_(exp.Count(this=exp.Star()), "base"), narrow=True)
 
     def explain(self, customer_id: str) -> exp.Select:
         """One row for one customer: each rule's condition as r1..rN, and membership."""
@@ -93,6 +109,10 @@ def compile_rules(rules: list[CheckedRule], as_of: date, sources: Sources,
     compiled = Compiled(sources, rules, [])
     for checked in rules:
         compiled.conditions.append(_condition(checked, as_of, compiled, resolve))
+        # Audience rules count as windowed too: their subquery should run once, not again
+        # inside the candidate filter.
+        compiled.windowed.append(checked.rule.attribute in ("tag", "audience")
+                                 or checked.rule.within_days is not None)
     return compiled
 
 
@@ -131,29 +151,28 @@ def _window(day: exp.Expression, as_of: date, within_days: int | None) -> exp.Ex
 def _tag_counts(compiled: Compiled, tags: list[str], within_days: int | None,
                 as_of: date) -> str:
     alias = f"tags_{len(compiled.joins) + 1}"
-    table = "e"
-    query = (exp.select(column("customer_id", table),
-                        exp.alias_(exp.Count(this=exp.Star()), "events"))
+    table = EVENTS
+    query = (exp.select(column(KEY, table), exp.alias_(exp.Count(this=exp.Star()), "events"))
              .from_(exp.to_table(compiled.sources.tag_events).as_(table, quoted=True))
              .where(exp.and_(exp.In(this=column("tag", table),
                                     expressions=[exp.Literal.string(t) for t in tags]),
                              _window(column("day", table), as_of, within_days)))
-             .group_by(column("customer_id", table)))
+             .group_by(column(KEY, table)))
     return _join(compiled, alias, query)
 
 
 def _purchase_window(compiled: Compiled, within_days: int, as_of: date) -> str:
-    table = "t"
+    table = EVENTS
     is_purchase = exp.GTE(this=column("amount", table), expression=exp.Literal.number(0))
     query = (exp.select(
-        column("customer_id", table),
+        column(KEY, table),
         exp.alias_(exp.Sum(this=exp.Case(ifs=[exp.If(this=is_purchase,
                                                       true=exp.Literal.number(1))],
                                           default=exp.Literal.number(0))), "frequency"),
         exp.alias_(exp.Sum(this=column("amount", table)), "monetary"))
         .from_(exp.to_table(compiled.sources.purchases).as_(table, quoted=True))
         .where(_window(column("day", table), as_of, within_days))
-        .group_by(column("customer_id", table)))
+        .group_by(column(KEY, table)))
     return _join(compiled, f"purchases_{len(compiled.joins) + 1}", query)
 
 

@@ -44,7 +44,7 @@ def _choices(wb: Workbench, attribute: Attribute) -> Choices:
 
 
 def _distinct(wb: Workbench, table: str, column: str) -> Choices:
-    wb.feature_tables.table(wb.today())  # refreshes the views if data changed
+    wb.feature_tables.refresh_views()
     rows = wb.duck.execute(
         f"SELECT {ident(column)} FROM {table} WHERE {ident(column)} IS NOT NULL "
         f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {MAX_VALUES + 1}").fetchall()
