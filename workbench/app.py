@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .audiences.service import Audiences
     from .customers.service import CustomerData
     from .processing.features import FeatureTables
+    from .processing.run import Processing
     from .store import Store
 
 
@@ -61,6 +62,12 @@ class Workbench:
         from .audiences.service import Audiences
 
         return Audiences(self)
+
+    @cached_property
+    def processing(self) -> Processing:
+        from .processing.run import Processing
+
+        return Processing(self)
 
     def catalog(self) -> Catalog:
         """The attribute catalog, rebuilt when customer data changes."""

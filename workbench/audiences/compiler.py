@@ -101,12 +101,16 @@ class Compiled:
             exp.EQ(this=column("customer_id"), expression=exp.Literal.string(customer_id)))
 
 
-MembershipResolver = Callable[[int], "Compiled"]
+# audience id -> the condition "f is a member of that audience" (a subquery for an estimate,
+# a column computed earlier in the same pass for processing)
+MembershipResolver = Callable[[int], exp.Expression]
 
 
 def compile_rules(rules: list[CheckedRule], as_of: date, sources: Sources,
-                  resolve: MembershipResolver | None = None) -> Compiled:
-    compiled = Compiled(sources, rules, [])
+                  resolve: MembershipResolver | None = None,
+                  joins: dict[str, exp.Select] | None = None) -> Compiled:
+    """``joins``: aggregates shared with other audiences compiled in the same pass."""
+    compiled = Compiled(sources, rules, [], joins=joins if joins is not None else {})
     for checked in rules:
         compiled.conditions.append(_condition(checked, as_of, compiled, resolve))
         # Audience rules count as windowed too: their subquery should run once, not again
@@ -127,9 +131,7 @@ def _condition(checked: CheckedRule, as_of: date, compiled: Compiled,
     if rule.attribute == "audience":
         if resolve is None:
             raise ValueError("audience rules need a resolver")
-        return exp.or_(*(exp.In(this=column("customer_id"),
-                                query=exp.Subquery(this=resolve(audience_id).members()))
-                         for audience_id in value))
+        return exp.or_(*(resolve(audience_id) for audience_id in value))
     target = column(rule.attribute)
     if rule.within_days is not None:  # rfm.frequency / rfm.monetary over the last N days
         alias = _purchase_window(compiled, rule.within_days, as_of)

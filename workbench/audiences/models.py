@@ -49,6 +49,7 @@ class Audience:
     base: int | None
     summary: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # from the save that returned it
+    processing_error: str | None = None  # the latest processing run failed
 
     @property
     def percent_of_base(self) -> float | None:
@@ -63,6 +64,7 @@ class Audience:
             "last_processed_on": self.last_processed_on and self.last_processed_on.isoformat(),
             "size": self.size, "base": self.base, "percent_of_base": self.percent_of_base,
             "summary": self.summary, "definition": self.definition.model_dump(),
+            "processing_error": self.processing_error,
         }
 
     def _repr_html_(self) -> str:

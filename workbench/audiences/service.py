@@ -7,10 +7,12 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
+from sqlglot import exp
+
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store.audiences import SORTS, AudienceRecords
 from .catalog import Catalog
-from .compiler import Compiled, Sources, compile_rules
+from .compiler import Compiled, Sources, column, compile_rules
 from .definition import AudienceDefinition, CheckedRule, InvalidDefinition, check_definition
 from .models import Audience, Estimate, Explanation, RuleCheck
 from .summary import summarize
@@ -93,13 +95,23 @@ class Audiences:
 
     def _audience(self, row: dict) -> Audience:
         definition = AudienceDefinition.parse(row["definition"])
+        failure = self._last_failure()
         return Audience(
             id=row["id"], name=row["name"], description=row["description"],
             status=row["status"], definition=definition, version=row["version"],
             created_by=row["created_by"], created_on=row["created_on"],
             updated_by=row["updated_by"], updated_at=row["updated_at"],
             activated_on=row["activated_on"], last_processed_on=row["last_processed_on"],
-            size=row["size"], base=row["base"], summary=self.summary(definition))
+            size=row["size"], base=row["base"], summary=self.summary(definition),
+            processing_error=failure and (
+                f"processing run #{failure['id']} ({failure['date_from']} to "
+                f"{failure['date_to']}) failed: {failure['error']}") if row["status"] == "active"
+            else None)
+
+    def _last_failure(self) -> dict | None:
+        from ..store.processing import ProcessingRecords
+
+        return ProcessingRecords(self._wb.store).last_failure()
 
     # -- checking -------------------------------------------------------------------------------
 
@@ -181,7 +193,8 @@ class Audiences:
             if audience.last_processed_on is None:
                 raise InvalidInput(f"audience {audience.id} ({audience.name}) has not been "
                                    "processed yet; give a day (--as-of YYYY-MM-DD)")
-            as_of = audience.last_processed_on
+            # What processing kept: exports deliver exactly what the history counted.
+            return self._wb.processing.stored_members(audience.id, audience.last_processed_on)
         checked, _ = self.check(audience.definition)
         query = self._compile(checked, self._as_of(as_of)).members().order_by("customer_id")
         return self._wb.duck.sql(query.sql("duckdb")).df()
@@ -231,11 +244,12 @@ class Audiences:
                           tag_events=tables.event_table("tag_events") if needs_events else "",
                           purchases=tables.event_table("purchases") if needs_events else "")
 
-        def resolve(audience_id: int) -> Compiled:
+        def resolve(audience_id: int) -> exp.Expression:
             nested, _ = check_definition(
                 AudienceDefinition.parse(self._records.get(audience_id)["definition"]),
                 self.catalog(), look_at_data=False)
-            return compile_rules(nested, as_of, sources, resolve)
+            members = compile_rules(nested, as_of, sources, resolve).members()
+            return exp.In(this=column("customer_id"), query=exp.Subquery(this=members))
 
         return compile_rules(checked, as_of, sources, resolve)
 

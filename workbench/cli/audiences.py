@@ -110,6 +110,7 @@ def _show(args, audience) -> None:
     lines = [f"#{audience.id} {audience.name} ({audience.status}, version {audience.version})",
              f"created on {audience.created_on} by {audience.created_by}",
              f"last processed: {audience.last_processed_on or 'never'}",
+             *([f"WARNING: {audience.processing_error}"] if audience.processing_error else []),
              f"size: {size}", "targeting:"]
     lines += [f"  {line}" for line in audience.summary] or ["  everyone in the customer base"]
     emit(args, audience.to_json(), "\n".join(lines))

@@ -74,6 +74,47 @@ audience_versions = Table(
     Column("saved_at", DateTime(timezone=True), nullable=False),
 )
 
+processing_runs = Table(
+    "processing_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("status", String(10), nullable=False),  # running | succeeded | failed
+    Column("date_from", Date, nullable=False),
+    Column("date_to", Date, nullable=False),
+    Column("started_by", String(200), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("audiences", Integer),
+    Column("error", Text),
+    Column("notebook", Text),  # the executed notebook: the audit record
+)
+
+# One row per audience and processed day; re-processing a day replaces its row.
+audience_history = Table(
+    "audience_history",
+    metadata,
+    Column("audience_id", Integer, ForeignKey("audiences.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("base", Integer, nullable=False),
+    Column("added", Integer, nullable=False),
+    Column("removed", Integer, nullable=False),
+    Column("run_id", Integer, ForeignKey("processing_runs.id"), nullable=False),
+    Column("membership", Text, nullable=False),  # Parquet file of the day's members, per run
+)
+
+composition = Table(
+    "composition",
+    metadata,
+    Column("audience_id", Integer, ForeignKey("audiences.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("attribute", String(200), primary_key=True),
+    Column("bucket", String(200), primary_key=True),
+    Column("position", Integer, nullable=False),  # display order of the bucket
+    Column("count", Integer, nullable=False),
+    Column("base_count", Integer, nullable=False),
+)
+
 # An active audience is frozen in the store itself, whatever code path tries to change it.
 AUDIENCE_FREEZE_SQLITE = """
 CREATE TRIGGER IF NOT EXISTS audiences_frozen_when_active
@@ -107,4 +148,5 @@ MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
     (1, [ingests], {}),
     (2, [audiences, audience_versions],
      {"sqlite": [AUDIENCE_FREEZE_SQLITE], "postgresql": AUDIENCE_FREEZE_POSTGRESQL}),
+    (3, [processing_runs, audience_history, composition], {}),
 ]
