@@ -27,7 +27,7 @@ def _common(parser: argparse.ArgumentParser, default) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import audiences, data
+    from . import audiences, data, processing
 
     parser = argparse.ArgumentParser(prog="workbench", description=(
         "Audience Workbench: define, track and deliver customer audiences."))
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(shared, argparse.SUPPRESS)  # after the command too, without undoing the global ones
     data.register(commands, shared)
     audiences.register(commands, shared)
+    processing.register(commands, shared)
     return parser
 
 

@@ -85,6 +85,12 @@ class RunReport:
         return lines
 
 
+def print_progress(done: int, total: int, day: DayResult) -> None:
+    """Progress for long backfills, one line per day (papermill streams it to the CLI)."""
+    print(f"day {done}/{total}: {day.day} processed in {day.seconds:.1f} s "
+          f"(base {day.base:,})", flush=True)
+
+
 class Processing:
     def __init__(self, wb: Workbench):
         self._wb = wb
@@ -342,6 +348,19 @@ class Processing:
             "percent_of_base": round(100 * r["base_count"] / base, 2) if base else 0.0}
             for r in rows if attribute in (None, r["attribute"])], columns=columns)
         return frame
+
+    def histories(self) -> pd.DataFrame:
+        """Size over time of every active audience, one frame (for overview charts)."""
+        import pandas as pd
+
+        frames = []
+        for audience in self._wb.audiences.list(sort="name"):
+            if audience.status == "active":
+                frame = self.history(audience.id)
+                frame.insert(0, "audience", f"#{audience.id} {audience.name}")
+                frames.append(frame)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["audience", "day", "size", "base", "added", "removed", "percent_of_base"])
 
     def runs(self, limit: int = 20) -> list[dict]:
         return self._records.runs(limit)

@@ -1,0 +1,214 @@
+"""Nightly processing: history, memberships, changes, composition, failures, concurrency."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from datetime import timedelta
+
+import pytest
+
+import workbench
+from tests.audience_data import D, load
+from workbench.errors import Conflict, PermissionDenied
+from workbench.processing.run import ProcessingFailed
+
+WOMEN = {"name": "Women", "rules": [{"attribute": "gender", "op": "in", "value": ["female"]}]}
+BUYERS = {"name": "Recent buyers", "rules": [
+    {"attribute": "rfm.frequency", "op": "gte", "value": 1, "within_days": 30}]}
+
+
+@pytest.fixture
+def loaded(wb, write_csv):
+    load(wb, write_csv)
+    ids = [wb.audiences.activate(wb.audiences.create(d).id).id for d in (WOMEN, BUYERS)]
+    return wb, ids
+
+
+def test_processing_a_day_records_size_base_membership(loaded):
+    wb, (women, buyers) = loaded
+    report = wb.processing.run(D)
+    assert report.days[0].sizes == {women: 3, buyers: 2} and report.days[0].base == 6
+    audience = wb.audiences.get(women)
+    assert (audience.size, audience.base, audience.last_processed_on) == (3, 6, D)
+    assert audience.percent_of_base == 50.0
+    assert list(wb.audiences.members(women)["customer_id"]) == ["ann", "eve", "fay"]
+    assert list(wb.audiences.members(buyers)["customer_id"]) == ["ann", "bob"]
+    history = wb.processing.history(women)
+    assert history.to_dict("records") == [{"day": D, "size": 3, "base": 6, "added": 3,
+                                           "removed": 0, "percent_of_base": 50.0}]
+
+
+def test_reprocessing_a_day_replaces_it(loaded):
+    wb, (women, _) = loaded
+    wb.processing.run(D)
+    first = wb.processing.composition(women)
+    wb.processing.run(D)
+    assert len(wb.processing.history(women)) == 1
+    assert wb.processing.composition(women).equals(first)
+    folder = wb.home.results_dir / "membership" / f"day={D}"
+    assert len(list(folder.glob("*.parquet"))) == 1  # the replaced run's file is gone
+
+
+def test_backfill_equals_day_by_day(loaded, tmp_path, write_csv):
+    wb, (women, buyers) = loaded
+    wb.processing.run(date_from=D - timedelta(days=10), date_to=D)
+    backfilled = {a: wb.processing.history(a) for a in (women, buyers)}
+    composition = wb.processing.composition(buyers)
+
+    from workbench.home import init_home
+
+    init_home(tmp_path / "other", admin="ada")
+    with workbench.open(tmp_path / "other", user="ada") as other:
+        load(other, write_csv)
+        for d in (WOMEN, BUYERS):
+            other.audiences.activate(other.audiences.create(d).id)
+        for offset in range(10, -1, -1):
+            other.processing.run(D - timedelta(days=offset))
+        for a in (women, buyers):
+            assert other.processing.history(a).equals(backfilled[a])
+        assert other.processing.composition(buyers).equals(composition)
+    # The base grows when dee (created D-9) joins; buyers change as purchases age.
+    sizes = backfilled[buyers].set_index("day")["size"]
+    assert sizes[D - timedelta(days=10)] == 0 and sizes[D] == 2
+
+
+def test_added_and_removed_between_days_and_after_reprocessing(loaded):
+    wb, (_, buyers) = loaded
+    wb.processing.run(date_from=D - timedelta(days=1), date_to=D + timedelta(days=1))
+    history = wb.processing.history(buyers).set_index("day")
+    # bob buys on D; on D+1 eve buys and late (a buyer) joins the base.
+    assert (history.loc[D, "added"], history.loc[D, "removed"]) == (1, 0)
+    assert (history.loc[D + timedelta(days=1), "added"],
+            history.loc[D + timedelta(days=1), "removed"]) == (2, 0)
+    # Re-processing a middle day recomputes the changes of the day after it.
+    wb.store.engine.dispose()
+    with wb.store.begin() as conn:
+        conn.exec_driver_sql("UPDATE audience_history SET added = 99")
+    wb.processing.run(D)
+    history = wb.processing.history(buyers).set_index("day")
+    assert history.loc[D + timedelta(days=1), "added"] == 2
+
+
+def test_point_in_time_history_ignores_later_transactions(loaded, write_csv):
+    wb, (_, buyers) = loaded
+    wb.processing.run(D)
+    wb.customers.ingest("transactions", write_csv(
+        "late.csv", ["transaction_id", "customer_id", "occurred_at", "amount"],
+        ["t99", "cy", (D + timedelta(days=1)).isoformat(), "10.00"]))
+    wb.processing.run(D)
+    assert wb.audiences.get(buyers).size == 2
+    wb.processing.run(D + timedelta(days=1))
+    assert wb.audiences.get(buyers).size == 5  # + cy and eve (bought on D+1), late (joined)
+
+
+def test_composition_sums_to_the_audience_and_the_base(loaded):
+    wb, (women, _) = loaded
+    wb.processing.run(D)
+    frame = wb.processing.composition(women)
+    assert set(frame["attribute"]) == {"gender", "age", "recency", "frequency", "monetary"}
+    for attribute, rows in frame.groupby("attribute"):
+        assert rows["count"].sum() == 3, attribute
+        assert rows["base_count"].sum() == 6, attribute
+        assert round(rows["percent_of_audience"].sum()) == 100
+    age = frame[frame["attribute"] == "age"]
+    assert list(age["bucket"]) == ["<18", "18–24", "25–34", "35–44", "45–54", "55–64", "65+",
+                                   "unknown"]
+    assert dict(zip(age["bucket"], age["count"], strict=True))["35–44"] == 2  # ann 35, fay 40
+    gender = frame[frame["attribute"] == "gender"]
+    assert list(gender["bucket"])[-1] == "unknown"
+    assert dict(zip(gender["bucket"], gender["percent_of_base"], strict=True))["female"] == 50.0
+
+
+def test_custom_composition_attributes_from_settings(home, write_csv):
+    settings = home / "workbench.toml"
+    settings.write_text(settings.read_text().replace(
+        "attributes = []", 'attributes = ["appended.loyalty_tier", "home_state"]'))
+    with workbench.open(home, user="ada") as wb:
+        load(wb, write_csv)
+        women = wb.audiences.activate(wb.audiences.create(WOMEN).id).id
+        wb.processing.run(D)
+        tiers = wb.processing.composition(women, attribute="appended.loyalty_tier")
+    assert dict(zip(tiers["bucket"], tiers["count"], strict=True)) == {
+        "bronze": 0, "gold": 1, "platinum": 1, "silver": 0, "unknown": 1}
+
+
+def test_a_failed_run_leaves_previous_results_and_is_visible(loaded, monkeypatch):
+    wb, (women, _) = loaded
+    wb.processing.run(D)
+    before = (wb.processing.history(women), wb.processing.composition(women))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(wb.processing, "_composition", broken)
+    with pytest.raises(ProcessingFailed, match="disk on fire; the previous results are unchanged"):
+        wb.processing.run(date_from=D, date_to=D + timedelta(days=1))
+    assert wb.processing.history(women).equals(before[0])
+    assert wb.processing.composition(women).equals(before[1])
+    assert wb.audiences.get(women).last_processed_on == D
+    failed = wb.processing.runs(limit=1)[0]
+    assert failed["status"] == "failed" and "disk on fire" in failed["error"]
+    assert "failed: RuntimeError: disk on fire" in wb.audiences.get(women).processing_error
+    assert len(list((wb.home.results_dir / "membership").rglob("*.parquet"))) == 1
+    monkeypatch.undo()
+    wb.processing.run(D)
+    assert wb.audiences.get(women).processing_error is None
+
+
+def test_a_second_run_at_the_same_time_is_refused(loaded):
+    wb, _ = loaded
+    with open(wb.home.root / ".processing.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("pid 4242, started by someone")
+        held.flush()
+        with pytest.raises(Conflict, match="another processing run is in progress "
+                                           "\\(pid 4242, started by someone\\)"):
+            wb.processing.run(D)
+    assert wb.processing.runs() == []
+
+
+def test_audiences_of_audiences_resolve_in_dependency_order(loaded):
+    wb, (women, buyers) = loaded
+    both = wb.audiences.activate(wb.audiences.create({"name": "Women buyers", "rules": [
+        {"attribute": "audience", "op": "in", "value": [women]},
+        {"attribute": "audience", "op": "in", "value": [buyers]}]}).id).id
+    neither = wb.audiences.activate(wb.audiences.create({"name": "Others", "rules": [
+        {"attribute": "audience", "op": "in", "value": [both], "exclude": True}]}).id).id
+    report = wb.processing.run(D)
+    assert report.days[0].sizes[both] == 1 and report.days[0].sizes[neither] == 5
+    assert wb.audiences.estimate(wb.audiences.get(both).definition, as_of=D).size == 1
+
+
+def test_viewers_cannot_process(loaded):
+    wb, _ = loaded
+    with workbench.open(wb.home.root, user="vic") as viewer:
+        with pytest.raises(PermissionDenied, match="processing.run needs the analyst role"):
+            viewer.processing.run(D)
+
+
+def test_workbench_process_runs_the_papermill_notebook(loaded):
+    from tests.test_cli import run
+
+    wb, (women, _) = loaded
+    done = run("process", "--from", D - timedelta(days=2), "--to", D, home=wb.home.root)
+    assert done.returncode == 0, done.stderr
+    assert "processing run #1 succeeded: 2 active audiences" in done.stdout
+    assert [line for line in done.stderr.splitlines() if line.startswith("day ")][-1] \
+        .startswith(f"day 3/3: {D} processed in")
+    [notebook] = (wb.home.runs_dir / "processing").glob("*.ipynb")
+    outputs = json.dumps(json.loads(notebook.read_text())["cells"])
+    assert "processing run #1: 2 active audiences, 3 day(s)" in outputs
+    assert "image/svg+xml" in outputs  # the static chart
+    assert wb.processing.runs()[0]["notebook"] == str(notebook)
+    assert len(wb.processing.history(women)) == 3
+
+
+def test_workbench_process_refuses_bad_ranges(loaded):
+    from tests.test_cli import run
+
+    wb, _ = loaded
+    done = run("process", "--from", D, "--to", D - timedelta(days=1), home=wb.home.root)
+    assert done.returncode == 2 and "is after --to" in done.stderr
+    done = run("process", "--from", D, home=wb.home.root)
+    assert done.returncode == 2 and "needs both --from and --to" in done.stderr

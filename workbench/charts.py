@@ -1,0 +1,77 @@
+"""Charts as functions returning ``alt.Chart`` (tested on ``to_dict()``, drawn by the caller).
+
+Renderers: in JupyterLab and Voilà call ``use_offline_renderer()`` (the default one loads vega
+from a CDN and shows nothing without internet); papermill outputs use ``use_static_renderer()``
+(SVG via vl-convert), which keeps the audit notebook readable anywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+import altair as alt
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+WIDTH = 560  # fixed: a chart in a hidden Tab with width="container" collapses (TOOLCHAIN)
+
+
+def size_over_time(history: pd.DataFrame, start: date | None = None, end: date | None = None,
+                   title: str = "Audience size") -> alt.Chart:
+    """Line with points of size per processed day, tooltips with % of base and changes.
+    ``history``: day, size, base, percent_of_base, added, removed (wb.processing.history)."""
+    frame = history.copy()
+    frame["day"] = frame["day"].astype(str)
+    if start is not None:
+        frame = frame[frame["day"] >= str(start)]
+    if end is not None:
+        frame = frame[frame["day"] <= str(end)]
+    base = alt.Chart(frame, title=title, width=WIDTH, height=240).encode(
+        x=alt.X("day:T", title="Day"),
+        y=alt.Y("size:Q", title="Members", scale=alt.Scale(zero=True)),
+        tooltip=[alt.Tooltip("day:T", title="Day"), alt.Tooltip("size:Q", format=",", title="Size"),
+                 alt.Tooltip("percent_of_base:Q", format=".2f", title="% of base"),
+                 alt.Tooltip("added:Q", format=",", title="Added"),
+                 alt.Tooltip("removed:Q", format=",", title="Removed")])
+    return base.mark_line() + base.mark_point(filled=True, size=40)
+
+
+def composition(frame: pd.DataFrame, attribute: str, title: str | None = None) -> alt.Chart:
+    """Bars of members per bucket, in the buckets' order, with count and % tooltips.
+    ``frame``: attribute, bucket, count, percent_of_audience, base_count, percent_of_base."""
+    rows = frame[frame["attribute"] == attribute]
+    order = list(rows["bucket"])
+    return alt.Chart(rows, title=title or f"Composition by {attribute}", width=WIDTH,
+                     height=max(120, 26 * len(order))).mark_bar().encode(
+        y=alt.Y("bucket:N", sort=order, title=attribute),
+        x=alt.X("count:Q", title="Members"),
+        tooltip=[alt.Tooltip("bucket:N", title=attribute),
+                 alt.Tooltip("count:Q", format=",", title="Members"),
+                 alt.Tooltip("percent_of_audience:Q", format=".2f", title="% of audience"),
+                 alt.Tooltip("percent_of_base:Q", format=".2f", title="% of total base")])
+
+
+def sizes_by_audience(histories: pd.DataFrame, title: str = "Active audiences") -> alt.Chart:
+    """Size over time of several audiences in one chart, a colour each
+    (``wb.processing.histories()``); the overview of a processing run."""
+    frame = histories.copy()
+    frame["day"] = frame["day"].astype(str)
+    base = alt.Chart(frame, title=title, width=WIDTH, height=260).encode(
+        x=alt.X("day:T", title="Day"), y=alt.Y("size:Q", title="Members"),
+        color=alt.Color("audience:N", title="Audience"),
+        tooltip=[alt.Tooltip("audience:N"), alt.Tooltip("day:T"),
+                 alt.Tooltip("size:Q", format=","),
+                 alt.Tooltip("percent_of_base:Q", format=".2f", title="% of base")])
+    return base.mark_line() + base.mark_point(filled=True, size=30)
+
+
+def use_offline_renderer() -> None:
+    """Interactive charts with no internet: the jupyter renderer, vega served from the kernel."""
+    alt.renderers.enable("jupyter", offline=True)
+
+
+def use_static_renderer(kind: str = "svg") -> None:
+    """Static charts rendered in the kernel by vl-convert (papermill audit notebooks)."""
+    alt.renderers.enable(kind)

@@ -1,0 +1,53 @@
+"""workbench process [--as-of D | --from D1 --to D2]"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import InvalidInput
+from . import emit, iso_date, open_workbench
+
+
+def register(commands, shared: argparse.ArgumentParser) -> None:
+    process = commands.add_parser(
+        "process", parents=[shared],
+        help="process active audiences for a day (default: yesterday) or a range, as a "
+             "papermill run whose notebook is kept under HOME/runs/processing")
+    process.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD")
+    process.add_argument("--from", dest="date_from", type=iso_date, default=None,
+                         metavar="YYYY-MM-DD")
+    process.add_argument("--to", dest="date_to", type=iso_date, default=None,
+                         metavar="YYYY-MM-DD")
+    process.set_defaults(run=cmd_process)
+
+
+def cmd_process(args) -> int:
+    from ..notebooks import NotebookFailed, execute, run_path
+
+    if args.as_of and (args.date_from or args.date_to):
+        raise InvalidInput("give either --as-of or --from and --to, not both")
+    if (args.date_from is None) != (args.date_to is None):
+        raise InvalidInput("a range needs both --from and --to")
+    if args.date_from and args.date_from > args.date_to:
+        raise InvalidInput(f"--from {args.date_from} is after --to {args.date_to}")
+    with open_workbench(args) as wb:
+        wb.user.require("processing.run")  # before starting a kernel
+        first = args.date_from or args.as_of or wb.yesterday()
+        last = args.date_to or first
+        label = str(first) if first == last else f"{first}_{last}"
+        output = run_path(wb.home.runs_dir / "processing", label)
+        parameters = {"home": str(wb.home.root), "user": wb.user.name,
+                      "as_of": str(args.as_of) if args.as_of else None,
+                      "date_from": str(args.date_from) if args.date_from else None,
+                      "date_to": str(args.date_to) if args.date_to else None,
+                      "run_notebook": str(output)}
+        try:
+            execute("nightly_processing", output, parameters)
+        except NotebookFailed as exc:
+            exc.message = f"processing failed: {exc.message} (audit notebook: {exc.output})"
+            raise
+        [run] = wb.processing.runs(limit=1)
+        text = (f"processing run #{run['id']} {run['status']}: {run['audiences']} active "
+                f"audiences, {run['date_from']} to {run['date_to']}\naudit notebook: {output}")
+        emit(args, {**run, "notebook": str(output)}, text)
+    return 0

@@ -1,0 +1,70 @@
+"""Running the product's notebooks with papermill: the executed copy is the audit record.
+
+Parameters never carry secrets: papermill writes them into the output notebook.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .errors import WorkbenchError
+
+# The notebooks live beside the package in a checkout (the design card's notebooks/ folder);
+# $WORKBENCH_NOTEBOOKS points elsewhere for installs that keep them apart.
+NOTEBOOKS = Path(os.environ.get("WORKBENCH_NOTEBOOKS",
+                                Path(__file__).resolve().parents[1] / "notebooks"))
+
+
+class NotebookFailed(WorkbenchError):
+    """An executed notebook raised; ``output`` is the kept copy with the traceback."""
+
+    def __init__(self, message: str, output: Path):
+        super().__init__(message)
+        self.output = output
+
+
+def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -> Path:
+    """Execute ``notebooks/NAME.ipynb`` into ``output``; its printed lines go to stderr."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = NOTEBOOKS / f"{name}.ipynb"
+    if not source.is_file():
+        raise WorkbenchError(f"notebook {source} is missing (set WORKBENCH_NOTEBOOKS to the "
+                             "folder that holds the workbench notebooks)")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if stream:
+        _stream_cell_output()
+    try:
+        papermill.execute_notebook(str(source), str(output), parameters=parameters,
+                                   log_output=stream, progress_bar=False, cwd=str(NOTEBOOKS))
+    except PapermillExecutionError as exc:
+        raise NotebookFailed(f"{exc.ename}: {exc.evalue}", output) from None
+    return output
+
+
+def run_path(folder: Path, label: str) -> Path:
+    return folder / f"{datetime.now():%Y%m%dT%H%M%S}-{label}.ipynb"
+
+
+class _Stripped(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage().rstrip()
+
+
+def _stream_cell_output() -> None:
+    """Show what the notebook prints (progress of long backfills) as it runs, and only that."""
+    logger = logging.getLogger("papermill")
+    if any(getattr(h, "_workbench", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Stripped())
+    handler.addFilter(lambda record: record.getMessage().startswith("day "))
+    handler._workbench = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
