@@ -11,6 +11,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 mkdir -p .venv/logs
+echo "setup: installing the workbench and its packages into .venv (a minute or two the first time)"
 # pip is chatty (index warnings, build backend notices): keep its log, show it only on failure.
 if ! .venv/bin/python -m pip install --disable-pip-version-check -e ".[test]" \
         >.venv/logs/pip-install.log 2>&1; then

@@ -23,6 +23,8 @@ def problems(audiences, *rules) -> str:
      "rule 1 (age): operator 'contains' does not apply to integer attributes; allowed: in, eq, "
      "gt, gte, lt, lte, between, is_known"),
     ({"attribute": "age", "op": "in", "value": []}, "in needs a non-empty list of values; got []"),
+    ({"attribute": "age", "op": "greater", "value": 3},
+     "rule 1 (age): unknown operator 'greater'; for integer attributes use in, eq, gt"),
     ({"attribute": "age", "op": "between", "value": [40, 30]},
      "between needs [low, high] with low <= high, not [40, 30]"),
     ({"attribute": "age", "op": "between", "value": [None, None]}, "at least one bound"),
@@ -105,3 +107,10 @@ def test_targeting_summary_in_plain_english(sample_wb):
         "Age at most 17",
         "Excluding email is known",
     ]
+
+
+def test_estimates_say_why_they_may_be_empty(sample_wb):
+    future = sample_wb.audiences.estimate({"name": "x", "rules": []}, as_of="2099-01-01")
+    assert "2099-01-01 is in the future" in future.warnings[0]
+    before = sample_wb.audiences.estimate({"name": "x", "rules": []}, as_of="2000-01-01")
+    assert before.base == 0 and "the customer base is empty as of 2000-01-01" in before.warnings[0]

@@ -95,3 +95,20 @@ def test_sample_ingests_a_base_and_the_same_seed_gives_the_same_data(home):
     again = json.loads(run("--json", "sample", "--customers", "300", "--seed", "3",
                            home=home).stdout)
     assert all(r["new"] == 0 and r["updated"] == reports[r["kind"]]["accepted"] for r in again)
+
+
+def test_every_command_has_help():
+    from workbench.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    invocations = [["--help"]]
+    for name, sub in commands.items():
+        invocations.append([name, "--help"])
+        for action in sub._actions:
+            if isinstance(action, type(parser._subparsers._group_actions[0])):
+                invocations += [[name, verb, "--help"] for verb in action.choices]
+    for args in invocations:
+        done = run(*args)
+        assert done.returncode == 0, (args, done.stderr)
+        assert done.stdout.startswith("usage: workbench"), args

@@ -66,13 +66,16 @@ def test_malformed_csv_line_goes_to_rejects_with_its_line(wb, tmp_path):
 
 
 def test_same_key_with_different_values_rejects_every_such_row(wb, write_csv):
-    path = write_csv("p.csv", ["customer_id", "first_name"],
-                     ["C1", "Ann"], ["C1", "Anne"], ["C2", "Bo"], ["C2", "Bo"])
+    path = write_csv("p.csv", ["customer_id", "first_name", "created_at"],
+                     ["C1", "Ann", "2026-01-01"], ["C1", "Anne", " 2026-01-01"],
+                     ["C2", "Bo", ""], ["C2", "Bo", ""])
     report = wb.customers.ingest("profiles", path)
     assert (report.accepted, report.rejected, report.duplicates) == (1, 2, 1)
-    reasons = {r["first_name"]: r["_reason"] for r in read_rejects(report.rejects_file)}
-    assert set(reasons) == {"Ann", "Anne"}
-    assert "customer_id C1 appears in more than one row" in reasons["Ann"]
+    rejected = {r["first_name"]: r for r in read_rejects(report.rejects_file)}
+    assert set(rejected) == {"Ann", "Anne"}
+    assert "customer_id C1 appears in more than one row" in rejected["Ann"]["_reason"]
+    # The file's own text, not the parsed value.
+    assert [rejected[n]["created_at"] for n in ("Ann", "Anne")] == ["2026-01-01", " 2026-01-01"]
 
 
 def test_unknown_and_missing_columns_refuse_the_file(wb, write_csv):
@@ -204,3 +207,10 @@ def test_ingest_is_logged_in_the_store(wb, write_csv):
     [logged] = wb.store.ingests()
     assert (logged["kind"], logged["accepted"], logged["rejected"]) == ("profiles", 1, 1)
     assert logged["ingested_by"] == "ada"
+
+
+def test_an_empty_file_is_refused_as_such(wb, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(IngestError, match="is empty; expected a header row"):
+        wb.customers.ingest("profiles", path)

@@ -114,7 +114,8 @@ def load_settings(home: Path) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
-        raise SettingsError(f"{path}: {key}: {first['msg']}") from None
+        reason = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{path}: {key}: {reason}") from None
 
 
 SETTINGS_TEMPLATE = """\
@@ -125,7 +126,8 @@ timezone = "{timezone}"
 # Local time of the nightly processing run (HH:MM).
 processing_time = "00:00"
 # Metadata store. Empty: SQLite file workbench.db in this home. A server database works by URL,
-# e.g. "postgresql+psycopg://user@dbhost/workbench" (the password goes in the URL's env, not here).
+# e.g. "postgresql+psycopg://user@dbhost/workbench"; keep its password out of this file (use
+# the database client's own password file or environment, e.g. PGPASSWORD).
 store_url = ""
 
 # Who may do what: viewer (read), analyst (audiences, exports, ingest, processing),

@@ -122,19 +122,23 @@ def check_definition(definition: AudienceDefinition, catalog: Catalog, *,
 def _check_rule(rule: Rule, catalog: Catalog, look_at_data: bool) -> tuple[Any, str | None]:
     attribute = catalog.get(rule.attribute)
     if attribute is None:
-        close = difflib.get_close_matches(rule.attribute, catalog.names(), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(rule.attribute, catalog.names(), n=3, cutoff=0.7)
         hint = f"did you mean {', '.join(close)}? " if close else ""
         raise ValueError(f"unknown attribute; {hint}known attributes: "
                          f"{', '.join(catalog.names())}")
     operator = OPERATORS.get(rule.op)
     allowed = allowed_operators(attribute)
-    if operator is None or attribute.type not in operator.types:
+    if operator is None:
+        raise ValueError(f"unknown operator {rule.op!r}; for {attribute.type} attributes use "
+                         f"{', '.join(allowed)}")
+    if attribute.type not in operator.types:
         raise ValueError(f"operator {rule.op!r} does not apply to {attribute.type} attributes; "
                          f"allowed: {', '.join(allowed)}")
     try:
         value = operator.check(attribute, rule.value)
     except ValueError as exc:
-        raise ValueError(f"{rule.op} needs {exc}; got {json.dumps(rule.value, default=str)}"
+        got = json.dumps(rule.value, default=str)
+        raise ValueError(f"{rule.op} needs {exc}" + ("" if got in str(exc) else f"; got {got}")
                          ) from None
     _check_window(rule)
     return value, _unseen_values(rule, attribute, value, catalog) if look_at_data else None

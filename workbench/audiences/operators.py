@@ -7,6 +7,7 @@ summary can never drift from the SQL that selects the members.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -66,7 +67,7 @@ def _range(attribute: Attribute, value: Any) -> list:
     if low is None and high is None:
         raise ValueError("[low, high] with at least one bound")
     if low is not None and high is not None and low > high:
-        raise ValueError(f"[low, high] with low <= high, not [{value[0]}, {value[1]}]")
+        raise ValueError(f"[low, high] with low <= high, not {json.dumps(value)}")
     return [low, high]
 
 

@@ -184,7 +184,17 @@ class Audiences:
         size, base = self._run(self._compile(checked, as_of).estimate())[0]
         return Estimate(size=int(size), base=int(base), as_of=as_of,
                         summary=summarize(checked, self.catalog(), self._name_of),
-                        warnings=warnings)
+                        warnings=warnings + self._day_warnings(as_of, int(base)))
+
+    def _day_warnings(self, as_of: date, base: int) -> list[str]:
+        """Say why a count may be empty rather than let a zero pass for an answer."""
+        warnings = []
+        if as_of > self._wb.today():
+            warnings.append(f"{as_of} is in the future: events after today do not exist yet")
+        if base == 0:
+            warnings.append(f"the customer base is empty as of {as_of}: no profiles ingested, "
+                            "or none created by then")
+        return warnings
 
     def members(self, audience_id: int | str, as_of: date | str | None = None) -> pd.DataFrame:
         """Members (customer_id, ordered) as of ``as_of``, default the last processed day."""

@@ -36,7 +36,7 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
     listing.add_argument("--search", default="", metavar="WORDS",
                          help="keywords matched against name and created-by")
     listing.add_argument("--sort", default="-created", choices=SORTS)
-    verb("show", cmd_show, "status, size, % of base, last processed, summary").add_argument("id")
+    verb("show", cmd_show, "status, size, %% of base, last processed, summary").add_argument("id")
     estimate = verb("estimate", cmd_estimate, "size and base of a definition, without saving")
     estimate.add_argument("file")
     estimate.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
@@ -91,11 +91,15 @@ def cmd_list(args) -> int:
         header = f"{'ID':>4}  {'STATUS':<6}  {'NAME':<36}  {'CREATED BY':<12}  {'CREATED':<10}  " \
                  f"{'PROCESSED':<10}  {'SIZE':>10}"
         lines = [header] + [
-            f"{a.id:>4}  {a.status:<6}  {a.name[:36]:<36}  {a.created_by[:12]:<12}  "
+            f"{a.id:>4}  {a.status:<6}  {_cut(a.name, 36):<36}  {_cut(a.created_by, 12):<12}  "
             f"{a.created_on}  {str(a.last_processed_on or '-'):<10}  "
             f"{'-' if a.size is None else f'{a.size:,}':>10}" for a in audiences]
         emit(args, [a.to_json() for a in audiences], "\n".join(lines))
     return 0
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def cmd_show(args) -> int:

@@ -43,7 +43,8 @@ def cmd_init(args) -> int:
     try:
         Settings(timezone=args.timezone)
     except ValueError as exc:
-        raise InvalidInput(f"--timezone: {exc.errors()[0]['msg']}") from None
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise InvalidInput(f"--timezone: {reason}") from None
     _, created = init_home(root, admin=current_user_name(args.user), timezone=args.timezone)
     text = (f"created workbench home {root}: {', '.join(created)}" if created else
             f"{root} is already a workbench home; nothing changed")

@@ -61,9 +61,10 @@ class IngestReport:
         return f"accepted {self.accepted}, rejected {self.rejected}, orphans {self.orphans}"
 
     def details(self) -> list[str]:
+        duplicates = ("1 exact duplicate row" if self.duplicates == 1 else
+                      f"{self.duplicates} exact duplicate rows")
         lines = [f"{self.new} new, {self.updated} updated"
-                 + (f", {self.duplicates} exact duplicate rows counted once"
-                    if self.duplicates else "")]
+                 + (f", {duplicates} counted once" if self.duplicates else "")]
         if self.rejects_file:
             lines.append(f"rejected rows and reasons: {self.rejects_file}")
         if self.kind == "appended":
@@ -80,6 +81,8 @@ def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Pa
     path = Path(path)
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise IngestError(f"{path} is empty; expected a header row and data rows")
     report = IngestReport(kind.name, str(path))
     with _kind_lock(home, kind.name):
         malformed = _load_source(conn, path)
@@ -101,7 +104,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Pa
                                           "WHERE p.customer_id = a.customer_id)")
         report.new, report.updated = _merge(conn, home, kind, columns)
         engine.refresh_views(conn, home)
-    for table in ("staged", "accepted"):
+    for table in ("staged", "accepted", "source"):
         conn.execute(f"DROP TABLE IF EXISTS {table}")
     return report
 
@@ -119,14 +122,20 @@ def _kind_lock(home: Home, kind: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# Identifies a row of ``source`` (to fetch its original text again): CSV rows are a table's rows.
+ROW_OF_SOURCE = "source.rowid"
+
+
 def _load_source(conn: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[int, str, str]]:
-    """Define view ``source`` over the file; return malformed CSV lines (line, error, text)."""
+    """Define ``source`` over the file; return malformed CSV lines (line, error, text)."""
     import duckdb
 
     location = lit(str(path))
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            conn.execute(f"CREATE OR REPLACE TEMP VIEW source AS SELECT * FROM read_parquet({location})")
+            # A table too, not a view: a Parquet file is read once here, then scanned in memory.
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE source AS "
+                         f"SELECT * FROM read_parquet({location})")
             return []
         # Materialised once: the reject store is only filled while the file is actually read.
         conn.execute(f"CREATE OR REPLACE TEMP TABLE source AS SELECT * FROM read_csv({location}, "
@@ -231,8 +240,15 @@ def _cast(column: _Planned) -> tuple[str, str | None]:
     return f"TRY_CAST({raw} AS {target})", failed
 
 
+def _original_text(columns: list[_Planned]) -> str:
+    """The file's own text of a row, packed as one struct (for the rejects file)."""
+    return "struct_pack(" + ", ".join(
+        f"{ident('_raw_' + c.name)} := CAST(source.{ident(c.source)} AS VARCHAR)"
+        for c in columns) + ")"
+
+
 def _stage(conn, kind: Kind, columns: list[_Planned]) -> None:
-    typed, reasons, raws = [], [], []
+    typed, reasons = [], []
     for column in columns:
         value, failed = _cast(column)
         typed.append(f"{value} AS {ident(column.name)}")
@@ -244,14 +260,13 @@ def _stage(conn, kind: Kind, columns: list[_Planned]) -> None:
         if column.required:
             reasons.append(f"CASE WHEN {value} IS NULL AND NOT ({failed or 'false'}) "
                            f"THEN {lit(column.source + ' is empty (required)')} END")
-        raws.append(f"{ident('_raw_' + column.name)} := CAST({ident(column.source)} AS VARCHAR)")
     reason = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "NULL"
     names = ", ".join(ident(c.name) for c in columns)
     # The original text is packed for every row but kept only for rejected ones.
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT {names}, _reason, "
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT {names}, _reason, _row, "
                  "CASE WHEN _reason IS NOT NULL THEN _original END AS _raw "
-                 f"FROM (SELECT {', '.join(typed)}, {reason} AS _reason, "
-                 f"struct_pack({', '.join(raws)}) AS _original FROM source)")
+                 f"FROM (SELECT {', '.join(typed)}, {reason} AS _reason, {ROW_OF_SOURCE} AS _row, "
+                 f"{_original_text(columns)} AS _original FROM source)")
 
 
 def _collapse_duplicates(conn, kind: Kind, columns: list[_Planned]) -> int:
@@ -271,14 +286,14 @@ def _collapse_duplicates(conn, kind: Kind, columns: list[_Planned]) -> int:
     if _count(conn, "SELECT count(*) FROM conflicts"):
         key_text = " || ', ' || ".join(f"{lit(k + ' ')} || CAST(s.{ident(k)} AS VARCHAR)"
                                        for k in kind.key)
-        # Their values passed the checks, so the text of the typed value is what the file said.
-        raw = ", ".join(f"{ident('_raw_' + c.name)} := CAST(s.{ident(c.name)} AS VARCHAR)"
-                        for c in columns)
         matches = " AND ".join(f"s.{ident(k)} = c.{ident(k)}" for k in kind.key)
         conn.execute(f"UPDATE staged s SET _reason = {key_text} || "
-                     "' appears in more than one row of this file with different values', "
-                     f"_raw = struct_pack({raw}) FROM conflicts c "
-                     f"WHERE s._reason IS NULL AND {matches}")
+                     "' appears in more than one row of this file with different values' "
+                     f"FROM conflicts c WHERE s._reason IS NULL AND {matches}")
+        # These rows passed every check, so their text was not kept: fetch it again.
+        conn.execute(f"UPDATE staged s SET _raw = o._original FROM (SELECT {ROW_OF_SOURCE} AS "
+                     f"_row, {_original_text(columns)} AS _original FROM source) o "
+                     "WHERE s._row = o._row AND s._reason IS NOT NULL AND s._raw IS NULL")
     conn.execute("DROP TABLE conflicts")
     conn.execute(f"CREATE OR REPLACE TEMP TABLE accepted AS "
                  f"SELECT DISTINCT {names} FROM staged WHERE _reason IS NULL")
