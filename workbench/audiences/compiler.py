@@ -50,7 +50,7 @@ class Compiled:
     rules: list[CheckedRule]
     conditions: list[exp.Expression]
     windowed: list[bool] = field(default_factory=list)  # the condition reads an aggregate
-    joins: dict[str, exp.Select] = field(default_factory=dict)
+    windows: Windows | None = None
 
     def member_condition(self, *, windowed: bool | None = None) -> exp.Expression:
         """All rules combined; ``windowed=False`` keeps only rules on plain feature columns."""
@@ -73,7 +73,7 @@ class Compiled:
             candidates = (exp.select(column(KEY))
                           .from_(exp.to_table(self.sources.features).as_(F, quoted=True))
                           .where(self.member_condition(windowed=False)))
-        for alias, aggregate in self.joins.items():
+        for alias, aggregate in self.windows.aggregates(self.sources).items():
             if candidates is not None:
                 aggregate = aggregate.where(exp.In(this=column(KEY, EVENTS),
                                                    query=exp.Subquery(this=candidates.copy())))
@@ -108,9 +108,9 @@ MembershipResolver = Callable[[int], exp.Expression]
 
 def compile_rules(rules: list[CheckedRule], as_of: date, sources: Sources,
                   resolve: MembershipResolver | None = None,
-                  joins: dict[str, exp.Select] | None = None) -> Compiled:
-    """``joins``: aggregates shared with other audiences compiled in the same pass."""
-    compiled = Compiled(sources, rules, [], joins=joins if joins is not None else {})
+                  windows: Windows | None = None) -> Compiled:
+    """``windows``: event aggregates shared with other audiences compiled in the same pass."""
+    compiled = Compiled(sources, rules, [], windows=windows or Windows(as_of))
     for checked in rules:
         compiled.conditions.append(_condition(checked, as_of, compiled, resolve))
         # Audience rules count as windowed too: their subquery should run once, not again
@@ -125,8 +125,7 @@ def _condition(checked: CheckedRule, as_of: date, compiled: Compiled,
     rule, value = checked.rule, checked.value
     operator = OPERATORS[rule.op]
     if rule.attribute == "tag":
-        alias = _tag_counts(compiled, value, rule.within_days, as_of)
-        count = exp.func("coalesce", column("events", alias), exp.Literal.number(0))
+        count = compiled.windows.tag_count(value, rule.within_days)
         return exp.GTE(this=count, expression=exp.Literal.number(rule.min_count or 1))
     if rule.attribute == "audience":
         if resolve is None:
@@ -134,54 +133,90 @@ def _condition(checked: CheckedRule, as_of: date, compiled: Compiled,
         return exp.or_(*(resolve(audience_id) for audience_id in value))
     target = column(rule.attribute)
     if rule.within_days is not None:  # rfm.frequency / rfm.monetary over the last N days
-        alias = _purchase_window(compiled, rule.within_days, as_of)
-        metric = rule.attribute.removeprefix("rfm.")
-        target = exp.func("coalesce", column(metric, alias), exp.Literal.number(0))
+        target = compiled.windows.purchase_metric(rule.attribute.removeprefix("rfm."),
+                                                  rule.within_days)
     elif rule.attribute == "created_at":
         target = exp.cast(target, "DATE")  # date operators compare a timestamp's date
     return operator.sql(target, value, as_of)
 
 
-def _window(day: exp.Expression, as_of: date, within_days: int | None) -> exp.Expression:
-    upto = exp.LTE(this=day, expression=literal(as_of))
-    if within_days is None:
-        return upto
-    since = as_of - timedelta(days=within_days)
-    return exp.and_(exp.GT(this=day.copy(), expression=literal(since)), upto)
+TAG_WINDOWS = "tag_windows"
+PURCHASE_WINDOWS = "purchase_windows"
 
 
-def _tag_counts(compiled: Compiled, tags: list[str], within_days: int | None,
-                as_of: date) -> str:
-    alias = f"tags_{len(compiled.joins) + 1}"
-    table = EVENTS
-    query = (exp.select(column(KEY, table), exp.alias_(exp.Count(this=exp.Star()), "events"))
-             .from_(exp.to_table(compiled.sources.tag_events).as_(table, quoted=True))
-             .where(exp.and_(exp.In(this=column("tag", table),
-                                    expressions=[exp.Literal.string(t) for t in tags]),
-                             _window(column("day", table), as_of, within_days)))
-             .group_by(column(KEY, table)))
-    return _join(compiled, alias, query)
+def _one_if(condition: exp.Expression, value: exp.Expression | None = None) -> exp.Expression:
+    """SUM(CASE WHEN condition THEN value ELSE 0 END): a conditional sum on every engine."""
+    return exp.Sum(this=exp.Case(ifs=[exp.If(this=condition,
+                                             true=value or exp.Literal.number(1))],
+                                 default=exp.Literal.number(0)))
 
 
-def _purchase_window(compiled: Compiled, within_days: int, as_of: date) -> str:
-    table = EVENTS
-    is_purchase = exp.GTE(this=column("amount", table), expression=exp.Literal.number(0))
-    query = (exp.select(
-        column(KEY, table),
-        exp.alias_(exp.Sum(this=exp.Case(ifs=[exp.If(this=is_purchase,
-                                                      true=exp.Literal.number(1))],
-                                          default=exp.Literal.number(0))), "frequency"),
-        exp.alias_(exp.Sum(this=column("amount", table)), "monetary"))
-        .from_(exp.to_table(compiled.sources.purchases).as_(table, quoted=True))
-        .where(_window(column("day", table), as_of, within_days))
-        .group_by(column(KEY, table)))
-    return _join(compiled, f"purchases_{len(compiled.joins) + 1}", query)
+@dataclass
+class Windows:
+    """Every windowed count that the compiled rules need, gathered into at most two
+    aggregates: one scan of tag events and one of purchases, a conditional sum per window.
+    Shared by all audiences of a processing pass."""
 
+    as_of: date
+    tags: dict[tuple[tuple[str, ...], int | None], str] = field(default_factory=dict)
+    purchases: dict[int, None] = field(default_factory=dict)  # within_days, in order
 
-def _join(compiled: Compiled, alias: str, query: exp.Select) -> str:
-    """Reuse an identical aggregate (two rules on the same window share one join)."""
-    for existing, other in compiled.joins.items():
-        if other == query:
-            return existing
-    compiled.joins[alias] = query
-    return alias
+    def tag_count(self, tags: list[str], within_days: int | None) -> exp.Expression:
+        key = (tuple(sorted(set(tags))), within_days)
+        name = self.tags.setdefault(key, f"events_{len(self.tags) + 1}")
+        return exp.func("coalesce", column(name, TAG_WINDOWS), exp.Literal.number(0))
+
+    def purchase_metric(self, metric: str, within_days: int) -> exp.Expression:
+        self.purchases[within_days] = None
+        return exp.func("coalesce", column(f"{metric}_{within_days}", PURCHASE_WINDOWS),
+                        exp.Literal.number(0))
+
+    def aggregates(self, sources: Sources) -> dict[str, exp.Select]:
+        found = {}
+        if self.tags:
+            found[TAG_WINDOWS] = self._tag_aggregate(sources.tag_events)
+        if self.purchases:
+            found[PURCHASE_WINDOWS] = self._purchase_aggregate(sources.purchases)
+        return found
+
+    def _since(self, within_days: int | None) -> date | None:
+        return None if within_days is None else self.as_of - timedelta(days=within_days)
+
+    def _scan(self, table: str, windows: list[int | None]) -> exp.Select:
+        """Events of the widest window only: dated on or before D, after the earliest start."""
+        day = column("day", EVENTS)
+        where = exp.LTE(this=day, expression=literal(self.as_of))
+        if None not in windows:
+            where = exp.and_(where, exp.GT(this=day.copy(),
+                                           expression=literal(self._since(max(windows)))))
+        return exp.select(column(KEY, EVENTS)).from_(
+            exp.to_table(table).as_(EVENTS, quoted=True)).where(where).group_by(
+            column(KEY, EVENTS))
+
+    def _in_window(self, within_days: int | None) -> exp.Expression:
+        since = self._since(within_days)
+        return exp.true() if since is None else exp.GT(this=column("day", EVENTS),
+                                                        expression=literal(since))
+
+    def _tag_aggregate(self, table: str) -> exp.Select:
+        query = self._scan(table, [w for _, w in self.tags])
+        every_tag = sorted({t for tags, _ in self.tags for t in tags})
+        query = query.where(exp.In(this=column("tag", EVENTS),
+                                   expressions=[exp.Literal.string(t) for t in every_tag]))
+        for (tags, within_days), name in self.tags.items():
+            hit = exp.and_(exp.In(this=column("tag", EVENTS),
+                                  expressions=[exp.Literal.string(t) for t in tags]),
+                           self._in_window(within_days))
+            query = query.select(exp.alias_(_one_if(hit), name))
+        return query
+
+    def _purchase_aggregate(self, table: str) -> exp.Select:
+        query = self._scan(table, list(self.purchases))
+        is_purchase = exp.GTE(this=column("amount", EVENTS), expression=exp.Literal.number(0))
+        for within_days in self.purchases:
+            window = self._in_window(within_days)
+            query = query.select(
+                exp.alias_(_one_if(exp.and_(window, is_purchase)), f"frequency_{within_days}"),
+                exp.alias_(_one_if(window.copy(), column("amount", EVENTS)),
+                           f"monetary_{within_days}"))
+        return query

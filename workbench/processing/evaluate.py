@@ -12,7 +12,7 @@ from datetime import date
 
 from sqlglot import exp
 
-from ..audiences.compiler import KEY, Sources, column, compile_rules
+from ..audiences.compiler import KEY, Sources, Windows, column, compile_rules
 from ..audiences.definition import CheckedRule
 from ..errors import InvalidInput
 
@@ -65,13 +65,13 @@ def pass_queries(audience_levels: list[list[ActiveAudience]], as_of: date,
     """One query per level; query k selects the table of level k-1 as ``p``."""
     queries = []
     for depth, level in enumerate(audience_levels):
-        joins: dict[str, exp.Select] = {}  # event aggregates shared by the level's audiences
+        windows = Windows(as_of)  # one aggregate per event table for the whole level
 
         def resolve(audience_id: int) -> exp.Expression:
             return exp.EQ(this=column(member_column(audience_id), PREVIOUS),
                           expression=exp.true())
 
-        compiled = [compile_rules(a.rules, as_of, sources, resolve, joins) for a in level]
+        compiled = [compile_rules(a.rules, as_of, sources, resolve, windows) for a in level]
         projections = [exp.alias_(c.member_condition(), a.column, quoted=True)
                        for a, c in zip(level, compiled, strict=True)]
         if depth == 0:

@@ -181,7 +181,8 @@ class Processing:
                  f"WHERE {ident(a.column)}" for a in active] or [
             "SELECT CAST(NULL AS INTEGER) AS audience_id, CAST(NULL AS VARCHAR) AS customer_id "
             "WHERE false"]
-        self._wb.duck.execute(f"COPY ({' UNION ALL '.join(parts)} ORDER BY 1, 2) "
+        # Written audience by audience, as the parts come: readers filter on audience_id.
+        self._wb.duck.execute(f"COPY ({' UNION ALL '.join(parts)}) "
                               f"TO {lit(str(path))} (FORMAT parquet)")
         return relative
 
@@ -219,18 +220,21 @@ class Processing:
 
     def _composition(self, day: date, features: str, final: str,
                      active: list[ActiveAudience], buckets: list[Buckets]) -> list[dict]:
-        snapshots = []
+        """Every attribute's buckets for every audience and the base, in one scan
+        (GROUPING SETS: one grouping per attribute)."""
+        buckets = [Buckets(b.attribute, b.column, "top", top=tuple(
+            row[0] for row in self._wb.duck.execute(top_values_sql(features, b.column)).fetchall()))
+            if b.kind == "top" and not b.top else b for b in buckets]
         joined = (f"{features} f" if final == features else
                   f"{features} f JOIN {final} p ON p._key = f._key")
-        for b in buckets:
-            if b.kind == "top" and not b.top:
-                b = Buckets(b.attribute, b.column, "top", top=tuple(
-                    row[0] for row in self._wb.duck.execute(
-                        top_values_sql(features, b.column)).fetchall()))
-            counts = "".join(f", count(*) FILTER (WHERE p.{ident(a.column)})" for a in active)
-            rows = self._wb.duck.execute(f"SELECT {b.expression()} AS bucket, count(*){counts} "
-                                         f"FROM {joined} GROUP BY 1").fetchall()
-            by_label = {row[0]: row[1:] for row in rows}
+        labels = ", ".join(f"{b.expression()} AS b{i}" for i, b in enumerate(buckets))
+        sets = ", ".join(f"(b{i})" for i in range(len(buckets)))
+        counts = "".join(f", count(*) FILTER (WHERE p.{ident(a.column)})" for a in active)
+        rows = self._wb.duck.execute(f"SELECT {labels}, count(*){counts} FROM {joined} "
+                                     f"GROUP BY GROUPING SETS ({sets})").fetchall()
+        snapshots = []
+        for i, b in enumerate(buckets):
+            by_label = {row[i]: row[len(buckets):] for row in rows if row[i] is not None}
             for position, label in enumerate(b.order({k: v[0] for k, v in by_label.items()})):
                 base_count, *per_audience = by_label.get(label, (0,) + (0,) * len(active))
                 snapshots += [{"audience_id": a.id, "day": day, "attribute": b.attribute,
