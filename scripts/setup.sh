@@ -10,11 +10,16 @@ source scripts/bootstrap.sh
 export WORKBENCH_HOME=${WORKBENCH_HOME:-$PWD/home}
 .venv/bin/workbench init
 .venv/bin/workbench sample --customers "${SAMPLE_CUSTOMERS:-100000}" --seed 42
+.venv/bin/workbench demo
+# The sample's events end on 2026-11-28: process the two weeks before it, so the demo audiences
+# have a history (a papermill run; its notebook is kept under $WORKBENCH_HOME/runs/processing).
+.venv/bin/workbench process --from 2026-11-15 --to 2026-11-28
 
 cat <<MSG
 
 Ready. The workbench home is $WORKBENCH_HOME.
   export WORKBENCH_HOME=$WORKBENCH_HOME
   .venv/bin/workbench --help
+  .venv/bin/workbench audience list
   .venv/bin/jupyter lab notebooks/        # analysts: import workbench; wb = workbench.open()
 MSG

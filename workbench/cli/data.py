@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import InvalidInput
 from . import emit, iso_date, open_workbench, positive
+
+DEMO_AUDIENCES = Path(__file__).resolve().parents[2] / "data" / "demo_audiences.json"
 
 
 def register(commands, shared: argparse.ArgumentParser) -> None:
@@ -32,6 +35,7 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
                         help="appended: column types (text, integer, double, decimal, boolean, "
                              "date, timestamp); others are inferred")
     ingest.set_defaults(run=cmd_ingest)
+    register_demo(commands, shared)
 
 
 def cmd_init(args) -> int:
@@ -86,3 +90,28 @@ def _print_reports(args, reports) -> None:
         lines.extend(f"  {line}" for line in report.details())
     emit(args, [asdict(r) for r in reports] if len(reports) > 1 else asdict(reports[0]),
          "\n".join(lines))
+
+
+def register_demo(commands, shared: argparse.ArgumentParser) -> None:
+    demo = commands.add_parser(
+        "demo", parents=[shared],
+        help="create and activate the demo audiences of data/demo_audiences.json (once)")
+    demo.add_argument("--file", default=None, help="another JSON list of definitions")
+    demo.set_defaults(run=cmd_demo)
+
+
+def cmd_demo(args) -> int:
+    import json
+
+    path = Path(args.file) if args.file else DEMO_AUDIENCES
+    definitions = json.loads(path.read_text(encoding="utf-8"))
+    with open_workbench(args) as wb:
+        existing = {a.name for a in wb.audiences.list()}
+        created = []
+        for definition in definitions:
+            if definition["name"] not in existing:
+                audience = wb.audiences.activate(wb.audiences.create(definition).id)
+                created.append(f"#{audience.id} {audience.name}")
+        emit(args, created, "created and activated: " + ", ".join(created) if created
+             else "the demo audiences exist already; nothing changed")
+    return 0
