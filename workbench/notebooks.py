@@ -40,8 +40,11 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
     if stream:
         _stream_cell_output()
     try:
-        papermill.execute_notebook(str(source), str(output), parameters=parameters,
-                                   log_output=stream, progress_bar=False, cwd=str(NOTEBOOKS))
+        papermill.execute_notebook(
+            str(source), str(output), parameters=parameters, log_output=stream,
+            progress_bar=False, cwd=str(NOTEBOOKS),
+            # The kernel's own start-up notices (e.g. about TCP on loopback) are not ours.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as exc:
         raise NotebookFailed(f"{exc.ename}: {exc.evalue}", output) from None
     return output
