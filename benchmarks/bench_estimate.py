@@ -15,11 +15,10 @@ import argparse
 import statistics
 import time
 from datetime import date, timedelta
-from pathlib import Path
+
+from harness import keep
 
 import workbench
-
-HERE = Path(__file__).parent
 
 
 def cases(d: date) -> list[tuple[str, dict, str]]:
@@ -104,10 +103,7 @@ def main() -> None:
         p95 = sorted(ours)[int(0.95 * (len(ours) - 1))] * 1000
         lines.append(f"| {label} | {estimate.size:,} | {p50:.0f} | {p95:.0f} | {hand50:.0f} | "
                      f"{p50 / hand50:.2f}x |")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "estimate.md").write_text(report)
+    keep("estimate", lines)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Results are printed as a Markdown table and written to benchmarks/results/founda
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shutil
 import subprocess
@@ -24,19 +23,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-HERE = Path(__file__).parent
+from harness import child, keep
+
 AS_OF = date(2026, 11, 28)
 
 
-def child(code: str) -> dict:
-    """Run ``code`` in a fresh interpreter; it prints one JSON dict; add its peak RSS."""
-    wrapper = (code + "\nimport resource, json as _j\n"
-               "print(_j.dumps({**RESULT, 'peak_mb': resource.getrusage("
-               "resource.RUSAGE_SELF).ru_maxrss / 1024}))")
-    done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -100,10 +91,7 @@ RESULT = {{'seconds': time.perf_counter() - t}}""")
     if args.csv_transactions:
         rows.append(csv_ingest(work, home, args.csv_transactions))
 
-    report = render(args, rows)
-    print(report)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "foundation.md").write_text(report)
+    keep("foundation", render(args, rows))
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -129,7 +117,7 @@ RESULT = {{'seconds': time.perf_counter() - t}}""")
     return (f"ingest CSV of {count:,} transactions", result, raw)
 
 
-def render(args, rows) -> str:
+def render(args, rows) -> list[str]:
     lines = [f"# Foundation benchmark, {args.customers:,} customers",
              "", f"{date.today()} · {platform.machine()} · Python {platform.python_version()}",
              "", "| step | seconds | peak MB | raw tool seconds | ratio |", "|---|---|---|---|---|"]
@@ -140,7 +128,7 @@ def render(args, rows) -> str:
                      f"| {ratio} |")
     lines += ["", "Raw tools: transactions ingest vs DuckDB COPY of the same Parquet; feature table "
               "vs the same SQL in a bare DuckDB connection; CSV ingest vs DuckDB read_csv → Parquet."]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 if __name__ == "__main__":

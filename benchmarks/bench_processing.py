@@ -12,13 +12,10 @@ process (no warm caches) and records its peak memory. Results: benchmarks/result
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 from datetime import date
-from pathlib import Path
 
-HERE = Path(__file__).parent
+from harness import child, keep
+
 COUNT = 50
 
 
@@ -51,14 +48,6 @@ def definitions() -> list[dict]:
     return result
 
 
-def child(code: str) -> dict:
-    wrapper = (code + "\nimport resource, json as _j\n"
-               "print(_j.dumps({**RESULT, 'peak_mb': resource.getrusage("
-               "resource.RUSAGE_SELF).ru_maxrss / 1024}))")
-    done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def ensure_audiences(home: str) -> None:
@@ -126,10 +115,7 @@ RESULT = {'naive': naive, 'pass': one_pass}""")
               f"{ours['audiences']} member queries {evaluation['naive']:.2f} s, one pass "
               f"{evaluation['pass']:.2f} s ({evaluation['naive'] / evaluation['pass']:.1f}x "
               "faster)."]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "processing.md").write_text(report)
+    keep("processing", lines)
 
 
 if __name__ == "__main__":

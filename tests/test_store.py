@@ -29,14 +29,19 @@ def test_wal_mode_is_on(home):
     store.dispose()
 
 
-def test_two_processes_write_at_once_without_losing_a_row(home):
+def _two_writers(root) -> list[int | None]:
+    """Run _write_many in two processes at once; their exit codes."""
     ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_write_many, args=(str(home), n)) for n in range(2)]
+    workers = [ctx.Process(target=_write_many, args=(str(root), n)) for n in range(2)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0, 0]
+    return [w.exitcode for w in workers]
+
+
+def test_two_processes_write_at_once_without_losing_a_row(home):
+    assert _two_writers(home) == [0, 0]
     rows = open_store(Home(home)).ingests()
     assert len(rows) == 2 * WRITES
     assert {r["ingested_by"] for r in rows} == {"worker0", "worker1"}
@@ -44,13 +49,7 @@ def test_two_processes_write_at_once_without_losing_a_row(home):
 
 def test_opening_a_new_store_from_two_processes_at_once_migrates_once(tmp_path):
     (tmp_path / "workbench.toml").write_text('timezone = "UTC"\n')
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_write_many, args=(str(tmp_path), n)) for n in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0, 0]
+    assert _two_writers(tmp_path) == [0, 0]
     store = open_store(Home(tmp_path))
     with store.read() as conn:
         versions = conn.exec_driver_sql("SELECT version FROM schema_version").scalars().all()
