@@ -32,6 +32,7 @@ class Workbench:
         self.home: Home = open_home(home)
         self.settings: Settings = load_settings(self.home.root)
         self.user: User = resolve_user(self.settings, user)
+        self._catalog: tuple[tuple, Catalog] | None = None  # (data version, catalog)
 
     @cached_property
     def store(self) -> Store:
@@ -74,10 +75,9 @@ class Workbench:
         from .audiences.discovery import load_catalog
 
         version = self.feature_tables.data_version()
-        if getattr(self, "_catalog_version", None) != version:
-            self._catalog = load_catalog(self)
-            self._catalog_version = version
-        return self._catalog
+        if self._catalog is None or self._catalog[0] != version:
+            self._catalog = (version, load_catalog(self))
+        return self._catalog[1]
 
     def today(self) -> date:
         """Today in the workbench timezone (never the machine's)."""

@@ -74,12 +74,14 @@ class Audiences:
     # -- reads ----------------------------------------------------------------------------------
 
     def get(self, audience_id: int | str) -> Audience:
-        return self._audience(self._records.get(_as_id(audience_id)))
+        return self._audience(self._records.get(_as_id(audience_id)), self._last_failure())
 
     def list(self, search: str = "", sort: str = "-created") -> list[Audience]:
         if sort not in SORTS:
             raise InvalidInput(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
-        return [self._audience(row) for row in self._records.list(search=search, sort=sort)]
+        failure = self._last_failure()  # once for the whole list
+        return [self._audience(row, failure)
+                for row in self._records.list(search=search, sort=sort)]
 
     def frame(self, search: str = "", sort: str = "-created") -> pd.DataFrame:
         """The dashboard's list as a DataFrame."""
@@ -93,9 +95,9 @@ class Audiences:
     def versions(self, audience_id: int) -> list[dict]:
         return self._records.versions(_as_id(audience_id))
 
-    def _audience(self, row: dict) -> Audience:
+    def _audience(self, row: dict, failure: dict | None) -> Audience:
+        """``failure``: the latest processing run, if it failed (shown on active audiences)."""
         definition = AudienceDefinition.parse(row["definition"])
-        failure = self._last_failure()
         return Audience(
             id=row["id"], name=row["name"], description=row["description"],
             status=row["status"], definition=definition, version=row["version"],
