@@ -18,6 +18,13 @@ if TYPE_CHECKING:
 WIDTH = 560  # fixed: a chart in a hidden Tab with width="container" collapses (TOOLCHAIN)
 
 
+def _days_axis() -> alt.X:
+    """Processed days on x: read as UTC dates (a browser elsewhere would shift them by its
+    offset), labelled by day, never subdivided into hours."""
+    return alt.X("utcyearmonthdate(day):T", title="Day",
+                 axis=alt.Axis(format="%b %d", tickMinStep=86_400_000, labelOverlap=True))
+
+
 def size_over_time(history: pd.DataFrame, start: date | None = None, end: date | None = None,
                    title: str = "Audience size") -> alt.Chart:
     """Line with points of size per processed day, tooltips with % of base and changes.
@@ -29,9 +36,10 @@ def size_over_time(history: pd.DataFrame, start: date | None = None, end: date |
     if end is not None:
         frame = frame[frame["day"] <= str(end)]
     base = alt.Chart(frame, title=title, width=WIDTH, height=240).encode(
-        x=alt.X("day:T", title="Day"),
+        x=_days_axis(),
         y=alt.Y("size:Q", title="Members", scale=alt.Scale(zero=True)),
-        tooltip=[alt.Tooltip("day:T", title="Day"), alt.Tooltip("size:Q", format=",", title="Size"),
+        tooltip=[alt.Tooltip("utcyearmonthdate(day):T", title="Day"),
+                 alt.Tooltip("size:Q", format=",", title="Size"),
                  alt.Tooltip("percent_of_base:Q", format=".2f", title="% of base"),
                  alt.Tooltip("added:Q", format=",", title="Added"),
                  alt.Tooltip("removed:Q", format=",", title="Removed")])
@@ -59,9 +67,9 @@ def sizes_by_audience(histories: pd.DataFrame, title: str = "Active audiences") 
     frame = histories.copy()
     frame["day"] = frame["day"].astype(str)
     base = alt.Chart(frame, title=title, width=WIDTH, height=260).encode(
-        x=alt.X("day:T", title="Day"), y=alt.Y("size:Q", title="Members"),
+        x=_days_axis(), y=alt.Y("size:Q", title="Members"),
         color=alt.Color("audience:N", title="Audience"),
-        tooltip=[alt.Tooltip("audience:N"), alt.Tooltip("day:T"),
+        tooltip=[alt.Tooltip("audience:N"), alt.Tooltip("utcyearmonthdate(day):T", title="Day"),
                  alt.Tooltip("size:Q", format=","),
                  alt.Tooltip("percent_of_base:Q", format=".2f", title="% of base")])
     return base.mark_line() + base.mark_point(filled=True, size=30)
