@@ -193,10 +193,11 @@ class Windows:
             exp.to_table(table).as_(EVENTS, quoted=True)).where(where).group_by(
             column(KEY, EVENTS))
 
-    def _in_window(self, within_days: int | None) -> exp.Expression:
+    def _in_window(self, within_days: int | None, windows: int) -> exp.Expression:
         since = self._since(within_days)
-        return exp.true() if since is None else exp.GT(this=column("day", EVENTS),
-                                                        expression=literal(since))
+        if since is None or windows == 1:  # the scan's own filter says it already
+            return exp.true()
+        return exp.GT(this=column("day", EVENTS), expression=literal(since))
 
     def _tag_aggregate(self, table: str) -> exp.Select:
         query = self._scan(table, [w for _, w in self.tags])
@@ -204,9 +205,12 @@ class Windows:
         query = query.where(exp.In(this=column("tag", EVENTS),
                                    expressions=[exp.Literal.string(t) for t in every_tag]))
         for (tags, within_days), name in self.tags.items():
+            if len(self.tags) == 1:  # one window: every scanned event counts
+                query = query.select(exp.alias_(exp.Count(this=exp.Star()), name))
+                continue
             hit = exp.and_(exp.In(this=column("tag", EVENTS),
                                   expressions=[exp.Literal.string(t) for t in tags]),
-                           self._in_window(within_days))
+                           self._in_window(within_days, len(self.tags)))
             query = query.select(exp.alias_(_one_if(hit), name))
         return query
 
@@ -214,7 +218,7 @@ class Windows:
         query = self._scan(table, list(self.purchases))
         is_purchase = exp.GTE(this=column("amount", EVENTS), expression=exp.Literal.number(0))
         for within_days in self.purchases:
-            window = self._in_window(within_days)
+            window = self._in_window(within_days, len(self.purchases))
             query = query.select(
                 exp.alias_(_one_if(exp.and_(window, is_purchase)), f"frequency_{within_days}"),
                 exp.alias_(_one_if(window.copy(), column("amount", EVENTS)),
