@@ -127,8 +127,16 @@ class FeatureTables:
             self._built[name] = self.data_version()
         return name
 
-    def event_table(self, name: str) -> str:
-        """``tag_events`` (_key, tag, day) or ``purchases`` (_key, day, amount)."""
+    def event_table(self, name: str, *, materialize: bool = True) -> str:
+        """``tag_events`` (_key, tag, day) or ``purchases`` (_key, day, amount).
+        ``materialize=False`` gives a view instead: cheaper when it is read once (a one-day
+        processing run), dearer when read again and again (estimates, backfills)."""
+        if not materialize:
+            if self._built.get(name) == self.data_version():
+                return name  # the table exists and is current: better still
+            self._keys()
+            self._conn.execute(f"CREATE OR REPLACE TEMP VIEW {name}_view AS {EVENT_TABLES[name]}")
+            return f"{name}_view"
         if self._stale(name):
             self._keys()
             self._conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {EVENT_TABLES[name]}")

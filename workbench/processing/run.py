@@ -135,7 +135,7 @@ class Processing:
         for index in range(total):
             day = first + timedelta(days=index)
             result, day_snapshots = self._day(run_id, day, active, ordered, buckets, previous,
-                                              written)
+                                              written, backfill=total > 1)
             report.days.append(result)
             history += [{"audience_id": a.id, "day": day, "size": result.sizes[a.id],
                          "base": result.base, "added": result.added[a.id],
@@ -150,12 +150,14 @@ class Processing:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _day(self, run_id, day, active, ordered, buckets, previous, written):
+    def _day(self, run_id, day, active, ordered, buckets, previous, written, *, backfill):
         started = time.perf_counter()
         conn, tables = self._wb.duck, self._wb.feature_tables
         features = tables.table(day)
-        sources = Sources(features, tables.event_table("tag_events"),
-                          tables.event_table("purchases"))
+        # A one-day run reads the events once, straight from the files; a backfill casts and
+        # keys them once for all its days.
+        sources = Sources(features, tables.event_table("tag_events", materialize=backfill),
+                          tables.event_table("purchases", materialize=backfill))
         final = features
         for depth, query in enumerate(pass_queries(ordered, day, sources)):
             final = f"pass_{depth}"
