@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 
 from . import Store
 from .schema import audience_history, audiences, composition, processing_runs
@@ -115,7 +115,3 @@ class ProcessingRecords:
                 processing_runs.c.status != "running")
                 .order_by(processing_runs.c.id.desc()).limit(1)).first()
         return dict(row._mapping) if row is not None and row.status == "failed" else None
-
-    def count_runs(self) -> int:
-        with self._store.read() as conn:
-            return conn.execute(select(func.count()).select_from(processing_runs)).scalar()
