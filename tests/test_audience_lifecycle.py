@@ -150,3 +150,30 @@ def test_objects_show_themselves_in_notebooks(audiences):
     assert "&lt;b&gt;Shown&lt;/b&gt;" in html and "Gender in female" in html
     estimate = audiences.estimate({"name": "x", "rules": RULES}, as_of=D)
     assert "<b>3</b> customers of 6 (50.0% of base) as of 2026-03-10" in estimate._repr_html_()
+
+
+def test_explain_shows_the_windowed_value_a_rule_tested(audiences):
+    definition = {"name": "x", "rules": [
+        {"attribute": "rfm.monetary", "op": "gt", "value": 100, "within_days": 30},
+        {"attribute": "rfm.frequency", "op": "gte", "value": 2, "within_days": 30},
+        {"attribute": "tag", "op": "has", "value": ["store_visit"], "within_days": 90}]}
+    ann = audiences.explain(definition, "ann", as_of=D)
+    # All-time ann spent 300.00 in 3 purchases; in the last 30 days 50.00 in 1.
+    assert [str(r.value) for r in ann.rules] == ["50.00", "1", "3"]
+    assert [r.holds for r in ann.rules] == [False, False, True]
+
+
+def test_date_operators_compare_the_date_of_any_timestamp_attribute(wb, write_csv):
+    from tests.audience_data import load
+
+    load(wb, write_csv)
+    wb.customers.ingest("appended", write_csv(
+        "v.csv", ["customer_id", "last_visit"], ["ann", "2026-03-05 10:00"],
+        ["bob", "2026-03-06 00:00"]), schema={"last_visit": "timestamp"})
+    size = lambda op, value: wb.audiences.estimate(  # noqa: E731
+        {"name": "x", "rules": [{"attribute": "appended.last_visit", "op": op,
+                                 "value": value}]}, as_of=D).size
+    assert size("after", "2026-03-05") == 1
+    assert size("eq", "2026-03-05") == 1
+    assert size("between", ["2026-03-01", "2026-03-05"]) == 1
+    assert size("within_last_days", 5) == 1  # (03-05, 03-10]: bob only

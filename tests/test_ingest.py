@@ -214,3 +214,44 @@ def test_an_empty_file_is_refused_as_such(wb, tmp_path):
     path.write_text("")
     with pytest.raises(IngestError, match="is empty; expected a header row"):
         wb.customers.ingest("profiles", path)
+
+
+def test_malformed_lines_of_one_file_do_not_count_for_the_next(wb, tmp_path):
+    bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
+    bad.write_text("customer_id,tag,occurred_at\nC1,a,2026-01-01,extra\nC1,b,2026-01-01\n")
+    good.write_text("customer_id,tag,occurred_at\nC2,a,2026-01-01\n")
+    assert wb.customers.ingest("tags", bad).rejected == 1
+    assert wb.customers.ingest("tags", good, strict=True).rejected == 0
+
+
+def test_nothing_is_rounded_or_cut_on_the_way_in(wb, write_csv, tmp_path):
+    report = wb.customers.ingest("appended", write_csv(
+        "a.csv", ["customer_id", "ratio", "visit", "count"],
+        ["C1", "1.5", "2026-03-05 23:30", "7"], ["C2", "2.4", "2026-03-06", "8"]))
+    assert report.column_types == {"ratio": "double", "visit": "timestamp", "count": "integer"}
+    later = wb.customers.ingest("appended", write_csv("b.csv", ["customer_id", "count"],
+                                                      ["C3", "1.5"]))
+    assert 'count "1.5" is not a whole number' in read_rejects(later.rejects_file)[0]["_reason"]
+    huge = wb.customers.ingest("transactions", write_csv(
+        "t.csv", ["transaction_id", "customer_id", "occurred_at", "amount"],
+        ["T1", "C1", "2026-01-01", "100000000000000000"]))
+    assert huge.rejected == 1
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({
+        "transaction_id": ["T2", "T3"], "customer_id": ["C1", "C1"],
+        "occurred_at": pa.array([1_767_225_600_000_000] * 2, pa.timestamp("us")),
+        "amount": pa.array([Decimal("1.2345"), Decimal("2.5000")], pa.decimal128(10, 4))}), path)
+    typed = wb.customers.ingest("transactions", path)
+    assert (typed.accepted, typed.rejected) == (1, 1)
+    assert 'amount "1.2345"' in read_rejects(typed.rejects_file)[0]["_reason"]
+
+
+def test_rejects_of_two_files_with_one_name_do_not_overwrite_each_other(wb, tmp_path):
+    paths = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        path = tmp_path / folder / "x.csv"
+        path.write_text(f"customer_id,birth_date\n{folder},not-a-date\n")
+        paths.append(wb.customers.ingest("profiles", path).rejects_file)
+    assert paths[0] != paths[1]
+    assert [read_rejects(p)[0]["customer_id"] for p in paths] == ["a", "b"]

@@ -212,3 +212,37 @@ def test_workbench_process_refuses_bad_ranges(loaded):
     assert done.returncode == 2 and "is after --to" in done.stderr
     done = run("process", "--from", D, home=wb.home.root)
     assert done.returncode == 2 and "needs both --from and --to" in done.stderr
+
+
+def test_a_failure_before_the_commit_leaves_no_trace(loaded, monkeypatch):
+    wb, (women, _) = loaded
+    wb.processing.run(D)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("lost the disk")
+
+    # The last step before the commit: corrections of the following day's changes.
+    monkeypatch.setattr(wb.processing, "_following_days", broken)
+    with pytest.raises(ProcessingFailed, match="lost the disk"):
+        wb.processing.run(D - timedelta(days=1))
+    assert list(wb.processing.history(women)["day"]) == [D]
+    assert len(wb.audiences.members(women)) == 3  # its membership file is still there
+
+
+def test_replaced_files_are_collected_while_the_lock_is_held(loaded, monkeypatch):
+    wb, _ = loaded
+    collect = wb.processing._collect_garbage
+    held = []
+
+    def check_lock(report):
+        with open(wb.home.root / ".processing.lock", "a+") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+            except BlockingIOError:
+                held.append(True)
+        collect(report)
+
+    monkeypatch.setattr(wb.processing, "_collect_garbage", check_lock)
+    wb.processing.run(D)
+    assert held == [True]

@@ -51,6 +51,7 @@ class Compiled:
     conditions: list[exp.Expression]
     windowed: list[bool] = field(default_factory=list)  # the condition reads an aggregate
     windows: Windows | None = None
+    values: list[exp.Expression] = field(default_factory=list)  # what each rule tests
 
     def member_condition(self, *, windowed: bool | None = None) -> exp.Expression:
         """All rules combined; ``windowed=False`` keeps only rules on plain feature columns."""
@@ -93,9 +94,11 @@ class Compiled:
                           exp.alias_(exp.Count(this=exp.Star()), "base"), narrow=True)
 
     def explain(self, customer_id: str) -> exp.Select:
-        """One row for one customer: each rule's condition as r1..rN, and membership."""
+        """One row for one customer: each rule's condition (r1..rN) and the value it tested
+        (v1..vN: a window's count or sum, not the all-time one), and membership."""
         projections = [exp.alias_(c.copy(), f"r{i}")
                        for i, c in enumerate(self.conditions, start=1)]
+        projections += [exp.alias_(v.copy(), f"v{i}") for i, v in enumerate(self.values, start=1)]
         projections.append(exp.alias_(self.member_condition(), "member"))
         return self._from(*projections).where(
             exp.EQ(this=column("customer_id"), expression=exp.Literal.string(customer_id)))
@@ -112,7 +115,9 @@ def compile_rules(rules: list[CheckedRule], as_of: date, sources: Sources,
     """``windows``: event aggregates shared with other audiences compiled in the same pass."""
     compiled = Compiled(sources, rules, [], windows=windows or Windows(as_of))
     for checked in rules:
-        compiled.conditions.append(_condition(checked, as_of, compiled, resolve))
+        condition, tested = _condition(checked, as_of, compiled, resolve)
+        compiled.conditions.append(condition)
+        compiled.values.append(tested)
         # Audience rules count as windowed too: their subquery should run once, not again
         # inside the candidate filter.
         compiled.windowed.append(checked.rule.attribute in ("tag", "audience")
@@ -121,23 +126,24 @@ def compile_rules(rules: list[CheckedRule], as_of: date, sources: Sources,
 
 
 def _condition(checked: CheckedRule, as_of: date, compiled: Compiled,
-               resolve: MembershipResolver | None) -> exp.Expression:
+               resolve: MembershipResolver | None) -> tuple[exp.Expression, exp.Expression]:
+    """The rule's condition, and the customer value it tests (shown by explain)."""
     rule, value = checked.rule, checked.value
     operator = OPERATORS[rule.op]
     if rule.attribute == "tag":
         count = compiled.windows.tag_count(value, rule.within_days)
-        return exp.GTE(this=count, expression=exp.Literal.number(rule.min_count or 1))
+        return exp.GTE(this=count, expression=exp.Literal.number(rule.min_count or 1)), count
     if rule.attribute == "audience":
         if resolve is None:
             raise ValueError("audience rules need a resolver")
-        return exp.or_(*(resolve(audience_id) for audience_id in value))
+        return exp.or_(*(resolve(audience_id) for audience_id in value)), exp.null()
     target = column(rule.attribute)
     if rule.within_days is not None:  # rfm.frequency / rfm.monetary over the last N days
         target = compiled.windows.purchase_metric(rule.attribute.removeprefix("rfm."),
                                                   rule.within_days)
-    elif rule.attribute == "created_at":
+    elif checked.type == "timestamp":
         target = exp.cast(target, "DATE")  # date operators compare a timestamp's date
-    return operator.sql(target, value, as_of)
+    return operator.sql(target, value, as_of), target
 
 
 TAG_WINDOWS = "tag_windows"

@@ -97,6 +97,7 @@ class CheckedRule:
     position: int  # 1-based
     rule: Rule
     value: Any
+    type: str = ""  # the attribute's type, from the catalog
 
 
 def check_definition(definition: AudienceDefinition, catalog: Catalog, *,
@@ -111,7 +112,7 @@ def check_definition(definition: AudienceDefinition, catalog: Catalog, *,
         except ValueError as exc:
             problems.append(f"rule {position} ({rule.attribute}): {exc}")
             continue
-        checked.append(CheckedRule(position, rule, value))
+        checked.append(CheckedRule(position, rule, value, catalog.get(rule.attribute).type))
         if warning:
             warnings.append(f"rule {position} ({rule.attribute}): {warning}")
     if problems:

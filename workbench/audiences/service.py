@@ -224,19 +224,13 @@ class Audiences:
         rows = self._run(compiled.explain(customer_id))
         if not rows:
             return Explanation(customer_id, as_of, in_base=False, member=False, rules=[])
-        *holds, member = rows[0]
-        values = self._values(compiled, customer_id)
+        row, count = rows[0], len(checked)
+        holds, values, member = row[:count], row[count:2 * count], row[-1]
         summary = summarize(checked, self.catalog(), self._name_of)
-        checks = [RuleCheck(rule.position, text, rule.rule.exclude, held,
-                            values.get(rule.rule.attribute))
-                  for rule, text, held in zip(checked, summary, holds, strict=True)]
+        checks = [RuleCheck(rule.position, text, rule.rule.exclude, held, value)
+                  for rule, text, held, value in zip(checked, summary, holds, values,
+                                                     strict=True)]
         return Explanation(customer_id, as_of, in_base=True, member=bool(member), rules=checks)
-
-    def _values(self, compiled: Compiled, customer_id: str) -> dict:
-        relation = self._wb.duck.table(compiled.sources.features)
-        rows = self._wb.duck.execute(f"SELECT * FROM {compiled.sources.features} "
-                                     "WHERE customer_id = $id", {"id": customer_id}).fetchall()
-        return dict(zip(relation.columns, rows[0], strict=True)) if rows else {}
 
     def _as_of(self, as_of: date | str | None) -> date:
         if as_of is None:

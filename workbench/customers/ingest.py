@@ -16,6 +16,7 @@ of 20M transactions needs DuckDB's memory limit, not 20M Python objects.
 from __future__ import annotations
 
 import fcntl
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ from .schema import (
     INFERENCE_ORDER,
     KINDS,
     STORAGE_TYPES,
+    TEXT_PATTERNS,
     TYPE_HINTS,
     Column,
     Kind,
@@ -41,7 +43,6 @@ if TYPE_CHECKING:
 
     from ..home import Home
 
-DECIMAL_TEXT = r"^\s*[-+]?[0-9]+(\.[0-9]{1,2})?\s*$"
 
 
 @dataclass
@@ -138,6 +139,9 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[int,
                          f"SELECT * FROM read_parquet({location})")
             return []
         # Materialised once: the reject store is only filled while the file is actually read.
+        # It lives on the connection: last file's malformed lines must not count for this one.
+        conn.execute("DROP TABLE IF EXISTS reject_errors")
+        conn.execute("DROP TABLE IF EXISTS reject_scans")
         conn.execute(f"CREATE OR REPLACE TEMP TABLE source AS SELECT * FROM read_csv({location}, "
                      "header = true, all_varchar = true, store_rejects = true)")
         return conn.execute("SELECT line, error_message, csv_line FROM reject_errors "
@@ -209,13 +213,26 @@ def _infer_type(conn, source: str, source_type: str) -> str:
     if source_type != "VARCHAR":
         return type_of_storage(source_type) or "text"
     value = f"NULLIF(trim({ident(source)}), '')"
-    checks = ", ".join(f"bool_and({value} IS NULL OR "
-                       f"TRY_CAST({value} AS {STORAGE_TYPES[t]}) IS NOT NULL)"
+    checks = ", ".join(f"bool_and({value} IS NULL OR {_text_fits(value, t, inferring=True)})"
                        for t in INFERENCE_ORDER)
     fits = conn.execute(f"SELECT count({value}), {checks} FROM source").fetchone()
     if not fits[0]:
         return "text"  # an all-empty column says nothing about its type
     return next((t for t, ok in zip(INFERENCE_ORDER, fits[1:], strict=True) if ok), "text")
+
+
+def _text_fits(text: str, type_: str, *, inferring: bool = False) -> str:
+    """SQL: the (non-NULL) text is a value of the type, nothing rounded, cut or overflowing."""
+    fits = f"TRY_CAST({text} AS {STORAGE_TYPES[type_]}) IS NOT NULL"
+    pattern = TEXT_PATTERNS.get(type_) if (type_ != "date" or inferring) else None
+    return f"(regexp_matches({text}, {lit(pattern)}) AND {fits})" if pattern else fits
+
+
+def _decimal_places(duck_type: str) -> int | None:
+    """Scale of a DECIMAL(p,s) type; None for other types."""
+    if not duck_type.startswith("DECIMAL"):
+        return None
+    return int(duck_type.rstrip(")").split(",")[-1])
 
 
 def _cast(column: _Planned) -> tuple[str, str | None]:
@@ -227,15 +244,18 @@ def _cast(column: _Planned) -> tuple[str, str | None]:
         if column.type == "text":
             value = f"lower({text})" if column.name == "gender" else text
             return value, None
-        failed = f"{text} IS NOT NULL AND TRY_CAST({text} AS {target}) IS NULL"
-        if column.type == "decimal":
-            failed = f"{text} IS NOT NULL AND NOT regexp_matches({text}, {lit(DECIMAL_TEXT)})"
-        return f"TRY_CAST({text} AS {target})", failed
+        return f"TRY_CAST({text} AS {target})", f"{text} IS NOT NULL AND NOT {_text_fits(text, column.type)}"
     if column.type == "text":
         value = f"CAST({raw} AS VARCHAR)"
         return (f"lower({value})" if column.name == "gender" else value), None
     failed = f"{raw} IS NOT NULL AND TRY_CAST({raw} AS {target}) IS NULL"
-    if column.type == "decimal" and not column.source_type.startswith("DECIMAL"):
+    # Typed sources: a number must not lose digits on the way in.
+    places = _decimal_places(column.source_type)
+    fractional = column.source_type in ("DOUBLE", "FLOAT") or (places or 0) > 0
+    if column.type == "integer" and fractional:
+        failed += f" OR {raw} IS NOT NULL AND round({raw}, 0) <> {raw}"
+    if column.type == "decimal" and (column.source_type in ("DOUBLE", "FLOAT")
+                                     or (places or 0) > 2):
         failed += f" OR {raw} IS NOT NULL AND round({raw}, 2) <> {raw}"
     return f"TRY_CAST({raw} AS {target})", failed
 
@@ -304,7 +324,8 @@ def _collapse_duplicates(conn, kind: Kind, columns: list[_Planned]) -> int:
 def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Planned],
                    malformed: list[tuple[int, str, str]]) -> Path:
     home.rejects_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    # Unique even for two files of one name ingested within the same second.
+    stamp = f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     target = home.rejects_dir / f"{kind.name}-{stamp}-{path.stem}.csv"
     originals = ", ".join(f"_raw.{ident('_raw_' + c.name)} AS {ident(c.source)}" for c in columns)
     nulls = ", ".join(f"NULL AS {ident(c.source)}" for c in columns)

@@ -25,7 +25,7 @@ TYPE_HINTS: dict[str, str] = {
     "text": "text",
     "integer": "a whole number",
     "double": "a number",
-    "decimal": "a decimal number with at most 2 decimal places",
+    "decimal": "a decimal number with at most 2 decimal places (and 16 digits before the point)",
     "boolean": "true/false, yes/no, 1/0",
     "date": "a date YYYY-MM-DD",
     "timestamp": "a timestamp YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]",
@@ -33,6 +33,16 @@ TYPE_HINTS: dict[str, str] = {
 
 # Order in which appended column types are inferred: the first type every value fits wins.
 INFERENCE_ORDER = ("integer", "double", "boolean", "date", "timestamp")
+
+# What the text of a value must look like, beyond DuckDB accepting the cast: casts round
+# ('1.5' AS BIGINT is 2) or drop parts ('2026-03-05 23:30' AS DATE), and nothing may be lost.
+# Dates are held to their pattern only when inferring a type (a date column may be given
+# timestamps at midnight, as many exports write them).
+TEXT_PATTERNS = {
+    "integer": r"^\s*[-+]?[0-9]+\s*$",
+    "decimal": r"^\s*[-+]?[0-9]+(\.[0-9]{1,2})?\s*$",
+    "date": r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$",
+}
 
 APPENDED_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 

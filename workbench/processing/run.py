@@ -119,7 +119,8 @@ class Processing:
                 self._records.fail_run(run_id, message)
                 raise ProcessingFailed(f"processing run #{run_id} failed: {message}; the "
                                        "previous results are unchanged") from exc
-        self._collect_garbage(report)
+            # Under the lock: a later run's new files must not look like garbage to this one.
+            self._collect_garbage(report)
         return report
 
     def _run(self, run_id: int, first: date, last: date, progress: Progress | None,
@@ -145,8 +146,9 @@ class Processing:
             previous = {a.id: {"day": day, "membership": result.membership} for a in active}
             if progress:
                 progress(index + 1, total, result)
-        self._records.commit_run(run_id, history, snapshots, len(active))
-        self._refresh_following_days(active, last, previous)
+        # The last store write of the run: everything above can fail and leave no trace.
+        self._records.commit_run(run_id, history, snapshots, len(active),
+                                 self._following_days(active, last, previous))
         report.seconds = time.perf_counter() - started
         return report
 
@@ -245,8 +247,10 @@ class Processing:
                               for a, count in zip(active, per_audience, strict=True)]
         return snapshots
 
-    def _refresh_following_days(self, active, last: date, previous: dict) -> None:
-        """Re-processing a past day changes what the next processed day added and removed."""
+    def _following_days(self, active, last: date, previous: dict) -> list[dict]:
+        """Re-processing a past day changes what the next processed day added and removed:
+        the corrected counts, committed with the run."""
+        corrections = []
         for a in active:
             following = self._records.next_day(a.id, last)
             if following is None:
@@ -255,7 +259,9 @@ class Processing:
             for _, p, m in self._compare(following["membership"], previous[a.id]["membership"],
                                          [a.id]):
                 plus, minus = p, m
-            self._records.update_changes(a.id, following["day"], plus, minus)
+            corrections.append({"audience_id": a.id, "day": following["day"], "added": plus,
+                                "removed": minus})
+        return corrections
 
     def _collect_garbage(self, report: RunReport) -> None:
         """Membership files of a day that an earlier run wrote and this run replaced."""

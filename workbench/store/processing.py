@@ -38,8 +38,9 @@ class ProcessingRecords:
                          .values(notebook=notebook))
 
     def commit_run(self, run_id: int, history: list[dict], snapshots: list[dict],
-                   audience_count: int) -> None:
-        """Everything a run produced, in one transaction: it all lands or none of it does."""
+                   audience_count: int, corrections: list[dict]) -> None:
+        """Everything a run produced, in one transaction: it all lands or none of it does.
+        ``corrections``: added/removed of later days whose previous day this run replaced."""
         with self._store.begin() as conn:
             for row in history:
                 key = and_(audience_history.c.audience_id == row["audience_id"],
@@ -52,6 +53,11 @@ class ProcessingRecords:
                 conn.execute(insert(audience_history), history)
             if snapshots:
                 conn.execute(insert(composition), snapshots)
+            for row in corrections:
+                conn.execute(update(audience_history).where(and_(
+                    audience_history.c.audience_id == row["audience_id"],
+                    audience_history.c.day == row["day"])).values(
+                    added=row["added"], removed=row["removed"]))
             for audience_id in {row["audience_id"] for row in history}:
                 self._refresh_audience(conn, audience_id)
             conn.execute(update(processing_runs).where(processing_runs.c.id == run_id).values(
@@ -63,12 +69,6 @@ class ProcessingRecords:
             .order_by(audience_history.c.day.desc()).limit(1)).first()
         conn.execute(update(audiences).where(audiences.c.id == audience_id).values(
             last_processed_on=latest.day, size=latest.size, base=latest.base))
-
-    def update_changes(self, audience_id: int, day: date, added: int, removed: int) -> None:
-        with self._store.begin() as conn:
-            conn.execute(update(audience_history).where(and_(
-                audience_history.c.audience_id == audience_id,
-                audience_history.c.day == day)).values(added=added, removed=removed))
 
     def history(self, audience_id: int) -> list[dict]:
         with self._store.read() as conn:
