@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .errors import InvalidInput
 from .home import Home, open_home
 from .settings import Settings, load_settings
 from .users import User, resolve_user
@@ -86,6 +87,17 @@ class Workbench:
     def yesterday(self) -> date:
         """The default day of processing and estimates."""
         return self.today() - timedelta(days=1)
+
+    def day(self, value: date | str | None = None) -> date:
+        """A day given as a date or YYYY-MM-DD; None is yesterday (the processing default)."""
+        if value is None:
+            return self.yesterday()
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(f"as-of day {value!r} is not a date YYYY-MM-DD") from None
 
     def features(self, as_of) -> duckdb.DuckDBPyRelation:
         """The point-in-time customer feature table as of ``as_of`` (``.df()`` for pandas)."""

@@ -182,7 +182,7 @@ class Audiences:
         """Size and base of a definition as of a day (default: yesterday), without saving."""
         definition = AudienceDefinition.parse(definition)
         checked, warnings = self.check(definition)
-        as_of = self._as_of(as_of)
+        as_of = self._wb.day(as_of)
         size, base = self._run(self._compile(checked, as_of).estimate())[0]
         return Estimate(size=int(size), base=int(base), as_of=as_of,
                         summary=summarize(checked, self.catalog(), self._name_of),
@@ -208,7 +208,7 @@ class Audiences:
             # What processing kept: exports deliver exactly what the history counted.
             return self._wb.processing.stored_members(audience.id, audience.last_processed_on)
         checked, _ = self.check(audience.definition)
-        query = self._compile(checked, self._as_of(as_of)).members().order_by("customer_id")
+        query = self._compile(checked, self._wb.day(as_of)).members().order_by("customer_id")
         return self._wb.duck.sql(query.sql("duckdb")).df()
 
     def explain(self, audience: int | str | DefinitionLike, customer_id: str,
@@ -219,7 +219,7 @@ class Audiences:
         else:
             definition = AudienceDefinition.parse(audience)
         checked, _ = self.check(definition)
-        as_of = self._as_of(as_of)
+        as_of = self._wb.day(as_of)
         compiled = self._compile(checked, as_of)
         rows = self._run(compiled.explain(customer_id))
         if not rows:
@@ -231,16 +231,6 @@ class Audiences:
                   for rule, text, held, value in zip(checked, summary, holds, values,
                                                      strict=True)]
         return Explanation(customer_id, as_of, in_base=True, member=bool(member), rules=checks)
-
-    def _as_of(self, as_of: date | str | None) -> date:
-        if as_of is None:
-            return self._wb.yesterday()
-        if isinstance(as_of, date):
-            return as_of
-        try:
-            return date.fromisoformat(as_of)
-        except ValueError:
-            raise InvalidInput(f"as-of day {as_of!r} is not a date YYYY-MM-DD") from None
 
     def _compile(self, checked: list[CheckedRule], as_of: date) -> Compiled:
         tables = self._wb.feature_tables

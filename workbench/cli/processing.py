@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import InvalidInput
 from . import emit, iso_date, open_workbench
 
 
@@ -24,16 +23,10 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
 def cmd_process(args) -> int:
     from ..notebooks import NotebookFailed, execute, run_path
 
-    if args.as_of and (args.date_from or args.date_to):
-        raise InvalidInput("give either --as-of or --from and --to, not both")
-    if (args.date_from is None) != (args.date_to is None):
-        raise InvalidInput("a range needs both --from and --to")
-    if args.date_from and args.date_from > args.date_to:
-        raise InvalidInput(f"--from {args.date_from} is after --to {args.date_to}")
     with open_workbench(args) as wb:
-        wb.user.require("processing.run")  # before starting a kernel
-        first = args.date_from or args.as_of or wb.yesterday()
-        last = args.date_to or first
+        # Checked here, before a kernel starts; the notebook's run checks them again.
+        wb.user.require("processing.run")
+        first, last = wb.processing.days(args.as_of, args.date_from, args.date_to)
         label = str(first) if first == last else f"{first}_{last}"
         output = run_path(wb.home.runs_dir / "processing", label)
         parameters = {"home": str(wb.home.root), "user": wb.user.name,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..audiences.compiler import Sources
 from ..audiences.definition import AudienceDefinition, check_definition
+from ..audiences.models import percent
 from ..errors import Conflict, InvalidInput, WorkbenchError
 from ..sql import ident, lit
 from ..store.audiences import AudienceRecords
@@ -66,7 +67,7 @@ class RunReport:
 
         rows = [{"day": d.day, "audience_id": a, "audience": self.audiences[a],
                  "size": d.sizes[a], "base": d.base,
-                 "percent_of_base": round(100 * d.sizes[a] / d.base, 2) if d.base else None,
+                 "percent_of_base": percent(d.sizes[a], d.base),
                  "added": d.added[a], "removed": d.removed[a]}
                 for d in self.days for a in self.audiences]
         return pd.DataFrame(rows)
@@ -103,7 +104,7 @@ class Processing:
             notebook: str | None = None) -> RunReport:
         """Process one day (default: yesterday in the workbench timezone) or a range."""
         self._wb.user.require("processing.run")
-        first, last = self._days(as_of, date_from, date_to)
+        first, last = self.days(as_of, date_from, date_to)
         with self._lock():
             run_id = self._records.start_run(first, last, self._wb.user.name)
             if notebook:
@@ -274,12 +275,13 @@ class Processing:
 
     # -- inputs ---------------------------------------------------------------------------------
 
-    def _days(self, as_of, date_from, date_to) -> tuple[date, date]:
+    def days(self, as_of=None, date_from=None, date_to=None) -> tuple[date, date]:
+        """The first and last day a run would process, checked (default: yesterday)."""
         if as_of is not None and (date_from or date_to):
             raise InvalidInput("give either a day (--as-of) or a range (--from, --to), not both")
         if (date_from is None) != (date_to is None):
             raise InvalidInput("a range needs both --from and --to")
-        parse = self._wb.audiences._as_of
+        parse = self._wb.day
         if date_from is not None:
             first, last = parse(date_from), parse(date_to)
             if first > last:
@@ -350,16 +352,15 @@ class Processing:
                    "percent_of_base"]
         if day is None:
             return pd.DataFrame(columns=columns)
-        rows = self._records.composition(audience.id, date.fromisoformat(str(day)))
-        sizes = {r["day"]: (r["size"], r["base"]) for r in self._records.history(audience.id)}
-        size, base = sizes.get(date.fromisoformat(str(day)), (0, 0))
-        frame = pd.DataFrame([{
+        day = self._wb.day(day)
+        rows = self._records.composition(audience.id, day)
+        stored = self._records.day(audience.id, day) or {"size": 0, "base": 0}
+        return pd.DataFrame([{
             "attribute": r["attribute"], "bucket": r["bucket"], "count": r["count"],
-            "percent_of_audience": round(100 * r["count"] / size, 2) if size else 0.0,
+            "percent_of_audience": percent(r["count"], stored["size"]) or 0.0,
             "base_count": r["base_count"],
-            "percent_of_base": round(100 * r["base_count"] / base, 2) if base else 0.0}
+            "percent_of_base": percent(r["base_count"], stored["base"]) or 0.0}
             for r in rows if attribute in (None, r["attribute"])], columns=columns)
-        return frame
 
     def histories(self) -> pd.DataFrame:
         """Size over time of every active audience, one frame (for overview charts)."""
@@ -379,9 +380,9 @@ class Processing:
 
     def stored_members(self, audience_id: int, day: date) -> pd.DataFrame | None:
         """Members as kept by processing for that day, or None if it was not processed."""
-        for row in self._records.history(audience_id):
-            if row["day"] == day:
-                return self._wb.duck.execute(
-                    f"SELECT customer_id FROM {self._read(row['membership'])} "
-                    "WHERE audience_id = $id ORDER BY customer_id", {"id": audience_id}).df()
-        return None
+        row = self._records.day(audience_id, day)
+        if row is None:
+            return None
+        return self._wb.duck.execute(
+            f"SELECT customer_id FROM {self._read(row['membership'])} "
+            "WHERE audience_id = $id ORDER BY customer_id", {"id": audience_id}).df()

@@ -77,6 +77,14 @@ class ProcessingRecords:
                                 .order_by(audience_history.c.day))
             return [dict(row._mapping) for row in rows]
 
+    def day(self, audience_id: int, day: date) -> dict | None:
+        """The history row of one audience and day, if it was processed."""
+        with self._store.read() as conn:
+            row = conn.execute(select(audience_history).where(and_(
+                audience_history.c.audience_id == audience_id,
+                audience_history.c.day == day))).first()
+            return dict(row._mapping) if row else None
+
     def previous_day(self, audience_id: int, before: date) -> dict | None:
         with self._store.read() as conn:
             row = conn.execute(select(audience_history).where(and_(
