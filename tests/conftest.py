@@ -61,3 +61,36 @@ def sample_wb(tmp_path_factory):
 def read_rejects(path: str | Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def place_version(home: Path, table, kind: str) -> None:
+    """Record a pyarrow table as the current version of a kind, as an ingest would (for tests
+    that build data the ingest checks would not let through, or need it fast)."""
+    import pyarrow.parquet as pq
+
+    from workbench.customers.schema import type_of_storage
+    from workbench.store import open_store
+    from workbench.store.customers import CustomerDataRecords
+
+    folder = home / "data" / "customers" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"v-test-{len(list(folder.iterdir()))}.parquet"
+    import pyarrow as pa
+
+    table = table.cast(pa.schema([pa.field(f.name, pa.string()) if str(f.type) == "null" else f
+                                  for f in table.schema]))
+    pq.write_table(table, path)
+    duck_types = {"string": "VARCHAR", "date32[day]": "DATE", "bool": "BOOLEAN",
+                  "int64": "BIGINT", "double": "DOUBLE"}
+    columns = {}
+    for field in table.schema:
+        text = str(field.type)
+        duck = ("TIMESTAMP WITH TIME ZONE" if text.startswith("timestamp") else
+                "DECIMAL(18,2)" if text.startswith("decimal") else duck_types[text])
+        columns[field.name] = type_of_storage(duck)
+    store = open_store(type("H", (), {"root": home, "store_file": home / "workbench.db"})())
+    CustomerDataRecords(store).record_version(
+        kind=kind, file=str(path.relative_to(home)), columns=columns, rows=table.num_rows,
+        choices=None, ingest=dict(source=str(path), accepted=table.num_rows, rejected=0,
+                                  orphans=0, rejects_file=None, ingested_by="test"))
+    store.dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from workbench.audiences.definition import InvalidDefinition
+from workbench.errors import InvalidInput
 
 
 def problems(audiences, *rules) -> str:
@@ -110,8 +111,8 @@ def test_targeting_summary_in_plain_english(sample_wb):
 
 
 def test_estimates_say_why_they_may_be_empty(sample_wb, wb):
-    future = sample_wb.audiences.estimate({"name": "x", "rules": []}, as_of="2099-01-01")
-    assert "2099-01-01 is in the future" in future.warnings[0]
+    with pytest.raises(InvalidInput, match="as-of day 2099-01-01 is after today"):
+        sample_wb.audiences.estimate({"name": "x", "rules": []}, as_of="2099-01-01")
     nothing = wb.audiences.estimate({"name": "x", "rules": []}, as_of="2026-01-01")
     assert nothing.base == 0
     assert "the customer base is empty as of 2026-01-01" in nothing.warnings[0]

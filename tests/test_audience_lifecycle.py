@@ -53,7 +53,7 @@ def test_activation_freezes_in_the_store_records(audiences, sample_wb):
     records = AudienceRecords(sample_wb.store)
     with pytest.raises(Conflict, match="active and frozen"):
         records.update_definition(active.id, name="x", description="", definition="{}",
-                                  base_version=active.version, user="ada")
+                                  summary="[]", base_version=active.version, user="ada")
 
 
 def test_activation_freezes_even_for_raw_sql_against_the_store(audiences, sample_wb):

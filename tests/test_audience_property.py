@@ -7,11 +7,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import workbench
+from tests.conftest import place_version
 from workbench.home import init_home
 
 D = date(2026, 3, 10)
@@ -155,10 +155,9 @@ def at(offset: int) -> datetime:
 
 
 def write_base(home, customers: dict[str, dict]) -> None:
-    folder = home / "data" / "customers"
     ids = list(customers)
     tz = pa.timestamp("us", tz="UTC")
-    pq.write_table(pa.table({
+    place_version(home, pa.table({
         "customer_id": ids, "first_name": [None] * len(ids), "last_name": [None] * len(ids),
         "email": [None] * len(ids), "gender": [c["gender"] for c in customers.values()],
         "birth_date": pa.array([None if c["birth"] is None else D + timedelta(days=c["birth"])
@@ -166,21 +165,21 @@ def write_base(home, customers: dict[str, dict]) -> None:
         "home_city": [c["city"] for c in customers.values()],
         "home_state": [None] * len(ids),
         "created_at": pa.array([None if c["created"] is None else at(c["created"])
-                                for c in customers.values()], tz)}), folder / "profiles.parquet")
+                                for c in customers.values()], tz)}), "profiles")
     purchases = [(cid, o, a) for cid, c in customers.items() for o, a in c["purchases"]]
-    pq.write_table(pa.table({
+    place_version(home, pa.table({
         "transaction_id": [f"t{i}" for i in range(len(purchases))],
         "customer_id": pa.array([p[0] for p in purchases], pa.string()),
         "occurred_at": pa.array([at(p[1]) for p in purchases], tz),
         "amount": pa.array([p[2] for p in purchases], pa.decimal128(18, 2)),
         "store_id": pa.array([None] * len(purchases), pa.string()),
         "channel": pa.array([None] * len(purchases), pa.string())}),
-        folder / "transactions.parquet")
+        "transactions")
     tags = [(cid, t, o) for cid, c in customers.items() for t, o in c["tags"]]
-    pq.write_table(pa.table({
+    place_version(home, pa.table({
         "customer_id": pa.array([t[0] for t in tags], pa.string()),
         "tag": pa.array([t[1] for t in tags], pa.string()),
-        "occurred_at": pa.array([at(t[2]) for t in tags], tz)}), folder / "tags.parquet")
+        "occurred_at": pa.array([at(t[2]) for t in tags], tz)}), "tags")
 
 
 @settings(max_examples=60, deadline=None,
@@ -193,7 +192,5 @@ def test_compiled_sql_agrees_with_python(tmp_path_factory, people, rules):
     init_home(root, admin="ada")
     write_base(root, customers)
     with workbench.open(root, user="ada") as wb:
-        checked, _ = wb.audiences.check({"name": "p", "rules": rules})
-        compiled = wb.audiences._compile(checked, D)
-        found = {row[0] for row in wb.audiences._run(compiled.members())}
+        found = set(wb.audiences.members_of({"name": "p", "rules": rules}, D)["customer_id"])
     assert found == python_members(customers, rules)

@@ -101,8 +101,7 @@ def audiences(sample_wb):
 
 def members(audiences, rules) -> set[str]:
     estimate = audiences.estimate({"name": "t", "rules": rules}, as_of=D)
-    compiled = audiences._compile(audiences.check({"name": "t", "rules": rules})[0], D)
-    found = {row[0] for row in audiences._run(compiled.members())}
+    found = set(audiences.members_of({"name": "t", "rules": rules}, as_of=D)["customer_id"])
     assert estimate.size == len(found) and estimate.base == len(BASE)
     return found
 

@@ -141,7 +141,7 @@ def test_a_failed_run_leaves_previous_results_and_is_visible(loaded, monkeypatch
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(wb.processing, "_composition", broken)
+    monkeypatch.setattr("workbench.processing.day._composition", broken)
     with pytest.raises(ProcessingFailed, match="disk on fire; the previous results are unchanged"):
         wb.processing.run(date_from=D, date_to=D + timedelta(days=1))
     assert wb.processing.history(women).equals(before[0])
@@ -234,14 +234,14 @@ def test_replaced_files_are_collected_while_the_lock_is_held(loaded, monkeypatch
     collect = wb.processing._collect_garbage
     held = []
 
-    def check_lock(report):
+    def check_lock():
         with open(wb.home.root / ".processing.lock", "a+") as other:
             try:
                 fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 held.append(False)
             except BlockingIOError:
                 held.append(True)
-        collect(report)
+        collect()
 
     monkeypatch.setattr(wb.processing, "_collect_garbage", check_lock)
     wb.processing.run(D)

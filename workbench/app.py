@@ -8,11 +8,11 @@ reads the store never opens a query engine.
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timedelta
+from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .errors import InvalidInput
+from .days import Calendar
 from .home import Home, open_home
 from .settings import Settings, load_settings
 from .users import User, resolve_user
@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
     from .audiences.catalog import Catalog
     from .audiences.service import Audiences
+    from .customers.engine import Engine
     from .customers.service import CustomerData
-    from .processing.features import FeatureTables
+    from .customers.snapshot import Snapshots
+    from .memberships import Memberships
     from .processing.run import Processing
     from .store import Store
 
@@ -33,7 +35,9 @@ class Workbench:
         self.home: Home = open_home(home)
         self.settings: Settings = load_settings(self.home.root)
         self.user: User = resolve_user(self.settings, user)
-        self._catalog: tuple[tuple, Catalog] | None = None  # (data version, catalog)
+        self.calendar = Calendar(self.settings.zone)
+
+    # -- adapters -------------------------------------------------------------------------------
 
     @cached_property
     def store(self) -> Store:
@@ -42,70 +46,101 @@ class Workbench:
         return open_store(self.home, self.settings.store_url or None)
 
     @cached_property
-    def duck(self) -> duckdb.DuckDBPyConnection:
-        from .customers.engine import connect
+    def engine(self) -> Engine:
+        """The query engine; its DuckDB connection opens on the first query."""
+        from .customers.engine import Engine
 
-        return connect(self.home, self.settings)
+        return Engine(self.home, self.settings)
+
+    @property
+    def duck(self) -> duckdb.DuckDBPyConnection:
+        """This process's DuckDB connection (for analysts' own queries)."""
+        return self.engine.conn
+
+    @cached_property
+    def snapshots(self) -> Snapshots:
+        from .customers.snapshot import Snapshots
+        from .store.customers import CustomerDataRecords
+
+        return Snapshots(self.home, CustomerDataRecords(self.store))
+
+    @cached_property
+    def memberships(self) -> Memberships:
+        from .memberships import Memberships
+
+        return Memberships(self.home, self.engine)
+
+    # -- services -------------------------------------------------------------------------------
 
     @cached_property
     def customers(self) -> CustomerData:
         from .customers.service import CustomerData
+        from .store.customers import CustomerDataRecords
 
-        return CustomerData(self)
-
-    @cached_property
-    def feature_tables(self) -> FeatureTables:
-        from .processing.features import FeatureTables
-
-        return FeatureTables(self.duck, self.home)
+        return CustomerData(self.home, self.user, self.engine, self.snapshots,
+                            CustomerDataRecords(self.store))
 
     @cached_property
     def audiences(self) -> Audiences:
         from .audiences.service import Audiences
+        from .store.audiences import AudienceRecords
+        from .store.processing import ProcessingRecords
 
-        return Audiences(self)
+        return Audiences(records=AudienceRecords(self.store),
+                         history=ProcessingRecords(self.store), user=self.user,
+                         calendar=self.calendar, snapshots=self.snapshots, engine=self.engine,
+                         memberships=self.memberships)
 
     @cached_property
     def processing(self) -> Processing:
         from .processing.run import Processing
+        from .store.audiences import AudienceRecords
+        from .store.processing import ProcessingRecords
 
-        return Processing(self)
+        return Processing(home=self.home, settings=self.settings, user=self.user,
+                          calendar=self.calendar, records=ProcessingRecords(self.store),
+                          audiences=AudienceRecords(self.store), snapshots=self.snapshots,
+                          engine=self.engine, memberships=self.memberships)
+
+    # -- conveniences for analysts -----------------------------------------------------------
+
+    def snapshot(self):
+        """``with wb.snapshot() as s:`` pins one version of every kind of customer data."""
+        return self.snapshots.pin()
 
     def catalog(self) -> Catalog:
-        """The attribute catalog, rebuilt when customer data changes."""
-        from .audiences.discovery import load_catalog
-
-        version = self.feature_tables.data_version()
-        if self._catalog is None or self._catalog[0] != version:
-            self._catalog = (version, load_catalog(self))
-        return self._catalog[1]
+        """The attribute catalog over the current data."""
+        return self.audiences.catalog()
 
     def today(self) -> date:
         """Today in the workbench timezone (never the machine's)."""
-        return datetime.now(self.settings.zone).date()
+        return self.calendar.today()
 
     def yesterday(self) -> date:
         """The default day of processing and estimates."""
-        return self.today() - timedelta(days=1)
+        return self.calendar.yesterday()
 
     def day(self, value: date | str | None = None) -> date:
-        """A day given as a date or YYYY-MM-DD; None is yesterday (the processing default)."""
-        if value is None:
-            return self.yesterday()
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise InvalidInput(f"as-of day {value!r} is not a date YYYY-MM-DD") from None
+        """A day given as a date or YYYY-MM-DD, checked; None is yesterday."""
+        return self.calendar.day(value)
 
-    def features(self, as_of) -> duckdb.DuckDBPyRelation:
-        """The point-in-time customer feature table as of ``as_of`` (``.df()`` for pandas)."""
-        return self.feature_tables.relation(as_of)
+    def features(self, as_of=None) -> duckdb.DuckDBPyRelation:
+        """The point-in-time customer feature table as of ``as_of`` (``.df()`` for pandas),
+        every attribute, from one snapshot (kept in this process as a temporary table)."""
+        from .customers.features import Day, everything, features_query
+
+        day = self.calendar.day(as_of)
+        name = f"features_{day:%Y%m%d}"
+        with self.snapshots.pin() as snapshot:
+            tables = self.engine.tables(snapshot)
+            query = features_query(tables, Day(day, self.calendar.zone), everything(tables))
+            self.engine.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                                f"{query.sql('duckdb')} ORDER BY customer_id")
+        return self.duck.sql(f"SELECT * FROM {name}")
 
     def close(self) -> None:
-        if "duck" in self.__dict__:
-            self.duck.close()
+        if "engine" in self.__dict__:
+            self.engine.close()
         if "store" in self.__dict__:
             self.store.dispose()
 

@@ -13,6 +13,8 @@ edge with ``raise ... from exc``; they never reach a user as a traceback.
     ├── PermissionDenied                the current user's role does not allow the operation
     ├── Conflict                        the object changed since it was read (stale version),
     │                                   or is frozen (an active audience)
+    ├── Busy                            another process holds what is needed (a lock timed
+    │                                   out); trying again later can succeed
     ├── RejectedRows                    --strict ingest with rejected rows (exit 1; data kept)
     └── StoreError                      the metadata store failed
 """
@@ -58,6 +60,10 @@ class PermissionDenied(WorkbenchError):
 
 
 class Conflict(WorkbenchError):
+    pass
+
+
+class Busy(WorkbenchError):
     pass
 
 

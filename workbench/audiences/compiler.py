@@ -1,7 +1,9 @@
-"""Definition -> SQL over the feature table as of D (SPEC 5 semantics), as SQLGlot trees.
+"""Definition -> SQL over the customer features as of D (SPEC 5 semantics), as SQLGlot trees.
 
-Pure: it gets the checked rules, the day and the names of the tables to read, and returns trees
-that the engine renders for its dialect. Semantics:
+Pure: it gets the checked rules, the day and the tables of a data snapshot, and returns trees
+that the engine renders for its dialect. A query reads only what its rules reference: the
+feature columns they name (``needed``), and the tag and purchase events of their windows.
+Semantics:
 
 - a customer is a member when every include rule holds and no exclude rule holds;
 - a rule on an unknown (NULL) value does not hold: ``coalesce(rule, false)``, so an include rule
@@ -16,25 +18,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlglot import exp
 
+from ..customers.features import Day, Tables, features_query
 from .definition import CheckedRule
-from .operators import OPERATORS, literal
+from .operators import OPERATORS
 
-F = "f"  # alias of the feature table
-KEY = "_key"  # the integer customer key that aggregates join on
+F = "f"  # alias of the features
+KEY = "customer_id"  # what aggregates and levels join on
 EVENTS = "e"  # alias of the event table inside each aggregate
 
 
 @dataclass(frozen=True)
 class Sources:
-    """Tables the compiled SQL reads, all as of the same day."""
+    """What the compiled SQL reads, all of one data snapshot and one day."""
 
-    features: str  # one row per customer of the base: the feature table
-    tag_events: str  # _key, tag, day
-    purchases: str  # _key, day, amount (refunds included)
+    tables: Tables  # the snapshot's customer data: events are read from here
+    day: Day
+    features: str | None = None  # a table of features built already (processing), else the
+    # query reads the features its rules need straight from ``tables``
+
+
+def needed_attributes(rules: list[CheckedRule]) -> set[str]:
+    """Feature columns the rules read (windowed rules read their aggregates instead)."""
+    return {r.rule.attribute for r in rules
+            if r.rule.attribute not in ("tag", "audience") and r.rule.within_days is None}
 
 
 def column(name: str, table: str = F) -> exp.Column:
@@ -64,17 +74,26 @@ class Compiled:
             parts.append(exp.Not(this=exp.paren(holds)) if rule.rule.exclude else holds)
         return exp.and_(*parts) if parts else exp.true()
 
-    def _from(self, *projections: exp.Expression, narrow: bool = False) -> exp.Select:
+    def _features(self) -> exp.Expression:
+        if self.sources.features:
+            return exp.to_table(self.sources.features).as_(F, quoted=True)
+        return exp.to_table("features").as_(F, quoted=True)
+
+    def _from(self, *projections: exp.Expression, narrow: bool = False,
+              extra: set[str] = frozenset()) -> exp.Select:
         """``narrow``: aggregate events only of customers who pass the plain rules, which
-        every member must; right for counting and listing members, not for explaining."""
-        query = exp.select(*projections).from_(
-            exp.to_table(self.sources.features).as_(F, quoted=True))
+        every member must; right for counting and listing members, not for explaining.
+        ``extra``: feature columns wanted beside those the rules read."""
+        query = exp.select(*projections).from_(self._features())
+        if not self.sources.features:
+            needed = needed_attributes(self.rules) | set(extra)
+            query = query.with_("features", as_=features_query(
+                self.sources.tables, self.sources.day, needed))
         candidates = None
         if narrow and len(self.windowed) > sum(self.windowed):
-            candidates = (exp.select(column(KEY))
-                          .from_(exp.to_table(self.sources.features).as_(F, quoted=True))
+            candidates = (exp.select(column(KEY)).from_(self._features())
                           .where(self.member_condition(windowed=False)))
-        for alias, aggregate in self.windows.aggregates(self.sources).items():
+        for alias, aggregate in self.windows.aggregates(self.sources.tables).items():
             if candidates is not None:
                 aggregate = aggregate.where(exp.In(this=column(KEY, EVENTS),
                                                    query=exp.Subquery(this=candidates.copy())))
@@ -83,8 +102,11 @@ class Compiled:
                                join_type="left")
         return query
 
-    def members(self) -> exp.Select:
-        return self._from(column("customer_id"), narrow=True).where(self.member_condition())
+    def members(self, *attributes: str) -> exp.Select:
+        """customer_id of every member, and the feature columns named in ``attributes``."""
+        projections = [column("customer_id"), *(column(a) for a in attributes)]
+        return self._from(*projections, narrow=True, extra=set(attributes)).where(
+            self.member_condition())
 
     def estimate(self) -> exp.Select:
         size = exp.Sum(this=exp.Case(ifs=[exp.If(this=self.member_condition(),
@@ -109,13 +131,13 @@ class Compiled:
 MembershipResolver = Callable[[int], exp.Expression]
 
 
-def compile_rules(rules: list[CheckedRule], as_of: date, sources: Sources,
+def compile_rules(rules: list[CheckedRule], sources: Sources,
                   resolve: MembershipResolver | None = None,
                   windows: Windows | None = None) -> Compiled:
     """``windows``: event aggregates shared with other audiences compiled in the same pass."""
-    compiled = Compiled(sources, rules, [], windows=windows or Windows(as_of))
+    compiled = Compiled(sources, rules, [], windows=windows or Windows(sources.day))
     for checked in rules:
-        condition, tested = _condition(checked, as_of, compiled, resolve)
+        condition, tested = _condition(checked, sources.day.day, compiled, resolve)
         compiled.conditions.append(condition)
         compiled.values.append(tested)
         # Audience rules count as windowed too: their subquery should run once, not again
@@ -125,7 +147,7 @@ def compile_rules(rules: list[CheckedRule], as_of: date, sources: Sources,
     return compiled
 
 
-def _condition(checked: CheckedRule, as_of: date, compiled: Compiled,
+def _condition(checked: CheckedRule, as_of, compiled: Compiled,
                resolve: MembershipResolver | None) -> tuple[exp.Expression, exp.Expression]:
     """The rule's condition, and the customer value it tests (shown by explain)."""
     rule, value = checked.rule, checked.value
@@ -161,9 +183,10 @@ def _one_if(condition: exp.Expression, value: exp.Expression | None = None) -> e
 class Windows:
     """Every windowed count that the compiled rules need, gathered into at most two
     aggregates: one scan of tag events and one of purchases, a conditional sum per window.
-    Shared by all audiences of a processing pass."""
+    Shared by all audiences of a processing pass. Events are filtered on their instants
+    (``Day.end``): the same days as their local dates, without a conversion per event."""
 
-    as_of: date
+    day: Day
     tags: dict[tuple[tuple[str, ...], int | None], str] = field(default_factory=dict)
     purchases: dict[int, None] = field(default_factory=dict)  # within_days, in order
 
@@ -177,36 +200,37 @@ class Windows:
         return exp.func("coalesce", column(f"{metric}_{within_days}", PURCHASE_WINDOWS),
                         exp.Literal.number(0))
 
-    def aggregates(self, sources: Sources) -> dict[str, exp.Select]:
+    def aggregates(self, tables: Tables) -> dict[str, exp.Select]:
         found = {}
         if self.tags:
-            found[TAG_WINDOWS] = self._tag_aggregate(sources.tag_events)
+            found[TAG_WINDOWS] = self._tag_aggregate(tables)
         if self.purchases:
-            found[PURCHASE_WINDOWS] = self._purchase_aggregate(sources.purchases)
+            found[PURCHASE_WINDOWS] = self._purchase_aggregate(tables)
         return found
 
-    def _since(self, within_days: int | None) -> date | None:
-        return None if within_days is None else self.as_of - timedelta(days=within_days)
+    def _start(self, within_days: int | None) -> exp.Expression | None:
+        """The first instant of a window of N days ending with D: the end of day D - N."""
+        if within_days is None:
+            return None
+        return self.day.end(self.day.day - timedelta(days=within_days))
 
-    def _scan(self, table: str, windows: list[int | None]) -> exp.Select:
-        """Events of the widest window only: dated on or before D, after the earliest start."""
-        day = column("day", EVENTS)
-        where = exp.LTE(this=day, expression=literal(self.as_of))
+    def _scan(self, tables: Tables, kind: str, windows: list[int | None]) -> exp.Select:
+        """Events of the widest window only: before the end of D, after the earliest start."""
+        at = column("occurred_at", EVENTS)
+        where = exp.LT(this=at, expression=self.day.end())
         if None not in windows:
-            where = exp.and_(where, exp.GT(this=day.copy(),
-                                           expression=literal(self._since(max(windows)))))
-        return exp.select(column(KEY, EVENTS)).from_(
-            exp.to_table(table).as_(EVENTS, quoted=True)).where(where).group_by(
-            column(KEY, EVENTS))
+            where = exp.and_(where, exp.GTE(this=at.copy(),
+                                            expression=self._start(max(windows))))
+        return exp.select(column(KEY, EVENTS)).from_(tables.read(kind, EVENTS)).where(
+            where).group_by(column(KEY, EVENTS))
 
     def _in_window(self, within_days: int | None, windows: int) -> exp.Expression:
-        since = self._since(within_days)
-        if since is None or windows == 1:  # the scan's own filter says it already
+        if within_days is None or windows == 1:  # the scan's own filter says it already
             return exp.true()
-        return exp.GT(this=column("day", EVENTS), expression=literal(since))
+        return exp.GTE(this=column("occurred_at", EVENTS), expression=self._start(within_days))
 
-    def _tag_aggregate(self, table: str) -> exp.Select:
-        query = self._scan(table, [w for _, w in self.tags])
+    def _tag_aggregate(self, tables: Tables) -> exp.Select:
+        query = self._scan(tables, "tags", [w for _, w in self.tags])
         every_tag = sorted({t for tags, _ in self.tags for t in tags})
         query = query.where(exp.In(this=column("tag", EVENTS),
                                    expressions=[exp.Literal.string(t) for t in every_tag]))
@@ -220,13 +244,14 @@ class Windows:
             query = query.select(exp.alias_(_one_if(hit), name))
         return query
 
-    def _purchase_aggregate(self, table: str) -> exp.Select:
-        query = self._scan(table, list(self.purchases))
+    def _purchase_aggregate(self, tables: Tables) -> exp.Select:
+        query = self._scan(tables, "transactions", list(self.purchases))
         is_purchase = exp.GTE(this=column("amount", EVENTS), expression=exp.Literal.number(0))
+        # Summed in a wide type: the largest amounts a transaction may hold, added up, fit.
+        amount = exp.cast(column("amount", EVENTS), exp.DataType.build("DECIMAL(38, 2)"))
         for within_days in self.purchases:
             window = self._in_window(within_days, len(self.purchases))
             query = query.select(
                 exp.alias_(_one_if(exp.and_(window, is_purchase)), f"frequency_{within_days}"),
-                exp.alias_(_one_if(window.copy(), column("amount", EVENTS)),
-                           f"monetary_{within_days}"))
+                exp.alias_(_one_if(window.copy(), amount.copy()), f"monetary_{within_days}"))
         return query

@@ -1,59 +1,60 @@
-"""Builds the attribute catalog from what is stored: appended column types, tag names, active
-audiences, and refinement choices on demand (distinct values, min/max) via DuckDB."""
+"""Builds the attribute catalog of a snapshot: appended column types and the known values of
+pick-list columns come recorded with the snapshot's versions (no query); active audiences come
+from the store; ranges of numbers and dates are asked of the engine, only when a builder asks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..customers.engine import stored_types
-from ..customers.schema import type_of_storage
+from ..customers.features import Day, features_query
 from ..sql import ident
 from .catalog import Attribute, Catalog, Choices
 
 if TYPE_CHECKING:
-    from ..app import Workbench
+    from ..customers.engine import Engine
+    from ..customers.snapshot import Snapshot
 
-# Up to this many distinct values are fetched; more means the list is not complete.
-MAX_VALUES = 1000
-PROFILE_TEXT = {"customer_id", "first_name", "last_name", "email", "gender", "home_city",
-                "home_state"}
-
-
-def load_catalog(wb: Workbench) -> Catalog:
-    appended = {name: type_of_storage(type_)
-                for name, type_ in stored_types(wb.duck, wb.home, "appended").items()
-                if name != "customer_id"}
-    return Catalog.build(appended, lambda attribute: _choices(wb, attribute))
+PROFILE_COLUMNS = {"customer_id", "first_name", "last_name", "email", "gender", "home_city",
+                   "home_state"}
 
 
-def _choices(wb: Workbench, attribute: Attribute) -> Choices:
-    if attribute.type == "membership":
-        from ..store.audiences import AudienceRecords
+def load_catalog(snapshot: Snapshot, active_audiences: Callable[[], list[int]],
+                 engine: Engine | None = None, day: Day | None = None) -> Catalog:
+    """``active_audiences``: ids of the audiences a rule may use; ``engine`` and ``day``: for
+    the ranges of number and date attributes (without them, ranges are unknown)."""
 
-        active = AudienceRecords(wb.store).list(status="active", sort="name")
-        return Choices(values=tuple(row["id"] for row in active), complete=True)
-    if attribute.type == "boolean":
-        return Choices(values=(True, False), complete=True)
-    if attribute.type == "event":
-        return _distinct(wb, "tags", "tag")
-    if attribute.type == "text":
-        if attribute.name in PROFILE_TEXT:
-            return _distinct(wb, "profiles", attribute.name)
-        return _distinct(wb, "appended", attribute.name.removeprefix("appended."))
-    return _range(wb, attribute)
+    def choices(attribute: Attribute) -> Choices:
+        if attribute.type == "membership":
+            return Choices(values=tuple(active_audiences()), complete=True)
+        if attribute.type == "boolean":
+            return Choices(values=(True, False), complete=True)
+        if attribute.type == "event":
+            return _recorded(snapshot, "tags", "tag")
+        if attribute.type == "text":
+            if attribute.name in PROFILE_COLUMNS:
+                return _recorded(snapshot, "profiles", attribute.name)
+            return _recorded(snapshot, "appended", attribute.name.removeprefix("appended."))
+        if engine is None or day is None:
+            return Choices()
+        return _range(engine, snapshot, day, attribute)
 
-
-def _distinct(wb: Workbench, table: str, column: str) -> Choices:
-    wb.feature_tables.refresh_views()
-    rows = wb.duck.execute(
-        f"SELECT {ident(column)} FROM {table} WHERE {ident(column)} IS NOT NULL "
-        f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {MAX_VALUES + 1}").fetchall()
-    values = tuple(row[0] for row in rows[:MAX_VALUES])
-    return Choices(values=values, complete=len(rows) <= MAX_VALUES)
+    return Catalog.build(snapshot.appended_types(), choices)
 
 
-def _range(wb: Workbench, attribute: Attribute) -> Choices:
-    features = wb.feature_tables.table(wb.yesterday())
-    low, high = wb.duck.execute(f"SELECT min({ident(attribute.name)}), "
-                                f"max({ident(attribute.name)}) FROM {features}").fetchone()
+def _recorded(snapshot: Snapshot, kind: str, column: str) -> Choices:
+    found = snapshot.choices(kind, column)
+    if not found:
+        return Choices()  # not recorded (names, e-mails): no pick list, no warnings
+    return Choices(values=tuple(found["values"]), complete=found["complete"])
+
+
+def _range(engine: Engine, snapshot: Snapshot, day: Day, attribute: Attribute) -> Choices:
+    from sqlglot import exp
+
+    features = features_query(engine.tables(snapshot), day, {attribute.name})
+    column = ident(attribute.name)
+    query = exp.select(f"min({column})", f"max({column})").from_(
+        exp.Subquery(this=features, alias=exp.to_identifier("f")))
+    low, high = engine.rows(query)[0]
     return Choices(minimum=low, maximum=high)

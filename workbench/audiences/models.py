@@ -49,7 +49,8 @@ class Audience:
     base: int | None
     summary: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # from the save that returned it
-    processing_error: str | None = None  # the latest processing run failed
+    processing_error: str | None = None  # its last processing failed (see processing docs)
+    archived_on: date | None = None
 
     @property
     def percent_of_base(self) -> float | None:
@@ -65,6 +66,7 @@ class Audience:
             "size": self.size, "base": self.base, "percent_of_base": self.percent_of_base,
             "summary": self.summary, "definition": self.definition.model_dump(),
             "processing_error": self.processing_error,
+            "archived_on": self.archived_on and self.archived_on.isoformat(),
         }
 
     def _repr_html_(self) -> str:

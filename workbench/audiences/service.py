@@ -1,68 +1,129 @@
-"""``wb.audiences``: lifecycle (create, update, activate, duplicate), reads (get, list) and
-evaluation (estimate, members, explain), with SPEC 8 permissions enforced here."""
+"""``wb.audiences``: lifecycle (create, update, activate, duplicate, archive), reads (get, list)
+and evaluation (estimate, members, explain), with SPEC 8 permissions enforced here.
+
+The service receives what it uses: its store records, the user, the calendar, and for evaluation
+the snapshots, the engine and the membership files. Each evaluation is one job: it pins one
+snapshot of customer data, parses and checks the definition once, and reads only that snapshot.
+Reads of the list never touch customer data: what they show is stored with the audience.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from ..customers.features import Day
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store.audiences import SORTS, AudienceRecords
 from .catalog import Catalog
 from .compiler import Compiled, Sources, column, compile_rules
 from .definition import AudienceDefinition, CheckedRule, InvalidDefinition, check_definition
+from .discovery import load_catalog
 from .models import Audience, Estimate, Explanation, RuleCheck
 from .summary import summarize
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..app import Workbench
+    from ..customers.engine import Engine
+    from ..customers.snapshot import Snapshot, Snapshots
+    from ..days import Calendar
+    from ..memberships import Memberships
+    from ..store.processing import ProcessingRecords
+    from ..users import User
 
 DefinitionLike = AudienceDefinition | dict | str
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """One evaluation's view of the world: a pinned snapshot and its catalog."""
+
+    snapshot: Snapshot
+    catalog: Catalog
 
 
 class Audiences:
-    def __init__(self, wb: Workbench):
-        self._wb = wb
-        self._records = AudienceRecords(wb.store)
+    def __init__(self, *, records: AudienceRecords, history: ProcessingRecords, user: User,
+                 calendar: Calendar, snapshots: Snapshots, engine: Engine,
+                 memberships: Memberships):
+        self._records = records
+        self._history = history
+        self._user = user
+        self._calendar = calendar
+        self._snapshots = snapshots
+        self._engine = engine
+        self._memberships = memberships
+
+    @contextmanager
+    def job(self, day: date | None = None) -> Iterator[Job]:
+        """Pin a snapshot for the length of one job (a builder keeps one per refresh)."""
+        with self._snapshots.pin() as snapshot:
+            yield Job(snapshot, load_catalog(
+                snapshot, self._active_ids, self._engine,
+                Day(day or self._calendar.yesterday(), self._calendar.zone)))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def create(self, definition: DefinitionLike) -> Audience:
         """Save a new draft; the current user is its creator."""
-        self._wb.user.require("audience.edit")
+        self._user.require("audience.edit")
         definition = AudienceDefinition.parse(definition)
-        _, warnings = self.check(definition)
+        with self.job() as job:
+            checked, warnings = self._check(definition, job.catalog)
+            summary = self._summary(checked, job.catalog)
         audience_id = self._records.insert(
             name=definition.name, description=definition.description,
-            definition=definition.to_json(), user=self._wb.user.name, today=self._wb.today())
+            definition=definition.to_json(), summary=json.dumps(summary), user=self._user.name,
+            today=self._calendar.today())
         return replace(self.get(audience_id), warnings=warnings)
 
     def update(self, audience_id: int | str, definition: DefinitionLike, *, version: int) -> Audience:
         """Save an edit of a draft made on ``version``; refused if it changed since."""
-        self._wb.user.require("audience.edit")
-        audience_id = _as_id(audience_id)
+        self._user.require("audience.edit")
+        audience_id = as_id(audience_id)
         definition = AudienceDefinition.parse(definition)
-        _, warnings = self.check(definition, editing=audience_id)
+        with self.job() as job:
+            checked, warnings = self._check(definition, job.catalog, editing=audience_id)
+            summary = self._summary(checked, job.catalog)
         self._records.update_definition(
             audience_id, name=definition.name, description=definition.description,
-            definition=definition.to_json(), base_version=version, user=self._wb.user.name)
+            definition=definition.to_json(), summary=json.dumps(summary), base_version=version,
+            user=self._user.name)
         return replace(self.get(audience_id), warnings=warnings)
 
     def activate(self, audience_id: int | str, *, version: int | None = None) -> Audience:
         """Freeze a draft; today (workbench timezone) becomes its inception date."""
-        self._wb.user.require("audience.activate")
+        self._user.require("audience.activate")
         current = self.get(audience_id)
-        audience_id = current.id
-        if current.status == "active":
-            raise Conflict(f"audience {audience_id} ({current.name}) is already active")
-        self.check(current.definition, editing=audience_id)
-        self._records.activate(audience_id, base_version=version or current.version,
-                               user=self._wb.user.name, today=self._wb.today())
+        if current.status != "draft":
+            raise Conflict(f"audience {current.id} ({current.name}) is already "
+                           f"{current.status}")
+        with self.job() as job:
+            self._check(current.definition, job.catalog, editing=current.id, look=False)
+        self._records.activate(current.id, base_version=version or current.version,
+                               user=self._user.name, today=self._calendar.today())
+        return self.get(current.id)
+
+    def archive(self, audience_id: int | str) -> Audience:
+        """Retire an active audience: it is no longer processed, keeps its history and stays
+        read-only. Refused while an active audience still uses it in a rule."""
+        self._user.require("audience.activate")
+        audience_id = as_id(audience_id)
+        users = [row for row in self._records.list(status="active")
+                 if audience_id in _references_of(row["definition"])]
+        if users:
+            names = ", ".join(f"{row['id']} ({row['name']})" for row in users)
+            raise Conflict(f"audience {audience_id} is used by active audience(s) {names}; "
+                           "archive those first")
+        self._records.archive(audience_id, user=self._user.name, today=self._calendar.today())
         return self.get(audience_id)
 
     def duplicate(self, audience_id: int | str, name: str | None = None) -> Audience:
@@ -71,61 +132,63 @@ class Audiences:
         copy = source.definition.model_copy(update={"name": name or f"Copy of {source.name}"})
         return self.create(copy)
 
-    # -- reads ----------------------------------------------------------------------------------
+    # -- reads (the store only) -------------------------------------------------------------------
 
     def get(self, audience_id: int | str) -> Audience:
-        return self._audience(self._records.get(_as_id(audience_id)), self._last_failure())
+        return self._audience(self._records.get(as_id(audience_id)))
 
     def list(self, search: str = "", sort: str = "-created") -> list[Audience]:
         if sort not in SORTS:
             raise InvalidInput(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
-        failure = self._last_failure()  # once for the whole list
-        return [self._audience(row, failure)
-                for row in self._records.list(search=search, sort=sort)]
+        return [self._audience(row) for row in self._records.list(search=search, sort=sort)]
 
     def frame(self, search: str = "", sort: str = "-created") -> pd.DataFrame:
         """The dashboard's list as a DataFrame."""
         import pandas as pd
 
         columns = ["id", "status", "name", "created_by", "created_on", "last_processed_on",
-                   "size", "percent_of_base"]
+                   "size", "percent_of_base", "processing_error"]
         rows = [{k: a.to_json()[k] for k in columns} for a in self.list(search, sort)]
         return pd.DataFrame(rows, columns=columns)
 
     def versions(self, audience_id: int) -> list[dict]:
-        return self._records.versions(_as_id(audience_id))
+        return self._records.versions(as_id(audience_id))
 
-    def _audience(self, row: dict, failure: dict | None) -> Audience:
-        """``failure``: the latest processing run, if it failed (shown on active audiences)."""
+    def _audience(self, row: dict) -> Audience:
         definition = AudienceDefinition.parse(row["definition"])
+        summary = json.loads(row["summary"]) if row.get("summary") else None
+        if summary is None:  # saved before summaries were stored
+            summary = self.summary(definition)
         return Audience(
             id=row["id"], name=row["name"], description=row["description"],
             status=row["status"], definition=definition, version=row["version"],
             created_by=row["created_by"], created_on=row["created_on"],
             updated_by=row["updated_by"], updated_at=row["updated_at"],
             activated_on=row["activated_on"], last_processed_on=row["last_processed_on"],
-            size=row["size"], base=row["base"], summary=self.summary(definition),
-            processing_error=failure and (
-                f"processing run #{failure['id']} ({failure['date_from']} to "
-                f"{failure['date_to']}) failed: {failure['error']}") if row["status"] == "active"
-            else None)
-
-    def _last_failure(self) -> dict | None:
-        from ..store.processing import ProcessingRecords
-
-        return ProcessingRecords(self._wb.store).last_failure()
+            size=row["size"], base=row["base"], summary=summary,
+            processing_error=row.get("processing_error") if row["status"] == "active" else None,
+            archived_on=row.get("archived_on"))
 
     # -- checking -------------------------------------------------------------------------------
 
     def catalog(self) -> Catalog:
-        return self._wb.catalog()
+        """The attributes rules can name, with their choices, over the current data."""
+        with self.job() as job:
+            return job.catalog
 
     def check(self, definition: DefinitionLike, *,
               editing: int | None = None) -> tuple[list[CheckedRule], list[str]]:
-        """Rules checked against the catalog, and warnings; audience references must be to
-        active audiences and must not lead back to the audience being edited."""
-        definition = AudienceDefinition.parse(definition)
-        checked, warnings = check_definition(definition, self.catalog())
+        """Rules checked against the catalog, and warnings."""
+        with self.job() as job:
+            return self._check(AudienceDefinition.parse(definition), job.catalog,
+                               editing=editing)
+
+    def _check(self, definition: AudienceDefinition, catalog: Catalog, *,
+               editing: int | None = None, look: bool = True
+               ) -> tuple[list[CheckedRule], list[str]]:
+        """Audience references must be to active audiences and must not lead back to the
+        audience being edited."""
+        checked, warnings = check_definition(definition, catalog, look_at_data=look)
         problems = []
         for rule in checked:
             if rule.rule.attribute != "audience":
@@ -144,7 +207,8 @@ class Audiences:
         except NotFound:
             return f"no audience with id {audience_id}"
         if referenced["status"] != "active":
-            return (f"audience {audience_id} ({referenced['name']}) is a draft; only active "
+            state = "a draft" if referenced["status"] == "draft" else referenced["status"]
+            return (f"audience {audience_id} ({referenced['name']}) is {state}; only active "
                     "audiences can be used in rules")
         if editing is not None and editing in self._references(audience_id):
             return f"audience {audience_id} refers back to audience {editing} (a cycle)"
@@ -154,21 +218,26 @@ class Audiences:
         """Every audience reachable from ``audience_id`` through audience rules."""
         if audience_id in seen:
             return {audience_id}
-        definition = AudienceDefinition.parse(self._records.get(audience_id)["definition"])
         found = {audience_id}
-        for rule in definition.rules:
-            if rule.attribute == "audience":
-                for ref in rule.value or []:
-                    found |= self._references(int(ref), seen | {audience_id})
+        for ref in _references_of(self._records.get(audience_id)["definition"]):
+            found |= self._references(ref, seen | {audience_id})
         return found
 
+    def _active_ids(self) -> list[int]:
+        return [row["id"] for row in self._records.list(status="active", sort="name")]
+
     def summary(self, definition: DefinitionLike) -> list[str]:
+        """The plain-English targeting summary (no customer data needed)."""
         definition = AudienceDefinition.parse(definition)
-        try:
-            checked, _ = check_definition(definition, self.catalog(), look_at_data=False)
-        except InvalidDefinition as exc:
-            return [f"(invalid: {p})" for p in exc.problems]
-        return summarize(checked, self.catalog(), self._name_of)
+        with self.job() as job:  # the catalog only: no query runs
+            try:
+                checked, _ = check_definition(definition, job.catalog, look_at_data=False)
+            except InvalidDefinition as exc:
+                return [f"(invalid: {p})" for p in exc.problems]
+            return self._summary(checked, job.catalog)
+
+    def _summary(self, checked: list[CheckedRule], catalog: Catalog) -> list[str]:
+        return summarize(checked, catalog, self._name_of)
 
     def _name_of(self, audience_id: int) -> str:
         try:
@@ -181,22 +250,16 @@ class Audiences:
     def estimate(self, definition: DefinitionLike, as_of: date | str | None = None) -> Estimate:
         """Size and base of a definition as of a day (default: yesterday), without saving."""
         definition = AudienceDefinition.parse(definition)
-        checked, warnings = self.check(definition)
-        as_of = self._wb.day(as_of)
-        size, base = self._run(self._compile(checked, as_of).estimate())[0]
-        return Estimate(size=int(size), base=int(base), as_of=as_of,
-                        summary=summarize(checked, self.catalog(), self._name_of),
-                        warnings=warnings + self._day_warnings(as_of, int(base)))
-
-    def _day_warnings(self, as_of: date, base: int) -> list[str]:
-        """Say why a count may be empty rather than let a zero pass for an answer."""
-        warnings = []
-        if as_of > self._wb.today():
-            warnings.append(f"{as_of} is in the future: events after today do not exist yet")
-        if base == 0:
+        as_of = self._calendar.day(as_of)
+        with self.job(as_of) as job:
+            checked, warnings = self._check(definition, job.catalog)
+            size, base = self._engine.rows(self._compile(checked, as_of, job).estimate())[0]
+            summary = self._summary(checked, job.catalog)
+        if not base:
             warnings.append(f"the customer base is empty as of {as_of}: no profiles ingested, "
                             "or none created by then")
-        return warnings
+        return Estimate(size=int(size or 0), base=int(base), as_of=as_of, summary=summary,
+                        warnings=warnings)
 
     def members(self, audience_id: int | str, as_of: date | str | None = None) -> pd.DataFrame:
         """Members (customer_id, ordered) as of ``as_of``, default the last processed day."""
@@ -206,10 +269,19 @@ class Audiences:
                 raise InvalidInput(f"audience {audience.id} ({audience.name}) has not been "
                                    "processed yet; give a day (--as-of YYYY-MM-DD)")
             # What processing kept: exports deliver exactly what the history counted.
-            return self._wb.processing.stored_members(audience.id, audience.last_processed_on)
-        checked, _ = self.check(audience.definition)
-        query = self._compile(checked, self._wb.day(as_of)).members().order_by("customer_id")
-        return self._wb.duck.sql(query.sql("duckdb")).df()
+            row = self._history.day(audience.id, audience.last_processed_on)
+            return self._memberships.members(row["membership"], audience.id)
+        return self.members_of(audience.definition, as_of)
+
+    def members_of(self, definition: DefinitionLike,
+                   as_of: date | str | None = None) -> pd.DataFrame:
+        """Members (customer_id, ordered) of a definition, saved or not, as of a day."""
+        definition = AudienceDefinition.parse(definition)
+        as_of = self._calendar.day(as_of)
+        with self.job(as_of) as job:
+            checked, _ = self._check(definition, job.catalog, look=False)
+            query = self._compile(checked, as_of, job).members().order_by("customer_id")
+            return self._engine.frame(query)
 
     def explain(self, audience: int | str | DefinitionLike, customer_id: str,
                 as_of: date | str | None = None) -> Explanation:
@@ -218,44 +290,46 @@ class Audiences:
             definition = self.get(audience).definition
         else:
             definition = AudienceDefinition.parse(audience)
-        checked, _ = self.check(definition)
-        as_of = self._wb.day(as_of)
-        compiled = self._compile(checked, as_of)
-        rows = self._run(compiled.explain(customer_id))
+        as_of = self._calendar.day(as_of)
+        with self.job(as_of) as job:
+            checked, _ = self._check(definition, job.catalog, look=False)
+            compiled = self._compile(checked, as_of, job)
+            rows = self._engine.rows(compiled.explain(customer_id))
+            summary = self._summary(checked, job.catalog)
         if not rows:
             return Explanation(customer_id, as_of, in_base=False, member=False, rules=[])
         row, count = rows[0], len(checked)
         holds, values, member = row[:count], row[count:2 * count], row[-1]
-        summary = summarize(checked, self.catalog(), self._name_of)
         checks = [RuleCheck(rule.position, text, rule.rule.exclude, held, value)
                   for rule, text, held, value in zip(checked, summary, holds, values,
                                                      strict=True)]
         return Explanation(customer_id, as_of, in_base=True, member=bool(member), rules=checks)
 
-    def _compile(self, checked: list[CheckedRule], as_of: date) -> Compiled:
-        tables = self._wb.feature_tables
-        needs_events = any(r.rule.attribute in ("tag", "audience") or r.rule.within_days
-                           for r in checked)
-        sources = Sources(features=tables.table(as_of),
-                          tag_events=tables.event_table("tag_events") if needs_events else "",
-                          purchases=tables.event_table("purchases") if needs_events else "")
+    def _compile(self, checked: list[CheckedRule], as_of: date, job: Job) -> Compiled:
+        sources = Sources(self._engine.tables(job.snapshot), Day(as_of, self._calendar.zone))
 
         def resolve(audience_id: int) -> exp.Expression:
             nested, _ = check_definition(
                 AudienceDefinition.parse(self._records.get(audience_id)["definition"]),
-                self.catalog(), look_at_data=False)
-            members = compile_rules(nested, as_of, sources, resolve).members()
+                job.catalog, look_at_data=False)
+            members = compile_rules(nested, sources, resolve).members()
             return exp.In(this=column("customer_id"), query=exp.Subquery(this=members))
 
-        return compile_rules(checked, as_of, sources, resolve)
-
-    def _run(self, query) -> list[tuple]:
-        return self._wb.duck.execute(query.sql("duckdb")).fetchall()
+        return compile_rules(checked, sources, resolve)
 
 
-def _as_id(audience_id: int | str) -> int:
-    if isinstance(audience_id, int) and not isinstance(audience_id, bool):
-        return audience_id
+def _references_of(definition: str) -> set[int]:
+    """Audience ids a stored definition uses in audience rules."""
+    rules = json.loads(definition).get("rules") or []
+    return {int(ref) for rule in rules if rule.get("attribute") == "audience"
+            for ref in rule.get("value") or []}
+
+
+def as_id(audience_id: int | str) -> int:
     if isinstance(audience_id, str) and audience_id.strip().isdigit():
-        return int(audience_id)
-    raise InvalidInput(f"audience id must be a number, not {audience_id!r}")
+        audience_id = int(audience_id)
+    if isinstance(audience_id, int) and not isinstance(audience_id, bool) \
+            and 1 <= audience_id <= MAX_ID:
+        return audience_id
+    raise InvalidInput(f"audience id must be a whole number between 1 and {MAX_ID}, "
+                       f"not {audience_id!r}")

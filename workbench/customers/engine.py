@@ -1,29 +1,105 @@
-"""DuckDB over the home's Parquet files.
+"""DuckDB over the home's Parquet files: the query engine adapter.
 
-Every process opens its own in-memory DuckDB connection and reads the Parquet files: a DuckDB
-database file opened for writing locks out every other process (TOOLCHAIN), and the home is used
-by several at once. Writers replace a Parquet file atomically (write a temporary file, then
-``os.replace``), so a reader sees the old file or the new one, never half of one.
+Every process opens its own in-memory DuckDB connection and reads the Parquet files of a pinned
+snapshot: a DuckDB database file opened for writing locks out every other process (TOOLCHAIN),
+and the home is used by several at once. Queries arrive as SQLGlot trees and are rendered here for
+DuckDB; DuckDB's errors are translated here into one line without SQL.
 """
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .schema import KINDS, STORAGE_TYPES
+import sqlglot
+from sqlglot import exp
+
+from ..errors import WorkbenchError
+from .features import Tables
+from .snapshot import Snapshot, empty_source
 
 if TYPE_CHECKING:
     import duckdb
+    import pandas as pd
 
     from ..home import Home
     from ..settings import Settings
 
 
+class EngineError(WorkbenchError):
+    """The query engine failed (out of memory, disk full, a file unreadable)."""
+
+
+class Engine:
+    def __init__(self, home: Home, settings: Settings):
+        self._home = home
+        self._settings = settings
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        # Called after every query: tests use it to change the data between the steps of a job.
+        self.after_query: Callable[[], None] | None = None
+
+    @property
+    def conn(self) -> duckdb.DuckDBPyConnection:
+        if self._conn is None:
+            self._conn = connect(self._home, self._settings)
+        return self._conn
+
+    def tables(self, snapshot: Snapshot) -> Tables:
+        """The snapshot's files as table expressions (an empty table for a kind never ingested)."""
+        def source(kind: str) -> exp.Expression:
+            path = snapshot.file(kind)
+            if path is None:
+                return sqlglot.parse_one(empty_source(kind), read="duckdb")
+            return exp.Table(this=exp.ReadParquet(expressions=[exp.Literal.string(str(path))]))
+
+        return Tables(profiles=source("profiles"), transactions=source("transactions"),
+                      tags=source("tags"), appended=source("appended"),
+                      appended_columns=tuple(snapshot.appended_types()))
+
+    def rows(self, query: exp.Expression | str, parameters: dict | None = None) -> list[tuple]:
+        return self._run(lambda: self.conn.execute(_text(query), parameters).fetchall())
+
+    def frame(self, query: exp.Expression | str, parameters: dict | None = None) -> pd.DataFrame:
+        return self._run(lambda: self.conn.execute(_text(query), parameters).df())
+
+    def execute(self, statement: str, parameters: dict | None = None) -> None:
+        self._run(lambda: self.conn.execute(statement, parameters))
+
+    def _run(self, work):
+        import duckdb
+
+        try:
+            result = work()
+        except duckdb.Error as exc:
+            raise EngineError(describe(exc)) from exc
+        if self.after_query:
+            self.after_query()
+        return result
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def describe(exc: Exception) -> str:
+    """One line for a DuckDB error: its kind and first line, never the SQL it ran."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    kind = exc.__class__.__name__.removesuffix("Exception")
+    if "No space left on device" in str(exc):
+        return "the query engine ran out of disk space (HOME/tmp and the data folder)"
+    if kind == "OutOfMemory":
+        return (f"the query engine ran out of memory ({first}); raise [engine] memory_limit "
+                "in workbench.toml or free disk space for spilling in HOME/tmp")
+    return f"query engine: {kind}: {first}"
+
+
+def _text(query: exp.Expression | str) -> str:
+    return query if isinstance(query, str) else query.sql("duckdb")
+
+
 def connect(home: Home, settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory connection with this home's limits, timezone and customer views."""
+    """A fresh in-memory connection with this home's limits and timezone."""
     import duckdb
 
     config = {
@@ -36,46 +112,6 @@ def connect(home: Home, settings: Settings) -> duckdb.DuckDBPyConnection:
     # After connecting: TimeZone lives in the icu extension, which loads on first use.
     conn.execute("SET TimeZone = $tz", {"tz": settings.timezone})
     conn.execute("SET enable_progress_bar = false")  # it would print into CLI output
-    refresh_views(conn, home)
+    # Versions never change once written: their footers can be cached for the kernel's life.
+    conn.execute("SET parquet_metadata_cache = true")
     return conn
-
-
-def data_file(home: Home, kind: str) -> Path:
-    return home.customers_dir / f"{kind}.parquet"
-
-
-def refresh_views(conn: duckdb.DuckDBPyConnection, home: Home) -> None:
-    """(Re)define one view per kind; a kind never ingested is an empty table of its columns."""
-    for kind in KINDS.values():
-        path = data_file(home, kind.name)
-        if path.exists():
-            source = f"SELECT * FROM read_parquet({_quote(str(path))})"
-        else:
-            columns = ", ".join(f"CAST(NULL AS {STORAGE_TYPES[c.type]}) AS {c.name}"
-                                for c in kind.columns)
-            source = f"SELECT {columns} WHERE false"
-        conn.execute(f"CREATE OR REPLACE VIEW {kind.name} AS {source}")
-
-
-def stored_types(conn: duckdb.DuckDBPyConnection, home: Home, kind: str) -> dict[str, str]:
-    """Column -> DuckDB type of a stored kind ({} if never ingested)."""
-    path = data_file(home, kind)
-    if not path.exists():
-        return {}
-    rows = conn.execute(f"DESCRIBE SELECT * FROM read_parquet({_quote(str(path))})").fetchall()
-    return {name: type_ for name, type_, *_ in rows}
-
-
-@contextmanager
-def replacing(path: Path):
-    """Yield a temporary path next to ``path``; on success it atomically becomes ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -9,8 +9,10 @@ of 20M transactions needs DuckDB's memory limit, not 20M Python objects.
    naming every check a row fails. Failed rows keep their original text for the rejects file.
 3. Exact duplicate rows collapse to one (the same event twice is one event); rows that share a
    key but differ are all rejected: the file contradicts itself and we cannot know which is right.
-4. Accepted rows are merged into the stored Parquet file by key (upsert), atomically. A column
-   absent from the file leaves the stored values of that column alone.
+4. Accepted rows are merged with the snapshot's version of the kind by key (upsert) into a NEW
+   version file; the caller records it as current in the store (one commit) and removes old
+   versions no job reads any more. A column absent from the file leaves the stored values of
+   that column alone.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import IngestError, RejectedRows
+from ..files import make_private, private_folder
 from ..sql import ident, lit
-from . import engine
 from .schema import (
     INFERENCE_ORDER,
     KINDS,
@@ -42,7 +44,12 @@ if TYPE_CHECKING:
     import duckdb
 
     from ..home import Home
+    from .snapshot import Snapshot
 
+# Values of a text column kept as its known choices (warnings, pick lists); more: incomplete.
+MAX_CHOICES = 1000
+# Text columns whose values are worth knowing (names, e-mails and ids are not pick lists).
+CHOICE_COLUMNS = {"profiles": ("gender", "home_city", "home_state"), "tags": ("tag",)}
 
 
 @dataclass
@@ -74,8 +81,21 @@ class IngestReport:
         return lines
 
 
+@dataclass
+class NewVersion:
+    """A version file written by an ingest, to be recorded as current."""
+
+    file: str  # relative to the home
+    columns: dict[str, str]  # column -> our type name, in file order
+    rows: int
+    choices: dict[str, dict]  # text column -> {"values": [...], "complete": bool}
+
+
 def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Path, *,
-           strict: bool = False, schema: dict[str, str] | None = None) -> IngestReport:
+           snapshot: Snapshot, strict: bool = False,
+           schema: dict[str, str] | None = None) -> tuple[IngestReport, NewVersion]:
+    """Check the file and write the merged new version of its kind. The caller holds the kind's
+    lock (``kind_lock``) and has pinned ``snapshot``, whose version this merges into."""
     kind = KINDS.get(kind_name)
     if kind is None:
         raise IngestError(f"unknown kind {kind_name!r}; use one of {', '.join(KINDS)}")
@@ -85,9 +105,9 @@ def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Pa
     if path.stat().st_size == 0:
         raise IngestError(f"{path} is empty; expected a header row and data rows")
     report = IngestReport(kind.name, str(path))
-    with _kind_lock(home, kind.name):
+    try:
         malformed = _load_source(conn, path)
-        columns = _plan_columns(conn, home, kind, schema or {})
+        columns = _plan_columns(conn, snapshot, kind, schema or {})
         report.column_types = {c.name: c.type for c in columns if c.name != "customer_id"}
         _stage(conn, kind, columns)
         report.duplicates = _collapse_duplicates(conn, kind, columns)
@@ -100,18 +120,27 @@ def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Pa
             raise RejectedRows(f"{report.summary()}: nothing stored (--strict); reasons in "
                                f"{report.rejects_file}")
         if kind.has_customer and kind.name != "profiles":
+            profiles = _stored(snapshot, "profiles")
             report.orphans = _count(conn, "SELECT count(*) FROM accepted a WHERE NOT EXISTS "
-                                          "(SELECT 1 FROM profiles p "
+                                          f"(SELECT 1 FROM {profiles} p "
                                           "WHERE p.customer_id = a.customer_id)")
-        report.new, report.updated = _merge(conn, home, kind, columns)
-        engine.refresh_views(conn, home)
-    for table in ("staged", "accepted", "source"):
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
-    return report
+        report.new, report.updated, version = _merge(conn, home, kind, columns, snapshot)
+    finally:
+        for table in ("staged", "accepted", "source"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+    return report, version
+
+
+def _stored(snapshot: Snapshot, kind: str) -> str:
+    """The snapshot's version of a kind as a FROM item."""
+    from .snapshot import empty_source
+
+    path = snapshot.file(kind)
+    return f"read_parquet({lit(str(path))})" if path else f"({empty_source(kind)})"
 
 
 @contextmanager
-def _kind_lock(home: Home, kind: str):
+def kind_lock(home: Home, kind: str):
     """Two ingests of one kind at once would each merge into the old file and lose the other's
     rows; they queue on a lock file instead."""
     home.customers_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +191,8 @@ class _Planned(Column):
     source_type: str = "VARCHAR"
 
 
-def _plan_columns(conn, home: Home, kind: Kind, schema: dict[str, str]) -> list[_Planned]:
+def _plan_columns(conn, snapshot: Snapshot, kind: Kind,
+                  schema: dict[str, str]) -> list[_Planned]:
     """Match the file's header to the contract: which stored column each file column feeds."""
     source_types = _source_types(conn)
     missing = [name for name in kind.required if name not in source_types]
@@ -179,12 +209,11 @@ def _plan_columns(conn, home: Home, kind: Kind, schema: dict[str, str]) -> list[
         # In the file's order, so that the rejects file reads like the file it came from.
         return [_Planned(c.name, c.type, c.required, name, type_)
                 for name, type_ in source_types.items() for c in [kind.column(name)]]
-    return _plan_appended(conn, home, source_types, schema)
+    return _plan_appended(conn, snapshot.appended_types(), source_types, schema)
 
 
-def _plan_appended(conn, home: Home, source_types: dict[str, str],
+def _plan_appended(conn, stored: dict[str, str], source_types: dict[str, str],
                    schema: dict[str, str]) -> list[_Planned]:
-    stored = engine.stored_types(conn, home, "appended")
     planned = [_Planned("customer_id", "text", True, "customer_id", source_types["customer_id"])]
     seen: dict[str, str] = {}
     for source, source_type in source_types.items():
@@ -196,8 +225,7 @@ def _plan_appended(conn, home: Home, source_types: dict[str, str],
                               + ("taken by column " + repr(seen[name]) if name in seen
                                  else "not a usable attribute name"))
         seen[name] = source
-        type_ = schema.get(name) or type_of_storage(stored.get(name)) \
-            or _infer_type(conn, source, source_type)
+        type_ = schema.get(name) or stored.get(name) or _infer_type(conn, source, source_type)
         planned.append(_Planned(name, type_, False, source, source_type))
     if len(planned) == 1:
         raise IngestError("appended file has only customer_id; add at least one attribute column")
@@ -323,7 +351,7 @@ def _collapse_duplicates(conn, kind: Kind, columns: list[_Planned]) -> int:
 
 def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Planned],
                    malformed: list[tuple[int, str, str]]) -> Path:
-    home.rejects_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(home.rejects_dir)
     # Unique even for two files of one name ingested within the same second.
     stamp = f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     target = home.rejects_dir / f"{kind.name}-{stamp}-{path.stem}.csv"
@@ -337,15 +365,18 @@ def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Plan
         f"WHERE _reason IS NOT NULL "
         f"UNION ALL SELECT {nulls}, 'line ' || line || ': malformed CSV: ' || error, text "
         f"FROM malformed) TO {lit(str(target))} (HEADER, DELIMITER ',')")
-    return target
+    return make_private(target)
 
 
-def _merge(conn, home: Home, kind: Kind, columns: list[_Planned]) -> tuple[int, int]:
-    """Upsert ``accepted`` into the stored file; return (new keys, updated keys)."""
-    target = engine.data_file(home, kind.name)
-    stored = engine.stored_types(conn, home, kind.name)
+def _merge(conn, home: Home, kind: Kind, columns: list[_Planned],
+           snapshot: Snapshot) -> tuple[int, int, NewVersion]:
+    """Upsert ``accepted`` into the snapshot's version as a new version file; return (new keys,
+    updated keys, the version)."""
+    stored_path = snapshot.file(kind.name)
+    stored = {name: STORAGE_TYPES[type_] for name, type_ in
+              snapshot.versions[kind.name].columns.items()}
     in_file = {c.name: c for c in columns}
-    if not stored:
+    if stored_path is None:
         select = ", ".join(_stored_expr(c.name, in_file, kind) for c in _all_columns(kind, in_file))
         source = f"SELECT {select} FROM accepted"
         new, updated = _count(conn, "SELECT count(*) FROM accepted"), 0
@@ -364,16 +395,38 @@ def _merge(conn, home: Home, kind: Kind, columns: list[_Planned]) -> tuple[int, 
                 pick.append(f"n.{ident(name)}")
             else:
                 pick.append(f"o.{ident(name)}")
-        stored_rel = f"read_parquet({lit(str(target))})"
+        stored_rel = f"read_parquet({lit(str(stored_path))})"
         source = (f"SELECT {', '.join(pick)} FROM {stored_rel} o FULL OUTER JOIN "
                   f"(SELECT *, true AS _new FROM accepted) n USING ({keys})")
         new = _count(conn, f"SELECT count(*) FROM accepted n WHERE NOT EXISTS (SELECT 1 FROM "
                            f"{stored_rel} o WHERE " + " AND ".join(
                                f"o.{ident(k)} = n.{ident(k)}" for k in kind.key) + ")")
         updated = _count(conn, "SELECT count(*) FROM accepted") - new
-    with engine.replacing(target) as tmp:
-        conn.execute(f"COPY ({source}) TO {lit(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
-    return new, updated
+    folder = private_folder(home.customers_dir / kind.name)
+    # Never a file that exists: a version is written once and only ever read after that.
+    target = folder / f"v-{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
+    conn.execute(f"COPY ({source}) TO {lit(str(target))} (FORMAT parquet, COMPRESSION zstd)")
+    make_private(target)
+    return new, updated, _describe_version(conn, home, kind, target)
+
+
+def _describe_version(conn, home: Home, kind: Kind, target: Path) -> NewVersion:
+    """What a snapshot needs to know of a version without opening it: its columns and types,
+    its row count and the known values of its pick-list columns."""
+    location = f"read_parquet({lit(str(target))})"
+    columns = {name: type_of_storage(type_) for name, type_, *_ in
+               conn.execute(f"DESCRIBE SELECT * FROM {location}").fetchall()}
+    rows = _count(conn, f"SELECT count(*) FROM {location}")
+    wanted = CHOICE_COLUMNS.get(kind.name, ())
+    if kind.open_columns:
+        wanted = [c for c, t in columns.items() if t == "text" and c != "customer_id"]
+    choices = {}
+    for column in wanted:
+        values = [row[0] for row in conn.execute(
+            f"SELECT {ident(column)} FROM {location} WHERE {ident(column)} IS NOT NULL "
+            f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {MAX_CHOICES + 1}").fetchall()]
+        choices[column] = {"values": values[:MAX_CHOICES], "complete": len(values) <= MAX_CHOICES}
+    return NewVersion(str(target.relative_to(home.root)), columns, rows, choices)
 
 
 def _all_columns(kind: Kind, in_file: dict[str, _Planned]) -> list[Column]:

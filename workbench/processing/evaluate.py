@@ -8,11 +8,10 @@ level k reads the columns of level k-1 (dependency order), so nothing is evaluat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from sqlglot import exp
 
-from ..audiences.compiler import KEY, Sources, Windows, column, compile_rules
+from ..audiences.compiler import F, KEY, Sources, Windows, column, compile_rules
 from ..audiences.definition import CheckedRule
 from ..errors import InvalidInput
 
@@ -60,22 +59,24 @@ def levels(audiences: list[ActiveAudience]) -> list[list[ActiveAudience]]:
     return result
 
 
-def pass_queries(audience_levels: list[list[ActiveAudience]], as_of: date,
+def pass_queries(audience_levels: list[list[ActiveAudience]],
                  sources: Sources) -> list[exp.Select]:
-    """One query per level; query k selects the table of level k-1 as ``p``."""
+    """One query per level; query k selects the table of level k-1 as ``p``. ``sources``
+    must name a features table that holds every column the audiences read."""
     queries = []
     for depth, level in enumerate(audience_levels):
-        windows = Windows(as_of)  # one aggregate per event table for the whole level
+        windows = Windows(sources.day)  # one aggregate per event table for the whole level
 
         def resolve(audience_id: int) -> exp.Expression:
             return exp.EQ(this=column(member_column(audience_id), PREVIOUS),
                           expression=exp.true())
 
-        compiled = [compile_rules(a.rules, as_of, sources, resolve, windows) for a in level]
+        compiled = [compile_rules(a.rules, sources, resolve, windows) for a in level]
         projections = [exp.alias_(c.member_condition(), a.column, quoted=True)
                        for a, c in zip(level, compiled, strict=True)]
-        if depth == 0:
-            projections = [column(KEY), column("customer_id"), *projections]
+        if depth == 0:  # every feature column stays: composition groups the last level
+            projections = [exp.Column(this=exp.Star(), table=exp.to_identifier(F, quoted=True)),
+                           *projections]
         else:
             projections = [exp.Column(this=exp.Star(), table=exp.to_identifier(PREVIOUS)),
                            *projections]

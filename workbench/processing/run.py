@@ -1,10 +1,11 @@
 """``wb.processing``: process days for every active audience, and read what processing kept.
 
-A run takes a lock (two runs never interleave), evaluates each day in one pass (evaluate.py),
-writes that day's memberships to a Parquet file named by the run, and commits sizes, changes and
-composition for all its days in one store transaction. Until that commit nothing is visible; if
-anything fails, the run is recorded as failed, its files are removed, and the previous results
-stand as they were.
+A run takes a lock (two runs never interleave), pins one snapshot of customer data for all its
+days, evaluates each day in one pass (day.py), writes that day's memberships to a Parquet file
+named by the run, and commits sizes, changes and composition for all its days in one store
+transaction. Until that commit nothing is visible; if the run fails as a whole, it is recorded as
+failed, its files are removed, and the previous results stand as they were. An audience that
+fails alone is recorded against that audience and the others are processed: the run is partial.
 """
 
 from __future__ import annotations
@@ -16,25 +17,31 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..audiences.compiler import Sources
-from ..audiences.definition import AudienceDefinition, check_definition
+from ..audiences.definition import AudienceDefinition, InvalidDefinition, check_definition
+from ..audiences.discovery import load_catalog
 from ..audiences.models import percent
+from ..customers.features import Day
 from ..errors import Conflict, InvalidInput, WorkbenchError
-from ..sql import ident, lit
-from ..store.audiences import AudienceRecords
-from ..store.processing import ProcessingRecords
-from .composition import DEFAULTS, Buckets, top_values_sql
-from .evaluate import ActiveAudience, levels, pass_queries
+from .composition import DEFAULTS, Buckets
+from .day import DayResult, compare, process_day
+from .evaluate import ActiveAudience
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..app import Workbench
+    from ..customers.engine import Engine
+    from ..customers.snapshot import Snapshot, Snapshots
+    from ..days import Calendar
+    from ..home import Home
+    from ..memberships import Memberships
+    from ..settings import Settings
+    from ..store.audiences import AudienceRecords
+    from ..store.processing import ProcessingRecords
+    from ..users import User
 
-Progress = Callable[[int, int, "DayResult"], None]
+Progress = Callable[[int, int, DayResult], None]
 
 
 class ProcessingFailed(WorkbenchError):
@@ -42,24 +49,18 @@ class ProcessingFailed(WorkbenchError):
 
 
 @dataclass
-class DayResult:
-    day: date
-    base: int
-    sizes: dict[int, int]
-    added: dict[int, int]
-    removed: dict[int, int]
-    membership: str  # path relative to the home
-    seconds: float
-
-
-@dataclass
 class RunReport:
     run_id: int
     date_from: date
     date_to: date
-    audiences: dict[int, str]  # id -> name
+    audiences: dict[int, str]  # id -> name, of those processed
     days: list[DayResult] = field(default_factory=list)
     seconds: float = 0.0
+    failures: dict[int, str] = field(default_factory=dict)  # audience id -> error
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.failures)
 
     def frame(self) -> pd.DataFrame:
         """One row per audience and day: size, % of base, added, removed."""
@@ -76,13 +77,16 @@ class RunReport:
         span = (str(self.date_from) if self.date_from == self.date_to
                 else f"{self.date_from} to {self.date_to}")
         lines = [f"processing run #{self.run_id}: {len(self.audiences)} active audiences, "
-                 f"{len(self.days)} day(s) ({span}) in {self.seconds:.1f} s"]
+                 f"{len(self.days)} day(s) ({span}) in {self.seconds:.1f} s"
+                 + (f"; PARTIAL: {len(self.failures)} audience(s) failed" if self.partial
+                    else "")]
         if self.days:
             last = self.days[-1]
             lines.append(f"customer base on {last.day}: {last.base:,}")
             for audience_id, name in self.audiences.items():
                 lines.append(f"  #{audience_id} {name}: {last.sizes[audience_id]:,} "
                              f"(+{last.added[audience_id]:,} / -{last.removed[audience_id]:,})")
+        lines += [f"  #{a} FAILED: {error}" for a, error in self.failures.items()]
         return lines
 
 
@@ -93,9 +97,18 @@ def print_progress(done: int, total: int, day: DayResult) -> None:
 
 
 class Processing:
-    def __init__(self, wb: Workbench):
-        self._wb = wb
-        self._records = ProcessingRecords(wb.store)
+    def __init__(self, *, home: Home, settings: Settings, user: User, calendar: Calendar,
+                 records: ProcessingRecords, audiences: AudienceRecords, snapshots: Snapshots,
+                 engine: Engine, memberships: Memberships):
+        self._home = home
+        self._settings = settings
+        self._user = user
+        self._calendar = calendar
+        self._records = records
+        self._audiences = audiences
+        self._snapshots = snapshots
+        self._engine = engine
+        self._memberships = memberships
 
     # -- running --------------------------------------------------------------------------------
 
@@ -103,150 +116,71 @@ class Processing:
             date_to: date | str | None = None, progress: Progress | None = None,
             notebook: str | None = None) -> RunReport:
         """Process one day (default: yesterday in the workbench timezone) or a range."""
-        self._wb.user.require("processing.run")
+        self._user.require("processing.run")
         first, last = self.days(as_of, date_from, date_to)
         with self._lock():
-            run_id = self._records.start_run(first, last, self._wb.user.name)
+            run_id = self._records.start_run(first, last, self._user.name)
             if notebook:
                 self._records.set_notebook(run_id, notebook)
-            written: list[Path] = []
             try:
-                report = self._run(run_id, first, last, progress, written)
+                with self._snapshots.pin() as snapshot:
+                    report = self._run(run_id, snapshot, first, last, progress)
             except Exception as exc:
-                for path in written:
-                    path.unlink(missing_ok=True)
                 message = str(exc) if isinstance(exc, WorkbenchError) else \
-                    f"{exc.__class__.__name__}: {exc}"
-                self._records.fail_run(run_id, message)
+                    f"{exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0]}"
+                self._records.fail_run(run_id, message, self._active_ids())
+                self._collect_garbage()
                 raise ProcessingFailed(f"processing run #{run_id} failed: {message}; the "
                                        "previous results are unchanged") from exc
             # Under the lock: a later run's new files must not look like garbage to this one.
-            self._collect_garbage(report)
+            self._collect_garbage()
         return report
 
-    def _run(self, run_id: int, first: date, last: date, progress: Progress | None,
-             written: list[Path]) -> RunReport:
+    def recover(self, notebook: str, reason: str) -> int | None:
+        """After the process of a run died (a killed kernel): record its run as interrupted,
+        naming its audit notebook, and remove its files. Returns the run's id, if it was left
+        running."""
+        with self._lock():
+            run_id = self._records.interrupt(notebook, f"interrupted: {reason} (audit "
+                                                       f"notebook: {notebook})")
+            self._collect_garbage()
+        return run_id
+
+    def _run(self, run_id: int, snapshot: Snapshot, first: date, last: date,
+             progress: Progress | None) -> RunReport:
         started = time.perf_counter()
-        active = self._active_audiences()
-        report = RunReport(run_id, first, last, {a.id: a.name for a in active})
-        ordered = levels(active)
-        buckets = self._buckets()
+        active, failures = self._active_audiences(snapshot)
+        buckets = self._buckets(snapshot)
+        tables = self._engine.tables(snapshot)
         previous = {a.id: self._records.previous_day(a.id, first) for a in active}
-        history, snapshots = [], []
+        history, snapshots, days = [], [], []
         total = (last - first).days + 1
         for index in range(total):
             day = first + timedelta(days=index)
-            result, day_snapshots = self._day(run_id, day, active, ordered, buckets, previous,
-                                              written, backfill=total > 1)
-            report.days.append(result)
-            history += [{"audience_id": a.id, "day": day, "size": result.sizes[a.id],
-                         "base": result.base, "added": result.added[a.id],
-                         "removed": result.removed[a.id], "run_id": run_id,
-                         "membership": result.membership} for a in active]
+            result, day_snapshots = process_day(
+                self._engine, self._memberships, tables, Day(day, self._calendar.zone),
+                [a for a in active if a.id not in failures], buckets, previous, run_id)
+            failures |= result.failures
+            days.append(result)
             snapshots += day_snapshots
-            previous = {a.id: {"day": day, "membership": result.membership} for a in active}
+            previous = {a: {"day": day, "membership": result.membership} for a in result.sizes}
             if progress:
                 progress(index + 1, total, result)
+        done = [a for a in active if a.id not in failures]
+        for result in days:
+            history += [{"audience_id": a.id, "day": result.day, "size": result.sizes[a.id],
+                         "base": result.base, "added": result.added[a.id],
+                         "removed": result.removed[a.id], "run_id": run_id,
+                         "membership": result.membership} for a in done]
+        snapshots = [s for s in snapshots if s["audience_id"] not in failures]
         # The last store write of the run: everything above can fail and leave no trace.
-        self._records.commit_run(run_id, history, snapshots, len(active),
-                                 self._following_days(active, last, previous))
+        errors = {a.id: failures.get(a.id) for a in active}
+        self._records.commit_run(run_id, history, snapshots, len(done),
+                                 self._following_days(done, last, previous), errors)
+        report = RunReport(run_id, first, last, {a.id: a.name for a in done}, days,
+                           failures=failures)
         report.seconds = time.perf_counter() - started
         return report
-
-    def _day(self, run_id, day, active, ordered, buckets, previous, written, *, backfill):
-        started = time.perf_counter()
-        conn, tables = self._wb.duck, self._wb.feature_tables
-        features = tables.table(day)
-        # A one-day run reads the events once, straight from the files; a backfill casts and
-        # keys them once for all its days.
-        sources = Sources(features, tables.event_table("tag_events", materialize=backfill),
-                          tables.event_table("purchases", materialize=backfill))
-        final = features
-        for depth, query in enumerate(pass_queries(ordered, day, sources)):
-            final = f"pass_{depth}"
-            conn.execute(f"CREATE OR REPLACE TEMP TABLE {final} AS {query.sql('duckdb')}")
-        counts = ", ".join(f"count(*) FILTER (WHERE {ident(a.column)})" for a in active)
-        base, *sizes = conn.execute(
-            f"SELECT count(*){', ' + counts if counts else ''} FROM {final}").fetchone()
-        membership = self._write_membership(run_id, day, final, active)
-        written.append(self._wb.home.root / membership)
-        sizes = dict(zip([a.id for a in active], sizes, strict=True))
-        added, removed = self._changes(membership, active, previous, sizes)
-        snapshots = self._composition(day, features, final, active, buckets)
-        result = DayResult(day, base, sizes, added, removed, membership,
-                           time.perf_counter() - started)
-        return result, snapshots
-
-    def _write_membership(self, run_id: int, day: date, final: str,
-                          active: list[ActiveAudience]) -> str:
-        relative = f"data/results/membership/day={day}/run-{run_id}.parquet"
-        path = self._wb.home.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        parts = [f"SELECT {a.id} AS audience_id, customer_id FROM {final} "
-                 f"WHERE {ident(a.column)}" for a in active] or [
-            "SELECT CAST(NULL AS INTEGER) AS audience_id, CAST(NULL AS VARCHAR) AS customer_id "
-            "WHERE false"]
-        # Written audience by audience, as the parts come: readers filter on audience_id.
-        self._wb.duck.execute(f"COPY ({' UNION ALL '.join(parts)}) "
-                              f"TO {lit(str(path))} (FORMAT parquet)")
-        return relative
-
-    def _changes(self, membership: str, active: list[ActiveAudience],
-                 previous: dict[int, dict | None],
-                 sizes: dict[int, int]) -> tuple[dict[int, int], dict[int, int]]:
-        """Members added and removed since each audience's previous processed day (on its
-        first day every member counts as added)."""
-        added = {a.id: sizes[a.id] for a in active}
-        removed = dict.fromkeys(added, 0)
-        by_file: dict[str, list[int]] = {}
-        for a in active:
-            if previous.get(a.id) is not None:
-                by_file.setdefault(previous[a.id]["membership"], []).append(a.id)
-        for earlier, ids in by_file.items():
-            added.update(dict.fromkeys(ids, 0))
-            for audience_id, plus, minus in self._compare(membership, earlier, ids):
-                added[audience_id], removed[audience_id] = plus, minus
-        return added, removed
-
-    def _compare(self, later: str, earlier: str, ids: list[int]) -> list[tuple]:
-        id_list = ", ".join(str(int(i)) for i in ids)
-        return self._wb.duck.execute(f"""
-            SELECT coalesce(c.audience_id, p.audience_id) AS audience_id,
-                   count(*) FILTER (WHERE p.customer_id IS NULL) AS added,
-                   count(*) FILTER (WHERE c.customer_id IS NULL) AS removed
-            FROM (SELECT * FROM {self._read(later)} WHERE audience_id IN ({id_list})) c
-            FULL OUTER JOIN (SELECT * FROM {self._read(earlier)}
-                             WHERE audience_id IN ({id_list})) p
-              ON c.audience_id = p.audience_id AND c.customer_id = p.customer_id
-            GROUP BY 1""").fetchall()
-
-    def _read(self, membership: str) -> str:
-        return f"read_parquet({lit(str(self._wb.home.root / membership))})"
-
-    def _composition(self, day: date, features: str, final: str,
-                     active: list[ActiveAudience], buckets: list[Buckets]) -> list[dict]:
-        """Every attribute's buckets for every audience and the base, in one scan
-        (GROUPING SETS: one grouping per attribute)."""
-        buckets = [Buckets(b.attribute, b.column, "top", top=tuple(
-            row[0] for row in self._wb.duck.execute(top_values_sql(features, b.column)).fetchall()))
-            if b.kind == "top" and not b.top else b for b in buckets]
-        joined = (f"{features} f" if final == features else
-                  f"{features} f JOIN {final} p ON p._key = f._key")
-        labels = ", ".join(f"{b.expression()} AS b{i}" for i, b in enumerate(buckets))
-        sets = ", ".join(f"(b{i})" for i in range(len(buckets)))
-        counts = "".join(f", count(*) FILTER (WHERE p.{ident(a.column)})" for a in active)
-        rows = self._wb.duck.execute(f"SELECT {labels}, count(*){counts} FROM {joined} "
-                                     f"GROUP BY GROUPING SETS ({sets})").fetchall()
-        snapshots = []
-        for i, b in enumerate(buckets):
-            by_label = {row[i]: row[len(buckets):] for row in rows if row[i] is not None}
-            for position, label in enumerate(b.order({k: v[0] for k, v in by_label.items()})):
-                base_count, *per_audience = by_label.get(label, (0,) + (0,) * len(active))
-                snapshots += [{"audience_id": a.id, "day": day, "attribute": b.attribute,
-                               "bucket": label, "position": position, "count": count,
-                               "base_count": base_count}
-                              for a, count in zip(active, per_audience, strict=True)]
-        return snapshots
 
     def _following_days(self, active, last: date, previous: dict) -> list[dict]:
         """Re-processing a past day changes what the next processed day added and removed:
@@ -257,21 +191,15 @@ class Processing:
             if following is None:
                 continue
             plus, minus = 0, 0
-            for _, p, m in self._compare(following["membership"], previous[a.id]["membership"],
-                                         [a.id]):
+            for _, p, m in compare(self._engine, self._memberships, following["membership"],
+                                   previous[a.id]["membership"], [a.id]):
                 plus, minus = p, m
             corrections.append({"audience_id": a.id, "day": following["day"], "added": plus,
                                 "removed": minus})
         return corrections
 
-    def _collect_garbage(self, report: RunReport) -> None:
-        """Membership files of a day that an earlier run wrote and this run replaced."""
-        kept = self._records.membership_files()
-        for day in report.days:
-            folder = (self._wb.home.root / day.membership).parent
-            for path in folder.glob("run-*.parquet"):
-                if str(path.relative_to(self._wb.home.root)) not in kept:
-                    path.unlink(missing_ok=True)
+    def _collect_garbage(self) -> None:
+        self._memberships.collect_garbage(self._records.membership_files())
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -281,28 +209,37 @@ class Processing:
             raise InvalidInput("give either a day (--as-of) or a range (--from, --to), not both")
         if (date_from is None) != (date_to is None):
             raise InvalidInput("a range needs both --from and --to")
-        parse = self._wb.day
+        day = self._calendar.day
         if date_from is not None:
-            first, last = parse(date_from), parse(date_to)
+            first, last = day(date_from, what="--from"), day(date_to, what="--to")
             if first > last:
                 raise InvalidInput(f"--from {first} is after --to {last}")
             return first, last
-        day = parse(as_of)
-        return day, day
+        single = day(as_of)
+        return single, single
 
-    def _active_audiences(self) -> list[ActiveAudience]:
-        catalog = self._wb.catalog()
-        active = []
-        for row in AudienceRecords(self._wb.store).list(status="active", sort="created"):
-            definition = AudienceDefinition.parse(row["definition"])
-            rules, _ = check_definition(definition, catalog, look_at_data=False)
+    def _active_ids(self) -> list[int]:
+        return [row["id"] for row in self._audiences.list(status="active")]
+
+    def _active_audiences(self, snapshot: Snapshot) -> tuple[list[ActiveAudience], dict]:
+        """Every active audience, its rules checked against this snapshot's catalog; one that
+        no longer checks (its data changed under it) fails alone."""
+        catalog = load_catalog(snapshot, self._active_ids)
+        active, failures = [], {}
+        for row in self._audiences.list(status="active", sort="created"):
+            try:
+                definition = AudienceDefinition.parse(row["definition"])
+                rules, _ = check_definition(definition, catalog, look_at_data=False)
+            except InvalidDefinition as exc:
+                failures[row["id"]] = str(exc)
+                rules = []
             active.append(ActiveAudience(row["id"], row["name"], rules))
-        return active
+        return active, failures
 
-    def _buckets(self) -> list[Buckets]:
-        catalog = self._wb.catalog()
+    def _buckets(self, snapshot: Snapshot) -> list[Buckets]:
+        catalog = load_catalog(snapshot, list)
         custom = []
-        for name in self._wb.settings.composition.attributes:
+        for name in self._settings.composition.attributes:
             attribute = catalog.get(name)
             if attribute is None or attribute.group not in ("Demographics", "Appended"):
                 raise InvalidInput(f"workbench.toml [composition] attributes: {name!r} is not a "
@@ -312,7 +249,7 @@ class Processing:
 
     @contextmanager
     def _lock(self):
-        path = self._wb.home.root / ".processing.lock"
+        path = self._home.root / ".processing.lock"
         with open(path, "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -322,7 +259,7 @@ class Processing:
                 raise Conflict(f"another processing run is in progress ({holder}); try again "
                                "when it has finished") from None
             handle.truncate(0)
-            handle.write(f"pid {os.getpid()}, started by {self._wb.user.name}")
+            handle.write(f"pid {os.getpid()}, started by {self._user.name}")
             handle.flush()
             try:
                 yield
@@ -343,23 +280,25 @@ class Processing:
 
     def composition(self, audience_id: int, day: date | None = None,
                     attribute: str | None = None) -> pd.DataFrame:
-        """Buckets with count, % of the audience, base count and % of the total base."""
+        """Buckets with count, % of the audience, % of the total base (the bucket's members
+        over the whole base), and the base's own count and share of the bucket."""
         import pandas as pd
 
-        audience = self._wb.audiences.get(audience_id)
-        day = day or audience.last_processed_on
-        columns = ["attribute", "bucket", "count", "percent_of_audience", "base_count",
-                   "percent_of_base"]
+        audience = self._audiences.get(int(audience_id))
+        day = day or audience["last_processed_on"]
+        columns = ["attribute", "bucket", "count", "percent_of_audience", "percent_of_base",
+                   "base_count", "base_share"]
         if day is None:
             return pd.DataFrame(columns=columns)
-        day = self._wb.day(day)
-        rows = self._records.composition(audience.id, day)
-        stored = self._records.day(audience.id, day) or {"size": 0, "base": 0}
+        day = self._calendar.day(day)
+        rows = self._records.composition(audience["id"], day)
+        stored = self._records.day(audience["id"], day) or {"size": 0, "base": 0}
         return pd.DataFrame([{
             "attribute": r["attribute"], "bucket": r["bucket"], "count": r["count"],
             "percent_of_audience": percent(r["count"], stored["size"]) or 0.0,
+            "percent_of_base": percent(r["count"], stored["base"]) or 0.0,
             "base_count": r["base_count"],
-            "percent_of_base": percent(r["base_count"], stored["base"]) or 0.0}
+            "base_share": percent(r["base_count"], stored["base"]) or 0.0}
             for r in rows if attribute in (None, r["attribute"])], columns=columns)
 
     def histories(self) -> pd.DataFrame:
@@ -367,11 +306,10 @@ class Processing:
         import pandas as pd
 
         frames = []
-        for audience in self._wb.audiences.list(sort="name"):
-            if audience.status == "active":
-                frame = self.history(audience.id)
-                frame.insert(0, "audience", f"#{audience.id} {audience.name}")
-                frames.append(frame)
+        for row in self._audiences.list(status="active", sort="name"):
+            frame = self.history(row["id"])
+            frame.insert(0, "audience", f"#{row['id']} {row['name']}")
+            frames.append(frame)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["audience", "day", "size", "base", "added", "removed", "percent_of_base"])
 
@@ -383,6 +321,4 @@ class Processing:
         row = self._records.day(audience_id, day)
         if row is None:
             return None
-        return self._wb.duck.execute(
-            f"SELECT customer_id FROM {self._read(row['membership'])} "
-            "WHERE audience_id = $id ORDER BY customer_id", {"id": audience_id}).df()
+        return self._memberships.members(row["membership"], audience_id)

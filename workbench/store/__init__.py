@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, event, insert, make_url, select
+from sqlalchemy import create_engine, event, inspect, insert, make_url, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -94,6 +94,7 @@ def migrate(engine: Engine) -> int:
     for version, tables, statements in schema.MIGRATIONS:
         if version in done:
             continue
+        _add_columns(engine, version)
         with engine.begin() as conn:
             for table in tables:
                 # IF NOT EXISTS: another process may be applying the same step right now.
@@ -109,3 +110,20 @@ def migrate(engine: Engine) -> int:
         except IntegrityError:
             pass  # the other process recorded it first
     return max((v for v, *_ in schema.MIGRATIONS), default=0)
+
+
+def _add_columns(engine: Engine, version: int) -> None:
+    """ALTER TABLE ... ADD COLUMN for the columns a step adds to tables of an older home (a new
+    home created them with its tables)."""
+    for step, table, name in schema.ADDED_COLUMNS:
+        if step != version or name in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+            continue
+        column = table.c[name]
+        kind = column.type.compile(dialect=engine.dialect)
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}')
+        except SQLAlchemyError:
+            # Another process added it a moment ago; anything else shows on the re-check.
+            if name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                raise

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import DatabaseError
 
-from ..errors import Conflict, NotFound
+from ..errors import Busy, Conflict, NotFound, StoreError
 from . import Store
 from .schema import audience_versions, audiences
 
@@ -27,14 +27,14 @@ class AudienceRecords:
     def __init__(self, store: Store):
         self._store = store
 
-    def insert(self, *, name: str, description: str, definition: str, user: str,
+    def insert(self, *, name: str, description: str, definition: str, summary: str, user: str,
                today: date) -> int:
         now = datetime.now(UTC)
         with self._store.begin() as conn:
             audience_id = conn.execute(insert(audiences).values(
                 name=name, description=description, status="draft", definition=definition,
-                version=1, created_by=user, created_on=today, created_at=now, updated_by=user,
-                updated_at=now)).inserted_primary_key[0]
+                summary=summary, version=1, created_by=user, created_on=today, created_at=now,
+                updated_by=user, updated_at=now)).inserted_primary_key[0]
             conn.execute(insert(audience_versions).values(
                 audience_id=audience_id, version=1, definition=definition, saved_by=user,
                 saved_at=now))
@@ -48,7 +48,7 @@ class AudienceRecords:
         return dict(row._mapping)
 
     def update_definition(self, audience_id: int, *, name: str, description: str,
-                          definition: str, base_version: int, user: str) -> int:
+                          definition: str, summary: str, base_version: int, user: str) -> int:
         """Save a draft edit made on ``base_version``; return the new version."""
         now = datetime.now(UTC)
         try:
@@ -57,14 +57,15 @@ class AudienceRecords:
                     audiences.c.id == audience_id, audiences.c.status == "draft",
                     audiences.c.version == base_version)).values(
                     name=name, description=description, definition=definition,
-                    version=base_version + 1, updated_by=user, updated_at=now))
+                    summary=summary, version=base_version + 1, updated_by=user,
+                    updated_at=now))
                 if done.rowcount != 1:
                     raise self._refusal(conn, audience_id, base_version)
                 conn.execute(insert(audience_versions).values(
                     audience_id=audience_id, version=base_version + 1, definition=definition,
                     saved_by=user, saved_at=now))
-        except DatabaseError as exc:  # the trigger: a path that skipped the checks above
-            raise Conflict(f"audience {audience_id} is active and frozen") from exc
+        except DatabaseError as exc:
+            raise _translated(exc, audience_id) from exc
         return base_version + 1
 
     def activate(self, audience_id: int, *, base_version: int, user: str, today: date) -> None:
@@ -77,12 +78,37 @@ class AudienceRecords:
             if done.rowcount != 1:
                 raise self._refusal(conn, audience_id, base_version)
 
+    def archive(self, audience_id: int, *, user: str, today: date) -> None:
+        """Retire an active audience: no longer processed, history kept, read-only for good."""
+        try:
+            with self._store.begin() as conn:
+                done = conn.execute(update(audiences).where(and_(
+                    audiences.c.id == audience_id, audiences.c.status == "active")).values(
+                    status="archived", archived_on=today, updated_by=user,
+                    updated_at=datetime.now(UTC)))
+                if done.rowcount != 1:
+                    row = conn.execute(select(audiences).where(
+                        audiences.c.id == audience_id)).first()
+                    if row is None:
+                        raise NotFound(f"no audience with id {audience_id}")
+                    raise Conflict(f"audience {audience_id} ({row.name}) is {row.status}; only "
+                                   "active audiences are archived (a draft can simply be "
+                                   "left unused)")
+        except DatabaseError as exc:
+            raise _translated(exc, audience_id) from exc
+
+    def set_processing_errors(self, conn, errors: dict[int, str | None]) -> None:
+        """Inside a processing commit: each audience's failure, or None when it succeeded."""
+        for audience_id, error in errors.items():
+            conn.execute(update(audiences).where(audiences.c.id == audience_id)
+                         .values(processing_error=error and error[:2000]))
+
     def _refusal(self, conn, audience_id: int, base_version: int) -> Exception:
         row = conn.execute(select(audiences).where(audiences.c.id == audience_id)).first()
         if row is None:
             return NotFound(f"no audience with id {audience_id}")
-        if row.status == "active":
-            return Conflict(f"audience {audience_id} ({row.name}) is active and frozen; "
+        if row.status != "draft":
+            return Conflict(f"audience {audience_id} ({row.name}) is {row.status} and frozen; "
                             "duplicate it to make a new draft")
         return Conflict(f"audience {audience_id} ({row.name}) was changed by {row.updated_by} "
                         f"(version {row.version}) after the version {base_version} you edited; "
@@ -106,3 +132,15 @@ class AudienceRecords:
                                 .where(audience_versions.c.audience_id == audience_id)
                                 .order_by(audience_versions.c.version))
             return [dict(row._mapping) for row in rows]
+
+
+def _translated(exc: DatabaseError, audience_id: int) -> Exception:
+    """The freeze trigger says so in its message; anything else (a lock held too long by
+    another process, a broken store) is not the audience's state."""
+    text = str(exc.orig if getattr(exc, "orig", None) is not None else exc)
+    if "active and frozen" in text:
+        return Conflict(f"audience {audience_id} is active and frozen")
+    if "locked" in text or "busy" in text.lower():
+        return Busy("the metadata store is busy (another process holds its write lock); "
+                    "try again")
+    return StoreError(f"metadata store: {text.splitlines()[0]}")

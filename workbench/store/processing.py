@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import and_, delete, insert, select, update
 
 from . import Store
+from .audiences import AudienceRecords
 from .schema import audience_history, audiences, composition, processing_runs
 
 
@@ -24,13 +25,26 @@ class ProcessingRecords:
                 status="running", date_from=date_from, date_to=date_to, started_by=user,
                 started_at=datetime.now(UTC))).inserted_primary_key[0]
 
-    def fail_run(self, run_id: int, error: str, notebook: str | None = None) -> None:
+    def fail_run(self, run_id: int, error: str, audience_ids: list[int] = ()) -> None:
+        """The run failed as a whole: it and every audience it was processing say so."""
+        message = f"processing run #{run_id} failed: {error}"
         with self._store.begin() as conn:
             conn.execute(update(processing_runs).where(processing_runs.c.id == run_id).values(
                 status="failed", finished_at=datetime.now(UTC), error=error[:2000]))
-            if notebook:
-                conn.execute(update(processing_runs).where(processing_runs.c.id == run_id)
-                             .values(notebook=notebook))
+            AudienceRecords(self._store).set_processing_errors(
+                conn, dict.fromkeys(audience_ids, message))
+
+    def interrupt(self, notebook: str, error: str) -> int | None:
+        """Mark the run of this audit notebook failed if it was left running."""
+        with self._store.begin() as conn:
+            row = conn.execute(select(processing_runs.c.id).where(and_(
+                processing_runs.c.notebook == notebook,
+                processing_runs.c.status == "running"))).first()
+            if row is None:
+                return None
+            conn.execute(update(processing_runs).where(processing_runs.c.id == row.id).values(
+                status="failed", finished_at=datetime.now(UTC), error=error[:2000]))
+            return row.id
 
     def set_notebook(self, run_id: int, notebook: str) -> None:
         with self._store.begin() as conn:
@@ -38,9 +52,11 @@ class ProcessingRecords:
                          .values(notebook=notebook))
 
     def commit_run(self, run_id: int, history: list[dict], snapshots: list[dict],
-                   audience_count: int, corrections: list[dict]) -> None:
+                   audience_count: int, corrections: list[dict],
+                   errors: dict[int, str | None]) -> None:
         """Everything a run produced, in one transaction: it all lands or none of it does.
-        ``corrections``: added/removed of later days whose previous day this run replaced."""
+        ``corrections``: added/removed of later days whose previous day this run replaced;
+        ``errors``: each audience's failure in this run, None for those processed."""
         with self._store.begin() as conn:
             for row in history:
                 key = and_(audience_history.c.audience_id == row["audience_id"],
@@ -60,8 +76,14 @@ class ProcessingRecords:
                     added=row["added"], removed=row["removed"]))
             for audience_id in {row["audience_id"] for row in history}:
                 self._refresh_audience(conn, audience_id)
+            failed = {a: e for a, e in errors.items() if e}
+            AudienceRecords(self._store).set_processing_errors(conn, {
+                a: e and f"processing run #{run_id} failed for this audience: {e}"
+                for a, e in errors.items()})
             conn.execute(update(processing_runs).where(processing_runs.c.id == run_id).values(
-                status="succeeded", finished_at=datetime.now(UTC), audiences=audience_count))
+                status="partial" if failed else "succeeded", finished_at=datetime.now(UTC),
+                audiences=audience_count,
+                error="; ".join(f"audience {a}: {e}" for a, e in failed.items())[:2000] or None))
 
     def _refresh_audience(self, conn, audience_id: int) -> None:
         latest = conn.execute(select(audience_history).where(
@@ -115,11 +137,3 @@ class ProcessingRecords:
             rows = conn.execute(select(processing_runs).order_by(processing_runs.c.id.desc())
                                 .limit(limit))
             return [dict(row._mapping) for row in rows]
-
-    def last_failure(self) -> dict | None:
-        """The latest run, if it failed (a later success clears the alarm)."""
-        with self._store.read() as conn:
-            row = conn.execute(select(processing_runs).where(
-                processing_runs.c.status != "running")
-                .order_by(processing_runs.c.id.desc()).limit(1)).first()
-        return dict(row._mapping) if row is not None and row.status == "failed" else None

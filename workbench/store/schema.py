@@ -48,7 +48,7 @@ audiences = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
     Column("description", Text, nullable=False, default=""),
-    Column("status", String(10), nullable=False),  # draft | active
+    Column("status", String(10), nullable=False),  # draft | active | archived
     Column("definition", Text, nullable=False),  # the SPEC 5 JSON, rules included
     Column("version", Integer, nullable=False),  # +1 on every saved edit: optimistic concurrency
     Column("created_by", String(200), nullable=False),
@@ -61,6 +61,10 @@ audiences = Table(
     Column("last_processed_on", Date),
     Column("size", Integer),
     Column("base", Integer),
+    # Stored so that listing audiences needs no query engine (migration 4).
+    Column("summary", Text),  # JSON list of the targeting summary's lines
+    Column("processing_error", Text),  # the last run that processed it failed for it
+    Column("archived_on", Date),
     Index("ix_audiences_status", "status"),
 )
 
@@ -115,6 +119,23 @@ composition = Table(
     Column("base_count", Integer, nullable=False),
 )
 
+# One row per version of a kind of customer data. Ingest writes a new Parquet file and records
+# it here in one transaction; the newest row of a kind is current. A job pins the current row of
+# every kind at its start (a snapshot) and reads only those files to its end.
+customer_data = Table(
+    "customer_data",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("file", Text, nullable=False),  # relative to the home
+    Column("columns", Text, nullable=False),  # JSON {column: type}, in file order
+    Column("rows", Integer, nullable=False),
+    Column("choices", Text, nullable=False),  # JSON {column: [most frequent values]} or null
+    Column("ingest_id", Integer, ForeignKey("ingests.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_customer_data_kind", "kind", "id"),
+)
+
 # An active audience is frozen in the store itself, whatever code path tries to change it.
 AUDIENCE_FREEZE_SQLITE = """
 CREATE TRIGGER IF NOT EXISTS audiences_frozen_when_active
@@ -124,6 +145,28 @@ BEGIN
     SELECT RAISE(ABORT, 'audience is active and frozen');
 END
 """
+# Migration 4: an active audience may be archived (its only way out), nothing else; an archived
+# one is frozen for good; neither can be deleted.
+AUDIENCE_FREEZE_SQLITE_4 = [
+    "DROP TRIGGER IF EXISTS audiences_frozen_when_active",
+    """
+CREATE TRIGGER IF NOT EXISTS audiences_frozen_when_active
+BEFORE UPDATE OF name, description, status, definition, version ON audiences
+WHEN OLD.status = 'archived' OR (OLD.status = 'active' AND NOT (
+    NEW.status = 'archived' AND NEW.name IS OLD.name AND NEW.description IS OLD.description
+    AND NEW.definition IS OLD.definition AND NEW.version IS OLD.version))
+BEGIN
+    SELECT RAISE(ABORT, 'audience is active and frozen');
+END
+""",
+    """
+CREATE TRIGGER IF NOT EXISTS audiences_kept_when_active
+BEFORE DELETE ON audiences WHEN OLD.status <> 'draft'
+BEGIN
+    SELECT RAISE(ABORT, 'audience is active and frozen');
+END
+""",
+]
 AUDIENCE_FREEZE_POSTGRESQL = [
     """
 CREATE OR REPLACE FUNCTION audiences_frozen_when_active() RETURNS trigger AS $$
@@ -141,6 +184,32 @@ CREATE OR REPLACE TRIGGER audiences_frozen_when_active BEFORE UPDATE ON audience
 FOR EACH ROW EXECUTE FUNCTION audiences_frozen_when_active()
 """,
 ]
+AUDIENCE_FREEZE_POSTGRESQL_4 = [
+    """
+CREATE OR REPLACE FUNCTION audiences_frozen_when_active() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.status <> 'draft' THEN
+            RAISE EXCEPTION 'audience is active and frozen';
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF (OLD.status = 'archived' AND (NEW.name, NEW.description, NEW.status, NEW.definition,
+            NEW.version) IS DISTINCT FROM (OLD.name, OLD.description, OLD.status,
+            OLD.definition, OLD.version))
+       OR (OLD.status = 'active' AND ((NEW.name, NEW.description, NEW.definition, NEW.version)
+            IS DISTINCT FROM (OLD.name, OLD.description, OLD.definition, OLD.version)
+            OR NEW.status NOT IN ('active', 'archived'))) THEN
+        RAISE EXCEPTION 'audience is active and frozen';
+    END IF;
+    RETURN NEW;
+END $$ LANGUAGE plpgsql
+""",
+    """
+CREATE OR REPLACE TRIGGER audiences_kept_when_active BEFORE DELETE ON audiences
+FOR EACH ROW EXECUTE FUNCTION audiences_frozen_when_active()
+""",
+]
 
 # (version, tables it creates, DDL statements per dialect). Append new steps; never edit a
 # released one.
@@ -149,4 +218,14 @@ MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
     (2, [audiences, audience_versions],
      {"sqlite": [AUDIENCE_FREEZE_SQLITE], "postgresql": AUDIENCE_FREEZE_POSTGRESQL}),
     (3, [processing_runs, audience_history, composition], {}),
+    (4, [customer_data], {"sqlite": AUDIENCE_FREEZE_SQLITE_4,
+                          "postgresql": AUDIENCE_FREEZE_POSTGRESQL_4}),
+]
+
+# Columns added to existing tables, by migration step: (version, table, column name). A new
+# home gets them from CREATE TABLE already; an older one gets ALTER TABLE ... ADD COLUMN.
+ADDED_COLUMNS: list[tuple[int, Table, str]] = [
+    (4, audiences, "summary"),
+    (4, audiences, "processing_error"),
+    (4, audiences, "archived_on"),
 ]

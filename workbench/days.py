@@ -1,0 +1,48 @@
+"""Days as the workbench counts them: in its timezone, never the machine's, and within bounds.
+
+A day a job is asked for is checked here once: a day after today would count events that do not
+exist yet (and, processed, would pin "last processed" in the future for good); a day before 1900
+is a typing error, not a customer base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .errors import InvalidInput
+
+EARLIEST = date(1900, 1, 1)
+
+
+class Calendar:
+    def __init__(self, zone: ZoneInfo, now: Callable[[ZoneInfo], datetime] | None = None):
+        self.zone = zone
+        self._now = now or (lambda z: datetime.now(z))
+
+    def today(self) -> date:
+        return self._now(self.zone).date()
+
+    def yesterday(self) -> date:
+        """The default day of processing and estimates."""
+        return self.today() - timedelta(days=1)
+
+    def day(self, value: date | str | None = None, *, what: str = "as-of day") -> date:
+        """A day given as a date or YYYY-MM-DD, checked; None is yesterday."""
+        if value is None:
+            return self.yesterday()
+        if isinstance(value, datetime):
+            value = value.date()
+        if not isinstance(value, date):
+            try:
+                value = date.fromisoformat(str(value))
+            except ValueError:
+                raise InvalidInput(f"{what} {value!r} is not a date YYYY-MM-DD") from None
+        today = self.today()
+        if value > today:
+            raise InvalidInput(f"{what} {value} is after today ({today} in {self.zone.key}); "
+                               "events after today do not exist yet")
+        if value < EARLIEST:
+            raise InvalidInput(f"{what} {value} is before {EARLIEST}")
+        return value

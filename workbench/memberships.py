@@ -1,0 +1,65 @@
+"""Membership files: the members of every active audience for one processed day, per run.
+
+Processing writes ``data/results/membership/day=D/run-R.parquet`` and the store points at it
+from the history of each audience and day; exports and ``audience members`` read it. A reader
+holds a lease on the file (files.py) while it reads, so a re-processing of that day, which
+supersedes the file, removes it only once nobody reads it.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .files import Gone, lease, private_folder, remove_unless_read
+from .sql import lit
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .customers.engine import Engine
+    from .home import Home
+
+FOLDER = "data/results/membership"
+
+
+class Memberships:
+    def __init__(self, home: Home, engine: Engine):
+        self._home = home
+        self._engine = engine
+
+    def path(self, relative: str) -> Path:
+        return self._home.root / relative
+
+    def new_file(self, day: date, run_id: int) -> str:
+        """Where a run writes the memberships of a day (relative to the home)."""
+        private_folder(self._home.root / FOLDER / f"day={day}")
+        return f"{FOLDER}/day={day}/run-{run_id}.parquet"
+
+    def read(self, relative: str) -> str:
+        """A FROM item for a membership file (the caller holds a lease while it reads)."""
+        return f"read_parquet({lit(str(self.path(relative)))})"
+
+    def members(self, relative: str, audience_id: int) -> pd.DataFrame:
+        """customer_id of one audience's members in a membership file, ordered."""
+        with ExitStack() as stack:
+            try:
+                lease(stack, self.path(relative))
+            except Gone:
+                from .errors import Busy
+
+                raise Busy("the membership file was replaced by a processing run just now; "
+                           "try again") from None
+            return self._engine.frame(
+                f"SELECT customer_id FROM {self.read(relative)} WHERE audience_id = $id "
+                "ORDER BY customer_id", {"id": audience_id})
+
+    def collect_garbage(self, kept: set[str]) -> None:
+        """Remove membership files the store no longer points at and nobody reads (replaced
+        days, runs that failed or were killed). The caller holds the processing lock."""
+        root = self._home.root / FOLDER
+        for path in sorted(root.glob("day=*/run-*.parquet")):
+            if str(path.relative_to(self._home.root)) not in kept:
+                remove_unless_read(path)
