@@ -9,16 +9,30 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ..errors import InvalidInput
 from .catalog import Catalog
-from .operators import OPERATORS, allowed_operators
+from .operators import CONTROL, MAX_DAYS, OPERATORS, allowed_operators
 
 WINDOWED = {"tag", "rfm.frequency", "rfm.monetary"}
+
+# Limits on a definition (docs/audiences.md; the limits on values are in operators.py). A
+# definition is typed or built by a person: these are far above any real one, and keep a
+# hostile or broken one from exhausting memory, the stack or the SQL engine.
+MAX_RULES = 100
+MAX_MIN_COUNT = 1_000_000
+MAX_NAME_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 10_000
+MAX_JSON_BYTES = 1_000_000
+MAX_JSON_DEPTH = 20  # a real definition nests 4 deep: {"rules": [{"value": [...]}]}
+
+# A description may have several lines; nothing else may hold a control character.
+DESCRIPTION_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class InvalidDefinition(InvalidInput):
@@ -43,26 +57,61 @@ class Rule(BaseModel):
 class AudienceDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     description: str = ""
     rules: list[Rule] = []
 
     @field_validator("name")
     @classmethod
-    def _name_has_text(cls, value: str) -> str:
-        if not value.strip():
+    def _name_has_text(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if not value:
             raise ValueError("the name must not be blank")
-        return value.strip()
+        if not _stored(info):
+            _refuse_control(value, CONTROL, "no control characters allowed")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _description_is_text(cls, value: str, info: ValidationInfo) -> str:
+        if not _stored(info):
+            if len(value) > MAX_DESCRIPTION_LENGTH:
+                raise ValueError(f"at most {MAX_DESCRIPTION_LENGTH:,} characters, "
+                                 f"not {len(value):,}")
+            _refuse_control(value, DESCRIPTION_CONTROL,
+                            "no control characters allowed but newline and tab")
+        return value
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: Any, info: ValidationInfo) -> Any:
+        # Before validation, so a million rules are refused without building them.
+        if isinstance(value, list) and len(value) > MAX_RULES and not _stored(info):
+            raise ValueError(f"at most {MAX_RULES} rules, not {len(value):,}")
+        return value
 
     @classmethod
-    def parse(cls, data: dict | str | AudienceDefinition) -> AudienceDefinition:
-        """From a dict or JSON text; shape errors become ``InvalidDefinition``."""
+    def parse(cls, data: dict | str | bytes | AudienceDefinition, *,
+              stored: bool = False) -> AudienceDefinition:
+        """From a dict or JSON text; shape errors become ``InvalidDefinition``.
+
+        ``stored=True`` is for a definition read back from the store: it passed the checks of
+        the day it was saved, and limits added since are not applied to it, so that an old
+        audience stays readable (``check_definition`` still applies them before it is
+        evaluated)."""
         if isinstance(data, AudienceDefinition):
             return data
         try:
-            if isinstance(data, str | bytes):
-                return cls.model_validate_json(data)
-            return cls.model_validate(data)
+            if not stored and isinstance(data, str | bytes):
+                data = load_json(data)
+            elif not stored and _nesting(data) > MAX_JSON_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            elif isinstance(data, str | bytes):
+                data = json.loads(data)
+        except ValueError as exc:
+            raise InvalidDefinition([f"definition: {exc}"]) from None
+        try:
+            return cls.model_validate(data, context={"stored": stored})
         except ValidationError as exc:
             raise InvalidDefinition([_describe(error, data) for error in exc.errors()]) from None
 
@@ -70,24 +119,94 @@ class AudienceDefinition(BaseModel):
         return json.dumps(self.model_dump(exclude_defaults=False), sort_keys=False)
 
 
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
+
+
+def _refuse_control(value: str, pattern: re.Pattern, rule: str) -> None:
+    found = pattern.search(value)
+    if found:
+        raise ValueError(f"{rule}; found {found.group()!r} at character {found.start() + 1}")
+
+
+# -- JSON text -------------------------------------------------------------------------------------
+
+# A string in JSON text (escapes included), so that brackets inside strings are not counted.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def load_json(text: str | bytes) -> Any:
+    """JSON text within the size and nesting limits, parsed; ``ValueError`` saying what is wrong
+    otherwise. The nesting is measured before parsing: ``json.loads`` recurses, and text
+    nested a hundred thousand deep would end in a ``RecursionError``."""
+    if isinstance(text, bytes):
+        size = len(text)
+    else:
+        size = len(text) if len(text) > MAX_JSON_BYTES else len(text.encode("utf-8", "replace"))
+    if size > MAX_JSON_BYTES:
+        raise ValueError(f"larger than {MAX_JSON_BYTES:,} bytes (1 MB)")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8 text (byte {exc.start + 1} cannot be read)") from None
+    depth = 0
+    for bracket in _BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+                         ) from None
+    except (ValueError, RecursionError):  # an integer of more than 4,300 digits
+        raise ValueError("not valid JSON: a number has too many digits") from None
+
+
+def _nesting(data: Any) -> int:
+    """How deep lists and dicts nest in ``data`` (a value: 0), counted without recursing and
+    no further than just past the limit (a list may even hold itself)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict)
+                                                   else item))
+    return deepest
+
+
 def _describe(error: dict, data: Any) -> str:
-    loc = list(error["loc"])
-    message = error["msg"]
-    if loc[:1] == ["rules"] and len(loc) >= 2 and isinstance(loc[1], int):
-        position = loc[1]
+    loc = [shown(p) for p in error["loc"]]
+    message = error["msg"].removeprefix("Value error, ")
+    if error["loc"][:1] == ("rules",) and len(loc) >= 2 and isinstance(error["loc"][1], int):
+        position = error["loc"][1]
         attribute = ""
         try:
-            attribute = f" ({data['rules'][position]['attribute']})"
+            attribute = f" ({shown(data['rules'][position]['attribute'])})"
         except (KeyError, IndexError, TypeError):
             pass
-        field = ".".join(str(p) for p in loc[2:]) or "rule"
+        field = ".".join(loc[2:]) or "rule"
         if error["type"] == "extra_forbidden":
             message = ("unknown field; a rule has attribute, op, value, exclude, "
                        "within_days, min_count")
         return f"rule {position + 1}{attribute}: {field}: {message}"
     if error["type"] == "extra_forbidden":
         message = "unknown field; a definition has name, description, rules"
-    return f"{'.'.join(str(p) for p in loc) or 'definition'}: {message}"
+    return f"{'.'.join(loc) or 'definition'}: {message}"
+
+
+def shown(text: Any, width: int = 60) -> str:
+    """Text from the definition as it may appear in a one-line message: control characters
+    escaped (an attribute name could hold ESC or a newline), and cut to ``width``."""
+    text = str(text)
+    if len(text) > width:
+        text = text[:width - 1] + "…"
+    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass(frozen=True)
@@ -110,11 +229,11 @@ def check_definition(definition: AudienceDefinition, catalog: Catalog, *,
         try:
             value, warning = _check_rule(rule, catalog, look_at_data)
         except ValueError as exc:
-            problems.append(f"rule {position} ({rule.attribute}): {exc}")
+            problems.append(f"rule {position} ({shown(rule.attribute)}): {exc}")
             continue
         checked.append(CheckedRule(position, rule, value, catalog.get(rule.attribute).type))
         if warning:
-            warnings.append(f"rule {position} ({rule.attribute}): {warning}")
+            warnings.append(f"rule {position} ({shown(rule.attribute)}): {warning}")
     if problems:
         raise InvalidDefinition(problems)
     return checked, warnings
@@ -130,15 +249,15 @@ def _check_rule(rule: Rule, catalog: Catalog, look_at_data: bool) -> tuple[Any, 
     operator = OPERATORS.get(rule.op)
     allowed = allowed_operators(attribute)
     if operator is None:
-        raise ValueError(f"unknown operator {rule.op!r}; for {attribute.type} attributes use "
-                         f"{', '.join(allowed)}")
+        raise ValueError(f"unknown operator '{shown(rule.op)}'; for {attribute.type} attributes "
+                         f"use {', '.join(allowed)}")
     if attribute.type not in operator.types:
-        raise ValueError(f"operator {rule.op!r} does not apply to {attribute.type} attributes; "
+        raise ValueError(f"operator '{rule.op}' does not apply to {attribute.type} attributes; "
                          f"allowed: {', '.join(allowed)}")
     try:
         value = operator.check(attribute, rule.value)
     except ValueError as exc:
-        got = json.dumps(rule.value, default=str)
+        got = _got(rule.value)
         raise ValueError(f"{rule.op} needs {exc}" + ("" if got in str(exc) else f"; got {got}")
                          ) from None
     _check_window(rule)
@@ -151,11 +270,26 @@ def _check_window(rule: Rule) -> None:
             raise ValueError("within_days applies only to tag, rfm.frequency and rfm.monetary")
         if rule.within_days < 1:
             raise ValueError(f"within_days must be at least 1 day, not {rule.within_days}")
+        if rule.within_days > MAX_DAYS:
+            raise ValueError(f"within_days must be at most {MAX_DAYS:,} days (100 years), "
+                             f"not {_got(rule.within_days)}")
     if rule.min_count is not None:
         if rule.attribute != "tag":
             raise ValueError("min_count applies only to tag rules")
         if rule.min_count < 1:
-            raise ValueError(f"min_count must be at least 1, not {rule.min_count}")
+            raise ValueError(f"min_count must be at least 1, not {_got(rule.min_count)}")
+        if rule.min_count > MAX_MIN_COUNT:
+            raise ValueError(f"min_count must be at most {MAX_MIN_COUNT:,}, "
+                             f"not {_got(rule.min_count)}")
+
+
+def _got(value: Any) -> str:
+    """A refused value for the message: as JSON (NaN shows as NaN), short."""
+    try:
+        text = json.dumps(value, default=str)
+    except ValueError:  # an int of more than 4,300 digits
+        return "a number too long to show"
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _unseen_values(rule: Rule, attribute, value, catalog: Catalog) -> str | None:
@@ -173,5 +307,6 @@ def _unseen_values(rule: Rule, attribute, value, catalog: Catalog) -> str | None
     notes = []
     for v in unseen:
         close = difflib.get_close_matches(v, sorted(known), n=3, cutoff=0.6)
-        notes.append(f"{v!r} (closest known: {', '.join(close)})" if close else repr(v))
+        notes.append(f"{v!r} (closest known: {', '.join(map(shown, close))})" if close
+                     else repr(v))
     return "not seen in the data yet: " + "; ".join(notes)

@@ -8,6 +8,8 @@ summary can never drift from the SQL that selects the members.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,11 +18,26 @@ from typing import Any
 
 from sqlglot import exp
 
+from ..errors import InvalidInput
+from ..ids import parse_id
 from .catalog import DATE_TYPES, NUMBER_TYPES, Attribute
 
 TEXT = frozenset({"text"})
 ORDERED = NUMBER_TYPES
 SCALAR = TEXT | NUMBER_TYPES | DATE_TYPES | {"boolean"}
+
+# Limits on values (docs/audiences.md). They keep every definition something the engines run
+# and a person can read: amounts are DECIMAL(18,2), so a number beyond 1e15 cannot be meant;
+# a day count beyond 100 years only overflows date arithmetic.
+MAX_NUMBER = 10**15
+MAX_TEXT_LENGTH = 1_000
+MAX_VALUES = 1_000  # per list: in, has
+MAX_DAYS = 36_500
+
+# Characters no value needs: control characters (Unicode Cc: C0, DEL, C1), the Unicode line and
+# paragraph separators, and lone surrogates (no database can store them). They would garble
+# one-line messages, summaries and CSV files, or let text rewrite a terminal (ESC).
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 # -- values --------------------------------------------------------------------------------------
@@ -31,11 +48,12 @@ def scalar_value(attribute: Attribute, value: Any) -> Any:
     if kind == "text":
         if not isinstance(value, str) or value == "":
             raise ValueError("a non-empty text value (use is_known for unknown values)")
+        check_text(value)
         return value.lower() if attribute.name == "gender" else value
     if kind in NUMBER_TYPES:
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
             raise ValueError("a number")
-        return value
+        return check_number(value)
     if kind == "boolean":
         if not isinstance(value, bool):
             raise ValueError("true or false")
@@ -48,15 +66,39 @@ def scalar_value(attribute: Attribute, value: Any) -> Any:
         except (TypeError, ValueError):
             raise ValueError("a date YYYY-MM-DD") from None
     if kind == "membership":
-        if isinstance(value, bool) or not (isinstance(value, int) or str(value).isdigit()):
-            raise ValueError("an audience id")
-        return int(value)
+        try:
+            return parse_id(value)
+        except InvalidInput:
+            raise ValueError("an audience id (a whole number)") from None
     raise ValueError(f"no values ({kind} attribute)")
+
+
+def check_number(value: int | float | Decimal) -> int | float | Decimal:
+    # NaN and infinity pass every type check and then break each processing run (JSON reads
+    # NaN, Infinity and 1e400 as floats); Decimal('NaN') cannot even be compared.
+    if not isinstance(value, int) and not (
+            value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+        raise ValueError("a finite number")
+    if abs(value) > MAX_NUMBER:
+        raise ValueError(f"a number from -{MAX_NUMBER:,} to {MAX_NUMBER:,}")
+    return value
+
+
+def check_text(value: str) -> str:
+    if len(value) > MAX_TEXT_LENGTH:
+        raise ValueError(f"a text of at most {MAX_TEXT_LENGTH:,} characters, not {len(value):,}")
+    found = CONTROL.search(value)
+    if found:
+        raise ValueError(f"text without control characters (found {found.group()!r} at "
+                         f"character {found.start() + 1})")
+    return value
 
 
 def _list(attribute: Attribute, value: Any) -> list:
     if not isinstance(value, list) or not value:
         raise ValueError("a non-empty list of values")
+    if len(value) > MAX_VALUES:
+        raise ValueError(f"a list of at most {MAX_VALUES:,} values, not {len(value):,}")
     return [scalar_value(attribute, v) for v in value]
 
 
@@ -72,8 +114,8 @@ def _range(attribute: Attribute, value: Any) -> list:
 
 
 def _days(_attribute: Attribute, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("a whole number of days, at least 1")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DAYS:
+        raise ValueError(f"a whole number of days, at least 1 and at most {MAX_DAYS:,}")
     return value
 
 
@@ -87,7 +129,9 @@ def _tags(_attribute: Attribute, value: Any) -> list[str]:
     if not isinstance(value, list) or not value or not all(
             isinstance(v, str) and v for v in value):
         raise ValueError("a non-empty list of tag names")
-    return value
+    if len(value) > MAX_VALUES:
+        raise ValueError(f"a list of at most {MAX_VALUES:,} tag names, not {len(value):,}")
+    return [check_text(v) for v in value]
 
 
 # -- SQL -----------------------------------------------------------------------------------------
