@@ -8,6 +8,7 @@ reported as a ``SettingsError`` naming the key and what is allowed.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import time
 from enum import StrEnum
@@ -19,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import SettingsError
 
 SETTINGS_FILE = "workbench.toml"
+
+# TOML reads nan and inf as floats; no setting means either. For float settings (none yet) this
+# refuses them; int settings refuse them anyway ("Input should be a finite number").
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Secret:
@@ -48,7 +53,7 @@ class Role(StrEnum):
 
 
 class SmtpSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     host: str = ""
     port: int = Field(587, ge=1, le=65535)
@@ -63,20 +68,20 @@ class SmtpSettings(BaseModel):
 
 
 class EngineSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     memory_limit: str = "4GB"
     threads: int | None = Field(None, ge=1)
 
 
 class CompositionSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     attributes: list[str] = []
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     timezone: str = "UTC"
     processing_time: time = time(0, 0)
@@ -96,9 +101,45 @@ class Settings(BaseModel):
                              "'UTC' or 'Europe/Berlin'") from None
         return value
 
+    @field_validator("processing_time", mode="before")
+    @classmethod
+    def _local_time(cls, value):
+        # pydantic also reads a number (seconds since midnight; nan, inf) and "HH:MM+05:00";
+        # the setting is a local time in ``timezone``, written as text or a TOML time.
+        if isinstance(value, time | str) and not getattr(value, "tzinfo", None):
+            return value
+        raise ValueError(f'a local time "HH:MM" such as "02:30" (the zone is the timezone '
+                         f'setting), not {value!r}')
+
+    @field_validator("processing_time")
+    @classmethod
+    def _no_zone(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError('a local time "HH:MM" without a zone; the zone is the timezone '
+                             "setting")
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def __repr_args__(self):
+        # repr(), str() and notebook outputs of the settings never show the store's password;
+        # the field itself keeps the real URL for the store to connect with.
+        for name, value in super().__repr_args__():
+            yield name, hide_password(value) if name == "store_url" else value
+
+
+def hide_password(url: str) -> str:
+    """A database URL with its password shown as ***, for reprs, logs and messages.
+
+    Not SQLAlchemy's ``render_as_string(hide_password=True)``: it shows the rest of a password
+    holding an unescaped '@' ("u:p@ss@db" gives "u:***@ss@db"), and a password passed as a
+    query parameter; and importing SQLAlchemy for a repr would be slow."""
+    # From the user's colon to the last @: a password may hold an unescaped / or @ too, and
+    # hiding a little more than the password is better than showing some of it.
+    url = re.sub(r"(://[^:/?#@]*):.*@", r"\1:***@", url)
+    return re.sub(r"(?i)(password=)[^&;]*", r"\1***", url)
 
 
 def load_settings(home: Path) -> Settings:
@@ -107,6 +148,11 @@ def load_settings(home: Path) -> Settings:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SettingsError(f"{path} is missing; run `workbench init --home {home}`") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{path} is not UTF-8 text (byte {exc.start + 1} cannot be read)"
+                            ) from None
+    except OSError as exc:
+        raise SettingsError(f"{path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path} is not valid TOML: {exc}") from None
     try:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from datetime import date
-from pathlib import Path
 
 from ..errors import InvalidInput, WorkbenchError
 
@@ -46,19 +46,43 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.run(args) or 0
     except WorkbenchError as exc:
-        print(f"workbench: {exc.message}", file=sys.stderr)
+        print(f"workbench: {first_line(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `workbench audience members 3 | head`
         return 0
+    except OSError as exc:  # disk full, read-only file system, permission denied, ...
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(f"workbench: {os_error(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: say so in one line, keep the traceback for who asks
         if os.environ.get("WORKBENCH_DEBUG"):
             raise
-        print(f"workbench: internal error: {exc.__class__.__name__}: {exc} "
+        print(f"workbench: internal error: {exc.__class__.__name__}: {first_line(str(exc))} "
               "(set WORKBENCH_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+
+
+def first_line(message: str) -> str:
+    """The first non-blank line of a message. Database errors go on with the SQL and its
+    parameters (DuckDB's "LINE 1: SELECT ...", SQLAlchemy's "[SQL: ...]"): a person needs the
+    reason, and the SQL may hold customer data."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[0] if lines else "(no message)"
+
+
+def os_error(exc: OSError) -> str:
+    """``No space left on device: /home/wb/data/x.parquet``: the reason and the file."""
+    reason = exc.strerror or first_line(str(exc))
+    if exc.filename is None:
+        return reason
+    # A file name may hold a newline or ESC; the message stays one line that rewrites nothing.
+    name = os.fsdecode(exc.filename) if isinstance(exc.filename, bytes) else str(exc.filename)
+    name = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], name)
+    return f"{reason}: {name}"
 
 
 def open_workbench(args):
@@ -77,16 +101,22 @@ def warn(lines: list[str]) -> None:
 
 
 def read_json(path: str) -> dict:
-    """A JSON document from a file, or standard input for ``-``."""
+    """A JSON document from a file, or standard input for ``-``: UTF-8, at most 1 MB and 20
+    levels deep (``load_json``), else one line saying why."""
+    from ..audiences.definition import MAX_JSON_BYTES, load_json
+
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            raw = getattr(sys.stdin, "buffer", sys.stdin).read(MAX_JSON_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:  # a bounded read: the path may be /dev/zero
+                raw = handle.read(MAX_JSON_BYTES + 1)
     except OSError as exc:
-        raise InvalidInput(f"{path}: {exc.strerror}") from None
+        raise InvalidInput(f"{path}: {exc.strerror or first_line(str(exc))}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} "
-                           f"column {exc.colno}") from None
+        data = load_json(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{path}: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path}: expected a JSON object")
     return data

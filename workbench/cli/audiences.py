@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
+from ..errors import InvalidInput
 from . import emit, iso_date, open_workbench, read_json, warn
 
 SORTS = ["name", "-name", "created", "-created", "last_processed", "-last_processed"]
@@ -131,14 +134,42 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_members(args) -> int:
+    out = _out_file(args.out) if args.out else None  # before any work: a typo fails at once
     with open_workbench(args) as wb:
         frame = wb.audiences.members(args.id, args.as_of)
-        if args.out:
-            frame.to_csv(args.out, index=False)
+        if out:
+            _write_csv(frame, out)
             print(f"{len(frame):,} members written to {args.out}", file=sys.stderr)
         else:
             frame.to_csv(sys.stdout, index=False)
     return 0
+
+
+def _out_file(text: str) -> Path:
+    path = Path(text)
+    if not path.parent.is_dir():
+        reason = "no such directory" if not path.parent.exists() else \
+            f"{path.parent} is not a directory"
+        raise InvalidInput(f"--out {text}: {reason}")
+    if path.is_dir():
+        raise InvalidInput(f"--out {text}: is a directory; give a file name")
+    return path
+
+
+def _write_csv(frame, path: Path) -> None:
+    """Write a regular file under a temporary name, then rename it: a full disk or a killed
+    process leaves no half-written file under the name that a downstream job reads."""
+    if path.exists() and not path.is_file():  # /dev/stdout, a named pipe: straight to it
+        frame.to_csv(path, index=False)
+        return
+    # The name keeps its suffix, from which pandas infers compression (members.csv.gz).
+    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        frame.to_csv(temporary, index=False)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def cmd_explain(args) -> int:
