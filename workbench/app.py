@@ -77,8 +77,11 @@ class Workbench:
         from .customers.service import CustomerData
         from .store.customers import CustomerDataRecords
 
+        from .store.audiences import AudienceRecords
+
         return CustomerData(self.home, self.user, self.engine, self.snapshots,
-                            CustomerDataRecords(self.store))
+                            CustomerDataRecords(self.store),
+                            lambda: AudienceRecords(self.store).list(status="active"))
 
     @cached_property
     def audiences(self) -> Audiences:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,11 @@ SAMPLE_ORDER = ("profiles", "appended", "transactions", "tags")
 
 class CustomerData:
     def __init__(self, home: Home, user: User, engine: Engine, snapshots: Snapshots,
-                 records: CustomerDataRecords):
+                 records: CustomerDataRecords,
+                 active_audiences: Callable[[], list[dict]] = list):
+        """``active_audiences``: rows (id, name, definition JSON) of the active audiences, whose
+        rules an ingest must not break."""
+        self._active_audiences = active_audiences
         self._home = home
         self._user = user
         self._engine = engine
