@@ -184,7 +184,7 @@ def test_names_hold_no_lone_surrogates():
 
 def test_name_surroundings_are_trimmed_and_its_length_is_limited():
     assert AudienceDefinition.parse({"name": " \tBig spenders\n"}).name == "Big spenders"
-    assert "name: String should have at most 200 characters" in check({"name": "x" * 201})
+    assert "name: at most 200 characters, not 201" in check({"name": "x" * 201})
     assert check({"name": "Ünïcödé 👩‍💻 " * 10}) == ""
 
 
@@ -227,6 +227,18 @@ def test_stored_definitions_stay_readable_under_newer_limits():
     assert definition.name == "old\tname" and len(definition.rules) == MAX_RULES + 1
     with pytest.raises(InvalidDefinition, match="name: no control characters allowed"):
         AudienceDefinition.parse(text)
+
+
+@pytest.mark.parametrize("name", ["Copy of " + "x" * 200, "Copy of \x1b[2J"])
+def test_definitions_changed_without_validation_are_checked_again(name):
+    # As duplicate() makes its copy: model_copy(update=...) validates nothing.
+    copy = AudienceDefinition.parse({"name": "x"}).model_copy(update={"name": name})
+    assert "invalid audience definition: name: " in check(copy)
+
+
+def test_a_long_stored_name_stays_readable():
+    text = json.dumps({"name": "Copy of " + "x" * 200, "rules": []})
+    assert len(AudienceDefinition.parse(text, stored=True).name) == 208
 
 
 # -- ids ------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class Rule(BaseModel):
 class AudienceDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    name: str = Field(min_length=1)
     description: str = ""
     rules: list[Rule] = []
 
@@ -68,6 +68,8 @@ class AudienceDefinition(BaseModel):
         if not value:
             raise ValueError("the name must not be blank")
         if not _stored(info):
+            if len(value) > MAX_NAME_LENGTH:
+                raise ValueError(f"at most {MAX_NAME_LENGTH} characters, not {len(value):,}")
             _refuse_control(value, CONTROL, "no control characters allowed")
         return value
 
@@ -100,7 +102,9 @@ class AudienceDefinition(BaseModel):
         audience stays readable (``check_definition`` still applies them before it is
         evaluated)."""
         if isinstance(data, AudienceDefinition):
-            return data
+            # Checked again: model_copy(update=...) and model_construct skip validation, and
+            # "Copy of " + a 200-character name would otherwise be saved and then unreadable.
+            data = data.model_dump()
         try:
             if not stored and isinstance(data, str | bytes):
                 data = load_json(data)
