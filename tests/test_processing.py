@@ -246,3 +246,113 @@ def test_replaced_files_are_collected_while_the_lock_is_held(loaded, monkeypatch
     monkeypatch.setattr(wb.processing, "_collect_garbage", check_lock)
     wb.processing.run(D)
     assert held == [True]
+
+
+def test_a_killed_kernel_is_recorded_as_interrupted_and_its_files_removed(loaded):
+    """kill -9 of the processing kernel mid-run: the CLI says so in one line, the run is marked
+    interrupted with its audit notebook named, and the files it wrote are removed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    wb, (women, _) = loaded
+    wb.processing.run(D)
+    kept = set((wb.home.results_dir / "membership").rglob("*.parquet"))
+    env = {**os.environ, "WORKBENCH_HOME": str(wb.home.root), "WORKBENCH_USER": "ada"}
+    cli = subprocess.Popen([sys.executable, "-m", "workbench", "process", "--from",
+                            str(D - timedelta(days=400)), "--to", str(D - timedelta(days=1))],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    kernel = None
+    while time.monotonic() < deadline and kernel is None:
+        written = set((wb.home.results_dir / "membership").rglob("*.parquet")) - kept
+        running = [r for r in wb.processing.runs(limit=1) if r["status"] == "running"]
+        if written and running:
+            kernel = next((p for p in psutil.Process(cli.pid).children(recursive=True)
+                           if "ipykernel" in " ".join(p.cmdline())), None)
+        time.sleep(0.05)
+    assert kernel is not None, "the run never started"
+    os.kill(kernel.pid, signal.SIGKILL)
+    _, stderr = cli.communicate(timeout=120)
+    assert cli.returncode == 1
+    [line] = stderr.strip().splitlines()[-1:]
+    assert "interrupted: the processing kernel died" in line and "audit notebook" in line
+    run = wb.processing.runs(limit=1)[0]
+    assert run["status"] == "failed" and "interrupted" in run["error"]
+    assert run["notebook"] in run["error"]
+    assert set((wb.home.results_dir / "membership").rglob("*.parquet")) == kept
+    assert wb.audiences.get(women).last_processed_on == D
+    assert "interrupted" in wb.audiences.get(women).processing_error
+
+
+def test_one_failing_audience_does_not_stop_the_others(loaded, monkeypatch):
+    """An audience whose rules no longer check, and one whose query fails only when it runs,
+    are each recorded against that audience; the others are processed; the run is partial."""
+    from sqlglot import exp
+    from sqlalchemy import text
+
+    import workbench.audiences.compiler as compiler
+
+    wb, (women, buyers) = loaded
+    broken = wb.audiences.activate(wb.audiences.create({"name": "Broken", "rules": [
+        {"attribute": "appended.points", "op": "gt", "value": 10}]}).id).id
+    exploding = wb.audiences.activate(wb.audiences.create({"name": "Exploding", "rules": [
+        {"attribute": "home_city", "op": "eq", "value": "Boston"}]}).id).id
+    user = wb.audiences.activate(wb.audiences.create({"name": "Uses exploding", "rules": [
+        {"attribute": "audience", "op": "in", "value": [exploding]}]}).id).id
+    # The store's own guard would refuse this edit; an operator bypassing it, or data changing
+    # under a frozen rule, leaves the same state: a definition that no longer checks.
+    with wb.store.begin() as conn:
+        conn.execute(text("DROP TRIGGER audiences_frozen_when_active"))
+        conn.execute(text("UPDATE audiences SET definition = :d WHERE id = :i"), {
+            "d": '{"name": "Broken", "rules": [{"attribute": "appended.gone", "op": "gt", '
+                 '"value": 10}]}', "i": broken})
+    condition = compiler._condition
+
+    def failing_at_run_time(checked, *args):
+        found, tested = condition(checked, *args)
+        if checked.rule.attribute == "home_city":  # DuckDB raises this while it runs
+            found = exp.func("error", exp.Literal.string("boom"))
+        return found, tested
+
+    monkeypatch.setattr(compiler, "_condition", failing_at_run_time)
+    report = wb.processing.run(D)
+    assert report.partial and set(report.failures) == {broken, exploding, user}
+    assert report.days[0].sizes == {women: 3, buyers: 2}
+    assert "unknown attribute" in report.failures[broken]
+    assert "boom" in report.failures[exploding]
+    assert f"uses audience {exploding}" in report.failures[user]
+    assert wb.processing.runs(limit=1)[0]["status"] == "partial"
+    assert "boom" in wb.audiences.get(exploding).processing_error
+    assert wb.audiences.get(women).processing_error is None
+    assert wb.audiences.get(women).last_processed_on == D
+    assert wb.audiences.get(broken).last_processed_on is None
+
+
+def test_archived_audiences_are_kept_read_only_and_no_longer_processed(loaded):
+    from sqlalchemy import text
+
+    from workbench.errors import Conflict as Refused
+
+    wb, (women, buyers) = loaded
+    wb.processing.run(D - timedelta(days=1))
+    archived = wb.audiences.archive(women)
+    assert archived.status == "archived" and archived.archived_on == wb.today()
+    report = wb.processing.run(D)
+    assert set(report.audiences) == {buyers}
+    assert list(wb.processing.history(women)["day"]) == [D - timedelta(days=1)]
+    with pytest.raises(Refused, match="archived and frozen"):
+        wb.audiences.update(women, {"name": "x", "rules": []}, version=archived.version)
+    with pytest.raises(Refused, match="only active audiences are archived"):
+        wb.audiences.archive(women)
+    with pytest.raises(Exception, match="active and frozen"):
+        with wb.store.begin() as conn:
+            conn.execute(text("DELETE FROM audiences WHERE id = :i"), {"i": buyers})
+    with pytest.raises(Exception, match="active and frozen"):
+        with wb.store.begin() as conn:
+            conn.execute(text("UPDATE audiences SET status = 'active' WHERE id = :i"),
+                         {"i": women})

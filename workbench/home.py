@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import HomeNotFound, InvalidInput
+from .files import make_private, private_folder
 from .settings import SETTINGS_FILE, SETTINGS_TEMPLATE
 
 SECRET_KEY_FILE = "secret.key"
@@ -105,13 +106,17 @@ def init_home(root: Path, *, admin: str, timezone: str = "UTC") -> tuple[Home, l
         created.append(SECRET_KEY_FILE)
     for folder in home.folders():
         if not folder.exists():
-            folder.mkdir(parents=True)
             created.append(str(folder.relative_to(root)) + "/")
+        # Customer data, rejects and run records: the owner's only, whatever the umask (also
+        # tightens a home made before this rule).
+        private_folder(folder)
+    private_folder(root / "data")
     store_existed = home.store_file.exists()
     store = open_store(home)  # creates and migrates the schema
     store.dispose()
     if not store_existed and home.store_file.exists():
         created.append(STORE_FILE)
+        make_private(home.store_file)
     return home, created
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .errors import WorkbenchError
+from .files import make_private, private_folder
 
 # The notebooks live beside the package in a checkout (the design card's notebooks/ folder);
 # $WORKBENCH_NOTEBOOKS points elsewhere for installs that keep them apart.
@@ -27,16 +28,22 @@ class NotebookFailed(WorkbenchError):
         self.output = output
 
 
+class KernelDied(NotebookFailed):
+    """The notebook's kernel died mid-run (killed, out of memory): the run did not finish and
+    could not say so itself."""
+
+
 def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -> Path:
     """Execute ``notebooks/NAME.ipynb`` into ``output``; its printed lines go to stderr."""
     import papermill
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     source = NOTEBOOKS / f"{name}.ipynb"
     if not source.is_file():
         raise WorkbenchError(f"notebook {source} is missing (set WORKBENCH_NOTEBOOKS to the "
                              "folder that holds the workbench notebooks)")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(output.parent)
     if stream:
         _stream_cell_output()
     try:
@@ -47,6 +54,10 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
             extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as exc:
         raise NotebookFailed(f"{exc.ename}: {exc.evalue}", output) from None
+    except DeadKernelError:
+        raise KernelDied("the notebook's kernel died before the run finished", output) from None
+    finally:
+        make_private(output)
     return output
 
 

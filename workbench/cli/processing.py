@@ -21,7 +21,8 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
 
 
 def cmd_process(args) -> int:
-    from ..notebooks import NotebookFailed, execute, run_path
+    from ..notebooks import KernelDied, NotebookFailed, execute, run_path
+    from ..processing.run import ProcessingFailed
 
     with open_workbench(args) as wb:
         # Checked here, before a kernel starts; the notebook's run checks them again.
@@ -36,6 +37,12 @@ def cmd_process(args) -> int:
                       "run_notebook": str(output)}
         try:
             execute("nightly_processing", output, parameters)
+        except KernelDied as exc:
+            # The kernel could not record its own end: do it for it, and remove its files.
+            run_id = wb.processing.recover(str(output), "the processing kernel died")
+            raise ProcessingFailed(
+                f"processing run #{run_id or '?'} interrupted: the processing kernel died; "
+                f"the previous results are unchanged (audit notebook: {output})") from exc
         except NotebookFailed as exc:
             exc.message = f"processing failed: {exc.message} (audit notebook: {exc.output})"
             raise
@@ -43,4 +50,8 @@ def cmd_process(args) -> int:
         text = (f"processing run #{run['id']} {run['status']}: {run['audiences']} active "
                 f"audiences, {run['date_from']} to {run['date_to']}\naudit notebook: {output}")
         emit(args, {**run, "notebook": str(output)}, text)
+        if run["status"] == "partial":
+            raise ProcessingFailed(f"processing run #{run['id']} was partial: {run['error']} "
+                                   f"(the other audiences were processed; audit notebook: "
+                                   f"{output})")
     return 0

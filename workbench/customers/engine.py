@@ -35,8 +35,8 @@ class Engine:
         self._home = home
         self._settings = settings
         self._conn: duckdb.DuckDBPyConnection | None = None
-        # Called after every query: tests use it to change the data between the steps of a job.
-        self.after_query: Callable[[], None] | None = None
+        # Called before every query: tests use it to change the data between the steps of a job.
+        self.before_query: Callable[[], None] | None = None
 
     @property
     def conn(self) -> duckdb.DuckDBPyConnection:
@@ -68,13 +68,12 @@ class Engine:
     def _run(self, work):
         import duckdb
 
+        if self.before_query:
+            self.before_query()
         try:
-            result = work()
+            return work()
         except duckdb.Error as exc:
             raise EngineError(describe(exc)) from exc
-        if self.after_query:
-            self.after_query()
-        return result
 
     def close(self) -> None:
         if self._conn is not None:

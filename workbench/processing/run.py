@@ -141,8 +141,9 @@ class Processing:
         naming its audit notebook, and remove its files. Returns the run's id, if it was left
         running."""
         with self._lock():
-            run_id = self._records.interrupt(notebook, f"interrupted: {reason} (audit "
-                                                       f"notebook: {notebook})")
+            run_id = self._records.interrupt(
+                notebook, f"interrupted: {reason} (audit notebook: {notebook})",
+                self._active_ids())
             self._collect_garbage()
         return run_id
 

@@ -34,8 +34,9 @@ class ProcessingRecords:
             AudienceRecords(self._store).set_processing_errors(
                 conn, dict.fromkeys(audience_ids, message))
 
-    def interrupt(self, notebook: str, error: str) -> int | None:
-        """Mark the run of this audit notebook failed if it was left running."""
+    def interrupt(self, notebook: str, error: str, audience_ids: list[int] = ()) -> int | None:
+        """Mark the run of this audit notebook failed if it was left running, and say so on
+        the audiences it was processing."""
         with self._store.begin() as conn:
             row = conn.execute(select(processing_runs.c.id).where(and_(
                 processing_runs.c.notebook == notebook,
@@ -44,6 +45,8 @@ class ProcessingRecords:
                 return None
             conn.execute(update(processing_runs).where(processing_runs.c.id == row.id).values(
                 status="failed", finished_at=datetime.now(UTC), error=error[:2000]))
+            AudienceRecords(self._store).set_processing_errors(
+                conn, dict.fromkeys(audience_ids, f"processing run #{row.id} {error}"))
             return row.id
 
     def set_notebook(self, run_id: int, notebook: str) -> None:
