@@ -99,3 +99,22 @@ def test_viewer_cannot_create(home, tmp_path):
     done = run("audience", "create", write(tmp_path, "a.json", DEFINITION), home=home,
                env={"WORKBENCH_USER": "vic"})
     assert done.returncode == 1 and "vic is a viewer" in done.stderr
+
+
+def test_archive_from_the_command_line(tmp_path):
+    from tests.test_cli import run
+
+    home = tmp_path / "h"
+    assert run("init", "--home", home).returncode == 0
+    path = tmp_path / "a.json"
+    path.write_text('{"name": "Everyone", "rules": []}')
+    assert run("audience", "create", path, home=home).returncode == 0
+    assert run("audience", "activate", "1", home=home).returncode == 0
+    done = run("audience", "archive", "1", "--json", home=home)
+    assert done.returncode == 0, done.stderr
+    assert '"status": "archived"' in done.stdout
+    again = run("audience", "archive", "1", home=home)
+    assert again.returncode == 1 and again.stderr.count("\n") == 1
+    assert "only active audiences are archived" in again.stderr
+    huge = run("audience", "show", "9" * 30, home=home)
+    assert huge.returncode == 2 and "audience id must be a whole number" in huge.stderr

@@ -292,8 +292,8 @@ def test_a_killed_kernel_is_recorded_as_interrupted_and_its_files_removed(loaded
 def test_one_failing_audience_does_not_stop_the_others(loaded, monkeypatch):
     """An audience whose rules no longer check, and one whose query fails only when it runs,
     are each recorded against that audience; the others are processed; the run is partial."""
-    from sqlglot import exp
     from sqlalchemy import text
+    from sqlglot import exp
 
     import workbench.audiences.compiler as compiler
 

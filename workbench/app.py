@@ -75,9 +75,8 @@ class Workbench:
     @cached_property
     def customers(self) -> CustomerData:
         from .customers.service import CustomerData
-        from .store.customers import CustomerDataRecords
-
         from .store.audiences import AudienceRecords
+        from .store.customers import CustomerDataRecords
 
         return CustomerData(self.home, self.user, self.engine, self.snapshots,
                             CustomerDataRecords(self.store),

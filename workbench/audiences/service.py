@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from ..customers.features import Day
 from ..errors import Conflict, InvalidInput, NotFound
+from ..ids import parse_id
 from ..store.audiences import SORTS, AudienceRecords
 from .catalog import Catalog
 from .compiler import Compiled, Sources, column, compile_rules
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from ..users import User
 
 DefinitionLike = AudienceDefinition | dict | str
-MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ class Audiences:
         return self._records.versions(as_id(audience_id))
 
     def _audience(self, row: dict) -> Audience:
-        definition = AudienceDefinition.parse(row["definition"])
+        definition = AudienceDefinition.parse(row["definition"], stored=True)
         summary = json.loads(row["summary"]) if row.get("summary") else None
         if summary is None:  # saved before summaries were stored
             summary = self.summary(definition)
@@ -310,7 +310,8 @@ class Audiences:
 
         def resolve(audience_id: int) -> exp.Expression:
             nested, _ = check_definition(
-                AudienceDefinition.parse(self._records.get(audience_id)["definition"]),
+                AudienceDefinition.parse(self._records.get(audience_id)["definition"],
+                                         stored=True),
                 job.catalog, look_at_data=False)
             members = compile_rules(nested, sources, resolve).members()
             return exp.In(this=column("customer_id"), query=exp.Subquery(this=members))
@@ -326,10 +327,4 @@ def _references_of(definition: str) -> set[int]:
 
 
 def as_id(audience_id: int | str) -> int:
-    if isinstance(audience_id, str) and audience_id.strip().isdigit():
-        audience_id = int(audience_id)
-    if isinstance(audience_id, int) and not isinstance(audience_id, bool) \
-            and 1 <= audience_id <= MAX_ID:
-        return audience_id
-    raise InvalidInput(f"audience id must be a whole number between 1 and {MAX_ID}, "
-                       f"not {audience_id!r}")
+    return parse_id(audience_id, "audience")

@@ -1,4 +1,4 @@
-"""workbench audience create | update | activate | duplicate | list | show | estimate |
+"""workbench audience create | update | activate | archive | duplicate | list | show | estimate |
 members | explain"""
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
     update.add_argument("--version", type=int, default=None,
                         help="the version you edited (else the file's, else the current one)")
     verb("activate", cmd_activate, "freeze a draft and start tracking it").add_argument("id")
+    verb("archive", cmd_archive, "retire an active audience: no longer processed, history "
+         "kept, read-only").add_argument("id")
     duplicate = verb("duplicate", cmd_duplicate, "copy an audience as a new draft")
     duplicate.add_argument("id")
     duplicate.add_argument("--name", default=None)
@@ -79,6 +81,12 @@ def cmd_update(args) -> int:
 def cmd_activate(args) -> int:
     with open_workbench(args) as wb:
         _show(args, wb.audiences.activate(args.id))
+    return 0
+
+
+def cmd_archive(args) -> int:
+    with open_workbench(args) as wb:
+        _show(args, wb.audiences.archive(args.id))
     return 0
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from ..audiences.compiler import F, KEY, Sources, Windows, column, compile_rules
+from ..audiences.compiler import KEY, F, Sources, Windows, column, compile_rules
 from ..audiences.definition import CheckedRule
 from ..errors import InvalidInput
 

@@ -229,7 +229,7 @@ class Processing:
         active, failures = [], {}
         for row in self._audiences.list(status="active", sort="created"):
             try:
-                definition = AudienceDefinition.parse(row["definition"])
+                definition = AudienceDefinition.parse(row["definition"], stored=True)
                 rules, _ = check_definition(definition, catalog, look_at_data=False)
             except InvalidDefinition as exc:
                 failures[row["id"]] = str(exc)

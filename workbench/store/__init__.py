@@ -7,15 +7,17 @@ readers go on while one process writes.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, event, inspect, insert, make_url, select
+from sqlalchemy import create_engine, event, insert, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from ..errors import StoreError
+from ..errors import Busy, Conflict, StoreError
+from ..settings import hide_password
 from . import schema
 
 if TYPE_CHECKING:
@@ -30,14 +32,18 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
 
+    @contextmanager
     def begin(self):
         """A write transaction: on SQLite it takes the write lock at once (BEGIN IMMEDIATE), so
         two writers queue on busy_timeout instead of failing half-way with 'database is locked'."""
-        return self.engine.begin()
+        with translated(), self.engine.begin() as conn:
+            yield conn
 
+    @contextmanager
     def read(self):
         """A read transaction: on SQLite a plain deferred BEGIN, which never blocks in WAL mode."""
-        return self.engine.execution_options(sqlite_begin="DEFERRED").begin()
+        with translated(), self.engine.execution_options(sqlite_begin="DEFERRED").begin() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -53,6 +59,25 @@ class Store:
             return [dict(row._mapping) for row in rows]
 
 
+@contextmanager
+def translated():
+    """Store errors as one line of ours, without the SQL and parameters SQLAlchemy appends."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        text = str(getattr(exc, "orig", None) or exc)
+        first = (text.strip().splitlines() or [""])[0]
+        if "active and frozen" in text:
+            raise Conflict("audience is active and frozen") from exc
+        if "locked" in text or "busy" in text.lower():
+            raise Busy("the metadata store is busy (another process holds its write lock "
+                       "longer than 30 s); try again") from exc
+        if "readonly" in text or "read-only" in text:
+            raise StoreError("the metadata store is read-only (check the permissions of the "
+                             "home and its workbench.db)") from exc
+        raise StoreError(f"metadata store failed: {first}") from exc
+
+
 def open_store(home: Home, url: str | None = None) -> Store:
     from ..settings import load_settings
 
@@ -63,10 +88,15 @@ def open_store(home: Home, url: str | None = None) -> Store:
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         migrate(engine)
+    except ImportError as exc:  # e.g. postgresql:// without its driver installed
+        raise StoreError(f"metadata store {hide_password(url)}: the database driver is not "
+                         f"installed ({exc.name or exc}); install it in the workbench's "
+                         "environment (for PostgreSQL: pip install 'psycopg[binary]')") from exc
     except SQLAlchemyError as exc:
-        shown = make_url(url).render_as_string(hide_password=True)
         reason = getattr(exc, "orig", None) or exc.__class__.__name__
-        raise StoreError(f"metadata store {shown} failed: {reason}") from exc
+        # The first line only: SQLAlchemy appends the SQL and its parameters.
+        first = (str(reason).strip().splitlines() or [""])[0]
+        raise StoreError(f"metadata store {hide_password(url)} failed: {first}") from exc
     return Store(engine)
 
 

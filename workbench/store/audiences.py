@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.exc import DatabaseError
 
-from ..errors import Busy, Conflict, NotFound, StoreError
+from ..errors import Conflict, NotFound
 from . import Store
 from .schema import audience_versions, audiences
+
+TRIGGERED = "audience is active and frozen"  # the store's message when its trigger refuses
 
 SORTS = {
     "name": (func.lower(audiences.c.name).asc(), audiences.c.id.asc()),
@@ -64,8 +65,11 @@ class AudienceRecords:
                 conn.execute(insert(audience_versions).values(
                     audience_id=audience_id, version=base_version + 1, definition=definition,
                     saved_by=user, saved_at=now))
-        except DatabaseError as exc:
-            raise _translated(exc, audience_id) from exc
+        except Conflict as exc:
+            if str(exc) != TRIGGERED:  # our own refusal above, already precise
+                raise
+            # the trigger: a path that skipped the checks above
+            raise Conflict(f"audience {audience_id} is active and frozen") from exc
         return base_version + 1
 
     def activate(self, audience_id: int, *, base_version: int, user: str, today: date) -> None:
@@ -94,8 +98,10 @@ class AudienceRecords:
                     raise Conflict(f"audience {audience_id} ({row.name}) is {row.status}; only "
                                    "active audiences are archived (a draft can simply be "
                                    "left unused)")
-        except DatabaseError as exc:
-            raise _translated(exc, audience_id) from exc
+        except Conflict as exc:
+            if str(exc) != TRIGGERED:
+                raise
+            raise Conflict(f"audience {audience_id} is archived and frozen") from exc
 
     def set_processing_errors(self, conn, errors: dict[int, str | None]) -> None:
         """Inside a processing commit: each audience's failure, or None when it succeeded."""
@@ -133,14 +139,3 @@ class AudienceRecords:
                                 .order_by(audience_versions.c.version))
             return [dict(row._mapping) for row in rows]
 
-
-def _translated(exc: DatabaseError, audience_id: int) -> Exception:
-    """The freeze trigger says so in its message; anything else (a lock held too long by
-    another process, a broken store) is not the audience's state."""
-    text = str(exc.orig if getattr(exc, "orig", None) is not None else exc)
-    if "active and frozen" in text:
-        return Conflict(f"audience {audience_id} is active and frozen")
-    if "locked" in text or "busy" in text.lower():
-        return Busy("the metadata store is busy (another process holds its write lock); "
-                    "try again")
-    return StoreError(f"metadata store: {text.splitlines()[0]}")
