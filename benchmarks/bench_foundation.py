@@ -70,22 +70,20 @@ RESULT = {{'seconds': time.perf_counter() - t}}""")
     features = child(f"""
 import time, workbench
 wb = workbench.open({str(home)!r}, user='bench'); wb.duck
-t = time.perf_counter(); name = wb.feature_tables.table('{AS_OF}')
-RESULT = {{'seconds': time.perf_counter() - t,
-           'rows': wb.duck.execute(f'SELECT count(*) FROM {{name}}').fetchone()[0]}}""")
+t = time.perf_counter(); rel = wb.features('{AS_OF}')
+RESULT = {{'seconds': time.perf_counter() - t, 'rows': len(rel)}}""")
     hand = child(f"""
-import time, duckdb, datetime
-from workbench.processing.features import CUSTOMER_KEYS, feature_sql
-c = duckdb.connect(); c.execute("SET TimeZone='UTC'")
-base = '{home / 'data' / 'customers'}'
-for kind in ('profiles', 'transactions', 'tags', 'appended'):
-    c.execute(f"CREATE VIEW {{kind}} AS SELECT * FROM read_parquet('{{base}}/{{kind}}.parquet')")
-sql = feature_sql(['loyalty_tier', 'preferred_channel', 'marketing_opt_in', 'lifetime_points'])
-day = datetime.date.fromisoformat('{AS_OF}')
-t = time.perf_counter()
-c.execute('CREATE TEMP TABLE customer_keys AS ' + CUSTOMER_KEYS)
-c.execute('CREATE TEMP TABLE f AS ' + sql, {{'as_of': day}})
-RESULT = {{'seconds': time.perf_counter() - t}}""")
+import time, duckdb, datetime, workbench
+from workbench.customers.features import Day, everything, features_query
+wb = workbench.open({str(home)!r}, user='bench')
+with wb.snapshot() as snapshot:
+    tables = wb.engine.tables(snapshot)
+    sql = features_query(tables, Day(datetime.date.fromisoformat('{AS_OF}'), wb.settings.zone),
+                         everything(tables)).sql('duckdb')
+    c = duckdb.connect(); c.execute("SET TimeZone='UTC'")
+    t = time.perf_counter()
+    c.execute('CREATE TEMP TABLE f AS ' + sql)
+    RESULT = {{'seconds': time.perf_counter() - t}}""")
     rows.append((f"feature table as of {AS_OF} ({features['rows']:,} rows)", features, hand))
 
     if args.csv_transactions:

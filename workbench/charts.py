@@ -48,7 +48,8 @@ def size_over_time(history: pd.DataFrame, start: date | None = None, end: date |
 
 def composition(frame: pd.DataFrame, attribute: str, title: str | None = None) -> alt.Chart:
     """Bars of members per bucket, in the buckets' order, with count and % tooltips.
-    ``frame``: attribute, bucket, count, percent_of_audience, base_count, percent_of_base."""
+    ``frame``: attribute, bucket, count, percent_of_audience, percent_of_base (the bucket's
+    members over the whole base), base_count, base_share."""
     rows = frame[frame["attribute"] == attribute]
     order = list(rows["bucket"])
     return alt.Chart(rows, title=title or f"Composition by {attribute}", width=WIDTH,

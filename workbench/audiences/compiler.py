@@ -247,8 +247,9 @@ class Windows:
     def _purchase_aggregate(self, tables: Tables) -> exp.Select:
         query = self._scan(tables, "transactions", list(self.purchases))
         is_purchase = exp.GTE(this=column("amount", EVENTS), expression=exp.Literal.number(0))
-        # Summed in a wide type: the largest amounts a transaction may hold, added up, fit.
-        amount = exp.cast(column("amount", EVENTS), exp.DataType.build("DECIMAL(38, 2)"))
+        # The sum of DECIMAL(18,2) amounts is DECIMAL(38,2): the largest amounts a transaction
+        # may hold, added up, fit (the old cast of the sum back to DECIMAL(18,2) overflowed).
+        amount = column("amount", EVENTS)
         for within_days in self.purchases:
             window = self._in_window(within_days, len(self.purchases))
             query = query.select(

@@ -2,9 +2,9 @@
 and the buckets' display order. Pure: SQL text over feature columns; labels are ours, or values
 from the data as quoted literals.
 
-Decision: "% of the total base" is the share of the whole customer base that falls in the bucket
-(base_count / base), shown beside "% of the audience" (count / size), so that an audience can be
-read against the base it was drawn from.
+"% of the total base" is the bucket's audience count over the whole customer base (count / base,
+SPEC 6); the base's own count in each bucket is kept too, so that the base's share of the bucket
+(base_count / base) can be shown beside it for over/under-index comparison.
 """
 
 from __future__ import annotations
