@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..customers.schema import ENCODINGS
 from ..errors import InvalidInput
 from . import emit, iso_date, open_workbench, positive
 
@@ -34,6 +35,8 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
     ingest.add_argument("--schema", default=None, metavar="COL=TYPE,...",
                         help="appended: column types (text, integer, double, decimal, boolean, "
                              "date, timestamp); others are inferred")
+    ingest.add_argument("--encoding", choices=list(ENCODINGS), default="utf-8",
+                        help="text encoding of a CSV file (default utf-8)")
     ingest.set_defaults(run=cmd_ingest)
     register_demo(commands, shared)
 
@@ -75,7 +78,8 @@ def cmd_ingest(args) -> int:
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
     with open_workbench(args) as wb:
-        report = wb.customers.ingest(args.kind, args.file, strict=args.strict, schema=schema)
+        report = wb.customers.ingest(args.kind, args.file, strict=args.strict, schema=schema,
+                                     encoding=args.encoding)
         _print_reports(args, [report])
     return 0
 

@@ -3,8 +3,9 @@
 All work happens inside DuckDB, streamed from the file: no row passes through pandas, so a file
 of 20M transactions needs DuckDB's memory limit, not 20M Python objects.
 
-1. The file is read as it is (CSV as text, Parquet with its own types). Malformed CSV lines are
-   caught by DuckDB's reject store.
+1. The file is read as it is (CSV as text, Parquet with its own types), by name and never as a
+   glob. A CSV file is first streamed once through a decoder: a file not in its encoding is
+   refused as a whole. Malformed and over-long CSV lines are caught by DuckDB's reject store.
 2. One pass builds a staged table: every column cast to its contract type, and a ``_reason``
    naming every check a row fails. Failed rows keep their original text for the rejects file.
 3. Exact duplicate rows collapse to one (the same event twice is one event); rows that share a
@@ -17,8 +18,15 @@ of 20M transactions needs DuckDB's memory limit, not 20M Python objects.
 
 from __future__ import annotations
 
+import codecs
 import fcntl
+import gzip
+import json
+import re
+import shutil
 import uuid
+import zlib
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,8 +37,14 @@ from ..errors import IngestError, RejectedRows
 from ..files import make_private, private_folder
 from ..sql import ident, lit
 from .schema import (
+    EARLIEST_DAY,
+    ENCODINGS,
     INFERENCE_ORDER,
     KINDS,
+    LATEST_DAY,
+    MAX_UTC_OFFSET_HOURS,
+    PATTERNS_WHEN_INFERRING,
+    RANGE_HINTS,
     STORAGE_TYPES,
     TEXT_PATTERNS,
     TYPE_HINTS,
@@ -50,6 +64,21 @@ if TYPE_CHECKING:
 MAX_CHOICES = 1000
 # Text columns whose values are worth knowing (names, e-mails and ids are not pick lists).
 CHOICE_COLUMNS = {"profiles": ("gender", "home_city", "home_state"), "tags": ("tag",)}
+
+# The longest CSV line (or quoted field) read, in bytes: a longer one is a rejected row. Far above
+# any real customer row, and it bounds the memory one line can take.
+MAX_LINE_BYTES = 1_048_576
+# DuckDB detects the delimiter and quote on the first lines of a CSV file (as many as it would).
+SNIFF_LINES = 20_480
+SNIFF_BYTES = 8 * MAX_LINE_BYTES
+# The CSV file is decoded (checked) in pieces of this size: never read whole into memory.
+READ_CHUNK = 1 << 20
+NUMBER_TYPES = frozenset({"integer", "decimal", "double"})
+
+# A check of a value: (SQL condition, never NULL, true when the value fails; what it is not).
+Check = tuple[str, str]
+# Called with {column: (stored type, new type)} before an ingest changes appended types.
+TypeChangeCheck = Callable[[dict[str, tuple[str, str]]], None]
 
 
 @dataclass
@@ -92,25 +121,35 @@ class NewVersion:
 
 
 def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Path, *,
-           snapshot: Snapshot, strict: bool = False,
-           schema: dict[str, str] | None = None) -> tuple[IngestReport, NewVersion]:
+           snapshot: Snapshot, strict: bool = False, schema: dict[str, str] | None = None,
+           encoding: str = "utf-8", check_type_changes: TypeChangeCheck | None = None,
+           ) -> tuple[IngestReport, NewVersion]:
     """Check the file and write the merged new version of its kind. The caller holds the kind's
-    lock (``kind_lock``) and has pinned ``snapshot``, whose version this merges into."""
+    lock (``kind_lock``) and has pinned ``snapshot``, whose version this merges into.
+    ``check_type_changes`` may refuse a change of appended column types (it raises)."""
     kind = KINDS.get(kind_name)
     if kind is None:
         raise IngestError(f"unknown kind {kind_name!r}; use one of {', '.join(KINDS)}")
+    if encoding not in ENCODINGS:
+        raise IngestError(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
     path = Path(path)
     if not path.is_file():
-        raise IngestError(f"{path}: no such file")
+        raise IngestError(f"{_shown(path)}: no such file")
     if path.stat().st_size == 0:
-        raise IngestError(f"{path} is empty; expected a header row and data rows")
+        raise IngestError(f"{_shown(path)} is empty; expected a header row and data rows")
     report = IngestReport(kind.name, str(path))
+    scratch = _scratch(home, kind.name)
     try:
-        malformed = _load_source(conn, path)
+        malformed = _load_source(conn, path, scratch, encoding)
         columns = _plan_columns(conn, snapshot, kind, schema or {})
+        changes = _type_changes(snapshot, kind, columns)
+        if changes and check_type_changes:
+            check_type_changes(changes)
         report.column_types = {c.name: c.type for c in columns if c.name != "customer_id"}
         _stage(conn, kind, columns)
         report.duplicates = _collapse_duplicates(conn, kind, columns)
+        if changes:
+            _check_conversions(conn, snapshot, kind, changes)
         report.rejected = _count(conn, "SELECT count(*) FROM staged WHERE _reason IS NOT NULL")
         report.rejected += len(malformed)
         report.accepted = _count(conn, "SELECT count(*) FROM accepted")
@@ -128,7 +167,24 @@ def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Pa
     finally:
         for table in ("staged", "accepted", "source"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
+        shutil.rmtree(scratch, ignore_errors=True)
     return report, version
+
+
+def _shown(path: Path | str) -> str:
+    """A path or header name as it may appear in a one-line message (either may hold a
+    newline)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def _scratch(home: Home, kind: str) -> Path:
+    """A folder for this ingest's own temporary files (the link to the file it reads, the lines
+    DuckDB sniffs). One per kind, emptied first: the caller holds the kind's lock, so anything
+    in it was left by an ingest that was killed."""
+    folder = home.tmp_dir / f"ingest-{kind}"
+    shutil.rmtree(folder, ignore_errors=True)
+    return private_folder(folder)
 
 
 def _stored(snapshot: Snapshot, kind: str) -> str:
@@ -156,29 +212,183 @@ def kind_lock(home: Home, kind: str):
 ROW_OF_SOURCE = "source.rowid"
 
 
-def _load_source(conn: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[int, str, str]]:
-    """Define ``source`` over the file; return malformed CSV lines (line, error, text)."""
+def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
+                 encoding: str) -> list[tuple[int, str, str]]:
+    """Define ``source`` over the file; return rejected CSV lines (line, reason, text)."""
     import duckdb
 
-    location = lit(str(path))
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    compressed = not parquet and path.suffix.lower() == ".gz"
+    if parquet and encoding != "utf-8":
+        raise IngestError(f"{_shown(path)}: --encoding is for CSV files (Parquet text is UTF-8)")
+    # DuckDB expands glob characters in a file name ('a*.csv' reads a1.csv and a2.csv): it
+    # reads a link with a plain name, so that the path names exactly one file, read literally.
+    link = scratch / ("source.parquet" if parquet else "source.csv.gz" if compressed
+                      else "source.csv")
+    link.symlink_to(path.absolute())
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if parquet:
             # A table too, not a view: a Parquet file is read once here, then scanned in memory.
             conn.execute(f"CREATE OR REPLACE TEMP TABLE source AS "
-                         f"SELECT * FROM read_parquet({location})")
+                         f"SELECT * FROM read_parquet({lit(str(link))})")
             return []
-        # Materialised once: the reject store is only filled while the file is actually read.
-        # It lives on the connection: last file's malformed lines must not count for this one.
+        sample = _check_text(path, encoding, compressed)
+        (scratch / "sample.csv").write_text(sample.text(), encoding="utf-8")
+        delimiter, quote, escape, names = _dialect(conn, scratch / "sample.csv")
+        if not quote and sample.quoted_across_lines:
+            quote = escape = '"'  # the sample ended inside a quoted field of a long line
+        # The reject store lives on the connection: last file's lines must not count for this
+        # one (nor the sniffing's). Materialised once: it is only filled while the file is read.
         conn.execute("DROP TABLE IF EXISTS reject_errors")
         conn.execute("DROP TABLE IF EXISTS reject_scans")
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE source AS SELECT * FROM read_csv({location}, "
-                     "header = true, all_varchar = true, store_rejects = true)")
-        return conn.execute("SELECT line, error_message, csv_line FROM reject_errors "
-                            "ORDER BY line").fetchall()
+        columns = "{" + ", ".join(f"{lit(name)}: 'VARCHAR'" for name in names) + "}"
+        # Detection is done (on the sample): every option is given, so that a long line is a
+        # rejected row rather than a failed detection, and no line is skipped (as a comment or
+        # a preamble: a customer id may start with '#').
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE source AS SELECT * FROM read_csv({lit(str(link))}, "
+            f"auto_detect = false, header = true, columns = {columns}, "
+            f"delim = {lit(delimiter)}, quote = {lit(quote)}, escape = {lit(escape)}, "
+            f"encoding = {lit(encoding)}, compression = {lit('gzip' if compressed else 'none')}, "
+            f"max_line_size = {MAX_LINE_BYTES}, store_rejects = true)")
+        rows = conn.execute("SELECT line, min(error_type), min(error_message), min(csv_line) "
+                            "FROM reject_errors GROUP BY line ORDER BY line").fetchall()
     except duckdb.Error as exc:
-        raise IngestError(f"{path}: cannot be read as "
-                          f"{'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'}: "
-                          f"{str(exc).splitlines()[0]}") from exc
+        reason = str(exc).strip().splitlines()[0].replace(str(link), str(path))
+        raise IngestError(f"{_shown(path)}: cannot be read as {'Parquet' if parquet else 'CSV'}: "
+                          f"{reason}") from exc
+    return [(line, _line_reason(error_type, message), text)
+            for line, error_type, message, text in rows]
+
+
+def _line_reason(error_type: str, message: str) -> str:
+    if error_type == "LINE SIZE OVER MAXIMUM":
+        return f"a field or line longer than {MAX_LINE_BYTES:,} bytes"
+    return "malformed CSV: " + " ".join(str(message).split())
+
+
+def _dialect(conn, sample: Path) -> tuple[str, str, str, list[str]]:
+    """Delimiter, quote, escape and column names, as DuckDB detects them on the sample (with
+    the options the read uses, so that it detects what it would on the file itself). Inside a
+    quoted field a doubled quote is a quote unless the file shows another escape."""
+    found = conn.execute(f"SELECT Delimiter, Quote, Escape, Columns FROM sniff_csv("
+                         f"{lit(str(sample))}, header = true, all_varchar = true, "
+                         "store_rejects = true)").fetchall()[0]
+    delimiter, quote, escape = ("" if v == "(empty)" else v for v in found[:3])
+    return delimiter, quote, escape or quote, [column["name"] for column in found[3]]
+
+
+def _check_text(path: Path, encoding: str, compressed: bool) -> _Sample:
+    """Stream the file through a decoder, a piece at a time: refuse it if it is not text in
+    ``encoding`` (DuckDB would reject its lines one by one and garble their text); return its
+    first lines, for DuckDB to detect the dialect on."""
+    codec = ENCODINGS[encoding]
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    sample, lines = _Sample(), 0
+    try:
+        with (gzip.open if compressed else open)(path, "rb") as handle:
+            head = chunk = handle.read(READ_CHUNK)
+            if encoding == "utf-16" and head.startswith(codecs.BOM_UTF16_BE):
+                raise IngestError(f"{_shown(path)} is UTF-16 big-endian, which cannot be read; "
+                                  "convert it to UTF-8")
+            while True:
+                try:
+                    text = decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    line = lines + exc.object[:exc.start].decode(codec, "replace").count("\n") + 1
+                    raise IngestError(_not_in_encoding(path, encoding, line, head)) from None
+                lines += text.count("\n")
+                if not sample.full:
+                    sample.add(text)
+                elif encoding == "latin-1":
+                    break  # every byte is a Latin-1 character: there is nothing left to check
+                if not chunk:
+                    break
+                chunk = handle.read(READ_CHUNK)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IngestError(f"{_shown(path)}: cannot be read"
+                          f"{' as gzip' if compressed else ''}: {exc}") from None
+    sample.finish()
+    if sample.header_too_long:
+        raise IngestError(f"{_shown(path)}: the header line is longer than "
+                          f"{MAX_LINE_BYTES:,} bytes")
+    if "\x00" in sample.text().partition("\n")[0]:
+        raise IngestError(f"{_shown(path)}: the header line holds NUL bytes; if the file is "
+                          "UTF-16, pass --encoding utf-16")
+    return sample
+
+
+def _not_in_encoding(path: Path, encoding: str, line: int, head: bytes) -> str:
+    if encoding == "utf-8" and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return (f"{_shown(path)} is not UTF-8: it starts like UTF-16; pass --encoding utf-16 "
+                "(little-endian) or convert it to UTF-8")
+    if encoding == "utf-8":
+        return (f"{_shown(path)} is not UTF-8 (first bad byte at line {line}); convert it or "
+                "pass --encoding latin-1")
+    return f"{_shown(path)} is not UTF-16 (first bad byte at line {line}); convert it to UTF-8"
+
+
+# One line of text and its end (\r\n, \r or \n, as DuckDB counts lines).
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
+
+
+class _Sample:
+    """The first lines of a CSV file, without the records that hold a line too long to read
+    (DuckDB's own detection would fail the whole file on one). Quotes are counted to know a
+    record's lines: a record cut in half would make its quote look unused."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.size = 0
+        self.line: list[str] | None = []  # pieces of the line being read; None: too long
+        self.line_bytes = self.line_quotes = 0
+        self.record_start = 0  # lines kept before the record being read
+        self.open_quote = False  # the record being read continues on the next line
+        self.dropping = False  # the record being read holds a line too long
+        self.header_too_long = False
+        self.quoted_across_lines = False  # a dropped record had a quoted field over lines
+
+    @property
+    def full(self) -> bool:
+        return len(self.lines) >= SNIFF_LINES or self.size >= SNIFF_BYTES
+
+    def add(self, text: str) -> None:
+        for match in LINE.finditer(text):
+            piece = match.group()
+            if not piece:
+                continue
+            self.line_quotes += piece.count('"')
+            if self.line is not None:
+                self.line_bytes += len(piece.encode("utf-8"))
+                if self.line_bytes > MAX_LINE_BYTES:
+                    self.line = None
+                else:
+                    self.line.append(piece)
+            if piece[-1] in "\r\n":
+                self._end()
+                if self.full:
+                    return
+
+    def _end(self) -> None:
+        if self.line is None:  # too long: its whole record is left out
+            self.header_too_long = self.header_too_long or not self.lines and not self.size
+            self.quoted_across_lines |= self.open_quote or self.line_quotes % 2 == 1
+            del self.lines[self.record_start:]
+            self.dropping = True
+        elif not self.dropping:
+            self.lines.append("".join(self.line))
+            self.size += self.line_bytes
+        self.open_quote ^= self.line_quotes % 2 == 1
+        if not self.open_quote:
+            self.record_start, self.dropping = len(self.lines), False
+        self.line, self.line_bytes, self.line_quotes = [], 0, 0
+
+    def finish(self) -> None:
+        if self.line is None or self.line:  # the last line, without a line end
+            self._end()
+
+    def text(self) -> str:
+        return "".join(self.lines).removeprefix("\ufeff")  # a byte order mark is no name
 
 
 def _source_types(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -203,7 +413,8 @@ def _plan_columns(conn, snapshot: Snapshot, kind: Kind,
         unknown = [name for name in source_types if kind.column(name) is None]
         if unknown:
             raise IngestError(
-                f"{kind.name} file has unknown column(s) {', '.join(unknown)}; allowed: "
+                f"{kind.name} file has unknown column(s) {', '.join(map(_shown, unknown))}; "
+                f"allowed: "
                 f"{', '.join(c.name for c in kind.columns)} (custom attributes go in "
                 "`workbench ingest appended`)")
         # In the file's order, so that the rejects file reads like the file it came from.
@@ -252,40 +463,63 @@ def _infer_type(conn, source: str, source_type: str) -> str:
 def _text_fits(text: str, type_: str, *, inferring: bool = False) -> str:
     """SQL: the (non-NULL) text is a value of the type, nothing rounded, cut or overflowing."""
     fits = f"TRY_CAST({text} AS {STORAGE_TYPES[type_]}) IS NOT NULL"
-    pattern = TEXT_PATTERNS.get(type_) if (type_ != "date" or inferring) else None
+    pattern = (TEXT_PATTERNS.get(type_) if type_ not in PATTERNS_WHEN_INFERRING or inferring
+               else None)
     return f"(regexp_matches({text}, {lit(pattern)}) AND {fits})" if pattern else fits
 
 
-def _decimal_places(duck_type: str) -> int | None:
-    """Scale of a DECIMAL(p,s) type; None for other types."""
-    if not duck_type.startswith("DECIMAL"):
-        return None
-    return int(duck_type.rstrip(")").split(",")[-1])
-
-
-def _cast(column: _Planned) -> tuple[str, str | None]:
-    """SQL for the stored value, and for the condition under which the row fails the type."""
-    raw = ident(column.source)
-    target = STORAGE_TYPES[column.type]
-    if column.source_type == "VARCHAR":
+def _cast(raw: str, source_type: str, type_: str, *,
+          lower: bool = False) -> tuple[str, list[Check]]:
+    """SQL for the stored value of ``raw`` (SQL of a value of DuckDB type ``source_type``) as
+    ``type_``, and the checks it must pass, in order: the first one it fails is its reason."""
+    target = STORAGE_TYPES[type_]
+    if source_type == "VARCHAR":
         text = f"NULLIF(trim({raw}), '')"
-        if column.type == "text":
-            value = f"lower({text})" if column.name == "gender" else text
-            return value, None
-        return f"TRY_CAST({text} AS {target})", f"{text} IS NOT NULL AND NOT {_text_fits(text, column.type)}"
-    if column.type == "text":
+        if type_ == "text":
+            return (f"lower({text})" if lower else text), []
+        value = f"TRY_CAST({text} AS {target})"
+        checks = []
+        if type_ in NUMBER_TYPES:  # DuckDB reads NaN, inf and 1e999 as doubles
+            checks.append((f"coalesce(NOT isfinite(TRY_CAST({text} AS DOUBLE)), false)",
+                           RANGE_HINTS["finite"]))
+        fits = _text_fits(text, type_)
+        if type_ == "date":  # a time of day other than midnight would be cut off
+            fits += (f" AND coalesce(CAST(TRY_CAST({text} AS TIMESTAMP) AS TIME) "
+                     "= TIME '00:00:00', true)")
+        checks.append((f"({text} IS NOT NULL AND NOT ({fits}))", TYPE_HINTS[type_]))
+        return value, checks + _range_checks(value, type_, text)
+    if type_ == "text":
         value = f"CAST({raw} AS VARCHAR)"
-        return (f"lower({value})" if column.name == "gender" else value), None
-    failed = f"{raw} IS NOT NULL AND TRY_CAST({raw} AS {target}) IS NULL"
-    # Typed sources: a number must not lose digits on the way in.
-    places = _decimal_places(column.source_type)
-    fractional = column.source_type in ("DOUBLE", "FLOAT") or (places or 0) > 0
-    if column.type == "integer" and fractional:
-        failed += f" OR {raw} IS NOT NULL AND round({raw}, 0) <> {raw}"
-    if column.type == "decimal" and (column.source_type in ("DOUBLE", "FLOAT")
-                                     or (places or 0) > 2):
-        failed += f" OR {raw} IS NOT NULL AND round({raw}, 2) <> {raw}"
-    return f"TRY_CAST({raw} AS {target})", failed
+        return (f"lower({value})" if lower else value), []
+    value = f"TRY_CAST({raw} AS {target})"
+    checks = []
+    if type_ in NUMBER_TYPES and source_type in ("DOUBLE", "FLOAT"):
+        checks.append((f"coalesce(NOT isfinite({raw}), false)", RANGE_HINTS["finite"]))
+    # Typed sources: nothing rounded or cut, so the value must come back unchanged from its
+    # stored type (3.125 as a decimal is 3.13; 2026-03-05 23:30 as a date is 2026-03-05).
+    checks.append((f"({raw} IS NOT NULL AND ({value} IS NULL OR "
+                   f"TRY_CAST({value} AS {source_type}) IS DISTINCT FROM {raw}))",
+                   TYPE_HINTS[type_]))
+    return value, checks + _range_checks(value, type_)
+
+
+def _range_checks(value: str, type_: str, text: str | None = None) -> list[Check]:
+    """Dates and timestamps within EARLIEST_DAY..LATEST_DAY (judged in the workbench timezone,
+    as event dates are), and a timestamp written with a UTC offset within the real ones."""
+    if type_ == "date":
+        return [(f"coalesce({value} NOT BETWEEN DATE '{EARLIEST_DAY}' AND DATE '{LATEST_DAY}', "
+                 "false)", RANGE_HINTS["date"])]
+    if type_ != "timestamp":
+        return []
+    first, after = f"CAST('{EARLIEST_DAY}' AS TIMESTAMPTZ)", f"CAST('{LATEST_DAY}' AS TIMESTAMPTZ)"
+    checks = [(f"coalesce(NOT ({value} >= {first} AND {value} < {after} + INTERVAL 1 DAY), false)",
+               RANGE_HINTS["timestamp"])]
+    if text is not None:
+        # The offset is the written wall-clock time (read without its zone) minus the instant.
+        offset = f"epoch(TRY_CAST({text} AS TIMESTAMP)) - epoch({value})"
+        checks.append((f"coalesce(CASE WHEN isfinite({value}) THEN abs({offset}) > "
+                       f"{MAX_UTC_OFFSET_HOURS * 3600} END, false)", RANGE_HINTS["offset"]))
+    return checks
 
 
 def _original_text(columns: list[_Planned]) -> str:
@@ -298,15 +532,18 @@ def _original_text(columns: list[_Planned]) -> str:
 def _stage(conn, kind: Kind, columns: list[_Planned]) -> None:
     typed, reasons = [], []
     for column in columns:
-        value, failed = _cast(column)
+        value, checks = _cast(ident(column.source), column.source_type, column.type,
+                              lower=column.name == "gender")
         typed.append(f"{value} AS {ident(column.name)}")
-        if failed:
-            hint = TYPE_HINTS[column.type]
-            reasons.append(f"CASE WHEN {failed} THEN {lit(column.source + ' ')} || "
-                           f"'\"' || CAST({ident(column.source)} AS VARCHAR) || "
-                           f"{lit(chr(34) + ' is not ' + hint)} END")
+        # 'points "lots" is not a whole number': the first check the value fails.
+        written = f"{lit(column.source + ' ' + chr(34))} || CAST({ident(column.source)} AS VARCHAR)"
+        if checks:
+            reasons.append("CASE " + " ".join(
+                f"WHEN {failed} THEN {written} || {lit(chr(34) + ' is not ' + hint)}"
+                for failed, hint in checks) + " END")
         if column.required:
-            reasons.append(f"CASE WHEN {value} IS NULL AND NOT ({failed or 'false'}) "
+            failed = " OR ".join(failed for failed, _ in checks) or "false"
+            reasons.append(f"CASE WHEN {value} IS NULL AND NOT ({failed}) "
                            f"THEN {lit(column.source + ' is empty (required)')} END")
     reason = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "NULL"
     names = ", ".join(ident(c.name) for c in columns)
@@ -349,6 +586,45 @@ def _collapse_duplicates(conn, kind: Kind, columns: list[_Planned]) -> int:
     return valid - _count(conn, "SELECT count(*) FROM accepted")
 
 
+def _type_changes(snapshot: Snapshot, kind: Kind,
+                  columns: list[_Planned]) -> dict[str, tuple[str, str]]:
+    """Appended columns whose type the file changes (``--schema``): {column: (old, new)}."""
+    if not kind.open_columns:
+        return {}
+    stored = snapshot.appended_types()
+    return {c.name: (stored[c.name], c.type) for c in columns
+            if c.name in stored and stored[c.name] != c.type}
+
+
+def _check_conversions(conn, snapshot: Snapshot, kind: Kind,
+                       changes: dict[str, tuple[str, str]]) -> None:
+    """A type change converts the stored values of the rows the file does not replace: each
+    must pass the checks a value in the file would (text "12" becomes integer 12; "lots" or
+    1.5 cannot), or nothing is stored."""
+    keys = " AND ".join(f"a.{ident(k)} = o.{ident(k)}" for k in kind.key)
+    for name, (old, new) in changes.items():
+        _, checks = _cast(f"o.{ident(name)}", STORAGE_TYPES[old], new)
+        if not checks:
+            continue  # to text: every value has one
+        failed = " OR ".join(condition for condition, _ in checks)
+        examples = [row[0] for row in conn.execute(
+            f"SELECT DISTINCT CAST(o.{ident(name)} AS VARCHAR) FROM {_stored(snapshot, kind.name)} o "
+            f"WHERE ({failed}) AND NOT EXISTS (SELECT 1 FROM accepted a WHERE {keys}) "
+            "ORDER BY 1 LIMIT 3").fetchall()]
+        if examples:
+            shown = ", ".join(_example(value) for value in examples)
+            raise IngestError(
+                f"cannot change appended.{name} from {old} to {new}: stored values do not all "
+                f"convert to {new} without loss, e.g. {shown}; keep the type, or give those "
+                "customers new values in the file")
+
+
+def _example(value: str, width: int = 40) -> str:
+    """A stored value in a one-line message: quoted, control characters escaped, cut."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[:width - 2] + "…\""
+
+
 def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Planned],
                    malformed: list[tuple[int, str, str]]) -> Path:
     private_folder(home.rejects_dir)
@@ -363,7 +639,7 @@ def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Plan
     conn.execute(
         f"COPY (SELECT {originals}, _reason, NULL AS _malformed_line FROM staged "
         f"WHERE _reason IS NOT NULL "
-        f"UNION ALL SELECT {nulls}, 'line ' || line || ': malformed CSV: ' || error, text "
+        f"UNION ALL SELECT {nulls}, 'line ' || line || ': ' || error, text "
         f"FROM malformed) TO {lit(str(target))} (HEADER, DELIMITER ',')")
     return make_private(target)
 
@@ -373,8 +649,7 @@ def _merge(conn, home: Home, kind: Kind, columns: list[_Planned],
     """Upsert ``accepted`` into the snapshot's version as a new version file; return (new keys,
     updated keys, the version)."""
     stored_path = snapshot.file(kind.name)
-    stored = {name: STORAGE_TYPES[type_] for name, type_ in
-              snapshot.versions[kind.name].columns.items()}
+    stored = snapshot.versions[kind.name].columns  # column -> our type name
     in_file = {c.name: c for c in columns}
     if stored_path is None:
         select = ", ".join(_stored_expr(c.name, in_file, kind) for c in _all_columns(kind, in_file))
@@ -388,9 +663,14 @@ def _merge(conn, home: Home, kind: Kind, columns: list[_Planned],
             if name in kind.key:
                 pick.append(ident(name))
             elif name in in_file and name in stored:
-                type_ = STORAGE_TYPES[in_file[name].type]
+                # A changed type converts the stored values (_check_conversions made sure that
+                # every one kept converts without loss; a replaced one may not, hence TRY_CAST).
+                type_ = in_file[name].type
+                kept = f"CAST(o.{ident(name)} AS {STORAGE_TYPES[type_]})"
+                if stored[name] != type_:
+                    kept, _ = _cast(f"o.{ident(name)}", STORAGE_TYPES[stored[name]], type_)
                 pick.append(f"CASE WHEN n._new THEN n.{ident(name)} "
-                            f"ELSE CAST(o.{ident(name)} AS {type_}) END AS {ident(name)}")
+                            f"ELSE {kept} END AS {ident(name)}")
             elif name in in_file:
                 pick.append(f"n.{ident(name)}")
             else:

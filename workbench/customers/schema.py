@@ -24,25 +24,46 @@ STORAGE_TYPES: dict[str, str] = {
 TYPE_HINTS: dict[str, str] = {
     "text": "text",
     "integer": "a whole number",
-    "double": "a number",
+    "double": "a finite number",
     "decimal": "a decimal number with at most 2 decimal places (and 16 digits before the point)",
     "boolean": "true/false, yes/no, 1/0",
     "date": "a date YYYY-MM-DD",
     "timestamp": "a timestamp YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]",
 }
 
+# Dates and timestamps outside these days are refused (a year 0, -1 or 10000 is a typo, and
+# Python cannot hold it); so are UTC offsets beyond this many hours (real zones span -12 to +14).
+EARLIEST_DAY = "1900-01-01"
+LATEST_DAY = "9999-12-31"
+MAX_UTC_OFFSET_HOURS = 14
+
+# Further checks of a value of the right type, each with its own rejection hint.
+RANGE_HINTS: dict[str, str] = {
+    "finite": "a finite number",
+    "date": f"a date from {EARLIEST_DAY} to {LATEST_DAY}",
+    "timestamp": f"a timestamp from {EARLIEST_DAY} to {LATEST_DAY}",
+    "offset": f"a timestamp with a UTC offset within ±{MAX_UTC_OFFSET_HOURS:02}:00",
+}
+
+# Text encodings a CSV file may be in (`ingest --encoding`): the ones DuckDB's CSV reader
+# knows, with the Python codec that checks them (DuckDB reads UTF-16 as little-endian).
+ENCODINGS: dict[str, str] = {"utf-8": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16-le"}
+
 # Order in which appended column types are inferred: the first type every value fits wins.
 INFERENCE_ORDER = ("integer", "double", "boolean", "date", "timestamp")
 
 # What the text of a value must look like, beyond DuckDB accepting the cast: casts round
 # ('1.5' AS BIGINT is 2) or drop parts ('2026-03-05 23:30' AS DATE), and nothing may be lost.
-# Dates are held to their pattern only when inferring a type (a date column may be given
-# timestamps at midnight, as many exports write them).
+# Dates and timestamps are held to their pattern only when inferring a type (a date column may
+# be given timestamps at midnight, as many exports write them; DuckDB reads more timestamp
+# spellings than ours), so that words DuckDB reads as times ('epoch') do not make a column one.
 TEXT_PATTERNS = {
     "integer": r"^\s*[-+]?[0-9]+\s*$",
     "decimal": r"^\s*[-+]?[0-9]+(\.[0-9]{1,2})?\s*$",
     "date": r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$",
+    "timestamp": r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].*)?$",
 }
+PATTERNS_WHEN_INFERRING = frozenset({"date", "timestamp"})
 
 APPENDED_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 

@@ -8,14 +8,16 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import IngestError
 from .ingest import IngestReport, ingest, kind_lock
+from .schema import KINDS
 
 if TYPE_CHECKING:
     from ..home import Home
     from ..store.customers import CustomerDataRecords
     from ..users import User
     from .engine import Engine
-    from .snapshot import Snapshots
+    from .snapshot import Snapshot, Snapshots
 
 # Profiles first: orphans of transactions and tags are counted against the stored profiles.
 SAMPLE_ORDER = ("profiles", "appended", "transactions", "tags")
@@ -35,13 +37,18 @@ class CustomerData:
         self._records = records
 
     def ingest(self, kind: str, path: str | Path, *, strict: bool = False,
-               schema: dict[str, str] | None = None) -> IngestReport:
+               schema: dict[str, str] | None = None, encoding: str = "utf-8") -> IngestReport:
+        """``encoding``: of a CSV file, one of schema.ENCODINGS."""
         self._user.require("data.ingest")
+        if kind not in KINDS:  # before the lock: its file is named after the kind
+            raise IngestError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         path = Path(path)
         with kind_lock(self._home, kind):
             with self._snapshots.pin() as snapshot:
-                report, version = ingest(self._engine.conn, self._home, kind, path,
-                                         snapshot=snapshot, strict=strict, schema=schema)
+                report, version = ingest(
+                    self._engine.conn, self._home, kind, path, snapshot=snapshot, strict=strict,
+                    schema=schema, encoding=encoding,
+                    check_type_changes=lambda changes: self._refuse_breaking(snapshot, changes))
                 # One commit makes the new version current and logs the ingest.
                 self._records.record_version(
                     kind=kind, file=version.file, columns=version.columns, rows=version.rows,
@@ -52,6 +59,40 @@ class CustomerData:
             # Outside the pin: the version just superseded is no longer read by this job.
             self._snapshots.collect_garbage(kind)
         return report
+
+    def _refuse_breaking(self, snapshot: Snapshot, changes: dict[str, tuple[str, str]]) -> None:
+        """A new type of an appended column must not break the rules of an active audience (it
+        is frozen: its processing would fail every day until it is archived). An audience that
+        did not check before the change is not this change's doing and is not named."""
+        from ..audiences.catalog import Catalog
+        from ..audiences.definition import AudienceDefinition, InvalidDefinition, check_definition
+
+        def checks(definition: AudienceDefinition, types: dict[str, str]) -> bool:
+            try:
+                check_definition(definition, Catalog.build(types), look_at_data=False)
+            except InvalidDefinition:
+                return False
+            return True
+
+        stored = snapshot.appended_types()
+        definitions = []
+        for row in sorted(self._active_audiences(), key=lambda row: row["id"]):
+            try:
+                definition = AudienceDefinition.parse(row["definition"], stored=True)
+            except InvalidDefinition:
+                continue
+            if checks(definition, stored):
+                definitions.append((row, definition))
+        problems = []
+        for column, (old, new) in changes.items():
+            types = {**stored, column: new}
+            broken = [f"{row['id']} ({row['name']})" for row, definition in definitions
+                      if not checks(definition, types)]
+            if broken:
+                problems.append(f"changing appended.{column} from {old} to {new} would break "
+                                f"active audience(s) {', '.join(broken)}")
+        if problems:
+            raise IngestError("; ".join(problems) + "; archive them first or keep the type")
 
     def sample(self, customers: int, seed: int = 42,
                until: date | None = None) -> dict[str, IngestReport]:

@@ -1,0 +1,429 @@
+"""Ingest against a hostile tester: encodings, huge lines, impossible dates and offsets, glob
+characters in names, killed ingests, non-finite numbers, huge amounts, appended type changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import read_rejects
+from tests.test_ingest import stored
+from workbench.customers.ingest import MAX_LINE_BYTES, READ_CHUNK
+from workbench.errors import IngestError
+
+TRANSACTION_HEADER = ["transaction_id", "customer_id", "occurred_at", "amount"]
+
+
+def one_line(exc: pytest.ExceptionInfo) -> str:
+    message = str(exc.value)
+    assert "\n" not in message
+    return message
+
+
+def version_files(wb, kind: str) -> list[str]:
+    return sorted(p.name for p in (wb.home.customers_dir / kind).iterdir())
+
+
+# -- 1. encodings ----------------------------------------------------------------------------------
+
+def test_a_latin1_file_is_refused_with_the_line_of_its_first_bad_byte(wb, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes("customer_id,last_name\nC1,Smith\nC2,Müller\n".encode("latin-1"))
+    with pytest.raises(IngestError) as refused:
+        wb.customers.ingest("profiles", path)
+    assert one_line(refused) == (f"{path} is not UTF-8 (first bad byte at line 3); convert it "
+                                 "or pass --encoding latin-1")
+    assert stored(wb, "profiles") == []
+    report = wb.customers.ingest("profiles", path, encoding="latin-1")
+    assert (report.accepted, report.rejected) == (2, 0)
+    assert {r["customer_id"]: r["last_name"] for r in stored(wb, "profiles")}["C2"] == "Müller"
+
+
+def test_the_bad_byte_is_found_far_into_a_file_read_in_pieces(wb, tmp_path):
+    """The check streams the file: a character split between two pieces is no error, and the
+    line of a bad byte several pieces in is exact."""
+    head = b"customer_id,last_name\n"
+    rows = b"".join(b"C%07d,Smith\n" % i for i in range(300_000))  # > 4 pieces
+    # 'ü' (2 bytes in UTF-8) straddles the end of the first piece.
+    filler = b"X" * (READ_CHUNK - len(head) - len(b"U1,M") - 1)
+    split = b"U1,M" + filler + "ü".encode() + b"ller\n"
+    path = tmp_path / "p.csv"
+    path.write_bytes(head + split + rows + b"Z1,M\xfcller\n")
+    with pytest.raises(IngestError, match=r"first bad byte at line 300003\)"):
+        wb.customers.ingest("profiles", path)
+
+
+def test_utf16_is_read_when_asked_and_recognised_when_not(wb, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes("customer_id,last_name\nC1,Müller\n".encode("utf-16"))  # with its BOM
+    with pytest.raises(IngestError, match="starts like UTF-16; pass --encoding utf-16"):
+        wb.customers.ingest("profiles", path)
+    assert wb.customers.ingest("profiles", path, encoding="utf-16").accepted == 1
+    assert stored(wb, "profiles")[0]["last_name"] == "Müller"
+    big_endian = tmp_path / "be.csv"
+    big_endian.write_bytes(b"\xfe\xff" + "customer_id\nC1\n".encode("utf-16-be"))
+    with pytest.raises(IngestError, match="UTF-16 big-endian, which cannot be read"):
+        wb.customers.ingest("profiles", big_endian, encoding="utf-16")
+    with pytest.raises(IngestError, match="unknown encoding 'cp1252'; use one of utf-8"):
+        wb.customers.ingest("profiles", path, encoding="cp1252")
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column_name(wb, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"\xef\xbb\xbfcustomer_id,first_name\nC1,Ann\n")
+    assert wb.customers.ingest("profiles", path).accepted == 1
+
+
+def test_cli_encoding_option(tmp_path, home):
+    from tests.test_cli import run
+
+    path = tmp_path / "p.csv"
+    path.write_bytes("customer_id,last_name\nC1,Müller\n".encode("latin-1"))
+    refused = run("ingest", "profiles", path, home=home)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().count("\n") == 0 and "--encoding latin-1" in refused.stderr
+    done = run("ingest", "profiles", path, "--encoding", "latin-1", home=home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "profiles: accepted 1, rejected 0, orphans 0"
+
+
+# -- 2. huge lines ---------------------------------------------------------------------------------
+
+def test_a_huge_field_rejects_its_row_only(wb, tmp_path):
+    path = tmp_path / "p.csv"
+    huge = "x" * (3 * MAX_LINE_BYTES)
+    path.write_text(f"customer_id,first_name\nC1,Ann\nC2,{huge}\nC3,\"Cy\nquoted {huge}\"\n"
+                    "C4,Di\n")
+    report = wb.customers.ingest("profiles", path)
+    assert (report.accepted, report.rejected) == (2, 2)
+    reasons = [r["_reason"] for r in read_rejects(report.rejects_file)]
+    assert reasons == [f"line {n}: a field or line longer than 1,048,576 bytes" for n in (3, 4)]
+    assert [r["customer_id"] for r in stored(wb, "profiles")] == ["C1", "C4"]
+
+
+def test_a_huge_header_refuses_the_file(wb, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id," + "x" * (MAX_LINE_BYTES + 1) + "\nC1,a\n")
+    with pytest.raises(IngestError, match="the header line is longer than 1,048,576 bytes"):
+        wb.customers.ingest("profiles", path)
+
+
+def test_the_dialect_comes_from_the_lines_before_a_huge_one(wb, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("customer_id;tag;occurred_at\nC1;a;2026-01-01\n"
+                    f"C2;{'y' * (2 * MAX_LINE_BYTES)};2026-01-01\nC3;\"b;c\";2026-01-02\n"
+                    "#C4;d;2026-01-03\n")
+    report = wb.customers.ingest("tags", path)
+    assert (report.accepted, report.rejected) == (3, 1)
+    # A quoted field after the sample, and a line starting with '#' (no comment lines).
+    assert sorted(r["tag"] for r in stored(wb, "tags")) == ["a", "b;c", "d"]
+
+
+# -- 3. dates, timestamps, offsets -----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("created_at", "2026-01-01 10:00+99:00",
+         'created_at "2026-01-01 10:00+99:00" is not a timestamp with a UTC offset within ±14:00'),
+        ("created_at", "2026-01-01 10:00-1430", "with a UTC offset within ±14:00"),
+        ("created_at", "-0001-01-01", 'is not a timestamp from 1900-01-01 to 9999-12-31'),
+        ("created_at", "10000-01-01 00:00", "is not a timestamp from 1900-01-01 to 9999-12-31"),
+        ("created_at", "0044-03-15 (BC)", "is not a timestamp from 1900-01-01 to 9999-12-31"),
+        ("created_at", "infinity", "is not a timestamp from 1900-01-01 to 9999-12-31"),
+        ("birth_date", "-0001-01-01", 'birth_date "-0001-01-01" is not a date from 1900-01-01'),
+        ("birth_date", "0000-01-01", "is not a date from 1900-01-01 to 9999-12-31"),
+        ("birth_date", "1899-12-31", "is not a date from 1900-01-01 to 9999-12-31"),
+        ("birth_date", "12026-01-01", "is not a date from 1900-01-01 to 9999-12-31"),
+        ("birth_date", "1990-05-01 23:30", 'birth_date "1990-05-01 23:30" is not a date YYYY-MM-DD'),
+    ],
+)
+def test_impossible_dates_and_offsets_are_rejected(wb, write_csv, column, value, reason):
+    report = wb.customers.ingest("profiles", write_csv("p.csv", ["customer_id", column],
+                                                       ["C1", value]))
+    assert (report.accepted, report.rejected) == (0, 1)
+    assert reason in read_rejects(report.rejects_file)[0]["_reason"]
+
+
+def test_real_offsets_bounds_and_far_future_events_are_kept(wb, write_csv):
+    report = wb.customers.ingest("tags", write_csv(
+        "t.csv", ["customer_id", "tag", "occurred_at"], ["C1", "a", "2026-01-01 10:00+14:00"],
+        ["C1", "b", "2026-01-01 10:00-12:00"], ["C1", "c", "9999-12-31 23:59:59"],
+        ["C1", "d", "1900-01-01"], ["C1", "e", "2026-01-01 10:00 America/New_York"],
+        ["C1", "f", "10000-01-01"]))
+    assert (report.accepted, report.rejected) == (5, 1)
+    assert [r["tag"] for r in stored(wb, "tags")] == ["a", "b", "c", "d", "e"]
+    profiles = wb.customers.ingest("profiles", write_csv(
+        "p.csv", ["customer_id", "birth_date"], ["C1", "1900-01-01"], ["C2", "2000-02-29 00:00"]))
+    assert profiles.rejected == 0
+
+
+def test_typed_parquet_dates_are_held_to_the_same_days(wb, tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"customer_id": ["C1", "C2", "C3"],
+                             "birth_date": [date(1, 1, 1), date(1950, 1, 1), date(1899, 12, 31)],
+                             "created_at": pa.array([0, 0, -2_300_000_000_000_000],
+                                                    pa.timestamp("us", tz="UTC"))}), path)
+    report = wb.customers.ingest("profiles", path)
+    assert (report.accepted, report.rejected) == (1, 2)
+    reasons = {r["customer_id"]: r["_reason"] for r in read_rejects(report.rejects_file)}
+    assert 'birth_date "0001-01-01" is not a date from 1900-01-01 to 9999-12-31' in reasons["C1"]
+    assert "created_at" in reasons["C3"] and "is not a timestamp from 1900" in reasons["C3"]
+
+
+# -- 4. glob characters ------------------------------------------------------------------------------
+
+def test_a_name_with_glob_characters_is_one_file_read_literally(wb, write_csv, tmp_path):
+    write_csv("a1.csv", ["customer_id"], ["FROM-a1"])
+    write_csv("a2.csv", ["customer_id"], ["FROM-a2"])
+    literal = write_csv("a*.csv", ["customer_id"], ["FROM-literal"])
+    report = wb.customers.ingest("profiles", literal)
+    assert report.accepted == 1
+    assert [r["customer_id"] for r in stored(wb, "profiles")] == ["FROM-literal"]
+    brackets = write_csv("a[12]{x,y}?.csv", ["customer_id"], ["FROM-brackets"])
+    assert wb.customers.ingest("profiles", brackets).accepted == 1
+    with pytest.raises(IngestError, match=r"a\?\.csv: no such file"):
+        wb.customers.ingest("profiles", tmp_path / "a?.csv")
+    parquet = tmp_path / "b*.parquet"
+    pq.write_table(pa.table({"customer_id": ["FROM-parquet"]}), parquet)
+    pq.write_table(pa.table({"customer_id": ["FROM-b1"]}), tmp_path / "b1.parquet")
+    assert wb.customers.ingest("profiles", parquet).accepted == 1
+    assert "FROM-b1" not in {r["customer_id"] for r in stored(wb, "profiles")}
+    assert not (wb.home.tmp_dir / "ingest-profiles").exists()  # its link is gone
+
+
+# -- 5. killed ingests ---------------------------------------------------------------------------------
+
+def test_files_left_by_a_killed_ingest_are_removed_by_the_next(wb, write_csv):
+    wb.customers.ingest("profiles", write_csv("a.csv", ["customer_id"], ["C1"]))
+    folder = wb.home.customers_dir / "profiles"
+    (folder / "v-20260101T000000-deadbeef.parquet").write_bytes(b"half a file")
+    (folder / ".x.tmp").write_bytes(b"")
+    scratch = wb.home.tmp_dir / "ingest-profiles"
+    scratch.mkdir()
+    (scratch / "source.csv").symlink_to(folder)
+    wb.customers.ingest("profiles", write_csv("b.csv", ["customer_id"], ["C2"]))
+    with wb.snapshot() as snapshot:
+        assert version_files(wb, "profiles") == [snapshot.file("profiles").name]
+    assert not scratch.exists()
+
+
+KILL_AFTER_WRITING = """
+import os, signal, sys
+import workbench
+import workbench.customers.ingest as ingest
+
+def killed(*args, **kwargs):  # the version file is written, not yet recorded
+    os.kill(os.getpid(), signal.SIGKILL)
+
+ingest._describe_version = killed
+with workbench.open(sys.argv[1], user="ada") as wb:
+    wb.customers.ingest("profiles", sys.argv[2])
+"""
+
+
+def test_an_ingest_killed_before_it_records_its_version_leaves_nothing_behind(wb, write_csv):
+    wb.customers.ingest("profiles", write_csv("a.csv", ["customer_id"], ["C1"]))
+    before = version_files(wb, "profiles")
+    path = write_csv("b.csv", ["customer_id"], ["C2"])
+    done = subprocess.run([sys.executable, "-c", KILL_AFTER_WRITING, str(wb.home.root), str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL
+    assert len(version_files(wb, "profiles")) == len(before) + 1  # an unrecorded version
+    assert (wb.home.tmp_dir / "ingest-profiles").exists()
+    assert [r["customer_id"] for r in stored(wb, "profiles")] == ["C1"]
+    wb.customers.ingest("profiles", path)
+    with wb.snapshot() as snapshot:
+        assert version_files(wb, "profiles") == [snapshot.file("profiles").name]
+    assert not (wb.home.tmp_dir / "ingest-profiles").exists()
+    assert [r["customer_id"] for r in stored(wb, "profiles")] == ["C1", "C2"]
+
+
+@pytest.mark.slow
+def test_a_cli_ingest_killed_mid_way_on_a_large_file(wb, tmp_path):
+    from tests.test_cli import WORKBENCH
+
+    path = tmp_path / "t.csv"
+    with open(path, "w") as handle:
+        handle.write(",".join(TRANSACTION_HEADER) + "\n")
+        handle.writelines(f"T{i},C{i % 5000},2026-01-{i % 28 + 1:02} 10:00,{i % 997}.25\n"
+                          for i in range(1_500_000))
+    env = {**os.environ, "WORKBENCH_HOME": str(wb.home.root), "WORKBENCH_USER": "ada"}
+    cli = subprocess.Popen([WORKBENCH, "ingest", "transactions", str(path)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    folder = wb.home.customers_dir / "transactions"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and cli.poll() is None:
+        if folder.exists() and any(folder.iterdir()):  # the version is being written
+            break
+        time.sleep(0.01)
+    os.kill(cli.pid, signal.SIGKILL)
+    cli.communicate(timeout=60)
+    assert [p.suffix for p in folder.iterdir()] == [".parquet"]  # written, never recorded
+    assert cli.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+    assert wb.store.ingests() == []  # nothing was recorded
+    report = wb.customers.ingest("transactions", path)
+    assert report.accepted == 1_500_000
+    with wb.snapshot() as snapshot:
+        assert version_files(wb, "transactions") == [snapshot.file("transactions").name]
+    assert not (wb.home.tmp_dir / "ingest-transactions").exists()
+
+
+# -- 6. non-finite numbers -----------------------------------------------------------------------------
+
+def test_non_finite_numbers_are_rejected_per_row(wb, write_csv, tmp_path):
+    rows = [["C1", "1.5"], ["C2", "NaN"], ["C3", "inf"], ["C4", "-Infinity"], ["C5", "1e999"]]
+    report = wb.customers.ingest("appended", write_csv("a.csv", ["customer_id", "points"], *rows),
+                                 schema={"points": "double"})
+    assert (report.accepted, report.rejected) == (1, 4)
+    reasons = {r["customer_id"]: r["_reason"] for r in read_rejects(report.rejects_file)}
+    assert reasons["C2"] == 'points "NaN" is not a finite number'
+    assert reasons["C4"] == 'points "-Infinity" is not a finite number'
+    # Inferred: the column is one of numbers, and its non-finite values are rejected.
+    inferred = wb.customers.ingest("appended", write_csv(
+        "b.csv", ["customer_id", "score"], ["C1", "2.5"], ["C2", "nan"]))
+    assert inferred.column_types["score"] == "double" and inferred.rejected == 1
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"customer_id": ["C6", "C7", "C8"],
+                             "ratio": [0.5, float("nan"), float("-inf")]}), path)
+    typed = wb.customers.ingest("appended", path)
+    assert (typed.accepted, typed.rejected) == (1, 2)
+    assert 'ratio "nan" is not a finite number' in read_rejects(typed.rejects_file)[0]["_reason"]
+    values = [r["points"] for r in stored(wb, "appended")] + [r["ratio"] for r in
+                                                               stored(wb, "appended")]
+    assert all(v is None or v == v and abs(v) != float("inf") for v in values)
+
+
+def test_non_finite_amounts_are_rejected(wb, write_csv, tmp_path):
+    report = wb.customers.ingest("transactions", write_csv(
+        "t.csv", TRANSACTION_HEADER, ["T1", "C1", "2026-01-01", "NaN"],
+        ["T2", "C1", "2026-01-01", "Infinity"], ["T3", "C1", "2026-01-01", "1.00"]))
+    assert (report.accepted, report.rejected) == (1, 2)
+    assert read_rejects(report.rejects_file)[0]["_reason"] == 'amount "NaN" is not a finite number'
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({
+        "transaction_id": ["T4", "T5"], "customer_id": ["C1", "C1"],
+        "occurred_at": pa.array([1_767_225_600_000_000] * 2, pa.timestamp("us")),
+        "amount": [float("nan"), float("inf")]}), path)
+    typed = wb.customers.ingest("transactions", path)
+    assert (typed.accepted, typed.rejected) == (0, 2)
+    assert "is not a finite number" in read_rejects(typed.rejects_file)[1]["_reason"]
+
+
+# -- 7. the largest amounts --------------------------------------------------------------------------
+
+def test_three_largest_amounts_of_one_customer_sum_exactly(wb, write_csv):
+    wb.customers.ingest("profiles", write_csv("p.csv", ["customer_id", "created_at"],
+                                              ["C1", "2020-01-01"], ["C2", "2020-01-01"]))
+    largest = "9999999999999999.99"
+    report = wb.customers.ingest("transactions", write_csv(
+        "t.csv", TRANSACTION_HEADER, *[[f"T{i}", "C1", "2025-06-01", largest] for i in range(3)],
+        ["T9", "C2", "2025-06-01", "5.00"]))
+    assert report.rejected == 0
+    day = date.today() - timedelta(days=2)
+    estimate = wb.audiences.estimate({"name": "x", "rules": [
+        {"attribute": "rfm.monetary", "op": "gt", "value": 1}]}, as_of=day)
+    assert estimate.size == 2
+    features = wb.features(day)
+    monetary = dict(features.select('customer_id, "rfm.monetary"').fetchall())
+    assert monetary == {"C1": Decimal("29999999999999999.97"), "C2": Decimal("5.00")}
+
+
+# -- 8. appended type changes ------------------------------------------------------------------------
+
+def active_audience(wb, name: str, rule: dict) -> int:
+    return wb.audiences.activate(wb.audiences.create({"name": name, "rules": [rule]}).id).id
+
+
+def test_a_type_change_that_breaks_active_audiences_is_refused(wb, write_csv):
+    header = ["customer_id", "lifetime_points"]
+    wb.customers.ingest("appended", write_csv("a.csv", header, ["C1", "12"], ["C2", "40"]))
+    gold = active_audience(wb, "Gold", {"attribute": "appended.lifetime_points", "op": "gt",
+                                        "value": 10})
+    vip = active_audience(wb, "VIP", {"attribute": "appended.lifetime_points", "op": "between",
+                                      "value": [20, 50]})
+    active_audience(wb, "Other", {"attribute": "customer_id", "op": "eq", "value": "C1"})
+    before = version_files(wb, "appended")
+    with pytest.raises(IngestError) as refused:
+        wb.customers.ingest("appended", write_csv("b.csv", header, ["C3", "lots"]),
+                            schema={"lifetime_points": "text"})
+    assert one_line(refused) == (
+        f"changing appended.lifetime_points from integer to text would break active "
+        f"audience(s) {gold} (Gold), {vip} (VIP); archive them first or keep the type")
+    assert refused.value.exit_code == 2
+    assert version_files(wb, "appended") == before
+    assert len(wb.store.ingests()) == 1
+    # A change every rule still accepts is no problem: numbers stay numbers.
+    report = wb.customers.ingest("appended", write_csv("c.csv", header, ["C3", "7"]),
+                                 schema={"lifetime_points": "double"})
+    assert report.column_types == {"lifetime_points": "double"}
+    assert {r["customer_id"]: r["lifetime_points"] for r in stored(wb, "appended")} == {
+        "C1": 12.0, "C2": 40.0, "C3": 7.0}
+
+
+def test_a_type_change_converts_stored_values_only_without_loss(wb, write_csv):
+    header = ["customer_id", "points"]
+    wb.customers.ingest("appended", write_csv("a.csv", header, ["C1", "12"], ["C2", "40"]))
+    wb.customers.ingest("appended", write_csv("b.csv", header, ["C3", "lots"]),
+                        schema={"points": "text"})
+    assert {r["customer_id"]: r["points"] for r in stored(wb, "appended")} == {
+        "C1": "12", "C2": "40", "C3": "lots"}
+    before = version_files(wb, "appended")
+    with pytest.raises(IngestError) as refused:
+        wb.customers.ingest("appended", write_csv("c.csv", header, ["C4", "5"]),
+                            schema={"points": "integer"})
+    assert one_line(refused) == (
+        'cannot change appended.points from text to integer: stored values do not all convert '
+        'to integer without loss, e.g. "lots"; keep the type, or give those customers new '
+        "values in the file")
+    assert version_files(wb, "appended") == before
+    # The file replaces the one value that does not convert: now the change is lossless.
+    report = wb.customers.ingest("appended", write_csv("d.csv", header, ["C3", "3"]),
+                                 schema={"points": "integer"})
+    assert report.column_types == {"points": "integer"}
+    assert {r["customer_id"]: r["points"] for r in stored(wb, "appended")} == {
+        "C1": 12, "C2": 40, "C3": 3}
+
+
+def test_lossy_typed_conversions_are_refused_with_examples(wb, write_csv):
+    header = ["customer_id", "ratio"]
+    wb.customers.ingest("appended", write_csv(
+        "a.csv", header, *[[f"C{i}", f"{i}.5"] for i in range(5)], ["C9", "2"]))
+    with pytest.raises(IngestError, match=r'from double to integer: .* e\.g\. "0\.5", "1\.5", '
+                                          r'"2\.5"; keep'):
+        wb.customers.ingest("appended", write_csv("b.csv", header, ["C10", "1"]),
+                            schema={"ratio": "integer"})
+
+
+# -- kinds ---------------------------------------------------------------------------------------
+
+def test_an_unknown_kind_is_refused_before_any_lock_file(wb, write_csv):
+    path = write_csv("p.csv", ["customer_id"], ["C1"])
+    with pytest.raises(IngestError, match="unknown kind 'orders'; use one of profiles"):
+        wb.customers.ingest("orders", path)
+    with pytest.raises(IngestError, match="unknown kind"):
+        wb.customers.ingest("../../evil", path)
+    assert not list(wb.home.customers_dir.glob(".*.lock"))
+    assert not (wb.home.root / "evil.lock").exists()
+
+
+def test_json_report_of_a_latin1_ingest(tmp_path, home):
+    from tests.test_cli import run
+
+    path = tmp_path / "p.csv"
+    path.write_bytes("customer_id,home_city\nC1,Zürich\n".encode("latin-1"))
+    done = run("--json", "ingest", "profiles", path, "--encoding", "latin-1", home=home)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["accepted"] == 1
+    assert Path(path).exists()
