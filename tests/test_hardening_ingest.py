@@ -219,6 +219,15 @@ def test_files_left_by_a_killed_ingest_are_removed_by_the_next(wb, write_csv):
     assert not scratch.exists()
 
 
+def test_files_left_by_a_killed_sample_are_removed_by_the_next(wb):
+    stray = wb.home.tmp_dir / "sample" / "profiles.parquet"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"half a file")
+    reports = wb.customers.sample(20, seed=1)
+    assert reports["profiles"].accepted == 20
+    assert not (wb.home.tmp_dir / "sample").exists()
+
+
 KILL_AFTER_WRITING = """
 import os, signal, sys
 import workbench

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
+import fcntl
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import IngestError
+from ..files import private_folder
 from .ingest import IngestReport, ingest, kind_lock
 from .schema import KINDS
 
@@ -100,9 +103,23 @@ class CustomerData:
         from .sample import SAMPLE_UNTIL, write_sample
 
         self._user.require("data.ingest")
-        with tempfile.TemporaryDirectory(dir=self._home.tmp_dir) as folder:
-            files = write_sample(Path(folder), customers, seed, until or SAMPLE_UNTIL)
+        with self._sample_folder() as folder:
+            files = write_sample(folder, customers, seed, until or SAMPLE_UNTIL)
             return {kind: self.ingest(kind, files[kind]) for kind in SAMPLE_ORDER}
+
+    @contextmanager
+    def _sample_folder(self) -> Iterator[Path]:
+        """``HOME/tmp/sample``, for one sample at a time (a lock file), emptied first: what is in
+        it was left by a sample that was killed, and no later one would ever remove it."""
+        tmp = private_folder(self._home.tmp_dir)
+        with open(tmp / ".sample.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            folder = tmp / "sample"
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                yield private_folder(folder)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def counts(self) -> dict[str, int]:
         """Rows of each kind in the current version (from the store: no query engine)."""
