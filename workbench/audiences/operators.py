@@ -16,11 +16,23 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlglot import exp
-
 from ..errors import InvalidInput
 from ..ids import parse_id
 from .catalog import DATE_TYPES, NUMBER_TYPES, Attribute
+
+
+class _Sqlglot:
+    """``sqlglot.exp``, imported on first use: checking and summarising a definition (what
+    `audience list` and `show` do) needs no SQL, and SQLGlot costs a tenth of a second to load."""
+
+    def __getattr__(self, name: str):
+        from sqlglot import exp as loaded
+
+        return getattr(loaded, name)
+
+
+exp = _Sqlglot()
+
 
 TEXT = frozenset({"text"})
 ORDERED = NUMBER_TYPES

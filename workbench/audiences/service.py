@@ -16,16 +16,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlglot import exp
-
-from ..customers.features import Day
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import parse_id
 from ..store.audiences import SORTS, AudienceRecords
 from .catalog import Catalog
-from .compiler import Compiled, Sources, column, compile_rules
 from .definition import AudienceDefinition, CheckedRule, InvalidDefinition, check_definition
-from .discovery import load_catalog
 from .models import Audience, Estimate, Explanation, RuleCheck
 from .summary import summarize
 
@@ -38,6 +33,7 @@ if TYPE_CHECKING:
     from ..memberships import Memberships
     from ..store.processing import ProcessingRecords
     from ..users import User
+    from .compiler import Compiled
 
 DefinitionLike = AudienceDefinition | dict | str
 
@@ -65,6 +61,10 @@ class Audiences:
     @contextmanager
     def job(self, day: date | None = None) -> Iterator[Job]:
         """Pin a snapshot for the length of one job (a builder keeps one per refresh)."""
+        # Imported here: listing and showing audiences never need the query side (SQLGlot).
+        from ..customers.features import Day
+        from .discovery import load_catalog
+
         with self._snapshots.pin() as snapshot:
             yield Job(snapshot, load_catalog(
                 snapshot, self._active_ids, self._engine,
@@ -306,6 +306,11 @@ class Audiences:
         return Explanation(customer_id, as_of, in_base=True, member=bool(member), rules=checks)
 
     def _compile(self, checked: list[CheckedRule], as_of: date, job: Job) -> Compiled:
+        from sqlglot import exp
+
+        from ..customers.features import Day
+        from .compiler import Sources, column, compile_rules
+
         sources = Sources(self._engine.tables(job.snapshot), Day(as_of, self._calendar.zone))
 
         def resolve(audience_id: int) -> exp.Expression:

@@ -11,19 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import sqlglot
-from sqlglot import exp
-
 from ..errors import WorkbenchError
-from .features import Tables
 from .snapshot import Snapshot, empty_source
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
+    from sqlglot import exp
 
     from ..home import Home
     from ..settings import Settings
+    from .features import Tables
 
 
 class EngineError(WorkbenchError):
@@ -46,6 +44,11 @@ class Engine:
 
     def tables(self, snapshot: Snapshot) -> Tables:
         """The snapshot's files as table expressions (an empty table for a kind never ingested)."""
+        import sqlglot
+        from sqlglot import exp
+
+        from .features import Tables
+
         def source(kind: str) -> exp.Expression:
             path = snapshot.file(kind)
             if path is None:

@@ -135,7 +135,7 @@ def _age(day: exp.Expression) -> exp.Expression:
 
 def _with_rfm(query: exp.Select, tables: Tables, end: exp.Expression,
               day: exp.Expression) -> exp.Select:
-    purchases = _sql(f"""SELECT customer_id,
+    purchases = _sql("""SELECT customer_id,
             max(occurred_at) FILTER (WHERE amount >= 0) AS last_purchase_at,
             count(*) FILTER (WHERE amount >= 0) AS frequency,
             sum(amount) AS monetary
