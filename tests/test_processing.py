@@ -356,3 +356,45 @@ def test_archived_audiences_are_kept_read_only_and_no_longer_processed(loaded):
         with wb.store.begin() as conn:
             conn.execute(text("UPDATE audiences SET status = 'active' WHERE id = :i"),
                          {"i": women})
+
+
+def test_a_stopped_cli_records_the_run_as_interrupted(loaded):
+    """SIGTERM (how cron, systemd and Kubernetes stop a job) to `workbench process` mid-run:
+    one line, the run recorded as interrupted, its files removed, nothing else changed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    wb, (women, _) = loaded
+    wb.processing.run(D)
+    kept = set((wb.home.results_dir / "membership").rglob("*.parquet"))
+    env = {**os.environ, "WORKBENCH_HOME": str(wb.home.root), "WORKBENCH_USER": "ada"}
+    cli = subprocess.Popen([sys.executable, "-m", "workbench", "process", "--from",
+                            str(D - timedelta(days=400)), "--to", str(D - timedelta(days=1))],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+            set((wb.home.results_dir / "membership").rglob("*.parquet")) - kept):
+        time.sleep(0.05)
+    cli.send_signal(signal.SIGTERM)
+    _, stderr = cli.communicate(timeout=120)
+    lines = [line for line in stderr.splitlines() if not line.startswith("day ")]
+    assert cli.returncode == 1 and len(lines) == 1, stderr
+    assert "interrupted: stopped by Ctrl-C or a stop signal" in lines[0]
+    run = wb.processing.runs(limit=1)[0]
+    assert run["status"] == "failed" and "interrupted" in run["error"]
+    assert set((wb.home.results_dir / "membership").rglob("*.parquet")) == kept
+    assert wb.audiences.get(women).last_processed_on == D
+
+
+def test_an_archived_audience_that_uses_another_archived_one_still_evaluates(loaded):
+    wb, (women, buyers) = loaded
+    users = wb.audiences.activate(wb.audiences.create({"name": "Women who buy", "rules": [
+        {"attribute": "audience", "op": "in", "value": [women]},
+        {"attribute": "audience", "op": "in", "value": [buyers]}]}).id).id
+    wb.audiences.archive(users)
+    wb.audiences.archive(women)
+    assert list(wb.audiences.members(users, as_of=D)["customer_id"]) == ["ann"]
+    assert wb.audiences.explain(users, "ann", D).member

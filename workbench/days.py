@@ -35,8 +35,11 @@ class Calendar:
         if isinstance(value, datetime):
             value = value.date()
         if not isinstance(value, date):
+            text = str(value)
             try:
-                value = date.fromisoformat(str(value))
+                if len(text) != 10 or text[4] != "-" or text[7] != "-":  # not 20261128
+                    raise ValueError
+                value = date.fromisoformat(text)
             except ValueError:
                 raise InvalidInput(f"{what} {value!r} is not a date YYYY-MM-DD") from None
         today = self.today()

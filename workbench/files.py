@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -61,14 +62,35 @@ def remove_unless_read(path: Path) -> bool:
 
 
 def make_private(path: Path) -> Path:
-    """Customer data, rejects and run records are readable by the home's owner only."""
+    """Customer data, rejects and run records are readable by the home's owner only: group and
+    other lose every right; the owner's own are left as they are (a folder its owner made
+    read-only stays read-only)."""
     try:
-        os.chmod(path, PRIVATE_FOLDER if path.is_dir() else PRIVATE_FILE)
+        mode = os.stat(path).st_mode
+        allowed = PRIVATE_FOLDER if stat.S_ISDIR(mode) else PRIVATE_FILE
+        if stat.S_IMODE(mode) & ~allowed:
+            os.chmod(path, stat.S_IMODE(mode) & allowed)
     except FileNotFoundError:
         pass
     return path
 
 
 def private_folder(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    """``path`` and any missing folder above it, created for the owner only (``mkdir -p``
+    would give the folders above it the umask's mode)."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_FOLDER, exist_ok=True)
+        make_private(folder)
+    return make_private(path)
+
+
+def make_private_lock(path: Path) -> Path:
+    """A lock file created with the owner's rights only (it holds nothing, but lives among
+    private files and should not be the one thing others may read)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
     return make_private(path)

@@ -50,8 +50,9 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
         papermill.execute_notebook(
             str(source), str(output), parameters=parameters, log_output=stream,
             progress_bar=False, cwd=str(NOTEBOOKS),
-            # The kernel's own start-up notices (e.g. about TCP on loopback) are not ours.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+            # The kernel's own notices (TCP on loopback at start-up; its sockets closing under it
+            # when a run is stopped) are not ours: what the run does is in the notebook.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except PapermillExecutionError as exc:
         raise NotebookFailed(f"{exc.ename}: {exc.evalue}", output) from None
     except DeadKernelError:

@@ -9,7 +9,7 @@ import html
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from .definition import AudienceDefinition
+from .definition import AudienceDefinition, shown
 
 
 def percent(size: int | None, base: int | None) -> float | None:
@@ -142,10 +142,12 @@ class Explanation:
                           for r in self.rules]}
 
     def lines(self) -> list[str]:
+        # The id is typed by a person: escaped and cut, it cannot steer the terminal.
+        customer = shown(self.customer_id)
         if not self.in_base:
-            return [f"{self.customer_id} is not in the customer base as of {self.as_of}"]
+            return [f"{customer} is not in the customer base as of {self.as_of}"]
         verdict = "is a member" if self.member else "is not a member"
-        lines = [f"{self.customer_id} {verdict} as of {self.as_of}"]
+        lines = [f"{customer} {verdict} as of {self.as_of}"]
         for r in self.rules:
             value = "" if r.value is None else f" (value: {r.value})"
             lines.append(f"  rule {r.position}: {r.summary}: {r.outcome}{value}")

@@ -184,29 +184,31 @@ class Audiences:
                                editing=editing)
 
     def _check(self, definition: AudienceDefinition, catalog: Catalog, *,
-               editing: int | None = None, look: bool = True
+               editing: int | None = None, look: bool = True, saved: bool = False
                ) -> tuple[list[CheckedRule], list[str]]:
         """Audience references must be to active audiences and must not lead back to the
-        audience being edited."""
+        audience being edited. ``saved``: evaluating a saved audience, whose references may
+        have been archived since (it still evaluates as of any day)."""
         checked, warnings = check_definition(definition, catalog, look_at_data=look)
         problems = []
         for rule in checked:
             if rule.rule.attribute != "audience":
                 continue
             for audience_id in rule.value:
-                problem = self._reference_problem(audience_id, editing)
+                problem = self._reference_problem(audience_id, editing, saved)
                 if problem:
                     problems.append(f"rule {rule.position} (audience): {problem}")
         if problems:
             raise InvalidDefinition(problems)
         return checked, warnings
 
-    def _reference_problem(self, audience_id: int, editing: int | None) -> str | None:
+    def _reference_problem(self, audience_id: int, editing: int | None,
+                           saved: bool = False) -> str | None:
         try:
             referenced = self._records.get(audience_id)
         except NotFound:
             return f"no audience with id {audience_id}"
-        if referenced["status"] != "active":
+        if referenced["status"] != "active" and not (saved and referenced["status"] == "archived"):
             state = "a draft" if referenced["status"] == "draft" else referenced["status"]
             return (f"audience {audience_id} ({referenced['name']}) is {state}; only active "
                     "audiences can be used in rules")
@@ -271,28 +273,30 @@ class Audiences:
             # What processing kept: exports deliver exactly what the history counted.
             row = self._history.day(audience.id, audience.last_processed_on)
             return self._memberships.members(row["membership"], audience.id)
-        return self.members_of(audience.definition, as_of)
+        return self.members_of(audience.definition, as_of, saved=audience.status != "draft")
 
-    def members_of(self, definition: DefinitionLike,
-                   as_of: date | str | None = None) -> pd.DataFrame:
+    def members_of(self, definition: DefinitionLike, as_of: date | str | None = None, *,
+                   saved: bool = False) -> pd.DataFrame:
         """Members (customer_id, ordered) of a definition, saved or not, as of a day."""
         definition = AudienceDefinition.parse(definition)
         as_of = self._calendar.day(as_of)
         with self.job(as_of) as job:
-            checked, _ = self._check(definition, job.catalog, look=False)
+            checked, _ = self._check(definition, job.catalog, look=False, saved=saved)
             query = self._compile(checked, as_of, job).members().order_by("customer_id")
             return self._engine.frame(query)
 
     def explain(self, audience: int | str | DefinitionLike, customer_id: str,
                 as_of: date | str | None = None) -> Explanation:
         """For one customer: which rules hold and which do not, and so whether they are in."""
+        saved = False
         if isinstance(audience, int) or (isinstance(audience, str) and audience.isdigit()):
-            definition = self.get(audience).definition
+            stored = self.get(audience)
+            definition, saved = stored.definition, stored.status != "draft"
         else:
             definition = AudienceDefinition.parse(audience)
         as_of = self._calendar.day(as_of)
         with self.job(as_of) as job:
-            checked, _ = self._check(definition, job.catalog, look=False)
+            checked, _ = self._check(definition, job.catalog, look=False, saved=saved)
             compiled = self._compile(checked, as_of, job)
             rows = self._engine.rows(compiled.explain(customer_id))
             summary = self._summary(checked, job.catalog)

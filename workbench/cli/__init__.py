@@ -26,10 +26,17 @@ def _common(parser: argparse.ArgumentParser, default) -> None:
                         help="print data as JSON")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error (SPEC 9), pointing at the help."""
+
+    def error(self, message: str):
+        self.exit(2, f"workbench: {first_line(message)} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import audiences, data, processing
 
-    parser = argparse.ArgumentParser(prog="workbench", description=(
+    parser = _Parser(prog="workbench", description=(
         "Audience Workbench: define, track and deliver customer audiences."))
     _common(parser, None)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -41,7 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop(signum, _frame) -> None:
+    # cron, systemd and Kubernetes stop jobs with SIGTERM: let it unwind like Ctrl-C, so that a
+    # run in progress is recorded as interrupted and its files are removed.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _stop)
+    except ValueError:  # not the main thread (called from a library): leave signals alone
+        pass
     try:
         args = build_parser().parse_args(argv)
         return args.run(args) or 0
@@ -130,7 +150,10 @@ def positive(text: str) -> int:
 
 
 def iso_date(text: str) -> date:
+    # Exactly YYYY-MM-DD: fromisoformat alone also takes 20261128 and 2026-W48-6.
     try:
+        if len(text) != 10 or text[4] != "-" or text[7] != "-":
+            raise ValueError
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None

@@ -99,17 +99,23 @@ def cmd_duplicate(args) -> int:
 def cmd_list(args) -> int:
     with open_workbench(args) as wb:
         audiences = wb.audiences.list(args.search, args.sort)
-        header = f"{'ID':>4}  {'STATUS':<6}  {'NAME':<36}  {'CREATED BY':<12}  {'CREATED':<10}  " \
-                 f"{'PROCESSED':<10}  {'SIZE':>10}"
+        header = f"{'ID':>4}  {'STATUS':<9}  {'NAME':<36}  {'CREATED BY':<12}  " \
+                 f"{'CREATED':<10}  {'PROCESSED':<10}  {'SIZE':>10}"
         lines = [header] + [
-            f"{a.id:>4}  {a.status:<6}  {_cut(a.name, 36):<36}  {_cut(a.created_by, 12):<12}  "
+            f"{a.id:>4}  {a.status + ('!' if a.processing_error else ''):<9}  "
+            f"{_cut(a.name, 36):<36}  {_cut(a.created_by, 12):<12}  "
             f"{a.created_on}  {str(a.last_processed_on or '-'):<10}  "
             f"{'-' if a.size is None else f'{a.size:,}':>10}" for a in audiences]
+        if any(a.processing_error for a in audiences):
+            lines.append("! its last processing failed: `workbench audience show ID` says why")
         emit(args, [a.to_json() for a in audiences], "\n".join(lines))
     return 0
 
 
 def _cut(text: str, width: int) -> str:
+    # Names are free text: no control characters (refused on save), but keep even old rows
+    # from steering the terminal.
+    text = "".join(c if c.isprintable() else "?" for c in text)
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
@@ -161,7 +167,14 @@ def _out_file(text: str) -> Path:
         raise InvalidInput(f"--out {text}: {reason}")
     if path.is_dir():
         raise InvalidInput(f"--out {text}: is a directory; give a file name")
+    if path.suffix.lower() in UNSUPPORTED_COMPRESSION:
+        raise InvalidInput(f"--out {text}: {path.suffix} compression is not available; write "
+                           "plain .csv or .csv.gz")
     return path
+
+
+# pandas infers these from the suffix but needs packages the workbench does not install.
+UNSUPPORTED_COMPRESSION = {".zst", ".zstd", ".tar"}
 
 
 def _write_csv(frame, path: Path) -> None:

@@ -37,9 +37,18 @@ def cmd_process(args) -> int:
                       "run_notebook": str(output)}
         try:
             execute("nightly_processing", output, parameters)
+        except KeyboardInterrupt:
+            # papermill shuts the kernel down on the way out; the run could not record its end.
+            run_id = wb.processing.recover(str(output), "stopped by Ctrl-C or a stop signal") \
+                or _run_of(wb, output)
+            raise ProcessingFailed(
+                f"processing run #{run_id or '?'} interrupted: stopped by Ctrl-C or a stop "
+                f"signal; the previous results are unchanged (audit notebook: {output})"
+            ) from None
         except KernelDied as exc:
             # The kernel could not record its own end: do it for it, and remove its files.
-            run_id = wb.processing.recover(str(output), "the processing kernel died")
+            run_id = wb.processing.recover(str(output), "the processing kernel died") \
+                or _run_of(wb, output)
             raise ProcessingFailed(
                 f"processing run #{run_id or '?'} interrupted: the processing kernel died; "
                 f"the previous results are unchanged (audit notebook: {output})") from exc
@@ -55,3 +64,9 @@ def cmd_process(args) -> int:
                                    f"(the other audiences were processed; audit notebook: "
                                    f"{output})")
     return 0
+
+
+def _run_of(wb, output) -> int | None:
+    """The run of an audit notebook (when the run recorded its own end before stopping)."""
+    return next((r["id"] for r in wb.processing.runs(limit=5) if r["notebook"] == str(output)),
+                None)

@@ -75,6 +75,10 @@ class Engine:
             self.before_query()
         try:
             return work()
+        except duckdb.InterruptException:
+            # Ctrl-C or a stop signal while DuckDB ran: the job is being stopped, not failing
+            # (a failure would be retried audience by audience, or taken for bad data).
+            raise KeyboardInterrupt from None
         except duckdb.Error as exc:
             raise EngineError(describe(exc)) from exc
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import IngestError, RejectedRows
-from ..files import make_private, private_folder
+from ..files import make_private, make_private_lock, private_folder
 from ..sql import ident, lit
 from .schema import (
     EARLIEST_DAY,
@@ -200,7 +200,7 @@ def kind_lock(home: Home, kind: str):
     """Two ingests of one kind at once would each merge into the old file and lose the other's
     rows; they queue on a lock file instead."""
     home.customers_dir.mkdir(parents=True, exist_ok=True)
-    with open(home.customers_dir / f".{kind}.lock", "w") as handle:
+    with open(make_private_lock(home.customers_dir / f".{kind}.lock"), "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -254,6 +254,11 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
         rows = conn.execute("SELECT line, min(error_type), min(error_message), min(csv_line) "
                             "FROM reject_errors GROUP BY line ORDER BY line").fetchall()
     except duckdb.Error as exc:
+        if isinstance(exc, duckdb.OutOfMemoryException) or "No space left" in str(exc):
+            # The disk or the memory limit, not the file: say so (exit 1, not "bad input").
+            from .engine import EngineError, describe
+
+            raise EngineError(describe(exc)) from exc
         reason = str(exc).strip().splitlines()[0].replace(str(link), str(path))
         raise IngestError(f"{_shown(path)}: cannot be read as {'Parquet' if parquet else 'CSV'}: "
                           f"{reason}") from exc

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import IngestError
-from ..files import private_folder
+from ..files import make_private_lock, private_folder
 from .ingest import IngestReport, ingest, kind_lock
 from .schema import KINDS
 
@@ -47,7 +47,7 @@ class CustomerData:
             raise IngestError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         path = Path(path)
         with kind_lock(self._home, kind):
-            with self._snapshots.pin() as snapshot:
+            with self._snapshots.pin() as snapshot, _engine_errors():
                 report, version = ingest(
                     self._engine.conn, self._home, kind, path, snapshot=snapshot, strict=strict,
                     schema=schema, encoding=encoding,
@@ -112,7 +112,7 @@ class CustomerData:
         """``HOME/tmp/sample``, for one sample at a time (a lock file), emptied first: what is in
         it was left by a sample that was killed, and no later one would ever remove it."""
         tmp = private_folder(self._home.tmp_dir)
-        with open(tmp / ".sample.lock", "w") as handle:
+        with open(make_private_lock(tmp / ".sample.lock"), "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             folder = tmp / "sample"
             shutil.rmtree(folder, ignore_errors=True)
@@ -125,3 +125,16 @@ class CustomerData:
         """Rows of each kind in the current version (from the store: no query engine)."""
         current = self._records.current()
         return {kind: current[kind]["rows"] if kind in current else 0 for kind in SAMPLE_ORDER}
+
+
+@contextmanager
+def _engine_errors():
+    """DuckDB errors of an ingest (a full disk, the memory limit) as one line of ours."""
+    import duckdb
+
+    from .engine import EngineError, describe
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise EngineError(describe(exc)) from exc

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from ..users import User
 
 Progress = Callable[[int, int, DayResult], None]
+STOPPED = "interrupted: stopped by Ctrl-C or a stop signal before it finished"
+# How long recovery waits for a dying run's process to let go of the lock.
+RECOVERY_WAIT_SECONDS = 30
 
 
 class ProcessingFailed(WorkbenchError):
@@ -125,6 +128,10 @@ class Processing:
             try:
                 with self._snapshots.pin() as snapshot:
                     report = self._run(run_id, snapshot, first, last, progress)
+            except KeyboardInterrupt:  # Ctrl-C, or a stop signal turned into one by the CLI
+                self._records.fail_run(run_id, STOPPED, self._active_ids())
+                self._collect_garbage()
+                raise
             except Exception as exc:
                 message = str(exc) if isinstance(exc, WorkbenchError) else \
                     f"{exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0]}"
@@ -140,7 +147,7 @@ class Processing:
         """After the process of a run died (a killed kernel): record its run as interrupted,
         naming its audit notebook, and remove its files. Returns the run's id, if it was left
         running."""
-        with self._lock():
+        with self._lock(wait=RECOVERY_WAIT_SECONDS):
             run_id = self._records.interrupt(
                 notebook, f"interrupted: {reason} (audit notebook: {notebook})",
                 self._active_ids())
@@ -249,16 +256,23 @@ class Processing:
         return [*DEFAULTS, *custom]
 
     @contextmanager
-    def _lock(self):
+    def _lock(self, wait: float = 0):
+        """The processing lock; ``wait``: seconds to wait for a holder that is ending."""
         path = self._home.root / ".processing.lock"
         with open(path, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                raise Conflict(f"another processing run is in progress ({holder}); try again "
-                               "when it has finished") from None
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() < deadline:
+                        time.sleep(0.1)
+                        continue
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise Conflict(f"another processing run is in progress ({holder}); try "
+                                   "again when it has finished") from None
             handle.truncate(0)
             handle.write(f"pid {os.getpid()}, started by {self._user.name}")
             handle.flush()
