@@ -347,7 +347,7 @@ def test_archived_audiences_are_kept_read_only_and_no_longer_processed(loaded):
     assert list(wb.processing.history(women)["day"]) == [D - timedelta(days=1)]
     with pytest.raises(Refused, match="archived and frozen"):
         wb.audiences.update(women, {"name": "x", "rules": []}, version=archived.version)
-    with pytest.raises(Refused, match="only active audiences are archived"):
+    with pytest.raises(Refused, match="is archived already; only an active audience can be archived"):
         wb.audiences.archive(women)
     with pytest.raises(Exception, match="active and frozen"):
         with wb.store.begin() as conn:

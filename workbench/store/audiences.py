@@ -95,8 +95,9 @@ class AudienceRecords:
                         audiences.c.id == audience_id)).first()
                     if row is None:
                         raise NotFound(f"no audience with id {audience_id}")
-                    raise Conflict(f"audience {audience_id} ({row.name}) is {row.status}; only "
-                                   "active audiences are archived (a draft can simply be "
+                    state = "archived already" if row.status == "archived" else "a draft"
+                    raise Conflict(f"audience {audience_id} ({row.name}) is {state}; only an "
+                                   "active audience can be archived (a draft can simply be "
                                    "left unused)")
         except Conflict as exc:
             if str(exc) != TRIGGERED:
