@@ -63,3 +63,8 @@ class Memberships:
         for path in sorted(root.glob("day=*/run-*.parquet")):
             if str(path.relative_to(self._home.root)) not in kept:
                 remove_unless_read(path)
+        for folder in root.glob("day=*"):  # days of a stopped backfill that kept nothing
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # not empty: a kept or still-read file is in it

@@ -57,9 +57,24 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
         raise NotebookFailed(f"{exc.ename}: {exc.evalue}", output) from None
     except DeadKernelError:
         raise KernelDied("the notebook's kernel died before the run finished", output) from None
+    except OSError as exc:  # the disk filled up while papermill wrote the notebook
+        _drop_if_unreadable(output)
+        raise NotebookFailed(f"{exc.strerror or exc}: {exc.filename or output}", output) \
+            from None
     finally:
         make_private(output)
     return output
+
+
+def _drop_if_unreadable(output: Path) -> None:
+    """A notebook cut off mid-write is no audit record: remove it rather than leave a file
+    that no tool can open (what the run did is in the store, or it did not start)."""
+    import json
+
+    try:
+        json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        output.unlink(missing_ok=True)
 
 
 def run_path(folder: Path, label: str) -> Path:

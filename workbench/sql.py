@@ -7,12 +7,14 @@ two helpers quote them so that any header, however odd, stays a name.
 
 from __future__ import annotations
 
-from sqlglot import exp
-
 
 def ident(name: str) -> str:
+    from sqlglot import exp  # on first use: commands that compose no SQL never load it
+
     return exp.to_identifier(name, quoted=True).sql("duckdb")
 
 
 def lit(value: str) -> str:
+    from sqlglot import exp
+
     return exp.Literal.string(value).sql("duckdb")

@@ -117,7 +117,16 @@ def _sqlite_begin(conn) -> None:
 
 
 def migrate(engine: Engine) -> int:
-    """Apply pending migration steps; safe when several processes open a new home at once."""
+    """Apply pending migration steps; safe when several processes open a new home at once.
+    An up-to-date store is only read (a read-only home still opens for reading, and opening
+    costs no write lock)."""
+    latest = max(v for v, *_ in schema.MIGRATIONS)
+    try:
+        with engine.execution_options(sqlite_begin="DEFERRED").begin() as conn:
+            if latest in set(conn.execute(select(schema.schema_version.c.version)).scalars()):
+                return latest
+    except SQLAlchemyError:
+        pass  # a new store: no schema_version table yet
     with engine.begin() as conn:
         conn.execute(CreateTable(schema.schema_version, if_not_exists=True))
         done = {row.version for row in conn.execute(select(schema.schema_version.c.version))}
