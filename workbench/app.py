@@ -75,12 +75,14 @@ class Workbench:
     @cached_property
     def customers(self) -> CustomerData:
         from .customers.service import CustomerData
-        from .store.audiences import AudienceRecords
         from .store.customers import CustomerDataRecords
 
+        # Checked on the audiences side, which knows their rules; wired here, so that customer
+        # data does not depend on audiences.
         return CustomerData(self.home, self.user, self.engine, self.snapshots,
                             CustomerDataRecords(self.store),
-                            lambda: AudienceRecords(self.store).list(status="active"))
+                            lambda stored, changes: self.audiences.refuse_type_changes(
+                                stored, changes))
 
     @cached_property
     def audiences(self) -> Audiences:

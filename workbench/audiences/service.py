@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, IngestError, InvalidInput, NotFound
 from ..ids import parse_id
 from ..store.audiences import SORTS, AudienceRecords
 from .catalog import Catalog
@@ -224,6 +224,38 @@ class Audiences:
         for ref in _references_of(self._records.get(audience_id)["definition"]):
             found |= self._references(ref, seen | {audience_id})
         return found
+
+    def refuse_type_changes(self, stored: dict[str, str],
+                            changes: dict[str, tuple[str, str]]) -> None:
+        """A new type of an appended column must not break the rules of an active audience (it
+        is frozen: its processing would fail every day until it is archived). An audience that
+        did not check before the change is not this change's doing and is not named.
+        ``stored``: appended column -> type now; ``changes``: column -> (old, new)."""
+        def checks(definition: AudienceDefinition, types: dict[str, str]) -> bool:
+            try:
+                check_definition(definition, Catalog.build(types), look_at_data=False)
+            except InvalidDefinition:
+                return False
+            return True
+
+        active = []
+        for row in self._records.list(status="active", sort="created"):
+            try:
+                definition = AudienceDefinition.parse(row["definition"], stored=True)
+            except InvalidDefinition:
+                continue
+            if checks(definition, stored):
+                active.append((row, definition))
+        problems = []
+        for column, (old, new) in changes.items():
+            types = {**stored, column: new}
+            broken = [f"{row['id']} ({row['name']})" for row, definition in active
+                      if not checks(definition, types)]
+            if broken:
+                problems.append(f"changing appended.{column} from {old} to {new} would break "
+                                f"active audience(s) {', '.join(broken)}")
+        if problems:
+            raise IngestError("; ".join(problems) + "; archive them first or keep the type")
 
     def _active_ids(self) -> list[int]:
         return [row["id"] for row in self._records.list(status="active", sort="name")]

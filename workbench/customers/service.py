@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from ..store.customers import CustomerDataRecords
     from ..users import User
     from .engine import Engine
-    from .snapshot import Snapshot, Snapshots
+    from .snapshot import Snapshots
+
+TypeChanges = Callable[[dict[str, str], dict[str, tuple[str, str]]], None]
 
 # Profiles first: orphans of transactions and tags are counted against the stored profiles.
 SAMPLE_ORDER = ("profiles", "appended", "transactions", "tags")
@@ -29,10 +31,11 @@ SAMPLE_ORDER = ("profiles", "appended", "transactions", "tags")
 class CustomerData:
     def __init__(self, home: Home, user: User, engine: Engine, snapshots: Snapshots,
                  records: CustomerDataRecords,
-                 active_audiences: Callable[[], list[dict]] = list):
-        """``active_audiences``: rows (id, name, definition JSON) of the active audiences, whose
-        rules an ingest must not break."""
-        self._active_audiences = active_audiences
+                 check_type_changes: TypeChanges | None = None):
+        """``check_type_changes(stored, changes)``: raises when changing appended column types
+        (``stored``: column -> type; ``changes``: column -> (old, new)) would break what uses
+        them (the active audiences: the audiences side knows their rules)."""
+        self._check_type_changes = check_type_changes
         self._home = home
         self._user = user
         self._engine = engine
@@ -51,7 +54,9 @@ class CustomerData:
                 report, version = ingest(
                     self._engine.conn, self._home, kind, path, snapshot=snapshot, strict=strict,
                     schema=schema, encoding=encoding,
-                    check_type_changes=lambda changes: self._refuse_breaking(snapshot, changes))
+                    check_type_changes=self._check_type_changes and (
+                        lambda changes: self._check_type_changes(snapshot.appended_types(),
+                                                                 changes)))
                 # One commit makes the new version current and logs the ingest.
                 self._records.record_version(
                     kind=kind, file=version.file, columns=version.columns, rows=version.rows,
@@ -62,40 +67,6 @@ class CustomerData:
             # Outside the pin: the version just superseded is no longer read by this job.
             self._snapshots.collect_garbage(kind)
         return report
-
-    def _refuse_breaking(self, snapshot: Snapshot, changes: dict[str, tuple[str, str]]) -> None:
-        """A new type of an appended column must not break the rules of an active audience (it
-        is frozen: its processing would fail every day until it is archived). An audience that
-        did not check before the change is not this change's doing and is not named."""
-        from ..audiences.catalog import Catalog
-        from ..audiences.definition import AudienceDefinition, InvalidDefinition, check_definition
-
-        def checks(definition: AudienceDefinition, types: dict[str, str]) -> bool:
-            try:
-                check_definition(definition, Catalog.build(types), look_at_data=False)
-            except InvalidDefinition:
-                return False
-            return True
-
-        stored = snapshot.appended_types()
-        definitions = []
-        for row in sorted(self._active_audiences(), key=lambda row: row["id"]):
-            try:
-                definition = AudienceDefinition.parse(row["definition"], stored=True)
-            except InvalidDefinition:
-                continue
-            if checks(definition, stored):
-                definitions.append((row, definition))
-        problems = []
-        for column, (old, new) in changes.items():
-            types = {**stored, column: new}
-            broken = [f"{row['id']} ({row['name']})" for row, definition in definitions
-                      if not checks(definition, types)]
-            if broken:
-                problems.append(f"changing appended.{column} from {old} to {new} would break "
-                                f"active audience(s) {', '.join(broken)}")
-        if problems:
-            raise IngestError("; ".join(problems) + "; archive them first or keep the type")
 
     def sample(self, customers: int, seed: int = 42,
                until: date | None = None) -> dict[str, IngestReport]:
