@@ -34,3 +34,20 @@ def test_notebook_runs_under_nbval(sample_home, notebook):
          str(ROOT / notebook)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout
+
+
+def test_a_notebook_that_cannot_start_is_one_line(tmp_path, monkeypatch):
+    """Our translation of papermill's failures (a fake papermill: this is about our message)."""
+    import papermill
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    from workbench.notebooks import NotebookFailed, execute
+
+    def no_kernel(*args, **kwargs):
+        raise NoSuchKernel("python3")
+
+    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
+    with pytest.raises(NotebookFailed) as raised:
+        execute("nightly_processing", tmp_path / "out.ipynb", {}, stream=False)
+    assert "the notebook could not run (NoSuchKernel" in str(raised.value)
+    assert "\n" not in str(raised.value)

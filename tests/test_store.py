@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+import pytest
+
 from workbench.home import Home
 from workbench.store import open_store
 from workbench.store.schema import MIGRATIONS
@@ -54,3 +56,35 @@ def test_opening_a_new_store_from_two_processes_at_once_migrates_once(tmp_path):
     with store.read() as conn:
         versions = conn.exec_driver_sql("SELECT version FROM schema_version").scalars().all()
     assert sorted(versions) == [v for v, *_ in MIGRATIONS]
+
+
+def test_a_held_write_lock_is_reported_as_busy_not_frozen(wb, monkeypatch):
+    """Another process holding the store's write lock past the busy timeout: the save says the
+    store is busy, in one line (not that the audience is frozen)."""
+    import sqlite3
+
+    import workbench.store as store_module
+    from workbench.errors import Busy
+
+    draft = wb.audiences.create({"name": "Draft", "rules": []})
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+    wb.store.dispose()  # new connections take the short timeout
+    holder = sqlite3.connect(wb.home.store_file, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Busy, match="the metadata store is busy"):
+            wb.audiences.update(draft.id, {"name": "Edited", "rules": []}, version=1)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert wb.audiences.update(draft.id, {"name": "Edited", "rules": []}, version=1).version == 2
+
+
+def test_a_missing_database_driver_is_one_plain_line(home):
+    from workbench.errors import StoreError
+
+    with pytest.raises(StoreError) as raised:
+        open_store(Home(home), "postgresql+nosuchdriver://ana:s3cret@db.example/wb")
+    message = str(raised.value)
+    assert "\n" not in message and "s3cret" not in message
+    assert "metadata store" in message

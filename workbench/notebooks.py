@@ -61,6 +61,12 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
         _drop_if_unreadable(output)
         raise NotebookFailed(f"{exc.strerror or exc}: {exc.filename or output}", output) \
             from None
+    except WorkbenchError:
+        raise
+    except Exception as exc:  # no kernel to start, a kernel that never answers, ...
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise NotebookFailed(f"the notebook could not run ({exc.__class__.__name__}: {first})",
+                             output) from exc
     finally:
         make_private(output)
     return output
