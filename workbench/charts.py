@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-import altair as alt
+from .imports import skip_slow_optional_modules
+
+skip_slow_optional_modules()
+import altair as alt  # noqa: E402 - after the line above, on purpose
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -35,6 +35,9 @@ class KernelDied(NotebookFailed):
 
 def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -> Path:
     """Execute ``notebooks/NAME.ipynb`` into ``output``; its printed lines go to stderr."""
+    from .imports import skip_slow_optional_modules
+
+    skip_slow_optional_modules()
     import papermill
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
