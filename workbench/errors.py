@@ -16,6 +16,9 @@ edge with ``raise ... from exc``; they never reach a user as a traceback.
     ├── Busy                            another process holds what is needed (a lock timed
     │                                   out); trying again later can succeed
     ├── RejectedRows                    --strict ingest with rejected rows (exit 1; data kept)
+    ├── DeliveryError                   talking to a destination or GnuPG failed (exit 1)
+    │   ├── SftpError                   SFTP: resolution, connection, host key, login, path
+    │   └── PgpError                    GnuPG: a key or an encryption
     └── StoreError                      the metadata store failed
 """
 
@@ -72,4 +75,21 @@ class RejectedRows(WorkbenchError):
 
 
 class StoreError(WorkbenchError):
+    pass
+
+
+class DeliveryError(WorkbenchError):
+    pass
+
+
+class SftpError(DeliveryError):
+    """``reason``: a short machine-readable kind (resolution, refused, timeout, host_key,
+    authentication, missing_path, not_writable, protocol), beside the message."""
+
+    def __init__(self, message: str, reason: str = "protocol"):
+        super().__init__(message)
+        self.reason = reason
+
+
+class PgpError(DeliveryError):
     pass

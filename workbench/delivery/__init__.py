@@ -1,0 +1,1 @@
+"""Delivery adapters: SFTP, PGP, mail. Vendor errors become ours here."""

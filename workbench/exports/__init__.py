@@ -1,0 +1,1 @@
+"""Exports: configurations, schedules, file names, runs (SPEC 7)."""
