@@ -8,7 +8,7 @@ reads the store never opens a query engine.
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from .customers.engine import Engine
     from .customers.service import CustomerData
     from .customers.snapshot import Snapshots
+    from .exports.destinations import Destinations, Encryptions
+    from .exports.service import Exports
     from .memberships import Memberships
     from .processing.run import Processing
     from .store import Store
@@ -105,6 +107,36 @@ class Workbench:
                           calendar=self.calendar, records=ProcessingRecords(self.store),
                           audiences=AudienceRecords(self.store), snapshots=self.snapshots,
                           engine=self.engine, memberships=self.memberships)
+
+    @cached_property
+    def destinations(self) -> Destinations:
+        from .exports.destinations import Destinations
+        from .secrets import SecretBox
+        from .store.exports import DestinationRecords, ExportRecords
+
+        return Destinations(records=DestinationRecords(self.store),
+                            exports=ExportRecords(self.store), user=self.user,
+                            box=lambda: SecretBox.for_home(self.home.secret_key_file))
+
+    @cached_property
+    def encryptions(self) -> Encryptions:
+        from .exports.destinations import Encryptions
+        from .store.exports import EncryptionRecords
+
+        return Encryptions(records=EncryptionRecords(self.store), user=self.user,
+                           today=self.calendar.today)
+
+    @cached_property
+    def exports(self) -> Exports:
+        from .exports.service import Exports
+        from .store.audiences import AudienceRecords
+        from .store.exports import DestinationRecords, EncryptionRecords, ExportRecords
+
+        return Exports(records=ExportRecords(self.store), audiences=AudienceRecords(self.store),
+                       destinations=DestinationRecords(self.store),
+                       encryptions=EncryptionRecords(self.store), user=self.user,
+                       snapshots=self.snapshots,
+                       now=lambda: datetime.now(self.calendar.zone))
 
     # -- conveniences for analysts -----------------------------------------------------------
 

@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import audiences, data, processing
+    from . import audiences, data, exports, processing
 
     parser = _Parser(prog="workbench", description=(
         "Audience Workbench: define, track and deliver customer audiences."))
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.register(commands, shared)
     audiences.register(commands, shared)
     processing.register(commands, shared)
+    exports.register(commands, shared)
     return parser
 
 

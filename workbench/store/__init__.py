@@ -69,6 +69,10 @@ def translated():
         first = (text.strip().splitlines() or [""])[0]
         if "active and frozen" in text:
             raise Conflict("audience is active and frozen") from exc
+        if "export is canceled" in text:
+            raise Conflict("export is canceled; a canceled export never changes again") from exc
+        if "UNIQUE constraint failed" in text or "duplicate key value" in text:
+            raise Conflict(f"that name is taken already ({first})") from exc
         if "locked" in text or "busy" in text.lower():
             raise Busy("the metadata store is busy (another process holds its write lock "
                        "longer than 30 s); try again") from exc

@@ -136,6 +136,86 @@ customer_data = Table(
     Index("ix_customer_data_kind", "kind", "id"),
 )
 
+# Exports (migration 5). Secrets are stored sealed with the home's key (secrets.py), never
+# in clear; the configuration is the SPEC 7 JSON as saved, plus the ids it resolves to.
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("type", String(20), nullable=False),  # sftp
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("username", String(200), nullable=False),
+    Column("host_key", Text, nullable=False),  # pinned, "type base64"
+    Column("sealed_password", Text),
+    Column("sealed_private_key", Text),
+    Column("sealed_passphrase", Text),
+    Column("version", Integer, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+encryptions = Table(
+    "encryptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("type", String(20), nullable=False),  # pgp
+    Column("keys", Text, nullable=False),  # JSON list of armored public keys
+    Column("key_info", Text, nullable=False),  # JSON list: fingerprint, user ids, expiry
+    Column("version", Integer, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+exports = Table(
+    "exports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("audience_id", Integer, ForeignKey("audiences.id"), nullable=False),
+    Column("destination_id", Integer, ForeignKey("destinations.id"), nullable=False),
+    Column("encryption_id", Integer, ForeignKey("encryptions.id")),
+    Column("state", String(10), nullable=False),  # active | paused | canceled
+    Column("config", Text, nullable=False),  # the SPEC 7 JSON as saved
+    Column("version", Integer, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_exports_audience", "audience_id"),
+)
+
+# A canceled export is read-only for good, whatever path tries to change it.
+EXPORT_CANCELED_SQLITE = """
+CREATE TRIGGER IF NOT EXISTS exports_frozen_when_canceled
+BEFORE UPDATE ON exports WHEN OLD.state = 'canceled'
+BEGIN
+    SELECT RAISE(ABORT, 'export is canceled');
+END
+"""
+EXPORT_CANCELED_POSTGRESQL = [
+    """
+CREATE OR REPLACE FUNCTION exports_frozen_when_canceled() RETURNS trigger AS $$
+BEGIN
+    IF OLD.state = 'canceled' THEN
+        RAISE EXCEPTION 'export is canceled';
+    END IF;
+    RETURN NEW;
+END $$ LANGUAGE plpgsql
+""",
+    """
+CREATE OR REPLACE TRIGGER exports_frozen_when_canceled BEFORE UPDATE ON exports
+FOR EACH ROW EXECUTE FUNCTION exports_frozen_when_canceled()
+""",
+]
+
 # An active audience is frozen in the store itself, whatever code path tries to change it.
 AUDIENCE_FREEZE_SQLITE = """
 CREATE TRIGGER IF NOT EXISTS audiences_frozen_when_active
@@ -220,6 +300,8 @@ MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
     (3, [processing_runs, audience_history, composition], {}),
     (4, [customer_data], {"sqlite": AUDIENCE_FREEZE_SQLITE_4,
                           "postgresql": AUDIENCE_FREEZE_POSTGRESQL_4}),
+    (5, [destinations, encryptions, exports], {"sqlite": [EXPORT_CANCELED_SQLITE],
+                                               "postgresql": EXPORT_CANCELED_POSTGRESQL}),
 ]
 
 # Columns added to existing tables, by migration step: (version, table, column name). A new

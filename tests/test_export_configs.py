@@ -1,0 +1,202 @@
+"""Export configurations (SPEC 7): checks with messages that name the field, states, actions per
+role and state, file names and template columns. Destinations and encryptions are recorded
+straight in the store here (their own tests use a real sshd and real gpg)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+import workbench
+from tests.audience_data import D, load
+from workbench.errors import Conflict, PermissionDenied
+from workbench.exports.files import render_file_name
+from workbench.exports.models import InvalidExport
+from workbench.store.exports import DestinationRecords, EncryptionRecords
+
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+def config(**changes) -> dict:
+    base = {"name": "Gold weekly", "audience": 1, "file_name": "gold_{audience}_%Y%m%d.csv",
+            "schedule": {"start": "2026-12-01T06:00", "timezone": "Europe/Berlin",
+                         "repeat": {"every": 1, "unit": "weeks"}, "ends": "2027-06-30",
+                         "cancel_after_minutes": 360},
+            "destination": "partner", "encryption": None,
+            "csv": {"header": True, "record_delimiter": "CRLF", "field_delimiter": "tab"},
+            "columns": [{"attribute": "customer_id"},
+                        {"attribute": "first_name", "label": "First Name"},
+                        {"label": "Tier", "template": "{{appended.loyalty_tier}}"}],
+            "notify": ["crm-ops@example.com"]}
+    return {**base, **changes}
+
+
+@pytest.fixture
+def setup(wb, write_csv):
+    load(wb, write_csv)
+    wb.audiences.activate(wb.audiences.create({"name": "Women", "rules": [
+        {"attribute": "gender", "op": "in", "value": ["female"]}]}).id)
+    wb.processing.run(D)
+    DestinationRecords(wb.store).insert({
+        "name": "partner", "type": "sftp", "host": "127.0.0.1", "port": 22, "path": "/in",
+        "username": "u", "host_key": HOST_KEY}, user="ada")
+    EncryptionRecords(wb.store).insert({"name": "partner-pgp", "type": "pgp", "keys": "[]",
+                                        "key_info": "[]"}, user="ada")
+    wb.exports._now = lambda: datetime(2026, 11, 29, 12, tzinfo=UTC)
+    return wb
+
+
+def problems(wb, **changes) -> str:
+    with pytest.raises(InvalidExport) as raised:
+        wb.exports.create(config(**changes))
+    return str(raised.value)
+
+
+def test_a_valid_export_is_saved_with_its_table_fields(setup):
+    export = setup.exports.create(config())
+    assert (export.state, export.type, export.repeats, export.ends) == (
+        "active", "recurring", "Every week", "2027-06-30")
+    assert export.destination == "127.0.0.1:22/in" and export.audience == "Women"
+    assert export.next_run.isoformat() == "2026-12-01T06:00:00+01:00"
+    assert export.actions == ["edit", "pause", "cancel", "run", "preview"]
+    assert setup.exports.get(export.id).config.csv.field_delimiter == "tab"
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"name": ""}, "name: String should have at least 1 character"),
+    ({"name": "a\x1b[2Jb"}, "name: the name must not contain control"),
+    ({"audience": 99}, "audience: no audience with id 99"),
+    ({"audience": "x"}, "audience: audience id must be a whole number"),
+    ({"destination": "nowhere"}, "destination: no destination named 'nowhere' (known: 'partner')"),
+    ({"encryption": "nope"}, "encryption: no encryption named 'nope' (known: 'partner-pgp')"),
+    ({"file_name": "../up.csv"}, "file_name: must be a plain file name"),
+    ({"file_name": "a/b.csv"}, "file_name: must be a plain file name: no / or \\"),
+    ({"file_name": "x_%Q.csv"}, "file_name: has the strftime code '%Q'"),
+    ({"file_name": "x_{user}.csv"}, "file_name: has the placeholder {user}"),
+    ({"file_name": "x" * 300}, "file_name: renders to 300 bytes; at most 255"),
+    ({"csv": {"field_delimiter": "colon"}}, "csv.field_delimiter: Input should be 'comma', "
+                                            "'tab', 'pipe' or 'semicolon'"),
+    ({"csv": {"record_delimiter": "CR"}}, "csv.record_delimiter: Input should be 'LF' or "
+                                          "'CRLF'"),
+    ({"columns": []}, "columns: List should have at least 1 item"),
+    ({"columns": [{"attribute": "shoe_size"}]}, "columns.0.attribute: unknown attribute "
+                                                "'shoe_size'"),
+    ({"columns": [{"template": "{{first_name}}"}]}, "columns.0: a template column "
+                                                     "needs a label"),
+    ({"columns": [{"label": "T", "template": "{{#if x}}open"}]},
+     "columns.0.template: leaves {{#if}} open"),
+    ({"columns": [{"label": "T", "template": "{{appended.nope}}"}]},
+     "columns.0.template: unknown field(s) appended.nope"),
+    ({"notify": ["ops@example.com", "not an address"]}, "notify: not an e-mail "
+                                                        "address: 'not an address'"),
+    ({"schedule": {"start": "2026-01-01T06:00", "timezone": "UTC"}},
+     "schedule: no run after now"),
+    ({"schedule": {"start": "2026-12-01T06:00", "timezone": "Mars/Olympus"}},
+     "schedule.timezone"),
+    ({"extra": 1}, "extra: unknown field"),
+])
+def test_every_problem_names_its_field(setup, changes, message):
+    assert message in problems(setup, **changes)
+
+
+def test_all_problems_are_reported_at_once(setup):
+    text = problems(setup, audience=99, destination="nowhere", file_name="a/b")
+    assert "audience:" in text and "destination:" in text and "file_name:" in text
+
+
+def test_only_active_audiences_are_exported(setup):
+    draft = setup.audiences.create({"name": "Draft", "rules": []})
+    assert f"audience: audience {draft.id} (Draft) is draft" in problems(setup,
+                                                                         audience=draft.id)
+
+
+def test_states_move_only_as_allowed_and_canceled_is_final(setup):
+    export = setup.exports.create(config())
+    assert setup.exports.pause(export.id).state == "paused"
+    with pytest.raises(Conflict, match="pause applies to active exports"):
+        setup.exports.pause(export.id)
+    assert setup.exports.activate(export.id).state == "active"
+    canceled = setup.exports.cancel(export.id)
+    assert canceled.state == "canceled" and canceled.actions == ["preview"]
+    for action in (setup.exports.activate, setup.exports.pause, setup.exports.cancel):
+        with pytest.raises(Conflict, match="is canceled; a canceled export never changes"):
+            action(export.id)
+    with pytest.raises(Conflict, match="is canceled"):
+        setup.exports.update(export.id, config(name="Again"))
+    # The store itself refuses, whatever path tries.
+    from sqlalchemy import text
+    with pytest.raises(Conflict, match="export is canceled"):
+        with setup.store.begin() as conn:
+            conn.execute(text("UPDATE exports SET state = 'active' WHERE id = :i"),
+                         {"i": export.id})
+
+
+@pytest.mark.parametrize(("role", "state", "actions"), [
+    ("viewer", "active", ["preview"]),
+    ("analyst", "active", ["edit", "pause", "run", "preview"]),
+    ("analyst", "paused", ["edit", "activate", "run", "preview"]),
+    ("admin", "paused", ["edit", "activate", "cancel", "run", "preview"]),
+    ("admin", "canceled", ["preview"]),
+])
+def test_actions_per_role_and_state(setup, role, state, actions):
+    export = setup.exports.create(config())
+    if state == "paused":
+        setup.exports.pause(export.id)
+    if state == "canceled":
+        setup.exports.cancel(export.id)
+    text = setup.home.settings_file.read_text().replace(
+        '[users]', f'[users]\nsomeone = "{role}"')
+    setup.home.settings_file.write_text(text)
+    with workbench.open(setup.home.root, user="someone") as other:
+        other.exports._now = setup.exports._now
+        assert other.exports.get(export.id).actions == actions
+
+
+def test_the_service_refuses_what_the_role_does_not_allow(setup):
+    export = setup.exports.create(config())
+    with workbench.open(setup.home.root, user="visitor") as viewer:
+        viewer.exports._now = setup.exports._now
+        for call in (lambda: viewer.exports.create(config()),
+                     lambda: viewer.exports.pause(export.id),
+                     lambda: viewer.exports.cancel(export.id)):
+            with pytest.raises(PermissionDenied):
+                call()
+
+
+def test_a_stale_edit_is_refused(setup):
+    export = setup.exports.create(config())
+    setup.exports.update(export.id, config(name="Renamed"), version=1)
+    with pytest.raises(Conflict, match="after the version 1 you edited"):
+        setup.exports.update(export.id, config(name="Mine"), version=1)
+
+
+def test_file_names_render_in_the_exports_timezone_and_stay_plain():
+    at = datetime(2026, 12, 1, 6, 0).astimezone()
+    name = render_file_name("gold_{audience}_%Y%m%d_%H%M.csv", at=at,
+                            audience="A/B test: Gold ✓", export="x", run=7)
+    assert name.startswith("gold_A_B_test_Gold_2026") and "/" not in name
+    assert render_file_name("a_{run}.csv", at=at, audience="a", export="x", run=7,
+                            encrypted=True) == "a_7.csv.pgp"
+    assert render_file_name("a.gpg", at=at, audience="a", export="x", run=7,
+                            encrypted=True) == "a.gpg"
+
+
+def test_the_cli_creates_lists_and_shows(setup, tmp_path):
+    from tests.test_cli import run
+
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(config(schedule={
+        "start": "2099-12-01T06:00", "timezone": "Europe/Berlin",
+        "repeat": {"every": 2, "unit": "weeks"}})))
+    done = run("export", "create", path, "--json", home=setup.home.root)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["repeats"] == "Every 2 weeks"
+    listed = run("export", "list", home=setup.home.root)
+    assert "Gold weekly" in listed.stdout and "Every 2 weeks" in listed.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(config(file_name="../x")))
+    refused = run("export", "create", bad, home=setup.home.root)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "file_name: must not contain '..'" in refused.stderr or "file_name:" in refused.stderr

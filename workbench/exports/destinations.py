@@ -1,0 +1,274 @@
+"""``wb.destinations`` and ``wb.encryptions``: where exports go and whom they are encrypted to.
+
+Secrets (passwords, private keys, passphrases) are sealed with the home's key before they are
+stored and are write-only: nothing here returns, prints or repeats them, and an update that
+omits one keeps the stored one. A host key is pinned when a destination is added: given as a
+known_hosts line, or fetched from the server for the person to confirm; changing the host or
+the port needs it confirmed again. Keys of an encryption are checked with real GnuPG.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from ..errors import Conflict, InvalidInput
+from ..settings import Secret
+from .models import DestinationConfig, EncryptionConfig, InvalidExport, parse_model
+
+if TYPE_CHECKING:
+    from ..secrets import SecretBox
+    from ..store.exports import DestinationRecords, EncryptionRecords, ExportRecords
+    from ..users import User
+
+
+@dataclass
+class Destination:
+    id: int
+    name: str
+    type: str
+    host: str
+    port: int
+    path: str
+    username: str
+    auth: str  # "password" or "private key" — never the secret itself
+    host_key: str
+    fingerprint: str
+    version: int
+    created_by: str
+    created_at: datetime
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "type": self.type, "host": self.host,
+                "port": self.port, "path": self.path, "username": self.username,
+                "auth": self.auth, "host_key": self.host_key,
+                "host_key_fingerprint": self.fingerprint, "version": self.version,
+                "created_by": self.created_by, "created_at": self.created_at.isoformat()}
+
+    def _repr_html_(self) -> str:
+        return (f"<b>{html.escape(self.name)}</b> sftp://{html.escape(self.username)}@"
+                f"{html.escape(self.host)}:{self.port}{html.escape(self.path)} "
+                f"<small>({self.auth}; host key {html.escape(self.fingerprint)})</small>")
+
+
+@dataclass
+class Encryption:
+    id: int
+    name: str
+    type: str
+    keys: list[dict]  # fingerprint, user_ids, expires
+    version: int
+    created_by: str
+    created_at: datetime
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def earliest_expiry(self) -> str | None:
+        dates = [k["expires"] for k in self.keys if k.get("expires")]
+        return min(dates) if dates else None
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "type": self.type, "keys": self.keys,
+                "earliest_expiry": self.earliest_expiry, "version": self.version,
+                "created_by": self.created_by, "created_at": self.created_at.isoformat()}
+
+    def _repr_html_(self) -> str:
+        keys = "".join(f"<li><code>{html.escape(k['fingerprint'])}</code> "
+                       f"{html.escape(', '.join(k['user_ids']))} "
+                       f"(expires {k.get('expires') or 'never'})</li>" for k in self.keys)
+        return f"<b>{html.escape(self.name)}</b> (PGP)<ul>{keys}</ul>"
+
+
+class Destinations:
+    def __init__(self, *, records: DestinationRecords, exports: ExportRecords, user: User,
+                 box: Callable[[], SecretBox]):
+        self._records = records
+        self._exports = exports
+        self._user = user
+        self._box = box
+
+    def fetch_host_key(self, host: str, port: int = 22):
+        """The server's host key and its SHA256 fingerprint, to show for confirmation."""
+        from ..delivery.sftp import fetch_host_key
+
+        return fetch_host_key(host, port)
+
+    def add(self, data, *, trust_host_key: bool = False) -> Destination:
+        """``trust_host_key``: the caller showed the fetched key and the person confirmed it."""
+        self._user.require("destination.edit")
+        config = parse_model(DestinationConfig, data, "destination")
+        if config.password is None and config.private_key is None:
+            raise InvalidExport(["password or private_key: one is required"], "destination")
+        values = self._checked(config, trust_host_key, secrets_required=True)
+        return self._get(self._records.insert(values, user=self._user.name))
+
+    def update(self, key: int | str, data, *, version: int | None = None,
+               trust_host_key: bool = False) -> Destination:
+        """Secrets left out keep their stored values; a new host or port needs its key."""
+        self._user.require("destination.edit")
+        stored = self._records.get(_key(key))
+        config = parse_model(DestinationConfig, data, "destination")
+        moved = (config.host, config.port) != (stored["host"], stored["port"])
+        if config.host_key is None and not moved:
+            config = config.model_copy(update={"host_key": stored["host_key"]})
+        values = self._checked(config, trust_host_key, secrets_required=False)
+        if config.password is not None:  # switching to a password drops a stored key
+            values.update(sealed_private_key=None, sealed_passphrase=None)
+        elif config.private_key is not None:
+            values.update(sealed_password=None)
+        self._records.update(stored["id"], values, base_version=version or stored["version"],
+                             user=self._user.name)
+        return self._get(stored["id"])
+
+    def _checked(self, config: DestinationConfig, trust_host_key: bool, *,
+                 secrets_required: bool) -> dict:
+        from ..delivery.sftp import check_private_key, fetch_host_key, parse_host_key
+
+        if config.host_key is not None:
+            host_key = parse_host_key(config.host_key)
+        elif trust_host_key:
+            host_key = fetch_host_key(config.host, config.port)
+        else:
+            raise InvalidExport(["host_key: required; give the server's public key as a "
+                                 "known_hosts line (ssh-ed25519 AAAA...), or fetch it with "
+                                 "--trust-host-key and compare its fingerprint"], "destination")
+        box = self._box()
+        values = {"name": config.name, "type": config.type, "host": config.host,
+                  "port": config.port, "path": config.path, "username": config.username,
+                  "host_key": host_key.line}
+        if config.private_key is not None:
+            key, passphrase = _secret(config.private_key), _secret(config.passphrase)
+            check_private_key(key, passphrase)
+            values["sealed_private_key"] = box.seal(key)
+            values["sealed_passphrase"] = box.seal(passphrase) if passphrase else None
+        if config.password is not None:
+            values["sealed_password"] = box.seal(_secret(config.password))
+        return values
+
+    def list(self) -> list[Destination]:
+        return [_destination(row) for row in self._records.list()]
+
+    def get(self, key: int | str) -> Destination:
+        return self._get(_key(key))
+
+    def _get(self, key: int | str) -> Destination:
+        return _destination(self._records.get(key))
+
+    def remove(self, key: int | str) -> None:
+        """Refused while an export that is not canceled uses it."""
+        self._user.require("destination.edit")
+        row = self._records.get(_key(key))
+        using = self._exports.using("destination_id", row["id"])
+        if using:
+            names = ", ".join(f"{e['id']} ({e['name']})" for e in using)
+            raise Conflict(f"destination {row['name']!r} is used by export(s) {names}; cancel "
+                           "them or point them elsewhere first")
+        self._records.remove(row["id"])
+
+    def test(self, key: int | str) -> list[str]:
+        """Log in with the pinned key, check the path exists and is writable; the steps that
+        passed, or ``SftpError`` saying precisely what failed."""
+        from ..delivery.sftp import test_destination
+
+        return test_destination(self.target(key))
+
+    def target(self, key: int | str):
+        """The destination with its secrets opened, for the delivery adapter only."""
+        from ..delivery.sftp import SftpTarget
+
+        row = self._records.get(_key(key))
+        box = self._box()
+
+        def opened(column: str) -> Secret | None:
+            return box.open(row[column]) if row[column] else None
+
+        return SftpTarget(host=row["host"], port=row["port"], path=row["path"],
+                          username=row["username"], host_key=row["host_key"],
+                          password=opened("sealed_password"),
+                          private_key=opened("sealed_private_key"),
+                          passphrase=opened("sealed_passphrase"))
+
+
+class Encryptions:
+    def __init__(self, *, records: EncryptionRecords, user: User, today: Callable[[], date]):
+        self._records = records
+        self._user = user
+        self._today = today
+
+    def add(self, data) -> Encryption:
+        self._user.require("encryption.edit")
+        config = parse_model(EncryptionConfig, data, "encryption")
+        values, warnings = self._checked(config)
+        encryption = self._get(self._records.insert(values, user=self._user.name))
+        encryption.warnings = warnings
+        return encryption
+
+    def update(self, key: int | str, data, *, version: int | None = None) -> Encryption:
+        self._user.require("encryption.edit")
+        stored = self._records.get(_key(key))
+        config = parse_model(EncryptionConfig, data, "encryption")
+        values, warnings = self._checked(config)
+        self._records.update(stored["id"], values, base_version=version or stored["version"],
+                             user=self._user.name)
+        encryption = self._get(stored["id"])
+        encryption.warnings = warnings
+        return encryption
+
+    def _checked(self, config: EncryptionConfig) -> tuple[dict, list[str]]:
+        from ..delivery.pgp import check_keys
+
+        infos, warnings = check_keys(config.keys, today=self._today())
+        key_info = [{"fingerprint": k.fingerprint, "user_ids": list(k.user_ids),
+                     "expires": k.expires.isoformat() if k.expires else None} for k in infos]
+        return ({"name": config.name, "type": config.type, "keys": json.dumps(config.keys),
+                 "key_info": json.dumps(key_info)}, warnings)
+
+    def list(self) -> list[Encryption]:
+        return [_encryption(row) for row in self._records.list()]
+
+    def get(self, key: int | str) -> Encryption:
+        return self._get(_key(key))
+
+    def _get(self, key: int | str) -> Encryption:
+        return _encryption(self._records.get(key))
+
+    def armored_keys(self, key: int | str) -> list[str]:
+        return json.loads(self._records.get(_key(key))["keys"])
+
+
+def _key(key: int | str) -> int | str:
+    """An id (number) or a name."""
+    if isinstance(key, int) or (isinstance(key, str) and key.strip().isascii()
+                                and key.strip().isdigit()):
+        from ..ids import parse_id
+
+        return parse_id(key, "destination")
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidInput("give an id or a name")
+    return key.strip()
+
+
+def _secret(value) -> Secret | None:
+    return None if value is None else Secret(value.get_secret_value())
+
+
+def _destination(row: dict) -> Destination:
+    from ..delivery.sftp import parse_host_key
+
+    return Destination(
+        id=row["id"], name=row["name"], type=row["type"], host=row["host"], port=row["port"],
+        path=row["path"], username=row["username"],
+        auth="private key" if row["sealed_private_key"] else "password",
+        host_key=row["host_key"], fingerprint=parse_host_key(row["host_key"]).fingerprint,
+        version=row["version"], created_by=row["created_by"], created_at=row["created_at"])
+
+
+def _encryption(row: dict) -> Encryption:
+    return Encryption(id=row["id"], name=row["name"], type=row["type"],
+                      keys=json.loads(row["key_info"]), version=row["version"],
+                      created_by=row["created_by"], created_at=row["created_at"])

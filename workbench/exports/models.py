@@ -1,0 +1,200 @@
+"""Export configurations, destinations and encryptions as JSON (SPEC 7): one format for the UI,
+the Python API and the CLI. These models check the shape; the export service checks what needs
+the store (an active audience, a known destination) and the catalog (attributes that exist).
+Every message names the field: ``columns.2.template: …``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ..errors import InvalidInput
+from .schedule import Schedule
+
+EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+DELIMITERS = {"comma": ",", "tab": "\t", "pipe": "|", "semicolon": ";"}
+RECORD_DELIMITERS = {"LF": "\n", "CRLF": "\r\n"}
+MAX_COLUMNS = 200
+MAX_RECIPIENTS = 50
+
+
+class InvalidExport(InvalidInput):
+    """The configuration cannot be saved; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str], what: str = "export configuration"):
+        super().__init__(f"invalid {what}: " + "; ".join(problems))
+        self.problems = problems
+
+
+def _no_control(value: str, field: str) -> str:
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError(f"{field} must not contain control characters")
+    return value
+
+
+class CsvOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    header: bool = True
+    record_delimiter: Literal["LF", "CRLF"] = "LF"
+    field_delimiter: Literal["comma", "tab", "pipe", "semicolon"] = "comma"
+
+
+class ExportColumn(BaseModel):
+    """An attribute of the customer record, or a Handlebars template (with a label)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attribute: str | None = None
+    template: str | None = None
+    label: str | None = Field(None, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExportColumn:
+        if (self.attribute is None) == (self.template is None):
+            raise ValueError("give either attribute or template")
+        if self.template is not None and not (self.label or "").strip():
+            raise ValueError("a template column needs a label")
+        return self
+
+    @property
+    def header(self) -> str:
+        return self.label if self.label is not None else self.attribute
+
+
+class ExportConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    audience: int
+    file_name: str = Field(min_length=1, max_length=1000)
+    active: bool = True
+    schedule: Schedule
+    destination: str = Field(min_length=1)
+    encryption: str | None = None
+    format: Literal["csv"] = "csv"
+    csv: CsvOptions = CsvOptions()
+    columns: list[ExportColumn] = Field(min_length=1, max_length=MAX_COLUMNS)
+    notify: list[str] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return _no_control(value.strip(), "the name")
+
+    @field_validator("audience", mode="before")
+    @classmethod
+    def _audience(cls, value: Any) -> int:
+        from ..ids import parse_id
+
+        try:
+            return parse_id(value, "audience")
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("notify")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        bad = [address for address in value if not EMAIL.match(address.strip())]
+        if bad:
+            raise ValueError(f"not an e-mail address: {', '.join(repr(b) for b in bad[:5])}")
+        return [address.strip() for address in value]
+
+    @classmethod
+    def parse(cls, data: dict | str | ExportConfig) -> ExportConfig:
+        if isinstance(data, ExportConfig):
+            return data
+        try:
+            if isinstance(data, str | bytes):
+                return cls.model_validate_json(data)
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidExport(describe(exc)) from None
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+def describe(exc: ValidationError) -> list[str]:
+    """pydantic's errors as ``field.path: message`` lines."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "configuration"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        lines.append(f"{where}: {message}")
+    return lines
+
+
+def parse_model(model: type[BaseModel], data, what: str):
+    """A model from a dict or JSON text; shape errors become ``InvalidExport`` naming fields."""
+    if isinstance(data, model):
+        return data
+    try:
+        if isinstance(data, str | bytes):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidExport(describe(exc), what) from None
+
+
+class DestinationConfig(BaseModel):
+    """SPEC 7 destination JSON. Secrets are ``SecretStr``: never in a repr or a dump."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    type: Literal["sftp"] = "sftp"
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(22, ge=1, le=65535)
+    path: str = Field(min_length=1, max_length=1000)
+    username: str = Field(min_length=1, max_length=200)
+    password: SecretStr | None = None
+    private_key: SecretStr | None = None
+    passphrase: SecretStr | None = None
+    host_key: str | None = None
+
+    @field_validator("name", "host", "path", "username")
+    @classmethod
+    def _plain(cls, value: str, info) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return _no_control(value.strip(), info.field_name)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> DestinationConfig:
+        if self.password is not None and self.private_key is not None:
+            raise ValueError("give a password or a private_key, not both")
+        if self.passphrase is not None and self.private_key is None:
+            raise ValueError("a passphrase goes with a private_key")
+        return self
+
+
+class EncryptionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    type: Literal["pgp"] = "pgp"
+    keys: list[str] = Field(min_length=1, max_length=20)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return _no_control(value.strip(), "the name")

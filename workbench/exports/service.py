@@ -1,0 +1,257 @@
+"""``wb.exports``: export configurations, their states and the actions each user may take.
+
+Every rule lives here, once: the Manage Exports page and the export builder call exactly these
+methods (and show only ``actions``), as the CLI does. Configurations are checked when they are
+saved, with messages that name the field; runs are another service's work.
+
+States: active (runs on its schedule), paused (creates no runs), canceled (read-only forever).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ..errors import Conflict, NotFound
+from .files import render_file_name
+from .models import ExportConfig, InvalidExport
+from .schedule import next_run, summary
+from .templates import TemplateProblem, check_template, record_fields
+
+if TYPE_CHECKING:
+    from ..customers.snapshot import Snapshots
+    from ..store.audiences import AudienceRecords
+    from ..store.exports import DestinationRecords, EncryptionRecords, ExportRecords
+    from ..users import User
+
+# Who may do what, by state: the role's permission (users.PERMISSIONS) and the states it fits.
+ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
+    "edit": ("export.edit", frozenset({"active", "paused"})),
+    "activate": ("export.activate", frozenset({"paused"})),
+    "pause": ("export.pause", frozenset({"active"})),
+    "cancel": ("export.cancel", frozenset({"active", "paused"})),
+    "run": ("export.run", frozenset({"active", "paused"})),
+    "preview": ("", frozenset({"active", "paused", "canceled"})),  # reading: every role
+}
+PROFILE_FIELDS = ("first_name", "last_name", "email", "gender", "birth_date", "home_city",
+                  "home_state", "created_at", "age")
+
+
+@dataclass
+class Export:
+    id: int
+    name: str
+    audience_id: int
+    audience: str
+    state: str
+    type: str  # one-time | recurring
+    repeats: str
+    ends: str
+    format: str
+    destination: str  # host:port/path
+    encryption: str | None
+    created_by: str
+    created_at: datetime
+    version: int
+    next_run: datetime | None
+    config: ExportConfig
+    actions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "audience_id": self.audience_id,
+                "audience": self.audience, "state": self.state, "type": self.type,
+                "repeats": self.repeats, "ends": self.ends, "format": self.format,
+                "destination": self.destination, "encryption": self.encryption,
+                "created_by": self.created_by, "created_at": self.created_at.isoformat(),
+                "version": self.version,
+                "next_run": self.next_run.isoformat() if self.next_run else None,
+                "actions": self.actions, "config": self.config.to_json()}
+
+    def _repr_html_(self) -> str:
+        return (f"<b>{html.escape(self.name)}</b> <small>#{self.id} · {self.state} · "
+                f"{self.type} · {html.escape(self.repeats)}</small><br>audience "
+                f"{html.escape(self.audience)} → {html.escape(self.destination)}"
+                f"{' (PGP)' if self.encryption else ''}; next run {self.next_run or '—'}")
+
+
+class Exports:
+    def __init__(self, *, records: ExportRecords, audiences: AudienceRecords,
+                 destinations: DestinationRecords, encryptions: EncryptionRecords, user: User,
+                 snapshots: Snapshots, now: Callable[[], datetime]):
+        self._records = records
+        self._audiences = audiences
+        self._destinations = destinations
+        self._encryptions = encryptions
+        self._user = user
+        self._snapshots = snapshots
+        self._now = now
+
+    # -- saving ---------------------------------------------------------------------------------
+
+    def create(self, data) -> Export:
+        self._user.require("export.edit")
+        config = ExportConfig.parse(data)
+        values = self._checked(config)
+        export_id = self._records.insert(
+            {**values, "state": "active" if config.active else "paused"}, user=self._user.name)
+        return self.get(export_id)
+
+    def update(self, export_id: int | str, data, *, version: int | None = None) -> Export:
+        self._user.require("export.edit")
+        stored = self._row(export_id)
+        self._refuse_canceled(stored)
+        config = ExportConfig.parse(data)
+        values = self._checked(config)
+        self._records.update(stored["id"], {**values, "state": "active" if config.active
+                                            else "paused"},
+                             base_version=version or stored["version"], user=self._user.name)
+        return self.get(stored["id"])
+
+    def _checked(self, config: ExportConfig) -> dict:
+        """Everything the shape cannot say, every problem at once."""
+        problems = []
+        audience = self._audience(config.audience, problems)
+        destination = self._named(self._destinations, config.destination, "destination",
+                                  problems)
+        encryption = (self._named(self._encryptions, config.encryption, "encryption", problems)
+                      if config.encryption else None)
+        problems += self._column_problems(config)
+        at = next_run(config.schedule, after=self._now())
+        if at is None and config.active:
+            problems.append("schedule: no run after now (the start, or the end of the "
+                            "repeats, has passed); change the dates or save it paused")
+        try:
+            render_file_name(config.file_name, at=at or _start(config),
+                             audience=audience["name"] if audience else "audience",
+                             export=config.name, run=9_999_999_999,
+                             encrypted=bool(config.encryption))
+        except ValueError as exc:
+            problems.append(f"file_name: {exc}")
+        if problems:
+            raise InvalidExport(problems)
+        return {"name": config.name, "audience_id": audience["id"],
+                "destination_id": destination["id"],
+                "encryption_id": encryption["id"] if encryption else None,
+                "config": json.dumps(config.to_json())}
+
+    def _audience(self, audience_id: int, problems: list[str]) -> dict | None:
+        try:
+            row = self._audiences.get(audience_id)
+        except NotFound:
+            problems.append(f"audience: no audience with id {audience_id}")
+            return None
+        if row["status"] != "active":
+            problems.append(f"audience: audience {audience_id} ({row['name']}) is "
+                            f"{row['status']}; only active audiences are exported")
+        return row
+
+    @staticmethod
+    def _named(records, name: str, what: str, problems: list[str]) -> dict | None:
+        try:
+            return records.get(name)
+        except NotFound:
+            known = ", ".join(repr(r["name"]) for r in records.list()) or "none yet"
+            problems.append(f"{what}: no {what} named {name!r} (known: {known})")
+            return None
+
+    def _column_problems(self, config: ExportConfig) -> list[str]:
+        with self._snapshots.pin() as snapshot:
+            appended = list(snapshot.appended_types())
+        fields = record_fields(PROFILE_FIELDS, appended)
+        problems = []
+        for position, column in enumerate(config.columns):
+            where = f"columns.{position}"
+            if column.attribute is not None and column.attribute not in fields:
+                problems.append(f"{where}.attribute: unknown attribute {column.attribute!r}; "
+                                f"known: {', '.join(sorted(fields))}")
+            if column.template is not None:
+                try:
+                    check_template(column.template, fields)
+                except TemplateProblem as exc:
+                    problems.append(f"{where}.template: {exc}")
+        return problems
+
+    # -- states ---------------------------------------------------------------------------------
+
+    def activate(self, export_id: int | str) -> Export:
+        return self._move(export_id, "activate", "active")
+
+    def pause(self, export_id: int | str) -> Export:
+        return self._move(export_id, "pause", "paused")
+
+    def cancel(self, export_id: int | str) -> Export:
+        return self._move(export_id, "cancel", "canceled")
+
+    def _move(self, export_id: int | str, action: str, state: str) -> Export:
+        permission, states = ACTIONS[action]
+        self._user.require(permission)
+        row = self._row(export_id)
+        self._refuse_canceled(row)
+        if row["state"] not in states:
+            raise Conflict(f"export {row['id']} ({row['name']}) is {row['state']}; "
+                           f"{action} applies to {' or '.join(sorted(states))} exports")
+        config = ExportConfig.parse(row["config"])
+        if state == "active" and next_run(config.schedule, after=self._now()) is None:
+            raise Conflict(f"export {row['id']} ({row['name']}) has no run after now; edit "
+                           "its schedule first")
+        config = config.model_copy(update={"active": state == "active"})
+        self._records.update(row["id"], {"state": state, "config": json.dumps(config.to_json())},
+                             base_version=row["version"], user=self._user.name)
+        return self.get(row["id"])
+
+    def actions(self, export: Export | dict) -> list[str]:
+        """What the current user may do with this export now (the UI shows only these)."""
+        state = export.state if isinstance(export, Export) else export["state"]
+        return [name for name, (permission, states) in ACTIONS.items()
+                if state in states and (not permission or self._user.can(permission))]
+
+    @staticmethod
+    def _refuse_canceled(row: dict) -> None:
+        if row["state"] == "canceled":
+            raise Conflict(f"export {row['id']} ({row['name']}) is canceled; a canceled "
+                           "export never changes again (create a new one)")
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def get(self, export_id: int | str) -> Export:
+        return self._export(self._row(export_id))
+
+    def list(self, audience: int | None = None) -> list[Export]:
+        rows = self._records.list(audience_id=audience) if audience else self._records.list()
+        return [self._export(row) for row in rows]
+
+    def _row(self, export_id: int | str) -> dict:
+        from ..ids import parse_id
+
+        return self._records.get(parse_id(export_id, "export"))
+
+    def _export(self, row: dict) -> Export:
+        config = ExportConfig.parse(row["config"])
+        described = summary(config.schedule)
+        destination = self._destinations.get(row["destination_id"])
+        encryption = (self._encryptions.get(row["encryption_id"])["name"]
+                      if row["encryption_id"] else None)
+        export = Export(
+            id=row["id"], name=row["name"], audience_id=row["audience_id"],
+            audience=self._audiences.get(row["audience_id"])["name"], state=row["state"],
+            type=described["type"], repeats=described["repeats"], ends=described["ends"],
+            format=config.format,
+            destination=f"{destination['host']}:{destination['port']}{destination['path']}",
+            encryption=encryption, created_by=row["created_by"], created_at=row["created_at"],
+            version=row["version"],
+            next_run=(next_run(config.schedule, after=self._now())
+                      if row["state"] == "active" else None),
+            config=config)
+        export.actions = self.actions(export)
+        return export
+
+
+def _start(config: ExportConfig) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return config.schedule.start.replace(tzinfo=ZoneInfo(config.schedule.timezone))
