@@ -200,3 +200,19 @@ def test_the_cli_creates_lists_and_shows(setup, tmp_path):
     refused = run("export", "create", bad, home=setup.home.root)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "file_name: must not contain '..'" in refused.stderr or "file_name:" in refused.stderr
+
+
+def test_preview_shows_the_next_file_name_and_the_first_rows(setup):
+    export = setup.exports.create(config(columns=[
+        {"attribute": "customer_id"}, {"attribute": "first_name", "label": "First Name"},
+        {"label": "Tier", "template": "{{appended.loyalty_tier}}"},
+        {"label": "Spend", "template": "{{#if rfm.frequency}}buyer{{else}}none{{/if}}"},
+        {"attribute": "rfm.monetary"}]))
+    preview = setup.exports.preview(export.id)
+    assert preview.file_name == "gold_Women_20261201.csv"
+    assert preview.header == ["customer_id", "First Name", "Tier", "Spend", "rfm.monetary"]
+    assert [row[0] for row in preview.rows] == ["ann", "eve", "fay"]  # ordered by customer_id
+    ann = preview.rows[0]
+    assert ann[1:4] == ["Ann", "gold", "buyer"] and str(ann[4]) == "300.00"
+    assert preview.rows[2][3] == "none"  # fay only has a refund
+    assert len(setup.exports.preview(export.id, limit=2).rows) == 2

@@ -131,12 +131,14 @@ class Workbench:
         from .exports.service import Exports
         from .store.audiences import AudienceRecords
         from .store.exports import DestinationRecords, EncryptionRecords, ExportRecords
+        from .store.processing import ProcessingRecords
 
         return Exports(records=ExportRecords(self.store), audiences=AudienceRecords(self.store),
                        destinations=DestinationRecords(self.store),
                        encryptions=EncryptionRecords(self.store), user=self.user,
                        snapshots=self.snapshots,
-                       now=lambda: datetime.now(self.calendar.zone))
+                       now=lambda: datetime.now(self.calendar.zone), engine=self.engine,
+                       memberships=self.memberships, history=ProcessingRecords(self.store))
 
     # -- conveniences for analysts -----------------------------------------------------------
 

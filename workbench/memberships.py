@@ -8,7 +8,7 @@ supersedes the file, removes it only once nobody reads it.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +44,16 @@ class Memberships:
 
     def members(self, relative: str, audience_id: int) -> pd.DataFrame:
         """customer_id of one audience's members in a membership file, ordered."""
+        with self.reading(relative):
+            return self._engine.frame(
+                f"SELECT customer_id FROM {self.read(relative)} WHERE audience_id = $id "
+                "ORDER BY customer_id", {"id": audience_id})
+
+    @contextmanager
+    def reading(self, relative: str):
+        """Hold a lease on a membership file while a job reads it; yields it as a table."""
+        from sqlglot import exp
+
         with ExitStack() as stack:
             try:
                 lease(stack, self.path(relative))
@@ -52,9 +62,8 @@ class Memberships:
 
                 raise Busy("the membership file was replaced by a processing run just now; "
                            "try again") from None
-            return self._engine.frame(
-                f"SELECT customer_id FROM {self.read(relative)} WHERE audience_id = $id "
-                "ORDER BY customer_id", {"id": audience_id})
+            yield exp.Table(this=exp.ReadParquet(
+                expressions=[exp.Literal.string(str(self.path(relative)))]))
 
     def collect_garbage(self, kept: set[str]) -> None:
         """Remove membership files the store no longer points at and nobody reads (replaced

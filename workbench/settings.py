@@ -96,7 +96,7 @@ class Settings(BaseModel):
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"unknown timezone {value!r}; use an IANA name such as "
                              "'UTC' or 'Europe/Berlin'") from None
         return value

@@ -180,6 +180,10 @@ def _exports(commands, shared) -> None:
     listing.add_argument("--audience", type=int, default=None)
     verb("show", cmd_export_show, "show an export and what you may do with it") \
         .add_argument("id")
+    preview = verb("preview", cmd_export_preview, "the next file name and the first rows, as "
+                   "they would be written (nothing is delivered)")
+    preview.add_argument("id")
+    preview.add_argument("--rows", type=int, default=20)
     for name, help in (("activate", "schedule its next run"), ("pause", "create no runs"),
                        ("cancel", "never run again (admin)")):
         verb(name, cmd_export_state, help).add_argument("id")
@@ -214,6 +218,22 @@ def cmd_export_list(args) -> int:
 def cmd_export_show(args) -> int:
     with open_workbench(args) as wb:
         _show_export(args, wb.exports.get(args.id))
+    return 0
+
+
+def cmd_export_preview(args) -> int:
+    import csv
+    import io
+
+    with open_workbench(args) as wb:
+        preview = wb.exports.preview(args.id, limit=max(1, min(args.rows, 1000)))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(preview.header)
+        writer.writerows(preview.rows)
+        text = (f"file name: {preview.file_name} (at {preview.scheduled_for.isoformat()}; "
+                f"members as of {preview.as_of})\n{buffer.getvalue().rstrip()}")
+        emit(args, preview.to_json(), text)
     return 0
 
 

@@ -62,6 +62,15 @@ class Engine:
     def rows(self, query: exp.Expression | str, parameters: dict | None = None) -> list[tuple]:
         return self._run(lambda: self.conn.execute(_text(query), parameters).fetchall())
 
+    def dicts(self, query: exp.Expression | str, parameters: dict | None = None) -> list[dict]:
+        """Rows as dicts keyed by the result's column names."""
+        def fetch():
+            cursor = self.conn.execute(_text(query), parameters)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+        return self._run(fetch)
+
     def frame(self, query: exp.Expression | str, parameters: dict | None = None) -> pd.DataFrame:
         return self._run(lambda: self.conn.execute(_text(query), parameters).df())
 

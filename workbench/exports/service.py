@@ -23,9 +23,12 @@ from .schedule import next_run, summary
 from .templates import TemplateProblem, check_template, record_fields
 
 if TYPE_CHECKING:
+    from ..customers.engine import Engine
     from ..customers.snapshot import Snapshots
+    from ..memberships import Memberships
     from ..store.audiences import AudienceRecords
     from ..store.exports import DestinationRecords, EncryptionRecords, ExportRecords
+    from ..store.processing import ProcessingRecords
     from ..users import User
 
 # Who may do what, by state: the role's permission (users.PERMISSIONS) and the states it fits.
@@ -79,10 +82,36 @@ class Export:
                 f"{' (PGP)' if self.encryption else ''}; next run {self.next_run or '—'}")
 
 
+@dataclass
+class Preview:
+    file_name: str
+    scheduled_for: datetime
+    as_of: object
+    header: list[str]
+    rows: list[list]
+
+    def to_json(self) -> dict:
+        return {"file_name": self.file_name, "scheduled_for": self.scheduled_for.isoformat(),
+                "as_of": str(self.as_of), "header": self.header,
+                "rows": [[None if v is None else str(v) for v in row] for row in self.rows]}
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>"
+                                        for v in row) + "</tr>" for row in self.rows)
+        return (f"<p><code>{html.escape(self.file_name)}</code> at {self.scheduled_for} "
+                f"(members as of {self.as_of})</p><table><tr>{head}</tr>{body}</table>")
+
+
 class Exports:
     def __init__(self, *, records: ExportRecords, audiences: AudienceRecords,
                  destinations: DestinationRecords, encryptions: EncryptionRecords, user: User,
-                 snapshots: Snapshots, now: Callable[[], datetime]):
+                 snapshots: Snapshots, now: Callable[[], datetime], engine: Engine | None = None,
+                 memberships: Memberships | None = None, history: ProcessingRecords | None = None):
+        """``engine``, ``memberships`` and ``history``: for the preview's rows."""
+        self._engine = engine
+        self._memberships = memberships
+        self._history = history
         self._records = records
         self._audiences = audiences
         self._destinations = destinations
@@ -215,6 +244,44 @@ class Exports:
         if row["state"] == "canceled":
             raise Conflict(f"export {row['id']} ({row['name']}) is canceled; a canceled "
                            "export never changes again (create a new one)")
+
+    # -- preview --------------------------------------------------------------------------------
+
+    def preview(self, export: int | str | dict | ExportConfig, limit: int = 20) -> Preview:
+        """The next run's file name and the first rows as they would be written, from the
+        audience's last processing; nothing is delivered. ``export``: a saved export's id, or
+        a configuration being edited (checked first)."""
+        from ..customers.features import Day
+        from .rows import render, rows_query
+
+        if isinstance(export, dict | ExportConfig):
+            config = ExportConfig.parse(export)
+            self._checked(config)
+        else:
+            config = ExportConfig.parse(self._row(export)["config"])
+        audience = self._audiences.get(config.audience)
+        day = audience["last_processed_on"]
+        if day is None:
+            raise InvalidExport([f"audience: audience {audience['id']} ({audience['name']}) "
+                                 "has not been processed yet; the preview shows the rows of "
+                                 "its last processing"])
+        zone = _start(config).tzinfo
+        at = next_run(config.schedule, after=self._now()) or _start(config)
+        name = render_file_name(config.file_name, at=at, audience=audience["name"],
+                                export=config.name, run="next",
+                                encrypted=bool(config.encryption))
+        membership = self._history.day(audience["id"], day)["membership"]
+        with self._snapshots.pin() as snapshot, self._memberships.reading(membership) as table:
+            query, plan = rows_query(config, self._engine.tables(snapshot),
+                                     Day(day, self._processing_zone()), table, audience["id"],
+                                     PROFILE_FIELDS)
+            records = self._engine.dicts(query.limit(limit))
+        header = [column.header for column in config.columns]
+        return Preview(file_name=name, scheduled_for=at.astimezone(zone), as_of=day,
+                       header=header, rows=list(render(records, plan)))
+
+    def _processing_zone(self):
+        return self._now().tzinfo
 
     # -- reading --------------------------------------------------------------------------------
 

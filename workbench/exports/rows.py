@@ -1,0 +1,98 @@
+"""The rows of an export (SPEC 7): the members of the audience as of its last processing,
+ordered by customer_id, with the configured columns.
+
+One query joins the membership file to the features of that day (only the columns the export
+reads) and selects each column: an attribute, or a template that is only ``{{field}}``, is a
+column expression; a template with Handlebars logic is rendered per row in Python over the
+customer record (pybars3). Used by the preview now, and by export runs, batch by batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlglot import exp
+
+from ..customers.features import Day, Tables, features_query
+from .models import ExportConfig
+from .templates import plain_field, record_fields
+
+RECORD = "record"
+
+
+def needed_fields(config: ExportConfig, fields: set[str]) -> set[str]:
+    """Feature columns the export reads (a real template may read any field)."""
+    needed = set()
+    for column in config.columns:
+        source = column.attribute or plain_field(column.template or "")
+        if source:
+            needed.add(source)
+        else:
+            needed |= fields
+    return {n for n in needed if n != "customer_id"}
+
+
+def rows_query(config: ExportConfig, tables: Tables, day: Day, membership: exp.Expression,
+               audience_id: int, profile_fields: tuple[str, ...]) -> tuple[exp.Select, list]:
+    """The query, and per column either the name of its result column or a compiled template
+    (rendered from the record columns)."""
+    import pybars
+
+    fields = record_fields(profile_fields, tables.appended_columns)
+    needed = needed_fields(config, fields)
+    features = features_query(tables, day, needed)
+    members = exp.select("customer_id").from_(membership).where(
+        exp.EQ(this=exp.column("audience_id"), expression=exp.Literal.number(audience_id)))
+    query = exp.select().from_(exp.Subquery(this=members, alias=exp.to_identifier("m"))).join(
+        exp.Subquery(this=features, alias=exp.to_identifier("f")),
+        on="f.customer_id = m.customer_id", join_type="left")
+    plan: list = []
+    wanted = sorted(needed | {"customer_id"})
+    for name in wanted:
+        source = "m" if name == "customer_id" else "f"
+        query = query.select(exp.alias_(exp.column(exp.to_identifier(name, quoted=True),
+                                                   table=source), f"{RECORD}:{name}",
+                                        quoted=True))
+    for column in config.columns:
+        source = column.attribute or plain_field(column.template or "")
+        plan.append(f"{RECORD}:{source}" if source else
+                    pybars.Compiler().compile(column.template))
+    return query.order_by("m.customer_id"), plan
+
+
+def render(batch: list[dict], plan: list) -> Iterator[list]:
+    """Rows of values in column order, from record rows."""
+    for row in batch:
+        record = None
+        values = []
+        for step in plan:
+            if isinstance(step, str):
+                values.append(row[step])
+                continue
+            if record is None:
+                record = _record(row)
+            values.append(step(record))
+        yield values
+
+
+def _record(row: dict) -> dict:
+    """The customer record a template sees: ``appended`` and ``rfm`` as nested objects."""
+    record: dict = {}
+    for key, value in row.items():
+        name = key.removeprefix(f"{RECORD}:")
+        head, _, rest = name.partition(".")
+        if rest:
+            record.setdefault(head, {})[rest] = _plain(value)
+        else:
+            record[name] = _plain(value)
+    return record
+
+
+def _plain(value):
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
