@@ -297,25 +297,39 @@ class Exports:
 
         return self._records.get(parse_id(export_id, "export"))
 
+    @staticmethod
+    def _optional(records, row_id):
+        return _optional_row(records, row_id)
+
     def _export(self, row: dict) -> Export:
         config = ExportConfig.parse(row["config"])
         described = summary(config.schedule)
-        destination = self._destinations.get(row["destination_id"])
-        encryption = (self._encryptions.get(row["encryption_id"])["name"]
-                      if row["encryption_id"] else None)
+        destination = self._optional(self._destinations, row["destination_id"])
+        encryption = self._optional(self._encryptions, row["encryption_id"])
         export = Export(
             id=row["id"], name=row["name"], audience_id=row["audience_id"],
             audience=self._audiences.get(row["audience_id"])["name"], state=row["state"],
             type=described["type"], repeats=described["repeats"], ends=described["ends"],
             format=config.format,
-            destination=f"{destination['host']}:{destination['port']}{destination['path']}",
-            encryption=encryption, created_by=row["created_by"], created_at=row["created_at"],
+            destination=(f"{destination['host']}:{destination['port']}{destination['path']}"
+                         if destination else "(removed)"),
+            encryption=(encryption or {}).get("name", "(removed)") if row["encryption_id"]
+            else None, created_by=row["created_by"], created_at=row["created_at"],
             version=row["version"],
             next_run=(next_run(config.schedule, after=self._now())
                       if row["state"] == "active" else None),
             config=config)
         export.actions = self.actions(export)
         return export
+
+
+def _optional_row(records, row_id):
+    if row_id is None:
+        return None
+    try:
+        return records.get(row_id)
+    except NotFound:  # removed after the export that used it was canceled
+        return None
 
 
 def _start(config: ExportConfig) -> datetime:

@@ -180,8 +180,10 @@ exports = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
     Column("audience_id", Integer, ForeignKey("audiences.id"), nullable=False),
-    Column("destination_id", Integer, ForeignKey("destinations.id"), nullable=False),
-    Column("encryption_id", Integer, ForeignKey("encryptions.id")),
+    # No foreign keys: a destination or encryption may be removed once only canceled exports
+    # use it (the service checks), and a canceled export is never updated again.
+    Column("destination_id", Integer, nullable=False),
+    Column("encryption_id", Integer),
     Column("state", String(10), nullable=False),  # active | paused | canceled
     Column("config", Text, nullable=False),  # the SPEC 7 JSON as saved
     Column("version", Integer, nullable=False),
