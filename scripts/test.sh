@@ -5,13 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 
-# The SFTP tests run a throwaway OpenSSH server (tests/sshd.py); as root, install it when missing
-# (without root those tests skip and say why).
-if [ ! -x /usr/sbin/sshd ] && [ "$(id -u)" -eq 0 ]; then
-    echo "test: installing openssh-server for the SFTP tests"
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server; } \
-            >.venv/logs/apt-openssh-server.log 2>&1; then
-        echo "test: installing openssh-server with apt-get failed (log: .venv/logs/apt-openssh-server.log)" >&2
+# Delivery tests run real tools: a throwaway OpenSSH server (tests/sshd.py) and GnuPG. As root,
+# install what is missing (without root, the SFTP server tests skip and say why).
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
+    echo "test: installing ${missing[*]} for the delivery tests"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
+            >.venv/logs/apt-test-tools.log 2>&1; then
+        echo "test: installing ${missing[*]} with apt-get failed (log: .venv/logs/apt-test-tools.log)" >&2
         exit 1
     fi
 fi

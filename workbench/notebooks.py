@@ -47,6 +47,9 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
         raise WorkbenchError(f"notebook {source} is missing (set WORKBENCH_NOTEBOOKS to the "
                              "folder that holds the workbench notebooks)")
     private_folder(output.parent)
+    # nbclient's tasks that end when a run is stopped report "exception was never retrieved"
+    # through asyncio's logger at exit; the stop itself is reported by us, in one line.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     if stream:
         _stream_cell_output()
     try:
