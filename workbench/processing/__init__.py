@@ -1,1 +1,2 @@
-"""Point-in-time customer features and (later) nightly processing of active audiences."""
+"""Nightly processing: every active audience evaluated in one pass per day over one data
+snapshot; memberships, member changes, composition, size history."""
