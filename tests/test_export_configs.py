@@ -88,7 +88,7 @@ def test_a_valid_export_is_saved_with_its_table_fields(setup):
     ({"columns": [{"label": "T", "template": "{{#if x}}open"}]},
      "columns.0.template: leaves {{#if}} open"),
     ({"columns": [{"label": "T", "template": "{{appended.nope}}"}]},
-     "columns.0.template: unknown field(s) appended.nope"),
+     "columns.0.template: unknown field 'appended.nope'"),
     ({"notify": ["ops@example.com", "not an address"]}, "notify: not an e-mail "
                                                         "address: 'not an address'"),
     ({"schedule": {"start": "2026-01-01T06:00", "timezone": "UTC"}},
@@ -216,3 +216,69 @@ def test_preview_shows_the_next_file_name_and_the_first_rows(setup):
     assert ann[1:4] == ["Ann", "gold", "buyer"] and str(ann[4]) == "300.00"
     assert preview.rows[2][3] == "none"  # fay only has a refund
     assert len(setup.exports.preview(export.id, limit=2).rows) == 2
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("{{first_name.length}}", "unknown field 'first_name.length'"),
+    ("{{rfm}}", "{{rfm}} is a group of fields; name one"),
+    ("{{#unless customer_id}}{{bogus}}{{/unless}}", "unknown field 'bogus'"),
+    ("{{#if customer_id}}a{{else}}{{bogus}}{{/if}}", "unknown field 'bogus'"),
+    ("{{#each tags}}{{bogus}}{{/each}}", "unknown field 'bogus'"),
+    ("{{!-- {{first_name}} --}}", "has a comment holding {{ or }}"),
+    ("{{first_name}}" * 1000, "characters long; at most 10,000"),
+])
+def test_templates_are_checked_in_every_branch(setup, template, message):
+    assert message in problems(setup, columns=[{"label": "T", "template": template}])
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"file_name": "a\x00/../b.csv"}, "file_name: must not contain control or invisible"),
+    ({"file_name": "evil\u202etxt.exe"}, "(found U+202E)"),
+    ({"name": "evil\u202eexe"}, "found U+202E"),
+    ({"columns": [{"attribute": "customer_id", "label": "a\nb"}]}, "the label must not contain"),
+    ({"active": "false"}, "active: Input should be a valid boolean"),
+])
+def test_invisible_characters_and_loose_types_are_refused(setup, changes, message):
+    assert message in problems(setup, **changes)
+
+
+def test_html_is_not_escaped_and_lists_print_as_handlebars_does(setup, tmp_path, write_csv):
+    setup.customers.ingest("profiles", write_csv("p2.csv", ["customer_id", "first_name"],
+                                                 ["ann", 'Mary "Mo" O\'Brien & <Sons>']))
+    setup.processing.run(D)
+    export = setup.exports.create(config(columns=[
+        {"attribute": "customer_id"},
+        {"label": "Name", "template": "{{#if first_name}}{{first_name}}{{/if}}"},
+        {"attribute": "tags"}, {"label": "Tags", "template": "{{tags}}"}]))
+    ann = setup.exports.preview(export.id).rows[0]
+    assert ann == ["ann", 'Mary "Mo" O\'Brien & <Sons>', "email_open,store_visit",
+                   "email_open,store_visit"]
+
+
+def test_versions_are_numbers_and_zero_is_stale(setup):
+    from workbench.errors import InvalidInput
+
+    export = setup.exports.create(config())
+    setup.exports.update(export.id, config(name="Second"))
+    for version in (0, "abc", [1], 10**30):
+        with pytest.raises((Conflict, InvalidInput)):
+            setup.exports.update(export.id, config(name="Third"), version=version)
+    assert setup.exports.get(export.id).name == "Second"
+
+
+def test_renames_and_archives_that_would_strand_an_export_are_refused(setup):
+    from workbench.store.exports import DestinationRecords as _Unused  # noqa: F401
+
+    export = setup.exports.create(config())
+    with pytest.raises(Conflict, match="is delivered by export"):
+        setup.audiences.archive(export.audience_id)
+    setup.exports.cancel(export.id)
+    assert setup.audiences.archive(export.audience_id).status == "archived"
+
+
+def test_viewers_never_get_secrets_nor_test_logins(setup):
+    with workbench.open(setup.home.root, user="visitor") as viewer:
+        with pytest.raises(PermissionDenied, match="export.run needs the analyst role"):
+            viewer.destinations.target("partner")
+        with pytest.raises(PermissionDenied, match="destination.edit needs the admin role"):
+            viewer.destinations.test("partner")

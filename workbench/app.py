@@ -90,12 +90,15 @@ class Workbench:
     def audiences(self) -> Audiences:
         from .audiences.service import Audiences
         from .store.audiences import AudienceRecords
+        from .store.exports import ExportRecords
         from .store.processing import ProcessingRecords
 
         return Audiences(records=AudienceRecords(self.store),
                          history=ProcessingRecords(self.store), user=self.user,
                          calendar=self.calendar, snapshots=self.snapshots, engine=self.engine,
-                         memberships=self.memberships)
+                         memberships=self.memberships,
+                         exported_by=lambda audience_id: ExportRecords(self.store).using(
+                             "audience_id", audience_id))
 
     @cached_property
     def processing(self) -> Processing:
@@ -121,10 +124,10 @@ class Workbench:
     @cached_property
     def encryptions(self) -> Encryptions:
         from .exports.destinations import Encryptions
-        from .store.exports import EncryptionRecords
+        from .store.exports import EncryptionRecords, ExportRecords
 
         return Encryptions(records=EncryptionRecords(self.store), user=self.user,
-                           today=self.calendar.today)
+                           today=self.calendar.today, exports=ExportRecords(self.store))
 
     @cached_property
     def exports(self) -> Exports:

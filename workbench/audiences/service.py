@@ -10,7 +10,7 @@ Reads of the list never touch customer data: what they show is stored with the a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
@@ -49,7 +49,10 @@ class Job:
 class Audiences:
     def __init__(self, *, records: AudienceRecords, history: ProcessingRecords, user: User,
                  calendar: Calendar, snapshots: Snapshots, engine: Engine,
-                 memberships: Memberships):
+                 memberships: Memberships,
+                 exported_by: Callable[[int], list[dict]] = lambda _audience_id: []):
+        """``exported_by(id)``: the exports, not canceled, that deliver an audience."""
+        self._exported_by = exported_by
         self._records = records
         self._history = history
         self._user = user
@@ -123,6 +126,11 @@ class Audiences:
             names = ", ".join(f"{row['id']} ({row['name']})" for row in users)
             raise Conflict(f"audience {audience_id} is used by active audience(s) {names}; "
                            "archive those first")
+        exports = self._exported_by(audience_id)
+        if exports:
+            names = ", ".join(f"{row['id']} ({row['name']})" for row in exports)
+            raise Conflict(f"audience {audience_id} is delivered by export(s) {names}; cancel "
+                           "them first (an archived audience is no longer processed)")
         self._records.archive(audience_id, user=self._user.name, today=self._calendar.today())
         return self.get(audience_id)
 

@@ -198,6 +198,10 @@ def cmd_export_create(args) -> int:
 def cmd_export_update(args) -> int:
     data = read_json(args.file)
     version = data.get("version") if "config" in data else None
+    if version is not None:
+        from ..ids import parse_id
+
+        version = parse_id(version, "version")
     config = data["config"] if isinstance(data.get("config"), dict) else data
     with open_workbench(args) as wb:
         _show_export(args, wb.exports.update(args.id, config, version=version))
@@ -222,18 +226,14 @@ def cmd_export_show(args) -> int:
 
 
 def cmd_export_preview(args) -> int:
-    import csv
-    import io
-
     with open_workbench(args) as wb:
         preview = wb.exports.preview(args.id, limit=max(1, min(args.rows, 1000)))
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(preview.header)
-        writer.writerows(preview.rows)
-        text = (f"file name: {preview.file_name} (at {preview.scheduled_for.isoformat()}; "
-                f"members as of {preview.as_of})\n{buffer.getvalue().rstrip()}")
-        emit(args, preview.to_json(), text)
+        print(f"file name: {preview.file_name} (at {preview.scheduled_for.isoformat()}; "
+              f"members as of {preview.as_of})", file=sys.stderr)
+        if args.json:
+            emit(args, preview.to_json(), "")
+        else:  # the rows as the file will hold them: its delimiters, its line ends
+            sys.stdout.write(preview.csv_text())
     return 0
 
 

@@ -8,7 +8,7 @@ DuckDB; DuckDB's errors are translated here into one line without SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from ..errors import WorkbenchError
@@ -70,6 +70,22 @@ class Engine:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
         return self._run(fetch)
+
+    def batches(self, query: exp.Expression | str, size: int) -> Iterator[list[dict]]:
+        """Rows as dicts, ``size`` at a time (memory stays flat for any result)."""
+        import duckdb
+
+        if self.before_query:
+            self.before_query()
+        try:
+            cursor = self.conn.execute(_text(query))
+            names = [d[0] for d in cursor.description]
+            while rows := cursor.fetchmany(size):
+                yield [dict(zip(names, row, strict=True)) for row in rows]
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None
+        except duckdb.Error as exc:
+            raise EngineError(describe(exc)) from exc
 
     def frame(self, query: exp.Expression | str, parameters: dict | None = None) -> pd.DataFrame:
         return self._run(lambda: self.conn.execute(_text(query), parameters).df())

@@ -113,6 +113,8 @@ class Destinations:
         self._user.require("destination.edit")
         stored = self._records.get(_key(key))
         config = parse_model(DestinationConfig, data, "destination")
+        _refuse_rename(stored, config.name, self._exports.using("destination_id", stored["id"]),
+                       "destination")
         moved = (config.host, config.port) != (stored["host"], stored["port"])
         if config.host_key is None and not moved:
             config = config.model_copy(update={"host_key": stored["host_key"]})
@@ -121,7 +123,7 @@ class Destinations:
             values.update(sealed_private_key=None, sealed_passphrase=None)
         elif config.private_key is not None:
             values.update(sealed_password=None)
-        self._records.update(stored["id"], values, base_version=version or stored["version"],
+        self._records.update(stored["id"], values, base_version=version,
                              user=self._user.name)
         return self._get(stored["id"])
 
@@ -175,10 +177,17 @@ class Destinations:
         passed, or ``SftpError`` saying precisely what failed."""
         from ..delivery.sftp import test_destination
 
-        return test_destination(self.target(key))
+        # It logs in with the stored secrets and writes on the partner's server.
+        self._user.require("destination.edit")
+        return test_destination(self._target(key))
 
     def target(self, key: int | str):
-        """The destination with its secrets opened, for the delivery adapter only."""
+        """The destination with its secrets opened, for delivering an export: only for users
+        who may run exports (viewers read everything but secrets, SPEC 8)."""
+        self._user.require("export.run")
+        return self._target(key)
+
+    def _target(self, key: int | str):
         from ..delivery.sftp import SftpTarget
 
         row = self._records.get(_key(key))
@@ -195,7 +204,9 @@ class Destinations:
 
 
 class Encryptions:
-    def __init__(self, *, records: EncryptionRecords, user: User, today: Callable[[], date]):
+    def __init__(self, *, records: EncryptionRecords, user: User, today: Callable[[], date],
+                 exports: ExportRecords | None = None):
+        self._exports = exports
         self._records = records
         self._user = user
         self._today = today
@@ -212,8 +223,11 @@ class Encryptions:
         self._user.require("encryption.edit")
         stored = self._records.get(_key(key))
         config = parse_model(EncryptionConfig, data, "encryption")
+        if self._exports is not None:
+            _refuse_rename(stored, config.name,
+                           self._exports.using("encryption_id", stored["id"]), "encryption")
         values, warnings = self._checked(config)
-        self._records.update(stored["id"], values, base_version=version or stored["version"],
+        self._records.update(stored["id"], values, base_version=version,
                              user=self._user.name)
         encryption = self._get(stored["id"])
         encryption.warnings = warnings
@@ -253,6 +267,15 @@ def _key(key: int | str) -> int | str:
     return key.strip()
 
 
+def _refuse_rename(stored: dict, name: str, using: list[dict], what: str) -> None:
+    """Exports name their destination and encryption: a rename would leave them pointing at
+    nothing the next time they are edited."""
+    if name != stored["name"] and using:
+        names = ", ".join(f"{e['id']} ({e['name']})" for e in using)
+        raise InvalidExport([f"name: {what} {stored['name']!r} is used by export(s) {names}; "
+                             "keep its name while they use it"], what)
+
+
 def _secret(value) -> Secret | None:
     return None if value is None else Secret(value.get_secret_value())
 
@@ -272,3 +295,4 @@ def _encryption(row: dict) -> Encryption:
     return Encryption(id=row["id"], name=row["name"], type=row["type"],
                       keys=json.loads(row["key_info"]), version=row["version"],
                       created_by=row["created_by"], created_at=row["created_at"])
+

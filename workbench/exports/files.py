@@ -45,6 +45,8 @@ def render_file_name(template: str, *, at: datetime, audience: str, export: str,
 def check_codes(template: str) -> None:
     if not template or not template.strip():
         raise ValueError("is required")
+    # Before strftime, which stops at a NUL and would hide what follows it ("a\x00/../b").
+    _refuse_invisible(template)
     for code in ANY_CODE.findall(template):
         if not STRFTIME.fullmatch(code):
             raise ValueError(f"has the strftime code {code!r}, which is not allowed; use "
@@ -57,6 +59,15 @@ def check_codes(template: str) -> None:
                              "or {run}")
 
 
+def _refuse_invisible(text: str) -> None:
+    """Control characters, and format characters such as U+202E (which shows "evil‮txt.exe"
+    as "evilexe.txt") or U+200B, have no place in a file name."""
+    for c in text:
+        if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp"):
+            raise ValueError(f"must not contain control or invisible characters "
+                             f"(found U+{ord(c):04X})")
+
+
 def check_plain(name: str) -> None:
     if name in ("", ".", ".."):
         raise ValueError(f"renders to {name!r}, which is not a file name")
@@ -65,7 +76,6 @@ def check_plain(name: str) -> None:
                          "the folder)")
     if ".." in name:
         raise ValueError("must not contain '..'")
-    if any(unicodedata.category(c) == "Cc" for c in name):
-        raise ValueError("must not contain control characters")
+    _refuse_invisible(name)
     if len(name.encode("utf-8")) > MAX_BYTES:
         raise ValueError(f"renders to {len(name.encode('utf-8'))} bytes; at most {MAX_BYTES}")

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -39,8 +40,11 @@ class InvalidExport(InvalidInput):
 
 
 def _no_control(value: str, field: str) -> str:
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        raise ValueError(f"{field} must not contain control characters")
+    """No control characters, nor invisible ones that reorder what a person reads (U+202E)."""
+    for c in value:
+        if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp"):
+            raise ValueError(f"{field} must not contain control or invisible characters "
+                             f"(found U+{ord(c):04X})")
     return value
 
 
@@ -61,6 +65,11 @@ class ExportColumn(BaseModel):
     template: str | None = None
     label: str | None = Field(None, max_length=200)
 
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        return None if value is None else _no_control(value, "the label")
+
     @model_validator(mode="after")
     def _one_source(self) -> ExportColumn:
         if (self.attribute is None) == (self.template is None):
@@ -80,7 +89,7 @@ class ExportConfig(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     audience: int
     file_name: str = Field(min_length=1, max_length=1000)
-    active: bool = True
+    active: StrictBool = True
     schedule: Schedule
     destination: str = Field(min_length=1)
     encryption: str | None = None
@@ -112,7 +121,7 @@ class ExportConfig(BaseModel):
         bad = [address for address in value if not EMAIL.match(address.strip())]
         if bad:
             raise ValueError(f"not an e-mail address: {', '.join(repr(b) for b in bad[:5])}")
-        return [address.strip() for address in value]
+        return list(dict.fromkeys(address.strip() for address in value))  # once each
 
     @classmethod
     def parse(cls, data: dict | str | ExportConfig) -> ExportConfig:

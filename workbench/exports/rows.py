@@ -15,16 +15,17 @@ from sqlglot import exp
 
 from ..customers.features import Day, Tables, features_query
 from .models import ExportConfig
-from .templates import plain_field, record_fields
+from .templates import compile_template, plain_field, record_fields
 
 RECORD = "record"
+TAGS_TEXT = "text:tags"
 
 
 def needed_fields(config: ExportConfig, fields: set[str]) -> set[str]:
     """Feature columns the export reads (a real template may read any field)."""
     needed = set()
     for column in config.columns:
-        source = column.attribute or plain_field(column.template or "")
+        source = column.attribute or plain_field(column.template or "", fields)
         if source:
             needed.add(source)
         else:
@@ -36,8 +37,6 @@ def rows_query(config: ExportConfig, tables: Tables, day: Day, membership: exp.E
                audience_id: int, profile_fields: tuple[str, ...]) -> tuple[exp.Select, list]:
     """The query, and per column either the name of its result column or a compiled template
     (rendered from the record columns)."""
-    import pybars
-
     fields = record_fields(profile_fields, tables.appended_columns)
     needed = needed_fields(config, fields)
     features = features_query(tables, day, needed)
@@ -53,10 +52,16 @@ def rows_query(config: ExportConfig, tables: Tables, day: Day, membership: exp.E
         query = query.select(exp.alias_(exp.column(exp.to_identifier(name, quoted=True),
                                                    table=source), f"{RECORD}:{name}",
                                         quoted=True))
+    if "tags" in wanted:  # as a value: "a,b" (as Handlebars prints a list), not "[a, b]"
+        query = query.select(exp.alias_(exp.func("array_to_string", exp.column(
+            exp.to_identifier("tags", quoted=True), table="f"), exp.Literal.string(",")),
+            TAGS_TEXT, quoted=True))
     for column in config.columns:
-        source = column.attribute or plain_field(column.template or "")
-        plan.append(f"{RECORD}:{source}" if source else
-                    pybars.Compiler().compile(column.template))
+        source = column.attribute or plain_field(column.template or "", fields)
+        if source == "tags":
+            plan.append(TAGS_TEXT)
+            continue
+        plan.append(f"{RECORD}:{source}" if source else compile_template(column.template))
     return query.order_by("m.customer_id"), plan
 
 
@@ -79,6 +84,8 @@ def _record(row: dict) -> dict:
     """The customer record a template sees: ``appended`` and ``rfm`` as nested objects."""
     record: dict = {}
     for key, value in row.items():
+        if not key.startswith(f"{RECORD}:"):
+            continue
         name = key.removeprefix(f"{RECORD}:")
         head, _, rest = name.partition(".")
         if rest:
@@ -92,7 +99,14 @@ def _plain(value):
     if value is None:
         return ""
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return _Joined(_plain(v) for v in value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+class _Joined(list):
+    """A list that prints as Handlebars prints one: its items joined by commas."""
+
+    def __str__(self) -> str:
+        return ",".join(str(v) for v in self)

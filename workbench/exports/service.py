@@ -12,8 +12,10 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import Conflict, NotFound
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from ..store.exports import DestinationRecords, EncryptionRecords, ExportRecords
     from ..store.processing import ProcessingRecords
     from ..users import User
+    from .csvfile import Written
 
 # Who may do what, by state: the role's permission (users.PERMISSIONS) and the states it fits.
 ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
@@ -89,6 +92,13 @@ class Preview:
     as_of: object
     header: list[str]
     rows: list[list]
+    config: ExportConfig | None = None
+
+    def csv_text(self) -> str:
+        """The first rows exactly as the file would hold them (its delimiters, its header)."""
+        from .csvfile import csv_text
+
+        return csv_text(self.header, self.rows, self.config)
 
     def to_json(self) -> dict:
         return {"file_name": self.file_name, "scheduled_for": self.scheduled_for.isoformat(),
@@ -138,7 +148,7 @@ class Exports:
         values = self._checked(config)
         self._records.update(stored["id"], {**values, "state": "active" if config.active
                                             else "paused"},
-                             base_version=version or stored["version"], user=self._user.name)
+                             base_version=version, user=self._user.name)
         return self.get(stored["id"])
 
     def _checked(self, config: ExportConfig) -> dict:
@@ -233,11 +243,12 @@ class Exports:
                              base_version=row["version"], user=self._user.name)
         return self.get(row["id"])
 
-    def actions(self, export: Export | dict) -> list[str]:
+    def actions(self, export: Export) -> list[str]:
         """What the current user may do with this export now (the UI shows only these)."""
-        state = export.state if isinstance(export, Export) else export["state"]
+        ahead = next_run(export.config.schedule, after=self._now()) is not None
         return [name for name, (permission, states) in ACTIONS.items()
-                if state in states and (not permission or self._user.can(permission))]
+                if export.state in states and (not permission or self._user.can(permission))
+                and (name != "activate" or ahead)]
 
     @staticmethod
     def _refuse_canceled(row: dict) -> None:
@@ -251,34 +262,53 @@ class Exports:
         """The next run's file name and the first rows as they would be written, from the
         audience's last processing; nothing is delivered. ``export``: a saved export's id, or
         a configuration being edited (checked first)."""
-        from ..customers.features import Day
-        from .rows import render, rows_query
+        from .rows import render
 
-        if isinstance(export, dict | ExportConfig):
-            config = ExportConfig.parse(export)
-            self._checked(config)
-        else:
-            config = ExportConfig.parse(self._row(export)["config"])
+        config = self._config(export)
+        at = next_run(config.schedule, after=self._now()) or _start(config)
+        with self.rows(config) as (audience, day, query, plan):
+            records = self._engine.dicts(query.limit(limit))
+        name = render_file_name(config.file_name, at=at, audience=audience["name"],
+                                export=config.name, run="next",
+                                encrypted=bool(config.encryption))
+        return Preview(file_name=name, scheduled_for=at.astimezone(_start(config).tzinfo),
+                       as_of=day, header=[column.header for column in config.columns],
+                       rows=list(render(records, plan)), config=config)
+
+    def write_csv(self, export: int | str | dict | ExportConfig, target: Path) -> Written:
+        """Write the export's whole file (unencrypted) to ``target``: its rows and bytes."""
+        from .csvfile import write_csv
+
+        config = self._config(export)
+        with self.rows(config) as (_audience, _day, query, plan):
+            return write_csv(self._engine, config, query, plan, target)
+
+    @contextmanager
+    def rows(self, config: ExportConfig):
+        """The audience, its last processed day, and the query and plan of the export's rows,
+        with that day's membership file and one data snapshot held while the caller reads."""
+        from ..customers.features import Day
+        from .rows import rows_query
+
         audience = self._audiences.get(config.audience)
         day = audience["last_processed_on"]
         if day is None:
             raise InvalidExport([f"audience: audience {audience['id']} ({audience['name']}) "
-                                 "has not been processed yet; the preview shows the rows of "
-                                 "its last processing"])
-        zone = _start(config).tzinfo
-        at = next_run(config.schedule, after=self._now()) or _start(config)
-        name = render_file_name(config.file_name, at=at, audience=audience["name"],
-                                export=config.name, run="next",
-                                encrypted=bool(config.encryption))
+                                 "has not been processed yet; an export delivers the members "
+                                 "of its last processing"])
         membership = self._history.day(audience["id"], day)["membership"]
         with self._snapshots.pin() as snapshot, self._memberships.reading(membership) as table:
             query, plan = rows_query(config, self._engine.tables(snapshot),
                                      Day(day, self._processing_zone()), table, audience["id"],
                                      PROFILE_FIELDS)
-            records = self._engine.dicts(query.limit(limit))
-        header = [column.header for column in config.columns]
-        return Preview(file_name=name, scheduled_for=at.astimezone(zone), as_of=day,
-                       header=header, rows=list(render(records, plan)))
+            yield audience, day, query, plan
+
+    def _config(self, export: int | str | dict | ExportConfig) -> ExportConfig:
+        if isinstance(export, dict | ExportConfig):
+            config = ExportConfig.parse(export)
+            self._checked(config)
+            return config
+        return ExportConfig.parse(self._row(export)["config"])
 
     def _processing_zone(self):
         return self._now().tzinfo
@@ -336,3 +366,4 @@ def _start(config: ExportConfig) -> datetime:
     from zoneinfo import ZoneInfo
 
     return config.schedule.start.replace(tzinfo=ZoneInfo(config.schedule.timezone))
+

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 BUILT_IN_HELPERS = {"if", "unless", "each", "with", "lookup", "log", "this", "else", "blockHelperMissing",
                     "helperMissing", "@index", "@first", "@last", "@key", "@root"}
+MAX_TEMPLATE = 10_000  # characters: a column template, not a document
 TAG = re.compile(r"{{~?\s*([#/^]?)\s*([^\s}~]*)")
 
 
@@ -29,13 +30,29 @@ def record_fields(profile: Iterable[str], appended: Iterable[str]) -> set[str]:
                "rfm.m_score"})
 
 
+def compile_template(source: str):
+    """pybars3's compiled template, rendering text as it is: these templates make CSV values,
+    not HTML, and Handlebars' HTML escaping would turn O'Brien into O&#x27;Brien."""
+    import pybars
+    import pybars._compiler
+
+    pybars._compiler.escape = _as_is  # the module looks it up at every render
+    return pybars.Compiler().compile(source)
+
+
+def _as_is(text, *_args, **_kwargs):
+    return text
+
+
 def check_template(source: str, fields: set[str]):
     """The compiled template, or ``TemplateProblem`` saying what is wrong with it."""
-    import pybars
-
+    if len(source) > MAX_TEMPLATE:
+        raise TemplateProblem(f"is {len(source):,} characters long; at most {MAX_TEMPLATE:,}")
+    _check_comments(source)
     _check_balance(source)
+    _check_names(source, fields)
     try:
-        compiled = pybars.Compiler().compile(source)
+        compiled = compile_template(source)
     except Exception as exc:  # pybars3 raises PybarsError with the position
         raise TemplateProblem(f"does not compile: {(str(exc).splitlines() or [''])[0]}") \
             from None
@@ -57,10 +74,42 @@ def check_template(source: str, fields: set[str]):
     return compiled
 
 
-def plain_field(source: str) -> str | None:
-    """The field of a template that is only ``{{field}}`` (rendered as a column, not per row)."""
+def plain_field(source: str, fields: set[str]) -> str | None:
+    """The field of a template that is only ``{{field}}`` of a known field (rendered as a
+    column of the query, not row by row)."""
     found = re.fullmatch(r"\s*{{\s*([A-Za-z_][\w.]*)\s*}}\s*", source)
-    return found.group(1) if found else None
+    return found.group(1) if found and found.group(1) in fields else None
+
+
+def _check_comments(source: str) -> None:
+    # pybars3 ends a comment at the first }}: "{{!-- {{x}} --}}" would print " --}}" in every row
+    for comment in re.findall(r"{{!--(.*?)--}}|{{!(.*?)}}", source, flags=re.S):
+        if "{{" in "".join(comment) or "}}" in "".join(comment):
+            raise TemplateProblem("has a comment holding {{ or }}; pybars3 would end it early")
+
+
+def _check_names(source: str, fields: set[str]) -> None:
+    """Every name in every mustache, branches not taken included, is a field, a group of
+    fields inside a block helper, or a Handlebars word (``this``, ``@index``, ``else``)."""
+    text = re.sub(r"{{!--.*?--}}|{{![^}]*}}", "", source, flags=re.S)
+    groups = {f.split(".")[0] for f in fields if "." in f}
+    for kind, body in re.findall(r"{{{?~?\s*([#/^&]?)\s*([^}]*?)\s*~?}}}?", text):
+        if kind == "/" or not body:
+            continue
+        words = [w for w in re.split(r"\s+", body) if w and "=" not in w
+                 and not w.startswith(("'", '"')) and not re.fullmatch(r"-?\d+(\.\d+)?", w)]
+        helper = kind == "#" or (len(words) > 1)
+        for position, word in enumerate(words):
+            name = re.sub(r"^(\.\./)+", "", word)
+            if (helper and position == 0) or name in BUILT_IN_HELPERS or name.startswith("@") \
+                    or name.startswith(("this.", "this/")) or name == ".":
+                continue
+            if name in groups and not (kind == "#" or position > 0):
+                raise TemplateProblem(f"{{{{{name}}}}} is a group of fields; name one, e.g. "
+                                      f"{next(f for f in sorted(fields) if f.startswith(name))}")
+            if name not in fields and name not in groups:
+                raise TemplateProblem(f"unknown field {name!r}; known: "
+                                      f"{', '.join(sorted(fields))}")
 
 
 def _check_balance(source: str) -> None:

@@ -72,7 +72,9 @@ def translated():
         if "export is canceled" in text:
             raise Conflict("export is canceled; a canceled export never changes again") from exc
         if "UNIQUE constraint failed" in text or "duplicate key value" in text:
-            raise Conflict(f"that name is taken already ({first})") from exc
+            kind = next((k for k in ("destination", "encryption") if f"{k}s" in text), "row")
+            raise Conflict(f"a {kind} with that name exists already; choose another name") \
+                from exc
         if "locked" in text or "busy" in text.lower():
             raise Busy("the metadata store is busy (another process holds its write lock "
                        "longer than 30 s); try again") from exc

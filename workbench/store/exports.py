@@ -47,8 +47,18 @@ class Records:
         with self._store.read() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
-    def update(self, row_id: int, values: dict, *, base_version: int, user: str) -> int:
+    def update(self, row_id: int, values: dict, *, base_version: int | None, user: str) -> int:
+        """``base_version``: the version the edit was made on; None: whatever is current."""
+        from ..ids import parse_id
+
         with self._store.begin() as conn:
+            if base_version is None:
+                base_version = conn.execute(select(self._table.c.version).where(
+                    self._table.c.id == row_id)).scalar()
+                if base_version is None:
+                    raise NotFound(f"no {self.kind} with id {row_id}")
+            # A number people may have typed (0, "2", [1]) is checked, never trusted.
+            base_version = parse_id(base_version, "version")
             done = conn.execute(update(self._table).where(and_(
                 self._table.c.id == row_id, self._table.c.version == base_version)).values(
                 **values, version=base_version + 1, updated_by=user,
