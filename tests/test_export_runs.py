@@ -1,0 +1,125 @@
+"""Export runs against a real OpenSSH server and real gpg: the file on the server is the CSV,
+byte for byte (decrypted with each key when encrypted); a host key mismatch or a file already
+there fails the run and sends nothing; a run is delivered once; the CLI runs it through
+papermill and the audit notebook holds no secret."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.audience_data import D, load
+from tests.sshd import running_sshd, skip_reason
+from tests.test_cli import run as cli
+from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
+from workbench.errors import Conflict
+
+pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_sshd() as sshd:
+        yield sshd
+
+
+@pytest.fixture
+def wb(wb, write_csv, server):
+    load(wb, write_csv)
+    wb.audiences.activate(wb.audiences.create({"name": "Women", "rules": [
+        {"attribute": "gender", "op": "in", "value": ["female"]}]}).id)
+    wb.processing.run(D)
+    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
+                         "path": str(server.writable), "username": server.user,
+                         "password": server.password, "host_key": server.host_key_line()})
+    for service in (wb.exports, wb.export_runs):
+        service._now = lambda: NOW
+    yield wb
+    for leftover in server.writable.iterdir():
+        leftover.unlink()
+
+
+def export(wb, **changes) -> int:
+    config = {"name": "Women daily", "audience": 1, "file_name": "women_{run}_%Y%m%d.csv",
+              "schedule": {"start": "2026-12-01T06:00", "timezone": "Europe/Berlin",
+                           "repeat": {"every": 1, "unit": "days"}},
+              "destination": "partner",
+              "csv": {"header": True, "record_delimiter": "CRLF", "field_delimiter": "comma"},
+              "columns": [{"attribute": "customer_id"},
+                          {"attribute": "first_name", "label": "First Name"}]}
+    return wb.exports.create({**config, **changes}).id
+
+
+def test_a_run_delivers_the_csv_under_its_final_name(wb, server, tmp_path):
+    export_id = export(wb)
+    run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
+    assert run.state == "complete" and run.error is None
+    assert (run.rows, run.as_of, run.attempts) == (3, D, 1)
+    assert run.file_name == f"women_{run.id}_20261129.csv"  # the run's time in Berlin
+    delivered = (server.writable / run.file_name).read_bytes()
+    assert delivered == b"customer_id,First Name\r\nann,Ann\r\neve,Eve\r\nfay,O'Brien\r\n"
+    assert run.bytes == len(delivered)
+    assert [p.name for p in server.writable.iterdir()] == [run.file_name]  # no .part left
+    assert [r.id for r in wb.export_runs.history(export_id)] == [run.id]
+
+
+def test_an_encrypted_run_decrypts_with_each_key(wb, server, tmp_path, keys):  # noqa: F811
+    wb.encryptions.add({"name": "pgp", "keys": [keys.alice.armored, keys.bob.armored]})
+    export_id = export(wb, encryption="pgp")
+    plain = tmp_path / "plain.csv"
+    wb.exports.write_csv(export_id, plain)
+    run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
+    assert run.state == "complete" and run.file_name.endswith(".csv.pgp")
+    assert run.details["encrypted_to"] == [keys.alice.fingerprint, keys.bob.fingerprint]
+    delivered = server.writable / run.file_name
+    for key in (keys.alice, keys.bob):
+        assert _decrypt_with_only(keys, key, delivered, tmp_path / f"{key.fingerprint}.csv") \
+            == plain.read_bytes()
+
+
+def test_a_changed_host_key_fails_the_run_and_sends_nothing(wb, server):
+    export_id = export(wb)
+    other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    destination = wb.destinations.get("partner")
+    wb.destinations.update("partner", {"name": "partner", "host": server.host,
+                                       "port": server.port, "path": str(server.writable),
+                                       "username": server.user, "host_key": other},
+                           version=destination.version)
+    run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
+    assert run.state == "failed" and "host key" in run.error
+    assert list(server.writable.iterdir()) == []
+
+
+def test_a_file_already_there_is_never_overwritten(wb, server):
+    export_id = export(wb, file_name="fixed.csv")
+    (server.writable / "fixed.csv").write_text("theirs")
+    run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
+    assert run.state == "failed" and "exists already" in run.error
+    assert (server.writable / "fixed.csv").read_text() == "theirs"
+    assert sorted(p.name for p in server.writable.iterdir()) == ["fixed.csv"]
+
+
+def test_a_run_is_delivered_once(wb, server):
+    run_id = wb.export_runs.create(export(wb)).id
+    assert wb.export_runs.execute(run_id).state == "complete"
+    with pytest.raises(Conflict, match="it is not delivered twice"):
+        wb.export_runs.execute(run_id)
+    assert len(list(server.writable.iterdir())) == 1
+
+
+def test_the_cli_runs_it_through_papermill_and_keeps_no_secret(wb, server):
+    export_id = export(wb)
+    done = cli("export", "run", export_id, "--json", home=wb.home.root)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["state"] == "complete" and printed["rows"] == 3
+    assert {"id", "export_id", "state", "scheduled_for", "as_of", "rows", "bytes", "file_name",
+            "attempts", "error"} <= set(printed)
+    notebook = wb.home.root / printed["notebook"]
+    text = notebook.read_text()
+    assert printed["file_name"] in text and server.password not in text
+    history = json.loads(cli("export", "history", "--json", home=wb.home.root).stdout)
+    assert [r["id"] for r in history] == [printed["id"]]

@@ -1,0 +1,212 @@
+"""``wb.export_runs``: one run of an export, CSV → PGP → SFTP, and the run history.
+
+A run is claimed atomically in the store before anything is written, so it is delivered once
+whoever else tries. Its file is written and encrypted in a private folder of the home, uploaded
+under a temporary name beside the target and renamed to its final name only when complete: no
+partial file ever carries the final name. A file of that name already on the server is never
+overwritten (SFTP's rename refuses it, and it is checked first): the run fails saying so.
+The run records what was sent (rows, bytes, file name, as-of day, key fingerprints, where),
+never a secret and never a customer row.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ..errors import Conflict, DeliveryError, WorkbenchError
+from ..files import private_folder
+from .files import render_file_name
+
+if TYPE_CHECKING:
+    from ..home import Home
+    from ..store.runs import RunRecords
+    from ..users import User
+    from .destinations import Destinations, Encryptions
+    from .service import Exports
+
+LEASE = timedelta(minutes=30)  # a run taking longer is taken to have died with its process
+CHUNK = 1 << 20
+
+
+@dataclass
+class Run:
+    id: int
+    export_id: int
+    export: str
+    audience: str
+    state: str
+    scheduled_for: datetime
+    type: str
+    format: str
+    destination: str
+    created_by: str
+    attempts: int
+    rows: int | None
+    bytes: int | None
+    as_of: date | None
+    file_name: str | None
+    error: str | None
+    details: dict
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "export_id": self.export_id, "export": self.export,
+                "audience": self.audience, "state": self.state,
+                "scheduled_for": self.scheduled_for.isoformat(), "type": self.type,
+                "format": self.format, "destination": self.destination,
+                "created_by": self.created_by, "attempts": self.attempts, "rows": self.rows,
+                "bytes": self.bytes, "as_of": self.as_of and self.as_of.isoformat(),
+                "file_name": self.file_name, "error": self.error, "details": self.details}
+
+    def _repr_html_(self) -> str:
+        return (f"<b>run #{self.id}</b> of {html.escape(self.export)}: {self.state} · "
+                f"{self.rows if self.rows is not None else '—'} rows · "
+                f"{html.escape(self.file_name or '—')}"
+                + (f"<br><span style='color:#a00'>{html.escape(self.error)}</span>"
+                   if self.error else ""))
+
+
+class ExportRuns:
+    def __init__(self, *, records: RunRecords, exports: Exports, destinations: Destinations,
+                 encryptions: Encryptions, home: Home, user: User,
+                 now: Callable[[], datetime]):
+        self._records = records
+        self._exports = exports
+        self._destinations = destinations
+        self._encryptions = encryptions
+        self._home = home
+        self._user = user
+        self._now = now
+
+    def create(self, export_id: int | str) -> Run:
+        """A run of ``export_id`` due now (``export run``): not yet started."""
+        self._user.require("export.run")
+        export = self._exports.get(export_id)
+        if "run" not in export.actions:
+            raise Conflict(f"export {export.id} ({export.name}) is {export.state}; it cannot run")
+        run_id = self._records.create(export_id=export.id, scheduled_for=self._now(),
+                                      trigger="manual", user=self._user.name)
+        return self.get(run_id)
+
+    def execute(self, run_id: int, *, notebook: str | None = None) -> Run:
+        """Claim the run and deliver it; the run ends Complete or Failed (with the reason)."""
+        self._user.require("export.run")
+        if not self._records.claim(run_id, lease=LEASE, now=self._now()):
+            run = self.get(run_id)
+            raise Conflict(f"export run #{run_id} is {run.state.replace('_', '-')}: another "
+                           "process has it, or it has ended; it is not delivered twice")
+        if notebook:
+            self._records.set(run_id, notebook=notebook)
+        folder = private_folder(self._home.tmp_dir / "export-runs" / f"run-{run_id}")
+        try:
+            result = self._deliver(self._records.get(run_id), folder)
+        except WorkbenchError as exc:
+            self._records.finish(run_id, state="failed", error=str(exc))
+        except Exception as exc:  # a bug: recorded on the run, one line, never "in progress"
+            self._records.finish(run_id, state="failed",
+                                 error=f"{exc.__class__.__name__}: "
+                                       f"{(str(exc).splitlines() or [''])[0]}")
+            raise
+        except BaseException:  # stopped (Ctrl-C, SIGTERM): the run says so, then we stop
+            self._records.finish(run_id, state="failed", error="interrupted: stopped before "
+                                 "the delivery finished; nothing was renamed into place")
+            raise
+        else:
+            self._records.finish(run_id, state="complete", **result)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return self.get(run_id)
+
+    def _deliver(self, run: dict, folder) -> dict:
+        export = self._exports.get(run["export_id"])
+        config = export.config
+        at = run["scheduled_for"].astimezone(_zone(config))
+        name = render_file_name(config.file_name, at=at, audience=export.audience,
+                                export=config.name, run=run["id"],
+                                encrypted=bool(config.encryption))
+        plain = folder / "rows.csv"
+        written = self._exports.write_csv(export.id, plain)
+        payload, fingerprints = plain, []
+        if config.encryption:
+            from ..delivery.pgp import encrypt_file
+
+            payload = folder / "rows.csv.pgp"
+            fingerprints = encrypt_file(plain, payload,
+                                        self._encryptions.armored_keys(config.encryption))
+        target = self._destinations.target(config.destination)
+        size = payload.stat().st_size
+        _upload(target, payload, name, run["id"])
+        return {"rows": written.rows, "bytes": size, "as_of": written.as_of, "file_name": name,
+                "details": {"destination": f"{target.host}:{target.port}{target.path}",
+                            "username": target.username, "encrypted_to": fingerprints,
+                            "csv_bytes": written.bytes}}
+
+    def abandon(self, run_id: int, reason: str) -> None:
+        """Record a run whose process died before it could (a killed kernel) as failed."""
+        self._records.finish(run_id, state="failed", error=reason)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def get(self, run_id: int) -> Run:
+        return self._run(self._records.get(int(run_id)))
+
+    def history(self, export_id: int | None = None, limit: int = 100) -> list[Run]:
+        """Runs, newest first."""
+        return [self._run(row) for row in self._records.list(export_id, limit)]
+
+    def _run(self, row: dict) -> Run:
+        export = self._exports.get(row["export_id"])
+        return Run(id=row["id"], export_id=row["export_id"], export=export.name,
+                   audience=export.audience, state=row["state"],
+                   scheduled_for=row["scheduled_for"], type=export.type, format=export.format,
+                   destination=export.destination, created_by=row["created_by"],
+                   attempts=row["attempts"], rows=row["rows"], bytes=row["bytes"],
+                   as_of=row["as_of"], file_name=row["file_name"], error=row["error"],
+                   details=row["details"])
+
+
+def _zone(config):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(config.schedule.timezone)
+
+
+def _upload(target, payload, name: str, run_id: int) -> None:
+    """Upload under a temporary name beside the target, then rename into place; never over a
+    file that is there already."""
+    from ..delivery.sftp import open_sftp, translate_error
+
+    folder = target.path.rstrip("/") or "/"
+    final = f"{folder}/{name}" if folder != "/" else f"/{name}"
+    partial = f"{folder}/.{name}.part-{run_id}"
+    with open_sftp(target) as sftp:
+        try:
+            try:
+                sftp.stat(final)
+            except FileNotFoundError:
+                pass
+            else:
+                raise DeliveryError(f"{final} exists already on {target.where}; it is never "
+                                    "overwritten (remove it, or change the file name)")
+            with open(payload, "rb") as source, sftp.open(partial, "wb") as remote:
+                remote.set_pipelined(True)  # writes stream without waiting for each reply
+                while chunk := source.read(CHUNK):
+                    remote.write(chunk)
+            sftp.rename(partial, final)  # SFTP v3: refused if final exists meanwhile
+        except DeliveryError:
+            _remove_quietly(sftp, partial)
+            raise
+        except Exception as exc:
+            _remove_quietly(sftp, partial)
+            raise translate_error(exc, target, final) from exc
+
+
+def _remove_quietly(sftp, path: str) -> None:
+    try:
+        sftp.remove(path)
+    except Exception:  # already gone, or the connection is: nothing under the final name
+        pass
