@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .customers.service import CustomerData
     from .customers.snapshot import Snapshots
     from .exports.destinations import Destinations, Encryptions
+    from .exports.runs import ExportRuns
     from .exports.service import Exports
     from .memberships import Memberships
     from .processing.run import Processing
@@ -142,6 +143,16 @@ class Workbench:
                        snapshots=self.snapshots,
                        now=lambda: datetime.now(self.calendar.zone), engine=self.engine,
                        memberships=self.memberships, history=ProcessingRecords(self.store))
+
+    @cached_property
+    def export_runs(self) -> ExportRuns:
+        from .exports.runs import ExportRuns
+        from .store.runs import RunRecords
+
+        return ExportRuns(records=RunRecords(self.store), exports=self.exports,
+                          destinations=self.destinations, encryptions=self.encryptions,
+                          home=self.home, user=self.user,
+                          now=lambda: datetime.now(self.calendar.zone))
 
     # -- conveniences for analysts -----------------------------------------------------------
 

@@ -180,6 +180,10 @@ def _exports(commands, shared) -> None:
     listing.add_argument("--audience", type=int, default=None)
     verb("show", cmd_export_show, "show an export and what you may do with it") \
         .add_argument("id")
+    verb("run", cmd_export_run, "run an export now and wait; prints the run (a papermill "
+         "run whose notebook is kept under HOME/runs/exports)").add_argument("id")
+    history = verb("history", cmd_export_history, "export runs, newest first")
+    history.add_argument("--export", type=int, default=None, metavar="ID")
     preview = verb("preview", cmd_export_preview, "the next file name and the first rows, as "
                    "they would be written (nothing is delivered)")
     preview.add_argument("id")
@@ -223,6 +227,41 @@ def cmd_export_show(args) -> int:
     with open_workbench(args) as wb:
         _show_export(args, wb.exports.get(args.id))
     return 0
+
+
+def cmd_export_run(args) -> int:
+    from ..errors import DeliveryError
+    from ..exports.notebook import run_export
+
+    with open_workbench(args) as wb:
+        run = run_export(wb, wb.export_runs.create(args.id).id)
+        _show_run(args, run, run.details.get("notebook"))
+        if run.state != "complete":
+            raise DeliveryError(f"export run #{run.id} {run.state}: {run.error} (audit notebook: "
+                                f"{run.details.get('notebook')})")
+    return 0
+
+
+def cmd_export_history(args) -> int:
+    with open_workbench(args) as wb:
+        runs = wb.export_runs.history(args.export)
+        lines = [f"{'RUN':>5}  {'STATE':<11}  {'SCHEDULED FOR':<16}  {'EXPORT':<22}  "
+                 f"{'ROWS':>9}  {'TRIES':>5}  FILE / ERROR"] + [
+            f"{r.id:>5}  {r.state.replace('_', '-'):<11}  "
+            f"{r.scheduled_for.isoformat(timespec='minutes')[:16]:<16}  {r.export[:22]:<22}  "
+            f"{'-' if r.rows is None else f'{r.rows:,}':>9}  {r.attempts:>5}  "
+            f"{r.error or r.file_name or ''}" for r in runs]
+        emit(args, [r.to_json() for r in runs], "\n".join(lines))
+    return 0
+
+
+def _show_run(args, run, notebook) -> None:
+    text = (f"export run #{run.id} of #{run.export_id} {run.export}: {run.state}\n"
+            f"{run.rows if run.rows is not None else '-'} rows, "
+            f"{run.bytes if run.bytes is not None else '-'} bytes as of {run.as_of or '-'} -> "
+            f"{run.file_name or '-'} on {run.details.get('destination', run.destination)}\n"
+            f"audit notebook: {notebook}")
+    emit(args, {**run.to_json(), "notebook": str(notebook)}, text)
 
 
 def cmd_export_preview(args) -> int:

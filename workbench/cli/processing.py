@@ -1,4 +1,4 @@
-"""workbench process [--as-of D | --from D1 --to D2]"""
+"""workbench process [--as-of D | --from D1 --to D2] · workbench scheduler [--once]"""
 
 from __future__ import annotations
 
@@ -18,55 +18,42 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
     process.add_argument("--to", dest="date_to", type=iso_date, default=None,
                          metavar="YYYY-MM-DD")
     process.set_defaults(run=cmd_process)
+    scheduler = commands.add_parser(
+        "scheduler", parents=[shared],
+        help="run nightly processing and due export runs, forever (or one tick with --once)")
+    scheduler.add_argument("--once", action="store_true", help="one tick, then exit (cron)")
+    scheduler.add_argument("--interval", type=float, default=30, metavar="SECONDS")
+    scheduler.set_defaults(run=cmd_scheduler)
 
 
 def cmd_process(args) -> int:
-    from ..notebooks import KernelDied, NotebookFailed, execute, run_path
+    from ..processing.notebook import run_processing
     from ..processing.run import ProcessingFailed
 
     with open_workbench(args) as wb:
         # Checked here, before a kernel starts; the notebook's run checks them again.
         wb.user.require("processing.run")
         first, last = wb.processing.days(args.as_of, args.date_from, args.date_to)
-        label = str(first) if first == last else f"{first}_{last}"
-        output = run_path(wb.home.runs_dir / "processing", label)
-        parameters = {"home": str(wb.home.root), "user": wb.user.name,
-                      "as_of": str(args.as_of) if args.as_of else None,
-                      "date_from": str(args.date_from) if args.date_from else None,
-                      "date_to": str(args.date_to) if args.date_to else None,
-                      "run_notebook": str(output)}
-        try:
-            execute("nightly_processing", output, parameters)
-        except KeyboardInterrupt:
-            # papermill shuts the kernel down on the way out; the run could not record its end.
-            run_id = wb.processing.recover(str(output), "stopped by Ctrl-C or a stop signal") \
-                or _run_of(wb, output)
-            raise ProcessingFailed(
-                f"processing run #{run_id or '?'} interrupted: stopped by Ctrl-C or a stop "
-                f"signal; the previous results are unchanged (audit notebook: {output})"
-            ) from None
-        except KernelDied as exc:
-            # The kernel could not record its own end: do it for it, and remove its files.
-            run_id = wb.processing.recover(str(output), "the processing kernel died") \
-                or _run_of(wb, output)
-            raise ProcessingFailed(
-                f"processing run #{run_id or '?'} interrupted: the processing kernel died; "
-                f"the previous results are unchanged (audit notebook: {output})") from exc
-        except NotebookFailed as exc:
-            exc.message = f"processing failed: {exc.message} (audit notebook: {exc.output})"
-            raise
-        [run] = wb.processing.runs(limit=1)
+        run = run_processing(wb, first, last)
         text = (f"processing run #{run['id']} {run['status']}: {run['audiences']} active "
-                f"audiences, {run['date_from']} to {run['date_to']}\naudit notebook: {output}")
-        emit(args, {**run, "notebook": str(output)}, text)
+                f"audiences, {run['date_from']} to {run['date_to']}\naudit notebook: "
+                f"{run['notebook']}")
+        emit(args, run, text)
         if run["status"] == "partial":
             raise ProcessingFailed(f"processing run #{run['id']} was partial: {run['error']} "
                                    f"(the other audiences were processed; audit notebook: "
-                                   f"{output})")
+                                   f"{run['notebook']})")
     return 0
 
 
-def _run_of(wb, output) -> int | None:
-    """The run of an audit notebook (when the run recorded its own end before stopping)."""
-    return next((r["id"] for r in wb.processing.runs(limit=5) if r["notebook"] == str(output)),
-                None)
+def cmd_scheduler(args) -> int:
+    from ..scheduler import Scheduler
+
+    with open_workbench(args) as wb:
+        wb.user.require("export.run")
+        scheduler = Scheduler(wb, log=lambda line: print(line, flush=True))
+        if args.once:
+            scheduler.tick()
+        else:
+            scheduler.forever(max(1.0, args.interval))
+    return 0

@@ -30,6 +30,7 @@ BATCH_ROWS = 50_000
 class Written:
     rows: int
     bytes: int
+    as_of: object = None  # the processed day whose members were written
 
 
 def write_csv(engine: Engine, config: ExportConfig, query: exp.Select, plan: list,

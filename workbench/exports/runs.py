@@ -105,7 +105,7 @@ class ExportRuns:
         try:
             result = self._deliver(self._records.get(run_id), folder)
         except WorkbenchError as exc:
-            self._records.finish(run_id, state="failed", error=str(exc))
+            self._failed(run_id, str(exc))
         except Exception as exc:  # a bug: recorded on the run, one line, never "in progress"
             self._records.finish(run_id, state="failed",
                                  error=f"{exc.__class__.__name__}: "
@@ -144,6 +144,61 @@ class ExportRuns:
                 "details": {"destination": f"{target.host}:{target.port}{target.path}",
                             "username": target.username, "encrypted_to": fingerprints,
                             "csv_bytes": written.bytes}}
+
+    def _failed(self, run_id: int, error: str) -> None:
+        """A scheduled run is tried again with back-off (1, 2, 4 … 60 minutes) while its window
+        (``cancel_after_minutes`` after its scheduled time) lasts, then it is Failed. A run
+        started by hand ("run now") is one attempt: the person who started it sees its end."""
+        run = self._records.get(run_id)
+        retry = None
+        if run["trigger"] == "schedule":
+            config = self._exports.get(run["export_id"]).config
+            deadline = run["scheduled_for"] + timedelta(
+                minutes=config.schedule.cancel_after_minutes)
+            retry = self._now() + timedelta(minutes=min(2 ** (run["attempts"] - 1), 60))
+            retry = retry if retry <= deadline else None
+        if retry is None:
+            self._records.finish(run_id, state="failed", error=error)
+        else:
+            self._records.set(run_id, state="scheduled", next_attempt_at=retry, lease_until=None,
+                              error=f"attempt {run['attempts']} failed, retrying at "
+                                    f"{retry.isoformat(timespec='minutes')}: {error}"[:2000])
+
+    def plan(self, now: datetime) -> list[str]:
+        """Runs for every occurrence of the active exports' schedules up to ``now``, each made
+        once; an occurrence whose window passed before it could start is Canceled with the
+        reason. Scheduled runs whose window passed without a start are Canceled too."""
+        from .schedule import occurrences
+
+        lines = []
+        for export in self._exports.list():
+            if export.state != "active":
+                continue  # paused and canceled exports create no runs
+            config = export.config
+            window = timedelta(minutes=config.schedule.cancel_after_minutes)
+            since = max(filter(None, [self._records.last_scheduled(export.id),
+                                      export.activated_at]))
+            due = occurrences(config.schedule, after=since, until=now, limit=1000)
+            planned = [(when, None if now <= when + window else
+                        f"canceled: its window ({config.schedule.cancel_after_minutes} min) "
+                        f"passed before it could start (the scheduler was not running at "
+                        f"{when.isoformat(timespec='minutes')})") for when in due]
+            made = self._records.create_scheduled(export.id, planned, self._user.name)
+            if made:
+                lines.append(f"export #{export.id} {export.name}: {made} run(s) created")
+        for run in self._records.due(now):
+            if run["state"] == "scheduled" and run["attempts"] == 0:
+                config = self._exports.get(run["export_id"]).config
+                if now > run["scheduled_for"] + timedelta(
+                        minutes=config.schedule.cancel_after_minutes):
+                    self._records.finish(run["id"], state="canceled", error=(
+                        "canceled: its window passed before it could start"))
+                    lines.append(f"export run #{run['id']} canceled: its window passed")
+        return lines
+
+    def due(self, now: datetime) -> list[int]:
+        """Ids of the runs to start now (new, retries after back-off, taken-over crashes)."""
+        return [run["id"] for run in self._records.due(now)]
 
     def abandon(self, run_id: int, reason: str) -> None:
         """Record a run whose process died before it could (a killed kernel) as failed."""

@@ -67,6 +67,9 @@ class Export:
     config: ExportConfig
     actions: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Runs are planned from here: the last save or state change (activating schedules the
+    # next occurrence after it, never the ones missed while paused).
+    activated_at: datetime | None = None
 
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "audience_id": self.audience_id,
@@ -280,8 +283,10 @@ class Exports:
         from .csvfile import write_csv
 
         config = self._config(export)
-        with self.rows(config) as (_audience, _day, query, plan):
-            return write_csv(self._engine, config, query, plan, target)
+        with self.rows(config) as (_audience, day, query, plan):
+            written = write_csv(self._engine, config, query, plan, target)
+        written.as_of = day
+        return written
 
     @contextmanager
     def rows(self, config: ExportConfig):
@@ -346,11 +351,18 @@ class Exports:
             encryption=(encryption or {}).get("name", "(removed)") if row["encryption_id"]
             else None, created_by=row["created_by"], created_at=row["created_at"],
             version=row["version"],
+            activated_at=_aware(row["updated_at"]),
             next_run=(next_run(config.schedule, after=self._now())
                       if row["state"] == "active" else None),
             config=config)
         export.actions = self.actions(export)
         return export
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # SQLite keeps no zone
 
 
 def _optional_row(records, row_id):

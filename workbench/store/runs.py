@@ -28,6 +28,48 @@ class RunRecords:
                 trigger=trigger, created_by=user, created_at=datetime.now(UTC),
                 attempts=0)).inserted_primary_key[0]
 
+    def create_scheduled(self, export_id: int, occurrences: list[tuple[datetime, str | None]],
+                         user: str) -> int:
+        """Runs of a schedule's occurrences, each once however many schedulers try: (when, None)
+        is scheduled, (when, reason) is canceled with that reason. Returns how many were new."""
+        from sqlalchemy.exc import IntegrityError
+
+        from ..errors import Conflict
+
+        created = 0
+        for when, reason in occurrences:
+            try:
+                with self._store.begin() as conn:
+                    conn.execute(insert(export_runs).values(
+                        export_id=export_id, state="canceled" if reason else "scheduled",
+                        scheduled_for=when.astimezone(UTC), trigger="schedule", created_by=user,
+                        created_at=datetime.now(UTC), attempts=0, error=reason,
+                        finished_at=datetime.now(UTC) if reason else None))
+                created += 1
+            except (IntegrityError, Conflict):
+                pass  # another scheduler made it first
+        return created
+
+    def last_scheduled(self, export_id: int) -> datetime | None:
+        with self._store.read() as conn:
+            value = conn.execute(select(export_runs.c.scheduled_for).where(and_(
+                export_runs.c.export_id == export_id, export_runs.c.trigger == "schedule"))
+                .order_by(export_runs.c.scheduled_for.desc()).limit(1)).scalar()
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    def due(self, now: datetime) -> list[dict]:
+        """Runs to start now: scheduled and due (retries after their back-off), or in progress
+        with a lease that ran out (their process died)."""
+        at = now.astimezone(UTC)
+        query = select(export_runs).where(or_(
+            and_(export_runs.c.state == "scheduled", export_runs.c.scheduled_for <= at,
+                 or_(export_runs.c.next_attempt_at.is_(None),
+                     export_runs.c.next_attempt_at <= at)),
+            and_(export_runs.c.state == "in_progress", export_runs.c.lease_until < at)),
+        ).order_by(export_runs.c.scheduled_for, export_runs.c.id)
+        with self._store.read() as conn:
+            return [_row(row) for row in conn.execute(query)]
+
     def claim(self, run_id: int, *, lease: timedelta, now: datetime) -> bool:
         """Take the run: True for exactly one caller while it is scheduled or its lease ran out."""
         with self._store.begin() as conn:
@@ -44,12 +86,14 @@ class RunRecords:
     def finish(self, run_id: int, *, state: str, error: str | None = None, **values) -> None:
         if "details" in values and values["details"] is not None:
             values["details"] = json.dumps(values["details"])
+        values = _utc(values)
         with self._store.begin() as conn:
             conn.execute(update(export_runs).where(export_runs.c.id == run_id).values(
                 state=state, finished_at=datetime.now(UTC), lease_until=None,
                 error=error and error[:2000], **values))
 
     def set(self, run_id: int, **values) -> None:
+        values = _utc(values)
         with self._store.begin() as conn:
             conn.execute(update(export_runs).where(export_runs.c.id == run_id).values(**values))
 
@@ -69,10 +113,17 @@ class RunRecords:
             return [_row(row) for row in conn.execute(query)]
 
 
+def _utc(values: dict) -> dict:
+    """Instants are stored in UTC: SQLite keeps the text of a time, not its zone."""
+    return {k: v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo else v
+            for k, v in values.items()}
+
+
 def _row(row) -> dict:
     values = dict(row._mapping)
     values["details"] = json.loads(values["details"]) if values["details"] else {}
-    for column in ("scheduled_for", "started_at", "finished_at", "lease_until", "created_at"):
+    for column in ("scheduled_for", "started_at", "finished_at", "lease_until", "created_at",
+                   "next_attempt_at"):
         if values[column] is not None and values[column].tzinfo is None:
             values[column] = values[column].replace(tzinfo=UTC)  # SQLite keeps no zone
     return values

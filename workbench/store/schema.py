@@ -194,6 +194,35 @@ exports = Table(
     Index("ix_exports_audience", "audience_id"),
 )
 
+# One row per run of an export (migration 6). A run is claimed by one process at a time with a
+# conditional UPDATE (state and lease), so two schedulers, or a scheduler and `export run`,
+# never deliver it twice; a lease that expires lets the next claimer take over a crashed run.
+export_runs = Table(
+    "export_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("export_id", Integer, ForeignKey("exports.id"), nullable=False),
+    Column("state", String(12), nullable=False),  # scheduled|in_progress|complete|failed|canceled
+    Column("scheduled_for", DateTime(timezone=True), nullable=False),  # UTC
+    Column("trigger", String(10), nullable=False),  # schedule | manual
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("next_attempt_at", DateTime(timezone=True)),  # a failed attempt's retry (back-off)
+    Column("attempts", Integer, nullable=False),
+    Column("rows", Integer),
+    Column("bytes", Integer),
+    Column("as_of", Date),
+    Column("file_name", Text),
+    Column("details", Text),  # JSON: destination, key fingerprints, snapshot (never a secret)
+    Column("notebook", Text),
+    Column("error", Text),
+    # One run per export and occurrence: two schedulers creating the same runs make one.
+    Index("ix_export_runs_occurrence", "export_id", "scheduled_for", "trigger", unique=True),
+)
+
 # A canceled export is read-only for good, whatever path tries to change it.
 EXPORT_CANCELED_SQLITE = """
 CREATE TRIGGER IF NOT EXISTS exports_frozen_when_canceled
@@ -304,6 +333,7 @@ MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
                           "postgresql": AUDIENCE_FREEZE_POSTGRESQL_4}),
     (5, [destinations, encryptions, exports], {"sqlite": [EXPORT_CANCELED_SQLITE],
                                                "postgresql": EXPORT_CANCELED_POSTGRESQL}),
+    (6, [export_runs], {}),
 ]
 
 # Columns added to existing tables, by migration step: (version, table, column name). A new

@@ -1,0 +1,158 @@
+"""The scheduler: runs planned once per occurrence (across DST, after a gap: canceled with the
+reason), paused and canceled exports make none, retries with back-off inside the window then
+Failed, a crashed run taken over, two schedulers deliver once, processing caught up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.audience_data import D, load
+from tests.sshd import running_sshd, skip_reason
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture(scope="module")
+def server():
+    if skip_reason():
+        pytest.skip(skip_reason())
+    with running_sshd() as sshd:
+        yield sshd
+
+
+@pytest.fixture
+def wb(wb, write_csv, server):
+    load(wb, write_csv)
+    wb.audiences.activate(wb.audiences.create({"name": "Women", "rules": [
+        {"attribute": "gender", "op": "in", "value": ["female"]}]}).id)
+    wb.processing.run(D)
+    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
+                         "path": str(server.writable), "username": server.user,
+                         "password": server.password, "host_key": server.host_key_line()})
+    yield wb
+    for leftover in server.writable.iterdir():
+        leftover.unlink()
+
+
+def daily(wb, start="2026-12-01T06:00", **changes) -> int:
+    return wb.exports.create({
+        "name": "Women daily", "audience": 1, "file_name": "women_{run}.csv",
+        "schedule": {"start": start, "timezone": "Europe/Berlin",
+                     "repeat": {"every": 1, "unit": "days"}, "cancel_after_minutes": 60},
+        "destination": "partner", "columns": [{"attribute": "customer_id"}], **changes}).id
+
+
+def at(wb, when: datetime) -> None:
+    for service in (wb.exports, wb.export_runs):
+        service._now = lambda: when
+
+
+def states(wb) -> list[tuple[str, str]]:
+    return [(r.scheduled_for.astimezone(BERLIN).isoformat(timespec="minutes"), r.state)
+            for r in reversed(wb.export_runs.history())]
+
+
+def test_runs_are_planned_once_and_missed_ones_are_canceled_with_the_reason(wb):
+    export_id = daily(wb)
+    now = datetime(2026, 12, 3, 6, 30, tzinfo=BERLIN)
+    at(wb, now)
+    assert wb.export_runs.plan(now) == [f"export #{export_id} Women daily: 3 run(s) created"]
+    assert wb.export_runs.plan(now) == []  # a second tick makes nothing new
+    assert states(wb) == [("2026-12-01T06:00+01:00", "canceled"),
+                          ("2026-12-02T06:00+01:00", "canceled"),
+                          ("2026-12-03T06:00+01:00", "scheduled")]
+    assert "the scheduler was not running" in wb.export_runs.history()[-1].error
+    assert len(wb.export_runs.due(now)) == 1
+
+
+def test_catch_up_across_a_dst_change(wb):
+    daily(wb, start="2027-03-26T02:30")
+    now = datetime(2027, 3, 29, 2, 45, tzinfo=BERLIN)
+    at(wb, now)
+    wb.export_runs.plan(now)
+    assert states(wb) == [("2027-03-26T02:30+01:00", "canceled"),
+                          ("2027-03-27T02:30+01:00", "canceled"),
+                          ("2027-03-28T03:00+02:00", "canceled"),  # 02:30 did not exist
+                          ("2027-03-29T02:30+02:00", "scheduled")]
+
+
+def test_paused_and_canceled_exports_make_no_runs(wb):
+    paused, canceled = daily(wb), daily(wb, name="Other")
+    wb.exports.pause(paused)
+    wb.exports.cancel(canceled)
+    now = datetime(2026, 12, 3, 6, 30, tzinfo=BERLIN)
+    at(wb, now)
+    assert wb.export_runs.plan(now) == [] and wb.export_runs.history() == []
+
+
+def test_a_failing_run_is_retried_with_back_off_then_failed(wb, server):
+    daily(wb)
+    destination = wb.destinations.get("partner")
+    wb.destinations.update("partner", {"name": "partner", "host": server.host, "port": 1,
+                                       "path": str(server.writable), "username": server.user,
+                                       "host_key": server.host_key_line()},
+                           version=destination.version)
+    now = datetime(2026, 12, 1, 6, 0, tzinfo=BERLIN)
+    at(wb, now)
+    wb.export_runs.plan(now)
+    [run_id] = wb.export_runs.due(now)
+    waits = []
+    while True:
+        run = wb.export_runs.execute(run_id)
+        if run.state != "scheduled":
+            break
+        retry = wb.export_runs._records.get(run_id)["next_attempt_at"]
+        waits.append(round((retry - now).total_seconds() / 60))
+        assert wb.export_runs.due(now) == [] and run.error.startswith(f"attempt {run.attempts}")
+        now = retry
+        at(wb, now)
+    assert waits == [1, 2, 4, 8, 16]  # the next (32 min) would pass the 60-minute window
+    assert run.state == "failed" and run.attempts == 6 and "refused" in run.error.lower()
+
+
+def test_a_run_left_in_progress_by_a_crash_is_taken_over(wb, server):
+    run_id = wb.export_runs.create(daily(wb)).id
+    records = wb.export_runs._records
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    assert records.claim(run_id, lease=timedelta(minutes=30), now=long_ago)  # then "crashed"
+    now = datetime.now(UTC)
+    assert wb.export_runs.due(now) == [run_id]  # its lease ran out
+    run = wb.export_runs.execute(run_id)
+    assert run.state == "complete" and run.attempts == 2
+    assert [p.name for p in server.writable.iterdir()] == [run.file_name]
+
+
+def test_two_schedulers_at_the_same_moment_deliver_once(wb, server):
+    run_id = wb.export_runs.create(daily(wb)).id
+    # Keep the nightly processing out of this tick: its time is not reached.
+    text = wb.home.settings_file.read_text().replace('processing_time = "00:00"',
+                                                     'processing_time = "23:59"')
+    wb.home.settings_file.write_text(text)
+    env = {**os.environ, "WORKBENCH_HOME": str(wb.home.root), "WORKBENCH_USER": "ada"}
+    ticks = [subprocess.Popen([sys.executable, "-m", "workbench", "scheduler", "--once"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outputs = [tick.communicate(timeout=120) for tick in ticks]
+    assert all(tick.returncode == 0 for tick in ticks), outputs
+    run = wb.export_runs.get(run_id)
+    assert run.state == "complete" and run.attempts == 1
+    assert [p.name for p in server.writable.iterdir()] == [run.file_name]
+    said = "".join(out for out, _ in outputs)
+    assert said.count(f"export run #{run_id} (Women daily) complete") == 1
+
+
+def test_processing_is_caught_up_for_the_days_missed(wb):
+    from workbench.scheduler import Scheduler
+
+    lines = []
+    Scheduler(wb, log=lines.append, now=lambda: datetime(2026, 3, 13, 1, 0, tzinfo=UTC)).tick()
+    assert any("processing 2026-03-11 to 2026-03-12" in line for line in lines), lines
+    assert wb.audiences.get(1).last_processed_on.isoformat() == "2026-03-12"
+    assert [str(d) for d in wb.processing.history(1)["day"]] == [
+        "2026-03-10", "2026-03-11", "2026-03-12"]

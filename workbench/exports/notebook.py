@@ -1,0 +1,34 @@
+"""One export run through papermill: the executed notebook is the run's audit record."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..app import Workbench
+    from .runs import Run
+
+
+def run_export(wb: Workbench, run_id: int) -> Run:
+    """Execute ``notebooks/run_export.ipynb`` for a run (claimed inside); the run as it ended.
+    A kernel that dies, or a stop, is recorded on the run when the run could not say so."""
+    from ..notebooks import KernelDied, NotebookFailed, execute, run_path
+
+    output = run_path(wb.home.runs_dir / "exports", f"run-{run_id}")
+    parameters = {"home": str(wb.home.root), "run_id": run_id, "user": wb.user.name,
+                  "run_notebook": str(output)}
+    try:
+        execute("run_export", output, parameters, stream=False)
+    except (KernelDied, NotebookFailed, KeyboardInterrupt) as exc:
+        if wb.export_runs.get(run_id).state == "in_progress":
+            wb.export_runs.abandon(run_id, f"the run's kernel stopped ({exc}); audit notebook: "
+                                           f"{output}")
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        if not isinstance(exc, KernelDied) and "is not delivered twice" in str(exc):
+            from ..errors import Conflict
+
+            raise Conflict(f"export run #{run_id} is taken by another process") from None
+    run = wb.export_runs.get(run_id)
+    run.details.setdefault("notebook", str(output))
+    return run

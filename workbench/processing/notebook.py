@@ -1,0 +1,51 @@
+"""A processing run through papermill: the executed notebook is the run's audit record."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..app import Workbench
+
+
+def run_processing(wb: Workbench, first: date, last: date, *, stream: bool = True) -> dict:
+    """Execute ``notebooks/nightly_processing.ipynb`` for the days ``first`` to ``last``; the
+    run as recorded (a killed kernel or a stop is recorded as interrupted, its files removed)."""
+    from ..notebooks import KernelDied, NotebookFailed, execute, run_path
+    from .run import ProcessingFailed
+
+    wb.user.require("processing.run")
+    label = str(first) if first == last else f"{first}_{last}"
+    output = run_path(wb.home.runs_dir / "processing", label)
+    one_day = first == last
+    parameters = {"home": str(wb.home.root), "user": wb.user.name,
+                  "as_of": str(first) if one_day else None,
+                  "date_from": None if one_day else str(first),
+                  "date_to": None if one_day else str(last), "run_notebook": str(output)}
+    try:
+        execute("nightly_processing", output, parameters, stream=stream)
+    except KeyboardInterrupt:
+        # papermill shuts the kernel down on the way out; the run could not record its end.
+        run_id = wb.processing.recover(str(output), "stopped by Ctrl-C or a stop signal") \
+            or _run_of(wb, output)
+        raise ProcessingFailed(
+            f"processing run #{run_id or '?'} interrupted: stopped by Ctrl-C or a stop "
+            f"signal; the previous results are unchanged (audit notebook: {output})") from None
+    except KernelDied as exc:
+        run_id = wb.processing.recover(str(output), "the processing kernel died") \
+            or _run_of(wb, output)
+        raise ProcessingFailed(
+            f"processing run #{run_id or '?'} interrupted: the processing kernel died; "
+            f"the previous results are unchanged (audit notebook: {output})") from exc
+    except NotebookFailed as exc:
+        exc.message = f"processing failed: {exc.message} (audit notebook: {exc.output})"
+        raise
+    [run] = wb.processing.runs(limit=1)
+    return {**run, "notebook": str(output)}
+
+
+def _run_of(wb: Workbench, output) -> int | None:
+    """The run of an audit notebook (when the run recorded its own end before stopping)."""
+    return next((r["id"] for r in wb.processing.runs(limit=5) if r["notebook"] == str(output)),
+                None)
