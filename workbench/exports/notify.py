@@ -1,0 +1,138 @@
+"""The notification email of an export run: what happened, never a secret or a customer row.
+
+Pure: builds an ``EmailMessage`` from a ``Run`` and addresses, with no IO; ``delivery.mail.send``
+sends it. The run holds what was sent (rows, bytes, file name, as-of day, where) and the error of a
+failure, and nothing else goes in. Names come from users: every control, format (invisible) and
+line-separator character in a value is replaced by a space before it reaches a header or a body
+line, so an export named ``"x\\r\\nBcc: someone"`` can neither add a header nor fake a body line.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import TYPE_CHECKING
+
+from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .runs import Run
+
+PRODUCT = "Audience Workbench"
+_NONE = "—"
+
+
+def run_message(run: Run, *, sender: str, recipients: list[str]) -> EmailMessage:
+    """The email telling ``recipients`` how ``run`` ended (complete, failed, or any other state).
+
+    ``sender`` is the From address (``smtp.sender``: ``addr@host`` or ``Name <addr@host>``).
+    An address holding a control character or not parsing as one address is refused with
+    ``InvalidInput``, naming it; an empty ``recipients`` list too."""
+    from_header = _address_header(sender, "sender")
+    if not recipients:
+        raise InvalidInput("a notification needs at least one recipient")
+    to_header = ", ".join(_address_header(address, "recipient") for address in recipients)
+
+    message = EmailMessage()
+    message["Subject"] = subject(run)
+    message["From"] = from_header
+    message["To"] = to_header
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain=_domain(message["From"]))
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this
+    message.set_content(body(run), cte="quoted-printable")
+    return message
+
+
+def subject(run: Run) -> str:
+    """``[Audience Workbench] Export "Women daily" complete: 3 rows`` / ``... failed``."""
+    state = _state(run.state)
+    text = f"[{PRODUCT}] Export \"{_one_line(run.export)}\" {state}"
+    if run.state == "complete" and run.rows is not None:
+        text += f": {_count(run.rows, 'row')}"
+    return text
+
+
+def body(run: Run) -> str:
+    state = _state(run.state)
+    lines = [f"Export \"{_one_line(run.export)}\" (run #{run.id}) {state}.", ""]
+    fields = [
+        ("State", state),
+        ("Export", f"{_one_line(run.export)} (export {run.export_id})"),
+        ("Audience", _one_line(run.audience)),
+        ("Scheduled for", _when(run.scheduled_for)),
+        ("Attempts", str(run.attempts)),
+        ("Rows", _NONE if run.rows is None else f"{run.rows:,}"),
+        ("Bytes", _NONE if run.bytes is None else f"{run.bytes:,}"),
+        ("File name", _one_line(run.file_name) if run.file_name else _NONE),
+        ("Destination", _destination(run)),
+        ("As of", run.as_of.isoformat() if run.as_of else _NONE),
+    ]
+    keys = (run.details or {}).get("encrypted_to") or []
+    if keys:
+        fields.append(("Encrypted to", ", ".join(_one_line(str(key)) for key in keys)))
+    if run.error or run.state != "complete":
+        fields.append(("Error", _one_line(run.error) if run.error else _NONE))
+    width = max(len(label) for label, _ in fields) + 2
+    lines += [f"{label + ':':<{width}}{value}" for label, value in fields]
+    lines += ["", "-- ", f"Sent by {PRODUCT}. This message holds no customer data."]
+    return "\n".join(lines) + "\n"
+
+
+def _destination(run: Run) -> str:
+    name = _one_line(run.destination) if run.destination else ""
+    where = (run.details or {}).get("destination")
+    if where and name:
+        return f"{_one_line(str(where))} (destination \"{name}\")"
+    return _one_line(str(where)) if where else (f"destination \"{name}\"" if name else _NONE)
+
+
+def _state(state: str) -> str:
+    return _one_line(state).replace("_", "-")
+
+
+def _when(at: datetime) -> str:
+    if at.tzinfo is not None and at.utcoffset() == UTC.utcoffset(None):
+        return at.strftime("%Y-%m-%d %H:%M UTC")
+    return at.isoformat(sep=" ", timespec="minutes")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def _one_line(text: str | None) -> str:
+    """``text`` with every control/format/separator character (CR, LF, TAB, NUL, U+2028, bidi
+    overrides, zero-width ...) as a space, runs of white space as one: safe in a header and as
+    one body line."""
+    if text is None:
+        return ""
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+                      for ch in str(text))
+    return " ".join(cleaned.split())
+
+
+def _address_header(value: str, what: str) -> str:
+    text = str(value).strip()
+    if not text or any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text):
+        raise InvalidInput(f"not an e-mail address for the {what}: {value!r}")
+    probe = EmailMessage()
+    try:
+        probe["To"] = text
+        addresses: Iterable[Address] = probe["To"].addresses
+    except (ValueError, IndexError, TypeError):
+        raise InvalidInput(f"not an e-mail address for the {what}: {value!r}") from None
+    addresses = list(addresses)
+    if len(addresses) != 1 or not addresses[0].username or not addresses[0].domain \
+            or probe["To"].defects:
+        raise InvalidInput(f"not an e-mail address for the {what}: {value!r}")
+    return text
+
+
+def _domain(from_header) -> str:
+    addresses = getattr(from_header, "addresses", ())
+    return addresses[0].domain if addresses and addresses[0].domain else "localhost"
