@@ -123,3 +123,64 @@ def test_the_cli_runs_it_through_papermill_and_keeps_no_secret(wb, server):
     assert printed["file_name"] in text and server.password not in text
     history = json.loads(cli("export", "history", "--json", home=wb.home.root).stdout)
     assert [r["id"] for r in history] == [printed["id"]]
+
+
+def test_each_run_that_ends_sends_one_email_and_a_failed_email_never_fails_it(wb, server):
+    from tests.test_mail import smtp_server
+    from workbench.settings import SmtpSettings
+
+    export_id = export(wb, notify=["crm-ops@example.com"])
+    with smtp_server() as (inbox, port):
+        wb.export_runs._smtp = SmtpSettings.model_validate(
+            {"host": "127.0.0.1", "port": port, "from": "wb@example.com", "starttls": False})
+        run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
+        assert run.state == "complete" and run.details["notification"] == \
+            "sent to 1 recipient(s)"
+        message = inbox.parsed(0)
+        assert message["To"] == "crm-ops@example.com"
+        assert "complete: 3 rows" in message["Subject"]
+        body = message.get_content()
+        assert run.file_name in body and server.password not in body
+        assert server.password not in inbox.received[0].original_content.decode()
+    wb.export_runs._smtp = SmtpSettings.model_validate({"host": "127.0.0.1", "port": 1})
+    later = wb.export_runs.execute(wb.export_runs.create(export_id).id)
+    assert later.state == "complete" and later.details["notification"].startswith("not sent:")
+
+
+def test_a_connection_dropped_mid_upload_leaves_nothing_under_the_final_name(wb, server,
+                                                                            tmp_path):
+    """The session's sshd process is killed while a large file streams: the upload fails in
+    one line and the final name never appears (only the temporary .part may be left)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import psutil
+
+    from workbench.errors import SftpError
+    from workbench.exports.runs import _upload
+
+    payload = tmp_path / "big.bin"
+    payload.write_bytes(os.urandom(64 * 1024 * 1024))
+    target = wb.destinations.target("partner")
+    killed = threading.Event()
+
+    def kill_session() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not killed.is_set():
+            part = [p for p in server.writable.iterdir() if p.name.endswith(".part-9")]
+            if part and part[0].stat().st_size > 1024 * 1024:
+                for process in psutil.process_iter(["username", "name"]):
+                    if process.info["username"] == server.user:
+                        os.kill(process.pid, signal.SIGKILL)
+                killed.set()
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_session)
+    killer.start()
+    with pytest.raises(SftpError) as raised:
+        _upload(target, payload, "final.csv", 9)
+    killer.join()
+    assert killed.is_set() and "\n" not in str(raised.value)
+    assert not (server.writable / "final.csv").exists()

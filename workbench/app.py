@@ -152,7 +152,8 @@ class Workbench:
         return ExportRuns(records=RunRecords(self.store), exports=self.exports,
                           destinations=self.destinations, encryptions=self.encryptions,
                           home=self.home, user=self.user,
-                          now=lambda: datetime.now(self.calendar.zone))
+                          now=lambda: datetime.now(self.calendar.zone),
+                          smtp=self.settings.smtp)
 
     # -- conveniences for analysts -----------------------------------------------------------
 

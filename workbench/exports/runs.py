@@ -12,6 +12,7 @@ never a secret and never a customer row.
 from __future__ import annotations
 
 import html
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from .files import render_file_name
 
 if TYPE_CHECKING:
     from ..home import Home
+    from ..settings import SmtpSettings
     from ..store.runs import RunRecords
     from ..users import User
     from .destinations import Destinations, Encryptions
@@ -73,7 +75,9 @@ class Run:
 class ExportRuns:
     def __init__(self, *, records: RunRecords, exports: Exports, destinations: Destinations,
                  encryptions: Encryptions, home: Home, user: User,
-                 now: Callable[[], datetime]):
+                 now: Callable[[], datetime], smtp: SmtpSettings | None = None):
+        """``smtp``: where notifications go (workbench.toml [smtp])."""
+        self._smtp = smtp
         self._records = records
         self._exports = exports
         self._destinations = destinations
@@ -119,7 +123,26 @@ class ExportRuns:
             self._records.finish(run_id, state="complete", **result)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        run = self.get(run_id)
+        if run.state in ("complete", "failed"):
+            self._notify(run)
         return self.get(run_id)
+
+    def _notify(self, run: Run) -> None:
+        """One e-mail to the export's recipients after a run completes or fails. A failed
+        e-mail is recorded on the run and never fails the delivery."""
+        recipients = self._exports.get(run.export_id).config.notify
+        if not recipients or self._smtp is None:
+            return
+        from ..delivery.mail import send
+        from .notify import run_message
+
+        try:
+            send(run_message(run, sender=self._smtp.sender, recipients=recipients), self._smtp)
+            note = f"sent to {len(recipients)} recipient(s)"
+        except WorkbenchError as exc:
+            note = f"not sent: {exc}"
+        self._records.set(run.id, details=json.dumps({**run.details, "notification": note}))
 
     def _deliver(self, run: dict, folder) -> dict:
         export = self._exports.get(run["export_id"])

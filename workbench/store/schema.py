@@ -219,9 +219,12 @@ export_runs = Table(
     Column("details", Text),  # JSON: destination, key fingerprints, snapshot (never a secret)
     Column("notebook", Text),
     Column("error", Text),
-    # One run per export and occurrence: two schedulers creating the same runs make one.
-    Index("ix_export_runs_occurrence", "export_id", "scheduled_for", "trigger", unique=True),
 )
+# One run per export and occurrence: two schedulers creating the same runs make one. Runs
+# started by hand are not occurrences (two may start in the same instant).
+Index("ix_export_runs_occurrence", export_runs.c.export_id, export_runs.c.scheduled_for,
+      unique=True, sqlite_where=export_runs.c.trigger == "schedule",
+      postgresql_where=export_runs.c.trigger == "schedule")
 
 # A canceled export is read-only for good, whatever path tries to change it.
 EXPORT_CANCELED_SQLITE = """
