@@ -156,3 +156,24 @@ def test_processing_is_caught_up_for_the_days_missed(wb):
     assert wb.audiences.get(1).last_processed_on.isoformat() == "2026-03-12"
     assert [str(d) for d in wb.processing.history(1)["day"]] == [
         "2026-03-10", "2026-03-11", "2026-03-12"]
+
+
+def test_the_scheduler_stops_cleanly_on_sigterm(wb):
+    import signal
+    import time
+
+    text = wb.home.settings_file.read_text().replace('processing_time = "00:00"',
+                                                     'processing_time = "23:59"')
+    wb.home.settings_file.write_text(text)
+    env = {**os.environ, "WORKBENCH_HOME": str(wb.home.root), "WORKBENCH_USER": "ada"}
+    scheduler = subprocess.Popen([sys.executable, "-m", "workbench", "scheduler", "--interval",
+                                  "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+    deadline = time.monotonic() + 30
+    first = scheduler.stdout.readline()
+    assert "scheduler started" in first and time.monotonic() < deadline
+    time.sleep(1.5)  # at least one tick
+    scheduler.send_signal(signal.SIGTERM)
+    out, err = scheduler.communicate(timeout=60)
+    assert scheduler.returncode == 0, err
+    assert out.strip().splitlines()[-1].endswith("scheduler stopped") and err == ""
