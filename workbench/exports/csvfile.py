@@ -50,10 +50,11 @@ def _copy(engine: Engine, config: ExportConfig, query: exp.Select, plan: list,
                           f"c{i}", quoted=True) for i, step in enumerate(plan)]
     select = exp.select(*columns).from_(exp.Subquery(this=query, alias=exp.to_identifier("q")))
     options = _options(config)
-    engine.execute(f"COPY ({select.sql('duckdb')}) TO {lit(str(target))} ({options})")
+    # COPY answers with the number of rows it wrote: the query runs once.
+    [(rows,)] = engine.rows(f"COPY ({select.sql('duckdb')}) TO {lit(str(target))} ({options})")
     if config.csv.header:  # DuckDB writes the query's column names; labels go in their place
         _replace_header(target, config)
-    return _count_rows(engine, select)
+    return rows
 
 
 def _options(config: ExportConfig) -> str:
@@ -98,11 +99,6 @@ def csv_text(header: list[str], rows: list[list], config: ExportConfig) -> str:
         writer.writerow(header)
     writer.writerows([_text(v) for v in row] for row in rows)
     return buffer.getvalue()
-
-
-def _count_rows(engine: Engine, select: exp.Select) -> int:
-    return engine.rows(exp.select("count(*)").from_(
-        exp.Subquery(this=select, alias=exp.to_identifier("counted"))))[0][0]
 
 
 def _render(engine: Engine, config: ExportConfig, query: exp.Select, plan: list,
