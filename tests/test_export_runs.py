@@ -169,7 +169,7 @@ def test_a_connection_dropped_mid_upload_leaves_nothing_under_the_final_name(wb,
     def kill_session() -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not killed.is_set():
-            part = [p for p in server.writable.iterdir() if p.name.endswith(".part-9")]
+            part = [p for p in server.writable.iterdir() if ".part-9-" in p.name]
             if part and part[0].stat().st_size > 1024 * 1024:
                 for process in psutil.process_iter(["username", "name"]):
                     if process.info["username"] == server.user:

@@ -40,11 +40,11 @@ def wb(wb, write_csv, server):
         leftover.unlink()
 
 
-def daily(wb, start="2026-12-01T06:00", **changes) -> int:
+def daily(wb, start="2026-12-01T06:00", window=60, **changes) -> int:
     return wb.exports.create({
         "name": "Women daily", "audience": 1, "file_name": "women_{run}.csv",
         "schedule": {"start": start, "timezone": "Europe/Berlin",
-                     "repeat": {"every": 1, "unit": "days"}, "cancel_after_minutes": 60},
+                     "repeat": {"every": 1, "unit": "days"}, "cancel_after_minutes": window},
         "destination": "partner", "columns": [{"attribute": "customer_id"}], **changes}).id
 
 
@@ -117,19 +117,48 @@ def test_a_failing_run_is_retried_with_back_off_then_failed(wb, server):
 
 
 def test_a_run_left_in_progress_by_a_crash_is_taken_over(wb, server):
-    run_id = wb.export_runs.create(daily(wb)).id
+    daily(wb)
+    now = datetime(2026, 12, 1, 6, 20, tzinfo=BERLIN)
+    at(wb, now)
+    wb.export_runs.plan(now)
+    [run_id] = wb.export_runs.due(now)
     records = wb.export_runs._records
-    long_ago = datetime.now(UTC) - timedelta(hours=2)
-    assert records.claim(run_id, lease=timedelta(minutes=30), now=long_ago)  # then "crashed"
-    now = datetime.now(UTC)
+    # An attempt claimed it 15 minutes ago and its process died: no heartbeat since.
+    assert records.claim(run_id, lease=timedelta(minutes=3), now=now - timedelta(minutes=15))
     assert wb.export_runs.due(now) == [run_id]  # its lease ran out
     run = wb.export_runs.execute(run_id)
     assert run.state == "complete" and run.attempts == 2
     assert [p.name for p in server.writable.iterdir()] == [run.file_name]
 
 
-def test_two_schedulers_at_the_same_moment_deliver_once(wb, server):
+def test_a_crashed_run_started_by_hand_or_out_of_its_window_is_failed_not_redone(wb, server):
     run_id = wb.export_runs.create(daily(wb)).id
+    records = wb.export_runs._records
+    assert records.claim(run_id, lease=timedelta(minutes=3),
+                         now=datetime.now(UTC) - timedelta(hours=1))
+    run = wb.export_runs.execute(run_id)
+    assert run.state == "failed" and "a run started by hand is one attempt" in run.error
+    assert list(server.writable.iterdir()) == []
+
+
+def test_a_canceled_export_delivers_nothing_more(wb, server):
+    export_id = daily(wb)
+    now = datetime(2026, 12, 1, 6, 5, tzinfo=BERLIN)
+    at(wb, now)
+    wb.export_runs.plan(now)
+    [run_id] = wb.export_runs.due(now)
+    wb.exports.cancel(export_id)
+    run = wb.export_runs.execute(run_id)
+    assert run.state == "canceled" and "the export was canceled" in run.error
+    assert list(server.writable.iterdir()) == []
+
+
+def test_two_schedulers_at_the_same_moment_deliver_once(wb, server):
+    export_id = daily(wb)
+    # A run planned a minute ago (as a tick would have), due now for both schedulers.
+    records = wb.export_runs._records
+    records.create_scheduled(export_id, [(datetime.now(UTC) - timedelta(minutes=1), None)], "ada")
+    [run_id] = [r["id"] for r in records.list(export_id)]
     # Keep the nightly processing out of this tick: its time is not reached.
     text = wb.home.settings_file.read_text().replace('processing_time = "00:00"',
                                                      'processing_time = "23:59"')

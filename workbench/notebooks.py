@@ -50,6 +50,9 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
     # nbclient's tasks that end when a run is stopped report "exception was never retrieved"
     # through asyncio's logger at exit; the stop itself is reported by us, in one line.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    # nbclient logs "Kernel died while waiting…" with no handler of its own, which Python
+    # prints to stderr; the CLI says it in its one line.
+    logging.getLogger("nbclient").setLevel(logging.CRITICAL)
     if stream:
         _stream_cell_output()
     try:

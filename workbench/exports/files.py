@@ -18,7 +18,9 @@ PLACEHOLDERS = ("audience", "export", "run")
 # strftime codes that give the same text on every platform (no locale-free surprises like %c).
 STRFTIME = re.compile(r"%(?:[YmdHMSjUWyaAbBpzZ%])")
 ANY_CODE = re.compile(r"%.?")
-MAX_BYTES = 255
+# 255 bytes on most file systems, less what the upload's temporary name adds around it
+# (".NAME.part-RUN-ATTEMPT").
+MAX_BYTES = 230
 PGP_SUFFIXES = (".pgp", ".gpg")
 
 
@@ -78,4 +80,6 @@ def check_plain(name: str) -> None:
         raise ValueError("must not contain '..'")
     _refuse_invisible(name)
     if len(name.encode("utf-8")) > MAX_BYTES:
-        raise ValueError(f"renders to {len(name.encode('utf-8'))} bytes; at most {MAX_BYTES}")
+        raise ValueError(f"renders to {len(name.encode('utf-8'))} bytes; at most {MAX_BYTES} "
+                         "(the upload's temporary name needs the rest of the 255 a file "
+                         "system allows)")

@@ -20,15 +20,18 @@ def run_export(wb: Workbench, run_id: int) -> Run:
     try:
         execute("run_export", output, parameters, stream=False)
     except (KernelDied, NotebookFailed, KeyboardInterrupt) as exc:
-        if wb.export_runs.get(run_id).state == "in_progress":
-            wb.export_runs.abandon(run_id, f"the run's kernel stopped ({exc}); audit notebook: "
-                                           f"{output}")
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        if not isinstance(exc, KernelDied) and "is not delivered twice" in str(exc):
+        if not isinstance(exc, KernelDied | KeyboardInterrupt) and \
+                "is not delivered twice" in str(exc):
+            # Another process holds the run: it is theirs to finish; touch nothing.
             from ..errors import Conflict
 
             raise Conflict(f"export run #{run_id} is taken by another process") from None
+        if isinstance(exc, KernelDied | KeyboardInterrupt) and \
+                wb.export_runs.get(run_id).state == "in_progress":
+            wb.export_runs.abandon(run_id, "interrupted: the run's kernel stopped before it "
+                                           "ended; the next attempt takes it over")
+        if isinstance(exc, KeyboardInterrupt):
+            raise
     run = wb.export_runs.get(run_id)
     run.details.setdefault("notebook", str(output))
     return run

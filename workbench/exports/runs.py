@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..errors import Conflict, DeliveryError, WorkbenchError
-from ..files import private_folder
+from ..files import make_private, private_folder
 from .files import render_file_name
 
 if TYPE_CHECKING:
@@ -31,7 +31,10 @@ if TYPE_CHECKING:
     from .destinations import Destinations, Encryptions
     from .service import Exports
 
-LEASE = timedelta(minutes=30)  # a run taking longer is taken to have died with its process
+# A run renews its lease every HEARTBEAT while it works; one whose lease ran out has died with
+# its process and is taken over by the next claim.
+LEASE = timedelta(minutes=3)
+HEARTBEAT = 30.0  # seconds
 CHUNK = 1 << 20
 
 
@@ -97,36 +100,67 @@ class ExportRuns:
         return self.get(run_id)
 
     def execute(self, run_id: int, *, notebook: str | None = None) -> Run:
-        """Claim the run and deliver it; the run ends Complete or Failed (with the reason)."""
+        """Claim the run and deliver it; the run ends Complete or Failed (with the reason), or
+        is scheduled again for a retry. While it works its lease is renewed (a heartbeat), so a
+        live run is never taken over; everything it records is conditional on still holding
+        the run."""
         self._user.require("export.run")
-        if not self._records.claim(run_id, lease=LEASE, now=self._now()):
+        attempt = self._records.claim(run_id, lease=LEASE, now=self._now())
+        if attempt is None:
             run = self.get(run_id)
             raise Conflict(f"export run #{run_id} is {run.state.replace('_', '-')}: another "
                            "process has it, or it has ended; it is not delivered twice")
         if notebook:
             self._records.set(run_id, notebook=notebook)
-        folder = private_folder(self._home.tmp_dir / "export-runs" / f"run-{run_id}")
+        stop = self._refusal(run_id, attempt)
+        if stop:
+            self._records.finish_attempt(run_id, attempt, state=stop[0], error=stop[1])
+            return self.get(run_id)
+        folder = self._home.tmp_dir / "export-runs" / f"run-{run_id}"
+        shutil.rmtree(folder, ignore_errors=True)  # what a killed attempt left
+        private_folder(folder)
+        beat = _Heartbeat(lambda: self._records.renew(
+            run_id, attempt, until=self._now() + LEASE))
         try:
-            result = self._deliver(self._records.get(run_id), folder)
+            with beat:
+                result = self._deliver(self._records.get(run_id), folder, attempt)
         except WorkbenchError as exc:
-            self._failed(run_id, str(exc))
+            self._failed(run_id, attempt, str(exc))
         except Exception as exc:  # a bug: recorded on the run, one line, never "in progress"
-            self._records.finish(run_id, state="failed",
-                                 error=f"{exc.__class__.__name__}: "
-                                       f"{(str(exc).splitlines() or [''])[0]}")
+            self._failed(run_id, attempt, f"{exc.__class__.__name__}: "
+                                          f"{(str(exc).splitlines() or [''])[0]}")
             raise
         except BaseException:  # stopped (Ctrl-C, SIGTERM): the run says so, then we stop
-            self._records.finish(run_id, state="failed", error="interrupted: stopped before "
-                                 "the delivery finished; nothing was renamed into place")
+            self._failed(run_id, attempt, "interrupted: stopped before the delivery finished; "
+                                          "nothing was renamed into place")
             raise
         else:
-            self._records.finish(run_id, state="complete", **result)
+            self._records.finish_attempt(run_id, attempt, state="complete", **result)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         run = self.get(run_id)
         if run.state in ("complete", "failed"):
             self._notify(run)
         return self.get(run_id)
+
+    def _refusal(self, run_id: int, attempt: int) -> tuple[str, str] | None:
+        """Why a claimed run must not deliver: its export was canceled (or paused, for a
+        scheduled run), or its window passed while a crashed attempt held it."""
+        run = self._records.get(run_id)
+        export = self._exports.get(run["export_id"])
+        if export.state == "canceled":
+            return "canceled", "canceled: the export was canceled before this run started"
+        if export.state == "paused" and run["trigger"] == "schedule":
+            return "canceled", "canceled: the export was paused before this run started"
+        deadline = run["scheduled_for"] + timedelta(
+            minutes=export.config.schedule.cancel_after_minutes)
+        if run["trigger"] == "schedule" and attempt > 1 and self._now() > deadline:
+            return "failed", ("interrupted: its process stopped and its window passed before "
+                              "it could be taken over")
+        if run["trigger"] == "manual" and attempt > 1:
+            return "failed", ("interrupted: the process that ran it stopped before it ended "
+                              "(a run started by hand is one attempt)")
+        return None
 
     def _notify(self, run: Run) -> None:
         """One e-mail to the export's recipients after a run completes or fails. A failed
@@ -144,7 +178,7 @@ class ExportRuns:
             note = f"not sent: {exc}"
         self._records.set(run.id, details=json.dumps({**run.details, "notification": note}))
 
-    def _deliver(self, run: dict, folder) -> dict:
+    def _deliver(self, run: dict, folder, attempt: int) -> dict:
         export = self._exports.get(run["export_id"])
         config = export.config
         at = run["scheduled_for"].astimezone(_zone(config))
@@ -153,6 +187,7 @@ class ExportRuns:
                                 encrypted=bool(config.encryption))
         plain = folder / "rows.csv"
         written = self._exports.write_csv(export.id, plain)
+        make_private(plain)
         payload, fingerprints = plain, []
         if config.encryption:
             from ..delivery.pgp import encrypt_file
@@ -162,13 +197,13 @@ class ExportRuns:
                                         self._encryptions.armored_keys(config.encryption))
         target = self._destinations.target(config.destination)
         size = payload.stat().st_size
-        _upload(target, payload, name, run["id"])
+        _upload(target, payload, name, run["id"], attempt)
         return {"rows": written.rows, "bytes": size, "as_of": written.as_of, "file_name": name,
                 "details": {"destination": f"{target.host}:{target.port}{target.path}",
                             "username": target.username, "encrypted_to": fingerprints,
                             "csv_bytes": written.bytes}}
 
-    def _failed(self, run_id: int, error: str) -> None:
+    def _failed(self, run_id: int, attempt: int, error: str) -> None:
         """A scheduled run is tried again with back-off (1, 2, 4 … 60 minutes) while its window
         (``cancel_after_minutes`` after its scheduled time) lasts, then it is Failed. A run
         started by hand ("run now") is one attempt: the person who started it sees its end."""
@@ -178,14 +213,15 @@ class ExportRuns:
             config = self._exports.get(run["export_id"]).config
             deadline = run["scheduled_for"] + timedelta(
                 minutes=config.schedule.cancel_after_minutes)
-            retry = self._now() + timedelta(minutes=min(2 ** (run["attempts"] - 1), 60))
+            retry = self._now() + timedelta(minutes=min(2 ** (attempt - 1), 60))
             retry = retry if retry <= deadline else None
         if retry is None:
-            self._records.finish(run_id, state="failed", error=error)
+            self._records.finish_attempt(run_id, attempt, state="failed", error=error)
         else:
-            self._records.set(run_id, state="scheduled", next_attempt_at=retry, lease_until=None,
-                              error=f"attempt {run['attempts']} failed, retrying at "
-                                    f"{retry.isoformat(timespec='minutes')}: {error}"[:2000])
+            self._records.finish_attempt(
+                run_id, attempt, state="scheduled", next_attempt_at=retry, lease_until=None,
+                error=f"attempt {attempt} failed, retrying at "
+                      f"{retry.isoformat(timespec='minutes')}: {error}")
 
     def plan(self, now: datetime) -> list[str]:
         """Runs for every occurrence of the active exports' schedules up to ``now``, each made
@@ -209,6 +245,7 @@ class ExportRuns:
             made = self._records.create_scheduled(export.id, planned, self._user.name)
             if made:
                 lines.append(f"export #{export.id} {export.name}: {made} run(s) created")
+        self._collect_folders()
         for run in self._records.due(now):
             if run["state"] == "scheduled" and run["attempts"] == 0:
                 config = self._exports.get(run["export_id"]).config
@@ -219,13 +256,26 @@ class ExportRuns:
                     lines.append(f"export run #{run['id']} canceled: its window passed")
         return lines
 
+    def _collect_folders(self) -> None:
+        """Work folders of runs that no process is working on (killed attempts) hold the rows
+        unencrypted: remove them."""
+        root = self._home.tmp_dir / "export-runs"
+        for folder in root.glob("run-*") if root.exists() else []:
+            try:
+                state = self._records.get(int(folder.name.removeprefix("run-")))["state"]
+            except (ValueError, WorkbenchError):
+                state = None
+            if state != "in_progress":
+                shutil.rmtree(folder, ignore_errors=True)
+
     def due(self, now: datetime) -> list[int]:
         """Ids of the runs to start now (new, retries after back-off, taken-over crashes)."""
         return [run["id"] for run in self._records.due(now)]
 
     def abandon(self, run_id: int, reason: str) -> None:
-        """Record a run whose process died before it could (a killed kernel) as failed."""
-        self._records.finish(run_id, state="failed", error=reason)
+        """A run whose kernel died could not record its end: the next claim takes it over
+        (a retry while a scheduled run's window lasts); until then it says why."""
+        self._records.set(run_id, lease_until=self._now(), error=reason[:2000])
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -253,16 +303,21 @@ def _zone(config):
     return ZoneInfo(config.schedule.timezone)
 
 
-def _upload(target, payload, name: str, run_id: int) -> None:
+def _upload(target, payload, name: str, run_id: int, attempt: int = 1) -> None:
     """Upload under a temporary name beside the target, then rename into place; never over a
-    file that is there already."""
+    file that is there already. The temporary name is the attempt's own, and partial files of
+    this run's earlier attempts (killed mid-upload) are removed first."""
     from ..delivery.sftp import open_sftp, translate_error
 
     folder = target.path.rstrip("/") or "/"
     final = f"{folder}/{name}" if folder != "/" else f"/{name}"
-    partial = f"{folder}/.{name}.part-{run_id}"
+    stem = f".{name}.part-{run_id}"
+    partial = f"{folder}/{stem}-{attempt}"
     with open_sftp(target) as sftp:
         try:
+            for entry in sftp.listdir(folder):
+                if entry.startswith(stem + "-"):
+                    _remove_quietly(sftp, f"{folder}/{entry}")
             try:
                 sftp.stat(final)
             except FileNotFoundError:
@@ -281,6 +336,9 @@ def _upload(target, payload, name: str, run_id: int) -> None:
         except Exception as exc:
             _remove_quietly(sftp, partial)
             raise translate_error(exc, target, final) from exc
+        except BaseException:  # stopped: leave nothing of ours on the partner's server
+            _remove_quietly(sftp, partial)
+            raise
 
 
 def _remove_quietly(sftp, path: str) -> None:
@@ -288,3 +346,31 @@ def _remove_quietly(sftp, path: str) -> None:
         sftp.remove(path)
     except Exception:  # already gone, or the connection is: nothing under the final name
         pass
+
+
+class _Heartbeat:
+    """Renews a run's lease from a thread while the run works (a long COPY or upload never
+    looks dead); stops with the block."""
+
+    def __init__(self, renew: Callable[[], bool]):
+        import threading
+
+        self._renew = renew
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT):
+            try:
+                if not self._renew():
+                    return  # the run was taken over: nothing more to renew
+            except Exception:  # a busy store: the next beat tries again
+                continue
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

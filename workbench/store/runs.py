@@ -59,10 +59,12 @@ class RunRecords:
 
     def due(self, now: datetime) -> list[dict]:
         """Runs to start now: scheduled and due (retries after their back-off), or in progress
-        with a lease that ran out (their process died)."""
+        with a lease that ran out (their process died). A run started by hand is its starter's
+        own until it has been attempted: a scheduler never takes it from the waiting CLI."""
         at = now.astimezone(UTC)
         query = select(export_runs).where(or_(
             and_(export_runs.c.state == "scheduled", export_runs.c.scheduled_for <= at,
+                 or_(export_runs.c.trigger == "schedule", export_runs.c.attempts > 0),
                  or_(export_runs.c.next_attempt_at.is_(None),
                      export_runs.c.next_attempt_at <= at)),
             and_(export_runs.c.state == "in_progress", export_runs.c.lease_until < at)),
@@ -70,8 +72,9 @@ class RunRecords:
         with self._store.read() as conn:
             return [_row(row) for row in conn.execute(query)]
 
-    def claim(self, run_id: int, *, lease: timedelta, now: datetime) -> bool:
-        """Take the run: True for exactly one caller while it is scheduled or its lease ran out."""
+    def claim(self, run_id: int, *, lease: timedelta, now: datetime) -> int | None:
+        """Take the run: its attempt number for exactly one caller while it is scheduled or its
+        lease ran out; None for everyone else."""
         with self._store.begin() as conn:
             done = conn.execute(update(export_runs).where(and_(
                 export_runs.c.id == run_id,
@@ -81,6 +84,34 @@ class RunRecords:
                 state="in_progress", started_at=now.astimezone(UTC),
                 lease_until=(now + lease).astimezone(UTC),
                 attempts=export_runs.c.attempts + 1))
+            if done.rowcount != 1:
+                return None
+            return conn.execute(select(export_runs.c.attempts).where(
+                export_runs.c.id == run_id)).scalar()
+
+    def renew(self, run_id: int, attempt: int, *, until: datetime) -> bool:
+        """Extend the lease of the attempt that holds the run; False once it lost the run."""
+        with self._store.begin() as conn:
+            done = conn.execute(update(export_runs).where(and_(
+                export_runs.c.id == run_id, export_runs.c.state == "in_progress",
+                export_runs.c.attempts == attempt)).values(lease_until=until.astimezone(UTC)))
+            return done.rowcount == 1
+
+    def finish_attempt(self, run_id: int, attempt: int, **values) -> bool:
+        """End an attempt's work (any state) only if that attempt still holds the run: a process
+        that lost its lease never overwrites what the one that took over recorded."""
+        if "details" in values and values["details"] is not None:
+            values["details"] = json.dumps(values["details"])
+        values = _utc(values)
+        if values.get("state") in ("complete", "failed", "canceled"):
+            values.setdefault("finished_at", datetime.now(UTC))
+            values.setdefault("lease_until", None)
+        if "error" in values and values["error"]:
+            values["error"] = values["error"][:2000]
+        with self._store.begin() as conn:
+            done = conn.execute(update(export_runs).where(and_(
+                export_runs.c.id == run_id, export_runs.c.state == "in_progress",
+                export_runs.c.attempts == attempt)).values(**values))
             return done.rowcount == 1
 
     def finish(self, run_id: int, *, state: str, error: str | None = None, **values) -> None:
