@@ -246,6 +246,10 @@ class ExportRuns:
             if made:
                 lines.append(f"export #{export.id} {export.name}: {made} run(s) created")
         self._collect_folders()
+        for run in self._records.unstarted_manual(before=now - timedelta(minutes=10)):
+            self._records.finish(run["id"], state="canceled", error=(
+                "canceled: the process that started it stopped before it began"))
+            lines.append(f"export run #{run['id']} canceled: its starter stopped")
         for run in self._records.due(now):
             if run["state"] == "scheduled" and run["attempts"] == 0:
                 config = self._exports.get(run["export_id"]).config

@@ -72,6 +72,14 @@ class RunRecords:
         with self._store.read() as conn:
             return [_row(row) for row in conn.execute(query)]
 
+    def unstarted_manual(self, *, before: datetime) -> list[dict]:
+        """Runs started by hand that no process ever claimed (their CLI stopped first)."""
+        query = select(export_runs).where(and_(
+            export_runs.c.trigger == "manual", export_runs.c.state == "scheduled",
+            export_runs.c.attempts == 0, export_runs.c.created_at < before.astimezone(UTC)))
+        with self._store.read() as conn:
+            return [_row(row) for row in conn.execute(query)]
+
     def claim(self, run_id: int, *, lease: timedelta, now: datetime) -> int | None:
         """Take the run: its attempt number for exactly one caller while it is scheduled or its
         lease ran out; None for everyone else."""
