@@ -295,7 +295,7 @@ class ExportRuns:
         return Run(id=row["id"], export_id=row["export_id"], export=export.name,
                    audience=export.audience, state=row["state"],
                    scheduled_for=row["scheduled_for"], type=export.type, format=export.format,
-                   destination=export.destination, created_by=row["created_by"],
+                   destination=export.config.destination, created_by=row["created_by"],
                    attempts=row["attempts"], rows=row["rows"], bytes=row["bytes"],
                    as_of=row["as_of"], file_name=row["file_name"], error=row["error"],
                    details=row["details"])
