@@ -33,11 +33,14 @@ class Scheduler:
 
     def tick(self) -> None:
         now = self._now()
+        self._said = 0
         self._processing(now)
         for line in self._wb.export_runs.plan(now):
             self._say(line)
         for run_id in self._wb.export_runs.due(now):
             self._export_run(run_id)
+        if not self._said:  # a cron job's log should show the tick happened
+            self._say("nothing due (processing is up to date, no export run is due)")
 
     def forever(self, interval: float = 30) -> None:
         """Tick until stopped (Ctrl-C or SIGTERM, which the CLI turns into KeyboardInterrupt):
@@ -88,4 +91,5 @@ class Scheduler:
         self._say(f"export run #{run.id} ({run.export}) {run.state}: {detail}")
 
     def _say(self, line: str) -> None:
+        self._said = getattr(self, "_said", 0) + 1
         self._log(f"{self._now().isoformat(timespec='seconds')} {line}")

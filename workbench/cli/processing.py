@@ -12,17 +12,19 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
         "process", parents=[shared],
         help="process active audiences for a day (default: yesterday) or a range, as a "
              "papermill run whose notebook is kept under HOME/runs/processing")
-    process.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD")
+    process.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
+                         help="one day (default: yesterday in the workbench timezone)")
     process.add_argument("--from", dest="date_from", type=iso_date, default=None,
-                         metavar="YYYY-MM-DD")
+                         metavar="YYYY-MM-DD", help="first day of a range (with --to)")
     process.add_argument("--to", dest="date_to", type=iso_date, default=None,
-                         metavar="YYYY-MM-DD")
+                         metavar="YYYY-MM-DD", help="last day of a range (with --from)")
     process.set_defaults(run=cmd_process)
     scheduler = commands.add_parser(
         "scheduler", parents=[shared],
         help="run nightly processing and due export runs, forever (or one tick with --once)")
     scheduler.add_argument("--once", action="store_true", help="one tick, then exit (cron)")
-    scheduler.add_argument("--interval", type=float, default=30, metavar="SECONDS")
+    scheduler.add_argument("--interval", type=float, default=30, metavar="SECONDS",
+                           help="seconds between ticks (default 30)")
     scheduler.set_defaults(run=cmd_scheduler)
 
 
