@@ -29,7 +29,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from bench_engine import MEASURE
+from bench_engine import measure
 from harness import keep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,15 +39,6 @@ AS_OF = "2026-11-28"
 COLUMNS = [{"attribute": "customer_id"}, {"attribute": "first_name"}, {"attribute": "last_name"},
            {"attribute": "email"}, {"attribute": "home_city"}, {"attribute": "rfm.monetary"},
            {"attribute": "rfm.frequency"}, {"label": "tier", "template": "{{appended.loyalty_tier}}"}]
-
-
-def measure(command: list[str], env: dict) -> dict:
-    done = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True,
-                          text=True, env=env)
-    result = json.loads(done.stdout)
-    if result["rc"]:
-        raise SystemExit(f"{command[:3]} failed: {result['err'][-500:]}")
-    return result
 
 
 def gpg_key(home: str) -> tuple[str, str]:

@@ -46,6 +46,17 @@ def write_csv(tmp_path: Path):
 
 
 @pytest.fixture(scope="module")
+def server():
+    """A throwaway OpenSSH server on loopback (tests/sshd.py), one per test module."""
+    from tests.sshd import running_sshd, skip_reason
+
+    if skip_reason():
+        pytest.skip(skip_reason())
+    with running_sshd() as sshd:
+        yield sshd
+
+
+@pytest.fixture(scope="module")
 def sample_wb(tmp_path_factory):
     """A workbench on the hand-made base of tests/audience_data.py, shared by a module's tests
     (they must not change customer data)."""

@@ -12,17 +12,13 @@ import pytest
 
 from tests.audience_data import D, load
 from tests.conftest import ADMIN
-from tests.sshd import keygen, running_sshd, skip_reason
+from tests.sshd import keygen, skip_reason
 from tests.test_cli import run
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 PASSPHRASE = "correct horse battery staple 42"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with running_sshd() as sshd:
-        yield sshd
 
 
 class Transcript:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.audience_data import D, load
-from tests.sshd import running_sshd, skip_reason
+from tests.sshd import skip_reason
 from tests.test_cli import run as cli
 from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
 from workbench.errors import Conflict
@@ -20,10 +20,6 @@ pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def server():
-    with running_sshd() as sshd:
-        yield sshd
 
 
 @pytest.fixture

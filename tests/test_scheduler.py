@@ -13,17 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.audience_data import D, load
-from tests.sshd import running_sshd, skip_reason
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-@pytest.fixture(scope="module")
-def server():
-    if skip_reason():
-        pytest.skip(skip_reason())
-    with running_sshd() as sshd:
-        yield sshd
 
 
 @pytest.fixture

@@ -141,7 +141,8 @@ class Workbench:
                        destinations=DestinationRecords(self.store),
                        encryptions=EncryptionRecords(self.store), user=self.user,
                        snapshots=self.snapshots,
-                       now=lambda: datetime.now(self.calendar.zone), engine=self.engine,
+                       now=lambda: datetime.now(self.calendar.zone), zone=self.calendar.zone,
+                       engine=self.engine,
                        memberships=self.memberships, history=ProcessingRecords(self.store))
 
     @cached_property

@@ -125,14 +125,7 @@ class ExportConfig(BaseModel):
 
     @classmethod
     def parse(cls, data: dict | str | ExportConfig) -> ExportConfig:
-        if isinstance(data, ExportConfig):
-            return data
-        try:
-            if isinstance(data, str | bytes):
-                return cls.model_validate_json(data)
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise InvalidExport(describe(exc)) from None
+        return parse_model(cls, data, "export configuration")
 
     def to_json(self) -> dict:
         return self.model_dump(mode="json")

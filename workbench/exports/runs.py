@@ -287,11 +287,15 @@ class ExportRuns:
         return self._run(self._records.get(int(run_id)))
 
     def history(self, export_id: int | None = None, limit: int = 100) -> list[Run]:
-        """Runs, newest first."""
-        return [self._run(row) for row in self._records.list(export_id, limit)]
+        """Runs, newest first (each export read once, however many runs it has)."""
+        exports: dict[int, object] = {}
+        return [self._run(row, exports) for row in self._records.list(export_id, limit)]
 
-    def _run(self, row: dict) -> Run:
-        export = self._exports.get(row["export_id"])
+    def _run(self, row: dict, exports: dict | None = None) -> Run:
+        exports = {} if exports is None else exports
+        if row["export_id"] not in exports:
+            exports[row["export_id"]] = self._exports.get(row["export_id"])
+        export = exports[row["export_id"]]
         return Run(id=row["id"], export_id=row["export_id"], export=export.name,
                    audience=export.audience, state=row["state"],
                    scheduled_for=row["scheduled_for"], type=export.type, format=export.format,

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,9 +119,12 @@ class Preview:
 class Exports:
     def __init__(self, *, records: ExportRecords, audiences: AudienceRecords,
                  destinations: DestinationRecords, encryptions: EncryptionRecords, user: User,
-                 snapshots: Snapshots, now: Callable[[], datetime], engine: Engine | None = None,
+                 snapshots: Snapshots, now: Callable[[], datetime], zone: tzinfo | None = None,
+                 engine: Engine | None = None,
                  memberships: Memberships | None = None, history: ProcessingRecords | None = None):
-        """``engine``, ``memberships`` and ``history``: for the preview's rows."""
+        """``zone``: the workbench's, for the day whose members an export delivers;
+        ``engine``, ``memberships`` and ``history``: for the rows."""
+        self._zone = zone or UTC
         self._engine = engine
         self._memberships = memberships
         self._history = history
@@ -246,9 +249,10 @@ class Exports:
                              base_version=row["version"], user=self._user.name)
         return self.get(row["id"])
 
-    def actions(self, export: Export) -> list[str]:
-        """What the current user may do with this export now (the UI shows only these)."""
-        ahead = next_run(export.config.schedule, after=self._now()) is not None
+    def actions(self, export: Export, upcoming: datetime | None = None) -> list[str]:
+        """What the current user may do with this export now (the UI shows only these).
+        ``upcoming``: its next occurrence, when the caller has it already."""
+        ahead = (upcoming or next_run(export.config.schedule, after=self._now())) is not None
         return [name for name, (permission, states) in ACTIONS.items()
                 if export.state in states and (not permission or self._user.can(permission))
                 and (name != "activate" or ahead)]
@@ -304,7 +308,7 @@ class Exports:
         membership = self._history.day(audience["id"], day)["membership"]
         with self._snapshots.pin() as snapshot, self._memberships.reading(membership) as table:
             query, plan = rows_query(config, self._engine.tables(snapshot),
-                                     Day(day, self._processing_zone()), table, audience["id"],
+                                     Day(day, self._zone), table, audience["id"],
                                      PROFILE_FIELDS)
             yield audience, day, query, plan
 
@@ -314,9 +318,6 @@ class Exports:
             self._checked(config)
             return config
         return ExportConfig.parse(self._row(export)["config"])
-
-    def _processing_zone(self):
-        return self._now().tzinfo
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -332,15 +333,12 @@ class Exports:
 
         return self._records.get(parse_id(export_id, "export"))
 
-    @staticmethod
-    def _optional(records, row_id):
-        return _optional_row(records, row_id)
-
     def _export(self, row: dict) -> Export:
         config = ExportConfig.parse(row["config"])
         described = summary(config.schedule)
-        destination = self._optional(self._destinations, row["destination_id"])
-        encryption = self._optional(self._encryptions, row["encryption_id"])
+        upcoming = next_run(config.schedule, after=self._now())
+        destination = _optional_row(self._destinations, row["destination_id"])
+        encryption = _optional_row(self._encryptions, row["encryption_id"])
         export = Export(
             id=row["id"], name=row["name"], audience_id=row["audience_id"],
             audience=self._audiences.get(row["audience_id"])["name"], state=row["state"],
@@ -352,16 +350,12 @@ class Exports:
             else None, created_by=row["created_by"], created_at=row["created_at"],
             version=row["version"],
             activated_at=_aware(row["updated_at"]),
-            next_run=(next_run(config.schedule, after=self._now())
-                      if row["state"] == "active" else None),
-            config=config)
-        export.actions = self.actions(export)
+            next_run=upcoming if row["state"] == "active" else None, config=config)
+        export.actions = self.actions(export, upcoming)
         return export
 
 
 def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # SQLite keeps no zone
 
 

@@ -13,7 +13,6 @@ def run_processing(wb: Workbench, first: date, last: date, *, stream: bool = Tru
     """Execute ``notebooks/nightly_processing.ipynb`` for the days ``first`` to ``last``; the
     run as recorded (a killed kernel or a stop is recorded as interrupted, its files removed)."""
     from ..notebooks import KernelDied, NotebookFailed, execute, run_path
-    from .run import ProcessingFailed
 
     wb.user.require("processing.run")
     label = str(first) if first == last else f"{first}_{last}"
@@ -27,22 +26,23 @@ def run_processing(wb: Workbench, first: date, last: date, *, stream: bool = Tru
         execute("nightly_processing", output, parameters, stream=stream)
     except KeyboardInterrupt:
         # papermill shuts the kernel down on the way out; the run could not record its end.
-        run_id = wb.processing.recover(str(output), "stopped by Ctrl-C or a stop signal") \
-            or _run_of(wb, output)
-        raise ProcessingFailed(
-            f"processing run #{run_id or '?'} interrupted: stopped by Ctrl-C or a stop "
-            f"signal; the previous results are unchanged (audit notebook: {output})") from None
+        raise _interrupted(wb, output, "stopped by Ctrl-C or a stop signal") from None
     except KernelDied as exc:
-        run_id = wb.processing.recover(str(output), "the processing kernel died") \
-            or _run_of(wb, output)
-        raise ProcessingFailed(
-            f"processing run #{run_id or '?'} interrupted: the processing kernel died; "
-            f"the previous results are unchanged (audit notebook: {output})") from exc
+        raise _interrupted(wb, output, "the processing kernel died") from exc
     except NotebookFailed as exc:
         exc.message = f"processing failed: {exc.message} (audit notebook: {exc.output})"
         raise
     [run] = wb.processing.runs(limit=1)
     return {**run, "notebook": str(output)}
+
+
+def _interrupted(wb: Workbench, output, reason: str) -> Exception:
+    """Record the run of ``output`` as interrupted (its files removed) and say so."""
+    from .run import ProcessingFailed
+
+    run_id = wb.processing.recover(str(output), reason) or _run_of(wb, output)
+    return ProcessingFailed(f"processing run #{run_id or '?'} interrupted: {reason}; the "
+                            f"previous results are unchanged (audit notebook: {output})")
 
 
 def _run_of(wb: Workbench, output) -> int | None:

@@ -108,28 +108,18 @@ class RunRecords:
     def finish_attempt(self, run_id: int, attempt: int, **values) -> bool:
         """End an attempt's work (any state) only if that attempt still holds the run: a process
         that lost its lease never overwrites what the one that took over recorded."""
-        if "details" in values and values["details"] is not None:
-            values["details"] = json.dumps(values["details"])
-        values = _utc(values)
-        if values.get("state") in ("complete", "failed", "canceled"):
-            values.setdefault("finished_at", datetime.now(UTC))
-            values.setdefault("lease_until", None)
-        if "error" in values and values["error"]:
-            values["error"] = values["error"][:2000]
+        values = _ending(**values)
         with self._store.begin() as conn:
             done = conn.execute(update(export_runs).where(and_(
                 export_runs.c.id == run_id, export_runs.c.state == "in_progress",
                 export_runs.c.attempts == attempt)).values(**values))
             return done.rowcount == 1
 
-    def finish(self, run_id: int, *, state: str, error: str | None = None, **values) -> None:
-        if "details" in values and values["details"] is not None:
-            values["details"] = json.dumps(values["details"])
-        values = _utc(values)
+    def finish(self, run_id: int, *, state: str, **values) -> None:
+        """End a run whatever holds it (canceling one nobody started)."""
         with self._store.begin() as conn:
             conn.execute(update(export_runs).where(export_runs.c.id == run_id).values(
-                state=state, finished_at=datetime.now(UTC), lease_until=None,
-                error=error and error[:2000], **values))
+                **_ending(state=state, **values)))
 
     def set(self, run_id: int, **values) -> None:
         values = _utc(values)
@@ -150,6 +140,19 @@ class RunRecords:
             query = query.where(export_runs.c.export_id == export_id)
         with self._store.read() as conn:
             return [_row(row) for row in conn.execute(query)]
+
+
+def _ending(**values) -> dict:
+    """Values as stored: details as JSON, instants in UTC, errors cut, and an ended run's end
+    time set and lease dropped."""
+    if values.get("details") is not None:
+        values["details"] = json.dumps(values["details"])
+    if values.get("error"):
+        values["error"] = values["error"][:2000]
+    if values.get("state") in ("complete", "failed", "canceled"):
+        values.setdefault("finished_at", datetime.now(UTC))
+        values.setdefault("lease_until", None)
+    return _utc(values)
 
 
 def _utc(values: dict) -> dict:
