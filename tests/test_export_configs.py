@@ -218,6 +218,15 @@ def test_preview_shows_the_next_file_name_and_the_first_rows(setup):
     assert len(setup.exports.preview(export.id, limit=2).rows) == 2
 
 
+def test_a_canceled_export_has_no_next_run_and_its_preview_says_so(setup):
+    export = setup.exports.create(config())
+    setup.exports.cancel(export.id)
+    preview = setup.exports.preview(export.id)
+    assert preview.scheduled_for is None and preview.to_json()["scheduled_for"] is None
+    assert preview.file_name == "gold_Women_20261129.csv"  # named as if run now
+    assert "no next run" in preview._repr_html_()
+
+
 @pytest.mark.parametrize(("template", "message"), [
     ("{{first_name.length}}", "unknown field 'first_name.length'"),
     ("{{rfm}}", "{{rfm}} is a group of fields; name one"),

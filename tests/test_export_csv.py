@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from workbench.customers.engine import EngineError
+
 from tests.test_export_configs import config, setup  # noqa: F401 - the shared setup fixture
 
 
@@ -61,3 +63,43 @@ def test_an_empty_audience_gives_the_header_only(setup, tmp_path):  # noqa: F811
                    columns=[{"attribute": "customer_id"}, {"label": "x", "template":
                                                            "{{#if first_name}}y{{/if}}"}])
     assert data == b"customer_id\tx\r\n"  # the base config: tab, CRLF
+
+
+def test_an_export_query_runs_under_the_streaming_limit_and_restores_it(setup):  # noqa: F811
+    engine = setup.engine
+    limit = "SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'"
+    [(before,)] = engine.rows(limit)
+    with engine.streaming():
+        [(inside,)] = engine.rows(limit)
+        [(order,)] = engine.rows("SELECT current_setting('preserve_insertion_order')")
+    [(after,)] = engine.rows(limit)
+    assert inside == "286.1 MiB" and order is False  # 300MB, the default
+    assert after == before and before != inside
+
+
+def test_out_of_memory_under_the_streaming_limit_is_redone_under_the_full_one(
+        setup, tmp_path):  # noqa: F811
+    engine = setup.engine
+    engine._settings.engine.streaming_memory_limit = "4MB"  # too little for the query
+    with pytest.raises(EngineError) as raised, engine.streaming():
+        engine.rows("SELECT list(range) FROM range(200000) GROUP BY range % 1000")
+    assert raised.value.out_of_memory
+    limits = []
+
+    def run_out_under_the_streaming_limit():  # as DuckDB sometimes does, instead of spilling
+        [(limit,)] = engine.conn.execute("SELECT current_setting('memory_limit')").fetchall()
+        limits.append(limit)
+        if limit == "3.8 MiB" and limits.count(limit) == 1:  # the COPY
+            raise EngineError("out of memory", out_of_memory=True)
+
+    engine.before_query = run_out_under_the_streaming_limit
+    columns = [{"attribute": "customer_id"}, {"attribute": "first_name", "label": "First Name"}]
+    data = written(setup, tmp_path, columns=columns,
+                   csv={"header": True, "record_delimiter": "LF", "field_delimiter": "comma"})
+    assert data == b"customer_id,First Name\nann,Ann\neve,Eve\nfay,O'Brien\n"
+    assert limits[-1] == "3.7 GiB"
+    engine.before_query = None
+    engine._settings.engine.streaming_memory_limit = "1KB"  # less than DuckDB holds already
+    assert written(setup, tmp_path, columns=columns,
+                   csv={"header": True, "record_delimiter": "LF", "field_delimiter": "comma"}) \
+        == data

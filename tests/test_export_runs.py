@@ -76,6 +76,18 @@ def test_an_encrypted_run_decrypts_with_each_key(wb, server, tmp_path, keys):  #
             == plain.read_bytes()
 
 
+def test_a_key_gpg_refuses_at_run_time_fails_the_run_and_sends_nothing(wb, server,
+                                                                       keys):  # noqa: F811
+    wb.encryptions.add({"name": "pgp", "keys": [keys.alice.armored]})
+    export_id = export(wb, encryption="pgp")
+    # The key expired since it was saved: gpg refuses it while the upload already streams.
+    wb.export_runs._encryptions.armored_keys = lambda name: [keys.alice.armored,
+                                                             keys.old.armored]
+    run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
+    assert run.state == "failed" and "has expired" in run.error
+    assert list(server.writable.iterdir()) == []
+
+
 def test_a_changed_host_key_fails_the_run_and_sends_nothing(wb, server):
     export_id = export(wb)
     other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
@@ -175,8 +187,8 @@ def test_a_connection_dropped_mid_upload_leaves_nothing_under_the_final_name(wb,
 
     killer = threading.Thread(target=kill_session)
     killer.start()
-    with pytest.raises(SftpError) as raised:
-        _upload(target, payload, "final.csv", 9)
+    with pytest.raises(SftpError) as raised, open(payload, "rb") as source:
+        _upload(target, source, "final.csv", 9)
     killer.join()
     assert killed.is_set() and "\n" not in str(raised.value)
     assert not (server.writable / "final.csv").exists()

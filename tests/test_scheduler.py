@@ -84,8 +84,11 @@ def test_paused_and_canceled_exports_make_no_runs(wb):
     assert wb.export_runs.plan(now) == [] and wb.export_runs.history() == []
 
 
-def test_a_failing_run_is_retried_with_back_off_then_failed(wb, server):
-    daily(wb)
+def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, server):
+    from tests.test_mail import smtp_server
+    from workbench.settings import SmtpSettings
+
+    daily(wb, notify=["crm-ops@example.com"])
     destination = wb.destinations.get("partner")
     wb.destinations.update("partner", {"name": "partner", "host": server.host, "port": 1,
                                        "path": str(server.writable), "username": server.user,
@@ -96,17 +99,47 @@ def test_a_failing_run_is_retried_with_back_off_then_failed(wb, server):
     wb.export_runs.plan(now)
     [run_id] = wb.export_runs.due(now)
     waits = []
-    while True:
-        run = wb.export_runs.execute(run_id)
-        if run.state != "scheduled":
-            break
-        retry = wb.export_runs._records.get(run_id)["next_attempt_at"]
-        waits.append(round((retry - now).total_seconds() / 60))
-        assert wb.export_runs.due(now) == [] and run.error.startswith(f"attempt {run.attempts}")
-        now = retry
-        at(wb, now)
-    assert waits == [1, 2, 4, 8, 16]  # the next (32 min) would pass the 60-minute window
-    assert run.state == "failed" and run.attempts == 6 and "refused" in run.error.lower()
+    with smtp_server() as (inbox, port):
+        wb.export_runs._smtp = SmtpSettings.model_validate(
+            {"host": "127.0.0.1", "port": port, "starttls": False})
+        while True:
+            run = wb.export_runs.execute(run_id)
+            if run.state != "scheduled":
+                break
+            assert inbox.received == []  # a retry is not an ending: no e-mail yet
+            retry = wb.export_runs._records.get(run_id)["next_attempt_at"]
+            waits.append(round((retry - now).total_seconds() / 60))
+            assert wb.export_runs.due(now) == [] and \
+                run.error.startswith(f"attempt {run.attempts}")
+            now = retry
+            at(wb, now)
+        assert waits == [1, 2, 4, 8, 16]  # the next (32 min) would pass the 60-minute window
+        assert run.state == "failed" and run.attempts == 6 and "refused" in run.error.lower()
+        assert len(inbox.received) == 1
+        message = inbox.parsed(0)
+        assert "failed" in message["Subject"] and "refused" in message.get_content().lower()
+        assert server.password not in inbox.received[0].original_content.decode()
+
+
+def test_a_run_stopped_mid_delivery_ends_failed_and_says_so_by_email(wb, server):
+    from tests.test_mail import smtp_server
+    from workbench.settings import SmtpSettings
+
+    run_id = wb.export_runs.create(daily(wb, notify=["crm-ops@example.com"])).id
+
+    def stopped(*args, **kwargs):  # Ctrl-C while the rows are written
+        raise KeyboardInterrupt
+
+    wb.export_runs._exports.write_csv = stopped
+    with smtp_server() as (inbox, port):
+        wb.export_runs._smtp = SmtpSettings.model_validate(
+            {"host": "127.0.0.1", "port": port, "starttls": False})
+        with pytest.raises(KeyboardInterrupt):
+            wb.export_runs.execute(run_id)
+        run = wb.export_runs.get(run_id)
+        assert run.state == "failed" and run.error.startswith("interrupted")
+        assert len(inbox.received) == 1 and "failed" in inbox.parsed(0)["Subject"]
+    assert list(server.writable.iterdir()) == []
 
 
 def test_a_run_left_in_progress_by_a_crash_is_taken_over(wb, server):

@@ -71,6 +71,9 @@ class EngineSettings(BaseModel):
     model_config = STRICT
 
     memory_limit: str = "4GB"
+    # Export files: rows stream out, so DuckDB spills to HOME/tmp beyond this instead of holding
+    # them (docs/exports.md); a query that still runs out is redone under memory_limit.
+    streaming_memory_limit: str = "300MB"
     threads: int | None = Field(None, ge=1)
 
 
@@ -192,6 +195,8 @@ starttls = true
 # DuckDB query engine limits for this machine.
 [engine]
 memory_limit = "4GB"
+# Export files spill to HOME/tmp beyond this (redone under memory_limit if DuckDB still runs out).
+streaming_memory_limit = "300MB"
 # threads = 2
 
 # Extra attributes offered in composition reports, e.g. ["appended.loyalty_tier", "home_state"].

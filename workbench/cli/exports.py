@@ -267,8 +267,10 @@ def _show_run(args, run, notebook) -> None:
 def cmd_export_preview(args) -> int:
     with open_workbench(args) as wb:
         preview = wb.exports.preview(args.id, limit=max(1, min(args.rows, 1000)))
-        print(f"file name: {preview.file_name} (at {preview.scheduled_for.isoformat()}; "
-              f"members as of {preview.as_of})", file=sys.stderr)
+        when = (f"at {preview.scheduled_for.isoformat()}" if preview.scheduled_for
+                else "no next run: named as if it ran now")
+        print(f"file name: {preview.file_name} ({when}; members as of {preview.as_of})",
+              file=sys.stderr)
         if args.json:
             emit(args, preview.to_json(), "")
         else:  # the rows as the file will hold them: its delimiters, its line ends

@@ -9,9 +9,11 @@ DuckDB; DuckDB's errors are translated here into one line without SQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..errors import WorkbenchError
+from ..sql import lit
 from .snapshot import Snapshot, empty_source
 
 if TYPE_CHECKING:
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 
 class EngineError(WorkbenchError):
     """The query engine failed (out of memory, disk full, a file unreadable)."""
+
+    def __init__(self, message: str, out_of_memory: bool = False):
+        super().__init__(message)
+        self.out_of_memory = out_of_memory
 
 
 class Engine:
@@ -85,13 +91,43 @@ class Engine:
         except duckdb.InterruptException:
             raise KeyboardInterrupt from None
         except duckdb.Error as exc:
-            raise EngineError(describe(exc)) from exc
+            raise EngineError(describe(exc), _out_of_memory(exc)) from exc
 
     def frame(self, query: exp.Expression | str, parameters: dict | None = None) -> pd.DataFrame:
         return self._run(lambda: self.conn.execute(_text(query), parameters).df())
 
     def execute(self, statement: str, parameters: dict | None = None) -> None:
         self._run(lambda: self.conn.execute(statement, parameters))
+
+    @contextmanager
+    def streaming(self) -> Iterator[None]:
+        """For a query whose rows all leave the process (an export file): DuckDB works under
+        ``[engine] streaming_memory_limit`` and spills the rest to HOME/tmp, and may reorder
+        rows that have no ORDER BY. Without this, DuckDB takes as much memory as the query
+        could use, up to ``memory_limit``."""
+        self._limit(self._settings.engine.streaming_memory_limit, preserve_order=False)
+        try:
+            yield
+        finally:
+            if self._conn is not None:  # as connect() left it
+                self._limit(self._settings.engine.memory_limit, preserve_order=True)
+
+    def _limit(self, memory: str, preserve_order: bool) -> None:
+        # Lowering the limit fails if DuckDB holds more than it already: out of memory, too.
+        self._run(lambda: self.conn.execute(f"SET memory_limit = {lit(memory)}"))
+        self.conn.execute(f"SET preserve_insertion_order = {str(preserve_order).lower()}")
+
+    def streamed(self, work: Callable[[], object]):
+        """``work()`` under ``streaming()``; if DuckDB runs out of memory there (it sometimes
+        does instead of spilling), once more under the full ``memory_limit``: a tighter limit
+        must never be why an export fails."""
+        try:
+            with self.streaming():
+                return work()
+        except EngineError as exc:
+            if not exc.out_of_memory:
+                raise
+        return work()
 
     def _run(self, work):
         import duckdb
@@ -105,7 +141,7 @@ class Engine:
             # (a failure would be retried audience by audience, or taken for bad data).
             raise KeyboardInterrupt from None
         except duckdb.Error as exc:
-            raise EngineError(describe(exc)) from exc
+            raise EngineError(describe(exc), _out_of_memory(exc)) from exc
 
     def close(self) -> None:
         if self._conn is not None:
@@ -123,6 +159,10 @@ def describe(exc: Exception) -> str:
         return (f"the query engine ran out of memory ({first}); raise [engine] memory_limit "
                 "in workbench.toml or free disk space for spilling in HOME/tmp")
     return f"query engine: {kind}: {first}"
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    return exc.__class__.__name__ == "OutOfMemoryException"
 
 
 def _text(query: exp.Expression | str) -> str:

@@ -36,10 +36,9 @@ class Written:
 def write_csv(engine: Engine, config: ExportConfig, query: exp.Select, plan: list,
               target: Path) -> Written:
     """Write the rows of ``query`` (from ``rows.rows_query``) to ``target``."""
-    if all(isinstance(step, str) for step in plan):
-        rows = _copy(engine, config, query, plan, target)
-    else:
-        rows = _render(engine, config, query, plan, target)
+    write = _copy if all(isinstance(step, str) for step in plan) else _render
+    # Each try writes the whole file afresh; memory stays bounded (engine.streaming).
+    rows = engine.streamed(lambda: write(engine, config, query, plan, target))
     return Written(rows=rows, bytes=target.stat().st_size)
 
 

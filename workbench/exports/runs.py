@@ -115,7 +115,7 @@ class ExportRuns:
         stop = self._refusal(run_id, attempt)
         if stop:
             self._records.finish_attempt(run_id, attempt, state=stop[0], error=stop[1])
-            return self.get(run_id)
+            return self._ended(run_id)
         folder = self._home.tmp_dir / "export-runs" / f"run-{run_id}"
         shutil.rmtree(folder, ignore_errors=True)  # what a killed attempt left
         private_folder(folder)
@@ -133,15 +133,21 @@ class ExportRuns:
         except BaseException:  # stopped (Ctrl-C, SIGTERM): the run says so, then we stop
             self._failed(run_id, attempt, "interrupted: stopped before the delivery finished; "
                                           "nothing was renamed into place")
+            self._ended(run_id)  # a run that ends Failed says so, however it stopped
             raise
         else:
             self._records.finish_attempt(run_id, attempt, state="complete", **result)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        return self._ended(run_id)
+
+    def _ended(self, run_id: int) -> Run:
+        """The run as it is now, its recipients told if it completed or failed."""
         run = self.get(run_id)
         if run.state in ("complete", "failed"):
             self._notify(run)
-        return self.get(run_id)
+            run = self.get(run_id)
+        return run
 
     def _refusal(self, run_id: int, attempt: int) -> tuple[str, str] | None:
         """Why a claimed run must not deliver: its export was canceled (or paused, for a
@@ -188,16 +194,20 @@ class ExportRuns:
         plain = folder / "rows.csv"
         written = self._exports.write_csv(export.id, plain)
         make_private(plain)
-        payload, fingerprints = plain, []
-        if config.encryption:
-            from ..delivery.pgp import encrypt_file
-
-            payload = folder / "rows.csv.pgp"
-            fingerprints = encrypt_file(plain, payload,
-                                        self._encryptions.armored_keys(config.encryption))
         target = self._destinations.target(config.destination)
-        size = payload.stat().st_size
-        _upload(target, payload, name, run["id"], attempt)
+        fingerprints: list[str] = []
+        if config.encryption:
+            from ..delivery.pgp import encrypting
+
+            # Uploaded while gpg writes it: the two run side by side, and no encrypted copy
+            # is kept; the upload is renamed into place only once gpg succeeded.
+            keys = self._encryptions.armored_keys(config.encryption)
+            with encrypting(plain, keys) as encrypted:
+                size = _upload(target, encrypted, name, run["id"], attempt,
+                               complete=lambda: fingerprints.extend(encrypted.finish()))
+        else:
+            with open(plain, "rb") as source:
+                size = _upload(target, source, name, run["id"], attempt)
         return {"rows": written.rows, "bytes": size, "as_of": written.as_of, "file_name": name,
                 "details": {"destination": f"{target.host}:{target.port}{target.path}",
                             "username": target.username, "encrypted_to": fingerprints,
@@ -311,16 +321,19 @@ def _zone(config):
     return ZoneInfo(config.schedule.timezone)
 
 
-def _upload(target, payload, name: str, run_id: int, attempt: int = 1) -> None:
-    """Upload under a temporary name beside the target, then rename into place; never over a
-    file that is there already. The temporary name is the attempt's own, and partial files of
-    this run's earlier attempts (killed mid-upload) are removed first."""
+def _upload(target, source, name: str, run_id: int, attempt: int = 1,
+            complete: Callable[[], object] = lambda: None) -> int:
+    """Upload what ``source`` reads under a temporary name beside the target, then rename it
+    into place once ``complete()`` (the producer's own check) passes; never over a file that is
+    there already. The temporary name is the attempt's own, and partial files of this run's
+    earlier attempts (killed mid-upload) are removed first. Returns the bytes uploaded."""
     from ..delivery.sftp import open_sftp, translate_error
 
     folder = target.path.rstrip("/") or "/"
     final = f"{folder}/{name}" if folder != "/" else f"/{name}"
     stem = f".{name}.part-{run_id}"
     partial = f"{folder}/{stem}-{attempt}"
+    size = 0
     with open_sftp(target) as sftp:
         try:
             for entry in sftp.listdir(folder):
@@ -333,12 +346,14 @@ def _upload(target, payload, name: str, run_id: int, attempt: int = 1) -> None:
             else:
                 raise DeliveryError(f"{final} exists already on {target.where}; it is never "
                                     "overwritten (remove it, or change the file name)")
-            with open(payload, "rb") as source, sftp.open(partial, "wb") as remote:
+            with sftp.open(partial, "wb") as remote:
                 remote.set_pipelined(True)  # writes stream without waiting for each reply
                 while chunk := source.read(CHUNK):
                     remote.write(chunk)
+                    size += len(chunk)
+            complete()
             sftp.rename(partial, final)  # SFTP v3: refused if final exists meanwhile
-        except DeliveryError:
+        except WorkbenchError:
             _remove_quietly(sftp, partial)
             raise
         except Exception as exc:
@@ -347,6 +362,7 @@ def _upload(target, payload, name: str, run_id: int, attempt: int = 1) -> None:
         except BaseException:  # stopped: leave nothing of ours on the partner's server
             _remove_quietly(sftp, partial)
             raise
+    return size
 
 
 def _remove_quietly(sftp, path: str) -> None:

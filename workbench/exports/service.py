@@ -91,7 +91,7 @@ class Export:
 @dataclass
 class Preview:
     file_name: str
-    scheduled_for: datetime
+    scheduled_for: datetime | None  # None: no next run (the file is named as if run now)
     as_of: object
     header: list[str]
     rows: list[list]
@@ -104,7 +104,8 @@ class Preview:
         return csv_text(self.header, self.rows, self.config)
 
     def to_json(self) -> dict:
-        return {"file_name": self.file_name, "scheduled_for": self.scheduled_for.isoformat(),
+        return {"file_name": self.file_name,
+                "scheduled_for": self.scheduled_for and self.scheduled_for.isoformat(),
                 "as_of": str(self.as_of), "header": self.header,
                 "rows": [[None if v is None else str(v) for v in row] for row in self.rows]}
 
@@ -112,7 +113,8 @@ class Preview:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>"
                                         for v in row) + "</tr>" for row in self.rows)
-        return (f"<p><code>{html.escape(self.file_name)}</code> at {self.scheduled_for} "
+        when = self.scheduled_for or "no next run (named as if run now)"
+        return (f"<p><code>{html.escape(self.file_name)}</code> at {when} "
                 f"(members as of {self.as_of})</p><table><tr>{head}</tr>{body}</table>")
 
 
@@ -272,13 +274,17 @@ class Exports:
         from .rows import render
 
         config = self._config(export)
-        at = next_run(config.schedule, after=self._now()) or _start(config)
+        canceled = not isinstance(export, dict | ExportConfig) and \
+            self._row(export)["state"] == "canceled"
+        upcoming = None if canceled else next_run(config.schedule, after=self._now())
         with self.rows(config) as (audience, day, query, plan):
             records = self._engine.dicts(query.limit(limit))
+        # No next run (canceled, or the schedule has ended): the name it would get if run now.
+        at = (upcoming or self._now()).astimezone(_start(config).tzinfo)
         name = render_file_name(config.file_name, at=at, audience=audience["name"],
                                 export=config.name, run="next",
                                 encrypted=bool(config.encryption))
-        return Preview(file_name=name, scheduled_for=at.astimezone(_start(config).tzinfo),
+        return Preview(file_name=name, scheduled_for=upcoming and at,
                        as_of=day, header=[column.header for column in config.columns],
                        rows=list(render(records, plan)), config=config)
 
