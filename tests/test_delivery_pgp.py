@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from workbench.delivery import pgp
-from workbench.delivery.pgp import KeyInfo, check_keys, encrypt_file, encrypting, inspect_key
+from workbench.delivery.pgp import KeyInfo, check_keys, encrypt_file, inspect_key
 from workbench.errors import InvalidInput, PgpError
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")
@@ -367,44 +367,6 @@ def test_a_gpg_failure_is_one_line_with_gpgs_reason(keys, tmp_path):
     assert "No such file or directory" in message
     with pytest.raises(PgpError, match="cannot encrypt nothing.csv: No such file or directory"):
         encrypt_file(tmp_path / "nothing.csv", tmp_path / "x.pgp", [keys.alice.armored])
-
-
-def test_an_encryption_read_while_gpg_writes_it_decrypts_with_each_key(keys, tmp_path):
-    source = tmp_path / "gold.csv"
-    content = b"".join(b"C%07d,Zo\xc3\xab\r\n" % i for i in range(300_000))  # > a pipe's buffer
-    source.write_bytes(content)
-    target = tmp_path / "streamed.pgp"
-    with encrypting(source, [keys.alice.armored, keys.bob.armored]) as encrypted:
-        with open(target, "wb") as out:
-            while chunk := encrypted.read(1 << 16):
-                out.write(chunk)
-        assert encrypted.finish() == [keys.alice.fingerprint, keys.bob.fingerprint]
-    for key in (keys.alice, keys.bob):
-        assert _decrypt_with_only(keys, key, target, tmp_path / f"out-{key.user_id[:3]}") == content
-
-
-def test_a_streamed_encryption_that_fails_ends_the_stream_and_says_why(keys, tmp_path):
-    source = tmp_path / "a.csv"
-    source.write_text("x\n")
-    for armored, reason in ([], "no public key"), ([keys.old.armored], "has expired"):
-        with encrypting(source, armored) as encrypted:
-            assert encrypted.read() == b""  # the end of the stream, not a hang
-            with pytest.raises(PgpError, match=reason):
-                encrypted.finish()
-
-
-def test_a_reader_that_stops_early_stops_gpg(keys, tmp_path):
-    import threading
-    import time
-
-    source = tmp_path / "big.bin"
-    source.write_bytes(os.urandom(32 << 20))
-    started = time.monotonic()
-    with encrypting(source, [keys.alice.armored]) as encrypted:
-        assert len(encrypted.read(1 << 16)) > 0
-    # gpg got a broken pipe and ended; nothing of ours is left running
-    assert time.monotonic() - started < 30
-    assert not [t for t in threading.enumerate() if t is encrypted._thread and t.is_alive()]
 
 
 # --- housekeeping --------------------------------------------------------------------------------

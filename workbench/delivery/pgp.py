@@ -11,8 +11,6 @@ between operations, so nothing is trusted, cached or fetched: the keys given are
   reported together (``key N: ...``), no duplicates; warnings for keys expiring within 30 days.
 - ``encrypt_file(source, target, keys)``: binary OpenPGP output to all keys (trust model always),
   streamed; a gpg failure is ``PgpError`` with gpg's reason on one line.
-- ``encrypting(source, keys)``: the same encryption read as a stream while gpg writes it (a
-  named pipe), so the upload runs beside the encryption and no encrypted copy touches the disk.
 
 Dates: ``today`` is always passed in (never read from the clock here). A key expiring on ``today``
 is refused ("expires today"): it cannot be relied on for an export. Key material is never logged
@@ -36,8 +34,7 @@ import gnupg
 
 from workbench.errors import InvalidInput, PgpError
 
-__all__ = ["KeyInfo", "inspect_key", "check_keys", "encrypt_file", "encrypting",
-           "EXPIRY_WARNING_DAYS"]
+__all__ = ["KeyInfo", "inspect_key", "check_keys", "encrypt_file", "EXPIRY_WARNING_DAYS"]
 
 EXPIRY_WARNING_DAYS = 30
 MAX_KEY_CHARS = 1_000_000  # a public key with many signatures is a few hundred KB at most
@@ -175,12 +172,9 @@ def encrypt_file(source: Path, target: Path, armored_keys: list[str]) -> list[st
             with fh:
                 result = gpg.encrypt_file(fh, output=str(target), **options)
         except BrokenPipeError:
-            # gpg stopped before reading the input (python-gnupg then drops its result), or
-            # its output's reader went away: ask gpg again with an empty input to learn why
-            # (into memory if the target is a pipe: nobody may read it any more).
-            piped = target.is_fifo()
-            result = gpg.encrypt(b"", **options) if piped else \
-                gpg.encrypt(b"", output=str(target), **options)
+            # gpg stopped before reading the input (python-gnupg then drops its result): ask
+            # gpg again with an empty input to learn why.
+            result = gpg.encrypt(b"", output=str(target), **options)
             _remove(target)
             if result.ok:
                 raise PgpError(f"gpg could not encrypt {source.name}: gpg stopped reading") from None
@@ -191,70 +185,6 @@ def encrypt_file(source: Path, target: Path, armored_keys: list[str]) -> list[st
             _remove(target)
             raise PgpError(f"gpg could not encrypt {source.name}: {_gpg_reason(result)}")
         return fingerprints
-
-
-class EncryptedStream:
-    """gpg's output, read while gpg writes it. ``finish()`` waits for gpg and returns the
-    fingerprints encrypted to, or raises ``PgpError``: call it before trusting what was read."""
-
-    def __init__(self, source: Path, armored_keys: list[str], folder: Path):
-        import threading
-
-        self._pipe = folder / "encrypted"
-        os.mkfifo(self._pipe, 0o600)
-        # Held open (read-write never blocks on Linux) until gpg is done, so the reader neither
-        # waits for gpg to open the pipe nor sees its end before gpg has written everything.
-        self._held: int | None = os.open(self._pipe, os.O_RDWR)
-        self._lock = threading.Lock()
-        self._reader = open(self._pipe, "rb")
-        self._fingerprints: list[str] = []
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._encrypt, args=(source, armored_keys),
-                                        daemon=True)
-        self._thread.start()
-
-    def _encrypt(self, source: Path, armored_keys: list[str]) -> None:
-        try:
-            self._fingerprints = encrypt_file(source, self._pipe, armored_keys)
-        except BaseException as exc:  # handed to the reader by finish()
-            self._error = exc
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        with self._lock:
-            if self._held is not None:
-                os.close(self._held)
-                self._held = None
-
-    def read(self, size: int = -1) -> bytes:
-        return self._reader.read(size)
-
-    def finish(self) -> list[str]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error if isinstance(self._error, PgpError) else PgpError(
-                f"gpg could not encrypt: {_one_line(str(self._error))}")
-        return self._fingerprints
-
-    def close(self) -> None:
-        """Stop reading: a gpg still writing gets a broken pipe and ends."""
-        self._reader.close()
-        self._release()
-        self._thread.join(timeout=60)
-
-
-@contextmanager
-def encrypting(source: Path, armored_keys: list[str]) -> Iterator[EncryptedStream]:
-    """``source`` encrypted to every key (as ``encrypt_file``), as a stream to read while gpg
-    writes it; a reader that stops early makes gpg stop too."""
-    folder = Path(tempfile.mkdtemp(prefix="wbp", dir="/tmp" if os.path.isdir("/tmp") else None))
-    stream = EncryptedStream(Path(source), armored_keys, folder)
-    try:
-        yield stream
-    finally:
-        stream.close()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- GnuPG home ----------------------------------------------------------------------------------

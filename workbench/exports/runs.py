@@ -194,20 +194,16 @@ class ExportRuns:
         plain = folder / "rows.csv"
         written = self._exports.write_csv(export.id, plain)
         make_private(plain)
-        target = self._destinations.target(config.destination)
-        fingerprints: list[str] = []
+        payload, fingerprints = plain, []
         if config.encryption:
-            from ..delivery.pgp import encrypting
+            from ..delivery.pgp import encrypt_file
 
-            # Uploaded while gpg writes it: the two run side by side, and no encrypted copy
-            # is kept; the upload is renamed into place only once gpg succeeded.
-            keys = self._encryptions.armored_keys(config.encryption)
-            with encrypting(plain, keys) as encrypted:
-                size = _upload(target, encrypted, name, run["id"], attempt,
-                               complete=lambda: fingerprints.extend(encrypted.finish()))
-        else:
-            with open(plain, "rb") as source:
-                size = _upload(target, source, name, run["id"], attempt)
+            payload = folder / "rows.csv.pgp"
+            fingerprints = encrypt_file(plain, payload,
+                                        self._encryptions.armored_keys(config.encryption))
+        target = self._destinations.target(config.destination)
+        with open(payload, "rb") as source:
+            size = _upload(target, source, name, run["id"], attempt)
         return {"rows": written.rows, "bytes": size, "as_of": written.as_of, "file_name": name,
                 "details": {"destination": f"{target.host}:{target.port}{target.path}",
                             "username": target.username, "encrypted_to": fingerprints,
@@ -321,11 +317,9 @@ def _zone(config):
     return ZoneInfo(config.schedule.timezone)
 
 
-def _upload(target, source, name: str, run_id: int, attempt: int = 1,
-            complete: Callable[[], object] = lambda: None) -> int:
+def _upload(target, source, name: str, run_id: int, attempt: int = 1) -> int:
     """Upload what ``source`` reads under a temporary name beside the target, then rename it
-    into place once ``complete()`` (the producer's own check) passes; never over a file that is
-    there already. The temporary name is the attempt's own, and partial files of this run's
+    into place; never over a file that is there already. The temporary name is the attempt's own, and partial files of this run's
     earlier attempts (killed mid-upload) are removed first. Returns the bytes uploaded."""
     from ..delivery.sftp import open_sftp, translate_error
 
@@ -351,7 +345,6 @@ def _upload(target, source, name: str, run_id: int, attempt: int = 1,
                 while chunk := source.read(CHUNK):
                     remote.write(chunk)
                     size += len(chunk)
-            complete()
             sftp.rename(partial, final)  # SFTP v3: refused if final exists meanwhile
         except WorkbenchError:
             _remove_quietly(sftp, partial)
