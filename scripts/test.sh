@@ -5,13 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 
-# Delivery tests run real tools: a throwaway OpenSSH server (tests/sshd.py) and GnuPG. As root,
-# install what is missing (without root, the SFTP server tests skip and say why).
+# Delivery tests run real tools: a throwaway OpenSSH server (tests/sshd.py) and GnuPG; the
+# dashboard tests drive Debian's Chromium through Playwright. As root, install what is missing
+# (without root, the SFTP server tests skip and say why).
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
-    echo "test: installing ${missing[*]} for the delivery tests"
+    echo "test: installing ${missing[*]} for the delivery and dashboard tests"
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
             >.venv/logs/apt-test-tools.log 2>&1; then
         echo "test: installing ${missing[*]} with apt-get failed (log: .venv/logs/apt-test-tools.log)" >&2

@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import audiences, data, exports, processing
+    from . import audiences, data, exports, processing, serve
 
     parser = _Parser(prog="workbench", description=(
         "Audience Workbench: define, track and deliver customer audiences."))
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     audiences.register(commands, shared)
     processing.register(commands, shared)
     exports.register(commands, shared)
+    serve.register(commands, shared)
     return parser
 
 

@@ -1,0 +1,212 @@
+"""The dashboards in real headless Chromium (Playwright driving Debian's chromium) against
+`workbench serve` on a home with sample data: the list, search and sorts; a draft built, saved,
+estimated and activated through the builder; processing, then the Details chart drawn; the
+composition attribute switched; a viewer sees no actions; no page errors, nothing fetched from
+outside 127.0.0.1. Screenshots of every page go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = Path(os.environ.get("WORKBENCH_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="chromium is not installed (scripts/test.sh installs it)")
+
+
+def cli(home: Path, *args: str, user: str = ADMIN) -> str:
+    done = subprocess.run([str(BIN / "workbench"), *args], capture_output=True, text=True,
+                          env={**os.environ, "WORKBENCH_HOME": str(home),
+                               "WORKBENCH_USER": user}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Served:
+    def __init__(self, home: Path, user: str):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [str(BIN / "workbench"), "serve", "--port", str(self.port)],
+            env={**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_USER": user},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 120
+        self.url = None
+        while self.url is None and time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                raise AssertionError("workbench serve stopped at start")
+            found = re.search(r"(http://127\.0\.0\.1:\d+/voila/render/audiences\.ipynb\S*)",
+                              line)
+            self.url = found and found.group(1)
+        assert self.url, "workbench serve printed no URL"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    home = tmp_path_factory.mktemp("dash") / "home"
+    from workbench.home import init_home
+
+    init_home(home, admin=ADMIN, timezone="UTC")
+    cli(home, "sample", "--customers", "3000", "--seed", "7")
+    cli(home, "demo")
+    cli(home, "process", "--from", "2026-11-26", "--to", "2026-11-28")
+    settings = home / "workbench.toml"
+    settings.write_text(settings.read_text().replace("[users]", '[users]\nvic = "viewer"'))
+    admin, viewer = Served(home, ADMIN), Served(home, "vic")
+    yield home, admin, viewer
+    admin.stop()
+    viewer.stop()
+    assert admin.process.returncode == 0  # a clean stop
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+class Visit:
+    """A page at 1280×800 that records page errors and requests leaving 127.0.0.1."""
+
+    def __init__(self, browser, url: str):
+        self.page = browser.new_page(viewport={"width": 1280, "height": 800})
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("request", lambda request: self._request(request.url))
+        self.page.goto(url)
+        self.page.wait_for_selector("table.wb-table", timeout=90_000)
+
+    def _request(self, url: str) -> None:
+        if not url.startswith(("http://127.0.0.1", "data:", "blob:http://127.0.0.1")):
+            self.outside.append(url)
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+    def rows(self) -> list[str]:
+        return self.page.locator("table.wb-table tbody tr td:nth-child(2)").all_inner_texts()
+
+    def done(self) -> None:
+        assert self.errors == [] and self.outside == []
+        self.page.close()
+
+
+def test_the_dashboard_lists_searches_and_sorts(served, browser):
+    _home, admin, _viewer = served
+    visit = Visit(browser, admin.url)
+    assert sorted(visit.rows()) == ["Champions", "Lapsing app users",
+                                    "Young store visitors, high spend"]
+    assert visit.page.locator(".wb-badge-active").count() == 3
+    visit.shot("01-dashboard")
+    visit.page.fill("input[placeholder='Search name or creator…']", "champ")
+    visit.page.wait_for_function(
+        "document.querySelectorAll('table.wb-table tbody tr').length === 1")
+    assert visit.rows() == ["Champions"]
+    visit.shot("02-dashboard-search")
+    visit.page.fill("input[placeholder='Search name or creator…']", "")
+    visit.page.wait_for_function(
+        "document.querySelectorAll('table.wb-table tbody tr').length === 3")
+    first = "document.querySelector('table.wb-table tbody tr td:nth-child(2)').innerText"
+    visit.page.click("th:has-text('Name')")
+    visit.page.wait_for_function(f"{first} === 'Champions'")
+    assert visit.rows() == sorted(visit.rows(), key=str.lower)
+    visit.page.click("th:has-text('Name')")
+    visit.page.wait_for_function(f"{first} === 'Young store visitors, high spend'")
+    assert visit.rows() == sorted(visit.rows(), key=str.lower, reverse=True)
+    visit.page.select_option("select:has(option:text('Created (oldest)'))",
+                             label="Created (oldest)")
+    visit.page.wait_for_selector("th:has-text('Created on ↑')")
+    visit.shot("03-dashboard-sorted")
+    visit.done()
+
+
+def test_a_draft_is_built_estimated_saved_activated_then_processed(served, browser):
+    home, admin, _viewer = served
+    visit = Visit(browser, admin.url)
+    page = visit.page
+    page.click("button:has-text('Create Audience')")
+    page.wait_for_selector("text=Estimated size")
+    page.fill("input[placeholder='Audience name']", "Browser adults")
+    page.select_option("select:has(option:text('+ Select attributes'))", label="Standard · Age")
+    page.fill("input[placeholder='min']", "30")
+    page.fill("input[placeholder='max']", "45")
+    page.wait_for_selector("li:has-text('Age between 30 and 45')", timeout=30_000)
+    size = page.locator(".wb-big").inner_text()
+    assert re.fullmatch(r"[\d,]+", size.strip()) and size.strip() != "3,000"
+    visit.shot("04-builder-estimate")
+    page.click("button:has-text('Save draft')")
+    page.wait_for_selector("text=Saved draft “Browser adults”")
+    page.click("button:has-text('Activate')")
+    page.wait_for_selector("text=Activating freezes it")
+    visit.shot("05-builder-activate-confirm")
+    page.click("button:has-text('Activate and freeze')")
+    page.wait_for_selector("text=Estimated Audience Size")
+    assert "audience=" in page.url
+    audience_id = re.search(r"audience=(\d+)", page.url).group(1)
+    visit.shot("06-audience-not-processed")
+    cli(home, "process", "--as-of", "2026-11-28")
+    page.goto(re.sub(r"audience=\d+", f"audience={audience_id}", page.url))
+    page.wait_for_selector(".vega-embed svg .mark-symbol path", timeout=60_000)  # a point a day
+    assert page.locator(".vega-embed .error, .jp-OutputArea-output.jp-RenderedText"
+                        "[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    assert page.locator(".wb-big").inner_text().strip() == size.strip()  # processed = estimate
+    visit.shot("07-audience-details")
+    page.click(".lm-TabBar-tab:has-text('Composition'), .p-TabBar-tab:has-text('Composition')")
+    page.wait_for_selector("td:has-text('female')", timeout=30_000)
+    before = page.locator("table.wb-table tbody").first.inner_text()
+    page.select_option("select:has(option:text('Purchase recency'))", label="Age")
+    page.wait_for_selector("td:has-text('35–44')", timeout=30_000)
+    assert page.locator("table.wb-table tbody").first.inner_text() != before
+    visit.shot("08-audience-composition")
+    page.click(".lm-TabBar-tab:has-text('Exports'), .p-TabBar-tab:has-text('Exports')")
+    page.wait_for_selector("text=No exports of this audience yet.")
+    visit.shot("09-audience-exports")
+    page.click("button:has-text('Manage Exports')")
+    page.wait_for_selector(".wb-title:has-text('Manage Exports')")
+    visit.shot("10-manage-exports")
+    visit.done()
+
+
+def test_a_viewer_sees_no_actions(served, browser):
+    _home, _admin, viewer = served
+    visit = Visit(browser, viewer.url)
+    page = visit.page
+    assert page.locator("button:has-text('Create Audience')").is_hidden()
+    assert "vic (viewer)" in page.locator(".wb-user").inner_text()
+    page.click("a:has-text('Champions')")
+    page.wait_for_selector("text=Targeting Summary")
+    for action in ("Edit", "Activate", "Duplicate", "Archive", "Export"):
+        assert page.locator(f".wb-app button:text-is('{action}')").count() == 0, action
+    visit.shot("11-viewer-audience")
+    visit.done()

@@ -1,0 +1,215 @@
+"""The dashboards' widgets, headless: set values on the components and read their models,
+estimates and the calls they make. Work that runs in a thread in Voilà runs at once here."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import workbench
+from tests.audience_data import D, load
+from workbench.ui import App
+from workbench.ui.work import Debounced
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def wb(wb, write_csv):
+    load(wb, write_csv)
+    champions = wb.audiences.activate(wb.audiences.create({"name": "Buyers", "rules": [
+        {"attribute": "rfm.frequency", "op": "gte", "value": 1}]}).id)
+    wb.audiences.create({"name": "Women draft", "rules": [
+        {"attribute": "gender", "op": "in", "value": ["female"]}]})
+    wb.processing.run(D)
+    assert champions.id == 1
+    return wb
+
+
+def as_user(wb, name: str, role: str):
+    text = wb.home.settings_file.read_text().replace("[users]", f'[users]\n{name} = "{role}"')
+    wb.home.settings_file.write_text(text)
+    return workbench.open(wb.home.root, user=name)
+
+
+def names(table) -> list[str]:
+    import re
+
+    return [re.sub(r"<[^>]+>", "", row["cells"]["name"]) for row in table.rows]
+
+
+def test_the_dashboard_lists_searches_and_sorts(wb):
+    app = App(wb, background=False)
+    page = app.page
+    assert sorted(names(page.table)) == ["Buyers", "Women draft"]
+    buyers = next(r for r in page.table.rows if "Buyers" in r["cells"]["name"])
+    assert "Live" in buyers["cells"]["status"] and buyers["cells"]["size"] == "3"
+    assert buyers["cells"]["last_processed_on"] == str(D)
+    draft = next(r for r in page.table.rows if "Women" in r["cells"]["name"])
+    assert "Draft" in draft["cells"]["status"] and draft["cells"]["size"] == "—"
+    page.search.value = "wom"
+    assert names(page.table) == ["Women draft"]
+    page.search.value = "ada"  # the creator
+    assert len(page.table.rows) == 2
+    page.search.value = "nobody"
+    assert page.table.rows == [] and "No audience matches" in page.table.empty
+    page.search.value = ""
+    page.table.sort = "name"  # a click on the Name header
+    assert page.sort.value == "name" and names(page.table) == ["Buyers", "Women draft"]
+    page.sort.value = "-name"
+    assert page.table.sort == "-name" and names(page.table) == ["Women draft", "Buyers"]
+    page.sort.value = "-last_processed"
+    assert names(page.table)[0] == "Buyers"
+    page.table.click("1")
+    assert type(app.page).__name__ == "AudiencePage" and app.location.query == {"audience": "1"}
+
+
+def test_the_builder_estimates_live_and_saves_a_draft(wb):
+    app = App(wb, background=False)
+    app.show_builder()
+    builder = app.page
+    row = builder.add_rule("age")
+    row.editor.low.value, row.editor.high.value = "25", "40"
+    expected = wb.audiences.estimate({"name": "x", "rules": [
+        {"attribute": "age", "op": "between", "value": [25, 40]}]})
+    assert builder.estimate.size == expected.size and str(expected.size) in builder.size.value
+    assert "Age between 25 and 40" in builder.summary.value
+    exclude = builder.add_rule("gender")
+    exclude.editor.picker.selected = ["male"]
+    exclude.editor.picker.select.value = ("male",)
+    exclude.mode.value = True
+    assert builder.definition()["rules"][1] == {"attribute": "gender", "op": "in",
+                                                "value": ["male"], "exclude": True}
+    assert "Excluding" in builder.summary.value
+    assert builder.save_draft() is False  # no name
+    assert "wb-invalid" in builder.name._dom_classes and "required" in builder.name_problem.value
+    builder.name.value = "Adults, not men"
+    assert builder.save_draft() is True
+    saved = wb.audiences.get(builder.audience_id)
+    assert saved.status == "draft" and saved.created_by == "ada"
+    assert saved.definition.model_dump(exclude_none=True)["rules"] == builder.definition()["rules"]
+    assert app.location.query == {"audience": str(saved.id), "page": "edit"}
+
+
+def test_problems_and_warnings_appear_next_to_their_rule(wb):
+    app = App(wb, background=False)
+    app.show_builder()
+    builder = app.page
+    builder.add_rule("gender")
+    age = builder.add_rule("age")
+    age.editor.low.value = "abc"
+    assert "✖" in age.problems.value and "wb-invalid" in age.widget._dom_classes
+    gender = builder.rules[0]  # nothing ticked yet: its own message, not the age's
+    assert "non-empty list" in gender.problems.value and "abc" not in gender.problems.value
+    age.editor.low.value = "30"
+    assert age.problems.value == "" and "wb-invalid" not in age.widget._dom_classes
+    gender.editor.picker.selected = ["female"]
+    gender.editor.picker.select.value = ("female",)
+    assert gender.problems.value == "" and builder.estimate is not None
+    tag = builder.add_rule("tag")
+    tag.editor.picker.selected = ["no_such_tag"]
+    tag.editor.picker.select.value = ("no_such_tag",)
+    assert "⚠" in tag.problems.value and "no_such_tag" in tag.problems.value
+
+
+def test_a_stale_draft_is_a_clear_conflict(wb):
+    app = App(wb, background=False)
+    app.show_builder(2)
+    builder = app.page
+    draft = wb.audiences.get(2)
+    wb.audiences.update(2, {**draft.definition.model_dump(), "name": "Renamed elsewhere"},
+                        version=draft.version)
+    builder.name.value = "My name"
+    assert builder.save_draft() is False
+    assert "changed this draft since you opened it" in builder.message.value
+    assert wb.audiences.get(2).name == "Renamed elsewhere"
+
+
+def test_activate_asks_first_then_freezes(wb):
+    app = App(wb, background=False)
+    app.show_audience(2)
+    page = app.page
+    assert page.allowed == ["edit", "activate", "duplicate"]
+    page.act("activate")
+    assert "freezes" in page.confirm.children[0].children[0].value
+    assert wb.audiences.get(2).status == "draft"  # not before the confirmation
+    assert page.confirm_action("activate")
+    assert wb.audiences.get(2).status == "active" and app.page.allowed == [
+        "duplicate", "archive", "export"]
+
+
+def test_the_audience_page_shows_history_composition_and_summary(wb):
+    app = App(wb, background=False)
+    app.show_audience(1)
+    page = app.page
+    audience = wb.audiences.get(1)
+    data = page.history_chart.to_dict()
+    values = next(iter(data["datasets"].values()))
+    assert values[-1]["size"] == audience.size  # the last point is the size shown
+    assert f"{audience.size:,}" in page.size.value
+    assert (page.start.min, page.end.max) == (D, D)
+    assert "Number of purchases" in page.widget.children[-1].children[1].children[4].value
+    page.attribute.value = "gender"
+    genders = [r["cells"]["bucket"] for r in page.composition_table.rows]
+    page.attribute.value = "age"
+    ages = [r["cells"]["bucket"] for r in page.composition_table.rows]
+    assert genders != ages and "35–44" in ages
+    total = sum(int(r["cells"]["count"]) for r in page.composition_table.rows)
+    assert total == audience.size
+
+
+def test_a_viewer_sees_everything_and_can_do_nothing(wb):
+    with as_user(wb, "vic", "viewer") as viewer:
+        app = App(viewer, background=False)
+        assert app.page.create.layout.display == "none"
+        app.show_audience(1)
+        assert app.page.allowed == []
+        app.page.act("archive")  # a forged click: nothing happens
+        assert viewer.audiences.get(1).status == "active"
+        app.show_audience(2)
+        assert app.page.allowed == []
+        app.show_builder(2)
+        assert app.page.save.layout.display == "none" and app.page.picker.disabled
+
+
+def test_an_action_the_service_refuses_shows_one_line(wb, server=None):
+    from workbench.store.exports import ExportRecords  # an export delivering audience 1
+
+    app = App(wb, background=False)
+    app.show_audience(1)
+    page = app.page
+    wb.audiences.archive = lambda _id: (_ for _ in ()).throw(
+        __import__("workbench.errors", fromlist=["Conflict"]).Conflict(
+            "audience 1 is delivered by export(s) 3 (Weekly); cancel them first"))
+    page.act("archive")
+    assert page.confirm_action("archive") is False
+    assert "Not done: audience 1 is delivered" in page.message.value
+    assert "Traceback" not in page.message.value
+    del ExportRecords
+
+
+def test_a_shared_link_opens_its_page(wb):
+    app = App(wb, background=False)
+    app.location.initial = {"audience": "2", "page": "edit"}
+    assert type(app.page).__name__ == "AudienceBuilder" and app.page.audience_id == 2
+    app.location.initial = {"audience": "1"}
+    assert type(app.page).__name__ == "AudiencePage"
+    app.location.initial = {"audience": "999"}
+    assert type(app.page).__name__ == "AudiencePage"  # stays where it was
+    app.show_dashboard()
+    app.location.initial = {"audience": "nope"}
+    assert "points nowhere" in app.page.message.value
+
+
+def test_debounced_work_answers_only_the_latest_request():
+    answers, busy = [], []
+    debounced = Debounced(lambda x: x * 2, lambda result, error: answers.append(result),
+                          busy=busy.append, delay=0.05)
+    for value in range(5):
+        debounced.request(value)
+    deadline = time.monotonic() + 5
+    while not answers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert answers == [8] and busy[0] is True and busy[-1] is False

@@ -1,0 +1,31 @@
+"""workbench serve [--port P]"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import open_workbench
+
+
+def register(commands, shared: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser(
+        "serve", parents=[shared],
+        help="serve the Voilà dashboards on 127.0.0.1 (a token in each printed URL); "
+             "Ctrl-C stops them")
+    serve.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    serve.set_defaults(run=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    from ..errors import InvalidInput
+    from ..serve import serve
+
+    if not 1 <= args.port <= 65535:
+        raise InvalidInput(f"--port must be 1-65535, not {args.port}")
+    with open_workbench(args) as wb:
+        home, user = wb.home, wb.user.name
+    try:
+        serve(home, user, args.port, say=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: how a server is meant to stop
+        print("workbench: dashboards stopped", flush=True)
+    return 0

@@ -1,0 +1,152 @@
+"""``workbench serve``: the Voilà dashboards of ``dashboards/`` on 127.0.0.1, behind a token.
+
+- Loopback only, and a token in every URL (generated per start, or $WORKBENCH_SERVE_TOKEN):
+  nobody else on the machine's network gets in.
+- Nothing from the internet: the stock ``lab`` template links Font Awesome from a CDN (a page
+  then waits ~30 s where outside requests are dropped, TOOLCHAIN); serve uses a copy of it
+  without those links, written under HOME/tmp at start so it follows the installed Voilà.
+  Charts are drawn by vega shipped from the kernel (``alt.JupyterChart.enable_offline``).
+- A kernel is preheated per dashboard (the first page is usable in about 2 s instead of 5) and
+  idle kernels are culled (Voilà leaves one behind per visit otherwise, TOOLCHAIN).
+- Kernels act as the user who serves (``WORKBENCH_USER``) on this home (``WORKBENCH_HOME``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import WorkbenchError
+
+DASHBOARDS = Path(os.environ.get("WORKBENCH_DASHBOARDS",
+                                 Path(__file__).resolve().parents[1] / "dashboards"))
+TEMPLATE = "workbench"
+CULL_IDLE_SECONDS = 600
+STARTUP_SECONDS = 120
+
+
+def dashboards() -> list[str]:
+    found = sorted(p.name for p in DASHBOARDS.glob("*.ipynb"))
+    if not found:
+        raise WorkbenchError(f"no dashboards in {DASHBOARDS} (set WORKBENCH_DASHBOARDS to the "
+                             "folder that holds them)")
+    return found
+
+
+def offline_template(folder: Path) -> Path:
+    """A Voilà template ``workbench``: the lab template without its CDN links. Returns the
+    data directory to put on JUPYTER_PATH."""
+    import voila
+
+    stock = Path(sys.prefix) / "share" / "jupyter" / "voila" / "templates" / "lab"
+    if not (stock / "index.html.j2").is_file():  # installed elsewhere (user or system prefix)
+        from jupyter_core.paths import jupyter_path
+
+        stock = next((Path(p) / "voila" / "templates" / "lab" for p in jupyter_path()
+                      if (Path(p) / "voila" / "templates" / "lab" / "index.html.j2").is_file()),
+                     stock)
+    source = (stock / "index.html.j2").read_text(encoding="utf-8")
+    kept = [line for line in source.splitlines(keepends=True)
+            if "cdn.jsdelivr.net" not in line and "unpkg.com" not in line]
+    target = folder / "voila" / "templates" / TEMPLATE
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "index.html.j2").write_text("".join(kept), encoding="utf-8")
+    (target / "conf.json").write_text(json.dumps({"base_template": "lab"}), encoding="utf-8")
+    del voila
+    return folder
+
+
+def command(port: int, token: str) -> list[str]:
+    return [sys.executable, "-m", "voila", str(DASHBOARDS), "--no-browser",
+            f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
+            f"--token={token}", f"--template={TEMPLATE}", "--theme=light",
+            "--preheat_kernel=True", "--pool_size=1", "--show_tracebacks=False",
+            f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
+            "--MappingKernelManager.cull_interval=60",
+            "--MappingKernelManager.cull_connected=False",
+            "--VoilaConfiguration.extension_denylist=jupyterlab_pygments"]
+
+
+def urls(port: int, token: str) -> list[str]:
+    return [f"http://127.0.0.1:{port}/voila/render/{name}?token={token}"
+            for name in dashboards()]
+
+
+def free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def serve(home, user: str, port: int, *, say: Callable[[str], None] = print,
+          ready: Callable[[list[str]], None] | None = None) -> int:
+    """Run Voilà until it stops or we are stopped (Ctrl-C, SIGTERM): then stop it cleanly.
+    ``ready(urls)`` is called once the dashboards answer."""
+    if not free(port):
+        raise WorkbenchError(f"port {port} on 127.0.0.1 is in use; choose another with "
+                             "--port")
+    names = dashboards()
+    token = os.environ.get("WORKBENCH_SERVE_TOKEN") or secrets.token_urlsafe(24)
+    data = offline_template(home.tmp_dir / "voila")
+    env = {**os.environ, "WORKBENCH_HOME": str(home.root), "WORKBENCH_USER": user,
+           "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data),
+                                                        os.environ.get("JUPYTER_PATH")])),
+           "PYTHONUNBUFFERED": "1"}
+    log = home.tmp_dir / "voila" / "voila.log"
+    with open(log, "ab") as output:
+        # Its own session: Ctrl-C reaches us, and we stop Voilà (and its kernels) in order.
+        child = subprocess.Popen(command(port, token), env=env, cwd=str(DASHBOARDS),
+                                 stdout=output, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not _answers(port):
+            if child.poll() is not None:
+                raise WorkbenchError(f"Voilà stopped at start (exit {child.returncode}); its "
+                                     f"log: {log}")
+            if time.monotonic() > deadline:
+                raise WorkbenchError(f"Voilà did not answer on port {port} within "
+                                     f"{STARTUP_SECONDS} s; its log: {log}")
+            time.sleep(0.2)
+        links = urls(port, token)
+        say(f"Dashboards of {home.root} for {user} (Ctrl-C stops them):")
+        for name, url in zip(names, links, strict=True):
+            say(f"  {Path(name).stem}: {url}")
+        if ready:
+            ready(links)
+        return child.wait()
+    finally:
+        _stop(child)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _stop(child: subprocess.Popen) -> None:
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGTERM)  # Voilà and the kernels it started
+        child.wait(timeout=15)
+    except (ProcessLookupError, PermissionError):
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()

@@ -1,0 +1,327 @@
+"""The audience page: its name, status and the actions the user may take; Details (size over
+time, a date range bounded by inception and the last processed day), Composition (an attribute's
+buckets as a chart and a table), Exports (its export configurations and runs); beside them the
+Estimated Audience Size and the Targeting Summary."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+
+from ..errors import WorkbenchError
+from .style import DASH, badge, day, escape, number, percent
+from .widgets import Table
+from .work import one_line, run_soon
+
+if TYPE_CHECKING:
+    from .app import App
+
+COMPOSITION_LABELS = {"gender": "Gender", "age": "Age", "recency": "Purchase recency",
+                      "frequency": "Purchase frequency", "monetary": "Monetary spend"}
+
+
+def chart_widget(chart) -> w.Widget:
+    """An interactive Altair chart drawn with vega shipped by the kernel (no CDN)."""
+    import altair as alt
+
+    if not getattr(chart_widget, "_offline", False):
+        alt.JupyterChart.enable_offline()
+        chart_widget._offline = True
+    return alt.JupyterChart(chart)
+
+
+def actions(app: App, audience) -> list[str]:
+    """What this user may do with this audience, as the service would allow it."""
+    user = app.wb.user
+    allowed = []
+    if audience.status == "draft" and user.can("audience.edit"):
+        allowed.append("edit")
+    if audience.status == "draft" and user.can("audience.activate"):
+        allowed.append("activate")
+    if user.can("audience.edit"):
+        allowed.append("duplicate")
+    if audience.status == "active" and user.can("audience.activate"):
+        allowed.append("archive")
+    if audience.status == "active" and user.can("export.edit"):
+        allowed.append("export")
+    return allowed
+
+
+class AudiencePage:
+    def __init__(self, app: App, audience_id: int):
+        self.app = app
+        wb = app.wb
+        self.audience = audience = wb.audiences.get(audience_id)
+        self.back = w.Button(description="← Audiences", tooltip="Back to all audiences")
+        self.back.add_class("wb-link")
+        self.back.on_click(lambda _b: app.show_dashboard())
+        self.message = w.HTML()
+        self.confirm = w.VBox()
+        self.buttons = {}
+        for name, label, icon in (("edit", "Edit", "pencil"), ("activate", "Activate", "check"),
+                                  ("duplicate", "Duplicate", "copy"),
+                                  ("archive", "Archive", "archive"),
+                                  ("export", "Export", "upload")):
+            button = w.Button(description=label, icon=icon, tooltip=label)
+            button.on_click(lambda _b, name=name: self.act(name))
+            self.buttons[name] = button
+        self.allowed = actions(app, audience)
+        primary = "activate" if "activate" in self.allowed else "export"
+        self.buttons[primary].add_class("wb-primary")
+        shown = [self.buttons[n] for n in ("edit", "duplicate", "archive", "activate", "export")
+                 if n in self.allowed]
+        title = w.HTML(f'<span class="wb-title">{escape(audience.name)}</span> '
+                       f'{badge(audience.status)}')
+        header = w.HBox([w.HBox([self.back, title], layout=w.Layout(align_items="center")),
+                         w.HBox(shown, layout=w.Layout(gap="8px"))],
+                        layout=w.Layout(justify_content="space-between", align_items="center"))
+
+        # Details
+        self.start = w.DatePicker(description="From", layout=w.Layout(width="220px"))
+        self.end = w.DatePicker(description="To", layout=w.Layout(width="220px"))
+        self.chart_box = w.Box([_loading("the size over time")])
+        self.details_note = w.HTML()
+        details = w.VBox([w.HBox([self.start, self.end], layout=w.Layout(gap="12px")),
+                          self.chart_box, self.details_note])
+        # Composition
+        self.attribute = w.Dropdown(description="View Attribute",
+                                    style={"description_width": "initial"},
+                                    layout=w.Layout(width="340px"))
+        self.composition_chart = w.Box([_loading("the composition")])
+        self.composition_table = Table(columns=[
+            {"key": "bucket", "label": "Bucket"},
+            {"key": "count", "label": "Count", "numeric": True},
+            {"key": "percent_of_audience", "label": "% of audience", "numeric": True},
+            {"key": "percent_of_base", "label": "% of total base", "numeric": True},
+            {"key": "base_share", "label": "Base's share of bucket", "numeric": True}],
+            loading=True, empty="Not processed yet: composition appears after the first "
+                                "nightly processing.")
+        composition = w.VBox([self.attribute, self.composition_chart, self.composition_table])
+        # Exports
+        self.exports_table = Table(columns=[
+            {"key": "name", "label": "Export"}, {"key": "state", "label": "State"},
+            {"key": "repeats", "label": "Repeats"}, {"key": "next_run", "label": "Next run"},
+            {"key": "destination", "label": "Destination"}],
+            empty="No exports of this audience yet.", loading=True)
+        self.runs_table = Table(columns=[
+            {"key": "state", "label": "State"}, {"key": "date", "label": "Date"},
+            {"key": "export", "label": "Export"}, {"key": "rows", "label": "Rows",
+                                                   "numeric": True},
+            {"key": "file", "label": "File / error"}], empty="No runs yet.", loading=True)
+        exports = w.VBox([w.HTML("<h4>Export configurations</h4>"), self.exports_table,
+                          w.HTML("<h4>Run history</h4>"), self.runs_table])
+        self.tabs = w.Tab(children=[details, composition, exports],
+                          titles=("Details", "Composition", "Exports"))
+        self.tabs.add_class("wb-tabs")
+        self.tabs.layout.width = "820px"
+
+        # The side panel
+        self.size = w.HTML()
+        self.share = w.HTML()
+        summary = "".join(f"<li>{escape(s)}</li>" for s in audience.summary)
+        side = w.VBox([w.HTML("<h4>Estimated Audience Size</h4>"), self.size, self.share,
+                       w.HTML("<h4 style='margin-top:14px'>Targeting Summary</h4>"),
+                       w.HTML(f'<ul class="wb-summary">{summary}</ul>' if summary else
+                              '<div class="wb-muted">No rules: the whole customer base.</div>'),
+                       w.HTML(self._status_note())], layout=w.Layout(width="340px"))
+        side.add_class("wb-panel")
+        self._show_size()
+        self.widget = w.VBox([header, self.message, self.confirm,
+                              w.HBox([self.tabs, side], layout=w.Layout(gap="20px"))],
+                             layout=w.Layout(gap="6px"))
+        self.start.observe(lambda _c: self._draw_history(), "value")
+        self.end.observe(lambda _c: self._draw_history(), "value")
+        self.attribute.observe(lambda _c: self._draw_composition(), "value")
+        run_soon(self.load, app.background)
+
+    # -- loading --------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Everything below the header: history, composition, exports (after the page shows)."""
+        wb, audience = self.app.wb, self.audience
+        if audience.status == "draft":
+            self._estimate_draft()
+        self.history = wb.processing.history(audience.id)
+        self.composition = wb.processing.composition(audience.id)
+        self._fill_history()
+        self._fill_composition()
+        self._fill_exports()
+
+    def _estimate_draft(self) -> None:
+        try:
+            estimate = self.app.wb.audiences.estimate(self.audience.definition)
+        except WorkbenchError as exc:
+            self.share.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
+            return
+        self.size.value = f'<div class="wb-big">{number(estimate.size)}</div>'
+        self.share.value = (f'<div class="wb-muted">{estimate.percent_of_base or 0:.2f}% of '
+                            f'{number(estimate.base)} customers<br>estimated as of '
+                            f'{estimate.as_of} (drafts are not processed)</div>')
+
+    def _fill_history(self) -> None:
+        if self.history.empty:
+            self.chart_box.children = [w.HTML(
+                '<div class="wb-empty">Not processed yet. ' + (
+                    "Drafts are not tracked: activate it to start nightly processing."
+                    if self.audience.status == "draft" else
+                    "It is processed nightly; its size over time appears after the first "
+                    "run.") + "</div>")]
+            self.start.disabled = self.end.disabled = True
+            return
+        days = list(self.history["day"])
+        first, last = days[0], days[-1]
+        inception = self.audience.activated_on or first
+        self._range = (max(first, inception) if first >= inception else first, last)
+        self._filling = True
+        self.start.min = self.end.min = self._range[0]
+        self.start.max = self.end.max = self._range[1]
+        self.start.value, self.end.value = self._range
+        self._filling = False
+        self._draw_history()
+
+    def _draw_history(self) -> None:
+        if getattr(self, "_filling", False) or not hasattr(self, "_range"):
+            return
+        from .. import charts
+
+        start = self.start.value or self._range[0]
+        end = self.end.value or self._range[1]
+        if start > end:
+            self.details_note.value = ('<div class="wb-error">“From” is after “To”: pick a '
+                                       'range inside '
+                                       f'{self._range[0]} – {self._range[1]}.</div>')
+            return
+        self.details_note.value = (f'<div class="wb-muted">Processed days {self._range[0]} – '
+                                   f'{self._range[1]}; the last point is the estimated size '
+                                   'on the right.</div>')
+        self.history_chart = charts.size_over_time(self.history, start, end,
+                                                   title="Audience size over time")
+        self.chart_box.children = [chart_widget(self.history_chart)]
+
+    def _fill_composition(self) -> None:
+        frame = self.composition
+        self.composition_table.loading = False
+        if frame.empty:
+            self.composition_chart.children = []
+            self.composition_table.rows = []
+            self.attribute.disabled = True
+            return
+        order = list(COMPOSITION_LABELS)
+        names = sorted(dict.fromkeys(frame["attribute"]),
+                       key=lambda n: (order.index(n) if n in order else len(order), n))
+        self.attribute.options = [(COMPOSITION_LABELS.get(n, n), n) for n in names]
+        self.attribute.value = names[0]
+        self._draw_composition()
+
+    def _draw_composition(self) -> None:
+        from .. import charts
+
+        attribute = self.attribute.value
+        if attribute is None or self.composition.empty:
+            return
+        rows = self.composition[self.composition["attribute"] == attribute]
+        label = COMPOSITION_LABELS.get(attribute, attribute)
+        self.composition_table.rows = [{"id": str(i), "cells": {
+            "bucket": escape(r.bucket), "count": number(r.count),
+            "percent_of_audience": percent(r.percent_of_audience),
+            "percent_of_base": percent(r.percent_of_base),
+            "base_share": percent(r.base_share)}} for i, r in enumerate(rows.itertuples())]
+        self.composition_chart.children = [chart_widget(charts.composition(
+            self.composition, attribute, title=f"Composition by {label.lower()}"))]
+
+    def _fill_exports(self) -> None:
+        wb = self.app.wb
+        exports = wb.exports.list(audience=self.audience.id)
+        self.exports_table.rows = [{"id": str(e.id), "cells": {
+            "name": escape(e.name), "state": badge(e.state), "repeats": escape(e.repeats),
+            "next_run": day(e.next_run.replace(tzinfo=None)) if e.next_run else DASH,
+            "destination": escape(e.destination)}} for e in exports]
+        ids = {e.id for e in exports}
+        runs = [r for e in ids for r in wb.export_runs.history(e, limit=20)]
+        runs.sort(key=lambda r: r.scheduled_for, reverse=True)
+        self.runs_table.rows = [{"id": str(r.id), "cells": {
+            "state": badge(r.state), "date": day(r.scheduled_for.replace(tzinfo=None)),
+            "export": escape(r.export), "rows": number(r.rows),
+            "file": escape(r.error or r.file_name or DASH)}} for r in runs[:50]]
+        self.exports_table.loading = self.runs_table.loading = False
+
+    # -- the side panel -------------------------------------------------------------------------
+
+    def _show_size(self) -> None:
+        a = self.audience
+        if a.status == "draft":
+            self.size.value = f'<div class="wb-big">{DASH}<span class="wb-spinner"></span></div>'
+            self.share.value = '<div class="wb-muted">estimating…</div>'
+            return
+        self.size.value = f'<div class="wb-big">{number(a.size)}</div>'
+        self.share.value = (f'<div class="wb-muted">{percent(a.percent_of_base)} of '
+                            f'{number(a.base)} customers<br>as of {day(a.last_processed_on)}'
+                            '</div>' if a.size is not None else
+                            '<div class="wb-muted">not processed yet</div>')
+
+    def _status_note(self) -> str:
+        a = self.audience
+        lines = [f"Created {day(a.created_on)} by {escape(a.created_by)}"]
+        if a.activated_on:
+            lines.append(f"Live since {day(a.activated_on)}")
+        if a.archived_on:
+            lines.append(f"Archived {day(a.archived_on)}: no longer processed")
+        text = "<br>".join(lines)
+        if a.processing_error:
+            text += (f'<div class="wb-error" style="margin-top:8px">⚠ Last processing failed: '
+                     f'{escape(a.processing_error)}</div>')
+        return f'<div class="wb-muted" style="margin-top:14px">{text}</div>'
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def act(self, name: str) -> None:
+        if name not in self.allowed:
+            return
+        wb, audience = self.app.wb, self.audience
+        try:
+            if name == "edit":
+                self.app.show_builder(audience.id)
+            elif name == "duplicate":
+                copy = wb.audiences.duplicate(audience.id)
+                self.app.show_builder(copy.id)
+            elif name in ("activate", "archive"):
+                self._ask(name)
+            elif name == "export":
+                self.app.show_exports()
+        except WorkbenchError as exc:
+            self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
+
+    def _ask(self, name: str) -> None:
+        text = {"activate": "Activating freezes it: its rules can no longer be changed, and it "
+                            "is processed every night from today.",
+                "archive": "Archiving stops its nightly processing; its history stays and it "
+                           "becomes read-only. This cannot be undone."}[name]
+        yes = w.Button(description=f"{name.title()}", tooltip=f"Confirm {name}")
+        yes.add_class("wb-primary")
+        no = w.Button(description="Cancel")
+        yes.on_click(lambda _b: self.confirm_action(name))
+        no.on_click(lambda _b: setattr(self.confirm, "children", []))
+        box = w.VBox([w.HTML(f"<b>{name.title()} “{escape(self.audience.name)}”?</b> {text}"),
+                      w.HBox([yes, no], layout=w.Layout(gap="8px"))])
+        box.add_class("wb-confirm")
+        self.confirm.children = [box]
+
+    def confirm_action(self, name: str) -> bool:
+        self.confirm.children = []
+        audiences = self.app.wb.audiences
+        try:
+            if name == "activate":
+                audiences.activate(self.audience.id, version=self.audience.version)
+            else:
+                audiences.archive(self.audience.id)
+        except WorkbenchError as exc:
+            self.message.value = f'<div class="wb-error">Not done: {escape(one_line(exc))}</div>'
+            return False
+        self.app.show_audience(self.audience.id)
+        return True
+
+
+def _loading(what: str) -> w.HTML:
+    return w.HTML(f'<div class="wb-muted" style="padding:24px 4px">Loading {what}… '
+                  '<span class="wb-spinner"></span></div>')

@@ -1,0 +1,284 @@
+"""The audience builder (a new audience, or a draft): a name, rules picked from the attribute
+catalog with their refinements, a live estimate and targeting summary as the rules change, Save
+(a draft; a stale version is a clear conflict) and Activate (after a confirmation that it
+freezes the audience). Every check is the audience service's; its messages appear next to the
+rule or field they name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+
+from ..errors import Conflict, WorkbenchError
+from .rules import RuleRow
+from .style import DASH, escape, number
+from .work import Debounced, one_line
+
+if TYPE_CHECKING:
+    from .app import App
+
+GROUPS = [("Demographics", "Standard"), ("Appended", "Appended"), ("Behaviour", "Tags"),
+          ("RFM", "RFM"), ("Audiences", "Audiences")]
+FIRST = ["age", "gender", "home_city", "home_state"]  # the standard attributes people reach for
+RULE = re.compile(r"^rule (\d+)(?: \([^)]*\))?: ")
+
+
+class AudienceBuilder:
+    def __init__(self, app: App, audience_id: int | None = None,
+                 definition: dict | None = None):
+        self.app = app
+        wb = app.wb
+        self.audience_id = audience_id
+        self.version = None
+        stored = {"name": "", "description": "", "rules": []}
+        if audience_id is not None:
+            audience = wb.audiences.get(audience_id)
+            self.version = audience.version
+            stored = audience.definition.model_dump()
+        definition = definition or stored
+        self.catalog = wb.audiences.catalog()
+        self.can_edit = wb.user.can("audience.edit")
+        self.can_activate = wb.user.can("audience.activate")
+
+        self.back = w.Button(description="← Audiences", tooltip="Back to all audiences")
+        self.back.add_class("wb-link")
+        self.back.on_click(lambda _b: app.show_dashboard())
+        self.title = w.HTML()
+        self.name = w.Text(value=definition.get("name", ""), placeholder="Audience name",
+                           description="Name", layout=w.Layout(width="520px"))
+        self.name_problem = w.HTML()
+        self.description = w.Text(value=definition.get("description", ""),
+                                  placeholder="What is it for? (optional)",
+                                  description="Description", layout=w.Layout(width="520px"))
+        self.picker = w.Dropdown(options=self._picker_options(), value="",
+                                 description="", layout=w.Layout(width="330px"))
+        self.picker.observe(self._picked, "value")
+        self.rules: list[RuleRow] = []
+        self.rules_box = w.VBox()
+        self.general = w.HTML()
+        self.save = w.Button(description="Save draft", icon="save", tooltip="Save as a draft")
+        self.save.add_class("wb-primary")
+        self.save.on_click(lambda _b: self.save_draft())
+        self.activate = w.Button(description="Activate", icon="check",
+                                 tooltip="Freeze this audience and track it nightly")
+        self.activate.on_click(lambda _b: self._ask_to_activate())
+        self.message = w.HTML()
+        self.confirm = w.VBox()
+        self.size = w.HTML()
+        self.share = w.HTML()
+        self.summary = w.HTML()
+        self.warnings = w.HTML()
+        self.estimate = None
+        self._estimator = Debounced(self._estimate, self._estimated, busy=self._busy,
+                                    background=app.background)
+        for widget in (self.name, self.description):
+            widget.observe(lambda _c: self._changed(), "value")
+
+        if not self.can_edit:
+            self.save.layout.display = self.activate.layout.display = "none"
+            self.picker.disabled = True
+            self.message.value = ('<div class="wb-warning">You are a viewer: you can look at '
+                                  'this audience, not change it.</div>')
+        if not self.can_activate:
+            self.activate.layout.display = "none"
+        self._title()
+        for rule in definition.get("rules", []):
+            self._add(rule, estimate=False)
+        header = w.HBox([w.HBox([self.back, self.title], layout=w.Layout(align_items="center")),
+                         w.HBox([self.activate, self.save], layout=w.Layout(gap="8px"))],
+                        layout=w.Layout(justify_content="space-between", align_items="center"))
+        left = w.VBox([self.name, self.name_problem, self.description,
+                       w.HTML('<h4 style="margin:14px 0 6px 0">Rules</h4>'),
+                       self.rules_box, self.picker, self.general],
+                      layout=w.Layout(width="780px"))
+        panel = w.VBox([w.HTML("<h4>Estimated size</h4>"), self.size, self.share,
+                        w.HTML("<h4 style='margin-top:14px'>Targeting summary</h4>"),
+                        self.summary, self.warnings], layout=w.Layout(width="360px"))
+        panel.add_class("wb-panel")
+        self.widget = w.VBox([header, self.message, self.confirm,
+                              w.HBox([left, panel], layout=w.Layout(gap="20px"))],
+                             layout=w.Layout(gap="6px"))
+        self.refresh_estimate()
+
+    # -- the model ------------------------------------------------------------------------------
+
+    def definition(self) -> dict:
+        return {"name": self.name.value.strip(), "description": self.description.value.strip(),
+                "rules": [row.rule() for row in self.rules]}
+
+    def add_rule(self, attribute: str, **rule) -> RuleRow:
+        """Add a rule on ``attribute`` (what picking it in Select attributes does)."""
+        return self._add({"attribute": attribute, **rule})
+
+    def remove_rule(self, row: RuleRow) -> None:
+        self.rules.remove(row)
+        self.rules_box.children = [r.widget for r in self.rules]
+        self._changed()
+
+    def _add(self, rule: dict, estimate: bool = True) -> RuleRow:
+        attribute = self.catalog.get(rule["attribute"])
+        if attribute is None:  # a stored rule on an attribute that is gone: kept, flagged
+            self.general.value += (f'<div class="wb-error">✖ rule on unknown attribute '
+                                   f'{escape(rule["attribute"])}</div>')
+            return None
+        from ..audiences.catalog import Choices
+
+        choices = Choices() if attribute.type in ("membership", "boolean") else \
+            self.catalog.choices(attribute.name)
+        row = RuleRow(attribute, choices, rule, self._audiences(), on_change=self._changed,
+                      on_remove=self.remove_rule, editable=self.can_edit)
+        self.rules.append(row)
+        self.rules_box.children = [r.widget for r in self.rules]
+        if estimate:
+            self._changed()
+        return row
+
+    def _audiences(self) -> list[tuple[str, int]]:
+        return [(f"{a.name} (#{a.id})", a.id) for a in self.app.wb.audiences.list(sort="name")
+                if a.status == "active" and a.id != self.audience_id]
+
+    def _picker_options(self) -> list:
+        options: list = [("+ Select attributes", "")]
+        attributes = list(self.catalog.attributes.values())
+        for group, label in GROUPS:
+            members = [a for a in attributes if a.group == group]
+            members.sort(key=lambda a: (a.name not in FIRST, FIRST.index(a.name)
+                                        if a.name in FIRST else 0))
+            options += [(f"{label} · {a.label}", a.name) for a in members]
+        return options
+
+    def _picked(self, change) -> None:
+        if not change["new"]:
+            return
+        self.add_rule(change["new"])
+        self.picker.value = ""
+
+    def _title(self) -> None:
+        name = "New audience" if self.audience_id is None else \
+            f"Draft #{self.audience_id}"
+        self.title.value = f'<span class="wb-title">{escape(name)}</span>'
+
+    # -- the estimate ---------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        self.refresh_estimate()
+
+    def refresh_estimate(self) -> None:
+        definition = self.definition()
+        definition["name"] = definition["name"] or "untitled"  # a name is needed to save only
+        self._estimator.request(definition)
+
+    def _estimate(self, definition: dict):
+        return self.app.wb.audiences.estimate(definition)
+
+    def _busy(self, busy: bool) -> None:
+        shown = self.size.value.split('<span class="wb-spinner"')[0] or \
+            f'<div class="wb-big">{DASH}</div>'
+        self.size.value = shown + ('<span class="wb-spinner" title="Estimating…"></span>'
+                                   if busy else "")
+
+    def _estimated(self, estimate, error) -> None:
+        problems, warnings = [], []
+        if error is not None:
+            problems = list(getattr(error, "problems", [])) or [one_line(error)]
+        else:
+            self.estimate = estimate
+            warnings = estimate.warnings
+            self.size.value = f'<div class="wb-big">{number(estimate.size)}</div>'
+            self.share.value = (f'<div class="wb-muted">{estimate.percent_of_base or 0:.2f}% '
+                                f'of {number(estimate.base)} customers<br>as of '
+                                f'{estimate.as_of}</div>')
+            items = "".join(f"<li>{escape(s)}</li>" for s in estimate.summary)
+            self.summary.value = (f'<ul class="wb-summary">{items}</ul>' if items else
+                                  '<div class="wb-muted">No rules: the whole customer '
+                                  'base.</div>')
+        self._place(problems, warnings)
+
+    def _place(self, problems: list[str], warnings: list[str]) -> None:
+        """Each message next to the rule it names; the rest under the rules."""
+        per_rule: dict[int, tuple[list, list]] = {i: ([], []) for i in range(len(self.rules))}
+        general = []
+        for kind, messages in ((0, problems), (1, warnings)):
+            for message in messages:
+                found = RULE.match(message)
+                index = int(found.group(1)) - 1 if found else -1
+                if index in per_rule:
+                    per_rule[index][kind].append(message[found.end():])
+                elif not message.startswith("name:"):
+                    general.append((kind, message))
+        for index, row in enumerate(self.rules):
+            row.show(*per_rule[index])
+        self.general.value = "".join(
+            f'<div class="{"wb-error" if kind == 0 else "wb-warning"}">'
+            f'{"✖" if kind == 0 else "⚠"} {escape(m)}</div>' for kind, m in general)
+        self.warnings.value = ""
+
+    # -- saving and activating ------------------------------------------------------------------
+
+    def save_draft(self) -> bool:
+        """Save the draft; False (with the reasons shown) when it cannot be saved."""
+        definition = self.definition()
+        self.name_problem.value = ""
+        self.name.remove_class("wb-invalid")
+        if not definition["name"]:
+            self.name.add_class("wb-invalid")
+            self.name_problem.value = '<div class="wb-error">A name is required.</div>'
+            self._say("Give the audience a name before saving.", "wb-error")
+            return False
+        audiences = self.app.wb.audiences
+        try:
+            if self.audience_id is None:
+                audience = audiences.create(definition)
+            else:
+                audience = audiences.update(self.audience_id, definition, version=self.version)
+        except Conflict as exc:
+            self._say(f"Not saved: {exc}. Someone changed this draft since you opened it; "
+                      "open it again to see their version (your edits stay here until then).",
+                      "wb-error")
+            return False
+        except WorkbenchError as exc:
+            self._place(list(getattr(exc, "problems", [])) or [one_line(exc)], [])
+            self._say("Not saved: fix the marked rules.", "wb-error")
+            return False
+        self.audience_id, self.version = audience.id, audience.version
+        self.app.location.query = {"audience": str(audience.id), "page": "edit"}
+        self._title()
+        self._place([], audience.warnings)
+        self._say(f"Saved draft “{audience.name}” (version {audience.version}).", "wb-ok")
+        return True
+
+    def _ask_to_activate(self) -> None:
+        yes = w.Button(description="Activate and freeze", tooltip="Activate")
+        yes.add_class("wb-primary")
+        no = w.Button(description="Cancel")
+        yes.on_click(lambda _b: self.confirm_activate())
+        no.on_click(lambda _b: setattr(self.confirm, "children", []))
+        name = self.name.value.strip() or "this audience"
+        box = w.VBox([w.HTML(f"<b>Activate “{escape(name)}”?</b> Activating freezes it: its "
+                             "rules can no longer be changed, and it is processed every "
+                             "night from today. To change it later, duplicate it."),
+                      w.HBox([yes, no], layout=w.Layout(gap="8px"))])
+        box.add_class("wb-confirm")
+        self.confirm.children = [box]
+
+    def confirm_activate(self) -> bool:
+        self.confirm.children = []
+        if not self.save_draft():
+            return False
+        try:
+            self.app.wb.audiences.activate(self.audience_id, version=self.version)
+        except WorkbenchError as exc:
+            self._place(list(getattr(exc, "problems", [])) or [], [])
+            self._say(f"Not activated: {one_line(exc)}", "wb-error")
+            return False
+        self.app.show_audience(self.audience_id)
+        return True
+
+    def _say(self, text: str, kind: str) -> None:
+        self.message.value = f'<div class="{kind}">{escape(text)}</div>'
+
+    def close(self) -> None:
+        self._estimator.cancel()

@@ -1,0 +1,97 @@
+"""The Audiences dashboard: every audience with its status, creator, dates and size; search over
+name and creator as you type; sort by name or by created or processed date, both ways."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+
+from .style import DASH, badge, day, escape, number
+from .widgets import Table, link
+
+if TYPE_CHECKING:
+    from .app import App
+
+SORTS = [("Last processed (newest)", "-last_processed"), ("Last processed (oldest)",
+                                                          "last_processed"),
+         ("Created (newest)", "-created"), ("Created (oldest)", "created"),
+         ("Name A–Z", "name"), ("Name Z–A", "-name")]
+
+COLUMNS = [{"key": "status", "label": "Status"},
+           {"key": "name", "label": "Name", "sort": "name"},
+           {"key": "created_by", "label": "Created by"},
+           {"key": "created_on", "label": "Created on", "sort": "created"},
+           {"key": "last_processed_on", "label": "Last processed", "sort": "last_processed"},
+           {"key": "size", "label": "Size", "numeric": True},
+           {"key": "percent", "label": "% of base", "numeric": True}]
+
+
+class AudiencesDashboard:
+    def __init__(self, app: App, sort: str = "-last_processed"):
+        self.app = app
+        wb = app.wb
+        self.search = w.Text(placeholder="Search name or creator…", continuous_update=True,
+                             layout=w.Layout(width="340px"))
+        self.sort = w.Dropdown(options=SORTS, value=sort, description="Sort:",
+                               layout=w.Layout(width="300px"))
+        self.table = Table(columns=COLUMNS, sort=sort)
+        self.create = w.Button(description="Create Audience", icon="plus",
+                               tooltip="Start a new draft audience")
+        self.create.add_class("wb-primary")
+        self.create.on_click(lambda _b: app.show_builder())
+        self.create.layout.display = None if wb.user.can("audience.edit") else "none"
+        self.message = w.HTML()
+        self.count = w.HTML()
+        self.search.observe(lambda _c: self.refresh(), "value")
+        self.sort.observe(self._sorted_by_dropdown, "value")
+        self.table.observe(self._sorted_by_header, "sort")
+        self.table.on_click(lambda row, _link: app.show_audience(int(row)))
+        header = w.HBox([w.HTML('<div class="wb-title">Audiences</div>'), self.create],
+                        layout=w.Layout(justify_content="space-between", align_items="center"))
+        tools = w.HBox([self.search, self.sort, self.count],
+                       layout=w.Layout(align_items="center", gap="16px"))
+        self.widget = w.VBox([header, tools, self.message, self.table],
+                             layout=w.Layout(gap="8px"))
+        self.refresh()
+
+    def refresh(self) -> None:
+        audiences = self.app.wb.audiences.list(search=self.search.value.strip(),
+                                               sort=self.sort.value)
+        self.audiences = audiences
+        self.table.rows = [self._row(a) for a in audiences]
+        can_create = self.app.wb.user.can("audience.edit")
+        self.table.empty = (
+            f"No audience matches “{escape(self.search.value.strip())}”." if self.search.value
+            else "No audiences yet — " + ("use <b>Create Audience</b> to define the first one."
+                                          if can_create else "an analyst creates them."))
+        self.count.value = f'<span class="wb-muted">{len(audiences)} audience' \
+                           f'{"" if len(audiences) == 1 else "s"}</span>'
+
+    @staticmethod
+    def _row(audience) -> dict:
+        status = badge(audience.status)
+        if audience.processing_error:
+            status += (f' <span title="Last processing failed: {escape(audience.processing_error)}"'
+                       ' style="color:#b42318;cursor:help">⚠</span>')
+        return {"id": str(audience.id), "cells": {
+            "status": status,
+            "name": link(escape(audience.name)),
+            "created_by": escape(audience.created_by),
+            "created_on": day(audience.created_on),
+            "last_processed_on": day(audience.last_processed_on),
+            "size": number(audience.size),
+            "percent": DASH if audience.percent_of_base is None
+            else f"{audience.percent_of_base:.2f}%"}}
+
+    def _sorted_by_dropdown(self, change) -> None:
+        if self.table.sort != change["new"]:
+            self.table.sort = change["new"]
+        self.refresh()
+
+    def _sorted_by_header(self, change) -> None:
+        if self.sort.value != change["new"]:
+            self.sort.value = change["new"]  # refreshes through the drop-down
+
+    def notice(self, text: str) -> None:
+        self.message.value = f'<div class="wb-warning">{escape(text)}</div>'

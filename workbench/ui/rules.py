@@ -1,0 +1,316 @@
+"""One rule of the builder: the attribute's name, only the refinements that fit its type, the
+include/exclude toggle, a remove button, and its problems and warnings underneath.
+
+Editors turn widget values into the rule's JSON (SPEC 5) and back; they check nothing: the
+audience service does, and its messages come back to the rule they name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import ipywidgets as w
+
+from ..audiences.catalog import Attribute, Choices
+from .style import escape
+
+SHOWN_VALUES = 200  # a value list shows at most this many matches of its search
+
+
+def _number(text: str):
+    """A typed number, or the text itself (the service then says what is wrong with it)."""
+    text = text.strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _bound(value) -> str:
+    return "" if value is None else str(value)
+
+
+class ValuePicker:
+    """A checklist with search: type to narrow the known values, tick several."""
+
+    def __init__(self, values: tuple, selected: list, *, placeholder: str = "Search values…"):
+        self.values = [str(v) for v in values]
+        self.search = w.Text(placeholder=placeholder, layout=w.Layout(width="220px"))
+        self.select = w.SelectMultiple(rows=5, layout=w.Layout(width="220px"))
+        self.chosen = w.HTML()
+        self._selected = [str(v) for v in selected]
+        self._filter()
+        self.search.observe(lambda _c: self._filter(), "value")
+        self.select.observe(self._picked, "value")
+        self.widget = w.VBox([self.search, self.select, self.chosen])
+
+    def _filter(self) -> None:
+        needle = self.search.value.strip().lower()
+        shown = [v for v in self.values if needle in v.lower()][:SHOWN_VALUES]
+        options = sorted(set(shown) | set(self._selected), key=lambda v: (v not in shown, v))
+        self._updating = True
+        self.select.options = options
+        self.select.value = tuple(v for v in self._selected if v in options)
+        self._updating = False
+        self._show_chosen()
+
+    def _picked(self, change) -> None:
+        if getattr(self, "_updating", False):
+            return
+        visible = set(self.select.options)
+        self._selected = [v for v in self._selected if v not in visible] + list(change["new"])
+        self._show_chosen()
+
+    def _show_chosen(self) -> None:
+        self.chosen.value = (f'<span class="wb-muted">{len(self._selected)} selected: '
+                             f'{escape(", ".join(self._selected[:6]))}'
+                             f'{"…" if len(self._selected) > 6 else ""}</span>'
+                             if self._selected else '<span class="wb-muted">none selected</span>')
+
+    @property
+    def selected(self) -> list[str]:
+        return list(self._selected)
+
+    @selected.setter
+    def selected(self, values: list[str]) -> None:
+        self._selected = [str(v) for v in values]
+        self._filter()
+        self.select.value = tuple(v for v in self._selected if v in self.select.options)
+
+    def observe(self, callback: Callable) -> None:
+        self.select.observe(lambda _c: callback(), "value")
+
+
+class Editor:
+    """The refinements of one attribute type: ``widget``, ``fields()`` -> op/value/…"""
+
+    widget: w.Widget
+
+    def fields(self) -> dict:
+        raise NotImplementedError
+
+    def observe(self, callback: Callable) -> None:
+        for widget in self._inputs():
+            widget.observe(lambda _c: callback(), "value")
+
+    def _inputs(self) -> list[w.Widget]:
+        return []
+
+
+class TextEditor(Editor):
+    def __init__(self, choices: Choices, rule: dict):
+        op = rule.get("op", "in")
+        self.op = w.ToggleButtons(options=[("is any of", "in"), ("contains", "contains")],
+                                  value=op if op in ("in", "contains") else "in",
+                                  style={"button_width": "84px"})
+        value = rule.get("value")
+        self.picker = ValuePicker(choices.values, value if isinstance(value, list) else [])
+        self.text = w.Text(value=value if isinstance(value, str) else "",
+                           placeholder="text to look for", layout=w.Layout(width="220px"))
+        self.body = w.Box()
+        self.op.observe(lambda _c: self._show(), "value")
+        self._show()
+        self.widget = w.VBox([self.op, self.body])
+
+    def _show(self) -> None:
+        self.body.children = [self.picker.widget if self.op.value == "in" else self.text]
+
+    def fields(self) -> dict:
+        if self.op.value == "in":
+            return {"op": "in", "value": self.picker.selected}
+        return {"op": "contains", "value": self.text.value}
+
+    def observe(self, callback: Callable) -> None:
+        self.picker.observe(callback)
+        for widget in (self.op, self.text):
+            widget.observe(lambda _c: callback(), "value")
+
+
+class NumberEditor(Editor):
+    """between [low, high], either end open; windowed RFM adds "in the last N days"."""
+
+    def __init__(self, attribute: Attribute, choices: Choices, rule: dict):
+        low, high = (rule.get("value") or [None, None]) if rule.get("op") == "between" \
+            else (None, None)
+        if rule.get("op") in ("gt", "gte"):
+            low = rule.get("value")
+        if rule.get("op") in ("lt", "lte"):
+            high = rule.get("value")
+        hint = (f"{choices.minimum} to {choices.maximum}" if choices.minimum is not None
+                else "")
+        self.low = w.Text(value=_bound(low), placeholder="min", layout=w.Layout(width="90px"))
+        self.high = w.Text(value=_bound(high), placeholder="max", layout=w.Layout(width="90px"))
+        parts: list[w.Widget] = [w.HTML("between"), self.low, w.HTML("and"), self.high]
+        self.within = None
+        if attribute.windowed:
+            self.within = w.Text(value=_bound(rule.get("within_days")), placeholder="all time",
+                                 layout=w.Layout(width="80px"))
+            parts += [w.HTML("in the last"), self.within, w.HTML("days")]
+        if hint:
+            parts.append(w.HTML(f'<span class="wb-muted">({escape(hint)})</span>'))
+        self.widget = w.HBox(parts, layout=w.Layout(align_items="center", gap="6px",
+                                                    flex_flow="row wrap"))
+
+    def fields(self) -> dict:
+        fields = {"op": "between", "value": [_number(self.low.value), _number(self.high.value)]}
+        if self.within is not None and self.within.value.strip():
+            fields["within_days"] = _number(self.within.value)
+        return fields
+
+    def _inputs(self):
+        return [self.low, self.high] + ([self.within] if self.within else [])
+
+
+class DateEditor(Editor):
+    def __init__(self, choices: Choices, rule: dict):
+        op = rule.get("op", "between")
+        self.op = w.ToggleButtons(options=[("between", "between"),
+                                           ("in the last", "within_last_days")],
+                                  value="within_last_days" if op == "within_last_days"
+                                  else "between", style={"button_width": "84px"})
+        low, high = (rule.get("value") or [None, None]) if op == "between" else (None, None)
+        self.start = w.DatePicker(value=_day(low), layout=w.Layout(width="150px"))
+        self.end = w.DatePicker(value=_day(high), layout=w.Layout(width="150px"))
+        self.days = w.Text(value=_bound(rule.get("value")) if op == "within_last_days" else "",
+                           placeholder="days", layout=w.Layout(width="80px"))
+        self.body = w.HBox(layout=w.Layout(align_items="center", gap="6px"))
+        self.op.observe(lambda _c: self._show(), "value")
+        self._show()
+        self.widget = w.VBox([self.op, self.body])
+
+    def _show(self) -> None:
+        self.body.children = ([w.HTML("from"), self.start, w.HTML("to"), self.end]
+                              if self.op.value == "between" else [self.days, w.HTML("days")])
+
+    def fields(self) -> dict:
+        if self.op.value == "between":
+            return {"op": "between", "value": [_iso(self.start.value), _iso(self.end.value)]}
+        return {"op": "within_last_days", "value": _number(self.days.value)}
+
+    def _inputs(self):
+        return [self.op, self.start, self.end, self.days]
+
+
+class TagEditor(Editor):
+    def __init__(self, choices: Choices, rule: dict):
+        self.picker = ValuePicker(choices.values, rule.get("value") or [],
+                                  placeholder="Search tags…")
+        self.count = w.Text(value=_bound(rule.get("min_count") or 1),
+                            layout=w.Layout(width="60px"))
+        self.within = w.Text(value=_bound(rule.get("within_days")), placeholder="all time",
+                             layout=w.Layout(width="80px"))
+        window = w.HBox([w.HTML("at least"), self.count, w.HTML("times in the last"),
+                         self.within, w.HTML("days")],
+                        layout=w.Layout(align_items="center", gap="6px"))
+        self.widget = w.VBox([self.picker.widget, window])
+
+    def fields(self) -> dict:
+        fields = {"op": "has", "value": self.picker.selected,
+                  "min_count": _number(self.count.value) or 1}
+        if self.within.value.strip():
+            fields["within_days"] = _number(self.within.value)
+        return fields
+
+    def observe(self, callback: Callable) -> None:
+        self.picker.observe(callback)
+        for widget in (self.count, self.within):
+            widget.observe(lambda _c: callback(), "value")
+
+
+class MembershipEditor(Editor):
+    def __init__(self, audiences: list[tuple[str, int]], rule: dict):
+        chosen = [int(v) for v in rule.get("value") or [] if str(v).isdigit()]
+        self.select = w.SelectMultiple(options=audiences, rows=min(6, max(2, len(audiences))),
+                                       value=tuple(v for v in chosen
+                                                   if v in {i for _n, i in audiences}),
+                                       layout=w.Layout(width="300px"))
+        self.widget = w.VBox([w.HTML('<span class="wb-muted">member of any of</span>'),
+                              self.select])
+
+    def fields(self) -> dict:
+        return {"op": "in", "value": list(self.select.value)}
+
+    def _inputs(self):
+        return [self.select]
+
+
+class BooleanEditor(Editor):
+    def __init__(self, rule: dict):
+        self.value = w.ToggleButtons(options=[("is true", True), ("is false", False)],
+                                     value=rule.get("value") is not False)
+        self.widget = self.value
+
+    def fields(self) -> dict:
+        return {"op": "eq", "value": self.value.value}
+
+    def _inputs(self):
+        return [self.value]
+
+
+def _day(value) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def editor_for(attribute: Attribute, choices: Choices, rule: dict,
+               audiences: list[tuple[str, int]]) -> Editor:
+    if attribute.type == "event":
+        return TagEditor(choices, rule)
+    if attribute.type == "membership":
+        return MembershipEditor(audiences, rule)
+    if attribute.type == "boolean":
+        return BooleanEditor(rule)
+    if attribute.is_number:
+        return NumberEditor(attribute, choices, rule)
+    if attribute.is_date:
+        return DateEditor(choices, rule)
+    return TextEditor(choices, rule)
+
+
+class RuleRow:
+    """One rule: name, refinements, include/exclude, remove; problems underneath."""
+
+    def __init__(self, attribute: Attribute, choices: Choices, rule: dict,
+                 audiences: list[tuple[str, int]], *, on_change: Callable,
+                 on_remove: Callable[[RuleRow], None], editable: bool = True):
+        self.attribute = attribute
+        self.editor = editor_for(attribute, choices, rule, audiences)
+        self.mode = w.ToggleButtons(options=[("Include", False), ("Exclude", True)],
+                                    value=bool(rule.get("exclude")),
+                                    style={"button_width": "70px"})
+        self.remove = w.Button(icon="times", tooltip=f"Remove the {attribute.label} rule",
+                               layout=w.Layout(width="36px"))
+        self.remove.on_click(lambda _b: on_remove(self))
+        self.problems = w.HTML()
+        name = w.HTML(f'<div class="wb-rule-name">{escape(attribute.label)}</div>')
+        top = w.HBox([name, self.editor.widget, self.mode, self.remove],
+                      layout=w.Layout(align_items="flex-start", gap="12px",
+                                      justify_content="space-between"))
+        self.widget = w.VBox([top, self.problems])
+        self.widget.add_class("wb-rule")
+        self.editor.observe(on_change)
+        self.mode.observe(lambda _c: on_change(), "value")
+        if not editable:
+            self.remove.layout.display = "none"
+
+    def rule(self) -> dict:
+        return {"attribute": self.attribute.name, **self.editor.fields(),
+                "exclude": self.mode.value}
+
+    def show(self, problems: list[str], warnings: list[str]) -> None:
+        lines = [f'<div class="wb-error">✖ {escape(p)}</div>' for p in problems]
+        lines += [f'<div class="wb-warning">⚠ {escape(x)}</div>' for x in warnings]
+        self.problems.value = "".join(lines)
+        (self.widget.add_class if problems else self.widget.remove_class)("wb-invalid")

@@ -1,0 +1,155 @@
+"""Two small browser-side widgets (anywidget, inline: nothing is fetched from the internet).
+
+- ``Table``: a styled HTML table whose headers sort and whose link cells call back to Python;
+  cells arrive as HTML made (and escaped) in Python.
+- ``Location``: reads the page's query (``?audience=12``) once it is shown and writes it back as
+  the app moves between pages, so an address can be shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anywidget
+import traitlets
+
+_TABLE_ESM = r"""
+function render({ model, el }) {
+  const draw = () => {
+    const cols = model.get("columns"), rows = model.get("rows"), sort = model.get("sort");
+    el.innerHTML = "";
+    if (model.get("loading")) {
+      el.innerHTML = '<div class="wb-muted" style="padding:18px 4px">Loading… <span class="wb-spinner"></span></div>';
+      return;
+    }
+    if (!rows.length) {
+      const empty = document.createElement("div");
+      empty.className = "wb-empty";
+      empty.innerHTML = model.get("empty");
+      el.appendChild(empty);
+      return;
+    }
+    const table = document.createElement("table");
+    table.className = "wb-table";
+    const head = table.createTHead().insertRow();
+    for (const c of cols) {
+      const th = document.createElement("th");
+      th.textContent = c.label;
+      if (c.numeric) th.className = "wb-num";
+      if (c.sort) {
+        th.style.cursor = "pointer";
+        th.title = "Sort by " + c.label.toLowerCase();
+        if (sort === c.sort) th.textContent += " ↑";
+        if (sort === "-" + c.sort) th.textContent += " ↓";
+        th.onclick = () => {
+          model.set("sort", sort === c.sort ? "-" + c.sort : c.sort);
+          model.save_changes();
+        };
+      }
+      head.appendChild(th);
+    }
+    const body = table.createTBody();
+    for (const r of rows) {
+      const tr = body.insertRow();
+      tr.dataset.row = r.id;
+      for (const c of cols) {
+        const td = tr.insertCell();
+        td.innerHTML = r.cells[c.key] ?? "";
+        if (c.numeric) td.className = "wb-num";
+        for (const a of td.querySelectorAll("a[data-link]")) {
+          a.href = "#";
+          a.onclick = (e) => {
+            e.preventDefault();
+            model.send({ event: "click", row: r.id, column: c.key, link: a.dataset.link });
+          };
+        }
+      }
+    }
+    el.appendChild(table);
+  };
+  for (const name of ["rows", "columns", "sort", "loading", "empty"]) model.on("change:" + name, draw);
+  draw();
+}
+export default { render };
+"""
+
+_TABLE_CSS = """
+.wb-table { border-collapse: collapse; width: 100%; font-size: 13px; }
+.wb-table th { text-align: left; font-size: 12px; text-transform: uppercase; letter-spacing: .04em;
+  color: #616e7c; border-bottom: 2px solid #e4e7eb; padding: 6px 10px; white-space: nowrap;
+  user-select: none; }
+.wb-table td { border-bottom: 1px solid #eef0f2; padding: 7px 10px; vertical-align: top; }
+.wb-table tr:hover td { background: #f5f7fa; }
+.wb-table .wb-num { text-align: right; font-variant-numeric: tabular-nums; }
+.wb-table a { color: #2563eb; text-decoration: none; font-weight: 600; }
+.wb-table a:hover { text-decoration: underline; }
+.wb-empty { padding: 28px 8px; color: #616e7c; font-size: 14px; }
+"""
+
+
+class Table(anywidget.AnyWidget):
+    """``columns``: [{key, label, numeric?, sort?}]; ``rows``: [{id, cells: {key: html}}].
+    A cell's ``<a data-link="…">`` calls ``on_click`` callbacks with (row id, link)."""
+
+    _esm = _TABLE_ESM
+    _css = _TABLE_CSS
+    columns = traitlets.List().tag(sync=True)
+    rows = traitlets.List().tag(sync=True)
+    sort = traitlets.Unicode("").tag(sync=True)
+    loading = traitlets.Bool(False).tag(sync=True)
+    empty = traitlets.Unicode("Nothing here yet.").tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._clicks: list[Callable[[str, str], None]] = []
+        self.on_msg(self._message)
+
+    def on_click(self, callback: Callable[[str, str], None]) -> None:
+        self._clicks.append(callback)
+
+    def click(self, row: str, link: str = "open") -> None:
+        """What a click on a row's link does (the browser sends it; tests call it)."""
+        for callback in self._clicks:
+            callback(str(row), link)
+
+    def _message(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("event") == "click":
+            self.click(content.get("row", ""), content.get("link", "open"))
+
+
+_LOCATION_ESM = r"""
+function render({ model, el }) {
+  el.style.display = "none";
+  const params = new URLSearchParams(window.location.search);
+  const initial = {};
+  for (const key of model.get("params")) if (params.has(key)) initial[key] = params.get(key);
+  model.set("initial", initial);
+  model.set("ready", true);
+  model.save_changes();
+  const write = () => {
+    const p = new URLSearchParams(window.location.search);
+    for (const key of model.get("params")) p.delete(key);
+    for (const [key, value] of Object.entries(model.get("query"))) p.set(key, value);
+    const text = p.toString();
+    window.history.replaceState(null, "", window.location.pathname + (text ? "?" + text : ""));
+  };
+  model.on("change:query", write);
+}
+export default { render };
+"""
+
+
+class Location(anywidget.AnyWidget):
+    """The page's address: ``initial`` is its query when first shown; setting ``query`` writes
+    the app's current page into it (other parameters, such as the token, are kept)."""
+
+    _esm = _LOCATION_ESM
+    params = traitlets.List(["audience", "page"]).tag(sync=True)
+    initial = traitlets.Dict().tag(sync=True)
+    ready = traitlets.Bool(False).tag(sync=True)
+    query = traitlets.Dict().tag(sync=True)
+
+
+def link(text: str, target: str = "open") -> str:
+    """An in-table link (text already escaped) that calls the table's ``on_click``."""
+    return f'<a data-link="{target}">{text}</a>'
