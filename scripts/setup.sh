@@ -22,4 +22,6 @@ Ready. The workbench home is $WORKBENCH_HOME.
   .venv/bin/workbench --help
   .venv/bin/workbench audience list
   .venv/bin/jupyter lab notebooks/        # analysts: import workbench; wb = workbench.open()
+Now serving the dashboards (Ctrl-C stops them; \`workbench serve\` starts them again):
 MSG
+exec .venv/bin/workbench serve --port "${WORKBENCH_PORT:-8866}"

@@ -174,6 +174,8 @@ def test_a_draft_is_built_estimated_saved_activated_then_processed(served, brows
     page.wait_for_selector("text=Estimated Audience Size")
     assert "audience=" in page.url
     audience_id = re.search(r"audience=(\d+)", page.url).group(1)
+    page.wait_for_selector("text=Not processed yet")
+    page.wait_for_selector("text=(not processed yet)")  # estimated now instead
     visit.shot("06-audience-not-processed")
     cli(home, "process", "--as-of", "2026-11-28")
     page.goto(re.sub(r"audience=\d+", f"audience={audience_id}", page.url))

@@ -140,7 +140,7 @@ class AudiencePage:
     def load(self) -> None:
         """Everything below the header: history, composition, exports (after the page shows)."""
         wb, audience = self.app.wb, self.audience
-        if audience.status == "draft":
+        if audience.status == "draft" or audience.size is None:
             self._estimate_draft()
         self.history = wb.processing.history(audience.id)
         self.composition = wb.processing.composition(audience.id)
@@ -157,7 +157,9 @@ class AudiencePage:
         self.size.value = f'<div class="wb-big">{number(estimate.size)}</div>'
         self.share.value = (f'<div class="wb-muted">{estimate.percent_of_base or 0:.2f}% of '
                             f'{number(estimate.base)} customers<br>estimated as of '
-                            f'{estimate.as_of} (drafts are not processed)</div>')
+                            f'{estimate.as_of}' + (' (drafts are not processed)'
+                                                   if self.audience.status == "draft" else
+                                                   ' (not processed yet)') + '</div>')
 
     def _fill_history(self) -> None:
         if self.history.empty:
@@ -250,7 +252,7 @@ class AudiencePage:
 
     def _show_size(self) -> None:
         a = self.audience
-        if a.status == "draft":
+        if a.status == "draft" or a.size is None:
             self.size.value = f'<div class="wb-big">{DASH}<span class="wb-spinner"></span></div>'
             self.share.value = '<div class="wb-muted">estimating…</div>'
             return
