@@ -189,17 +189,32 @@ def test_an_action_the_service_refuses_shows_one_line(wb, server=None):
     del ExportRecords
 
 
+def opened_at(app, query: dict) -> None:
+    """What the browser does when the page appears: report its address."""
+    app.location.ready = False
+    app.location.initial = query
+    app.location.ready = True
+
+
 def test_a_shared_link_opens_its_page(wb):
     app = App(wb, background=False)
-    app.location.initial = {"audience": "2", "page": "edit"}
+    opened_at(app, {"audience": "2", "page": "edit"})
     assert type(app.page).__name__ == "AudienceBuilder" and app.page.audience_id == 2
-    app.location.initial = {"audience": "1"}
+    opened_at(app, {"audience": "1"})
     assert type(app.page).__name__ == "AudiencePage"
-    app.location.initial = {"audience": "999"}
+    opened_at(app, {"audience": "999"})
     assert type(app.page).__name__ == "AudiencePage"  # stays where it was
     app.show_dashboard()
-    app.location.initial = {"audience": "nope"}
+    opened_at(app, {"audience": "nope"})
     assert "points nowhere" in app.page.message.value
+
+
+def test_a_page_shown_later_shows_the_audiences_as_they_are_then(wb):
+    app = App(wb, background=False)  # a preheated kernel, before anyone visits
+    wb.audiences.create({"name": "Made meanwhile", "rules": []})
+    assert "Made meanwhile" not in names(app.page.table)
+    opened_at(app, {})
+    assert "Made meanwhile" in names(app.page.table)
 
 
 def test_debounced_work_answers_only_the_latest_request():

@@ -29,7 +29,7 @@ class App:
         self.wb = wb
         self.background = background
         self.location = Location()
-        self.location.observe(self._arrived, "initial")
+        self.location.observe(self._arrived, "ready")
         self._nav = {name: w.Button(description=label, tooltip=label)
                      for name, label in (("audiences", "Audiences"),
                                          ("exports", "Manage Exports"))}
@@ -84,10 +84,16 @@ class App:
             self.location.query = query
 
     def _arrived(self, change) -> None:
-        """The browser's address when the page opened: go where it points."""
-        query = change["new"] or {}
+        """The page is in a browser: go where its address points, or show the dashboard as it
+        is now (a preheated kernel built it before the visitor came)."""
+        if not change["new"]:
+            return
+        query = self.location.initial or {}
         try:
-            if query.get("page") == "new":
+            if not query.get("page") and not query.get("audience"):
+                if hasattr(self.page, "refresh"):
+                    self.page.refresh()
+            elif query.get("page") == "new":
                 self.show_builder()
             elif query.get("page") == "exports":
                 self.show_exports()
