@@ -3,6 +3,7 @@
 # product on its embedded defaults.   Usage: bash scripts/setup.sh
 #   WORKBENCH_HOME   where the home goes (default: ./home)
 #   SAMPLE_CUSTOMERS size of the synthetic customer base (default: 100000)
+#   WORKBENCH_PORT   where the dashboards are served on 127.0.0.1 (default: 8866)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh

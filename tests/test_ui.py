@@ -84,7 +84,8 @@ def test_the_builder_estimates_live_and_saves_a_draft(wb):
     assert "Excluding" in builder.summary.value
     assert builder.save_draft() is False  # no name
     assert "wb-invalid" in builder.name._dom_classes and "required" in builder.name_problem.value
-    builder.name.value = "Adults, not men"
+    builder.name.value = "Adults, not men"  # fixed: the complaint goes
+    assert builder.name_problem.value == "" and "wb-invalid" not in builder.name._dom_classes
     assert builder.save_draft() is True
     saved = wb.audiences.get(builder.audience_id)
     assert saved.status == "draft" and saved.created_by == "ada"
@@ -100,8 +101,9 @@ def test_problems_and_warnings_appear_next_to_their_rule(wb):
     age = builder.add_rule("age")
     age.editor.low.value = "abc"
     assert "✖" in age.problems.value and "wb-invalid" in age.widget._dom_classes
-    gender = builder.rules[0]  # nothing ticked yet: its own message, not the age's
-    assert "non-empty list" in gender.problems.value and "abc" not in gender.problems.value
+    gender = builder.rules[0]  # nothing ticked yet: left out of the estimate, not marked wrong
+    assert "Pick at least one value" in gender.problems.value and "✖" not in gender.problems.value
+    assert "abc" not in gender.problems.value
     age.editor.low.value = "30"
     assert age.problems.value == "" and "wb-invalid" not in age.widget._dom_classes
     gender.editor.picker.selected = ["female"]
@@ -111,6 +113,17 @@ def test_problems_and_warnings_appear_next_to_their_rule(wb):
     tag.editor.picker.selected = ["no_such_tag"]
     tag.editor.picker.select.value = ("no_such_tag",)
     assert "⚠" in tag.problems.value and "no_such_tag" in tag.problems.value
+
+
+def test_an_unfinished_rule_cannot_be_saved_and_says_why(wb):
+    app = App(wb, background=False)
+    app.show_builder()
+    builder = app.page
+    builder.name.value = "Half done"
+    tag = builder.add_rule("tag")
+    assert builder.estimate.size == wb.audiences.estimate({"name": "x", "rules": []}).size
+    assert builder.save_draft() is False
+    assert "✖" in tag.problems.value and "non-empty list" in tag.problems.value
 
 
 def test_a_stale_draft_is_a_clear_conflict(wb):

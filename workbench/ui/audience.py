@@ -28,7 +28,8 @@ def chart_widget(chart) -> w.Widget:
     if not getattr(chart_widget, "_offline", False):
         alt.JupyterChart.enable_offline()
         chart_widget._offline = True
-    return alt.JupyterChart(chart)
+    # No actions menu: its "Open in Vega Editor" would send the chart's data to vega.github.io.
+    return alt.JupyterChart(chart, embed_options={"actions": False})
 
 
 def actions(app: App, audience) -> list[str]:

@@ -74,8 +74,8 @@ class AudienceBuilder:
         self.estimate = None
         self._estimator = Debounced(self._estimate, self._estimated, busy=self._busy,
                                     background=app.background)
-        for widget in (self.name, self.description):
-            widget.observe(lambda _c: self._changed(), "value")
+        self.name.observe(self._named, "value")
+        self.description.observe(lambda _c: self._changed(), "value")
 
         if not self.can_edit:
             self.save.layout.display = self.activate.layout.display = "none"
@@ -94,7 +94,7 @@ class AudienceBuilder:
                        w.HTML('<h4 style="margin:14px 0 6px 0">Rules</h4>'),
                        self.rules_box, self.picker, self.general],
                       layout=w.Layout(width="780px"))
-        panel = w.VBox([w.HTML("<h4>Estimated size</h4>"), self.size, self.share,
+        panel = w.VBox([w.HTML("<h4>Estimated Audience Size</h4>"), self.size, self.share,
                         w.HTML("<h4 style='margin-top:14px'>Targeting summary</h4>"),
                         self.summary, self.warnings], layout=w.Layout(width="360px"))
         panel.add_class("wb-panel")
@@ -166,9 +166,21 @@ class AudienceBuilder:
     def _changed(self) -> None:
         self.refresh_estimate()
 
+    def _named(self, _change) -> None:
+        if self.name.value.strip() and self.name_problem.value:  # fixed: the complaint goes
+            self.name_problem.value = ""
+            self.name.remove_class("wb-invalid")
+            self.message.value = ""
+        self._changed()
+
     def refresh_estimate(self) -> None:
+        """Estimate the rules that are complete; a rule still waiting for its first value is
+        left out (and says so) rather than marked wrong."""
         definition = self.definition()
         definition["name"] = definition["name"] or "untitled"  # a name is needed to save only
+        self._waiting = [i for i, rule in enumerate(definition["rules"]) if _unfinished(rule)]
+        definition["rules"] = [r for i, r in enumerate(definition["rules"])
+                               if i not in self._waiting]
         self._estimator.request(definition)
 
     def _estimate(self, definition: dict):
@@ -197,20 +209,25 @@ class AudienceBuilder:
                                   'base.</div>')
         self._place(problems, warnings)
 
-    def _place(self, problems: list[str], warnings: list[str]) -> None:
-        """Each message next to the rule it names; the rest under the rules."""
+    def _place(self, problems: list[str], warnings: list[str], estimated: bool = True) -> None:
+        """Each message next to the rule it names; the rest under the rules. ``estimated``:
+        the messages are about the estimated rules (unfinished ones left out)."""
+        waiting = getattr(self, "_waiting", []) if estimated else []
+        positions = [i for i in range(len(self.rules)) if i not in waiting]
         per_rule: dict[int, tuple[list, list]] = {i: ([], []) for i in range(len(self.rules))}
         general = []
         for kind, messages in ((0, problems), (1, warnings)):
             for message in messages:
                 found = RULE.match(message)
                 index = int(found.group(1)) - 1 if found else -1
+                if found and estimated and 0 <= index < len(positions):
+                    index = positions[index]
                 if index in per_rule:
                     per_rule[index][kind].append(message[found.end():])
                 elif not message.startswith("name:"):
                     general.append((kind, message))
         for index, row in enumerate(self.rules):
-            row.show(*per_rule[index])
+            row.show(*per_rule[index], waiting=index in waiting)
         self.general.value = "".join(
             f'<div class="{"wb-error" if kind == 0 else "wb-warning"}">'
             f'{"✖" if kind == 0 else "⚠"} {escape(m)}</div>' for kind, m in general)
@@ -240,13 +257,14 @@ class AudienceBuilder:
                       "wb-error")
             return False
         except WorkbenchError as exc:
-            self._place(list(getattr(exc, "problems", [])) or [one_line(exc)], [])
+            self._place(list(getattr(exc, "problems", [])) or [one_line(exc)], [],
+                        estimated=False)
             self._say("Not saved: fix the marked rules.", "wb-error")
             return False
         self.audience_id, self.version = audience.id, audience.version
         self.app.location.query = {"audience": str(audience.id), "page": "edit"}
         self._title()
-        self._place([], audience.warnings)
+        self._place([], audience.warnings, estimated=False)
         self._say(f"Saved draft “{audience.name}” (version {audience.version}).", "wb-ok")
         return True
 
@@ -271,7 +289,7 @@ class AudienceBuilder:
         try:
             self.app.wb.audiences.activate(self.audience_id, version=self.version)
         except WorkbenchError as exc:
-            self._place(list(getattr(exc, "problems", [])) or [], [])
+            self._place(list(getattr(exc, "problems", [])) or [], [], estimated=False)
             self._say(f"Not activated: {one_line(exc)}", "wb-error")
             return False
         self.app.show_audience(self.audience_id)
@@ -282,3 +300,8 @@ class AudienceBuilder:
 
     def close(self) -> None:
         self._estimator.cancel()
+
+
+def _unfinished(rule: dict) -> bool:
+    """A rule whose value list is still empty: just added, nothing ticked yet."""
+    return rule.get("op") in ("in", "has") and rule.get("value") == []

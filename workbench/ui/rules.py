@@ -309,8 +309,11 @@ class RuleRow:
         return {"attribute": self.attribute.name, **self.editor.fields(),
                 "exclude": self.mode.value}
 
-    def show(self, problems: list[str], warnings: list[str]) -> None:
+    def show(self, problems: list[str], warnings: list[str], waiting: bool = False) -> None:
         lines = [f'<div class="wb-error">✖ {escape(p)}</div>' for p in problems]
+        if waiting:
+            lines.append('<div class="wb-muted">Pick at least one value; until then this rule '
+                         'is left out of the estimate.</div>')
         lines += [f'<div class="wb-warning">⚠ {escape(x)}</div>' for x in warnings]
         self.problems.value = "".join(lines)
         (self.widget.add_class if problems else self.widget.remove_class)("wb-invalid")
