@@ -241,3 +241,25 @@ def test_debounced_work_answers_only_the_latest_request():
         time.sleep(0.01)
     time.sleep(0.1)
     assert answers == [8] and busy[0] is True and busy[-1] is False
+
+
+def test_a_role_changed_since_the_kernel_started_applies_when_the_page_opens(wb):
+    with as_user(wb, "eve", "admin") as eve:
+        app = App(eve, background=False)  # a preheated kernel: eve was an admin then
+        assert app.page.create.layout.display is None
+        settings = eve.home.settings_file
+        settings.write_text(settings.read_text().replace('eve = "admin"', 'eve = "viewer"'))
+        opened_at(app, {})
+        assert app.wb.user.role.value == "viewer" and app.page.create.layout.display == "none"
+        assert "eve (viewer)" in app._user_label.value
+
+
+def test_a_draft_keeps_rules_the_builder_cannot_show(wb):
+    old = wb.audiences.activate(wb.audiences.create({"name": "Old", "rules": []}).id)
+    draft = wb.audiences.create({"name": "Uses old", "rules": [
+        {"attribute": "audience", "op": "in", "value": [old.id, 1]}]})
+    app = App(wb, background=False)
+    app.show_builder(draft.id)
+    assert app.page.definition()["rules"][0]["value"] == [old.id, 1]
+    app.page.kept.append({"attribute": "appended.gone", "op": "is_known"})
+    assert app.page.definition()["rules"][-1] == {"attribute": "appended.gone", "op": "is_known"}

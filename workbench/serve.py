@@ -29,7 +29,9 @@ from .errors import WorkbenchError
 DASHBOARDS = Path(os.environ.get("WORKBENCH_DASHBOARDS",
                                  Path(__file__).resolve().parents[1] / "dashboards"))
 TEMPLATE = "workbench"
-CULL_IDLE_SECONDS = 600
+# Voilà's own shutdown of a closed page's kernel is refused (XSRF, Voilà #1458): idle kernels
+# of closed pages go after two minutes (an open page keeps its kernel: cull_connected off).
+CULL_IDLE_SECONDS = 120
 STARTUP_SECONDS = 120
 
 
@@ -64,15 +66,29 @@ def offline_template(folder: Path) -> Path:
     return folder
 
 
-def command(port: int, token: str) -> list[str]:
+def command(port: int) -> list[str]:
+    """Voilà's command line: no token on it (any local user can read a command line; the
+    token goes in a private config file, ``private_config``)."""
     return [sys.executable, "-m", "voila", str(DASHBOARDS), "--no-browser",
             f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
-            f"--token={token}", f"--template={TEMPLATE}", "--theme=light",
+            f"--template={TEMPLATE}", "--theme=light",
             "--preheat_kernel=True", "--pool_size=1", "--show_tracebacks=False",
             f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
             "--MappingKernelManager.cull_interval=60",
             "--MappingKernelManager.cull_connected=False",
             "--VoilaConfiguration.extension_denylist=jupyterlab_pygments"]
+
+
+def private_config(folder: Path, token: str) -> Path:
+    """A config folder (for JUPYTER_CONFIG_PATH) holding the token, readable by us only."""
+    from .files import private_folder
+
+    private_folder(folder)
+    config = folder / "voila.json"
+    descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump({"Voila": {"token": token}}, handle)
+    return folder
 
 
 def urls(port: int, token: str) -> list[str]:
@@ -91,8 +107,9 @@ def free(port: int) -> bool:
 
 
 def serve(home, user: str, port: int, *, say: Callable[[str], None] = print,
-          ready: Callable[[list[str]], None] | None = None) -> int:
-    """Run Voilà until it stops or we are stopped (Ctrl-C, SIGTERM): then stop it cleanly.
+          ready: Callable[[list[str]], None] | None = None) -> None:
+    """Run Voilà until we are stopped (Ctrl-C, SIGTERM: then it is stopped cleanly) or it
+    stops by itself (an error, with its log).
     ``ready(urls)`` is called once the dashboards answer."""
     if not free(port):
         raise WorkbenchError(f"port {port} on 127.0.0.1 is in use; choose another with "
@@ -100,14 +117,18 @@ def serve(home, user: str, port: int, *, say: Callable[[str], None] = print,
     names = dashboards()
     token = os.environ.get("WORKBENCH_SERVE_TOKEN") or secrets.token_urlsafe(24)
     data = offline_template(home.tmp_dir / "voila")
+    config = private_config(home.tmp_dir / "voila" / f"config-{os.getpid()}", token)
     env = {**os.environ, "WORKBENCH_HOME": str(home.root), "WORKBENCH_USER": user,
            "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data),
                                                         os.environ.get("JUPYTER_PATH")])),
+           "JUPYTER_CONFIG_PATH": os.pathsep.join(filter(None, [
+               str(config), os.environ.get("JUPYTER_CONFIG_PATH")])),
            "PYTHONUNBUFFERED": "1"}
+    env.pop("WORKBENCH_SERVE_TOKEN", None)  # kernels need no token
     log = home.tmp_dir / "voila" / "voila.log"
     with open(log, "ab") as output:
         # Its own session: Ctrl-C reaches us, and we stop Voilà (and its kernels) in order.
-        child = subprocess.Popen(command(port, token), env=env, cwd=str(DASHBOARDS),
+        child = subprocess.Popen(command(port), env=env, cwd=str(DASHBOARDS),
                                  stdout=output, stderr=subprocess.STDOUT,
                                  start_new_session=True)
     try:
@@ -126,9 +147,13 @@ def serve(home, user: str, port: int, *, say: Callable[[str], None] = print,
             say(f"  {Path(name).stem}: {url}")
         if ready:
             ready(links)
-        return child.wait()
+        code = child.wait()
+        raise WorkbenchError(f"Voilà stopped by itself (exit {code}); its log: {log}")
     finally:
         _stop(child)
+        import shutil
+
+        shutil.rmtree(config, ignore_errors=True)
 
 
 def _answers(port: int) -> bool:

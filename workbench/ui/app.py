@@ -38,11 +38,11 @@ class App:
             button.on_click(lambda _b, name=name: self.show_dashboard() if name == "audiences"
                             else self.show_exports())
         user = wb.user
+        self._user_label = w.HTML(f'<span class="wb-user">{escape(user.name)} '
+                                  f'({escape(user.role.value)})</span>',
+                                  layout=w.Layout(margin="0 0 0 auto"))
         bar = w.HBox([w.HTML('<span class="wb-brand">Audience Workbench</span>'),
-                      self._nav["audiences"], self._nav["exports"],
-                      w.HTML(f'<span class="wb-user">{escape(user.name)} '
-                             f'({escape(user.role.value)})</span>',
-                             layout=w.Layout(margin="0 0 0 auto"))])
+                      self._nav["audiences"], self._nav["exports"], self._user_label])
         bar.add_class("wb-topbar")
         self.content = w.VBox()
         self.page = None
@@ -83,11 +83,33 @@ class App:
         if query is not None:
             self.location.query = query
 
+    def _reopen_if_role_changed(self) -> None:
+        """A preheated kernel opened the workbench before the visitor came: if workbench.toml
+        has given this user another role since, reopen it (pages are rebuilt for that role)."""
+        from ..settings import load_settings
+        from ..users import resolve_user
+
+        try:
+            now = resolve_user(load_settings(self.wb.home.root), self.wb.user.name)
+        except Exception:  # unreadable settings: keep what we have; the services will say
+            return
+        if now.role == self.wb.user.role:
+            return
+        import workbench
+
+        previous = self.wb
+        self.wb = workbench.open(previous.home.root, user=previous.user.name)
+        previous.close()
+        self._user_label.value = (f'<span class="wb-user">{escape(self.wb.user.name)} '
+                                  f'({escape(self.wb.user.role.value)})</span>')
+        self.show_dashboard(remember=False)
+
     def _arrived(self, change) -> None:
         """The page is in a browser: go where its address points, or show the dashboard as it
         is now (a preheated kernel built it before the visitor came)."""
         if not change["new"]:
             return
+        self._reopen_if_role_changed()
         query = self.location.initial or {}
         try:
             if not query.get("page") and not query.get("audience"):
@@ -97,14 +119,20 @@ class App:
                 self.show_builder()
             elif query.get("page") == "exports":
                 self.show_exports()
+            elif query.get("page") not in (None, "edit"):
+                raise ValueError(f"there is no page {query['page'][:40]!r}")
             elif query.get("audience"):
-                audience_id = int(query["audience"])
+                from ..ids import parse_id
+
+                audience_id = parse_id(query["audience"], "audience")
                 audience = self.wb.audiences.get(audience_id)
                 if query.get("page") == "edit" and audience.status == "draft":
                     self.show_builder(audience_id)
                 else:
                     self.show_audience(audience_id)
         except Exception as exc:  # a stale or mistyped link: stay on the dashboard, say why
+            from .work import one_line
+
             log.info("link not followed: %s", exc)
             if hasattr(self.page, "notice"):
-                self.page.notice(f"That link points nowhere: {exc}")
+                self.page.notice(f"That link points nowhere: {one_line(exc)}")

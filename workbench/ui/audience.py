@@ -153,6 +153,7 @@ class AudiencePage:
         try:
             estimate = self.app.wb.audiences.estimate(self.audience.definition)
         except WorkbenchError as exc:
+            self.size.value = f'<div class="wb-big">{DASH}</div>'
             self.share.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
             return
         self.size.value = f'<div class="wb-big">{number(estimate.size)}</div>'
@@ -238,7 +239,7 @@ class AudiencePage:
         exports = wb.exports.list(audience=self.audience.id)
         self.exports_table.rows = [{"id": str(e.id), "cells": {
             "name": escape(e.name), "state": badge(e.state), "repeats": escape(e.repeats),
-            "next_run": day(e.next_run.replace(tzinfo=None)) if e.next_run else DASH,
+            "next_run": escape(e.next_run.strftime("%Y-%m-%d %H:%M %Z")) if e.next_run else DASH,
             "destination": escape(e.destination)}} for e in exports]
         ids = {e.id for e in exports}
         runs = [r for e in ids for r in wb.export_runs.history(e, limit=20)]

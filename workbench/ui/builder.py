@@ -57,6 +57,7 @@ class AudienceBuilder:
                                  description="", layout=w.Layout(width="330px"))
         self.picker.observe(self._picked, "value")
         self.rules: list[RuleRow] = []
+        self.kept: list[dict] = []  # rules on attributes no longer in the catalog: kept as is
         self.rules_box = w.VBox()
         self.general = w.HTML()
         self.save = w.Button(description="Save draft", icon="save", tooltip="Save as a draft")
@@ -107,7 +108,7 @@ class AudienceBuilder:
 
     def definition(self) -> dict:
         return {"name": self.name.value.strip(), "description": self.description.value.strip(),
-                "rules": [row.rule() for row in self.rules]}
+                "rules": [row.rule() for row in self.rules] + self.kept}
 
     def add_rule(self, attribute: str, **rule) -> RuleRow:
         """Add a rule on ``attribute`` (what picking it in Select attributes does)."""
@@ -120,9 +121,8 @@ class AudienceBuilder:
 
     def _add(self, rule: dict, estimate: bool = True) -> RuleRow:
         attribute = self.catalog.get(rule["attribute"])
-        if attribute is None:  # a stored rule on an attribute that is gone: kept, flagged
-            self.general.value += (f'<div class="wb-error">✖ rule on unknown attribute '
-                                   f'{escape(rule["attribute"])}</div>')
+        if attribute is None:  # a stored rule on an attribute that is gone: kept, never dropped
+            self.kept.append(rule)
             return None
         from ..audiences.catalog import Choices
 
@@ -196,6 +196,10 @@ class AudienceBuilder:
         problems, warnings = [], []
         if error is not None:
             problems = list(getattr(error, "problems", [])) or [one_line(error)]
+            self.estimate = None  # no number that belongs to other rules stays on show
+            self.size.value = f'<div class="wb-big">{DASH}</div>'
+            self.share.value = '<div class="wb-muted">fix the marked rules to see the estimate</div>'
+            self.summary.value = ""
         else:
             self.estimate = estimate
             warnings = estimate.warnings
@@ -224,10 +228,17 @@ class AudienceBuilder:
                     index = positions[index]
                 if index in per_rule:
                     per_rule[index][kind].append(message[found.end():])
-                elif not message.startswith("name:"):
+                elif message.startswith("name:"):
+                    self.name.add_class("wb-invalid")
+                    self.name_problem.value = (f'<div class="wb-error">'
+                                               f'{escape(message.removeprefix("name:").strip())}'
+                                               '</div>')
+                else:
                     general.append((kind, message))
         for index, row in enumerate(self.rules):
             row.show(*per_rule[index], waiting=index in waiting)
+        general += [(1, f"a rule on {rule.get('attribute')!r}, an attribute no longer in the "
+                        "data, is kept unchanged") for rule in self.kept]
         self.general.value = "".join(
             f'<div class="{"wb-error" if kind == 0 else "wb-warning"}">'
             f'{"✖" if kind == 0 else "⚠"} {escape(m)}</div>' for kind, m in general)
@@ -257,9 +268,12 @@ class AudienceBuilder:
                       "wb-error")
             return False
         except WorkbenchError as exc:
-            self._place(list(getattr(exc, "problems", [])) or [one_line(exc)], [],
-                        estimated=False)
-            self._say("Not saved: fix the marked rules.", "wb-error")
+            problems = list(getattr(exc, "problems", []))
+            if not problems:  # not about the rules: a refusal, a full disk
+                self._say(f"Not saved: {one_line(exc)}", "wb-error")
+                return False
+            self._place(problems, [], estimated=False)
+            self._say("Not saved: fix what is marked.", "wb-error")
             return False
         self.audience_id, self.version = audience.id, audience.version
         self.app.location.query = {"audience": str(audience.id), "page": "edit"}

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from .style import DASH, badge, day, escape
+from .style import DASH, badge, escape
 from .widgets import Table, link
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class ManageExports:
                 "type": escape(e.type), "repeats": escape(e.repeats),
                 "format": escape(e.format), "destination": escape(e.destination),
                 "state": badge(e.state),
-                "next": day(e.next_run.replace(tzinfo=None)) if e.next_run else DASH,
+                "next": escape(e.next_run.strftime("%Y-%m-%d %H:%M %Z")) if e.next_run else DASH,
                 "created_by": escape(e.created_by)}} for e in exports])
         self.table.on_click(lambda row, _link: app.show_audience(int(row)))
         note = w.HTML('<div class="wb-muted">Editing exports, destinations and encryptions '

@@ -7,6 +7,7 @@ audience service does, and its messages come back to the rule they name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -18,9 +19,15 @@ from .style import escape
 SHOWN_VALUES = 200  # a value list shows at most this many matches of its search
 
 
+THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
 def _number(text: str):
-    """A typed number, or the text itself (the service then says what is wrong with it)."""
-    text = text.strip().replace(",", "")
+    """A typed number ("1,000" too), or the text itself for the service to judge: "1,5" is
+    not read as 15."""
+    text = text.strip()
+    if THOUSANDS.match(text):
+        text = text.replace(",", "")
     if not text:
         return None
     try:
@@ -226,10 +233,12 @@ class TagEditor(Editor):
 class MembershipEditor(Editor):
     def __init__(self, audiences: list[tuple[str, int]], rule: dict):
         chosen = [int(v) for v in rule.get("value") or [] if str(v).isdigit()]
-        self.select = w.SelectMultiple(options=audiences, rows=min(6, max(2, len(audiences))),
-                                       value=tuple(v for v in chosen
-                                                   if v in {i for _n, i in audiences}),
-                                       layout=w.Layout(width="300px"))
+        known = {i for _n, i in audiences}
+        # A chosen audience that is no longer active stays chosen (the service says why).
+        options = audiences + [(f"audience #{i} (not active)", i) for i in chosen
+                               if i not in known]
+        self.select = w.SelectMultiple(options=options, rows=min(6, max(2, len(options))),
+                                       value=tuple(chosen), layout=w.Layout(width="300px"))
         self.widget = w.VBox([w.HTML('<span class="wb-muted">member of any of</span>'),
                               self.select])
 

@@ -25,7 +25,8 @@ CSS = """
   border: none !important; box-shadow: none !important; font-size: 14px; }
 .wb-nav.wb-current, .wb-nav.wb-current button { color: #fff !important; font-weight: 700;
   text-decoration: underline; text-underline-offset: 6px; }
-.wb-title { font-size: 22px; font-weight: 600; margin: 4px 0; }
+.wb-title { font-size: 22px; font-weight: 600; margin: 4px 0; overflow-wrap: anywhere; }
+.wb-app .widget-button { flex: none; }
 .wb-muted { color: #7b8794; font-size: 13px; }
 .wb-error { color: #b42318; font-size: 13px; }
 .wb-warning { color: #9a6700; font-size: 13px; }

@@ -78,7 +78,8 @@ _TABLE_CSS = """
 .wb-table th { text-align: left; font-size: 12px; text-transform: uppercase; letter-spacing: .04em;
   color: #616e7c; border-bottom: 2px solid #e4e7eb; padding: 6px 10px; white-space: nowrap;
   user-select: none; }
-.wb-table td { border-bottom: 1px solid #eef0f2; padding: 7px 10px; vertical-align: top; }
+.wb-table td { border-bottom: 1px solid #eef0f2; padding: 7px 10px; vertical-align: top;
+  max-width: 420px; overflow-wrap: anywhere; }
 .wb-table tr:hover td { background: #f5f7fa; }
 .wb-table .wb-num { text-align: right; font-variant-numeric: tabular-nums; }
 .wb-table a { color: #2563eb; text-decoration: none; font-weight: 600; }
