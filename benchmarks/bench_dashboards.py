@@ -3,8 +3,9 @@ usable, and from the last keystroke of a rule to its first estimate in the build
 
     .venv/bin/python benchmarks/bench_dashboards.py --home HOME [--label 1M]
 
-HOME holds sample data processed (`--user`: one of its analysts or admins) as of 2026-11-28 (e.g. `workbench sample --customers 1000000`,
-`workbench demo`, `workbench process --as-of 2026-11-28`). `workbench serve` runs on a free port
+HOME holds sample data processed as of 2026-11-28 (e.g. `workbench sample --customers 1000000`,
+`workbench demo`, `workbench process --as-of 2026-11-28`); `--user` is one of its analysts or
+admins. `workbench serve` runs on a free port
 and headless Chromium (Playwright) opens the dashboard:
 - first: the first visit after the server started (the preheated kernel);
 - warm: later visits, each after the pool preheated a fresh kernel (median);
@@ -65,7 +66,7 @@ def visit(browser, url: str, ready: str) -> tuple[float, object]:
 
 def first_estimate(page) -> tuple[float, float]:
     page.click("button:has-text('Create Audience')")
-    page.wait_for_selector("text=Estimated size")
+    page.wait_for_selector(".wb-title:has-text('New audience')")
     page.wait_for_selector("text=No rules: the whole customer base", timeout=60_000)
     page.select_option("select:has(option:text('+ Select attributes'))", label="Standard · Age")
     page.fill("input[placeholder='min']", "25")
@@ -78,7 +79,7 @@ def first_estimate(page) -> tuple[float, float]:
     page.select_option("select:has(option:text('+ Select attributes'))",
                        label="Standard · Gender")
     page.wait_for_selector("text=non-empty list", timeout=60_000)  # no value ticked yet
-    page.locator("select[multiple]").first.select_option(index=0)
+    page.locator(".wb-checklist-items input[type=checkbox]").first.check()
     started = time.perf_counter()
     page.wait_for_selector("li:has-text('Gender in')", timeout=60_000)
     page.wait_for_function("!document.querySelector('.wb-spinner')", timeout=60_000)

@@ -156,7 +156,7 @@ def test_a_draft_is_built_estimated_saved_activated_then_processed(served, brows
     visit = Visit(browser, admin.url)
     page = visit.page
     page.click("button:has-text('Create Audience')")
-    page.wait_for_selector("text=Estimated size")
+    page.wait_for_selector(".wb-title:has-text('New audience')")
     page.fill("input[placeholder='Audience name']", "Browser adults")
     page.select_option("select:has(option:text('+ Select attributes'))", label="Standard · Age")
     page.fill("input[placeholder='min']", "30")

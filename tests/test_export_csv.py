@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.customers.engine import EngineError
-
 from tests.test_export_configs import config, setup  # noqa: F401 - the shared setup fixture
+from workbench.customers.engine import EngineError
 
 
 def written(setup, tmp_path, **changes) -> bytes:  # noqa: F811

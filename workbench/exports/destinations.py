@@ -242,6 +242,13 @@ class Encryptions:
         return ({"name": config.name, "type": config.type, "keys": json.dumps(config.keys),
                  "key_info": json.dumps(key_info)}, warnings)
 
+    def inspect(self, armored_keys: list[str]):
+        """The keys as gpg sees them (fingerprint, user ids, expiry) and warnings, before
+        saving; every refused key is said in one ``InvalidInput`` (``key N: reason``)."""
+        from ..delivery.pgp import check_keys
+
+        return check_keys(list(armored_keys), today=self._today())
+
     def list(self) -> list[Encryption]:
         return [_encryption(row) for row in self._records.list()]
 

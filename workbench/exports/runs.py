@@ -319,8 +319,9 @@ def _zone(config):
 
 def _upload(target, source, name: str, run_id: int, attempt: int = 1) -> int:
     """Upload what ``source`` reads under a temporary name beside the target, then rename it
-    into place; never over a file that is there already. The temporary name is the attempt's own, and partial files of this run's
-    earlier attempts (killed mid-upload) are removed first. Returns the bytes uploaded."""
+    into place; never over a file that is there already. The temporary name is the attempt's
+    own, and partial files of this run's earlier attempts (killed mid-upload) are removed
+    first. Returns the bytes uploaded."""
     from ..delivery.sftp import open_sftp, translate_error
 
     folder = target.path.rstrip("/") or "/"

@@ -159,6 +159,36 @@ class Exports:
                              base_version=version, user=self._user.name)
         return self.get(stored["id"])
 
+    def check(self, data) -> list[str]:
+        """Every problem of a configuration being edited (``field: message``), nothing saved:
+        what the export builder shows at each field before it lets a person go on."""
+        try:
+            self._checked(ExportConfig.parse(data))
+        except InvalidExport as exc:
+            return list(exc.problems)
+        return []
+
+    def fields(self) -> list[str]:
+        """The customer record's fields a column can name (the data's appended ones too)."""
+        with self._snapshots.pin() as snapshot:
+            appended = list(snapshot.appended_types())
+        return ["customer_id"] + sorted(record_fields(PROFILE_FIELDS, appended) - {"customer_id"})
+
+    def next_file_name(self, data: dict) -> str:
+        """The file name the next run of a configuration being edited would get (its name,
+        audience and schedule may still be incomplete: placeholders stand in)."""
+        from ..ids import parse_id
+        from .models import parse_model
+        from .schedule import Schedule
+
+        schedule = parse_model(Schedule, data.get("schedule") or {}, "schedule")
+        start = schedule.start.replace(tzinfo=schedule.zone)
+        at = next_run(schedule, after=self._now()) or start
+        audience = self._audiences.get(parse_id(data.get("audience"), "audience"))
+        return render_file_name(data.get("file_name") or "", at=at.astimezone(schedule.zone),
+                                audience=audience["name"], export=data.get("name") or "export",
+                                run="next", encrypted=bool(data.get("encryption")))
+
     def _checked(self, config: ExportConfig) -> dict:
         """Everything the shape cannot say, every problem at once."""
         problems = []

@@ -57,10 +57,20 @@ class App:
 
         self._show(AudiencesDashboard(self), "audiences", {} if remember else None)
 
-    def show_audience(self, audience_id: int) -> None:
+    def show_audience(self, audience_id: int, tab: str | None = None) -> None:
         from .audience import AudiencePage
 
-        self._show(AudiencePage(self, audience_id), "audiences", {"audience": str(audience_id)})
+        self._show(AudiencePage(self, audience_id, tab=tab), "audiences",
+                   {"audience": str(audience_id)})
+
+    def show_export_builder(self, audience_id: int | None = None,
+                            export_id: int | None = None) -> None:
+        from .export_builder import ExportBuilder
+
+        builder = ExportBuilder(self, audience_id=audience_id, export_id=export_id)
+        query = ({"page": "export", "export": str(export_id)} if export_id else
+                 {"page": "export", "audience": str(builder.audience.id)})
+        self._show(builder, "exports", query)
 
     def show_builder(self, audience_id: int | None = None, definition: dict | None = None) -> None:
         from .builder import AudienceBuilder
@@ -68,10 +78,10 @@ class App:
         query = {"audience": str(audience_id), "page": "edit"} if audience_id else {"page": "new"}
         self._show(AudienceBuilder(self, audience_id, definition), "audiences", query)
 
-    def show_exports(self) -> None:
+    def show_exports(self, tab: int = 0) -> None:
         from .exports import ManageExports
 
-        self._show(ManageExports(self), "exports", {"page": "exports"})
+        self._show(ManageExports(self, tab=tab), "exports", {"page": "exports"})
 
     def _show(self, page, section: str, query: dict | None) -> None:
         if self.page is not None and hasattr(self.page, "close"):
@@ -119,6 +129,14 @@ class App:
                 self.show_builder()
             elif query.get("page") == "exports":
                 self.show_exports()
+            elif query.get("page") == "export" and query.get("export"):
+                from ..ids import parse_id
+
+                self.show_export_builder(export_id=parse_id(query["export"], "export"))
+            elif query.get("page") == "export" and query.get("audience"):
+                from ..ids import parse_id
+
+                self.show_export_builder(audience_id=parse_id(query["audience"], "audience"))
             elif query.get("page") not in (None, "edit"):
                 raise ValueError(f"there is no page {query['page'][:40]!r}")
             elif query.get("audience"):

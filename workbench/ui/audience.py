@@ -50,7 +50,7 @@ def actions(app: App, audience) -> list[str]:
 
 
 class AudiencePage:
-    def __init__(self, app: App, audience_id: int):
+    def __init__(self, app: App, audience_id: int, tab: str | None = None):
         self.app = app
         wb = app.wb
         self.audience = audience = wb.audiences.get(audience_id)
@@ -100,22 +100,27 @@ class AudiencePage:
                                 "nightly processing.")
         composition = w.VBox([self.attribute, self.composition_chart, self.composition_table])
         # Exports
-        self.exports_table = Table(columns=[
-            {"key": "name", "label": "Export"}, {"key": "state", "label": "State"},
-            {"key": "repeats", "label": "Repeats"}, {"key": "next_run", "label": "Next run"},
-            {"key": "destination", "label": "Destination"}],
+        from .exports import EXPORT_COLUMNS, RUN_COLUMNS, ExportActions
+
+        self.exports_table = Table(columns=[c for c in EXPORT_COLUMNS if c["key"] not in (
+            "audience", "created_by")] + [{"key": "actions", "label": "Actions"}],
             empty="No exports of this audience yet.", loading=True)
-        self.runs_table = Table(columns=[
-            {"key": "state", "label": "State"}, {"key": "date", "label": "Date"},
-            {"key": "export", "label": "Export"}, {"key": "rows", "label": "Rows",
-                                                   "numeric": True},
-            {"key": "file", "label": "File / error"}], empty="No runs yet.", loading=True)
+        self.runs_table = Table(columns=[c for c in RUN_COLUMNS if c["key"] not in (
+            "audience", "type", "format", "destination", "created_by")],
+            empty="No runs yet.", loading=True)
+        self.export_preview = w.HTML()
+        self.export_actions = ExportActions(app, self.message, self.confirm,
+                                            self._fill_exports, self._fill_exports,
+                                            self.export_preview)
+        self.exports_table.on_action(self.export_actions)
         exports = w.VBox([w.HTML("<h4>Export configurations</h4>"), self.exports_table,
-                          w.HTML("<h4>Run history</h4>"), self.runs_table])
+                          self.export_preview, w.HTML("<h4>Run history</h4>"), self.runs_table])
         self.tabs = w.Tab(children=[details, composition, exports],
                           titles=("Details", "Composition", "Exports"))
         self.tabs.add_class("wb-tabs")
         self.tabs.layout.width = "820px"
+        if tab == "exports":
+            self.tabs.selected_index = 2
 
         # The side panel
         self.size = w.HTML()
@@ -235,19 +240,14 @@ class AudiencePage:
             self.composition, attribute, title=f"Composition by {label.lower()}"))]
 
     def _fill_exports(self) -> None:
+        from .exports import export_rows, run_rows
+
         wb = self.app.wb
         exports = wb.exports.list(audience=self.audience.id)
-        self.exports_table.rows = [{"id": str(e.id), "cells": {
-            "name": escape(e.name), "state": badge(e.state), "repeats": escape(e.repeats),
-            "next_run": escape(e.next_run.strftime("%Y-%m-%d %H:%M %Z")) if e.next_run else DASH,
-            "destination": escape(e.destination)}} for e in exports]
-        ids = {e.id for e in exports}
-        runs = [r for e in ids for r in wb.export_runs.history(e, limit=20)]
-        runs.sort(key=lambda r: r.scheduled_for, reverse=True)
-        self.runs_table.rows = [{"id": str(r.id), "cells": {
-            "state": badge(r.state), "date": day(r.scheduled_for.replace(tzinfo=None)),
-            "export": escape(r.export), "rows": number(r.rows),
-            "file": escape(r.error or r.file_name or DASH)}} for r in runs[:50]]
+        self.exports_table.rows = export_rows(exports)
+        runs = [r for e in exports for r in wb.export_runs.history(e.id, limit=20)]
+        runs.sort(key=lambda r: (r.scheduled_for, r.id), reverse=True)
+        self.runs_table.rows = run_rows(runs[:50])
         self.exports_table.loading = self.runs_table.loading = False
 
     # -- the side panel -------------------------------------------------------------------------
@@ -292,7 +292,7 @@ class AudiencePage:
             elif name in ("activate", "archive"):
                 self._ask(name)
             elif name == "export":
-                self.app.show_exports()
+                self.app.show_export_builder(audience_id=audience.id)
         except WorkbenchError as exc:
             self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
 

@@ -1,40 +1,329 @@
-"""Manage Exports: arrives with the exports UI issue ([8/9]). Until then this page lists the
-export configurations read-only and says where to manage them."""
+"""Manage Exports: four tabs — Configuration (every export, with the actions the service allows
+this user in its state), History (every run; filter by state and audience; refreshes itself
+while a run is in progress), Destinations and Encryptions (with their add/edit forms). It calls
+the export services and holds no rule of its own."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from .style import DASH, badge, escape
+from ..errors import WorkbenchError
+from .forms import DestinationForm, EncryptionForm
+from .style import DASH, badge, escape, number
 from .widgets import Table, link
+from .work import one_line
 
 if TYPE_CHECKING:
     from .app import App
 
+ACTION_LABELS = {"edit": "Edit", "activate": "Activate", "pause": "Pause", "cancel": "Cancel",
+                 "run": "Run now", "preview": "Preview", "test": "Test connection",
+                 "remove": "Remove"}
+RUN_STATES = ["scheduled", "in_progress", "complete", "failed", "canceled"]
+LIVE_SECONDS = 2.0
+
+
+def when(moment) -> str:
+    return escape(moment.strftime("%Y-%m-%d %H:%M %Z")) if moment else DASH
+
+
+def export_rows(exports) -> list[dict]:
+    return [{"id": str(e.id), "actions": [(a, ACTION_LABELS[a]) for a in e.actions],
+             "cells": {"audience": link(escape(e.audience), f"audience:{e.audience_id}"),
+                       "name": escape(e.name), "type": escape(e.type),
+                       "repeats": escape(e.repeats), "ends": escape(e.ends or DASH),
+                       "format": escape(e.format.upper()),
+                       "destination": escape(e.destination), "state": badge(e.state),
+                       "next": when(e.next_run), "created_by": escape(e.created_by)}}
+            for e in exports]
+
+
+def run_rows(runs) -> list[dict]:
+    return [{"id": str(r.id), "cells": {
+        "state": badge(r.state), "date": when(r.scheduled_for),
+        "audience": escape(r.audience), "name": escape(r.export), "type": escape(r.type),
+        "format": escape(r.format.upper()), "destination": escape(r.destination),
+        "created_by": escape(r.created_by), "rows": number(r.rows),
+        "attempts": str(r.attempts), "error": escape(r.error or r.file_name or DASH)}}
+        for r in runs]
+
+
+EXPORT_COLUMNS = [{"key": k, "label": label} for k, label in (
+    ("audience", "Audience"), ("name", "Name"), ("type", "Type"), ("repeats", "Repeats"),
+    ("ends", "Ends"), ("format", "Format"), ("destination", "Destination"), ("state", "State"),
+    ("next", "Next run"), ("created_by", "Created by"))]
+RUN_COLUMNS = [{"key": k, "label": label, **({"numeric": True} if k in ("rows", "attempts")
+                                              else {})} for k, label in (
+    ("state", "State"), ("date", "Date"), ("audience", "Audience"), ("name", "Name"),
+    ("type", "Type"), ("format", "Format"), ("destination", "Destination"),
+    ("created_by", "Created by"), ("rows", "Rows"), ("attempts", "Attempts"),
+    ("error", "File / error"))]
+
+
+class ExportActions:
+    """What a click in an export's Actions menu does; shared by Manage Exports and the
+    audience page's Exports tab."""
+
+    def __init__(self, app: App, message: w.HTML, confirm: w.VBox, refresh, show_runs,
+                 preview: w.HTML):
+        self.app, self.message, self.confirm = app, message, confirm
+        self.refresh, self.show_runs, self.preview = refresh, show_runs, preview
+
+    def __call__(self, row: str, action: str) -> None:
+        wb = self.app.wb
+        export_id = int(row)
+        self.message.value = ""
+        try:
+            if action == "edit":
+                self.app.show_export_builder(export_id=export_id)
+            elif action in ("activate", "pause"):
+                getattr(wb.exports, action)(export_id)
+                self._say(f"Export {export_id} {'activated' if action == 'activate' else 'paused'}.")
+                self.refresh()
+            elif action == "cancel":
+                self._ask_cancel(export_id)
+            elif action == "run":
+                self.run_now(export_id)
+            elif action == "preview":
+                self.show_preview(export_id)
+        except WorkbenchError as exc:
+            self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
+
+    def _say(self, text: str) -> None:
+        self.message.value = f'<div class="wb-ok">{escape(text)}</div>'
+
+    def _ask_cancel(self, export_id: int) -> None:
+        yes = w.Button(description="Cancel export")
+        yes.add_class("wb-primary")
+        no = w.Button(description="Keep it")
+        no.on_click(lambda _b: setattr(self.confirm, "children", []))
+
+        def cancel(_b):
+            self.confirm.children = []
+            try:
+                self.app.wb.exports.cancel(export_id)
+                self._say(f"Export {export_id} canceled.")
+            except WorkbenchError as exc:
+                self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
+            self.refresh()
+
+        yes.on_click(cancel)
+        box = w.VBox([w.HTML(f"<b>Cancel export {export_id}?</b> It will never run again and "
+                             "becomes read-only."), w.HBox([yes, no])])
+        box.add_class("wb-confirm")
+        self.confirm.children = [box]
+
+    def run_now(self, export_id: int) -> None:
+        """Start a run (one attempt, through papermill: its notebook is the audit record) and
+        follow it in History."""
+        from ..exports.notebook import run_export
+
+        run = self.app.wb.export_runs.create(export_id)
+        self._say(f"Run #{run.id} started.")
+
+        def work():
+            try:
+                run_export(self.app.wb, run.id)
+            except Exception as exc:  # recorded on the run; the page says it in one line
+                self.message.value = (f'<div class="wb-error">Run #{run.id}: '
+                                      f'{escape(one_line(exc))}</div>')
+
+        if self.app.background:
+            threading.Thread(target=work, daemon=True).start()
+        else:
+            work()
+        self.show_runs()
+
+    def show_preview(self, export_id: int) -> None:
+        preview = self.app.wb.exports.preview(export_id, limit=10)
+        head = "".join(f"<th>{escape(h)}</th>" for h in preview.header)
+        body = "".join("<tr>" + "".join(f"<td>{escape('' if v is None else v)}</td>"
+                                        for v in row) + "</tr>" for row in preview.rows)
+        at = when(preview.scheduled_for) if preview.scheduled_for else \
+            "no next run (named as if run now)"
+        self.preview.value = (f'<div class="wb-panel"><b>Preview of export {export_id}</b>: '
+                              f'<code>{escape(preview.file_name)}</code> at {at}, members as '
+                              f'of {preview.as_of}<table class="wb-keys"><tr>{head}</tr>'
+                              f'{body}</table></div>')
+
 
 class ManageExports:
-    def __init__(self, app: App):
+    def __init__(self, app: App, tab: int = 0):
         self.app = app
-        exports = app.wb.exports.list()
-        self.table = Table(columns=[
-            {"key": "audience", "label": "Audience"}, {"key": "name", "label": "Name"},
-            {"key": "type", "label": "Type"}, {"key": "repeats", "label": "Repeats"},
-            {"key": "format", "label": "Format"}, {"key": "destination", "label": "Destination"},
-            {"key": "state", "label": "State"}, {"key": "next", "label": "Next run"},
-            {"key": "created_by", "label": "Created by"}],
-            empty="No exports yet.", rows=[{"id": str(e.audience_id), "cells": {
-                "audience": link(escape(e.audience)), "name": escape(e.name),
-                "type": escape(e.type), "repeats": escape(e.repeats),
-                "format": escape(e.format), "destination": escape(e.destination),
-                "state": badge(e.state),
-                "next": escape(e.next_run.strftime("%Y-%m-%d %H:%M %Z")) if e.next_run else DASH,
-                "created_by": escape(e.created_by)}} for e in exports])
-        self.table.on_click(lambda row, _link: app.show_audience(int(row)))
-        note = w.HTML('<div class="wb-muted">Editing exports, destinations and encryptions '
-                      'here comes with the export pages; meanwhile use <code>workbench export'
-                      '</code>, <code>destination</code> and <code>encryption</code> on the '
-                      'command line (docs/exports.md).</div>')
-        self.widget = w.VBox([w.HTML('<div class="wb-title">Manage Exports</div>'), note,
-                              self.table], layout=w.Layout(gap="8px"))
+        wb = app.wb
+        self.message = w.HTML()
+        self.confirm = w.VBox()
+        self.preview = w.HTML()
+        self.form_box = w.VBox()
+        # Configuration
+        self.exports_table = Table(columns=EXPORT_COLUMNS + [{"key": "actions",
+                                                               "label": "Actions"}],
+                                   empty="No exports yet — open an audience and use Export.")
+        self.actions = ExportActions(app, self.message, self.confirm, self.refresh,
+                                     lambda: self.show_tab(1), self.preview)
+        self.exports_table.on_action(self.actions)
+        self.exports_table.on_click(self._open_audience)
+        # History
+        self.state_filter = w.Dropdown(options=[("All states", "")] + [
+            (s.replace("_", "-").title(), s) for s in RUN_STATES], description="State")
+        self.audience_filter = w.Dropdown(options=[("All audiences", "")],
+                                          description="Audience")
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.refresh_button.on_click(lambda _b: self.refresh_runs())
+        self.live = w.HTML()
+        self.runs_table = Table(columns=RUN_COLUMNS, empty="No runs yet.")
+        for widget in (self.state_filter, self.audience_filter):
+            widget.observe(lambda _c: self.refresh_runs(), "value")
+        # Destinations and encryptions
+        admin = wb.user.can("destination.edit")
+        self.add_destination = w.Button(description="Add Destination", icon="plus")
+        self.add_destination.add_class("wb-primary")
+        self.add_destination.on_click(lambda _b: self.open_form(DestinationForm(
+            app, on_done=self.form_done)))
+        self.destinations_table = Table(columns=[{"key": k, "label": label} for k, label in (
+            ("name", "Name"), ("host", "Host"), ("path", "Path"), ("port", "Port"),
+            ("username", "User name"), ("key", "Host key"), ("created_by", "Created by"),
+            ("actions", "Actions"))], empty="No destinations yet.")
+        self.destinations_table.on_action(self._destination_action)
+        self.add_encryption = w.Button(description="Add Encryption", icon="plus")
+        self.add_encryption.add_class("wb-primary")
+        self.add_encryption.on_click(lambda _b: self.open_form(EncryptionForm(
+            app, on_done=self.form_done)))
+        self.encryptions_table = Table(columns=[{"key": k, "label": label} for k, label in (
+            ("name", "Name"), ("type", "Type"), ("keys", "Key fingerprints"),
+            ("expires", "Expires"), ("created_by", "Created by"), ("actions", "Actions"))],
+            empty="No encryptions yet.")
+        self.encryptions_table.on_action(self._encryption_action)
+        for button in (self.add_destination, self.add_encryption):
+            button.layout.display = None if admin else "none"
+        self.tabs = w.Tab(children=[
+            w.VBox([self.exports_table, self.preview]),
+            w.VBox([w.HBox([self.state_filter, self.audience_filter, self.refresh_button,
+                            self.live], layout=w.Layout(gap="12px", align_items="center")),
+                    self.runs_table]),
+            w.VBox([w.HBox([self.add_destination]), self.destinations_table]),
+            w.VBox([w.HBox([self.add_encryption]), self.encryptions_table])],
+            titles=("Configuration", "History", "Destinations", "Encryptions"))
+        self.tabs.add_class("wb-tabs")
+        self.widget = w.VBox([w.HTML('<div class="wb-title">Manage Exports</div>'),
+                              self.message, self.confirm, self.form_box, self.tabs],
+                             layout=w.Layout(gap="8px"))
+        self._following = False
+        self.refresh()
+        self.show_tab(tab)
+
+    def show_tab(self, index: int) -> None:
+        self.tabs.selected_index = index
+        if index == 1:
+            self.refresh_runs()
+
+    def refresh(self) -> None:
+        wb = self.app.wb
+        exports = wb.exports.list()
+        self.exports_table.rows = export_rows(exports)
+        audiences = sorted({(e.audience, e.audience_id) for e in exports})
+        current = self.audience_filter.value
+        self.audience_filter.options = [("All audiences", "")] + [
+            (name, str(i)) for name, i in audiences]
+        self.audience_filter.value = current if current in {str(i) for _n, i in audiences} \
+            else ""
+        can = wb.user.can("destination.edit")
+        self.destinations_table.rows = [{"id": str(d.id), "actions": [
+            (a, ACTION_LABELS[a]) for a in ("edit", "test", "remove")] if can else [],
+            "cells": {"name": escape(d.name), "host": escape(d.host), "path": escape(d.path),
+                      "port": str(d.port), "username": escape(d.username),
+                      "key": f"<code>{escape(d.fingerprint)}</code>",
+                      "created_by": escape(d.created_by)}} for d in wb.destinations.list()]
+        can = wb.user.can("encryption.edit")
+        self.encryptions_table.rows = [{"id": str(e.id), "actions": [("edit", "Edit")]
+                                        if can else [], "cells": {
+            "name": escape(e.name), "type": escape(e.type.upper()),
+            "keys": "<br>".join(f"<code>{escape(k['fingerprint'])}</code>" for k in e.keys),
+            "expires": escape(e.earliest_expiry or "never"),
+            "created_by": escape(e.created_by)}} for e in wb.encryptions.list()]
+        self.refresh_runs()
+
+    def refresh_runs(self) -> None:
+        runs = self.app.wb.export_runs.history(limit=200)
+        if self.state_filter.value:
+            runs = [r for r in runs if r.state == self.state_filter.value]
+        if self.audience_filter.value:
+            exports = {e.id for e in self.app.wb.exports.list(
+                audience=int(self.audience_filter.value))}
+            runs = [r for r in runs if r.export_id in exports]
+        self.runs_table.rows = run_rows(runs)
+        busy = any(r.state == "in_progress" for r in self.app.wb.export_runs.history(limit=50))
+        self.live.value = ('<span class="wb-muted">a run is in progress: refreshing '
+                           '<span class="wb-spinner"></span></span>' if busy else "")
+        if busy and self.app.background and not self._following:
+            self._follow()
+
+    def _follow(self) -> None:
+        """Refresh every couple of seconds while a run is in progress."""
+        self._following = True
+
+        def loop():
+            try:
+                while self._following:
+                    time.sleep(LIVE_SECONDS)
+                    if self.app.page is not self:
+                        break
+                    runs = self.app.wb.export_runs.history(limit=50)
+                    self._following = any(r.state == "in_progress" for r in runs)
+                    self.refresh_runs() if not self._following else \
+                        setattr(self.runs_table, "rows", self._filtered(runs))
+            finally:
+                self._following = False
+                try:
+                    self.refresh()
+                except Exception:
+                    pass
+
+        threading.Thread(target=loop, daemon=True).start()
+
+    def _filtered(self, runs):
+        if self.state_filter.value:
+            runs = [r for r in runs if r.state == self.state_filter.value]
+        return run_rows(runs)
+
+    def open_form(self, form) -> None:
+        self.form = form
+        self.form_box.children = [form.widget]
+
+    def form_done(self) -> None:
+        self.form_box.children = []
+        self.refresh()
+
+    def _open_audience(self, _row: str, link_to: str) -> None:
+        if link_to.startswith("audience:"):
+            self.app.show_audience(int(link_to.split(":", 1)[1]))
+
+    def _destination_action(self, row: str, action: str) -> None:
+        wb = self.app.wb
+        self.message.value = ""
+        try:
+            if action == "edit":
+                self.open_form(DestinationForm(self.app, wb.destinations.get(int(row)),
+                                               on_done=self.form_done))
+            elif action == "test":
+                lines = wb.destinations.test(int(row))
+                self.message.value = ('<div class="wb-ok">' + "<br>".join(
+                    escape(line) for line in lines) + "</div>")
+            elif action == "remove":
+                wb.destinations.remove(int(row))
+                self.message.value = '<div class="wb-ok">Destination removed.</div>'
+                self.refresh()
+        except WorkbenchError as exc:
+            self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
+
+    def _encryption_action(self, row: str, action: str) -> None:
+        if action == "edit":
+            self.open_form(EncryptionForm(self.app, self.app.wb.encryptions.get(int(row)),
+                                          on_done=self.form_done))
+
+    def close(self) -> None:
+        self._following = False

@@ -16,7 +16,7 @@ import ipywidgets as w
 from ..audiences.catalog import Attribute, Choices
 from .style import escape
 
-SHOWN_VALUES = 200  # a value list shows at most this many matches of its search
+KNOWN_VALUES = 5_000  # a checklist holds at most this many known values (most frequent first)
 
 
 THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -44,54 +44,32 @@ def _bound(value) -> str:
 
 
 class ValuePicker:
-    """A checklist with search: type to narrow the known values, tick several."""
+    """A checklist with search: type to narrow the known values, tick several. Values not
+    among the known ones (typed in a definition, or gone from the data) stay ticked."""
 
     def __init__(self, values: tuple, selected: list, *, placeholder: str = "Search values…"):
-        self.values = [str(v) for v in values]
-        self.search = w.Text(placeholder=placeholder, layout=w.Layout(width="220px"))
-        self.select = w.SelectMultiple(rows=5, layout=w.Layout(width="220px"))
-        self.chosen = w.HTML()
-        self._selected = [str(v) for v in selected]
-        self._filter()
-        self.search.observe(lambda _c: self._filter(), "value")
-        self.select.observe(self._picked, "value")
-        self.widget = w.VBox([self.search, self.select, self.chosen])
+        from .widgets import Checklist
 
-    def _filter(self) -> None:
-        needle = self.search.value.strip().lower()
-        shown = [v for v in self.values if needle in v.lower()][:SHOWN_VALUES]
-        options = sorted(set(shown) | set(self._selected), key=lambda v: (v not in shown, v))
-        self._updating = True
-        self.select.options = options
-        self.select.value = tuple(v for v in self._selected if v in options)
-        self._updating = False
-        self._show_chosen()
-
-    def _picked(self, change) -> None:
-        if getattr(self, "_updating", False):
-            return
-        visible = set(self.select.options)
-        self._selected = [v for v in self._selected if v not in visible] + list(change["new"])
-        self._show_chosen()
-
-    def _show_chosen(self) -> None:
-        self.chosen.value = (f'<span class="wb-muted">{len(self._selected)} selected: '
-                             f'{escape(", ".join(self._selected[:6]))}'
-                             f'{"…" if len(self._selected) > 6 else ""}</span>'
-                             if self._selected else '<span class="wb-muted">none selected</span>')
+        chosen = [str(v) for v in selected]
+        known = [str(v) for v in values][:KNOWN_VALUES]
+        self.checklist = Checklist(values=known + [v for v in chosen if v not in known],
+                                   selected=chosen, placeholder=placeholder)
+        self.widget = self.checklist
 
     @property
     def selected(self) -> list[str]:
-        return list(self._selected)
+        return list(self.checklist.selected)
 
     @selected.setter
     def selected(self, values: list[str]) -> None:
-        self._selected = [str(v) for v in values]
-        self._filter()
-        self.select.value = tuple(v for v in self._selected if v in self.select.options)
+        values = [str(v) for v in values]
+        missing = [v for v in values if v not in self.checklist.values]
+        if missing:
+            self.checklist.values = self.checklist.values + missing
+        self.checklist.selected = values
 
     def observe(self, callback: Callable) -> None:
-        self.select.observe(lambda _c: callback(), "value")
+        self.checklist.observe(lambda _c: callback(), "selected")
 
 
 class Editor:
@@ -303,10 +281,11 @@ class RuleRow:
                                layout=w.Layout(width="36px"))
         self.remove.on_click(lambda _b: on_remove(self))
         self.problems = w.HTML()
-        name = w.HTML(f'<div class="wb-rule-name">{escape(attribute.label)}</div>')
-        top = w.HBox([name, self.editor.widget, self.mode, self.remove],
-                      layout=w.Layout(align_items="flex-start", gap="12px",
-                                      justify_content="space-between"))
+        name = w.HTML(f'<div class="wb-rule-name">{escape(attribute.label)}</div>',
+                      layout=w.Layout(width="170px", flex="none"))
+        editor = w.Box([self.editor.widget], layout=w.Layout(flex="1 1 auto"))
+        top = w.HBox([name, editor, self.mode, self.remove],
+                      layout=w.Layout(align_items="flex-start", gap="12px"))
         self.widget = w.VBox([top, self.problems])
         self.widget.add_class("wb-rule")
         self.editor.observe(on_change)

@@ -19,7 +19,8 @@ function render({ model, el }) {
     const cols = model.get("columns"), rows = model.get("rows"), sort = model.get("sort");
     el.innerHTML = "";
     if (model.get("loading")) {
-      el.innerHTML = '<div class="wb-muted" style="padding:18px 4px">Loading… <span class="wb-spinner"></span></div>';
+      el.innerHTML = '<div class="wb-muted" style="padding:18px 4px">Loading… ' +
+        '<span class="wb-spinner"></span></div>';
       return;
     }
     if (!rows.length) {
@@ -39,8 +40,11 @@ function render({ model, el }) {
       if (c.sort) {
         th.style.cursor = "pointer";
         th.title = "Sort by " + c.label.toLowerCase();
-        if (sort === c.sort) th.textContent += " ↑";
-        if (sort === "-" + c.sort) th.textContent += " ↓";
+        const arrow = document.createElement("span");
+        arrow.style.cssText = "display:inline-block;width:1.1em";  // sorting never shifts columns
+        if (sort === c.sort) arrow.textContent = " ↑";
+        if (sort === "-" + c.sort) arrow.textContent = " ↓";
+        th.appendChild(arrow);
         th.onclick = () => {
           model.set("sort", sort === c.sort ? "-" + c.sort : c.sort);
           model.save_changes();
@@ -56,6 +60,25 @@ function render({ model, el }) {
         const td = tr.insertCell();
         td.innerHTML = r.cells[c.key] ?? "";
         if (c.numeric) td.className = "wb-num";
+        if (c.key === "actions") {
+          const actions = r.actions || [];
+          if (!actions.length) { td.textContent = "—"; continue; }
+          const menu = document.createElement("select");
+          menu.className = "wb-actions";
+          menu.innerHTML = '<option value="">Actions ▾</option>';
+          for (const [value, label] of actions) {
+            const option = document.createElement("option");
+            option.value = value;
+            option.textContent = label;
+            menu.appendChild(option);
+          }
+          menu.onchange = () => {
+            if (menu.value) model.send({ event: "action", row: r.id, action: menu.value });
+            menu.value = "";
+          };
+          td.appendChild(menu);
+          continue;
+        }
         for (const a of td.querySelectorAll("a[data-link]")) {
           a.href = "#";
           a.onclick = (e) => {
@@ -84,13 +107,16 @@ _TABLE_CSS = """
 .wb-table .wb-num { text-align: right; font-variant-numeric: tabular-nums; }
 .wb-table a { color: #2563eb; text-decoration: none; font-weight: 600; }
 .wb-table a:hover { text-decoration: underline; }
+.wb-table select.wb-actions { font-size: 12px; padding: 2px 4px; }
 .wb-empty { padding: 28px 8px; color: #616e7c; font-size: 14px; }
 """
 
 
 class Table(anywidget.AnyWidget):
-    """``columns``: [{key, label, numeric?, sort?}]; ``rows``: [{id, cells: {key: html}}].
-    A cell's ``<a data-link="…">`` calls ``on_click`` callbacks with (row id, link)."""
+    """``columns``: [{key, label, numeric?, sort?}]; ``rows``: [{id, cells: {key: html},
+    actions?: [(action, label)]}]. A cell's ``<a data-link="…">`` calls ``on_click`` callbacks
+    with (row id, link); the ``actions`` column is a menu of the row's actions, calling
+    ``on_action`` callbacks with (row id, action)."""
 
     _esm = _TABLE_ESM
     _css = _TABLE_CSS
@@ -103,7 +129,19 @@ class Table(anywidget.AnyWidget):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._clicks: list[Callable[[str, str], None]] = []
+        self._actions: list[Callable[[str, str], None]] = []
         self.on_msg(self._message)
+
+    def on_action(self, callback: Callable[[str, str], None]) -> None:
+        self._actions.append(callback)
+
+    def act(self, row: str, action: str) -> None:
+        """What choosing an action in a row's menu does (only the actions it offers)."""
+        offered = next((r.get("actions", []) for r in self.rows if r["id"] == str(row)), [])
+        if action not in {a for a, _label in offered}:
+            return
+        for callback in self._actions:
+            callback(str(row), action)
 
     def on_click(self, callback: Callable[[str, str], None]) -> None:
         self._clicks.append(callback)
@@ -116,6 +154,8 @@ class Table(anywidget.AnyWidget):
     def _message(self, _widget, content, _buffers) -> None:
         if isinstance(content, dict) and content.get("event") == "click":
             self.click(content.get("row", ""), content.get("link", "open"))
+        if isinstance(content, dict) and content.get("event") == "action":
+            self.act(content.get("row", ""), content.get("action", ""))
 
 
 _LOCATION_ESM = r"""
@@ -145,10 +185,74 @@ class Location(anywidget.AnyWidget):
     the app's current page into it (other parameters, such as the token, are kept)."""
 
     _esm = _LOCATION_ESM
-    params = traitlets.List(["audience", "page"]).tag(sync=True)
+    params = traitlets.List(["audience", "page", "export"]).tag(sync=True)
     initial = traitlets.Dict().tag(sync=True)
     ready = traitlets.Bool(False).tag(sync=True)
     query = traitlets.Dict().tag(sync=True)
+
+
+_CHECKLIST_ESM = r"""
+function render({ model, el }) {
+  el.classList.add("wb-checklist");
+  const search = document.createElement("input");
+  search.type = "search";
+  search.placeholder = model.get("placeholder");
+  const list = document.createElement("div");
+  list.className = "wb-checklist-items";
+  const count = document.createElement("div");
+  count.className = "wb-muted";
+  el.append(search, list, count);
+  const draw = () => {
+    const chosen = new Set(model.get("selected"));
+    const needle = search.value.trim().toLowerCase();
+    const values = model.get("values");
+    const shown = values.filter((v) => chosen.has(v) || v.toLowerCase().includes(needle));
+    list.innerHTML = "";
+    for (const value of shown.slice(0, 200)) {
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = chosen.has(value);
+      box.onchange = () => {
+        const now = new Set(model.get("selected"));
+        box.checked ? now.add(value) : now.delete(value);
+        model.set("selected", values.filter((v) => now.has(v)).concat(
+          [...now].filter((v) => !values.includes(v))));
+        model.save_changes();
+      };
+      label.append(box, document.createTextNode(" " + value));
+      list.appendChild(label);
+    }
+    if (!shown.length) list.innerHTML = '<span class="wb-muted">no value matches</span>';
+    count.textContent = chosen.size ? chosen.size + " selected" : "none selected";
+  };
+  search.oninput = draw;
+  model.on("change:selected", draw);
+  model.on("change:values", draw);
+  draw();
+}
+export default { render };
+"""
+
+_CHECKLIST_CSS = """
+.wb-checklist { display: flex; flex-direction: column; gap: 4px; width: 240px; }
+.wb-checklist input[type=search] { padding: 4px 6px; border: 1px solid #cbd2d9; border-radius: 3px; }
+.wb-checklist-items { max-height: 140px; overflow-y: auto; border: 1px solid #e4e7eb;
+  border-radius: 3px; padding: 4px 6px; background: #fff; font-size: 13px; }
+.wb-checklist-items label { display: block; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; cursor: pointer; line-height: 22px; }
+"""
+
+
+class Checklist(anywidget.AnyWidget):
+    """Values as checkboxes with a search box (typing narrows the list); ``selected`` is what
+    is ticked, in the values' order."""
+
+    _esm = _CHECKLIST_ESM
+    _css = _CHECKLIST_CSS
+    values = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    placeholder = traitlets.Unicode("Search values…").tag(sync=True)
 
 
 def link(text: str, target: str = "open") -> str:

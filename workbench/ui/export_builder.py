@@ -1,0 +1,348 @@
+"""The export builder: a three-step wizard (Setup → Attributes → Notification) for a new
+export of an audience, or an edit of one (the same wizard, filled in). Next is blocked until
+the step is valid — the export service says what is wrong (``wb.exports.check``), and each
+message appears at its field; Save on the last step."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+
+from ..errors import WorkbenchError
+from .forms import Fields
+from .style import escape
+from .work import one_line
+
+if TYPE_CHECKING:
+    from .app import App
+
+STEPS = ("Setup", "Attributes", "Notification")
+# Which fields of the configuration each step edits (the service's messages name them).
+STEP_FIELDS = {0: ("name", "audience", "file_name", "active", "schedule", "destination",
+                   "encryption", "format"),
+               1: ("csv", "columns"),
+               2: ("notify",)}
+UNITS = [("hours", "hours"), ("days", "days"), ("weeks", "weeks"), ("months", "months")]
+
+
+class ColumnRow:
+    """One column of the file: an attribute or a Handlebars template, its label, its place."""
+
+    def __init__(self, builder: ExportBuilder, column: dict):
+        self.builder = builder
+        self.attribute = column.get("attribute")
+        self.label = w.Text(value=column.get("label") or "",
+                            placeholder=self.attribute or "Label",
+                            layout=w.Layout(width="200px"))
+        self.template = w.Text(value=column.get("template") or "",
+                               placeholder="{{first_name}} {{last_name}}",
+                               layout=w.Layout(width="320px"))
+        source = (w.HTML(f"<code>{escape(self.attribute)}</code>",
+                         layout=w.Layout(width="320px")) if self.attribute else self.template)
+        up, down, remove = (w.Button(icon=i, tooltip=t, layout=w.Layout(width="34px"))
+                            for i, t in (("arrow-up", "Move up"), ("arrow-down", "Move down"),
+                                         ("times", "Remove this column")))
+        up.on_click(lambda _b: builder.move(self, -1))
+        down.on_click(lambda _b: builder.move(self, 1))
+        remove.on_click(lambda _b: builder.remove_column(self))
+        self.problems = w.HTML()
+        self.widget = w.VBox([w.HBox([source, self.label, up, down, remove],
+                                     layout=w.Layout(gap="6px", align_items="center")),
+                              self.problems])
+        for widget in (self.label, self.template):
+            widget.observe(lambda _c: builder.columns_changed(), "value")
+
+    def column(self) -> dict:
+        if self.attribute:
+            column = {"attribute": self.attribute}
+            if self.label.value.strip():
+                column["label"] = self.label.value
+            return column
+        return {"template": self.template.value, "label": self.label.value}
+
+
+class ExportBuilder:
+    def __init__(self, app: App, audience_id: int | None = None, export_id: int | None = None):
+        self.app = app
+        wb = app.wb
+        self.export_id, self.version = export_id, None
+        config: dict = {}
+        if export_id is not None:
+            export = wb.exports.get(export_id)
+            self.version, config = export.version, export.config.to_json()
+            audience_id = export.audience_id
+        self.audience = wb.audiences.get(audience_id)
+        zone = wb.settings.timezone
+        schedule = config.get("schedule") or {}
+        start = datetime.fromisoformat(schedule["start"]) if schedule.get("start") else None
+        repeat = schedule.get("repeat") or {}
+        self.fields = Fields()
+        f = self.fields
+
+        # Setup
+        self.name = w.Text(value=config.get("name", ""), placeholder="Weekly partner file",
+                           layout=w.Layout(width="420px"))
+        self.file_name = w.Text(value=config.get("file_name", "{audience}_%Y%m%d.csv"),
+                                layout=w.Layout(width="420px"))
+        self.next_name = w.HTML()
+        self.active = w.ToggleButton(value=config.get("active", True), description="Export Active",
+                                     icon="toggle-on")
+        self.day = w.DatePicker(value=start.date() if start else None)
+        self.time = w.Text(value=start.strftime("%H:%M") if start else "06:00",
+                           placeholder="HH:MM", layout=w.Layout(width="80px"))
+        self.zone = w.Text(value=schedule.get("timezone", zone), layout=w.Layout(width="180px"))
+        self.repeats = w.Checkbox(value=bool(repeat), description="Repeat This Export",
+                                  indent=False)
+        self.every = w.BoundedIntText(value=repeat.get("every", 1), min=1, max=1000,
+                                      layout=w.Layout(width="80px"))
+        self.unit = w.Dropdown(options=UNITS, value=repeat.get("unit", "weeks"),
+                               layout=w.Layout(width="120px"))
+        self.ends = w.DatePicker(value=date.fromisoformat(schedule["ends"])
+                                 if schedule.get("ends") else None)
+        self.repeat_box = w.VBox([
+            w.HBox([w.HTML("every"), self.every, self.unit],
+                   layout=w.Layout(gap="6px", align_items="center")),
+            f.add("schedule.ends", self.ends, "End date")])
+        self.window = w.BoundedIntText(value=schedule.get("cancel_after_minutes", 360), min=1,
+                                       max=10080, layout=w.Layout(width="100px"))
+        self.format = w.Dropdown(options=[("CSV", "csv")], value="csv")
+        destinations = [d.name for d in wb.destinations.list()]
+        self.destination = w.Dropdown(options=[("Choose a destination", "")] +
+                                      [(n, n) for n in destinations],
+                                      value=config.get("destination", "")
+                                      if config.get("destination") in destinations else "")
+        encryptions = [e.name for e in wb.encryptions.list()]
+        self.encryption = w.Dropdown(options=[("None (plain CSV)", "")] +
+                                     [(n, n) for n in encryptions],
+                                     value=config.get("encryption") or ""
+                                     if (config.get("encryption") or "") in encryptions + [""]
+                                     else "")
+        when = w.HBox([self.day, self.time, self.zone], layout=w.Layout(gap="6px"))
+        setup = w.VBox([
+            f.add("name", self.name, "Name"),
+            f.add("file_name", w.VBox([self.file_name, self.next_name]), "File name"),
+            f.add("active", self.active, "State"),
+            f.add("schedule.start", when, "Delivery date/time"),
+            f.add("schedule.repeat", self.repeats, "Repeats"), self.repeat_box,
+            f.add("schedule.cancel_after_minutes", self.window, "Cancel after (min)"),
+            f.add("format", self.format, "Format"),
+            f.add("destination", self.destination, "Destination"),
+            f.add("encryption", self.encryption, "Encryption")])
+        f.inputs["schedule.timezone"] = self.zone
+        f.notes["schedule.timezone"] = f.notes["schedule.start"]
+
+        # Attributes
+        csv = config.get("csv") or {}
+        self.header = w.Checkbox(value=csv.get("header", True), description="Include header row",
+                                 indent=False)
+        self.records = w.Dropdown(options=[("LF (Unix)", "LF"), ("CRLF (Windows)", "CRLF")],
+                                  value=csv.get("record_delimiter", "LF"))
+        self.delimiter = w.Dropdown(options=[("Comma ,", "comma"), ("Tab", "tab"),
+                                             ("Pipe |", "pipe"), ("Semicolon ;", "semicolon")],
+                                    value=csv.get("field_delimiter", "comma"))
+        self.attribute_picker = w.Dropdown(options=[("+ Add an attribute", "")] +
+                                           [(a, a) for a in wb.exports.fields()], value="")
+        self.attribute_picker.observe(self._picked, "value")
+        self.add_template = w.Button(description="Add custom column", icon="code",
+                                     tooltip="A Handlebars template, e.g. {{first_name}}")
+        self.add_template.on_click(lambda _b: self.add_column({"template": "", "label": ""}))
+        self.columns: list[ColumnRow] = []
+        self.columns_box = w.VBox()
+        self.preview = w.HTML()
+        attributes = w.VBox([
+            f.add("csv.header", self.header, "Header"),
+            f.add("csv.record_delimiter", self.records, "Record delimiter"),
+            f.add("csv.field_delimiter", self.delimiter, "Field delimiter"),
+            w.HTML("<h4>Columns</h4>"), self.columns_box,
+            f.add("columns", w.HBox([self.attribute_picker, self.add_template],
+                                    layout=w.Layout(gap="8px")), "Add"),
+            w.HTML("<h4>Preview</h4>"), self.preview])
+
+        # Notification
+        self.notify = w.Textarea(value=", ".join(config.get("notify", [])),
+                                 placeholder="crm-ops@example.com, partner@example.com",
+                                 layout=w.Layout(width="520px", height="70px"))
+        notification = w.VBox([f.add("notify", self.notify, "Email recipients"),
+                               w.HTML('<div class="wb-muted">Comma separated. One e-mail per '
+                                      'run that completes or fails.</div>')])
+
+        self.steps = [setup, attributes, notification]
+        self.step = 0
+        self.tabs = w.ToggleButtons(options=[(f"{i + 1}. {s}", i) for i, s in enumerate(STEPS)],
+                                    value=0, disabled=True)
+        self.body = w.Box()
+        self.back = w.Button(description="Back", icon="arrow-left")
+        self.next = w.Button(description="Next", icon="arrow-right")
+        self.next.add_class("wb-primary")
+        self.save_button = w.Button(description="Save export", icon="save")
+        self.save_button.add_class("wb-primary")
+        self.back.on_click(lambda _b: self.go(self.step - 1))
+        self.next.on_click(lambda _b: self.go(self.step + 1))
+        self.save_button.on_click(lambda _b: self.save())
+        self.message = w.HTML()
+        close = w.Button(description="← " + escape(self.audience["name"] if isinstance(
+            self.audience, dict) else self.audience.name), tooltip="Back to the audience")
+        close.add_class("wb-link")
+        close.on_click(lambda _b: app.show_audience(self.audience.id))
+        title = "Edit export" if export_id else "New export"
+        self.widget = w.VBox([
+            w.HBox([close, w.HTML(f'<span class="wb-title">{title}</span>')],
+                   layout=w.Layout(align_items="center")),
+            self.tabs, self.body, self.message,
+            w.HBox([self.back, self.next, self.save_button], layout=w.Layout(gap="8px"))],
+            layout=w.Layout(gap="8px"))
+        for column in config.get("columns") or [{"attribute": "customer_id"}]:
+            self.add_column(column, refresh=False)
+        self.repeats.observe(lambda _c: self._show_repeat(), "value")
+        for widget in (self.name, self.file_name, self.day, self.time, self.zone, self.every,
+                       self.unit, self.repeats, self.encryption):
+            widget.observe(lambda _c: self.refresh_name(), "value")
+        for widget in (self.header, self.records, self.delimiter):
+            widget.observe(lambda _c: self.columns_changed(), "value")
+        self._show_repeat()
+        self.refresh_name()
+        self.go(0, check=False)
+
+    # -- the configuration ----------------------------------------------------------------------
+
+    def config(self) -> dict:
+        start = f"{self.day.value.isoformat()}T{self.time.value.strip()}" if self.day.value \
+            else ""
+        schedule: dict = {"start": start, "timezone": self.zone.value.strip(),
+                          "cancel_after_minutes": self.window.value}
+        if self.repeats.value:
+            schedule["repeat"] = {"every": self.every.value, "unit": self.unit.value}
+            if self.ends.value:
+                schedule["ends"] = self.ends.value.isoformat()
+        notify = [p.strip() for p in self.notify.value.replace(";", ",").replace("\n", ",")
+                  .split(",") if p.strip()]
+        return {"name": self.name.value, "audience": self.audience.id,
+                "file_name": self.file_name.value, "active": self.active.value,
+                "schedule": schedule, "destination": self.destination.value,
+                "encryption": self.encryption.value or None, "format": self.format.value,
+                "csv": {"header": self.header.value, "record_delimiter": self.records.value,
+                        "field_delimiter": self.delimiter.value},
+                "columns": [c.column() for c in self.columns], "notify": notify}
+
+    def problems(self) -> list[str]:
+        return self.app.wb.exports.check(self.config(), export_id=self.export_id)
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def go(self, step: int, check: bool = True) -> bool:
+        """Move to ``step``; forward only when the steps before it are valid."""
+        step = max(0, min(step, len(STEPS) - 1))
+        if check and step > self.step:
+            problems = self.problems()
+            for before in range(self.step, step):
+                if self._show(problems, before):
+                    self.message.value = ('<div class="wb-error">Fix the marked fields to go '
+                                          'on.</div>')
+                    return False
+        self.message.value = ""
+        self.step = step
+        self.tabs.value = step
+        self.body.children = [self.steps[step]]
+        self.back.disabled = step == 0
+        self.next.layout.display = "none" if step == len(STEPS) - 1 else None
+        self.save_button.layout.display = None if step == len(STEPS) - 1 else "none"
+        if step == 1:
+            self.refresh_preview()
+        return True
+
+    def _show(self, problems: list[str], step: int) -> list[str]:
+        """Show the problems of ``step`` at their fields; returns them."""
+        mine = [p for p in problems if p.split(":")[0].split(".")[0] in STEP_FIELDS[step]]
+        for row in self.columns:
+            row.problems.value = ""
+        column_problems = [p for p in mine if p.startswith("columns.")]
+        for problem in column_problems:
+            position = problem.split(".")[1].split(":")[0]
+            if position.isdigit() and int(position) < len(self.columns):
+                message = problem.split(": ", 1)[-1]
+                self.columns[int(position)].problems.value += \
+                    f'<div class="wb-error">✖ {escape(message)}</div>'
+        rest = self.fields.show([p for p in mine if p not in column_problems])
+        extra = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
+        if step == 0:
+            self.next_name.value = self.next_name.value.split("<div class=\"wb-error")[0] + extra
+        return mine
+
+    def save(self) -> bool:
+        problems = self.problems()
+        for step in range(len(STEPS)):
+            if self._show(problems, step):
+                self.go(step, check=False)
+                self._show(problems, step)
+                self.message.value = '<div class="wb-error">Not saved: fix the marked fields.</div>'
+                return False
+        exports = self.app.wb.exports
+        try:
+            if self.export_id is None:
+                export = exports.create(self.config())
+            else:
+                export = exports.update(self.export_id, self.config(), version=self.version)
+        except WorkbenchError as exc:
+            self.message.value = f'<div class="wb-error">Not saved: {escape(one_line(exc))}</div>'
+            return False
+        self.export_id, self.version = export.id, export.version
+        self.app.show_audience(self.audience.id, tab="exports")
+        return True
+
+    # -- live parts -----------------------------------------------------------------------------
+
+    def refresh_name(self) -> None:
+        try:
+            name = self.app.wb.exports.next_file_name(self.config())
+            self.next_name.value = f'<div class="wb-muted">Next file: <code>{escape(name)}</code></div>'
+        except (WorkbenchError, ValueError) as exc:
+            self.next_name.value = f'<div class="wb-muted">{escape(one_line(exc))}</div>'
+
+    def _show_repeat(self) -> None:
+        self.repeat_box.layout.display = None if self.repeats.value else "none"
+
+    def _picked(self, change) -> None:
+        if change["new"]:
+            self.add_column({"attribute": change["new"]})
+            self.attribute_picker.value = ""
+
+    def add_column(self, column: dict, refresh: bool = True) -> ColumnRow:
+        row = ColumnRow(self, column)
+        self.columns.append(row)
+        self.columns_box.children = [r.widget for r in self.columns]
+        if refresh:
+            self.columns_changed()
+        return row
+
+    def remove_column(self, row: ColumnRow) -> None:
+        self.columns.remove(row)
+        self.columns_box.children = [r.widget for r in self.columns]
+        self.columns_changed()
+
+    def move(self, row: ColumnRow, by: int) -> None:
+        index = self.columns.index(row)
+        target = max(0, min(len(self.columns) - 1, index + by))
+        self.columns.insert(target, self.columns.pop(index))
+        self.columns_box.children = [r.widget for r in self.columns]
+        self.columns_changed()
+
+    def columns_changed(self) -> None:
+        """Template errors as typed, and the preview of the first rows."""
+        if self.step == 1:
+            self._show(self.problems(), 1)
+            self.refresh_preview()
+
+    def refresh_preview(self) -> None:
+        config = self.config()
+        try:
+            preview = self.app.wb.exports.preview(config, limit=5)
+        except WorkbenchError as exc:
+            self.preview.value = f'<div class="wb-muted">No preview: {escape(one_line(exc))}</div>'
+            return
+        head = "".join(f"<th>{escape(h)}</th>" for h in preview.header)
+        body = "".join("<tr>" + "".join(f"<td>{escape('' if v is None else v)}</td>"
+                                        for v in row) + "</tr>" for row in preview.rows)
+        self.preview.value = (f'<div class="wb-muted">First rows as of {preview.as_of}:</div>'
+                              f'<table class="wb-keys"><tr>{head}</tr>{body}</table>')

@@ -1,0 +1,257 @@
+"""Forms of the Manage Exports page: add or edit a destination (the server's host key fetched
+and shown for confirmation) and an encryption (each key's fingerprint, user id and expiry, or
+why it is refused). Secrets are never shown back: an edit leaves them as stored unless typed
+again, and a typed secret is cleared from the page once saved."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+
+from ..errors import WorkbenchError
+from .style import escape
+from .work import one_line
+
+if TYPE_CHECKING:
+    from .app import App
+
+KEY_BLOCK = re.compile(r"-----BEGIN PGP PUBLIC KEY BLOCK-----.*?-----END PGP PUBLIC KEY BLOCK-----",
+                       re.S)
+
+
+class Fields:
+    """Inputs by field name, each with its message line: problems ("field: message", as the
+    services word them) go next to their field, outlined in red."""
+
+    def __init__(self):
+        self.inputs: dict[str, w.Widget] = {}
+        self.notes: dict[str, w.HTML] = {}
+
+    def add(self, name: str, widget: w.Widget, label: str) -> w.Widget:
+        self.inputs[name] = widget
+        self.notes[name] = w.HTML()
+        return w.VBox([w.HBox([w.HTML(f'<div class="wb-field-label">{escape(label)}</div>',
+                                      layout=w.Layout(width="150px", flex="none")), widget],
+                              layout=w.Layout(align_items="center")),
+                       self.notes[name]])
+
+    def show(self, problems: list[str]) -> list[str]:
+        """Place problems at their fields; returns those that name no field here."""
+        for name, widget in self.inputs.items():
+            widget.remove_class("wb-invalid")
+            self.notes[name].value = ""
+        rest = []
+        for problem in problems:
+            field, _, message = problem.partition(": ")
+            name = next((n for n in self.inputs if field == n or field.startswith(n + ".")),
+                        None)
+            if name is None or not message:
+                rest.append(problem)
+                continue
+            self.inputs[name].add_class("wb-invalid")
+            self.notes[name].value += f'<div class="wb-error">{escape(message)}</div>'
+        return rest
+
+    def require(self, names: list[str]) -> list[str]:
+        return [f"{n}: required" for n in names if not str(_value(self.inputs[n])).strip()]
+
+
+def _value(widget):
+    return getattr(widget, "value", "")
+
+
+class DestinationForm:
+    def __init__(self, app: App, destination=None, on_done: Callable[[], None] = lambda: None):
+        self.app, self.destination, self.on_done = app, destination, on_done
+        d = destination
+        self.fields = Fields()
+        self.name = w.Text(value=d.name if d else "", placeholder="partner-sftp")
+        self.host = w.Text(value=d.host if d else "", placeholder="sftp.example.com")
+        self.port = w.IntText(value=d.port if d else 22, layout=w.Layout(width="100px"))
+        self.path = w.Text(value=d.path if d else "", placeholder="/incoming")
+        self.username = w.Text(value=d.username if d else "")
+        self.auth = w.ToggleButtons(options=[("Password", "password"),
+                                             ("Private key", "key")],
+                                    value="key" if d and d.auth == "private key" else "password")
+        keep = "leave empty to keep the stored one" if d else ""
+        self.password = w.Password(placeholder=keep or "password")
+        self.private_key = w.Textarea(placeholder=keep or "-----BEGIN OPENSSH PRIVATE KEY-----",
+                                      layout=w.Layout(width="420px", height="90px"))
+        self.passphrase = w.Password(placeholder="passphrase of the key (if any)")
+        self.fetch = w.Button(description="Fetch host key", icon="key",
+                              tooltip="Ask the server for its host key")
+        self.fetch.on_click(lambda _b: self.fetch_key())
+        self.host_key = None  # fetched, shown, to be confirmed
+        self.key_shown = w.HTML(f'<div class="wb-muted">Pinned: {escape(d.fingerprint)}</div>'
+                                if d else "")
+        self.confirmed = w.Checkbox(description="This is the server's key (I compared the "
+                                                "fingerprint with its administrator)",
+                                    indent=False, layout=w.Layout(display="none"))
+        self.message = w.HTML()
+        save = w.Button(description="Save destination", icon="save")
+        save.add_class("wb-primary")
+        save.on_click(lambda _b: self.save())
+        cancel = w.Button(description="Cancel")
+        cancel.on_click(lambda _b: on_done())
+        self.secret_box = w.VBox()
+        self.auth.observe(lambda _c: self._auth(), "value")
+        self._auth()
+        f = self.fields
+        self.widget = w.VBox([
+            w.HTML(f'<h4>{"Edit destination " + escape(d.name) if d else "Add Destination"}</h4>'),
+            f.add("name", self.name, "Name"), f.add("host", self.host, "Host"),
+            f.add("port", self.port, "Port"), f.add("path", self.path, "Path"),
+            f.add("username", self.username, "User name"),
+            f.add("auth", self.auth, "Sign in with"), self.secret_box,
+            f.add("host_key", w.VBox([self.fetch, self.key_shown, self.confirmed]), "Host key"),
+            self.message, w.HBox([save, cancel], layout=w.Layout(gap="8px"))])
+        self.widget.add_class("wb-panel")
+
+    def _auth(self) -> None:
+        f = self.fields
+        self.secret_box.children = ([f.add("password", self.password, "Password")]
+                                    if self.auth.value == "password" else
+                                    [f.add("private_key", self.private_key, "Private key"),
+                                     f.add("passphrase", self.passphrase, "Passphrase")])
+
+    def fetch_key(self) -> None:
+        try:
+            self.host_key = self.app.wb.destinations.fetch_host_key(self.host.value.strip(),
+                                                                    int(self.port.value or 22))
+        except (WorkbenchError, ValueError, OSError) as exc:
+            self.host_key = None
+            self.key_shown.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
+            self.confirmed.layout.display = "none"
+            return
+        self.key_shown.value = (f'<div><code>{escape(self.host_key.line[:80])}…</code><br>'
+                                f'fingerprint <b>{escape(self.host_key.fingerprint)}</b></div>')
+        self.confirmed.value = False
+        self.confirmed.layout.display = None
+
+    def data(self) -> dict:
+        data = {"name": self.name.value, "type": "sftp", "host": self.host.value,
+                "port": self.port.value, "path": self.path.value,
+                "username": self.username.value}
+        if self.auth.value == "password" and self.password.value:
+            data["password"] = self.password.value
+        if self.auth.value == "key" and self.private_key.value.strip():
+            data["private_key"] = self.private_key.value
+            if self.passphrase.value:
+                data["passphrase"] = self.passphrase.value
+        if self.host_key is not None and self.confirmed.value:
+            data["host_key"] = self.host_key.line
+        return data
+
+    def save(self) -> bool:
+        problems = self.fields.require(["name", "host", "path", "username"])
+        editing = self.destination is not None
+        if not editing:
+            if self.auth.value == "password" and not self.password.value:
+                problems.append("password: required")
+            if self.auth.value == "key" and not self.private_key.value.strip():
+                problems.append("private_key: required")
+        moved = editing and (self.host.value.strip(), self.port.value) != (
+            self.destination.host, self.destination.port)
+        if (not editing or moved) and not (self.host_key and self.confirmed.value):
+            problems.append("host_key: fetch the server's host key and confirm it")
+        if problems:
+            self._problems(problems)
+            return False
+        destinations = self.app.wb.destinations
+        try:
+            if editing:
+                destinations.update(self.destination.id, self.data(),
+                                    version=self.destination.version)
+            else:
+                destinations.add(self.data())
+        except WorkbenchError as exc:
+            self._problems(list(getattr(exc, "problems", [])) or [one_line(exc)])
+            return False
+        finally:  # a typed secret never stays on the page
+            self.password.value = self.private_key.value = self.passphrase.value = ""
+        self.on_done()
+        return True
+
+    def _problems(self, problems: list[str]) -> None:
+        rest = self.fields.show(problems)
+        self.message.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
+
+
+class EncryptionForm:
+    def __init__(self, app: App, encryption=None, on_done: Callable[[], None] = lambda: None):
+        self.app, self.encryption, self.on_done = app, encryption, on_done
+        e = encryption
+        self.fields = Fields()
+        self.name = w.Text(value=e.name if e else "", placeholder="partner-pgp")
+        armored = "\n\n".join(app.wb.encryptions.armored_keys(e.id)) if e else ""
+        self.keys = w.Textarea(value=armored,
+                               placeholder="Paste one or more ASCII-armored public keys "
+                                           "(-----BEGIN PGP PUBLIC KEY BLOCK----- …)",
+                               layout=w.Layout(width="520px", height="160px"))
+        self.check = w.Button(description="Check keys", icon="search")
+        self.check.on_click(lambda _b: self.check_keys())
+        self.found = w.HTML()
+        self.message = w.HTML()
+        save = w.Button(description="Save encryption", icon="save")
+        save.add_class("wb-primary")
+        save.on_click(lambda _b: self.save())
+        cancel = w.Button(description="Cancel")
+        cancel.on_click(lambda _b: on_done())
+        f = self.fields
+        self.widget = w.VBox([
+            w.HTML(f'<h4>{"Edit encryption " + escape(e.name) if e else "Add Encryption"}</h4>'),
+            f.add("name", self.name, "Name"), f.add("keys", self.keys, "Public keys"),
+            w.HBox([self.check]), self.found, self.message,
+            w.HBox([save, cancel], layout=w.Layout(gap="8px"))])
+        self.widget.add_class("wb-panel")
+
+    def armored(self) -> list[str]:
+        text = self.keys.value.strip()
+        blocks = KEY_BLOCK.findall(text)
+        return blocks or ([text] if text else [])
+
+    def check_keys(self) -> bool:
+        try:
+            infos, warnings = self.app.wb.encryptions.inspect(self.armored())
+        except WorkbenchError as exc:
+            self.found.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>'
+                                       for p in one_line(exc).split("; "))
+            return False
+        rows = "".join(f"<tr><td><code>{escape(k.fingerprint)}</code></td>"
+                       f"<td>{escape(', '.join(k.user_ids))}</td>"
+                       f"<td>{escape(k.expires.isoformat() if k.expires else 'never')}</td></tr>"
+                       for k in infos)
+        self.found.value = ('<table class="wb-keys"><tr><th>Fingerprint</th><th>User id</th>'
+                            f'<th>Expires</th></tr>{rows}</table>'
+                            + "".join(f'<div class="wb-warning">⚠ {escape(x)}</div>'
+                                      for x in warnings))
+        return True
+
+    def save(self) -> bool:
+        problems = self.fields.require(["name"])
+        if not self.armored():
+            problems.append("keys: paste at least one public key")
+        if problems:
+            self._problems(problems)
+            return False
+        encryptions = self.app.wb.encryptions
+        data = {"name": self.name.value, "type": "pgp", "keys": self.armored()}
+        try:
+            if self.encryption is not None:
+                encryptions.update(self.encryption.id, data, version=self.encryption.version)
+            else:
+                encryptions.add(data)
+        except WorkbenchError as exc:
+            self._problems(list(getattr(exc, "problems", [])) or
+                           [f"keys: {p}" if p.startswith("key ") else p
+                            for p in one_line(exc).split("; ")])
+            return False
+        self.on_done()
+        return True
+
+    def _problems(self, problems: list[str]) -> None:
+        rest = self.fields.show(problems)
+        self.message.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
