@@ -227,7 +227,7 @@ class ExportBuilder:
                 "columns": [c.column() for c in self.columns], "notify": notify}
 
     def problems(self) -> list[str]:
-        return self.app.wb.exports.check(self.config(), export_id=self.export_id)
+        return self.app.wb.exports.check(self.config())
 
     # -- steps ----------------------------------------------------------------------------------
 

@@ -1,0 +1,180 @@
+"""Manage Exports and the export builder, headless, against a real OpenSSH server and real
+gpg: a destination added through its form (host key fetched and confirmed), an encryption
+through its form, an export built through the wizard (Next blocked until a step is valid), run
+now, Complete in History and the decrypted file on the server; pause and activate from the
+Actions menu; a viewer gets no actions; no secret in the page's widget state."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import workbench
+from tests.audience_data import D, load
+from tests.sshd import skip_reason
+from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
+from workbench.ui import App
+
+pytestmark = [pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+@pytest.fixture
+def wb(wb, write_csv, server):
+    load(wb, write_csv)
+    wb.audiences.activate(wb.audiences.create({"name": "Women", "rules": [
+        {"attribute": "gender", "op": "in", "value": ["female"]}]}).id)
+    wb.processing.run(D)
+    yield wb
+    for leftover in server.writable.iterdir():
+        leftover.unlink()
+
+
+def widget_state(widget) -> str:
+    """Everything the kernel sends the browser about a page: every widget's synced state."""
+    import ipywidgets
+
+    return json.dumps([w.get_state() for w in ipywidgets.Widget.widgets.values()], default=str)
+
+
+def add_destination(app, server):
+    app.show_exports(tab=2)
+    page = app.page
+    page.add_destination.click()
+    form = page.form
+    form.name.value, form.host.value = "partner", server.host
+    form.port.value, form.path.value = server.port, str(server.writable)
+    form.username.value = server.user
+    assert form.save() is False  # no password, no confirmed host key
+    assert "required" in form.fields.notes["password"].value
+    assert "wb-invalid" in form.password._dom_classes
+    assert "confirm" in form.fields.notes["host_key"].value
+    form.password.value = server.password
+    form.fetch_key()
+    assert form.host_key.fingerprint in form.key_shown.value
+    form.confirmed.value = True
+    assert form.save() is True
+    assert form.password.value == ""  # a typed secret leaves the page once saved
+    return page
+
+
+def test_a_destination_and_an_encryption_are_added_through_their_forms(wb, server, keys):  # noqa: F811
+    app = App(wb, background=False)
+    page = add_destination(app, server)
+    [row] = page.destinations_table.rows
+    assert "partner" in row["cells"]["name"] and [a for a, _ in row["actions"]] == [
+        "edit", "test", "remove"]
+    page.destinations_table.act(row["id"], "test")
+    assert "writable" in page.message.value.lower()
+    assert server.password not in widget_state(app.widget)
+    page.destinations_table.act(row["id"], "edit")
+    assert page.form.password.value == "" and "keep the stored" in page.form.password.placeholder
+    page.form.path.value = str(server.writable) + "/"
+    assert page.form.save() is True  # the password is kept
+    assert wb.destinations.test("partner")
+
+    page.add_encryption.click()
+    form = page.form
+    form.name.value = "partner-pgp"
+    form.keys.value = keys.old.armored
+    assert form.check_keys() is False and "expired" in form.found.value
+    form.keys.value = keys.alice.armored + "\n" + keys.bob.armored
+    assert form.check_keys() is True
+    assert keys.alice.fingerprint in form.found.value and "bob@example.com" in form.found.value
+    assert form.save() is True
+    [row] = page.encryptions_table.rows
+    assert keys.bob.fingerprint in row["cells"]["keys"]
+
+
+def test_an_export_is_built_through_the_wizard_run_now_and_delivered(wb, server, keys, tmp_path):  # noqa: F811
+    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
+                         "path": str(server.writable), "username": server.user,
+                         "password": server.password, "host_key": server.host_key_line()})
+    wb.encryptions.add({"name": "partner-pgp", "keys": [keys.alice.armored, keys.bob.armored]})
+    app = App(wb, background=False)
+    app.show_audience(1)
+    app.page.act("export")
+    builder = app.page
+    assert type(builder).__name__ == "ExportBuilder" and builder.step == 0
+    assert builder.go(1) is False  # required fields empty: Next is blocked
+    assert "wb-invalid" in builder.name._dom_classes
+    assert "wb-invalid" in builder.destination._dom_classes
+    builder.name.value = "Women weekly"
+    builder.file_name.value = "women_%Y%m%d.csv"
+    from datetime import date
+    builder.day.value = date(2027, 1, 4)
+    builder.time.value = "06:00"
+    builder.repeats.value = True
+    builder.every.value, builder.unit.value = 1, "weeks"
+    builder.destination.value = "partner"
+    builder.encryption.value = "partner-pgp"
+    assert "women_20270104.csv.pgp" in builder.next_name.value
+    assert builder.go(1) is True
+    builder.attribute_picker.value = "first_name"
+    builder.columns[1].label.value = "First Name"
+    custom = builder.add_column({"template": "{{#if first_name}}{{bogus}}{{/if}}",
+                                 "label": "Hello"})
+    assert "unknown field &#x27;bogus&#x27;" in custom.problems.value  # as typed
+    assert builder.go(2) is False
+    custom.template.value = "Hi {{first_name}}"
+    assert custom.problems.value == "" and "Hi Ann" in builder.preview.value
+    assert builder.go(2) is True
+    builder.notify.value = "ops@example.com, not-an-address"
+    assert builder.save() is False and "wb-error" in builder.fields.notes["notify"].value
+    assert "wb-invalid" in builder.notify._dom_classes
+    builder.notify.value = "ops@example.com"
+    assert builder.save() is True
+    export = wb.exports.list()[0]
+    assert export.config.columns[2].template == "Hi {{first_name}}"
+    page = app.page  # back on the audience, its Exports tab
+    assert type(page).__name__ == "AudiencePage" and page.tabs.selected_index == 2
+    [row] = page.exports_table.rows
+    assert [a for a, _ in row["actions"]] == ["edit", "pause", "cancel", "run", "preview"]
+
+    app.show_exports()
+    manage = app.page
+    manage.exports_table.act(str(export.id), "run")
+    [run] = wb.export_runs.history()
+    assert run.state == "complete", run.error
+    assert "Complete" in manage.runs_table.rows[0]["cells"]["state"]
+    delivered = server.writable / run.file_name
+    plain = tmp_path / "plain.csv"
+    wb.exports.write_csv(export.id, plain)
+    assert _decrypt_with_only(keys, keys.bob, delivered, tmp_path / "bob.csv") == \
+        plain.read_bytes()
+    manage.exports_table.act(str(export.id), "pause")
+    assert wb.exports.get(export.id).state == "paused"
+    assert [a for a, _ in manage.exports_table.rows[0]["actions"]] == [
+        "edit", "activate", "cancel", "run", "preview"]
+    manage.exports_table.act(str(export.id), "activate")
+    assert wb.exports.get(export.id).state == "active"
+    manage.state_filter.value = "failed"
+    assert manage.runs_table.rows == []
+    manage.state_filter.value = "complete"
+    assert len(manage.runs_table.rows) == 1
+    manage.exports_table.act(str(export.id), "edit")
+    edit = app.page
+    assert edit.name.value == "Women weekly" and len(edit.columns) == 3
+    assert server.password not in widget_state(app.widget)
+
+
+def test_a_viewer_gets_no_actions_and_no_forms(wb, server):
+    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
+                         "path": str(server.writable), "username": server.user,
+                         "password": server.password, "host_key": server.host_key_line()})
+    wb.exports.create({"name": "Weekly", "audience": 1, "file_name": "w.csv",
+                       "schedule": {"start": "2027-01-04T06:00"}, "destination": "partner",
+                       "columns": [{"attribute": "customer_id"}]})
+    text = wb.home.settings_file.read_text().replace("[users]", '[users]\nvic = "viewer"')
+    wb.home.settings_file.write_text(text)
+    with workbench.open(wb.home.root, user="vic") as viewer:
+        app = App(viewer, background=False)
+        app.show_exports()
+        page = app.page
+        assert [a for a, _ in page.exports_table.rows[0]["actions"]] == ["preview"]
+        assert page.destinations_table.rows[0]["actions"] == []
+        assert page.add_destination.layout.display == "none"
+        page.exports_table.act(page.exports_table.rows[0]["id"], "pause")  # forged: not offered
+        assert viewer.exports.list()[0].state == "active"
+        assert server.password not in widget_state(app.widget)
