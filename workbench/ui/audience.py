@@ -100,7 +100,7 @@ class AudiencePage:
                                 "nightly processing.")
         composition = w.VBox([self.attribute, self.composition_chart, self.composition_table])
         # Exports
-        from .exports import EXPORT_COLUMNS, RUN_COLUMNS, ExportActions
+        from .exports import EXPORT_COLUMNS, RUN_COLUMNS, ExportActions, follow
 
         self.exports_table = Table(columns=[c for c in EXPORT_COLUMNS if c["key"] not in (
             "audience", "created_by")] + [{"key": "actions", "label": "Actions"}],
@@ -109,9 +109,9 @@ class AudiencePage:
             "audience", "type", "format", "destination", "created_by")],
             empty="No runs yet.", loading=True)
         self.export_preview = w.HTML()
-        self.export_actions = ExportActions(app, self.message, self.confirm,
-                                            self._fill_exports, self._fill_exports,
-                                            self.export_preview)
+        self.export_actions = ExportActions(
+            app, self.message, self.confirm, self._fill_exports,
+            lambda run_id: follow(app, run_id, self._fill_exports), self.export_preview)
         self.exports_table.on_action(self.export_actions)
         exports = w.VBox([w.HTML("<h4>Export configurations</h4>"), self.exports_table,
                           self.export_preview, w.HTML("<h4>Run history</h4>"), self.runs_table])

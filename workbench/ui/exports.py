@@ -64,6 +64,36 @@ RUN_COLUMNS = [{"key": k, "label": label, **({"numeric": True} if k in ("rows", 
     ("error", "File / error"))]
 
 
+def follow(app: App, run_id: int, refresh, live: w.HTML | None = None) -> None:
+    """Refresh a page every couple of seconds until run ``run_id`` has ended (it starts as
+    Scheduled, then In-Progress), then once more."""
+    ended = ("complete", "failed", "canceled")
+    if not app.background:
+        refresh()
+        return
+    page = app.page
+
+    def loop():
+        try:
+            while app.page is page:
+                state = app.wb.export_runs.get(run_id).state
+                if live is not None:
+                    live.value = (f'<span class="wb-muted">run #{run_id} is '
+                                  f'{state.replace("_", "-")}: refreshing '
+                                  '<span class="wb-spinner"></span></span>')
+                refresh()
+                if state in ended:
+                    break
+                time.sleep(LIVE_SECONDS)
+        except Exception:  # a page that went away meanwhile: nothing to refresh
+            pass
+        finally:
+            if live is not None:
+                live.value = ""
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
 class ExportActions:
     """What a click in an export's Actions menu does; shared by Manage Exports and the
     audience page's Exports tab."""
@@ -136,7 +166,7 @@ class ExportActions:
             threading.Thread(target=work, daemon=True).start()
         else:
             work()
-        self.show_runs()
+        self.show_runs(run.id)
 
     def show_preview(self, export_id: int) -> None:
         preview = self.app.wb.exports.preview(export_id, limit=10)
@@ -164,7 +194,7 @@ class ManageExports:
                                                                "label": "Actions"}],
                                    empty="No exports yet — open an audience and use Export.")
         self.actions = ExportActions(app, self.message, self.confirm, self.refresh,
-                                     lambda: self.show_tab(1), self.preview)
+                                     self.follow_run, self.preview)
         self.exports_table.on_action(self.actions)
         self.exports_table.on_click(self._open_audience)
         # History
@@ -212,9 +242,13 @@ class ManageExports:
         self.widget = w.VBox([w.HTML('<div class="wb-title">Manage Exports</div>'),
                               self.message, self.confirm, self.form_box, self.tabs],
                              layout=w.Layout(gap="8px"))
-        self._following = False
         self.refresh()
         self.show_tab(tab)
+
+    def follow_run(self, run_id: int) -> None:
+        """Show History and keep it current until the run has ended."""
+        self.show_tab(1)
+        follow(self.app, run_id, self.refresh_runs, self.live)
 
     def show_tab(self, index: int) -> None:
         self.tabs.selected_index = index
@@ -256,39 +290,12 @@ class ManageExports:
                 audience=int(self.audience_filter.value))}
             runs = [r for r in runs if r.export_id in exports]
         self.runs_table.rows = run_rows(runs)
-        busy = any(r.state == "in_progress" for r in self.app.wb.export_runs.history(limit=50))
-        self.live.value = ('<span class="wb-muted">a run is in progress: refreshing '
-                           '<span class="wb-spinner"></span></span>' if busy else "")
-        if busy and self.app.background and not self._following:
-            self._follow()
-
-    def _follow(self) -> None:
-        """Refresh every couple of seconds while a run is in progress."""
-        self._following = True
-
-        def loop():
-            try:
-                while self._following:
-                    time.sleep(LIVE_SECONDS)
-                    if self.app.page is not self:
-                        break
-                    runs = self.app.wb.export_runs.history(limit=50)
-                    self._following = any(r.state == "in_progress" for r in runs)
-                    self.refresh_runs() if not self._following else \
-                        setattr(self.runs_table, "rows", self._filtered(runs))
-            finally:
-                self._following = False
-                try:
-                    self.refresh()
-                except Exception:
-                    pass
-
-        threading.Thread(target=loop, daemon=True).start()
-
-    def _filtered(self, runs):
-        if self.state_filter.value:
-            runs = [r for r in runs if r.state == self.state_filter.value]
-        return run_rows(runs)
+        if not getattr(self, "_checked_busy", False):  # opened while a run works: follow it
+            self._checked_busy = True
+            busy = [r for r in self.app.wb.export_runs.history(limit=50)
+                    if r.state == "in_progress"]
+            if busy:
+                follow(self.app, busy[0].id, self.refresh_runs, self.live)
 
     def open_form(self, form) -> None:
         self.form = form
@@ -325,5 +332,3 @@ class ManageExports:
             self.open_form(EncryptionForm(self.app, self.app.wb.encryptions.get(int(row)),
                                           on_done=self.form_done))
 
-    def close(self) -> None:
-        self._following = False

