@@ -132,6 +132,8 @@ class ExportBuilder:
             f.add("encryption", self.encryption, "Encryption")])
         f.inputs["schedule.timezone"] = self.zone
         f.notes["schedule.timezone"] = f.notes["schedule.start"]
+        f.watch("schedule.start", self.day, self.time, self.zone)
+        f.watch("schedule.repeat", self.every, self.unit)
 
         # Attributes
         csv = config.get("csv") or {}

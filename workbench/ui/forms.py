@@ -47,12 +47,17 @@ class Fields:
     def add(self, name: str, widget: w.Widget, label: str) -> w.Widget:
         self.inputs[name] = widget
         self.notes[name] = w.HTML()
-        if "value" in widget.keys:  # typing again takes the complaint away
-            widget.observe(lambda _c, name=name: self.clear(name), "value")
+        self.watch(name, widget)
         return w.VBox([w.HBox([w.HTML(f'<div class="wb-field-label">{escape(label)}</div>',
                                       layout=w.Layout(width="150px", flex="none")), widget],
                               layout=w.Layout(align_items="center")),
                        self.notes[name]])
+
+    def watch(self, name: str, *widgets: w.Widget) -> None:
+        """Changing any of ``widgets`` takes the complaint about ``name`` away."""
+        for widget in widgets:
+            if widget.has_trait("value"):
+                widget.observe(lambda _c, name=name: self.clear(name), "value")
 
     def clear(self, name: str) -> None:
         self.inputs[name].remove_class("wb-invalid")

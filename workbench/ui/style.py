@@ -32,7 +32,7 @@ CSS = """
 .wb-warning { color: #9a6700; font-size: 13px; }
 .wb-ok { color: #1a7f37; font-size: 13px; }
 .wb-badge { display: inline-block; padding: 1px 9px; border-radius: 10px; font-size: 12px;
-  font-weight: 600; line-height: 18px; }
+  font-weight: 600; line-height: 18px; white-space: nowrap; }
 .wb-badge-live, .wb-badge-active, .wb-badge-complete { background: #dcfce7; color: #166534; }
 .wb-badge-draft, .wb-badge-scheduled { background: #e5e7eb; color: #374151; }
 .wb-badge-archived, .wb-badge-canceled { background: #f3f4f6; color: #9ca3af; }

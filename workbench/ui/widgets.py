@@ -98,14 +98,16 @@ export default { render };
 
 _TABLE_CSS = """
 .wb-table { border-collapse: collapse; width: 100%; font-size: 13px; }
+.wb-table .wb-badge { white-space: nowrap; }
 .wb-table th { text-align: left; font-size: 12px; text-transform: uppercase; letter-spacing: .04em;
   color: #616e7c; border-bottom: 2px solid #e4e7eb; padding: 6px 10px; white-space: nowrap;
   user-select: none; }
 .wb-table td { border-bottom: 1px solid #eef0f2; padding: 7px 10px; vertical-align: top;
-  max-width: 420px; overflow-wrap: anywhere; }
+  max-width: 420px; overflow-wrap: break-word; }
 .wb-table tr:hover td { background: #f5f7fa; }
 .wb-table .wb-num { text-align: right; font-variant-numeric: tabular-nums; }
-.wb-table a { color: #2563eb; text-decoration: none; font-weight: 600; }
+.wb-table a { color: #2563eb; text-decoration: none; font-weight: 600;
+  overflow-wrap: anywhere; }  /* a 200-character name never widens the table */
 .wb-table a:hover { text-decoration: underline; }
 .wb-table select.wb-actions { font-size: 12px; padding: 2px 4px; }
 .wb-empty { padding: 28px 8px; color: #616e7c; font-size: 14px; }
