@@ -28,6 +28,7 @@ from workbench.errors import InvalidInput, PgpError
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")
 
 PAST = "20200101T000000"  # --faked-system-time for keys made (and expired) in the past
+PAST_LATER = "20200101T000100"
 
 
 @dataclass
@@ -119,7 +120,9 @@ def keys() -> Keys:
         listed = _listing(home)
         # subexp: a primary key that never expires, an encryption subkey that expired in 2020
         subexp = listed["subexp@example.com"].fingerprint
-        _gpg(home, "--quick-add-key", subexp, "cv25519", "encr", "1y", faked=PAST)
+        # A minute after the primary key's faked creation: on a busy machine its generation
+        # can take a few seconds, and gpg refuses a subkey older than its primary key.
+        _gpg(home, "--quick-add-key", subexp, "cv25519", "encr", "1y", faked=PAST_LATER)
         # rita: import the revocation certificate gpg wrote when the key was made
         rita = listed["rita@example.com"].fingerprint
         revocation = Path(home, "openpgp-revocs.d", f"{rita}.rev").read_text()

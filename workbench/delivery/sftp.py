@@ -356,7 +356,12 @@ def _session(target: SftpTarget, timeout: float, steps: list[str]) -> Iterator[p
         try:
             yield sftp
         finally:
-            sftp.close()
+            # Closing a connection the server dropped raises EOFError: it must not replace
+            # the error that says what went wrong.
+            try:
+                sftp.close()
+            except Exception:  # noqa: BLE001
+                pass
     finally:
         transport.close()
 
