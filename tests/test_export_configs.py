@@ -232,6 +232,7 @@ def test_a_canceled_export_has_no_next_run_and_its_preview_says_so(setup):
     ("{{rfm}}", "{{rfm}} is a group of fields; name one"),
     ("{{#unless customer_id}}{{bogus}}{{/unless}}", "unknown field 'bogus'"),
     ("{{#if customer_id}}a{{else}}{{bogus}}{{/if}}", "unknown field 'bogus'"),
+    ("{{#each tags}}{{#each ../tags}}x{{/each}}{{/each}}", "nests {{#each}} inside {{#each}}"),
     ("{{#each tags}}{{bogus}}{{/each}}", "unknown field 'bogus'"),
     ("{{!-- {{first_name}} --}}", "has a comment holding {{ or }}"),
     ("{{first_name}}" * 1000, "characters long; at most 10,000"),
@@ -291,3 +292,9 @@ def test_viewers_never_get_secrets_nor_test_logins(setup):
             viewer.destinations.target("partner")
         with pytest.raises(PermissionDenied, match="destination.edit needs the admin role"):
             viewer.destinations.test("partner")
+
+
+def test_a_file_name_must_fit_on_the_day_its_names_are_longest(setup):
+    problems = setup.exports.check(config(file_name="%A" * 26 + ".csv"))  # fits on a Monday
+    assert any(p.startswith("file_name:") for p in problems)
+    assert setup.exports.check(config(file_name="%A_%B.csv")) == []

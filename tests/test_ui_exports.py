@@ -178,3 +178,47 @@ def test_a_viewer_gets_no_actions_and_no_forms(wb, server):
         page.exports_table.act(page.exports_table.rows[0]["id"], "pause")  # forged: not offered
         assert viewer.exports.list()[0].state == "active"
         assert server.password not in widget_state(app.widget)
+
+
+def test_what_the_hostile_pass_found_stays_fixed(wb, server, keys):  # noqa: F811
+    from workbench.errors import Conflict, PermissionDenied
+    from workbench.ui.forms import DestinationForm, EncryptionForm
+
+    app = App(wb, background=False)
+    app.show_exports(tab=2)
+    page = app.page
+    # A key fetched and confirmed for one server is never saved for another.
+    form = DestinationForm(app)
+    form.host.value, form.port.value = server.host, server.port
+    form.fetch_key()
+    form.confirmed.value = True
+    form.host.value = "sftp.partner.example"
+    assert form.host_key is None and "host_key" not in form.data()
+    # Typed secrets leave the page on Cancel and after a refused save.
+    form.password.value = "typed-secret"
+    assert form.save() is False and form.password.value == ""
+    # Nothing pasted is dropped: text beside a key is a key of its own, and refused.
+    keys_form = EncryptionForm(app)
+    keys_form.keys.value = keys.alice.armored + "\nnot a key at all\n"
+    assert len(keys_form.armored()) == 2 and keys_form.check_keys() is False
+    assert "key 2" in keys_form.found.value
+    keys_form.keys.value = keys.alice_secret + keys.bob.armored
+    assert keys_form.check_keys() is False and "private key" in keys_form.found.value
+    # Run now twice: the second is refused while the first has not ended.
+    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
+                         "path": str(server.writable), "username": server.user,
+                         "password": server.password, "host_key": server.host_key_line()})
+    export = wb.exports.create({"name": "Weekly", "audience": 1, "file_name": "w_{run}.csv",
+                                "schedule": {"start": "2027-01-04T06:00"},
+                                "destination": "partner",
+                                "columns": [{"attribute": "customer_id"}]})
+    wb.export_runs.create(export.id)
+    with pytest.raises(Conflict, match="wait for it to end"):
+        wb.export_runs.create(export.id)
+    # Only those who may add destinations make the server reach out to an address.
+    text = wb.home.settings_file.read_text().replace("[users]", '[users]\nvic = "viewer"')
+    wb.home.settings_file.write_text(text)
+    with workbench.open(wb.home.root, user="vic") as viewer, \
+            pytest.raises(PermissionDenied):
+        viewer.destinations.fetch_host_key(server.host, server.port)
+    del page

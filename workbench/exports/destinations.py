@@ -93,9 +93,11 @@ class Destinations:
         self._box = box
 
     def fetch_host_key(self, host: str, port: int = 22):
-        """The server's host key and its SHA256 fingerprint, to show for confirmation."""
+        """The server's host key and its SHA256 fingerprint, to show for confirmation (those
+        who may add destinations only: it reaches out to any address)."""
         from ..delivery.sftp import fetch_host_key
 
+        self._user.require("destination.edit")
         return fetch_host_key(host, port)
 
     def add(self, data, *, trust_host_key: bool = False) -> Destination:

@@ -65,8 +65,12 @@ def rows_query(config: ExportConfig, tables: Tables, day: Day, membership: exp.E
     return query.order_by("m.customer_id"), plan
 
 
+MAX_CELL = 65_536  # characters a template may render for one value
+
+
 def render(batch: list[dict], plan: list) -> Iterator[list]:
-    """Rows of values in column order, from record rows."""
+    """Rows of values in column order, from record rows. A template that renders more than
+    ``MAX_CELL`` characters for one value stops the file (no partner wants such a cell)."""
     for row in batch:
         record = None
         values = []
@@ -76,7 +80,14 @@ def render(batch: list[dict], plan: list) -> Iterator[list]:
                 continue
             if record is None:
                 record = _record(row)
-            values.append(step(record))
+            value = step(record)
+            if len(value) > MAX_CELL:
+                from ..errors import InvalidInput
+
+                raise InvalidInput(f"a template column rendered {len(value):,} characters for "
+                                   f"customer {row.get(RECORD + ':customer_id')}; at most "
+                                   f"{MAX_CELL:,} per value")
+            values.append(value)
         yield values
 
 

@@ -95,6 +95,11 @@ class ExportRuns:
         export = self._exports.get(export_id)
         if "run" not in export.actions:
             raise Conflict(f"export {export.id} ({export.name}) is {export.state}; it cannot run")
+        busy = [r for r in self._records.list(export.id, 20) if r["state"] == "in_progress"
+                or (r["state"] == "scheduled" and r["trigger"] == "manual")]
+        if busy:  # a second click on Run now would deliver the same file twice
+            raise Conflict(f"export {export.id} ({export.name}) has run #{busy[0]['id']} "
+                           f"{busy[0]['state'].replace('_', '-')}; wait for it to end")
         run_id = self._records.create(export_id=export.id, scheduled_for=self._now(),
                                       trigger="manual", user=self._user.name)
         return self.get(run_id)

@@ -203,10 +203,14 @@ class Exports:
             problems.append("schedule: no run after now (the start, or the end of the "
                             "repeats, has passed); change the dates or save it paused")
         try:
-            render_file_name(config.file_name, at=at or _start(config),
-                             audience=audience["name"] if audience else "audience",
-                             export=config.name, run=9_999_999_999,
-                             encrypted=bool(config.encryption))
+            # At the next run, and on the day whose names are longest (Wednesday, September):
+            # a name that fits today must fit on every day it will be rendered.
+            for when in (at or _start(config), (at or _start(config)).replace(
+                    year=2027, month=9, day=1, hour=23, minute=59, second=59)):
+                render_file_name(config.file_name, at=when,
+                                 audience=audience["name"] if audience else "audience",
+                                 export=config.name, run=9_999_999_999,
+                                 encrypted=bool(config.encryption))
         except ValueError as exc:
             problems.append(f"file_name: {exc}")
         if problems:

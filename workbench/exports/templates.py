@@ -118,6 +118,11 @@ def _check_balance(source: str) -> None:
     blocks: list[str] = []
     for kind, name in TAG.findall(source):
         if kind in ("#", "^"):
+            if name == "each" and "each" in blocks:
+                # Each level multiplies a row's text by the list's length: nested loops
+                # can make one cell of gigabytes from a short template.
+                raise TemplateProblem("nests {{#each}} inside {{#each}}; one level of "
+                                      "{{#each}} per template")
             blocks.append(name)
         elif kind == "/":
             if not blocks or blocks[-1] != name:

@@ -184,8 +184,7 @@ class ExportBuilder:
         self.next.on_click(lambda _b: self.go(self.step + 1))
         self.save_button.on_click(lambda _b: self.save())
         self.message = w.HTML()
-        close = w.Button(description="← " + escape(self.audience["name"] if isinstance(
-            self.audience, dict) else self.audience.name), tooltip="Back to the audience")
+        close = w.Button(description="← " + self.audience.name, tooltip="Back to the audience")
         close.add_class("wb-link")
         close.on_click(lambda _b: app.show_audience(self.audience.id))
         title = "Edit export" if export_id else "New export"
@@ -205,6 +204,9 @@ class ExportBuilder:
             widget.observe(lambda _c: self.columns_changed(), "value")
         self._show_repeat()
         self.refresh_name()
+        self.can_edit = wb.user.can("export.edit")
+        if not self.can_edit:  # the service would refuse the save anyway
+            self.save_button.disabled = True
         self.go(0, check=False)
 
     # -- the configuration ----------------------------------------------------------------------
@@ -243,7 +245,8 @@ class ExportBuilder:
                     self.message.value = ('<div class="wb-error">Fix the marked fields to go '
                                           'on.</div>')
                     return False
-        self.message.value = ""
+        self.message.value = "" if self.can_edit else (
+            '<div class="wb-warning">You may look at this export, not change it.</div>')
         self.step = step
         self.tabs.value = step
         self.body.children = [self.steps[step]]
@@ -299,8 +302,9 @@ class ExportBuilder:
         try:
             name = self.app.wb.exports.next_file_name(self.config())
             self.next_name.value = f'<div class="wb-muted">Next file: <code>{escape(name)}</code></div>'
-        except (WorkbenchError, ValueError) as exc:
-            self.next_name.value = f'<div class="wb-muted">{escape(one_line(exc))}</div>'
+        except (WorkbenchError, ValueError) as exc:  # a file name's problem, said plainly
+            text = one_line(exc) if isinstance(exc, WorkbenchError) else str(exc)
+            self.next_name.value = f'<div class="wb-muted">{escape(text)}</div>'
 
     def _show_repeat(self) -> None:
         self.repeat_box.layout.display = None if self.repeats.value else "none"

@@ -306,8 +306,14 @@ class ManageExports:
         self.refresh()
 
     def _open_audience(self, _row: str, link_to: str) -> None:
-        if link_to.startswith("audience:"):
-            self.app.show_audience(int(link_to.split(":", 1)[1]))
+        if not link_to.startswith("audience:"):
+            return
+        from ..ids import parse_id
+
+        try:
+            self.app.show_audience(parse_id(link_to.split(":", 1)[1], "audience"))
+        except WorkbenchError as exc:
+            self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
 
     def _destination_action(self, row: str, action: str) -> None:
         wb = self.app.wb

@@ -18,8 +18,7 @@ from .work import one_line
 if TYPE_CHECKING:
     from .app import App
 
-KEY_BLOCK = re.compile(r"-----BEGIN PGP PUBLIC KEY BLOCK-----.*?-----END PGP PUBLIC KEY BLOCK-----",
-                       re.S)
+ARMOR = re.compile(r"-----BEGIN PGP ([A-Z ]+)-----.*?-----END PGP \1-----", re.S)
 
 
 class SecretBox(w.Password):
@@ -121,9 +120,12 @@ class DestinationForm:
         save.add_class("wb-primary")
         save.on_click(lambda _b: self.save())
         cancel = w.Button(description="Cancel")
-        cancel.on_click(lambda _b: on_done())
+        cancel.on_click(lambda _b: (self.forget_secrets(), on_done()))
         self.secret_box = w.VBox()
+        self.fetched_for = None  # (host, port) the shown key came from
         self.auth.observe(lambda _c: self._auth(), "value")
+        for widget in (self.host, self.port):  # a key confirmed for one server, never another
+            widget.observe(lambda _c: self._forget_key(), "value")
         self._auth()
         f = self.fields
         self.widget = w.VBox([
@@ -143,10 +145,19 @@ class DestinationForm:
                                     [f.add("private_key", self.private_key, "Private key"),
                                      f.add("passphrase", self.passphrase, "Passphrase")])
 
+    def _forget_key(self) -> None:
+        if self.host_key is not None:
+            self.host_key = self.fetched_for = None
+            self.confirmed.value = False
+            self.confirmed.layout.display = "none"
+            self.key_shown.value = ('<div class="wb-muted">The host or port changed: fetch the '
+                                    'host key again.</div>')
+
     def fetch_key(self) -> None:
         try:
-            self.host_key = self.app.wb.destinations.fetch_host_key(self.host.value.strip(),
-                                                                    int(self.port.value or 22))
+            where = (self.host.value.strip(), self.port.value)
+            self.host_key = self.app.wb.destinations.fetch_host_key(*where)
+            self.fetched_for = where
         except (WorkbenchError, ValueError, OSError) as exc:
             self.host_key = None
             self.key_shown.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
@@ -168,11 +179,22 @@ class DestinationForm:
             data["private_key"] = self.private_key.value
             if self.passphrase.value:
                 data["passphrase"] = self.passphrase.value
-        if self.host_key is not None and self.confirmed.value:
+        if self.host_key is not None and self.confirmed.value and \
+                self.fetched_for == (self.host.value.strip(), self.port.value):
             data["host_key"] = self.host_key.line
         return data
 
     def save(self) -> bool:
+        """Save, or show why not; either way the typed secrets leave the page."""
+        try:
+            return self._save()
+        finally:
+            self.forget_secrets()
+
+    def forget_secrets(self) -> None:
+        self.password.value = self.private_key.value = self.passphrase.value = ""
+
+    def _save(self) -> bool:
         problems = self.fields.require(["name", "host", "path", "username"])
         editing = self.destination is not None
         if not editing:
@@ -197,8 +219,6 @@ class DestinationForm:
         except WorkbenchError as exc:
             self._problems(list(getattr(exc, "problems", [])) or [one_line(exc)])
             return False
-        finally:  # a typed secret never stays on the page
-            self.password.value = self.private_key.value = self.passphrase.value = ""
         self.on_done()
         return True
 
@@ -236,16 +256,24 @@ class EncryptionForm:
         self.widget.add_class("wb-panel")
 
     def armored(self) -> list[str]:
-        text = self.keys.value.strip()
-        blocks = KEY_BLOCK.findall(text)
-        return blocks or ([text] if text else [])
+        """Every armored block pasted (of any kind: a private key or a signature is refused by
+        the service, not dropped here), and any other text as an entry of its own, so that
+        nothing pasted is silently left out."""
+        text = self.keys.value
+        entries, at = [], 0
+        for block in ARMOR.finditer(text):
+            entries.append(text[at:block.start()])
+            entries.append(block.group(0))
+            at = block.end()
+        entries.append(text[at:])
+        return [e.strip() for e in entries if e.strip()]
 
     def check_keys(self) -> bool:
         try:
             infos, warnings = self.app.wb.encryptions.inspect(self.armored())
         except WorkbenchError as exc:
             self.found.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>'
-                                       for p in one_line(exc).split("; "))
+                                       for p in _key_problems(one_line(exc)))
             return False
         rows = "".join(f"<tr><td><code>{escape(k.fingerprint)}</code></td>"
                        f"<td>{escape(', '.join(k.user_ids))}</td>"
@@ -274,7 +302,7 @@ class EncryptionForm:
         except WorkbenchError as exc:
             self._problems(list(getattr(exc, "problems", [])) or
                            [f"keys: {p}" if p.startswith("key ") else p
-                            for p in one_line(exc).split("; ")])
+                            for p in _key_problems(one_line(exc))])
             return False
         self.on_done()
         return True
@@ -282,3 +310,9 @@ class EncryptionForm:
     def _problems(self, problems: list[str]) -> None:
         rest = self.fields.show(problems)
         self.message.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
+
+
+def _key_problems(message: str) -> list[str]:
+    """gpg's problems with several keys come as "key 1: …; key 3: …": one line each."""
+    parts = re.split(r"; (?=key \d+: )", message)
+    return parts if all(p.startswith("key ") for p in parts) else [message]
