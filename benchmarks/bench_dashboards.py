@@ -78,7 +78,7 @@ def first_estimate(page) -> tuple[float, float]:
     first = time.perf_counter() - started
     page.select_option("select:has(option:text('+ Select attributes'))",
                        label="Standard · Gender")
-    page.wait_for_selector("text=non-empty list", timeout=60_000)  # no value ticked yet
+    page.wait_for_selector("text=Pick at least one value", timeout=60_000)  # none ticked yet
     page.locator(".wb-checklist-items input[type=checkbox]").first.check()
     started = time.perf_counter()
     page.wait_for_selector("li:has-text('Gender in')", timeout=60_000)
