@@ -8,14 +8,52 @@ from pathlib import Path
 import pytest
 
 import workbench
-from workbench.home import init_home
+from workbench.home import SETTINGS_TEMPLATE, init_home
 
 ADMIN = "ada"
 
 
+# Modules whose tests run on both metadata stores: SQLite, and PostgreSQL when the machine can
+# start one (tests/postgres.py). Everything the store does is exercised there: migrations, the
+# freeze triggers, optimistic versions, the atomic claim of export runs, several processes.
+BOTH_STORES = {"test_store", "test_audience_lifecycle", "test_export_configs",
+               "test_export_runs", "test_scheduler", "test_processing", "test_destinations",
+               "test_encryptions", "test_cli_audiences"}
+
+
+def pytest_generate_tests(metafunc):
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if "store" in metafunc.fixturenames and module in BOTH_STORES:
+        metafunc.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from tests.postgres import running_postgres, skip_reason
+
+    if skip_reason():
+        pytest.skip(skip_reason())
+    with running_postgres() as server:
+        yield server
+
+
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def store(request):
+    """Which metadata store a home uses: "sqlite" (its file) or a fresh PostgreSQL database."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "postgresql":
+        return request.getfixturevalue("postgres").database()
+    return None
+
+
+@pytest.fixture
+def home(tmp_path: Path, store) -> Path:
     root = tmp_path / "home"
+    if store:  # the settings name the store before the home first opens it
+        root.mkdir(parents=True)
+        (root / "workbench.toml").write_text(
+            SETTINGS_TEMPLATE.format(timezone="UTC", users=f'"{ADMIN}" = "admin"')
+            .replace('store_url = ""', f'store_url = "{store}"'), encoding="utf-8")
     init_home(root, admin=ADMIN, timezone="UTC")
     return root
 

@@ -307,7 +307,8 @@ def test_one_failing_audience_does_not_stop_the_others(loaded, monkeypatch):
     # The store's own guard would refuse this edit; an operator bypassing it, or data changing
     # under a frozen rule, leaves the same state: a definition that no longer checks.
     with wb.store.begin() as conn:
-        conn.execute(text("DROP TRIGGER audiences_frozen_when_active"))
+        on = " ON audiences" if conn.dialect.name == "postgresql" else ""
+        conn.execute(text(f"DROP TRIGGER audiences_frozen_when_active{on}"))
         conn.execute(text("UPDATE audiences SET definition = :d WHERE id = :i"), {
             "d": '{"name": "Broken", "rules": [{"attribute": "appended.gone", "op": "gt", '
                  '"value": 10}]}', "i": broken})
