@@ -145,8 +145,10 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
 
     # Run now, then Complete in History; the decrypted file is the CSV
     page.click("button:has-text('Manage Exports')")
+    page.wait_for_selector(".wb-title:has-text('Manage Exports')")  # not the audience page's
     page.wait_for_selector("td:has-text('Champions weekly')")
     visit.act("Champions weekly", "Run now")
+    page.wait_for_selector("text=Run #1 started.")
     try:
         page.wait_for_selector(".wb-badge-complete", timeout=120_000)
     finally:
