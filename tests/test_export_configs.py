@@ -91,6 +91,11 @@ def test_a_valid_export_is_saved_with_its_table_fields(setup):
      "columns.0.template: unknown field 'appended.nope'"),
     ({"notify": ["ops@example.com", "not an address"]}, "notify: not an e-mail "
                                                         "address: 'not an address'"),
+    ({"notify": ["b\u202eob@example.com"]}, "notify: not an e-mail address"),
+    ({"notify": ["bob@-example-.com"]}, "notify: not an e-mail address"),
+    ({"notify": ["x" * 65 + "@example.com"]}, "notify: not an e-mail address"),
+    ({"schedule": {"start": "2026-12-01T06:00", "timezone": "localtime"}},
+     "schedule.timezone"),
     ({"schedule": {"start": "2026-01-01T06:00", "timezone": "UTC"}},
      "schedule: no run after now"),
     ({"schedule": {"start": "2026-12-01T06:00", "timezone": "Mars/Olympus"}},

@@ -172,6 +172,13 @@ def test_json_text_problems_are_one_line():
 
 # -- names, descriptions and text values ----------------------------------------------------------
 
+@pytest.mark.parametrize("bad", ["\u202e", "\u200b", "\u2066", "\ufeff"])
+def test_names_hold_no_invisible_or_direction_changing_characters(bad):
+    message = check({"name": f"rtl {bad}evil tail", "rules": []})
+    assert f"name: no invisible or direction-changing characters (found U+{ord(bad):04X})" \
+        in message
+
+
 @pytest.mark.parametrize("bad", ["\n", "\r", "\t", "\x1b", "\x7f", "\x85", "\x00", "\u2028"])
 def test_names_hold_no_control_characters(bad):
     message = check({"name": f"Big{bad}spenders", "rules": []})

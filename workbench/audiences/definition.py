@@ -35,6 +35,17 @@ MAX_JSON_DEPTH = 20  # a real definition nests 4 deep: {"rules": [{"value": [...
 DESCRIPTION_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+def _refuse_invisible(name: str) -> None:
+    """Names are read on dashboards and in file names: no invisible characters that change what
+    a person reads (U+202E reverses the text after it; zero-width ones hide differences)."""
+    import unicodedata
+
+    for c in name:
+        if unicodedata.category(c) == "Cf" and c != "\u200d":  # the joiner of emoji (👩‍💻)
+            raise ValueError(f"no invisible or direction-changing characters (found "
+                             f"U+{ord(c):04X})")
+
+
 class InvalidDefinition(InvalidInput):
     """The definition cannot be saved or evaluated; ``problems`` lists every reason."""
 
@@ -71,6 +82,7 @@ class AudienceDefinition(BaseModel):
             if len(value) > MAX_NAME_LENGTH:
                 raise ValueError(f"at most {MAX_NAME_LENGTH} characters, not {len(value):,}")
             _refuse_control(value, CONTROL, "no control characters allowed")
+            _refuse_invisible(value)
         return value
 
     @field_validator("description")

@@ -24,7 +24,10 @@ from pydantic import (
 from ..errors import InvalidInput
 from .schedule import Schedule
 
-EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# ASCII addresses: a local part of at most 64 characters, host labels that neither start nor end
+# with "-", a top-level domain of letters (what SMTP servers deliver to without SMTPUTF8).
+EMAIL = re.compile(r"^(?=.{3,254}$)[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+                   r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 DELIMITERS = {"comma": ",", "tab": "\t", "pipe": "|", "semicolon": ";"}
 RECORD_DELIMITERS = {"LF": "\n", "CRLF": "\r\n"}
 MAX_COLUMNS = 200

@@ -108,7 +108,9 @@ class Schedule(BaseModel):
     @classmethod
     def _known_timezone(cls, value: Any) -> str:
         problem = f"unknown timezone {_shown(value)}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
-        if not isinstance(value, str) or not _ZONE_NAME.fullmatch(value):
+        # "localtime", "Factory" and "posixrules" are files of the zone database, not zones.
+        if not isinstance(value, str) or not _ZONE_NAME.fullmatch(value) or \
+                value in ("localtime", "Factory", "posixrules"):
             raise ValueError(problem)
         try:
             ZoneInfo(value)
