@@ -102,3 +102,16 @@ def test_out_of_memory_under_the_streaming_limit_is_redone_under_the_full_one(
     assert written(setup, tmp_path, columns=columns,
                    csv={"header": True, "record_delimiter": "LF", "field_delimiter": "comma"}) \
         == data
+
+
+def test_with_makes_a_groups_fields_plain_names(setup, tmp_path):  # noqa: F811
+    columns = [{"attribute": "customer_id"},
+               {"label": "Buys", "template": "{{#with rfm}}{{frequency}}{{/with}}"}]
+    data = written(setup, tmp_path, columns=columns,
+                   csv={"header": True, "record_delimiter": "LF", "field_delimiter": "comma"})
+    plain = written(setup, tmp_path, columns=[columns[0], {"attribute": "rfm.frequency",
+                                                           "label": "Buys"}],
+                    csv={"header": True, "record_delimiter": "LF", "field_delimiter": "comma"})
+    assert data == plain
+    assert "unknown field 'bogus'" in " ".join(setup.exports.check(config(columns=[
+        {"label": "B", "template": "{{#with rfm}}{{bogus}}{{/with}}"}])))

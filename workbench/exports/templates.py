@@ -93,9 +93,18 @@ def _check_names(source: str, fields: set[str]) -> None:
     fields inside a block helper, or a Handlebars word (``this``, ``@index``, ``else``)."""
     text = re.sub(r"{{!--.*?--}}|{{![^}]*}}", "", source, flags=re.S)
     groups = {f.split(".")[0] for f in fields if "." in f}
+    within: list[str | None] = []  # {{#with rfm}} makes rfm's fields plain names inside it
     for kind, body in re.findall(r"{{{?~?\s*([#/^&]?)\s*([^}]*?)\s*~?}}}?", text):
-        if kind == "/" or not body:
+        if kind == "/":
+            if within and body.strip() in ("with", "each", "if", "unless"):
+                within.pop()
             continue
+        if not body:
+            continue
+        if kind in ("#", "^"):
+            parts = body.split()
+            within.append(parts[1] if kind == "#" and parts[0] == "with" and len(parts) > 1
+                          else None)
         words = [w for w in re.split(r"\s+", body) if w and "=" not in w
                  and not w.startswith(("'", '"')) and not re.fullmatch(r"-?\d+(\.\d+)?", w)]
         helper = kind == "#" or (len(words) > 1)
@@ -107,6 +116,8 @@ def _check_names(source: str, fields: set[str]) -> None:
             if name in groups and not (kind == "#" or position > 0):
                 raise TemplateProblem(f"{{{{{name}}}}} is a group of fields; name one, e.g. "
                                       f"{next(f for f in sorted(fields) if f.startswith(name))}")
+            if any(f"{group}.{name}" in fields for group in within if group):
+                continue
             if name not in fields and name not in groups:
                 raise TemplateProblem(f"unknown field {name!r}; known: "
                                       f"{', '.join(sorted(fields))}")
