@@ -46,8 +46,6 @@ def dashboards() -> list[str]:
 def offline_template(folder: Path) -> Path:
     """A Voilà template ``workbench``: the lab template without its CDN links. Returns the
     data directory to put on JUPYTER_PATH."""
-    import voila
-
     stock = Path(sys.prefix) / "share" / "jupyter" / "voila" / "templates" / "lab"
     if not (stock / "index.html.j2").is_file():  # installed elsewhere (user or system prefix)
         from jupyter_core.paths import jupyter_path
@@ -62,7 +60,6 @@ def offline_template(folder: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     (target / "index.html.j2").write_text("".join(kept), encoding="utf-8")
     (target / "conf.json").write_text(json.dumps({"base_template": "lab"}), encoding="utf-8")
-    del voila
     return folder
 
 
