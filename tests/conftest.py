@@ -94,6 +94,28 @@ def server():
         yield sshd
 
 
+@pytest.fixture
+def women(wb, write_csv, server):
+    """The hand-made base with one live audience, "Women" (id 1), processed as of its day D;
+    the SFTP server's folder is emptied afterwards."""
+    from tests.audience_data import D, load
+
+    load(wb, write_csv)
+    wb.audiences.activate(wb.audiences.create({"name": "Women", "rules": [
+        {"attribute": "gender", "op": "in", "value": ["female"]}]}).id)
+    wb.processing.run(D)
+    yield wb
+    for leftover in server.writable.iterdir():
+        leftover.unlink()
+
+
+def add_partner(wb, server) -> None:
+    """The destination "partner": the test SFTP server, its host key pinned."""
+    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
+                         "path": str(server.writable), "username": server.user,
+                         "password": server.password, "host_key": server.host_key_line()})
+
+
 @pytest.fixture(scope="module")
 def sample_wb(tmp_path_factory):
     """A workbench on the hand-made base of tests/audience_data.py, shared by a module's tests

@@ -95,14 +95,19 @@ def browser():
 
 
 class Visit:
-    """A page at 1280×800 that records page errors and requests leaving 127.0.0.1."""
+    """A page at 1280×800 that records page errors, requests leaving 127.0.0.1 and every
+    websocket frame the page receives (what the kernel sent it)."""
 
     def __init__(self, browser, url: str):
         self.page = browser.new_page(viewport={"width": 1280, "height": 800})
         self.errors: list[str] = []
         self.outside: list[str] = []
+        self.received: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("request", lambda request: self._request(request.url))
+        self.page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda payload: self.received.append(
+                payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))))
         self.page.goto(url)
         self.page.wait_for_selector("table.wb-table", timeout=90_000)
 
@@ -113,6 +118,14 @@ class Visit:
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+    def tab(self, title: str) -> None:
+        self.page.click(f".lm-TabBar-tab:has-text('{title}')")
+
+    def act(self, row_text: str, action: str) -> None:
+        """Choose ``action`` in the Actions menu of the first row holding ``row_text``."""
+        row = self.page.locator(f"table.wb-table tr:has-text('{row_text}')").first
+        row.locator("select.wb-actions").select_option(label=action)
 
     def rows(self) -> list[str]:
         return self.page.locator("table.wb-table tbody tr td:nth-child(2)").all_inner_texts()

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.audience_data import D, load
+from tests.audience_data import D
+from tests.conftest import add_partner
 from tests.sshd import skip_reason
 from tests.test_cli import run as cli
 from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
@@ -23,19 +24,11 @@ NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def wb(wb, write_csv, server):
-    load(wb, write_csv)
-    wb.audiences.activate(wb.audiences.create({"name": "Women", "rules": [
-        {"attribute": "gender", "op": "in", "value": ["female"]}]}).id)
-    wb.processing.run(D)
-    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
-                         "path": str(server.writable), "username": server.user,
-                         "password": server.password, "host_key": server.host_key_line()})
-    for service in (wb.exports, wb.export_runs):
+def wb(women, server):
+    add_partner(women, server)
+    for service in (women.exports, women.export_runs):
         service._now = lambda: NOW
-    yield wb
-    for leftover in server.writable.iterdir():
-        leftover.unlink()
+    return women
 
 
 def export(wb, **changes) -> int:

@@ -15,7 +15,13 @@ import pytest
 
 from tests.conftest import ADMIN
 from tests.sshd import skip_reason
-from tests.test_dashboards_browser import CHROMIUM, Served, Visit, cli
+from tests.test_dashboards_browser import (
+    CHROMIUM,
+    Served,
+    Visit,
+    browser,  # noqa: F401 - the shared Chromium
+    cli,
+)
 from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
 
 pytestmark = [pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
@@ -40,44 +46,9 @@ def served(tmp_path_factory, server):
     viewer.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield chromium
-        chromium.close()
-
-
-class Listening(Visit):
-    """A visit that also keeps every websocket frame the page receives."""
-
-    def __init__(self, browser, url: str):
-        self.received: list[str] = []
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.on("websocket", lambda ws: ws.on(
-            "framereceived", lambda payload: self.received.append(
-                payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))))
-        self.page, self.errors, self.outside = page, [], []
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("request", lambda request: self._request(request.url))
-        page.goto(url)
-        page.wait_for_selector("table.wb-table", timeout=90_000)
-
-    def tab(self, title: str) -> None:
-        self.page.click(f".lm-TabBar-tab:has-text('{title}')")
-
-    def act(self, row_text: str, action: str) -> None:
-        row = self.page.locator(f"table.wb-table tr:has-text('{row_text}')").first
-        row.locator("select.wb-actions").select_option(label=action)
-
-
 def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_path):  # noqa: F811
     home, admin, _viewer = served
-    visit = Listening(browser, admin.url)
+    visit = Visit(browser, admin.url)
     page = visit.page
     page.click("button:has-text('Manage Exports')")
     page.wait_for_selector(".wb-title:has-text('Manage Exports')")
@@ -181,9 +152,9 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
         leftover.unlink()
 
 
-def test_a_viewer_gets_no_actions(served, browser):
+def test_a_viewer_gets_no_actions(served, browser):  # noqa: F811
     _home, _admin, viewer = served
-    visit = Listening(browser, viewer.url)
+    visit = Visit(browser, viewer.url)
     page = visit.page
     page.click("button:has-text('Manage Exports')")
     page.wait_for_selector(".wb-title:has-text('Manage Exports')")

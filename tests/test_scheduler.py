@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.audience_data import D, load
+from tests.conftest import add_partner
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -20,17 +20,9 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture
-def wb(wb, write_csv, server):
-    load(wb, write_csv)
-    wb.audiences.activate(wb.audiences.create({"name": "Women", "rules": [
-        {"attribute": "gender", "op": "in", "value": ["female"]}]}).id)
-    wb.processing.run(D)
-    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
-                         "path": str(server.writable), "username": server.user,
-                         "password": server.password, "host_key": server.host_key_line()})
-    yield wb
-    for leftover in server.writable.iterdir():
-        leftover.unlink()
+def wb(women, server):
+    add_partner(women, server)
+    return women
 
 
 def daily(wb, start="2026-12-01T06:00", window=60, **changes) -> int:

@@ -11,7 +11,7 @@ import json
 import pytest
 
 import workbench
-from tests.audience_data import D, load
+from tests.conftest import add_partner
 from tests.sshd import skip_reason
 from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
 from workbench.ui import App
@@ -21,14 +21,8 @@ pytestmark = [pytest.mark.skipif(skip_reason() is not None, reason=skip_reason()
 
 
 @pytest.fixture
-def wb(wb, write_csv, server):
-    load(wb, write_csv)
-    wb.audiences.activate(wb.audiences.create({"name": "Women", "rules": [
-        {"attribute": "gender", "op": "in", "value": ["female"]}]}).id)
-    wb.processing.run(D)
-    yield wb
-    for leftover in server.writable.iterdir():
-        leftover.unlink()
+def wb(women):
+    return women
 
 
 def widget_state(widget) -> str:
@@ -88,9 +82,7 @@ def test_a_destination_and_an_encryption_are_added_through_their_forms(wb, serve
 
 
 def test_an_export_is_built_through_the_wizard_run_now_and_delivered(wb, server, keys, tmp_path):  # noqa: F811
-    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
-                         "path": str(server.writable), "username": server.user,
-                         "password": server.password, "host_key": server.host_key_line()})
+    add_partner(wb, server)
     wb.encryptions.add({"name": "partner-pgp", "keys": [keys.alice.armored, keys.bob.armored]})
     app = App(wb, background=False)
     app.show_audience(1)
@@ -160,9 +152,7 @@ def test_an_export_is_built_through_the_wizard_run_now_and_delivered(wb, server,
 
 
 def test_a_viewer_gets_no_actions_and_no_forms(wb, server):
-    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
-                         "path": str(server.writable), "username": server.user,
-                         "password": server.password, "host_key": server.host_key_line()})
+    add_partner(wb, server)
     wb.exports.create({"name": "Weekly", "audience": 1, "file_name": "w.csv",
                        "schedule": {"start": "2027-01-04T06:00"}, "destination": "partner",
                        "columns": [{"attribute": "customer_id"}]})
@@ -205,9 +195,7 @@ def test_what_the_hostile_pass_found_stays_fixed(wb, server, keys):  # noqa: F81
     keys_form.keys.value = keys.alice_secret + keys.bob.armored
     assert keys_form.check_keys() is False and "private key" in keys_form.found.value
     # Run now twice: the second is refused while the first has not ended.
-    wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,
-                         "path": str(server.writable), "username": server.user,
-                         "password": server.password, "host_key": server.host_key_line()})
+    add_partner(wb, server)
     export = wb.exports.create({"name": "Weekly", "audience": 1, "file_name": "w_{run}.csv",
                                 "schedule": {"start": "2027-01-04T06:00"},
                                 "destination": "partner",

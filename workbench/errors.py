@@ -42,6 +42,14 @@ class InvalidInput(WorkbenchError):
     exit_code = 2
 
 
+class InvalidKeys(InvalidInput):
+    """Public keys an encryption cannot use: ``problems`` holds one ``key N: reason`` each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 class HomeNotFound(InvalidInput):
     pass
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import gnupg
 
-from workbench.errors import InvalidInput, PgpError
+from workbench.errors import InvalidInput, InvalidKeys, PgpError
 
 __all__ = ["KeyInfo", "inspect_key", "check_keys", "encrypt_file", "EXPIRY_WARNING_DAYS"]
 
@@ -126,7 +126,7 @@ def check_keys(armored_keys: list[str], *, today: date) -> tuple[list[KeyInfo], 
             seen[info.fingerprint] = n
             infos.append(info)
     if problems:
-        raise InvalidInput("; ".join(problems))
+        raise InvalidKeys(problems)
     warnings = []
     for n, info in enumerate(infos, start=1):
         days = info.days_left(today)

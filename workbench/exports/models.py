@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -51,6 +52,17 @@ def _no_control(value: str, field: str) -> str:
     return value
 
 
+def _name(value: str) -> str:
+    """A name as a person reads it: not blank, trimmed, nothing invisible."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return _no_control(value.strip(), "the name")
+
+
+# The name of an export or an encryption.
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_name)]
+
+
 class CsvOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -89,7 +101,7 @@ class ExportColumn(BaseModel):
 class ExportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     audience: int
     file_name: str = Field(min_length=1, max_length=1000)
     active: StrictBool = True
@@ -101,12 +113,6 @@ class ExportConfig(BaseModel):
     columns: list[ExportColumn] = Field(min_length=1, max_length=MAX_COLUMNS)
     notify: list[str] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return _no_control(value.strip(), "the name")
 
     @field_validator("audience", mode="before")
     @classmethod
@@ -193,13 +199,7 @@ class DestinationConfig(BaseModel):
 class EncryptionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     type: Literal["pgp"] = "pgp"
     keys: list[str] = Field(min_length=1, max_length=20)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return _no_control(value.strip(), "the name")

@@ -170,9 +170,12 @@ class Exports:
 
     def fields(self) -> list[str]:
         """The customer record's fields a column can name (the data's appended ones too)."""
+        return ["customer_id"] + sorted(self._record_fields() - {"customer_id"})
+
+    def _record_fields(self) -> set[str]:
         with self._snapshots.pin() as snapshot:
             appended = list(snapshot.appended_types())
-        return ["customer_id"] + sorted(record_fields(PROFILE_FIELDS, appended) - {"customer_id"})
+        return record_fields(PROFILE_FIELDS, appended)
 
     def next_file_name(self, data: dict) -> str:
         """The file name the next run of a configuration being edited would get (its name,
@@ -241,9 +244,7 @@ class Exports:
             return None
 
     def _column_problems(self, config: ExportConfig) -> list[str]:
-        with self._snapshots.pin() as snapshot:
-            appended = list(snapshot.appended_types())
-        fields = record_fields(PROFILE_FIELDS, appended)
+        fields = self._record_fields()
         problems = []
         for position, column in enumerate(config.columns):
             where = f"columns.{position}"

@@ -282,7 +282,8 @@ class ManageExports:
         self.refresh_runs()
 
     def refresh_runs(self) -> None:
-        runs = self.app.wb.export_runs.history(limit=200)
+        every = self.app.wb.export_runs.history(limit=200)
+        runs = every
         if self.state_filter.value:
             runs = [r for r in runs if r.state == self.state_filter.value]
         if self.audience_filter.value:
@@ -292,8 +293,7 @@ class ManageExports:
         self.runs_table.rows = run_rows(runs)
         if not getattr(self, "_checked_busy", False):  # opened while a run works: follow it
             self._checked_busy = True
-            busy = [r for r in self.app.wb.export_runs.history(limit=50)
-                    if r.state == "in_progress"]
+            busy = [r for r in every if r.state == "in_progress"]
             if busy:
                 follow(self.app, busy[0].id, self.refresh_runs, self.live)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from ..errors import WorkbenchError
+from ..errors import InvalidKeys, WorkbenchError
 from .style import escape
 from .work import one_line
 
@@ -78,6 +78,11 @@ class Fields:
             self.inputs[name].add_class("wb-invalid")
             self.notes[name].value += f'<div class="wb-error">{escape(message)}</div>'
         return rest
+
+    def report(self, problems: list[str], message: w.HTML) -> None:
+        """Problems at their fields; those that name no field here in ``message``."""
+        rest = self.show(problems)
+        message.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
 
     def require(self, names: list[str]) -> list[str]:
         return [f"{n}: required" for n in names if not str(_value(self.inputs[n])).strip()]
@@ -223,8 +228,7 @@ class DestinationForm:
         return True
 
     def _problems(self, problems: list[str]) -> None:
-        rest = self.fields.show(problems)
-        self.message.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
+        self.fields.report(problems, self.message)
 
 
 class EncryptionForm:
@@ -273,7 +277,7 @@ class EncryptionForm:
             infos, warnings = self.app.wb.encryptions.inspect(self.armored())
         except WorkbenchError as exc:
             self.found.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>'
-                                       for p in _key_problems(one_line(exc)))
+                                       for p in getattr(exc, "problems", [one_line(exc)]))
             return False
         rows = "".join(f"<tr><td><code>{escape(k.fingerprint)}</code></td>"
                        f"<td>{escape(', '.join(k.user_ids))}</td>"
@@ -299,20 +303,15 @@ class EncryptionForm:
                 encryptions.update(self.encryption.id, data, version=self.encryption.version)
             else:
                 encryptions.add(data)
+        except InvalidKeys as exc:  # each at the keys field
+            self._problems([f"keys: {p}" for p in exc.problems])
+            return False
         except WorkbenchError as exc:
-            self._problems(list(getattr(exc, "problems", [])) or
-                           [f"keys: {p}" if p.startswith("key ") else p
-                            for p in _key_problems(one_line(exc))])
+            self._problems(list(getattr(exc, "problems", [])) or [one_line(exc)])
             return False
         self.on_done()
         return True
 
     def _problems(self, problems: list[str]) -> None:
-        rest = self.fields.show(problems)
-        self.message.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
+        self.fields.report(problems, self.message)
 
-
-def _key_problems(message: str) -> list[str]:
-    """gpg's problems with several keys come as "key 1: …; key 3: …": one line each."""
-    parts = re.split(r"; (?=key \d+: )", message)
-    return parts if all(p.startswith("key ") for p in parts) else [message]
