@@ -142,6 +142,17 @@ class Audiences:
 
     # -- reads (the store only) -------------------------------------------------------------------
 
+    def actions(self, audience: Audience) -> list[str]:
+        """What the current user may do with ``audience`` in its state: exactly what the
+        methods below would not refuse (what the UI offers)."""
+        user, status = self._user, audience.status
+        rules = {"edit": status == "draft" and user.can("audience.edit"),
+                 "activate": status == "draft" and user.can("audience.activate"),
+                 "duplicate": user.can("audience.edit"),
+                 "archive": status == "active" and user.can("audience.activate"),
+                 "export": status == "active" and user.can("export.edit")}
+        return [name for name, allowed in rules.items() if allowed]
+
     def get(self, audience_id: int | str) -> Audience:
         return self._audience(self._records.get(as_id(audience_id)))
 

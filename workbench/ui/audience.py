@@ -32,23 +32,6 @@ def chart_widget(chart) -> w.Widget:
     return alt.JupyterChart(chart, embed_options={"actions": False})
 
 
-def actions(app: App, audience) -> list[str]:
-    """What this user may do with this audience, as the service would allow it."""
-    user = app.wb.user
-    allowed = []
-    if audience.status == "draft" and user.can("audience.edit"):
-        allowed.append("edit")
-    if audience.status == "draft" and user.can("audience.activate"):
-        allowed.append("activate")
-    if user.can("audience.edit"):
-        allowed.append("duplicate")
-    if audience.status == "active" and user.can("audience.activate"):
-        allowed.append("archive")
-    if audience.status == "active" and user.can("export.edit"):
-        allowed.append("export")
-    return allowed
-
-
 class AudiencePage:
     def __init__(self, app: App, audience_id: int, tab: str | None = None):
         self.app = app
@@ -67,7 +50,7 @@ class AudiencePage:
             button = w.Button(description=label, icon=icon, tooltip=label)
             button.on_click(lambda _b, name=name: self.act(name))
             self.buttons[name] = button
-        self.allowed = actions(app, audience)
+        self.allowed = wb.audiences.actions(audience)
         primary = "activate" if "activate" in self.allowed else "export"
         self.buttons[primary].add_class("wb-primary")
         shown = [self.buttons[n] for n in ("edit", "duplicate", "archive", "activate", "export")

@@ -76,7 +76,7 @@ class AudienceBuilder:
         self._estimator = Debounced(self._estimate, self._estimated, busy=self._busy,
                                     background=app.background)
         self.name.observe(self._named, "value")
-        self.description.observe(lambda _c: self._changed(), "value")
+        self.description.observe(lambda _c: self.refresh_estimate(), "value")
 
         if not self.can_edit:
             self.save.layout.display = self.activate.layout.display = "none"
@@ -117,7 +117,7 @@ class AudienceBuilder:
     def remove_rule(self, row: RuleRow) -> None:
         self.rules.remove(row)
         self.rules_box.children = [r.widget for r in self.rules]
-        self._changed()
+        self.refresh_estimate()
 
     def _add(self, rule: dict, estimate: bool = True) -> RuleRow:
         attribute = self.catalog.get(rule["attribute"])
@@ -128,12 +128,12 @@ class AudienceBuilder:
 
         choices = Choices() if attribute.type in ("membership", "boolean") else \
             self.catalog.choices(attribute.name)
-        row = RuleRow(attribute, choices, rule, self._audiences(), on_change=self._changed,
+        row = RuleRow(attribute, choices, rule, self._audiences(), on_change=self.refresh_estimate,
                       on_remove=self.remove_rule, editable=self.can_edit)
         self.rules.append(row)
         self.rules_box.children = [r.widget for r in self.rules]
         if estimate:
-            self._changed()
+            self.refresh_estimate()
         return row
 
     def _audiences(self) -> list[tuple[str, int]]:
@@ -163,15 +163,12 @@ class AudienceBuilder:
 
     # -- the estimate ---------------------------------------------------------------------------
 
-    def _changed(self) -> None:
-        self.refresh_estimate()
-
     def _named(self, _change) -> None:
         if self.name.value.strip() and self.name_problem.value:  # fixed: the complaint goes
             self.name_problem.value = ""
             self.name.remove_class("wb-invalid")
             self.message.value = ""
-        self._changed()
+        self.refresh_estimate()
 
     def refresh_estimate(self) -> None:
         """Estimate the rules that are complete; a rule still waiting for its first value is
