@@ -21,10 +21,37 @@ BOTH_STORES = {"test_store", "test_audience_lifecycle", "test_export_configs",
                "test_encryptions", "test_cli_audiences"}
 
 
+# Modules whose tests run on both query engines: DuckDB, and Spark (a local session shared by
+# the whole run) when pyspark and Java are there. Same definitions, same data, same answers.
+BOTH_ENGINES = {"test_audience_rules", "test_audience_property", "test_engine_parity"}
+
+
 def pytest_generate_tests(metafunc):
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if "store" in metafunc.fixturenames and module in BOTH_STORES:
         metafunc.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+    if "engine" in metafunc.fixturenames and module in BOTH_ENGINES:
+        metafunc.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)],
+                             indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def engine(request):
+    """Which query engine a home uses: "duckdb" (the default) or "spark"."""
+    kind = getattr(request, "param", "duckdb")
+    if kind == "spark":
+        from tests.spark import skip_reason
+
+        if skip_reason():
+            pytest.skip(skip_reason())
+    return kind
+
+
+def use_engine(root: Path, kind: str) -> None:
+    """Point an initialised home's settings at a query engine."""
+    settings = root / "workbench.toml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace('kind = "duckdb"', f'kind = "{kind}"'), encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -117,13 +144,14 @@ def add_partner(wb, server) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample_wb(tmp_path_factory):
+def sample_wb(tmp_path_factory, engine):
     """A workbench on the hand-made base of tests/audience_data.py, shared by a module's tests
     (they must not change customer data)."""
     from tests.audience_data import load
 
     folder = tmp_path_factory.mktemp("sample")
     init_home(folder / "home", admin=ADMIN, timezone="UTC")
+    use_engine(folder / "home", engine)
     with workbench.open(folder / "home", user=ADMIN) as opened:
         load(opened, csv_writer(folder))
         yield opened

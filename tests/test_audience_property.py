@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import workbench
-from tests.conftest import place_version
+from tests.conftest import place_version, use_engine
 from workbench.home import init_home
 
 D = date(2026, 3, 10)
@@ -186,10 +186,11 @@ def write_base(home, customers: dict[str, dict]) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(people=st.lists(customer, min_size=1, max_size=12),
        rules=st.lists(rule, min_size=1, max_size=3))
-def test_compiled_sql_agrees_with_python(tmp_path_factory, people, rules):
+def test_compiled_sql_agrees_with_python(tmp_path_factory, engine, people, rules):
     customers = {f"c{i:02d}": c for i, c in enumerate(people)}
     root = tmp_path_factory.mktemp("prop") / "home"
     init_home(root, admin="ada")
+    use_engine(root, engine)
     write_base(root, customers)
     with workbench.open(root, user="ada") as wb:
         found = set(wb.audiences.members_of({"name": "p", "rules": rules}, D)["customer_id"])

@@ -50,10 +50,11 @@ class Workbench:
 
     @cached_property
     def engine(self) -> Engine:
-        """The query engine; its DuckDB connection opens on the first query."""
-        from .customers.engine import Engine
+        """The query engine ``[engine] kind`` names (DuckDB by default); it starts on the
+        first query."""
+        from .customers.engine import open_engine
 
-        return Engine(self.home, self.settings)
+        return open_engine(self.home, self.settings)
 
     @property
     def duck(self) -> duckdb.DuckDBPyConnection:
@@ -178,9 +179,12 @@ class Workbench:
         """A day given as a date or YYYY-MM-DD, checked; None is yesterday."""
         return self.calendar.day(value)
 
-    def features(self, as_of=None) -> duckdb.DuckDBPyRelation:
-        """The point-in-time customer feature table as of ``as_of`` (``.df()`` for pandas),
-        every attribute, from one snapshot (kept in this process as a temporary table)."""
+    def features(self, as_of=None):
+        """The point-in-time customer feature table as of ``as_of``, every attribute, from one
+        snapshot, kept by the engine as a temporary table: a DuckDB relation (``.df()`` for
+        pandas), or a Spark DataFrame on Spark (``.toPandas()``)."""
+        from sqlglot import exp
+
         from .customers.features import Day, everything, features_query
 
         day = self.calendar.day(as_of)
@@ -188,9 +192,8 @@ class Workbench:
         with self.snapshots.pin() as snapshot:
             tables = self.engine.tables(snapshot)
             query = features_query(tables, Day(day, self.calendar.zone), everything(tables))
-            self.engine.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
-                                f"{query.sql('duckdb')} ORDER BY customer_id")
-        return self.duck.sql(f"SELECT * FROM {name}")
+            self.engine.materialize(name, query.order_by(exp.column("customer_id")))
+        return self.engine.relation(name)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -13,6 +13,7 @@ import tomllib
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -75,6 +76,19 @@ class EngineSettings(BaseModel):
     # them (docs/exports.md); a query that still runs out is redone under memory_limit.
     streaming_memory_limit: str = "300MB"
     threads: int | None = Field(None, ge=1)
+    # Which engine runs estimates, members, processing and exports (docs/scale.md).
+    kind: Literal["duckdb", "spark"] = "duckdb"
+    # Spark: local[N], spark://host:7077, yarn, k8s://…, or a Spark Connect server sc://host:15002
+    master: str = Field("local[2]", min_length=1)
+    # Spark: where the cluster sees this home's folder (a shared filesystem); "" is its own path
+    home_url: str = ""
+    # Spark: settings for the application, e.g. {"spark.executor.memory" = "4g"}
+    spark: dict[str, str] = {}
+
+    @property
+    def remote(self) -> bool:
+        """A Spark Connect server rather than an application in this process."""
+        return self.master.startswith("sc://")
 
 
 class CompositionSettings(BaseModel):
@@ -192,12 +206,17 @@ username = ""
 from = "workbench@localhost"
 starttls = true
 
-# DuckDB query engine limits for this machine.
+# The query engine: "duckdb" on this machine (the limits below), or "spark" (docs/scale.md).
 [engine]
+kind = "duckdb"
 memory_limit = "4GB"
 # Export files spill to HOME/tmp beyond this (redone under memory_limit if DuckDB still runs out).
 streaming_memory_limit = "300MB"
 # threads = 2
+# Spark only: local[2], spark://host:7077, yarn, or Spark Connect sc://host:15002; home_url is
+# where the cluster sees this home's folder ("" = this path). More in [engine.spark].
+# master = "local[2]"
+# home_url = ""
 
 # Extra attributes offered in composition reports, e.g. ["appended.loyalty_tier", "home_state"].
 [composition]

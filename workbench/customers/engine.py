@@ -1,6 +1,11 @@
-"""DuckDB over the home's Parquet files: the query engine adapter.
+"""The query engine: what runs the compiled SQLGlot trees over a snapshot's Parquet files.
 
-Every process opens its own in-memory DuckDB connection and reads the Parquet files of a pinned
+``Engine`` is what the rest of the workbench uses; ``open_engine`` picks the one the settings name
+(``[engine] kind``): DuckDB in this process (the default, this module), or Apache Spark
+(spark.py). Queries arrive as SQLGlot trees, or as SQL text in DuckDB's dialect that each engine
+parses and renders for itself; results come back as the same Python values from both.
+
+With DuckDB, every process opens its own in-memory DuckDB connection and reads the Parquet files of a pinned
 snapshot: a DuckDB database file opened for writing locks out every other process (TOOLCHAIN),
 and the home is used by several at once. Queries arrive as SQLGlot trees and are rendered here for
 DuckDB; DuckDB's errors are translated here into one line without SQL.
@@ -13,10 +18,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..errors import WorkbenchError
-from ..sql import lit
+from ..sql import ident, lit
 from .snapshot import Snapshot, empty_source
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import duckdb
     import pandas as pd
     from sqlglot import exp
@@ -34,7 +41,23 @@ class EngineError(WorkbenchError):
         self.out_of_memory = out_of_memory
 
 
+def open_engine(home: Home, settings: Settings) -> Engine:
+    """The engine ``[engine] kind`` names; nothing starts until its first query."""
+    if settings.engine.kind == "spark":
+        from .spark import SparkEngine
+
+        return SparkEngine(home, settings)
+    return DuckDBEngine(home, settings)
+
+
 class Engine:
+    """Runs queries over snapshot files. Subclasses implement the primitives below."""
+
+    kind = ""
+    # Whether ``rows("COPY … TO file")`` writes a local file (DuckDB's COPY); other engines
+    # hand their rows to the workbench, which writes the file.
+    copies_files = False
+
     def __init__(self, home: Home, settings: Settings):
         self._home = home
         self._settings = settings
@@ -44,6 +67,8 @@ class Engine:
 
     @property
     def conn(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection in this process, on this machine's files, whatever the engine:
+        ingest writes the Parquet versions with it, and analysts may query with it."""
         if self._conn is None:
             self._conn = connect(self._home, self._settings)
         return self._conn
@@ -64,6 +89,56 @@ class Engine:
         return Tables(profiles=source("profiles"), transactions=source("transactions"),
                       tags=source("tags"), appended=source("appended"),
                       appended_columns=tuple(snapshot.appended_types()))
+
+    def rows(self, query: exp.Expression | str, parameters: dict | None = None) -> list[tuple]:
+        raise NotImplementedError
+
+    def dicts(self, query: exp.Expression | str, parameters: dict | None = None) -> list[dict]:
+        """Rows as dicts keyed by the result's column names."""
+        raise NotImplementedError
+
+    def batches(self, query: exp.Expression | str, size: int) -> Iterator[list[dict]]:
+        """Rows as dicts, ``size`` at a time (memory stays flat for any result)."""
+        raise NotImplementedError
+
+    def frame(self, query: exp.Expression | str, parameters: dict | None = None) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def materialize(self, name: str, query: exp.Expression | str) -> None:
+        """Compute ``query`` once and keep it as the table ``name`` for this engine's later
+        queries (replacing an earlier one of that name)."""
+        raise NotImplementedError
+
+    def relation(self, name: str):
+        """A materialized table as the engine's own DataFrame (DuckDB relation, Spark
+        DataFrame), for analysts."""
+        raise NotImplementedError
+
+    def write_parquet(self, query: exp.Expression | str, path: Path) -> None:
+        """The rows of ``query`` as one Parquet file at ``path`` (private to the owner)."""
+        raise NotImplementedError
+
+    @contextmanager
+    def streaming(self) -> Iterator[None]:
+        """For a query whose rows all leave the process (an export file)."""
+        yield
+
+    def streamed(self, work: Callable[[], object]):
+        """``work()`` as a streaming job (``streaming``)."""
+        with self.streaming():
+            return work()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class DuckDBEngine(Engine):
+    """DuckDB in this process: the default, and the choice for one machine."""
+
+    kind = "duckdb"
+    copies_files = True
 
     def rows(self, query: exp.Expression | str, parameters: dict | None = None) -> list[tuple]:
         return self._run(lambda: self.conn.execute(_text(query), parameters).fetchall())
@@ -98,6 +173,18 @@ class Engine:
 
     def execute(self, statement: str, parameters: dict | None = None) -> None:
         self._run(lambda: self.conn.execute(statement, parameters))
+
+    def materialize(self, name: str, query: exp.Expression | str) -> None:
+        self.execute(f"CREATE OR REPLACE TEMP TABLE {ident(name)} AS {_text(query)}")
+
+    def relation(self, name: str) -> duckdb.DuckDBPyRelation:
+        return self.conn.sql(f"SELECT * FROM {ident(name)}")
+
+    def write_parquet(self, query: exp.Expression | str, path: Path) -> None:
+        from ..files import make_private
+
+        self.execute(f"COPY ({_text(query)}) TO {lit(str(path))} (FORMAT parquet)")
+        make_private(path)
 
     @contextmanager
     def streaming(self) -> Iterator[None]:
@@ -143,10 +230,6 @@ class Engine:
         except duckdb.Error as exc:
             raise EngineError(describe(exc), _out_of_memory(exc)) from exc
 
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
 def describe(exc: Exception) -> str:

@@ -111,7 +111,7 @@ def features_query(tables: Tables, as_of: Day, needed: set[str]) -> exp.Select:
     if needed & set(RFM):
         query = _with_rfm(query, tables, end, day)
     if "tags" in needed:
-        lists = _sql("SELECT customer_id, list(DISTINCT tag ORDER BY tag) AS tags FROM t0 "
+        lists = _sql("SELECT customer_id, array_sort(array_agg(DISTINCT tag)) AS tags FROM t0 "
                      "GROUP BY customer_id")
         lists = lists.from_(tables.read("tags", "t0")).where(
             exp.LT(this=exp.column("occurred_at"), expression=end))

@@ -4,7 +4,8 @@ semicolon, RFC 4180 quoting of delimiters, quotes and line breaks inside values,
 Streamed, so memory stays flat whatever the audience's size: when every column is an attribute
 or a plain ``{{field}}`` template, DuckDB's COPY writes the file straight from the query; when a
 template has Handlebars logic, record batches come from the query and Python's csv module writes
-them with the templates rendered row by row.
+them with the templates rendered row by row (so do the rows of an engine that writes no local
+file, Spark).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Written:
 def write_csv(engine: Engine, config: ExportConfig, query: exp.Select, plan: list,
               target: Path) -> Written:
     """Write the rows of ``query`` (from ``rows.rows_query``) to ``target``."""
-    write = _copy if all(isinstance(step, str) for step in plan) else _render
+    copy = engine.copies_files and all(isinstance(step, str) for step in plan)
+    write = _copy if copy else _render
     # Each try writes the whole file afresh; memory stays bounded (engine.streaming).
     rows = engine.streamed(lambda: write(engine, config, query, plan, target))
     return Written(rows=rows, bytes=target.stat().st_size)

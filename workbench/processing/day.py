@@ -18,7 +18,7 @@ from ..audiences.compiler import Sources, compile_rules, needed_attributes
 from ..customers.engine import Engine, EngineError
 from ..customers.features import Day, Tables, features_query
 from ..memberships import Memberships
-from ..sql import ident, lit
+from ..sql import ident
 from .composition import Buckets, top_values_sql
 from .evaluate import ActiveAudience, levels, pass_queries
 
@@ -44,8 +44,7 @@ def process_day(engine: Engine, memberships: Memberships, tables: Tables, day: D
     needed = {b.column for b in buckets}
     for audience in audiences:
         needed |= needed_attributes(audience.rules)
-    engine.execute(f"CREATE OR REPLACE TEMP TABLE {FEATURES} AS "
-                   + features_query(tables, day, needed).sql("duckdb"))
+    engine.materialize(FEATURES, features_query(tables, day, needed))
     sources = Sources(tables, day, features=FEATURES)
     failures = _failing(engine, sources, audiences, limit=0)
     good = [a for a in audiences if a.id not in failures]
@@ -71,7 +70,7 @@ def _evaluate(engine: Engine, sources: Sources, audiences: list[ActiveAudience])
     final = FEATURES
     for depth, query in enumerate(pass_queries(levels(audiences), sources)):
         final = f"pass_{depth}"
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {final} AS {query.sql('duckdb')}")
+        engine.materialize(final, query)
     return final
 
 
@@ -104,10 +103,7 @@ def _write_membership(engine: Engine, path, final: str, active: list[ActiveAudie
         "SELECT CAST(NULL AS INTEGER) AS audience_id, CAST(NULL AS VARCHAR) AS customer_id "
         "WHERE false"]
     # Written audience by audience, as the parts come: readers filter on audience_id.
-    engine.execute(f"COPY ({' UNION ALL '.join(parts)}) TO {lit(str(path))} (FORMAT parquet)")
-    from ..files import make_private
-
-    make_private(path)
+    engine.write_parquet(" UNION ALL ".join(parts), path)
 
 
 def _changes(engine: Engine, memberships: Memberships, membership: str,

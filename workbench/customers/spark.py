@@ -1,0 +1,292 @@
+"""Apache Spark through pyspark: the scale-out engine (``[engine] kind = "spark"``, docs/scale.md).
+
+The same compiled trees as DuckDB, rendered in SQLGlot's Spark dialect, over the same snapshot
+files: Spark reads them at ``[engine] home_url`` (where the cluster sees this home's folder; by
+default its local path, right for ``local[N]``). A file table (``read_parquet('…')`` in a tree or
+in DuckDB SQL text) becomes Spark's ``parquet.`url```. Results come back as DuckDB's do: aware
+timestamps in the workbench timezone, Decimals, lists; a frame's decimals as floats.
+
+One Spark application per process, started on the first query (the JVM costs seconds); each
+engine (each opened workbench) has its own Spark session in it, with the home's timezone and
+its own temporary views. Ingest stays on DuckDB in this process: it writes the Parquet versions
+that Spark reads.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import warnings
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .engine import Engine, EngineError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+    from sqlglot import exp
+
+    from ..home import Home
+    from ..settings import EngineSettings, Settings
+
+# pyspark warns on import that it does not know pandas 3 yet; nothing the workbench uses of it
+# (Arrow tables, Rows) depends on pandas.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                        category=FutureWarning)
+
+_ROOT: SparkSession | None = None
+_STARTING = threading.Lock()
+
+
+class SparkEngine(Engine):
+    kind = "spark"
+
+    def __init__(self, home: Home, settings: Settings):
+        super().__init__(home, settings)
+        self._session: SparkSession | None = None
+        self._kept: dict[str, DataFrame] = {}  # materialized tables, freed when replaced
+
+    @property
+    def session(self) -> SparkSession:
+        if self._session is None:
+            root = self._run(lambda: start(self._settings.engine, self._home.tmp_dir))
+            self._session = (root.newSession() if not self._settings.engine.remote
+                             else root)  # Spark Connect: one session per process already
+            self._session.conf.set("spark.sql.session.timeZone", self._settings.timezone)
+        return self._session
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def url(self, path: str | Path) -> str:
+        """Where Spark finds a file of this home."""
+        base = self._settings.engine.home_url
+        if not base:
+            return str(path)
+        relative = Path(path).resolve().relative_to(self._home.root.resolve())
+        return base.rstrip("/") + "/" + relative.as_posix()
+
+    def sql(self, query: exp.Expression | str) -> str:
+        """``query`` in Spark's dialect, its file tables at their URLs."""
+        import sqlglot
+        from sqlglot import exp
+
+        tree = sqlglot.parse_one(query, read="duckdb") if isinstance(query, str) else query
+
+        def file_table(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Table) and isinstance(node.this, exp.ReadParquet):
+                table = exp.Table(this=exp.to_identifier(self.url(node.this.expressions[0].name),
+                                                         quoted=True),
+                                  db=exp.to_identifier("parquet"))
+                if node.args.get("alias"):
+                    table.set("alias", node.args["alias"].copy())
+                return table
+            return node
+
+        return _unique_ctes(tree.transform(file_table)).sql("spark")
+
+    def _frame(self, query: exp.Expression | str, parameters: dict | None = None) -> DataFrame:
+        return self.session.sql(self.sql(query), args=parameters or None)
+
+    # -- the primitives -------------------------------------------------------------------------
+
+    def rows(self, query: exp.Expression | str, parameters: dict | None = None) -> list[tuple]:
+        return self._run(lambda: [self._values(row)
+                                  for row in self._frame(query, parameters).collect()])
+
+    def dicts(self, query: exp.Expression | str, parameters: dict | None = None) -> list[dict]:
+        def fetch():
+            frame = self._frame(query, parameters)
+            return [dict(zip(frame.columns, self._values(row), strict=True))
+                    for row in frame.collect()]
+
+        return self._run(fetch)
+
+    def batches(self, query: exp.Expression | str, size: int) -> Iterator[list[dict]]:
+        frame = self._run(lambda: self._frame(query))
+        names = frame.columns
+        rows = self._run(lambda: frame.toLocalIterator())
+        batch: list[dict] = []
+        while True:
+            row = self._run(lambda: next(rows, None))
+            if row is None:
+                break
+            batch.append(dict(zip(names, self._values(row), strict=True)))
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def frame(self, query: exp.Expression | str, parameters: dict | None = None) -> pd.DataFrame:
+        return self._run(lambda: _pandas(self._frame(query, parameters)))
+
+    def materialize(self, name: str, query: exp.Expression | str) -> None:
+        def keep():
+            # Computed now and kept by the executors; later queries read it, not its lineage.
+            frame = self._frame(query).localCheckpoint(eager=True)
+            frame.createOrReplaceTempView(name)
+            return frame
+
+        frame = self._run(keep)
+        earlier = self._kept.pop(name, None)
+        self._kept[name] = frame
+        if earlier is not None:
+            earlier.unpersist()
+
+    def relation(self, name: str) -> DataFrame:
+        return self.session.table(name)
+
+    def write_parquet(self, query: exp.Expression | str, path: Path) -> None:
+        """Spark writes a folder of part files: one partition makes one file, moved to
+        ``path``. The folder must be this machine's too (``home_url`` on a shared
+        filesystem)."""
+        from ..files import make_private
+
+        folder = path.with_name(f".{path.name}.spark")
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            self._run(lambda: self._frame(query).coalesce(1).write.mode("overwrite")
+                      .parquet(self.url(folder)))
+            parts = sorted(folder.glob("part-*.parquet"))
+            if len(parts) != 1:
+                raise EngineError(f"Spark wrote {len(parts)} files for {path.name}, not one; is "
+                                  "[engine] home_url this home's folder as the cluster sees it?")
+            os.replace(parts[0], path)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        make_private(path)
+
+    def close(self) -> None:
+        for frame in self._kept.values():
+            try:
+                frame.unpersist()
+            except Exception:  # noqa: BLE001 - closing: the application may be gone already
+                pass
+        self._kept.clear()
+        self._session = None
+        super().close()
+
+    # -- values and errors ----------------------------------------------------------------------
+
+    def _values(self, row) -> tuple:
+        return tuple(self._value(v) for v in row)
+
+    def _value(self, value):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            # pyspark gives a TIMESTAMP as a naive datetime in this machine's local time
+            return value.astimezone(self._settings.zone)
+        if isinstance(value, list):
+            return [self._value(v) for v in value]
+        return value
+
+    def _run(self, work):
+        if self.before_query:
+            self.before_query()
+        try:
+            return work()
+        except EngineError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - narrowed below; the rest is not Spark's
+            if not _from_spark(exc):
+                raise
+            raise EngineError(describe(exc), out_of_memory="OutOfMemory" in str(exc)) from exc
+
+
+def _unique_ctes(tree: exp.Expression) -> exp.Expression:
+    """Give every nested CTE a name of its own. Spark's dialect lifts nested WITH clauses to the
+    top, where two subqueries' ``features`` (an audience rule's members query beside its
+    parent's) would collide. Deepest first, so that a reference renamed is always to the
+    nearest CTE of that name, as it was resolved before."""
+    from sqlglot import exp
+
+    nested = [w for w in tree.find_all(exp.With) if w.parent is not tree]
+    taken = {cte.alias for cte in tree.find_all(exp.CTE)}
+    for number, with_ in enumerate(sorted(nested, key=lambda w: -w.depth), start=1):
+        owner = with_.parent
+        for cte in with_.expressions:
+            old, new = cte.alias, f"{cte.alias}_{number}"
+            while new in taken:
+                new += "_"
+            taken.add(new)
+            for table in owner.find_all(exp.Table):
+                if table.name == old and not table.args.get("db") and not table.args.get(
+                        "catalog"):
+                    table.set("this", exp.to_identifier(new))
+            cte.set("alias", exp.TableAlias(this=exp.to_identifier(new)))
+    return tree
+
+
+def _from_spark(exc: Exception) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("pyspark", "py4j")) or "JAVA_GATEWAY" in str(exc)
+
+
+def describe(exc: Exception) -> str:
+    """One line for a Spark error: its condition and first line, never the plan or the SQL."""
+    condition = getattr(exc, "getCondition", lambda: None)() or ""
+    text = str(getattr(exc, "getMessage", lambda: "")() or exc).strip()
+    first = (text.splitlines() or [""])[0]
+    if "No space left on device" in text:
+        return "Spark ran out of disk space (spark.local.dir)"
+    if first.startswith(f"[{condition}]"):
+        first = first[len(condition) + 2:].strip()
+    return f"Spark: {condition + ': ' if condition else ''}{first}"[:500]
+
+
+def start(settings: EngineSettings, tmp: Path) -> SparkSession:
+    """This process's Spark application (started once; Spark Connect: a client session)."""
+    global _ROOT
+    with _STARTING:
+        if _ROOT is not None:
+            return _ROOT
+        from pyspark.logger import PySparkLogger
+        from pyspark.sql import SparkSession
+
+        # pyspark logs every SQL error, with its SQL and a stack trace, on stderr; the user
+        # gets the error as one line (EngineError) instead.
+        for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+            PySparkLogger.getLogger(name).disabled = True
+        builder = SparkSession.builder.appName("audience-workbench")
+        if settings.remote:
+            builder = builder.remote(settings.master)
+        else:
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            quiet = Path(__file__).with_name("spark-log4j2.properties")
+            builder = (builder.master(settings.master)
+                       .config("spark.local.dir", str(tmp / "spark"))
+                       .config("spark.driver.extraJavaOptions",
+                               f"-Dlog4j2.configurationFile={quiet.as_uri()}"))
+        for key, value in {**DEFAULTS, **settings.spark}.items():
+            if not (settings.remote and key in LAUNCH_ONLY):
+                builder = builder.config(key, value)
+        _ROOT = builder.getOrCreate()
+        return _ROOT
+
+
+# Spark settings the workbench starts with (``[engine.spark]`` adds or overrides any).
+DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",  # it would draw into CLI output
+    "spark.sql.shuffle.partitions": "2",
+    "spark.driver.memory": "1g",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+LAUNCH_ONLY = {"spark.ui.enabled", "spark.ui.showConsoleProgress", "spark.driver.memory",
+               "spark.local.dir"}
+
+
+def _pandas(frame: DataFrame) -> pd.DataFrame:
+    """As DuckDB's ``.df()`` gives it: decimals as floats, timestamps aware."""
+    import pyarrow as pa
+
+    table = frame.toArrow()
+    columns = []
+    for column in table.columns:
+        if pa.types.is_decimal(column.type):
+            column = column.cast(pa.float64())
+        columns.append(column)
+    return pa.table(columns, names=table.column_names).to_pandas()
