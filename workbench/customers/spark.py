@@ -53,9 +53,9 @@ class SparkEngine(Engine):
     @property
     def session(self) -> SparkSession:
         if self._session is None:
-            root = self._run(lambda: start(self._settings.engine, self._home.tmp_dir))
-            self._session = (root.newSession() if not self._settings.engine.remote
-                             else root)  # Spark Connect: one session per process already
+            engine = self._settings.engine
+            self._session = self._run(lambda: remote_session(engine) if engine.remote
+                                      else start(engine, self._home.tmp_dir).newSession())
             self._session.conf.set("spark.sql.session.timeZone", self._settings.timezone)
         return self._session
 
@@ -232,39 +232,52 @@ def describe(exc: Exception) -> str:
     first = (text.splitlines() or [""])[0]
     if "No space left on device" in text:
         return "Spark ran out of disk space (spark.local.dir)"
+    if condition == "JAVA_GATEWAY_EXITED":
+        return "Spark could not start: its Java process exited (is a Java runtime installed?)"
     if first.startswith(f"[{condition}]"):
         first = first[len(condition) + 2:].strip()
     return f"Spark: {condition + ': ' if condition else ''}{first}"[:500]
 
 
 def start(settings: EngineSettings, tmp: Path) -> SparkSession:
-    """This process's Spark application (started once; Spark Connect: a client session)."""
+    """This process's Spark application, started once."""
     global _ROOT
     with _STARTING:
         if _ROOT is not None:
             return _ROOT
-        from pyspark.logger import PySparkLogger
-        from pyspark.sql import SparkSession
-
-        # pyspark logs every SQL error, with its SQL and a stack trace, on stderr; the user
-        # gets the error as one line (EngineError) instead.
-        for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
-            PySparkLogger.getLogger(name).disabled = True
-        builder = SparkSession.builder.appName("audience-workbench")
-        if settings.remote:
-            builder = builder.remote(settings.master)
-        else:
-            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-            quiet = Path(__file__).with_name("spark-log4j2.properties")
-            builder = (builder.master(settings.master)
-                       .config("spark.local.dir", str(tmp / "spark"))
-                       .config("spark.driver.extraJavaOptions",
-                               f"-Dlog4j2.configurationFile={quiet.as_uri()}"))
+        SparkSession = _pyspark()
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        quiet = Path(__file__).with_name("spark-log4j2.properties")
+        builder = (SparkSession.builder.appName("audience-workbench").master(settings.master)
+                   .config("spark.local.dir", str(tmp / "spark"))
+                   .config("spark.driver.extraJavaOptions",
+                           f"-Dlog4j2.configurationFile={quiet.as_uri()}"))
         for key, value in {**DEFAULTS, **settings.spark}.items():
-            if not (settings.remote and key in LAUNCH_ONLY):
-                builder = builder.config(key, value)
+            builder = builder.config(key, value)
         _ROOT = builder.getOrCreate()
         return _ROOT
+
+
+def remote_session(settings: EngineSettings) -> SparkSession:
+    """A session of its own on a Spark Connect server (the server's settings are its own)."""
+    builder = _pyspark().builder.remote(settings.master)
+    for key, value in settings.spark.items():
+        builder = builder.config(key, value)
+    return builder.create()
+
+
+def _pyspark():
+    try:
+        from pyspark.logger import PySparkLogger
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError("[engine] kind = \"spark\" needs pyspark in this environment: "
+                          "pip install -e '.[spark]' (and a Java runtime)") from None
+    # pyspark logs every SQL error, with its SQL and a stack trace, on stderr; the user
+    # gets the error as one line (EngineError) instead.
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
+    return SparkSession
 
 
 # Spark settings the workbench starts with (``[engine.spark]`` adds or overrides any).
@@ -275,8 +288,6 @@ DEFAULTS = {
     "spark.driver.memory": "1g",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
-LAUNCH_ONLY = {"spark.ui.enabled", "spark.ui.showConsoleProgress", "spark.driver.memory",
-               "spark.local.dir"}
 
 
 def _pandas(frame: DataFrame) -> pd.DataFrame:

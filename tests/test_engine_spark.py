@@ -1,0 +1,74 @@
+"""The Spark engine's own logic, without a JVM: how trees are rendered for Spark, where files
+are read, the settings that choose it. (What it answers is tests/test_engine_parity.py.)"""
+
+from __future__ import annotations
+
+import pytest
+import sqlglot
+
+from workbench.customers.engine import DuckDBEngine, open_engine
+from workbench.customers.spark import SparkEngine, describe
+from workbench.errors import SettingsError
+from workbench.home import Home
+from workbench.settings import load_settings
+
+
+def spark_engine(home, **engine) -> SparkEngine:
+    settings = home / "workbench.toml"
+    text = settings.read_text().replace('kind = "duckdb"\n', 'kind = "spark"\n')
+    extra = "".join(f'{key} = "{value}"\n' for key, value in engine.items())
+    settings.write_text(text.replace('kind = "spark"\n', 'kind = "spark"\n' + extra, 1))
+    opened = open_engine(Home(home), load_settings(home))
+    assert isinstance(opened, SparkEngine)
+    return opened
+
+
+def test_duckdb_is_the_default(home):
+    assert isinstance(open_engine(Home(home), load_settings(home)), DuckDBEngine)
+
+
+def test_an_unknown_engine_is_refused_naming_the_key(home):
+    settings = home / "workbench.toml"
+    settings.write_text(settings.read_text().replace('kind = "duckdb"', 'kind = "spork"'))
+    with pytest.raises(SettingsError, match="engine.kind: .*'duckdb' or 'spark'"):
+        load_settings(home)
+
+
+def test_nested_ctes_get_names_of_their_own(home):
+    # An audience rule's member query has its own "features" beside its parent's; Spark's
+    # dialect lifts both to the top, where the same name twice is an error.
+    query = sqlglot.parse_one("""
+        WITH features AS (SELECT customer_id, age FROM p)
+        SELECT count(*) FROM features AS f
+        WHERE f.customer_id IN (WITH features AS (SELECT customer_id FROM q)
+                                SELECT f.customer_id FROM features AS f)""", read="duckdb")
+    rendered = spark_engine(home).sql(query)
+    parsed = sqlglot.parse_one(rendered, read="spark")
+    names = [cte.alias for cte in parsed.find_all(sqlglot.exp.CTE)]
+    assert len(names) == len(set(names)) == 2
+    inner = next(c for c in parsed.find_all(sqlglot.exp.CTE) if c.alias != "features")
+    assert inner.this.find(sqlglot.exp.Table).name == "q"  # the renamed one is the inner one
+    assert f"FROM {inner.alias} AS" in rendered and "FROM features AS" in rendered
+
+
+def test_file_tables_are_read_where_the_cluster_sees_the_home(home):
+    path = home / "data" / "customers" / "profiles" / "v-1.parquet"
+    text = f"SELECT * FROM read_parquet('{path}') AS p WHERE id = $id"
+    assert spark_engine(home).sql(text) == f"SELECT * FROM parquet.`{path}` AS p WHERE id = :id"
+    shared = spark_engine(home, home_url="hdfs://nn/wb")
+    assert "parquet.`hdfs://nn/wb/data/customers/profiles/v-1.parquet`" in shared.sql(text)
+
+
+def test_spark_errors_are_one_line_without_the_sql():
+    class AnalysisException(Exception):
+        __module__ = "pyspark.errors.exceptions.captured"
+
+        def getCondition(self):
+            return "PATH_NOT_FOUND"
+
+        def getMessage(self):
+            return ("[PATH_NOT_FOUND] Path does not exist: file:/x. SQLSTATE: 42K03\n"
+                    "== SQL ==\nSELECT secret FROM t")
+
+    line = describe(AnalysisException())
+    assert line == "Spark: PATH_NOT_FOUND: Path does not exist: file:/x. SQLSTATE: 42K03"
