@@ -8,7 +8,14 @@ session, as the issue asks (UI off, 2 shuffle partitions, 1 GB driver).
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def skip_reason() -> str | None:
@@ -16,4 +23,41 @@ def skip_reason() -> str | None:
         return "pyspark is not installed (pip install -e '.[spark]')"
     if shutil.which("java") is None:
         return "no Java runtime for Spark (apt-get install default-jre-headless)"
+    if importlib.util.find_spec("grpc") is None:
+        return "pyspark's Spark Connect client is not installed (pip install 'pyspark[connect]')"
     return None
+
+
+@contextmanager
+def connect_server(folder: Path) -> Iterator[str]:
+    """A Spark Connect server on loopback (pyspark's own sbin script, local[2]), stopped
+    afterwards; yields its sc:// URL."""
+    import pyspark
+
+    from tests.sshd import free_port
+
+    spark_home = Path(pyspark.__file__).parent
+    port = free_port()
+    env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOCAL_IP": "127.0.0.1",
+           "SPARK_LOG_DIR": str(folder / "logs"), "SPARK_PID_DIR": str(folder / "pid")}
+    settings = {"spark.connect.grpc.binding.port": port,
+                "spark.connect.grpc.binding.address": "127.0.0.1", "spark.ui.enabled": "false",
+                "spark.sql.shuffle.partitions": 2, "spark.driver.memory": "1g"}
+    command = [str(spark_home / "sbin" / "start-connect-server.sh"), "--master", "local[2]"]
+    for key, value in settings.items():
+        command += ["--conf", f"{key}={value}"]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                logs = "".join(p.read_text() for p in (folder / "logs").glob("*.out"))
+                raise RuntimeError(f"Spark Connect did not listen on {port}: {logs[-2000:]}")
+            time.sleep(0.5)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(spark_home / "sbin" / "stop-connect-server.sh")], env=env,
+                       capture_output=True)

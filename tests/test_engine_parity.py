@@ -149,3 +149,28 @@ def test_export_files_are_byte_identical(homes, tmp_path):
     assert written["spark", "plain"] == written["duckdb", "plain"]
     assert written["spark", "logic"] == written["duckdb", "logic"]
     assert written["duckdb", "plain"].count(b"\r\n") > 10
+
+
+def test_spark_connect_gives_the_same_processing(homes, tmp_path):
+    """The same home on a Spark Connect server (sc://), as a team's cluster would serve it."""
+    from tests.spark import connect_server
+
+    duck, _ = homes
+    duck.processing.run(D)
+    copy = tmp_path / "connect"
+    shutil.copytree(duck.home.root, copy)
+    with connect_server(tmp_path / "server") as url:
+        use_engine(copy, "spark")
+        settings = copy / "workbench.toml"
+        settings.write_text(settings.read_text().replace(
+            'kind = "spark"\n', f'kind = "spark"\nmaster = "{url}"\n'))
+        with workbench.open(copy, user=ADMIN) as connected:
+            assert connected.settings.engine.remote
+            connected.processing.run(D)
+            for audience in connected.audiences.list():
+                assert connected.audiences.estimate(audience.definition, as_of=D) == \
+                    duck.audiences.estimate(audience.definition, as_of=D)
+                assert list(connected.processing.stored_members(audience.id, D)["customer_id"]) \
+                    == list(duck.processing.stored_members(audience.id, D)["customer_id"])
+                assert connected.processing.composition(audience.id, D).equals(
+                    duck.processing.composition(audience.id, D))

@@ -8,8 +8,9 @@ timestamps in the workbench timezone, Decimals, lists; a frame's decimals as flo
 
 One Spark application per process, started on the first query (the JVM costs seconds); each
 engine (each opened workbench) has its own Spark session in it, with the home's timezone and
-its own temporary views. Ingest stays on DuckDB in this process: it writes the Parquet versions
-that Spark reads.
+its own temporary views. With Spark Connect (``master = "sc://…"``) each engine opens a session
+of its own on the server instead, and stops it when closed. Ingest stays on DuckDB in this
+process: it writes the Parquet versions that Spark reads.
 """
 
 from __future__ import annotations
@@ -167,6 +168,11 @@ class SparkEngine(Engine):
             except Exception:  # noqa: BLE001 - closing: the application may be gone already
                 pass
         self._kept.clear()
+        if self._session is not None and self._settings.engine.remote:
+            try:  # frees the server's session, and the client's channel and threads
+                self._session.stop()
+            except Exception:  # noqa: BLE001 - the server may be gone already
+                pass
         self._session = None
         super().close()
 
