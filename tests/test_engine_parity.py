@@ -51,6 +51,9 @@ def homes(tmp_path_factory):
         pytest.skip(skip_reason())
     folder = tmp_path_factory.mktemp("parity")
     init_home(folder / "duckdb", admin=ADMIN, timezone="America/New_York")
+    settings = folder / "duckdb" / "workbench.toml"  # composition by top values too
+    settings.write_text(settings.read_text().replace(
+        "attributes = []", 'attributes = ["appended.loyalty_tier", "home_state"]'))
     with workbench.open(folder / "duckdb", user=ADMIN) as wb:
         wb.customers.sample(1500, seed=11)
         for definition in json.loads(DEMO.read_text(encoding="utf-8")) + EXTRA:
@@ -124,6 +127,8 @@ def test_two_days_of_processing_are_identical(homes):
 
     on_duckdb, on_spark = both(homes, processed)
     assert on_spark == on_duckdb
+    attributes = {row["attribute"] for row in on_duckdb[0][2][1]}
+    assert {"gender", "age", "monetary", "appended.loyalty_tier", "home_state"} <= attributes
     assert sum(len(members) for *_, members in on_duckdb) > 0
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 import sqlglot
 
-from workbench.customers.engine import DuckDBEngine, open_engine
+import workbench
+from tests.conftest import ADMIN
+from workbench.customers.engine import DuckDBEngine
 from workbench.customers.spark import SparkEngine, describe
 from workbench.errors import SettingsError
-from workbench.home import Home
 from workbench.settings import load_settings
 
 
@@ -18,13 +19,14 @@ def spark_engine(home, **engine) -> SparkEngine:
     text = settings.read_text().replace('kind = "duckdb"\n', 'kind = "spark"\n')
     extra = "".join(f'{key} = "{value}"\n' for key, value in engine.items())
     settings.write_text(text.replace('kind = "spark"\n', 'kind = "spark"\n' + extra, 1))
-    opened = open_engine(Home(home), load_settings(home))
-    assert isinstance(opened, SparkEngine)
-    return opened
+    with workbench.open(home, user=ADMIN) as wb:
+        assert isinstance(wb.engine, SparkEngine)  # built, not started: no query ran
+        return wb.engine
 
 
 def test_duckdb_is_the_default(home):
-    assert isinstance(open_engine(Home(home), load_settings(home)), DuckDBEngine)
+    with workbench.open(home, user=ADMIN) as wb:
+        assert isinstance(wb.engine, DuckDBEngine)
 
 
 def test_an_unknown_engine_is_refused_naming_the_key(home):

@@ -52,9 +52,13 @@ class Workbench:
     def engine(self) -> Engine:
         """The query engine ``[engine] kind`` names (DuckDB by default); it starts on the
         first query."""
-        from .customers.engine import open_engine
+        if self.settings.engine.kind == "spark":
+            from .customers.spark import SparkEngine
 
-        return open_engine(self.home, self.settings)
+            return SparkEngine(self.home, self.settings)
+        from .customers.engine import DuckDBEngine
+
+        return DuckDBEngine(self.home, self.settings)
 
     @property
     def duck(self) -> duckdb.DuckDBPyConnection:

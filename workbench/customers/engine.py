@@ -1,8 +1,8 @@
 """The query engine: what runs the compiled SQLGlot trees over a snapshot's Parquet files.
 
-``Engine`` is what the rest of the workbench uses; ``open_engine`` picks the one the settings name
-(``[engine] kind``): DuckDB in this process (the default, this module), or Apache Spark
-(spark.py). Queries arrive as SQLGlot trees, or as SQL text in DuckDB's dialect that each engine
+``Engine`` is what the rest of the workbench uses; ``Workbench.engine`` builds the one the
+settings name (``[engine] kind``): DuckDB in this process (the default, this module), or Apache
+Spark (spark.py). Queries arrive as SQLGlot trees, or as SQL text in DuckDB's dialect that each engine
 parses and renders for itself; results come back as the same Python values from both.
 
 With DuckDB, every process opens its own in-memory DuckDB connection and reads the Parquet files of a pinned
@@ -39,15 +39,6 @@ class EngineError(WorkbenchError):
     def __init__(self, message: str, out_of_memory: bool = False):
         super().__init__(message)
         self.out_of_memory = out_of_memory
-
-
-def open_engine(home: Home, settings: Settings) -> Engine:
-    """The engine ``[engine] kind`` names; nothing starts until its first query."""
-    if settings.engine.kind == "spark":
-        from .spark import SparkEngine
-
-        return SparkEngine(home, settings)
-    return DuckDBEngine(home, settings)
 
 
 class Engine:
