@@ -15,6 +15,7 @@ process: it writes the Parquet versions that Spark reads.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import threading
@@ -109,17 +110,17 @@ class SparkEngine(Engine):
     def batches(self, query: exp.Expression | str, size: int) -> Iterator[list[dict]]:
         frame = self._run(lambda: self._frame(query))
         names = frame.columns
-        rows = self._run(lambda: frame.toLocalIterator())
-        batch: list[dict] = []
+        rows = frame.toLocalIterator()  # one partition at a time reaches this process
         while True:
-            row = self._run(lambda: next(rows, None))
-            if row is None:
-                break
-            batch.append(dict(zip(names, self._values(row), strict=True)))
-            if len(batch) == size:
-                yield batch
-                batch = []
-        if batch:
+            try:
+                batch = [dict(zip(names, self._values(row), strict=True))
+                         for row in itertools.islice(rows, size)]
+            except Exception as exc:  # noqa: BLE001 - as _run translates them
+                if not _from_spark(exc):
+                    raise
+                raise EngineError(describe(exc)) from exc
+            if not batch:
+                return
             yield batch
 
     def frame(self, query: exp.Expression | str, parameters: dict | None = None) -> pd.DataFrame:
