@@ -161,3 +161,14 @@ def test_two_processes_ingest_and_estimate_every_answer_is_one_of_the_two(wb, wr
     seen = [tuple(s) for s in json.loads(estimating.stdout)]
     assert ingests >= 3 and len(seen) >= 3
     assert set(seen) <= answers
+
+
+def test_a_data_file_removed_outside_the_workbench_is_named_not_retried(wb, write_csv):
+    from workbench.customers.snapshot import DataMissing
+
+    load(wb, write_csv)
+    [profiles] = (wb.home.root / "data" / "customers" / "profiles").glob("v-*.parquet")
+    profiles.unlink()
+    with pytest.raises(DataMissing, match=r"current profiles data file is missing .*ingest "
+                                          r"profiles again"):
+        wb.audiences.estimate(WOMEN, as_of=D)

@@ -16,13 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import Busy
+from ..errors import Busy, WorkbenchError
 from ..files import Gone, lease, remove_unless_read
 from .schema import KINDS, STORAGE_TYPES
 
 if TYPE_CHECKING:
     from ..home import Home
     from ..store.customers import CustomerDataRecords
+
+class DataMissing(WorkbenchError):
+    """A current version's file is not on disk."""
+
 
 # A version superseded between reading the store and taking its lease: read the store again.
 PIN_ATTEMPTS = 20
@@ -79,11 +83,20 @@ class Snapshots:
             with ExitStack() as stack:
                 try:
                     snapshot = self._lease(stack)
-                except Gone:
+                except Gone as gone:
+                    self._check_still_there(Path(str(gone)))
                     continue  # superseded and removed just now: the store has a newer one
                 yield snapshot
                 return
         raise Busy("customer data is being replaced faster than it can be read; try again")
+
+    def _check_still_there(self, path: Path) -> None:
+        """A file gone while the store still names it as current was not superseded: it was
+        removed outside the workbench, and no retry brings it back."""
+        for kind, row in self._records.current().items():
+            if self._home.root / row["file"] == path:
+                raise DataMissing(f"the current {kind} data file is missing ({path}); it was "
+                                  f"removed outside the workbench: ingest {kind} again")
 
     def _lease(self, stack: ExitStack) -> Snapshot:
         current = self._records.current()

@@ -252,13 +252,20 @@ def start(settings: EngineSettings, tmp: Path) -> SparkSession:
     with _STARTING:
         if _ROOT is not None:
             return _ROOT
+        from ..files import private_folder
+
         SparkSession = _pyspark()
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         quiet = Path(__file__).with_name("spark-log4j2.properties")
+        # Spark's scratch (shuffles, spills) and its warehouse folder (never used; Spark makes
+        # it in the working directory otherwise) live in the home's tmp, the owner's only; no
+        # JVM performance file in /tmp either.
+        scratch = private_folder(private_folder(tmp) / "spark")
         builder = (SparkSession.builder.appName("audience-workbench").master(settings.master)
-                   .config("spark.local.dir", str(tmp / "spark"))
+                   .config("spark.local.dir", str(scratch))
+                   .config("spark.sql.warehouse.dir", (scratch / "warehouse").as_uri())
                    .config("spark.driver.extraJavaOptions",
-                           f"-Dlog4j2.configurationFile={quiet.as_uri()}"))
+                           f"-Dlog4j2.configurationFile={quiet.as_uri()} -XX:-UsePerfData"))
         for key, value in {**DEFAULTS, **settings.spark}.items():
             builder = builder.config(key, value)
         _ROOT = builder.getOrCreate()
