@@ -116,6 +116,7 @@ def test_two_days_of_processing_are_identical(homes):
     def processed(wb):
         report = wb.processing.run(date_from=D - timedelta(days=1), date_to=D)
         assert not report.partial
+        assert report.lines()[0].endswith(f" on {wb.engine.description}")  # in the notebook
         result = []
         for audience in sorted(wb.audiences.list(), key=lambda a: a.id):
             history = wb.processing.history(audience.id).to_dict("records")

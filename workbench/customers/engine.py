@@ -49,6 +49,11 @@ class Engine:
     # hand their rows to the workbench, which writes the file.
     copies_files = False
 
+    @property
+    def description(self) -> str:
+        """What runs the queries, for reports and audit notebooks."""
+        return self.kind
+
     def __init__(self, home: Home, settings: Settings):
         self._home = home
         self._settings = settings
@@ -130,6 +135,10 @@ class DuckDBEngine(Engine):
 
     kind = "duckdb"
     copies_files = True
+
+    @property
+    def description(self) -> str:
+        return "DuckDB"
 
     def rows(self, query: exp.Expression | str, parameters: dict | None = None) -> list[tuple]:
         return self._run(lambda: self.conn.execute(_text(query), parameters).fetchall())

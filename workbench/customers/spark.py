@@ -47,6 +47,10 @@ _STARTING = threading.Lock()
 class SparkEngine(Engine):
     kind = "spark"
 
+    @property
+    def description(self) -> str:
+        return f"Spark ({self._settings.engine.master})"
+
     def __init__(self, home: Home, settings: Settings):
         super().__init__(home, settings)
         self._session: SparkSession | None = None

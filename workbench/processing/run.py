@@ -60,6 +60,7 @@ class RunReport:
     days: list[DayResult] = field(default_factory=list)
     seconds: float = 0.0
     failures: dict[int, str] = field(default_factory=dict)  # audience id -> error
+    engine: str = ""  # what ran the queries: the same day takes 0.3 s or 20 s
 
     @property
     def partial(self) -> bool:
@@ -81,6 +82,7 @@ class RunReport:
                 else f"{self.date_from} to {self.date_to}")
         lines = [f"processing run #{self.run_id}: {len(self.audiences)} active audiences, "
                  f"{len(self.days)} day(s) ({span}) in {self.seconds:.1f} s"
+                 + (f" on {self.engine}" if self.engine else "")
                  + (f"; PARTIAL: {len(self.failures)} audience(s) failed" if self.partial
                     else "")]
         if self.days:
@@ -186,7 +188,7 @@ class Processing:
         self._records.commit_run(run_id, history, snapshots, len(done),
                                  self._following_days(done, last, previous), errors)
         report = RunReport(run_id, first, last, {a.id: a.name for a in done}, days,
-                           failures=failures)
+                           failures=failures, engine=self._engine.description)
         report.seconds = time.perf_counter() - started
         return report
 
