@@ -139,7 +139,8 @@ def test_export_files_are_byte_identical(homes, tmp_path):
               "destination": "partner", "encryption": None,
               "csv": {"header": True, "record_delimiter": "CRLF", "field_delimiter": "comma"},
               "columns": [{"attribute": "customer_id"}, {"attribute": "email"},
-                          {"attribute": "birth_date"}, {"attribute": "rfm.monetary"},
+                          {"attribute": "birth_date"}, {"attribute": "created_at"},
+                          {"attribute": "rfm.monetary"},
                           {"attribute": "rfm.r_score"}, {"attribute": "appended.loyalty_tier"},
                           {"label": "Hello", "template": "Hi {{first_name}}"}]}
     logic = {**config, "columns": config["columns"] + [

@@ -45,8 +45,9 @@ def test_quoting_of_delimiters_quotes_and_line_breaks(setup, tmp_path):  # noqa:
 
 def test_copy_and_rendered_paths_write_the_same_bytes(setup, tmp_path):  # noqa: F811
     plain = [{"attribute": "customer_id"}, {"attribute": "rfm.monetary"},
-             {"attribute": "birth_date"}, {"label": "Name", "template": "{{first_name}}"}]
-    logic = plain[:3] + [{"label": "Name", "template":  # O'Brien: no HTML escaping
+             {"attribute": "birth_date"}, {"attribute": "created_at"},
+             {"label": "Name", "template": "{{first_name}}"}]
+    logic = plain[:4] + [{"label": "Name", "template":  # O'Brien: no HTML escaping
                           "{{#if first_name}}{{first_name}}{{/if}}"}]
     csv = {"header": True, "record_delimiter": "CRLF", "field_delimiter": "comma"}
     assert written(setup, tmp_path, columns=plain, csv=csv) == \

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,9 +126,28 @@ def _text(value) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime):
+        return _timestamp(value)
     if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+        return value.isoformat()
     if isinstance(value, list):
         return "[" + ", ".join(_text(v) for v in value) + "]"
     return str(value)
 
+
+
+def _timestamp(value: datetime) -> str:
+    """As DuckDB's COPY writes a timestamp: fractional seconds without trailing zeros, the
+    offset as -04, +05:30 or -04:56:02 (the same file from either path, and from Spark)."""
+    text = value.replace(tzinfo=None).isoformat(sep=" ")
+    if value.microsecond:
+        text = text.rstrip("0")
+    offset = value.utcoffset()
+    if offset is None:
+        return text
+    seconds = int(offset.total_seconds())
+    sign, seconds = ("-" if seconds < 0 else "+"), abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return (text + f"{sign}{hours:02d}" + (f":{minutes:02d}" if minutes or seconds else "")
+            + (f":{seconds:02d}" if seconds else ""))
