@@ -59,9 +59,17 @@ def homes(tmp_path_factory):
         for definition in json.loads(DEMO.read_text(encoding="utf-8")) + EXTRA:
             wb.audiences.activate(wb.audiences.create(definition).id)
         champions = wb.audiences.list()[-2]  # the demo's second
-        wb.audiences.activate(wb.audiences.create({"name": "Champions in the base", "rules": [
+        top = wb.audiences.activate(wb.audiences.create({"name": "Champions in the base",
+                                                         "rules": [
             {"attribute": "audience", "op": "in", "value": [champions.id]},
             {"attribute": "gender", "op": "is_known"}]}).id)
+        # A diamond three levels deep: Spark must not inline it into one plan (hostile pass).
+        for level in range(3):
+            top = wb.audiences.activate(wb.audiences.create({"name": f"Level {level}", "rules": [
+                {"attribute": "audience", "op": "in", "value": [top.id]},
+                {"attribute": "audience", "op": "in", "value": [champions.id]},
+                {"attribute": "tag", "op": "has", "value": ["store_visit"], "within_days": 400},
+                {"attribute": "audience", "op": "in", "value": [1], "exclude": True}]}).id)
         DestinationRecords(wb.store).insert({
             "name": "partner", "type": "sftp", "host": "127.0.0.1", "port": 22, "path": "/in",
             "username": "u", "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOo"
@@ -174,9 +182,10 @@ def test_spark_connect_gives_the_same_processing(homes, tmp_path):
         with workbench.open(copy, user=ADMIN) as connected:
             assert connected.settings.engine.remote
             connected.processing.run(D)
+            deepest = connected.audiences.list()[0]  # the last created: the diamond's top
+            assert connected.audiences.estimate(deepest.definition, as_of=D) == \
+                duck.audiences.estimate(deepest.definition, as_of=D)
             for audience in connected.audiences.list():
-                assert connected.audiences.estimate(audience.definition, as_of=D) == \
-                    duck.audiences.estimate(audience.definition, as_of=D)
                 assert list(connected.processing.stored_members(audience.id, D)["customer_id"]) \
                     == list(duck.processing.stored_members(audience.id, D)["customer_id"])
                 assert connected.processing.composition(audience.id, D).equals(

@@ -73,4 +73,38 @@ def test_spark_errors_are_one_line_without_the_sql():
                     "== SQL ==\nSELECT secret FROM t")
 
     line = describe(AnalysisException())
-    assert line == "Spark: PATH_NOT_FOUND: Path does not exist: file:/x. SQLSTATE: 42K03"
+    assert line == "Spark: PATH_NOT_FOUND: Path does not exist: file:/x."
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("master", "nonsense://x", "engine.master: .*a Spark master"),
+    ("home_url", "relative/path", "engine.home_url: .*an absolute path or a URL"),
+])
+def test_spark_settings_are_checked_before_any_jvm_starts(home, key, value, message):
+    settings = home / "workbench.toml"
+    settings.write_text(settings.read_text().replace(
+        'kind = "duckdb"\n', f'kind = "spark"\n{key} = "{value}"\n'))
+    with pytest.raises(SettingsError, match=message):
+        load_settings(home)
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ('"foo" = "bar"', "named spark"),
+    ('"spark.driver.memory" = "lots"', "a size such as 1g"),
+])
+def test_spark_application_settings_are_checked(home, table, message):
+    settings = home / "workbench.toml"
+    settings.write_text(settings.read_text() + f"\n[engine.spark]\n{table}\n")
+    with pytest.raises(SettingsError, match=f"engine.spark: .*{message}"):
+        load_settings(home)
+
+
+def test_an_unreachable_spark_connect_server_is_one_line_at_once(home):
+    from tests.sshd import free_port
+    from workbench.customers.engine import EngineError
+
+    engine = spark_engine(home, master=f"sc://127.0.0.1:{free_port()};token=SECRET")
+    with pytest.raises(EngineError, match=r"cannot reach the Spark Connect server at "
+                                          r"127.0.0.1:\d+ \(\[engine\] master\)") as caught:
+        engine.rows("SELECT 1")
+    assert "SECRET" not in str(caught.value)

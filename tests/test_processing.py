@@ -50,6 +50,17 @@ def test_reprocessing_a_day_replaces_it(loaded):
     assert len(list(folder.glob("*.parquet"))) == 1  # the replaced run's file is gone
 
 
+def test_part_files_of_a_killed_spark_run_are_removed_by_the_next_run(loaded):
+    wb, _ = loaded
+    wb.processing.run(D)
+    folder = wb.home.results_dir / "membership" / f"day={D}"
+    parts = folder / ".run-99.parquet.spark"  # where Spark was writing when killed
+    parts.mkdir()
+    (parts / "part-00000.parquet").write_bytes(b"x")
+    wb.processing.run(D)
+    assert not parts.exists()
+
+
 def test_backfill_equals_day_by_day(loaded, tmp_path, write_csv):
     wb, (women, buyers) = loaded
     wb.processing.run(date_from=D - timedelta(days=10), date_to=D)

@@ -8,6 +8,7 @@ supersedes the file, removes it only once nobody reads it.
 
 from __future__ import annotations
 
+import shutil
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
@@ -72,6 +73,8 @@ class Memberships:
         for path in sorted(root.glob("day=*/run-*.parquet")):
             if str(path.relative_to(self._home.root)) not in kept:
                 remove_unless_read(path)
+        for folder in root.glob("day=*/.*.spark"):  # Spark's part files of a killed run
+            shutil.rmtree(folder, ignore_errors=True)
         for folder in root.glob("day=*"):  # days of a stopped backfill that kept nothing
             try:
                 folder.rmdir()

@@ -68,6 +68,9 @@ class SmtpSettings(BaseModel):
         return Secret(os.environ.get("WORKBENCH_SMTP_PASSWORD", ""))
 
 
+MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|(spark|k8s|mesos)://\S+|yarn|sc://\S+")
+
+
 class EngineSettings(BaseModel):
     model_config = STRICT
 
@@ -84,6 +87,32 @@ class EngineSettings(BaseModel):
     home_url: str = ""
     # Spark: settings for the application, e.g. {"spark.executor.memory" = "4g"}
     spark: dict[str, str] = {}
+
+    @field_validator("master")
+    @classmethod
+    def _spark_master(cls, value: str) -> str:
+        if not MASTER.fullmatch(value.strip()):
+            raise ValueError(f"a Spark master: local[N], local[*], spark://HOST:PORT, yarn, "
+                             f"k8s://URL, or a Spark Connect server sc://HOST:PORT; not {value!r}")
+        return value.strip()
+
+    @field_validator("home_url")
+    @classmethod
+    def _home_url(cls, value: str) -> str:
+        if value and not (value.startswith("/") or re.match(r"[A-Za-z][\w+.-]*://", value)):
+            raise ValueError("where the cluster sees this home: an absolute path or a URL such "
+                             f"as file:///mnt/wb or hdfs://namenode/wb; not {value!r}")
+        return value
+
+    @field_validator("spark")
+    @classmethod
+    def _spark_settings(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, setting in value.items():
+            if not key.startswith("spark."):
+                raise ValueError(f"Spark settings are named spark.…; not {key!r}")
+            if key.endswith(".memory") and not re.fullmatch(r"\d+[kmgt]?b?", setting.lower()):
+                raise ValueError(f"{key}: a size such as 1g or 512m; not {setting!r}")
+        return value
 
     @property
     def remote(self) -> bool:

@@ -39,6 +39,8 @@ class Sources:
     day: Day
     features: str | None = None  # a table of features built already (processing), else the
     # query reads the features its rules need straight from ``tables``
+    needed: frozenset[str] = frozenset()  # feature columns wanted beside the rules' own (those
+    # of the audiences its audience rules read from the same features)
 
 
 def needed_attributes(rules: list[CheckedRule]) -> set[str]:
@@ -62,6 +64,9 @@ class Compiled:
     windowed: list[bool] = field(default_factory=list)  # the condition reads an aggregate
     windows: Windows | None = None
     values: list[exp.Expression] = field(default_factory=list)  # what each rule tests
+    # Queries defined once beside the features (the members of each audience that audience
+    # rules read, by name), in dependency order.
+    shared: dict[str, exp.Select] = field(default_factory=dict)
 
     def member_condition(self, *, windowed: bool | None = None) -> exp.Expression:
         """All rules combined; ``windowed=False`` keeps only rules on plain feature columns."""
@@ -86,9 +91,11 @@ class Compiled:
         ``extra``: feature columns wanted beside those the rules read."""
         query = exp.select(*projections).from_(self._features())
         if not self.sources.features:
-            needed = needed_attributes(self.rules) | set(extra)
+            needed = needed_attributes(self.rules) | set(extra) | self.sources.needed
             query = query.with_("features", as_=features_query(
                 self.sources.tables, self.sources.day, needed))
+        for name, shared in self.shared.items():
+            query = query.with_(name, as_=shared.copy())
         candidates = None
         if narrow and len(self.windowed) > sum(self.windowed):
             candidates = (exp.select(column(KEY)).from_(self._features())

@@ -9,6 +9,7 @@ Reads of the list never touch customer data: what they show is stored with the a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -364,19 +365,33 @@ class Audiences:
         from sqlglot import exp
 
         from ..customers.features import Day
-        from .compiler import Sources, column, compile_rules
+        from .compiler import Sources, column, compile_rules, needed_attributes
 
         sources = Sources(self._engine.tables(job.snapshot), Day(as_of, self._calendar.zone))
+        # Audiences that audience rules read are each defined once, beside one features table
+        # that has every column any of them needs: a nesting of audiences (a diamond, six
+        # levels) stays one scan of the features, and a plan small enough for Spark's driver.
+        on_features = dataclasses.replace(sources, features="features")
+        shared: dict[str, exp.Select] = {}
+        needed: set[str] = set()
 
         def resolve(audience_id: int) -> exp.Expression:
-            nested, _ = check_definition(
-                AudienceDefinition.parse(self._records.get(audience_id)["definition"],
-                                         stored=True),
-                job.catalog, look_at_data=False)
-            members = compile_rules(nested, sources, resolve).members()
-            return exp.In(this=column("customer_id"), query=exp.Subquery(this=members))
+            name = f"audience_{int(audience_id)}"
+            if name not in shared:
+                nested, _ = check_definition(
+                    AudienceDefinition.parse(self._records.get(audience_id)["definition"],
+                                             stored=True),
+                    job.catalog, look_at_data=False)
+                needed.update(needed_attributes(nested))
+                # After the audiences it reads: each is defined before it is used.
+                shared[name] = compile_rules(nested, on_features, resolve).members()
+            return exp.In(this=column("customer_id"), query=exp.Subquery(
+                this=exp.select(exp.column("customer_id")).from_(name)))
 
-        return compile_rules(checked, sources, resolve)
+        compiled = compile_rules(checked, sources, resolve)
+        compiled.sources = dataclasses.replace(sources, needed=frozenset(needed))
+        compiled.shared = shared
+        return compiled
 
 
 def _references_of(definition: str) -> set[int]:

@@ -17,10 +17,15 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import threading
+import traceback
+import uuid
 import warnings
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +46,7 @@ warnings.filterwarnings("ignore", message="PySpark does not yet fully support pa
                         category=FutureWarning)
 
 _ROOT: SparkSession | None = None
+WITH = "with_"  # the key of a query's WITH clause in SQLGlot's trees
 _STARTING = threading.Lock()
 
 
@@ -77,6 +83,10 @@ class SparkEngine(Engine):
 
     def sql(self, query: exp.Expression | str) -> str:
         """``query`` in Spark's dialect, its file tables at their URLs."""
+        return self._tree(query).sql("spark")
+
+    def _tree(self, query: exp.Expression | str) -> exp.Expression:
+        """``query`` as a tree ready for Spark: file tables at their URLs, CTE names unique."""
         import sqlglot
         from sqlglot import exp
 
@@ -92,48 +102,104 @@ class SparkEngine(Engine):
                 return table
             return node
 
-        return _unique_ctes(tree.transform(file_table)).sql("spark")
+        return _unique_ctes(tree.transform(file_table))
 
-    def _frame(self, query: exp.Expression | str, parameters: dict | None = None) -> DataFrame:
-        return self.session.sql(self.sql(query), args=parameters or None)
+    @contextmanager
+    def _frame(self, query: exp.Expression | str,
+               parameters: dict | None = None) -> Iterator[DataFrame]:
+        """The query as a DataFrame, for as long as the caller reads it. Spark inlines every CTE
+        wherever it is read: under audience rules (the features, then each audience the rules
+        read, as CTEs that read CTEs) each CTE is computed once first, in order, and read as a
+        kept table, and so is a lone CTE read more than twice. Inlined, a diamond of audiences
+        six levels deep made one plan of dozens of joins whose tasks ran out of memory on 2,000
+        customers (hostile pass); kept, each plan stays small."""
+        from sqlglot import exp
+
+        tree = self._tree(query)
+        kept: list[tuple[str, DataFrame]] = []
+        try:
+            with_ = tree.args.get(WITH)
+            if with_ is not None:
+                reads = Counter(t.name for t in tree.find_all(exp.Table) if not t.db)
+                inline: list[exp.CTE] = []
+                nesting = len(with_.expressions) > 1  # CTEs that read CTEs: audiences
+                for cte in list(with_.expressions):
+                    if reads[cte.alias] <= 2 and not nesting:
+                        inline.append(cte)
+                        continue
+                    body = cte.this.copy()
+                    read = {t.name for t in body.find_all(exp.Table) if not t.db}
+                    needs = [c.copy() for c in inline if c.alias in read]  # left inline
+                    if needs:
+                        own = body.args.get(WITH)
+                        body.set(WITH, exp.With(expressions=needs + (own.expressions if own
+                                                                    else [])))
+                    view = f"wb_kept_{uuid.uuid4().hex[:12]}"
+                    frame = self.session.sql(body.sql("spark"),
+                                             args=parameters or None).localCheckpoint(eager=True)
+                    frame.createOrReplaceTempView(view)
+                    kept.append((view, frame))
+                    for table in tree.find_all(exp.Table):
+                        if table.name == cte.alias and not table.db:
+                            table.set("this", exp.to_identifier(view))
+                    cte.pop()
+                if not with_.expressions:
+                    with_.pop()
+            yield self.session.sql(tree.sql("spark"), args=parameters or None)
+        finally:
+            for view, frame in kept:
+                try:
+                    self.session.catalog.dropTempView(view)
+                    frame.unpersist()
+                except Exception:  # noqa: BLE001 - freeing; a failure is already raised
+                    pass
 
     # -- the primitives -------------------------------------------------------------------------
 
     def rows(self, query: exp.Expression | str, parameters: dict | None = None) -> list[tuple]:
-        return self._run(lambda: [self._values(row)
-                                  for row in self._frame(query, parameters).collect()])
+        def fetch():
+            with self._frame(query, parameters) as frame:
+                return [self._values(row) for row in frame.collect()]
+
+        return self._run(fetch)
 
     def dicts(self, query: exp.Expression | str, parameters: dict | None = None) -> list[dict]:
         def fetch():
-            frame = self._frame(query, parameters)
-            return [dict(zip(frame.columns, self._values(row), strict=True))
-                    for row in frame.collect()]
+            with self._frame(query, parameters) as frame:
+                return [dict(zip(frame.columns, self._values(row), strict=True))
+                        for row in frame.collect()]
 
         return self._run(fetch)
 
     def batches(self, query: exp.Expression | str, size: int) -> Iterator[list[dict]]:
-        frame = self._run(lambda: self._frame(query))
-        names = frame.columns
-        rows = frame.toLocalIterator()  # one partition at a time reaches this process
-        while True:
-            try:
-                batch = [dict(zip(names, self._values(row), strict=True))
-                         for row in itertools.islice(rows, size)]
-            except Exception as exc:  # noqa: BLE001 - as _run translates them
-                if not _from_spark(exc):
-                    raise
-                raise EngineError(describe(exc)) from exc
-            if not batch:
-                return
-            yield batch
+        with ExitStack() as stack:
+            frame = self._run(lambda: stack.enter_context(self._frame(query)))
+            names = frame.columns
+            rows = frame.toLocalIterator()  # one partition at a time reaches this process
+            while True:
+                try:
+                    batch = [dict(zip(names, self._values(row), strict=True))
+                             for row in itertools.islice(rows, size)]
+                except Exception as exc:  # noqa: BLE001 - as _run translates them
+                    if not _from_spark(exc):
+                        raise
+                    raise EngineError(describe(exc)) from exc
+                if not batch:
+                    return
+                yield batch
 
     def frame(self, query: exp.Expression | str, parameters: dict | None = None) -> pd.DataFrame:
-        return self._run(lambda: _pandas(self._frame(query, parameters)))
+        def fetch():
+            with self._frame(query, parameters) as frame:
+                return _pandas(frame)
+
+        return self._run(fetch)
 
     def materialize(self, name: str, query: exp.Expression | str) -> None:
         def keep():
             # Computed now and kept by the executors; later queries read it, not its lineage.
-            frame = self._frame(query).localCheckpoint(eager=True)
+            with self._frame(query) as computed:
+                frame = computed.localCheckpoint(eager=True)
             frame.createOrReplaceTempView(name)
             return frame
 
@@ -155,8 +221,11 @@ class SparkEngine(Engine):
         folder = path.with_name(f".{path.name}.spark")
         shutil.rmtree(folder, ignore_errors=True)
         try:
-            self._run(lambda: self._frame(query).coalesce(1).write.mode("overwrite")
-                      .parquet(self.url(folder)))
+            def write():
+                with self._frame(query) as frame:
+                    frame.coalesce(1).write.mode("overwrite").parquet(self.url(folder))
+
+            self._run(write)
             parts = sorted(folder.glob("part-*.parquet"))
             if len(parts) != 1:
                 raise EngineError(f"Spark wrote {len(parts)} files for {path.name}, not one; is "
@@ -233,7 +302,11 @@ def _unique_ctes(tree: exp.Expression) -> exp.Expression:
 
 def _from_spark(exc: Exception) -> bool:
     module = type(exc).__module__
-    return module.startswith(("pyspark", "py4j")) or "JAVA_GATEWAY" in str(exc)
+    if module.startswith(("pyspark", "py4j")) or "JAVA_GATEWAY" in str(exc):
+        return True
+    # py4j's socket to a JVM that died (killed by the kernel, out of memory)
+    return isinstance(exc, ConnectionError) and any(
+        "py4j" in frame.filename for frame in traceback.extract_tb(exc.__traceback__))
 
 
 def describe(exc: Exception) -> str:
@@ -244,9 +317,15 @@ def describe(exc: Exception) -> str:
     if "No space left on device" in text:
         return "Spark ran out of disk space (spark.local.dir)"
     if condition == "JAVA_GATEWAY_EXITED":
-        return "Spark could not start: its Java process exited (is a Java runtime installed?)"
+        return ("Spark could not start: its Java process exited (what it printed is above; is a "
+                "Java runtime installed, and are [engine] master and [engine.spark] right?)")
+    if isinstance(exc, ConnectionError | EOFError) or "Answer from Java side is empty" in text:
+        return ("Spark's Java process is gone (out of memory? raise spark.driver.memory in "
+                "[engine.spark]); Spark starts again only in a new process: run the command "
+                "again, or restart the kernel")
     if first.startswith(f"[{condition}]"):
         first = first[len(condition) + 2:].strip()
+    first = re.sub(r"\s*SQLSTATE: \w+\.?$", "", first)
     return f"Spark: {condition + ': ' if condition else ''}{first}"[:500]
 
 
@@ -278,6 +357,18 @@ def start(settings: EngineSettings, tmp: Path) -> SparkSession:
 
 def remote_session(settings: EngineSettings) -> SparkSession:
     """A session of its own on a Spark Connect server (the server's settings are its own)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    # The client retries an unreachable server for a quarter of an hour, deaf to Ctrl-C: ask
+    # once, briefly, first. Only the host and port are shown (the URL may carry a token).
+    where = urlsplit(settings.master.split(";", 1)[0])
+    host, port = where.hostname or "localhost", where.port or 15002
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise EngineError(f"cannot reach the Spark Connect server at {host}:{port} "
+                          f"([engine] master): {exc.strerror or exc}") from None
     builder = _pyspark().builder.remote(settings.master)
     for key, value in settings.spark.items():
         builder = builder.config(key, value)
