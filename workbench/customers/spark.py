@@ -109,8 +109,8 @@ class SparkEngine(Engine):
                parameters: dict | None = None) -> Iterator[DataFrame]:
         """The query as a DataFrame, for as long as the caller reads it. Spark inlines every CTE
         wherever it is read: under audience rules (the features, then each audience the rules
-        read, as CTEs that read CTEs) each CTE is computed once first, in order, and read as a
-        kept table, and so is a lone CTE read more than twice. Inlined, a diamond of audiences
+        read, as CTEs that read CTEs; more than two) each CTE is computed once first, in order,
+        and read as a kept table, and so is any CTE read more than twice. Inlined, a diamond of audiences
         six levels deep made one plan of dozens of joins whose tasks ran out of memory on 2,000
         customers (hostile pass); kept, each plan stays small."""
         from sqlglot import exp
@@ -122,7 +122,9 @@ class SparkEngine(Engine):
             if with_ is not None:
                 reads = Counter(t.name for t in tree.find_all(exp.Table) if not t.db)
                 inline: list[exp.CTE] = []
-                nesting = len(with_.expressions) > 1  # CTEs that read CTEs: audiences
+                # Audience rules: the features and two or more audiences (the features'
+                # own scores CTEs, two, stay one plan: they are cheaper so)
+                nesting = len(with_.expressions) > 2
                 for cte in list(with_.expressions):
                     if reads[cte.alias] <= 2 and not nesting:
                         inline.append(cte)
