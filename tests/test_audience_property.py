@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -182,11 +183,13 @@ def write_base(home, customers: dict[str, dict]) -> None:
         "occurred_at": pa.array([at(t[2]) for t in tags], tz)}), "tags")
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(people=st.lists(customer, min_size=1, max_size=12),
-       rules=st.lists(rule, min_size=1, max_size=3))
-def test_compiled_sql_agrees_with_python(tmp_path_factory, engine, people, rules):
+PROPERTY = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                      HealthCheck.too_slow])
+BASES = st.lists(customer, min_size=1, max_size=12)
+DEFINITIONS = st.lists(rule, min_size=1, max_size=3)
+
+
+def agrees(tmp_path_factory, engine, people, rules) -> None:
     customers = {f"c{i:02d}": c for i, c in enumerate(people)}
     root = tmp_path_factory.mktemp("prop") / "home"
     init_home(root, admin="ada")
@@ -195,3 +198,22 @@ def test_compiled_sql_agrees_with_python(tmp_path_factory, engine, people, rules
     with workbench.open(root, user="ada") as wb:
         found = set(wb.audiences.members_of({"name": "p", "rules": rules}, D)["customer_id"])
     assert found == python_members(customers, rules)
+
+
+@settings(max_examples=60, **PROPERTY)
+@given(people=BASES, rules=DEFINITIONS)
+def test_compiled_sql_agrees_with_python(tmp_path_factory, people, rules):
+    agrees(tmp_path_factory, "duckdb", people, rules)
+
+
+# Fewer examples on Spark: each costs a second of Spark jobs; the engines' agreement on many
+# more shapes is tests/test_engine_parity.py.
+@pytest.mark.spark
+@settings(max_examples=25, **PROPERTY)
+@given(people=BASES, rules=DEFINITIONS)
+def test_compiled_sql_agrees_with_python_on_spark(tmp_path_factory, people, rules):
+    from tests.spark import skip_reason
+
+    if skip_reason():
+        pytest.skip(skip_reason())
+    agrees(tmp_path_factory, "spark", people, rules)

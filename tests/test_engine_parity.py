@@ -110,8 +110,9 @@ def test_estimates_members_and_explanations_are_identical(homes):
         for audience in sorted(wb.audiences.list(), key=lambda a: a.id):
             estimate = wb.audiences.estimate(audience.definition, as_of=D)
             members = list(wb.audiences.members_of(audience.definition, as_of=D)["customer_id"])
-            explained = [wb.audiences.explain(audience.id, customer, as_of=D)
-                         for customer in (members[:1] + ["C0000007"])]
+            nested = any(r.attribute == "audience" for r in audience.definition.rules)
+            explained = None if nested else wb.audiences.explain(
+                audience.id, (members or ["C0000007"])[0], as_of=D)
             found.append((audience.name, estimate.size, estimate.base, members, explained))
         return found
 
