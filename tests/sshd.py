@@ -11,6 +11,7 @@ accepts, and at the end stops that pid and removes the user and every file. Need
 from __future__ import annotations
 
 import os
+import random
 import re
 import secrets
 import shutil
@@ -38,9 +39,19 @@ def skip_reason() -> str | None:
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nothing listens on, below the kernel's ephemeral range: a port the kernel hands
+    out could become the source port of someone's outgoing connection (a JVM, a database
+    client) between this check and the server's bind, and the browser then met a stranger
+    there (ERR_INVALID_HTTP_RESPONSE, once in CI)."""
+    for _ in range(200):
+        port = random.randrange(20_000, 32_000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def keygen(path: Path, kind: str, *options: str, passphrase: str = "") -> Path:
