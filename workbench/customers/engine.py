@@ -2,14 +2,13 @@
 
 ``Engine`` is what the rest of the workbench uses; ``Workbench.engine`` builds the one the
 settings name (``[engine] kind``): DuckDB in this process (the default, this module), or Apache
-Spark (spark.py). Queries arrive as SQLGlot trees, or as SQL text in DuckDB's dialect that each engine
-parses and renders for itself; results come back as the same Python values from both.
+Spark (spark.py). Queries arrive as SQLGlot trees, or as SQL text in DuckDB's dialect that each
+engine renders for itself; results come back as the same Python values from both, and errors as
+one line without SQL.
 
-With DuckDB, every process opens its own in-memory DuckDB connection and reads the Parquet files of a pinned
-snapshot: a DuckDB database file opened for writing locks out every other process (TOOLCHAIN),
-and the home is used by several at once. Queries arrive as SQLGlot trees and are rendered here for
-DuckDB; DuckDB's errors are translated here into one line without SQL.
-"""
+With DuckDB, every process opens its own in-memory connection and reads the Parquet files of a
+pinned snapshot: a DuckDB database file opened for writing locks out every other process
+(TOOLCHAIN), and the home is used by several at once."""
 
 from __future__ import annotations
 

@@ -107,46 +107,12 @@ class SparkEngine(Engine):
     @contextmanager
     def _frame(self, query: exp.Expression | str,
                parameters: dict | None = None) -> Iterator[DataFrame]:
-        """The query as a DataFrame, for as long as the caller reads it. Spark inlines every CTE
-        wherever it is read: under audience rules (the features, then each audience the rules
-        read, as CTEs that read CTEs; more than two) each CTE is computed once first, in order,
-        and read as a kept table, and so is any CTE read more than twice. Inlined, a diamond of audiences
-        six levels deep made one plan of dozens of joins whose tasks ran out of memory on 2,000
-        customers (hostile pass); kept, each plan stays small."""
-        from sqlglot import exp
-
+        """The query as a DataFrame, for as long as the caller reads it (its kept CTEs are
+        freed afterwards)."""
         tree = self._tree(query)
         kept: list[tuple[str, DataFrame]] = []
         try:
-            with_ = tree.args.get(WITH)
-            if with_ is not None:
-                reads = Counter(t.name for t in tree.find_all(exp.Table) if not t.db)
-                inline: list[exp.CTE] = []
-                # Audience rules: the features and two or more audiences (the features'
-                # own scores CTEs, two, stay one plan: they are cheaper so)
-                nesting = len(with_.expressions) > 2
-                for cte in list(with_.expressions):
-                    if reads[cte.alias] <= 2 and not nesting:
-                        inline.append(cte)
-                        continue
-                    body = cte.this.copy()
-                    read = {t.name for t in body.find_all(exp.Table) if not t.db}
-                    needs = [c.copy() for c in inline if c.alias in read]  # left inline
-                    if needs:
-                        own = body.args.get(WITH)
-                        body.set(WITH, exp.With(expressions=needs + (own.expressions if own
-                                                                    else [])))
-                    view = f"wb_kept_{uuid.uuid4().hex[:12]}"
-                    frame = self.session.sql(body.sql("spark"),
-                                             args=parameters or None).localCheckpoint(eager=True)
-                    frame.createOrReplaceTempView(view)
-                    kept.append((view, frame))
-                    for table in tree.find_all(exp.Table):
-                        if table.name == cte.alias and not table.db:
-                            table.set("this", exp.to_identifier(view))
-                    cte.pop()
-                if not with_.expressions:
-                    with_.pop()
+            self._keep_ctes(tree, parameters, kept)
             yield self.session.sql(tree.sql("spark"), args=parameters or None)
         finally:
             for view, frame in kept:
@@ -155,6 +121,44 @@ class SparkEngine(Engine):
                     frame.unpersist()
                 except Exception:  # noqa: BLE001 - freeing; a failure is already raised
                     pass
+
+    def _keep_ctes(self, tree: exp.Expression, parameters: dict | None,
+                   kept: list[tuple[str, DataFrame]]) -> None:
+        """Spark inlines every CTE wherever it is read. Under audience rules (the features,
+        then each audience the rules read, as CTEs that read CTEs; more than two) each CTE is
+        computed once first, in order, and read as a kept table, and so is any CTE read more
+        than twice; ``kept`` gets them. Inlined, a diamond of audiences six levels deep made
+        one plan of dozens of joins whose tasks ran out of memory on 2,000 customers (hostile
+        pass); kept, each plan stays small. The features' own two scores CTEs stay inline."""
+        from sqlglot import exp
+
+        with_ = tree.args.get(WITH)
+        if with_ is None:
+            return
+        reads = Counter(t.name for t in tree.find_all(exp.Table) if not t.db)
+        nesting = len(with_.expressions) > 2
+        inline: list[exp.CTE] = []
+        for cte in list(with_.expressions):
+            if reads[cte.alias] <= 2 and not nesting:
+                inline.append(cte)
+                continue
+            body = cte.this.copy()
+            read = {t.name for t in body.find_all(exp.Table) if not t.db}
+            needs = [c.copy() for c in inline if c.alias in read]  # what it reads of those
+            if needs:
+                own = body.args.get(WITH)
+                body.set(WITH, exp.With(expressions=needs + (own.expressions if own else [])))
+            view = f"wb_kept_{uuid.uuid4().hex[:12]}"
+            frame = self.session.sql(body.sql("spark"),
+                                     args=parameters or None).localCheckpoint(eager=True)
+            frame.createOrReplaceTempView(view)
+            kept.append((view, frame))
+            for table in tree.find_all(exp.Table):
+                if table.name == cte.alias and not table.db:
+                    table.set("this", exp.to_identifier(view))
+            cte.pop()
+        if not with_.expressions:
+            with_.pop()
 
     # -- the primitives -------------------------------------------------------------------------
 
@@ -183,9 +187,7 @@ class SparkEngine(Engine):
                     batch = [dict(zip(names, self._values(row), strict=True))
                              for row in itertools.islice(rows, size)]
                 except Exception as exc:  # noqa: BLE001 - as _run translates them
-                    if not _from_spark(exc):
-                        raise
-                    raise EngineError(describe(exc)) from exc
+                    _raise_translated(exc)
                 if not batch:
                     return
                 yield batch
@@ -221,12 +223,13 @@ class SparkEngine(Engine):
         from ..files import make_private
 
         folder = path.with_name(f".{path.name}.spark")
+
+        def write():
+            with self._frame(query) as frame:
+                frame.coalesce(1).write.mode("overwrite").parquet(self.url(folder))
+
         shutil.rmtree(folder, ignore_errors=True)
         try:
-            def write():
-                with self._frame(query) as frame:
-                    frame.coalesce(1).write.mode("overwrite").parquet(self.url(folder))
-
             self._run(write)
             parts = sorted(folder.glob("part-*.parquet"))
             if len(parts) != 1:
@@ -270,12 +273,15 @@ class SparkEngine(Engine):
             self.before_query()
         try:
             return work()
-        except EngineError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - narrowed below; the rest is not Spark's
-            if not _from_spark(exc):
-                raise
-            raise EngineError(describe(exc), out_of_memory="OutOfMemory" in str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - narrowed by _raise_translated
+            _raise_translated(exc)
+
+
+def _raise_translated(exc: Exception):
+    """Raise a Spark error as one EngineError line; anything else as it was."""
+    if isinstance(exc, EngineError) or not _from_spark(exc):
+        raise exc
+    raise EngineError(describe(exc), out_of_memory="OutOfMemory" in str(exc)) from exc
 
 
 def _unique_ctes(tree: exp.Expression) -> exp.Expression:
