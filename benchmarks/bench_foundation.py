@@ -45,8 +45,9 @@ def main() -> None:
     rows = []
 
     generated = child(f"""
-import time; from pathlib import Path; from workbench.customers.sample import write_sample
-t = time.perf_counter(); files = write_sample(Path({str(work / 'sample')!r}), {args.customers})
+import time; from datetime import date; from pathlib import Path
+from workbench.customers.sample import write_sample
+t = time.perf_counter(); files = write_sample(Path({str(work / 'sample')!r}), {args.customers}, 42, date(2026, 11, 28))
 RESULT = {{'seconds': time.perf_counter() - t}}""")
     rows.append(("write_sample (generate Parquet)", generated, None))
 

@@ -10,7 +10,7 @@ B=$PWD/.venv/bin
 rm -rf "$WORKBENCH_HOME"
 $B/workbench init
 m() { /usr/bin/time -f "%e s wall, %M KB peak" "$@"; }
-echo "== sample + ingest"; m $B/workbench sample --customers "${1:-10000000}" --seed 7
+echo "== sample + ingest"; m $B/workbench sample --customers "${1:-10000000}" --seed 7 --until 2026-11-28
 echo "== demo audiences"; $B/workbench demo
 echo "== one-day processing"; m $B/workbench process --as-of 2026-11-28
 cat > "$WORKBENCH_HOME/young.json" <<'J'

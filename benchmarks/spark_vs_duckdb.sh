@@ -15,7 +15,7 @@ if [ -z "${SPARK_BENCH_REUSE:-}" ]; then
   rm -rf "$ROOT" && mkdir -p "$ROOT"
   $B/workbench --home "$ROOT/duckdb" init >/dev/null
   echo "== sample of ${1:-1000000} customers (DuckDB ingest)"
-  $B/workbench --home "$ROOT/duckdb" sample --customers "${1:-1000000}" --seed 7 | tail -1
+  $B/workbench --home "$ROOT/duckdb" sample --customers "${1:-1000000}" --seed 7 --until 2026-11-28 | tail -1
   $B/workbench --home "$ROOT/duckdb" demo
   cp -a "$ROOT/duckdb" "$ROOT/spark"
   sed -i 's/^kind = "duckdb"/kind = "spark"/' "$ROOT/spark/workbench.toml"

@@ -12,9 +12,10 @@ export WORKBENCH_HOME=${WORKBENCH_HOME:-$PWD/home}
 .venv/bin/workbench init
 .venv/bin/workbench sample --customers "${SAMPLE_CUSTOMERS:-100000}" --seed 42
 .venv/bin/workbench demo
-# The sample's events end on 2026-11-28: process the two weeks before it, so the demo audiences
-# have a history (a papermill run; its notebook is kept under $WORKBENCH_HOME/runs/processing).
-.venv/bin/workbench process --from 2026-11-15 --to 2026-11-28
+# The sample's events end yesterday (in the home's timezone): process the two weeks up to it,
+# so the demo audiences have a history that ends where the calendar is (a papermill run; its
+# notebook is kept under $WORKBENCH_HOME/runs/processing).
+.venv/bin/workbench process --days 14
 
 cat <<MSG
 

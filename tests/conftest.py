@@ -3,14 +3,68 @@
 from __future__ import annotations
 
 import csv
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 import workbench
+from workbench.clock import VARIABLE, Clock
 from workbench.home import SETTINGS_TEMPLATE, init_home
 
 ADMIN = "ada"
+
+# No test depends on the day it runs: the workbench's clock is pinned (WORKBENCH_NOW, read by
+# workbench/clock.py in this process and in every process a test starts) for the whole session,
+# before anything is created. NOW is 01:00 UTC on the night after tests/audience_data.py's day D
+# (2026-03-10): D is yesterday, and nightly processing's time has passed. A module that needs
+# another "now" sets its own NOW; a test moves it through the ``clock`` fixture.
+NOW = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
+
+
+class TestClock:
+    """The pinned clock, as a test sees it: read it, set it, move it on."""
+
+    def now(self) -> datetime:
+        return Clock().now()
+
+    def set(self, at: datetime) -> None:
+        os.environ[VARIABLE] = at.astimezone(UTC).isoformat()
+
+    def advance(self, **delta) -> datetime:
+        self.set(self.now() + timedelta(**delta))
+        return self.now()
+
+
+def _module_now(request) -> datetime:
+    return getattr(request.module, "NOW", NOW) if request.module else NOW
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pinned_clock():
+    before = os.environ.get(VARIABLE)
+    TestClock().set(NOW)
+    yield
+    if before is None:
+        os.environ.pop(VARIABLE, None)
+    else:
+        os.environ[VARIABLE] = before
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _module_clock(request, _pinned_clock):
+    # Module-scoped fixtures (a shared home, a server) are made at the module's "now" too.
+    TestClock().set(_module_now(request))
+
+
+@pytest.fixture(autouse=True)
+def clock(request, _module_clock) -> TestClock:
+    """Each test starts at its module's NOW; ``clock.set(...)`` or ``clock.advance(days=1)``
+    moves it for the workbenches of this process and the processes started after."""
+    pinned = TestClock()
+    pinned.set(_module_now(request))
+    return pinned
 
 
 # Modules whose tests run on both metadata stores: SQLite, and PostgreSQL when the machine can

@@ -53,7 +53,7 @@ def test_estimate_prints_size_and_base(home, tmp_path):
                "2026-03-10", "--json", home=home)
     assert json.loads(done.stdout) == {
         "size": 3, "base": 6, "percent_of_base": 50.0, "as_of": "2026-03-10",
-        "summary": ["Gender in female"], "warnings": []}
+        "summary": ["Gender in female"], "warnings": [], "processed_through": None}
     text = run("audience", "estimate", write(tmp_path, "a.json", DEFINITION), "--as-of",
                "2026-03-10", home=home)
     assert text.stdout.strip() == "3 of 6 customers (50.0% of base) as of 2026-03-10"

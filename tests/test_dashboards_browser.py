@@ -72,7 +72,7 @@ def served(tmp_path_factory):
     init_home(home, admin=ADMIN, timezone="UTC")
     cli(home, "sample", "--customers", "3000", "--seed", "7")
     cli(home, "demo")
-    cli(home, "process", "--from", "2026-11-26", "--to", "2026-11-28")
+    cli(home, "process", "--days", "3")  # the sample's events end yesterday
     settings = home / "workbench.toml"
     settings.write_text(settings.read_text().replace("[users]", '[users]\nvic = "viewer"'))
     admin, viewer = Served(home, ADMIN), Served(home, "vic")
@@ -190,7 +190,7 @@ def test_a_draft_is_built_estimated_saved_activated_then_processed(served, brows
     page.wait_for_selector("text=Not processed yet")
     page.wait_for_selector("text=(not processed yet)")  # estimated now instead
     visit.shot("06-audience-not-processed")
-    cli(home, "process", "--as-of", "2026-11-28")
+    cli(home, "process")
     page.goto(re.sub(r"audience=\d+", f"audience={audience_id}", page.url))
     page.wait_for_selector(".vega-embed svg .mark-symbol path", timeout=60_000)  # a point a day
     assert page.locator(".vega-embed .error, .jp-OutputArea-output.jp-RenderedText"
@@ -225,3 +225,40 @@ def test_a_viewer_sees_no_actions(served, browser):
         assert page.locator(f".wb-app button:text-is('{action}')").count() == 0, action
     visit.shot("11-viewer-audience")
     visit.done()
+
+
+def test_a_week_without_processing_is_said_on_the_dashboard_and_the_audience(served, browser,
+                                                                             clock):
+    """Served a week later (its clock moved on; nothing processed since): a banner on the
+    dashboard, a note on the audience page, and the builder's estimate says both days."""
+    from datetime import timedelta
+
+    home, _admin, _viewer = served
+    processed = clock.now().date() - timedelta(days=1)
+    clock.advance(days=7)
+    later = Served(home, ADMIN)
+    try:
+        visit = Visit(browser, later.url)
+        page = visit.page
+        said = f"Processed through {processed}, 7 days behind"
+        banner = page.locator(".wb-banner")
+        banner.wait_for(timeout=30_000)
+        assert said in banner.inner_text() and "workbench process" in banner.inner_text()
+        visit.shot("12-dashboard-stale-banner")
+        page.click("a:has-text('Champions')")
+        page.wait_for_selector("text=Targeting Summary")
+        page.wait_for_selector(f".wb-panel .wb-stale:has-text('{said}')")
+        page.wait_for_selector(".vega-embed svg", timeout=60_000)
+        visit.shot("13-audience-stale")
+        page.click("button:has-text('Audiences')")
+        page.click("button:has-text('Create Audience')")
+        page.select_option("select:has(option:text('+ Select attributes'))",
+                           label="Standard · Age")
+        page.fill("input[placeholder='min']", "30")
+        today = processed + timedelta(days=7)
+        page.wait_for_selector(f"text=as of {today} (processing is through {processed})",
+                               timeout=30_000)
+        visit.shot("14-builder-estimate-stale")
+        visit.done()
+    finally:
+        later.stop()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import NOW
 from workbench.delivery import pgp
 from workbench.delivery.pgp import KeyInfo, check_keys, encrypt_file, inspect_key
 from workbench.errors import InvalidInput, PgpError
@@ -108,12 +109,15 @@ def keys() -> Keys:
             [
                 _params("Alice Valid", "alice@example.com"),
                 _params("Bob Zoë: Ops", "bob@example.com", rsa=True),
-                _params("Soon Expiring", "soon@example.com", expire="10d"),
                 _params("Rita Revoked", "rita@example.com"),
                 _params("Sam Signing", "sam@example.com", encrypt=False),
             ]
         )
         _gpg(home, "--gen-key", input=params)
+        # Made on the workbench's pinned "now" (tests/conftest.py): 10 days left on any day
+        # the suite runs.
+        _gpg(home, "--gen-key", faked=NOW.strftime("%Y%m%dT%H%M%S"),
+             input="%no-protection\n" + _params("Soon Expiring", "soon@example.com", expire="10d"))
         past = "%no-protection\n" + _params("Old Expired", "old@example.com", expire="1y")
         past += "%no-protection\n" + _params("Sub Expired", "subexp@example.com", encrypt=False)
         _gpg(home, "--gen-key", faked=PAST, input=past)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,13 +19,13 @@ import workbench
 from tests.conftest import ADMIN, use_engine
 from tests.spark import skip_reason
 from workbench.customers.features import Day, everything, features_query
-from workbench.customers.sample import SAMPLE_UNTIL
 from workbench.home import init_home
 from workbench.store.exports import DestinationRecords
 
 pytestmark = pytest.mark.spark
 
-D = SAMPLE_UNTIL
+D = date(2026, 11, 28)  # the sample's last day: the clock stands on the morning after
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo_audiences.json"
 # Beyond the demo audiences: every kind of attribute, an audience of audiences, a window of one
 # day, an unknown-value rule, a text contains.
@@ -55,7 +55,7 @@ def homes(tmp_path_factory):
     settings.write_text(settings.read_text().replace(
         "attributes = []", 'attributes = ["appended.loyalty_tier", "home_state"]'))
     with workbench.open(folder / "duckdb", user=ADMIN) as wb:
-        wb.customers.sample(1500, seed=11)
+        wb.customers.sample(1500, seed=11, until=D)
         for definition in json.loads(DEMO.read_text(encoding="utf-8")) + EXTRA:
             wb.audiences.activate(wb.audiences.create(definition).id)
         champions = wb.audiences.list()[-2]  # the demo's second

@@ -16,6 +16,7 @@ from workbench.exports.files import render_file_name
 from workbench.exports.models import InvalidExport
 from workbench.store.exports import DestinationRecords, EncryptionRecords
 
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)  # before the configurations' start (12-01)
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 
 
@@ -44,7 +45,6 @@ def setup(wb, write_csv):
         "username": "u", "host_key": HOST_KEY}, user="ada")
     EncryptionRecords(wb.store).insert({"name": "partner-pgp", "type": "pgp", "keys": "[]",
                                         "key_info": "[]"}, user="ada")
-    wb.exports._now = lambda: datetime(2026, 11, 29, 12, tzinfo=UTC)
     return wb
 
 
@@ -155,14 +155,12 @@ def test_actions_per_role_and_state(setup, role, state, actions):
         '[users]', f'[users]\nsomeone = "{role}"')
     setup.home.settings_file.write_text(text)
     with workbench.open(setup.home.root, user="someone") as other:
-        other.exports._now = setup.exports._now
         assert other.exports.get(export.id).actions == actions
 
 
 def test_the_service_refuses_what_the_role_does_not_allow(setup):
     export = setup.exports.create(config())
     with workbench.open(setup.home.root, user="visitor") as viewer:
-        viewer.exports._now = setup.exports._now
         for call in (lambda: viewer.exports.create(config()),
                      lambda: viewer.exports.pause(export.id),
                      lambda: viewer.exports.cancel(export.id)):

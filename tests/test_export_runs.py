@@ -18,7 +18,7 @@ from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - rea
 from workbench.errors import Conflict
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
-NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+NOW = datetime(2026, 3, 11, 12, tzinfo=UTC)  # noon on the day after D (women are as of D)
 
 
 
@@ -26,14 +26,12 @@ NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 @pytest.fixture
 def wb(women, server):
     add_partner(women, server)
-    for service in (women.exports, women.export_runs):
-        service._now = lambda: NOW
     return women
 
 
 def export(wb, **changes) -> int:
     config = {"name": "Women daily", "audience": 1, "file_name": "women_{run}_%Y%m%d.csv",
-              "schedule": {"start": "2026-12-01T06:00", "timezone": "Europe/Berlin",
+              "schedule": {"start": "2026-03-12T06:00", "timezone": "Europe/Berlin",
                            "repeat": {"every": 1, "unit": "days"}},
               "destination": "partner",
               "csv": {"header": True, "record_delimiter": "CRLF", "field_delimiter": "comma"},
@@ -47,7 +45,7 @@ def test_a_run_delivers_the_csv_under_its_final_name(wb, server, tmp_path):
     run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
     assert run.state == "complete" and run.error is None
     assert (run.rows, run.as_of, run.attempts) == (3, D, 1)
-    assert run.file_name == f"women_{run.id}_20261129.csv"  # the run's time in Berlin
+    assert run.file_name == f"women_{run.id}_20260311.csv"  # the run's time in Berlin
     delivered = (server.writable / run.file_name).read_bytes()
     assert delivered == b"customer_id,First Name\r\nann,Ann\r\neve,Eve\r\nfay,O'Brien\r\n"
     assert run.bytes == len(delivered)

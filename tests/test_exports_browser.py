@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, NOW
 from tests.sshd import skip_reason
 from tests.test_dashboards_browser import (
     CHROMIUM,
@@ -24,6 +25,7 @@ from tests.test_dashboards_browser import (
 )
 from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
 
+YESTERDAY = NOW.date() - timedelta(days=1)
 pytestmark = [pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
               pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                  reason="chromium is not installed")]
@@ -37,7 +39,7 @@ def served(tmp_path_factory, server):
     init_home(home, admin=ADMIN, timezone="UTC")
     cli(home, "sample", "--customers", "2000", "--seed", "5")
     cli(home, "demo")
-    cli(home, "process", "--as-of", "2026-11-28")
+    cli(home, "process")  # yesterday: the sample's events end there
     settings = home / "workbench.toml"
     settings.write_text(settings.read_text().replace("[users]", '[users]\nvic = "viewer"'))
     admin, viewer = Served(home, ADMIN), Served(home, "vic")
@@ -105,7 +107,7 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
     page.click("button:has-text('Next')")
     page.wait_for_selector("text=Include header row")
     page.select_option("select:has(option:text('+ Add an attribute'))", label="first_name")
-    page.wait_for_selector("text=First rows as of 2026-11-28")
+    page.wait_for_selector(f"text=First rows as of {YESTERDAY}")
     visit.shot("28-wizard-attributes")
     page.click("button:has-text('Next')")
     page.fill("textarea", "crm-ops@example.com")

@@ -340,7 +340,7 @@ def test_three_largest_amounts_of_one_customer_sum_exactly(wb, write_csv):
         "t.csv", TRANSACTION_HEADER, *[[f"T{i}", "C1", "2025-06-01", largest] for i in range(3)],
         ["T9", "C2", "2025-06-01", "5.00"]))
     assert report.rejected == 0
-    day = date.today() - timedelta(days=2)
+    day = wb.today() - timedelta(days=2)
     estimate = wb.audiences.estimate({"name": "x", "rules": [
         {"attribute": "rfm.monetary", "op": "gt", "value": 1}]}, as_of=day)
     assert estimate.size == 2

@@ -32,6 +32,7 @@ from workbench.settings import SmtpSettings
 
 SENDER = "Audience Workbench <workbench@example.com>"
 TO = ["crm-ops@example.com", "data@example.org"]
+SENT = dt.datetime(2026, 12, 1, 6, 5, tzinfo=dt.UTC)
 USER = "mailer"
 PASSWORD = "s3cret-Pa55word!"
 REFUSED_DOMAIN = "@refused.example"
@@ -163,7 +164,7 @@ def assert_secret_free(exc: BaseException, secret: str = PASSWORD) -> None:
 # -- the message (pure) ------------------------------------------------------------------------
 
 def test_complete_message_says_what_was_sent():
-    message = run_message(make_run(), sender=SENDER, recipients=TO)
+    message = run_message(make_run(), sender=SENDER, recipients=TO, sent_at=SENT)
 
     assert message["Subject"] == '[Audience Workbench] Export "Women daily" complete: 3 rows'
     assert message["From"] == SENDER
@@ -181,7 +182,7 @@ def test_complete_message_says_what_was_sent():
 
 
 def test_failed_message_carries_the_error():
-    message = run_message(failed_run(), sender=SENDER, recipients=TO[:1])
+    message = run_message(failed_run(), sender=SENDER, recipients=TO[:1], sent_at=SENT)
 
     assert message["Subject"] == '[Audience Workbench] Export "Women daily" failed'
     lines = message.get_content().splitlines()
@@ -195,7 +196,7 @@ def test_failed_message_carries_the_error():
 
 def test_one_row_and_non_ascii_names():
     message = run_message(make_run(rows=1, export="Frauen täglich · Ü"), sender=SENDER,
-                          recipients=TO)
+                          recipients=TO, sent_at=SENT)
     assert message["Subject"] == '[Audience Workbench] Export "Frauen täglich · Ü" complete: 1 row'
     assert message.as_bytes().isascii()  # RFC 2047 subject, quoted-printable body
 
@@ -205,7 +206,7 @@ def test_one_row_and_non_ascii_names():
                                   "Women\x00\x1b[31m\u202eBcc: x@evil"])
 def test_control_characters_in_names_add_no_header_or_line(name):
     run = make_run(export=name, audience=name, file_name=name, error=name, state="failed")
-    message = run_message(run, sender=SENDER, recipients=TO)
+    message = run_message(run, sender=SENDER, recipients=TO, sent_at=SENT)
     raw = message.as_bytes()
 
     assert message["Bcc"] is None
@@ -222,14 +223,14 @@ def test_control_characters_in_names_add_no_header_or_line(name):
                                  "no address", "", "ops@"])
 def test_recipients_and_sender_are_one_address_each(bad):
     with pytest.raises(InvalidInput, match="not an e-mail address"):
-        run_message(make_run(), sender=SENDER, recipients=[TO[0], bad])
+        run_message(make_run(), sender=SENDER, recipients=[TO[0], bad], sent_at=SENT)
     with pytest.raises(InvalidInput, match="not an e-mail address"):
-        run_message(make_run(), sender=bad, recipients=TO)
+        run_message(make_run(), sender=bad, recipients=TO, sent_at=SENT)
 
 
 def test_no_recipients_refused():
     with pytest.raises(InvalidInput, match="at least one recipient"):
-        run_message(make_run(), sender=SENDER, recipients=[])
+        run_message(make_run(), sender=SENDER, recipients=[], sent_at=SENT)
 
 
 # -- sending -----------------------------------------------------------------------------------
@@ -237,8 +238,8 @@ def test_no_recipients_refused():
 def test_complete_and_failed_messages_arrive_over_plain_smtp():
     with smtp_server() as (server, port):
         smtp = settings(port)
-        send(run_message(make_run(), sender=smtp.sender, recipients=TO), smtp)
-        send(run_message(failed_run(), sender=smtp.sender, recipients=TO[:1]), smtp)
+        send(run_message(make_run(), sender=smtp.sender, recipients=TO, sent_at=SENT), smtp)
+        send(run_message(failed_run(), sender=smtp.sender, recipients=TO[:1], sent_at=SENT), smtp)
 
     first, second = server.received
     assert first.mail_from == "workbench@example.com"
@@ -256,7 +257,7 @@ def test_header_injection_through_the_export_name_reaches_nobody_else():
     with smtp_server() as (server, port):
         smtp = settings(port)
         run = make_run(export="Women daily\r\nBcc: x@evil.example\r\n\r\nfake body")
-        send(run_message(run, sender=smtp.sender, recipients=TO), smtp)
+        send(run_message(run, sender=smtp.sender, recipients=TO, sent_at=SENT), smtp)
 
     envelope = server.received[0]
     assert envelope.rcpt_tos == TO
@@ -270,7 +271,7 @@ def test_header_injection_through_the_export_name_reaches_nobody_else():
 def test_starttls_with_a_verified_certificate(server_tls, client_tls):
     with smtp_server(tls_context=server_tls, require_starttls=True) as (server, port):
         smtp = settings(port, starttls=True)
-        send(run_message(make_run(), sender=smtp.sender, recipients=TO), smtp,
+        send(run_message(make_run(), sender=smtp.sender, recipients=TO, sent_at=SENT), smtp,
              ssl_context=client_tls)
     assert server.received[0].tls
     assert server.received[0].rcpt_tos == TO
@@ -281,7 +282,7 @@ def test_starttls_refuses_an_untrusted_certificate(server_tls):
         smtp = settings(port, starttls=True)
         with pytest.raises(DeliveryError, match="certificate of the SMTP server 127.0.0.1:\\d+ "
                                                 "is not trusted"):
-            send(run_message(make_run(), sender=smtp.sender, recipients=TO), smtp)
+            send(run_message(make_run(), sender=smtp.sender, recipients=TO, sent_at=SENT), smtp)
     assert server.received == []
 
 
@@ -289,7 +290,7 @@ def test_starttls_refuses_a_server_without_it():
     with smtp_server() as (server, port):
         smtp = settings(port, starttls=True)
         with pytest.raises(DeliveryError, match="does not offer STARTTLS; nothing was sent"):
-            send(run_message(make_run(), sender=smtp.sender, recipients=TO), smtp)
+            send(run_message(make_run(), sender=smtp.sender, recipients=TO, sent_at=SENT), smtp)
     assert server.received == []
 
 
@@ -300,7 +301,7 @@ def test_login_after_starttls(mechanism, server_tls, client_tls, monkeypatch):
     with smtp_server(tls_context=server_tls, require_starttls=True, with_auth=True,
                      auth_require_tls=True, auth_exclude_mechanism=[other]) as (server, port):
         smtp = settings(port, starttls=True, username=USER)
-        send(run_message(make_run(), sender=smtp.sender, recipients=TO), smtp,
+        send(run_message(make_run(), sender=smtp.sender, recipients=TO, sent_at=SENT), smtp,
              ssl_context=client_tls)
 
     assert server.logins == [(mechanism, USER, PASSWORD)]
@@ -315,7 +316,7 @@ def test_wrong_password_is_one_line_without_it(server_tls, client_tls, monkeypat
                      auth_require_tls=True) as (server, port):
         smtp = settings(port, starttls=True, username=USER)
         with pytest.raises(DeliveryError, match="refused the login of 'mailer' \\(535") as caught:
-            send(run_message(make_run(), sender=smtp.sender, recipients=TO), smtp,
+            send(run_message(make_run(), sender=smtp.sender, recipients=TO, sent_at=SENT), smtp,
                  ssl_context=client_tls)
     assert server.logins and server.logins[0][2] == wrong  # it was tried, and refused
     assert server.received == []
@@ -329,7 +330,7 @@ def test_non_ascii_password_is_refused_without_showing_it(server_tls, client_tls
                      auth_require_tls=True) as (server, port):
         smtp = settings(port, starttls=True, username=USER)
         with pytest.raises(DeliveryError, match="other than ASCII") as caught:
-            send(run_message(make_run(), sender=smtp.sender, recipients=TO), smtp,
+            send(run_message(make_run(), sender=smtp.sender, recipients=TO, sent_at=SENT), smtp,
                  ssl_context=client_tls)
     assert server.received == []
     assert_secret_free(caught.value, secret)
@@ -342,7 +343,7 @@ def test_login_is_not_offered_before_tls(server_tls, monkeypatch):
                                                                                          port):
         smtp = settings(port, starttls=False, username=USER)
         with pytest.raises(DeliveryError, match="offers no login \\(without TLS") as caught:
-            send(run_message(make_run(), sender=smtp.sender, recipients=TO), smtp)
+            send(run_message(make_run(), sender=smtp.sender, recipients=TO, sent_at=SENT), smtp)
     assert server.logins == [] and server.received == []
     assert_secret_free(caught.value)
 
@@ -350,7 +351,7 @@ def test_login_is_not_offered_before_tls(server_tls, monkeypatch):
 def test_closed_port_is_refused():
     port = free_port()  # nothing listens there any more
     with pytest.raises(DeliveryError, match=f"127.0.0.1:{port} refused the connection") as caught:
-        send(run_message(make_run(), sender=SENDER, recipients=TO), settings(port))
+        send(run_message(make_run(), sender=SENDER, recipients=TO, sent_at=SENT), settings(port))
     assert_secret_free(caught.value)
 
 
@@ -360,14 +361,14 @@ def test_silent_server_times_out():
         listener.listen(1)
         port = listener.getsockname()[1]
         with pytest.raises(DeliveryError, match="did not answer within 0.5 s"):
-            send(run_message(make_run(), sender=SENDER, recipients=TO), settings(port),
+            send(run_message(make_run(), sender=SENDER, recipients=TO, sent_at=SENT), settings(port),
                  timeout=0.5)
 
 
 def test_no_host_configured():
     smtp = SmtpSettings()
     with pytest.raises(DeliveryError) as caught:
-        send(run_message(make_run(), sender=smtp.sender, recipients=TO), smtp)
+        send(run_message(make_run(), sender=smtp.sender, recipients=TO, sent_at=SENT), smtp)
     assert str(caught.value) == "no SMTP host configured in workbench.toml [smtp]"
 
 
@@ -377,7 +378,7 @@ def test_every_recipient_refused():
         to = ["a" + REFUSED_DOMAIN, "b" + REFUSED_DOMAIN]
         with pytest.raises(DeliveryError, match="refused every recipient: a@refused.example "
                                                 "\\(550 5.1.1 no such mailbox here\\), b@"):
-            send(run_message(make_run(), sender=smtp.sender, recipients=to), smtp)
+            send(run_message(make_run(), sender=smtp.sender, recipients=to, sent_at=SENT), smtp)
     assert server.received == []
 
 
@@ -387,5 +388,5 @@ def test_some_recipients_refused_the_others_get_it():
         to = [TO[0], "gone" + REFUSED_DOMAIN]
         with pytest.raises(DeliveryError, match="refused gone@refused.example .*; the other "
                                                 "recipients were sent the message"):
-            send(run_message(make_run(), sender=smtp.sender, recipients=to), smtp)
+            send(run_message(make_run(), sender=smtp.sender, recipients=to, sent_at=SENT), smtp)
     assert server.received[0].rcpt_tos == [TO[0]]

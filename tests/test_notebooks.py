@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,9 @@ def sample_home(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("nb") / "home"
     init_home(root, admin="ada")
     with workbench.open(root, user="ada") as wb:
-        # Data ending yesterday (UTC home), so the notebook's default day has recent activity.
-        wb.customers.sample(2000, seed=7, until=date.today() - timedelta(days=1))
+        # Data ending yesterday (the default), so the notebook's default day has recent
+        # activity.
+        wb.customers.sample(2000, seed=7)
     return root
 
 

@@ -11,10 +11,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from workbench.customers.sample import SAMPLE_UNTIL, write_sample
+from workbench.customers.sample import write_sample
 
 N = 2000
 SEED = 7
+SAMPLE_UNTIL = datetime.date(2026, 11, 28)  # pinned: the same (seed, until), the same data
 KINDS = ("profiles", "transactions", "tags", "appended")
 TAG_NAMES = {"purchase", "store_visit", "email_open", "campaign_participation", "app_login",
              "churned", "newsletter_signup"}
@@ -48,7 +49,7 @@ LAST_MOMENT = datetime.datetime.combine(SAMPLE_UNTIL, datetime.time(23, 59, 59))
 
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory):
-    return write_sample(tmp_path_factory.mktemp("sample"), N, seed=SEED)
+    return write_sample(tmp_path_factory.mktemp("sample"), N, seed=SEED, until=SAMPLE_UNTIL)
 
 
 @pytest.fixture(scope="module")
@@ -76,26 +77,26 @@ def test_returns_the_four_files(paths):
 
 
 def test_same_arguments_give_identical_data(paths, tables, tmp_path):
-    again = write_sample(tmp_path, N, seed=SEED)
+    again = write_sample(tmp_path, N, seed=SEED, until=SAMPLE_UNTIL)
     for kind in KINDS:
         assert pq.read_table(again[kind]).equals(tables[kind]), kind
         assert again[kind].read_bytes() == paths[kind].read_bytes(), kind
 
 
 def test_other_seed_gives_other_data(tables, tmp_path):
-    other = write_sample(tmp_path, N, seed=SEED + 1)
+    other = write_sample(tmp_path, N, seed=SEED + 1, until=SAMPLE_UNTIL)
     for kind in KINDS:
         assert not pq.read_table(other[kind]).equals(tables[kind]), kind
 
 
 def test_rejects_an_empty_base(tmp_path):
     with pytest.raises(ValueError):
-        write_sample(tmp_path, 0)
+        write_sample(tmp_path, 0, seed=SEED, until=SAMPLE_UNTIL)
 
 
 @pytest.mark.parametrize("customers", [1, 3])
 def test_tiny_bases_work(tmp_path, customers):
-    paths = write_sample(tmp_path, customers, seed=3)
+    paths = write_sample(tmp_path, customers, seed=3, until=SAMPLE_UNTIL)
     profiles = pq.read_table(paths["profiles"])
     assert profiles["customer_id"].to_pylist()[:1] == ["C0000001"]
     for kind in KINDS:

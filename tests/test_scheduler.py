@@ -25,7 +25,8 @@ def wb(women, server):
     return women
 
 
-def daily(wb, start="2026-12-01T06:00", window=60, **changes) -> int:
+def daily(wb, start="2026-03-11T06:00", window=60, **changes) -> int:
+    """A daily export of "Women" from the morning after D (the clock's night: conftest.NOW)."""
     return wb.exports.create({
         "name": "Women daily", "audience": 1, "file_name": "women_{run}.csv",
         "schedule": {"start": start, "timezone": "Europe/Berlin",
@@ -33,33 +34,28 @@ def daily(wb, start="2026-12-01T06:00", window=60, **changes) -> int:
         "destination": "partner", "columns": [{"attribute": "customer_id"}], **changes}).id
 
 
-def at(wb, when: datetime) -> None:
-    for service in (wb.exports, wb.export_runs):
-        service._now = lambda: when
-
-
 def states(wb) -> list[tuple[str, str]]:
     return [(r.scheduled_for.astimezone(BERLIN).isoformat(timespec="minutes"), r.state)
             for r in reversed(wb.export_runs.history())]
 
 
-def test_runs_are_planned_once_and_missed_ones_are_canceled_with_the_reason(wb):
+def test_runs_are_planned_once_and_missed_ones_are_canceled_with_the_reason(wb, clock):
     export_id = daily(wb)
-    now = datetime(2026, 12, 3, 6, 30, tzinfo=BERLIN)
-    at(wb, now)
+    now = datetime(2026, 3, 13, 6, 30, tzinfo=BERLIN)
+    clock.set(now)
     assert wb.export_runs.plan(now) == [f"export #{export_id} Women daily: 3 run(s) created"]
     assert wb.export_runs.plan(now) == []  # a second tick makes nothing new
-    assert states(wb) == [("2026-12-01T06:00+01:00", "canceled"),
-                          ("2026-12-02T06:00+01:00", "canceled"),
-                          ("2026-12-03T06:00+01:00", "scheduled")]
+    assert states(wb) == [("2026-03-11T06:00+01:00", "canceled"),
+                          ("2026-03-12T06:00+01:00", "canceled"),
+                          ("2026-03-13T06:00+01:00", "scheduled")]
     assert "the scheduler was not running" in wb.export_runs.history()[-1].error
     assert len(wb.export_runs.due(now)) == 1
 
 
-def test_catch_up_across_a_dst_change(wb):
+def test_catch_up_across_a_dst_change(wb, clock):
     daily(wb, start="2027-03-26T02:30")
     now = datetime(2027, 3, 29, 2, 45, tzinfo=BERLIN)
-    at(wb, now)
+    clock.set(now)
     wb.export_runs.plan(now)
     assert states(wb) == [("2027-03-26T02:30+01:00", "canceled"),
                           ("2027-03-27T02:30+01:00", "canceled"),
@@ -67,16 +63,16 @@ def test_catch_up_across_a_dst_change(wb):
                           ("2027-03-29T02:30+02:00", "scheduled")]
 
 
-def test_paused_and_canceled_exports_make_no_runs(wb):
+def test_paused_and_canceled_exports_make_no_runs(wb, clock):
     paused, canceled = daily(wb), daily(wb, name="Other")
     wb.exports.pause(paused)
     wb.exports.cancel(canceled)
-    now = datetime(2026, 12, 3, 6, 30, tzinfo=BERLIN)
-    at(wb, now)
+    now = datetime(2026, 3, 13, 6, 30, tzinfo=BERLIN)
+    clock.set(now)
     assert wb.export_runs.plan(now) == [] and wb.export_runs.history() == []
 
 
-def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, server):
+def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, server, clock):
     from tests.test_mail import smtp_server
     from workbench.settings import SmtpSettings
 
@@ -86,8 +82,8 @@ def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, se
                                        "path": str(server.writable), "username": server.user,
                                        "host_key": server.host_key_line()},
                            version=destination.version)
-    now = datetime(2026, 12, 1, 6, 0, tzinfo=BERLIN)
-    at(wb, now)
+    now = datetime(2026, 3, 11, 6, 0, tzinfo=BERLIN)
+    clock.set(now)
     wb.export_runs.plan(now)
     [run_id] = wb.export_runs.due(now)
     waits = []
@@ -104,7 +100,7 @@ def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, se
             assert wb.export_runs.due(now) == [] and \
                 run.error.startswith(f"attempt {run.attempts}")
             now = retry
-            at(wb, now)
+            clock.set(now)
         assert waits == [1, 2, 4, 8, 16]  # the next (32 min) would pass the 60-minute window
         assert run.state == "failed" and run.attempts == 6 and "refused" in run.error.lower()
         assert len(inbox.received) == 1
@@ -134,10 +130,10 @@ def test_a_run_stopped_mid_delivery_ends_failed_and_says_so_by_email(wb, server)
     assert list(server.writable.iterdir()) == []
 
 
-def test_a_run_left_in_progress_by_a_crash_is_taken_over(wb, server):
+def test_a_run_left_in_progress_by_a_crash_is_taken_over(wb, server, clock):
     daily(wb)
-    now = datetime(2026, 12, 1, 6, 20, tzinfo=BERLIN)
-    at(wb, now)
+    now = datetime(2026, 3, 11, 6, 20, tzinfo=BERLIN)
+    clock.set(now)
     wb.export_runs.plan(now)
     [run_id] = wb.export_runs.due(now)
     records = wb.export_runs._records
@@ -149,20 +145,20 @@ def test_a_run_left_in_progress_by_a_crash_is_taken_over(wb, server):
     assert [p.name for p in server.writable.iterdir()] == [run.file_name]
 
 
-def test_a_crashed_run_started_by_hand_or_out_of_its_window_is_failed_not_redone(wb, server):
+def test_a_crashed_run_started_by_hand_or_out_of_its_window_is_failed_not_redone(wb, server, clock):
     run_id = wb.export_runs.create(daily(wb)).id
     records = wb.export_runs._records
     assert records.claim(run_id, lease=timedelta(minutes=3),
-                         now=datetime.now(UTC) - timedelta(hours=1))
+                         now=clock.now() - timedelta(hours=1))
     run = wb.export_runs.execute(run_id)
     assert run.state == "failed" and "a run started by hand is one attempt" in run.error
     assert list(server.writable.iterdir()) == []
 
 
-def test_a_canceled_export_delivers_nothing_more(wb, server):
+def test_a_canceled_export_delivers_nothing_more(wb, server, clock):
     export_id = daily(wb)
-    now = datetime(2026, 12, 1, 6, 5, tzinfo=BERLIN)
-    at(wb, now)
+    now = datetime(2026, 3, 11, 6, 5, tzinfo=BERLIN)
+    clock.set(now)
     wb.export_runs.plan(now)
     [run_id] = wb.export_runs.due(now)
     wb.exports.cancel(export_id)
@@ -171,11 +167,11 @@ def test_a_canceled_export_delivers_nothing_more(wb, server):
     assert list(server.writable.iterdir()) == []
 
 
-def test_two_schedulers_at_the_same_moment_deliver_once(wb, server):
+def test_two_schedulers_at_the_same_moment_deliver_once(wb, server, clock):
     export_id = daily(wb)
     # A run planned a minute ago (as a tick would have), due now for both schedulers.
     records = wb.export_runs._records
-    records.create_scheduled(export_id, [(datetime.now(UTC) - timedelta(minutes=1), None)], "ada")
+    records.create_scheduled(export_id, [(clock.now() - timedelta(minutes=1), None)], "ada")
     [run_id] = [r["id"] for r in records.list(export_id)]
     # Keep the nightly processing out of this tick: its time is not reached.
     text = wb.home.settings_file.read_text().replace('processing_time = "00:00"',
@@ -194,11 +190,12 @@ def test_two_schedulers_at_the_same_moment_deliver_once(wb, server):
     assert said.count(f"export run #{run_id} (Women daily) complete") == 1
 
 
-def test_processing_is_caught_up_for_the_days_missed(wb):
+def test_processing_is_caught_up_for_the_days_missed(wb, clock):
     from workbench.scheduler import Scheduler
 
     lines = []
-    Scheduler(wb, log=lines.append, now=lambda: datetime(2026, 3, 13, 1, 0, tzinfo=UTC)).tick()
+    clock.set(datetime(2026, 3, 13, 1, 0, tzinfo=UTC))
+    Scheduler(wb, log=lines.append).tick()
     assert any("processing 2026-03-11 to 2026-03-12" in line for line in lines), lines
     assert wb.audiences.get(1).last_processed_on.isoformat() == "2026-03-12"
     assert [str(d) for d in wb.processing.history(1)["day"]] == [

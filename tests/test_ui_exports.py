@@ -210,3 +210,33 @@ def test_what_the_hostile_pass_found_stays_fixed(wb, server, keys):  # noqa: F81
             pytest.raises(PermissionDenied):
         viewer.destinations.fetch_host_key(server.host, server.port)
     del page
+
+
+def test_run_now_on_stale_members_asks_first_then_records_the_choice(wb, server, clock):
+    add_partner(wb, server)
+    export = wb.exports.create({"name": "Weekly", "audience": 1, "file_name": "w_{run}.csv",
+                                "schedule": {"start": "2027-01-04T06:00"},
+                                "destination": "partner",
+                                "columns": [{"attribute": "customer_id"}]})
+    clock.advance(days=4)  # nothing processed since: the members are 5 days old
+    app = App(wb, background=False)
+    app.show_exports()
+    page = app.page
+    page.exports_table.act(str(export.id), "run")
+    [box] = page.confirm.children
+    question, buttons = box.children
+    assert "would deliver stale members" in question.value
+    assert "Audience 1 (Women) is processed through 2026-03-10, 5 days before 2026-03-15" \
+        in question.value
+    assert wb.export_runs.history() == []  # nothing started while it asks
+    no, yes = buttons.children[1], buttons.children[0]
+    assert (yes.description, no.description) == ("Run anyway", "Don't run")
+    no.click()
+    assert page.confirm.children == () and wb.export_runs.history() == []
+    page.exports_table.act(str(export.id), "run")
+    page.confirm.children[0].children[1].children[0].click()
+    [run] = wb.export_runs.history()
+    assert run.state == "complete" and run.details["allowed_stale"].startswith("audience 1")
+    assert [p.name for p in server.writable.iterdir()] == [run.file_name]
+    page.exports_table.act(str(export.id), "preview")
+    assert "wb-stale" in page.preview.value and "5 days before" in page.preview.value

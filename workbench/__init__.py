@@ -3,7 +3,7 @@
     import workbench
     wb = workbench.open("/path/to/home")      # or $WORKBENCH_HOME
     wb.customers.ingest("profiles", "profiles.csv")
-    wb.features("2026-11-28").df()
+    wb.features(wb.yesterday()).df()
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from .errors import WorkbenchError
 __all__ = ["Workbench", "WorkbenchError", "open"]
 
 
-def open(home=None, *, user: str | None = None) -> Workbench:  # noqa: A001 - the API's verb
-    """Open a workbench home (``home`` or $WORKBENCH_HOME) as ``user`` (default: SPEC 8 order)."""
-    return Workbench(home, user=user)
+def open(home=None, *, user: str | None = None, clock=None) -> Workbench:  # noqa: A001
+    """Open a workbench home (``home`` or $WORKBENCH_HOME) as ``user`` (default: SPEC 8 order);
+    ``clock``: where it reads the time (a ``workbench.clock.Clock``, or an instant such as
+    ``"2026-11-29T06:00:00+00:00"`` to stand at; default: the system's)."""
+    return Workbench(home, user=user, clock=clock)

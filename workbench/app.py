@@ -12,6 +12,7 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .clock import Clock, as_clock
 from .days import Calendar
 from .home import Home, open_home
 from .settings import Settings, load_settings
@@ -34,11 +35,16 @@ if TYPE_CHECKING:
 
 
 class Workbench:
-    def __init__(self, home: str | os.PathLike | None = None, *, user: str | None = None):
+    def __init__(self, home: str | os.PathLike | None = None, *, user: str | None = None,
+                 clock: Clock | datetime | str | None = None):
+        """``clock``: where every service reads the time: a ``Clock``, or an instant (ISO text
+        or an aware datetime) it stands at; default the system's, or the instant
+        ``WORKBENCH_NOW`` pins (``workbench/clock.py``)."""
         self.home: Home = open_home(home)
         self.settings: Settings = load_settings(self.home.root)
         self.user: User = resolve_user(self.settings, user)
-        self.calendar = Calendar(self.settings.zone)
+        self.clock: Clock = as_clock(clock)
+        self.calendar = Calendar(self.settings.zone, self.clock)
 
     # -- adapters -------------------------------------------------------------------------------
 
@@ -46,7 +52,7 @@ class Workbench:
     def store(self) -> Store:
         from .store import open_store
 
-        return open_store(self.home, self.settings.store_url or None)
+        return open_store(self.home, self.settings.store_url or None, clock=self.clock)
 
     @cached_property
     def engine(self) -> Engine:
@@ -88,7 +94,7 @@ class Workbench:
         # Checked on the audiences side, which knows their rules; wired here, so that customer
         # data does not depend on audiences.
         return CustomerData(self.home, self.user, self.engine, self.snapshots,
-                            CustomerDataRecords(self.store),
+                            CustomerDataRecords(self.store), self.calendar,
                             lambda stored, changes: self.audiences.refuse_type_changes(
                                 stored, changes))
 
@@ -146,7 +152,7 @@ class Workbench:
                        destinations=DestinationRecords(self.store),
                        encryptions=EncryptionRecords(self.store), user=self.user,
                        snapshots=self.snapshots,
-                       now=lambda: datetime.now(self.calendar.zone), zone=self.calendar.zone,
+                       now=self.calendar.now, zone=self.calendar.zone,
                        engine=self.engine,
                        memberships=self.memberships, history=ProcessingRecords(self.store))
 
@@ -158,7 +164,7 @@ class Workbench:
         return ExportRuns(records=RunRecords(self.store), exports=self.exports,
                           destinations=self.destinations, encryptions=self.encryptions,
                           home=self.home, user=self.user,
-                          now=lambda: datetime.now(self.calendar.zone),
+                          now=self.calendar.now,
                           smtp=self.settings.smtp)
 
     # -- conveniences for analysts -----------------------------------------------------------

@@ -7,22 +7,28 @@ is a typing error, not a customer base.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from .clock import Clock
 from .errors import InvalidInput
 
 EARLIEST = date(1900, 1, 1)
 
 
 class Calendar:
-    def __init__(self, zone: ZoneInfo, now: Callable[[ZoneInfo], datetime] | None = None):
+    """The workbench's clock read in its timezone."""
+
+    def __init__(self, zone: ZoneInfo, clock: Clock | None = None):
         self.zone = zone
-        self._now = now or (lambda z: datetime.now(z))
+        self.clock = clock or Clock()
+
+    def now(self) -> datetime:
+        """Now, aware, in the workbench timezone."""
+        return self.clock.now(self.zone)
 
     def today(self) -> date:
-        return self._now(self.zone).date()
+        return self.now().date()
 
     def yesterday(self) -> date:
         """The default day of processing and estimates."""

@@ -12,7 +12,9 @@ edge with ``raise ... from exc``; they never reach a user as a traceback.
     ├── NotFound                        no such audience, export, destination, ... (exit 2)
     ├── PermissionDenied                the current user's role does not allow the operation
     ├── Conflict                        the object changed since it was read (stale version),
-    │                                   or is frozen (an active audience)
+    │   │                               or is frozen (an active audience)
+    │   └── Stale                       an export's members are older than its
+    │                                   max_staleness_days allows (run processing first)
     ├── Busy                            another process holds what is needed (a lock timed
     │                                   out); trying again later can succeed
     ├── RejectedRows                    --strict ingest with rejected rows (exit 1; data kept)
@@ -71,6 +73,10 @@ class PermissionDenied(WorkbenchError):
 
 
 class Conflict(WorkbenchError):
+    pass
+
+
+class Stale(Conflict):
     pass
 
 

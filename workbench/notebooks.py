@@ -92,8 +92,16 @@ def _drop_if_unreadable(output: Path) -> None:
         output.unlink(missing_ok=True)
 
 
-def run_path(folder: Path, label: str) -> Path:
-    return folder / f"{datetime.now():%Y%m%dT%H%M%S}-{label}.ipynb"
+def run_path(folder: Path, label: str, at: datetime) -> Path:
+    """Where a run's notebook goes: named by when it started (``at``, the workbench's time)."""
+    return folder / f"{at:%Y%m%dT%H%M%S}-{label}.ipynb"
+
+
+def pinned_clock(wb) -> str | None:
+    """The ``now`` parameter of a run's notebook: the caller's instant when its clock is
+    pinned (so the kernel reads the same time), else None (the kernel reads the system's)."""
+    pinned = wb.clock.pinned
+    return pinned.isoformat() if pinned else None
 
 
 class _Stripped(logging.Formatter):

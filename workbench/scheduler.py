@@ -25,11 +25,10 @@ Log = Callable[[str], None]
 
 
 class Scheduler:
-    def __init__(self, wb: Workbench, *, log: Log = print,
-                 now: Callable[[], datetime] | None = None):
+    def __init__(self, wb: Workbench, *, log: Log = print):
         self._wb = wb
         self._log = log
-        self._now = now or (lambda: datetime.now(wb.calendar.zone))
+        self._now = wb.calendar.now  # the workbench's clock, in its timezone
 
     def tick(self) -> None:
         now = self._now()
@@ -45,7 +44,9 @@ class Scheduler:
     def forever(self, interval: float = 30) -> None:
         """Tick until stopped (Ctrl-C or SIGTERM, which the CLI turns into KeyboardInterrupt):
         a run in progress records its own end; nothing is left claimed."""
-        self._say(f"scheduler started (every {interval:g} s)")
+        pinned = self._wb.clock.pinned
+        self._say(f"scheduler started (every {interval:g} s)" + (
+            f"; its clock is pinned at {pinned.isoformat()} (WORKBENCH_NOW)" if pinned else ""))
         try:
             while True:
                 started = time.monotonic()

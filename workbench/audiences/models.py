@@ -9,6 +9,7 @@ import html
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from ..freshness import behind
 from .definition import AudienceDefinition, shown
 
 
@@ -23,6 +24,10 @@ def _table(rows: list[tuple[str, object]]) -> str:
                     f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
                     for k, v in rows)
     return f"<table>{cells}</table>"
+
+
+def _stale(text: str | None) -> str:
+    return f"<p style='color:#a15c00'>⚠ {html.escape(text.capitalize())}</p>" if text else ""
 
 
 def _summary_list(summary: list[str]) -> str:
@@ -51,10 +56,17 @@ class Audience:
     warnings: list[str] = field(default_factory=list)  # from the save that returned it
     processing_error: str | None = None  # its last processing failed (see processing docs)
     archived_on: date | None = None
+    # Active and processed: days its results lag behind yesterday (0: current), by the clock.
+    days_behind: int | None = None
 
     @property
     def percent_of_base(self) -> float | None:
         return percent(self.size, self.base)
+
+    @property
+    def behind(self) -> str | None:
+        """``processed through 2026-11-28, 7 days behind``, or None when current."""
+        return behind(self.last_processed_on, self.days_behind)
 
     def to_json(self) -> dict:
         return {
@@ -67,6 +79,7 @@ class Audience:
             "summary": self.summary, "definition": self.definition.model_dump(),
             "processing_error": self.processing_error,
             "archived_on": self.archived_on and self.archived_on.isoformat(),
+            "days_behind": self.days_behind,
         }
 
     def _repr_html_(self) -> str:
@@ -77,11 +90,12 @@ class Audience:
                 f"v{self.version}</small></h4>"
                 + _table([("Created", f"{self.created_on} by {self.created_by}"),
                           ("Size", size)])
-                + _summary_list(self.summary))
+                + _stale(self.behind) + _summary_list(self.summary))
 
     def __repr__(self) -> str:
+        lag = f", {self.behind}" if self.behind else ""
         return f"Audience(id={self.id}, name={self.name!r}, status={self.status!r}, " \
-               f"version={self.version}, size={self.size})"
+               f"version={self.version}, size={self.size}{lag})"
 
 
 @dataclass
@@ -91,21 +105,35 @@ class Estimate:
     as_of: date
     summary: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The last day nightly processing has done (any active audience's), when there is one:
+    # an estimate as of another day is not what the dashboards and exports show.
+    processed_through: date | None = None
 
     @property
     def percent_of_base(self) -> float | None:
         return percent(self.size, self.base)
 
+    @property
+    def as_of_text(self) -> str:
+        """``as of 2026-12-04`` and, where processing is elsewhere, ``processing is through
+        2026-11-28``."""
+        text = f"as of {self.as_of}"
+        if self.processed_through and self.processed_through != self.as_of:
+            text += f" (processing is through {self.processed_through})"
+        return text
+
     def to_json(self) -> dict:
         return {"size": self.size, "base": self.base, "percent_of_base": self.percent_of_base,
                 "as_of": self.as_of.isoformat(), "summary": self.summary,
-                "warnings": self.warnings}
+                "warnings": self.warnings,
+                "processed_through": self.processed_through and
+                self.processed_through.isoformat()}
 
     def _repr_html_(self) -> str:
         warnings = "".join(f"<p style='color:#a15c00'>⚠ {html.escape(w)}</p>"
                            for w in self.warnings)
         return (f"<p><b>{self.size:,}</b> customers of {self.base:,} "
-                f"({self.percent_of_base}% of base) as of {self.as_of}</p>"
+                f"({self.percent_of_base}% of base) {html.escape(self.as_of_text)}</p>"
                 + _summary_list(self.summary) + warnings)
 
 

@@ -18,6 +18,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from ..errors import Conflict, IngestError, InvalidInput, NotFound
+from ..freshness import days_behind
 from ..ids import parse_id
 from ..store.audiences import SORTS, AudienceRecords
 from .catalog import Catalog
@@ -171,6 +172,21 @@ class Audiences:
         rows = [{k: a.to_json()[k] for k in columns} for a in self.list(search, sort)]
         return pd.DataFrame(rows, columns=columns)
 
+    def processed_through(self) -> date | None:
+        """The last day nightly processing has done: the latest last-processed day of the
+        active audiences (None before the first run)."""
+        days = [row["last_processed_on"] for row in self._records.list(status="active")
+                if row["last_processed_on"]]
+        return max(days, default=None)
+
+    def behind(self) -> str | None:
+        """``processed through 2026-11-28, 7 days behind`` when processing lags the calendar
+        (the dashboard's banner), else None."""
+        from ..freshness import behind
+
+        through = self.processed_through()
+        return behind(through, days_behind(through, self._calendar.yesterday()))
+
     def versions(self, audience_id: int) -> list[dict]:
         return self._records.versions(as_id(audience_id))
 
@@ -187,7 +203,9 @@ class Audiences:
             activated_on=row["activated_on"], last_processed_on=row["last_processed_on"],
             size=row["size"], base=row["base"], summary=summary,
             processing_error=row.get("processing_error") if row["status"] == "active" else None,
-            archived_on=row.get("archived_on"))
+            archived_on=row.get("archived_on"),
+            days_behind=days_behind(row["last_processed_on"], self._calendar.yesterday())
+            if row["status"] == "active" else None)
 
     # -- checking -------------------------------------------------------------------------------
 
@@ -313,7 +331,7 @@ class Audiences:
             warnings.append(f"the customer base is empty as of {as_of}: no profiles ingested, "
                             "or none created by then")
         return Estimate(size=int(size or 0), base=int(base), as_of=as_of, summary=summary,
-                        warnings=warnings)
+                        warnings=warnings, processed_through=self.processed_through())
 
     def members(self, audience_id: int | str, as_of: date | str | None = None) -> pd.DataFrame:
         """Members (customer_id, ordered) as of ``as_of``, default the last processed day."""

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from ..errors import InvalidInput
@@ -108,8 +109,27 @@ def cmd_list(args) -> int:
             f"{'-' if a.size is None else f'{a.size:,}':>10}" for a in audiences]
         if any(a.processing_error for a in audiences):
             lines.append("! its last processing failed: `workbench audience show ID` says why")
+        lines += _lagging(audiences)
         emit(args, [a.to_json() for a in audiences], "\n".join(lines))
     return 0
+
+
+def _lagging(audiences) -> list[str]:
+    """One line per lag: which audiences are behind the calendar, and how to catch up."""
+    groups: dict[tuple, list] = {}
+    for a in audiences:
+        if a.behind:
+            groups.setdefault((a.last_processed_on, a.days_behind), []).append(a)
+    return [f"{group[0].behind.capitalize()} (audience {', '.join(str(a.id) for a in group)})"
+            f": {_catch_up(group[0])}" for group in groups.values()]
+
+
+def _catch_up(audience) -> str:
+    """The command that processes the days an audience is missing."""
+    first = audience.last_processed_on + timedelta(days=1)
+    last = audience.last_processed_on + timedelta(days=audience.days_behind)
+    days = f"--as-of {last}" if first == last else f"--from {first} --to {last}"
+    return f"`workbench process {days}` catches up"
 
 
 def _cut(text: str, width: int) -> str:
@@ -130,7 +150,9 @@ def _show(args, audience) -> None:
             f"{audience.size:,} of {audience.base:,} ({audience.percent_of_base}% of base)")
     lines = [f"#{audience.id} {audience.name} ({audience.status}, version {audience.version})",
              f"created on {audience.created_on} by {audience.created_by}",
-             f"last processed: {audience.last_processed_on or 'never'}",
+             f"last processed: {audience.last_processed_on or 'never'}" + (
+                 f" ({audience.days_behind:,} day{'s' if audience.days_behind > 1 else ''} "
+                 f"behind; {_catch_up(audience)})" if audience.behind else ""),
              *([f"WARNING: {audience.processing_error}"] if audience.processing_error else []),
              f"size: {size}", "targeting:"]
     lines += [f"  {line}" for line in audience.summary] or ["  everyone in the customer base"]
@@ -142,7 +164,7 @@ def cmd_estimate(args) -> int:
         estimate = wb.audiences.estimate(read_json(args.file), args.as_of)
         warn(estimate.warnings)
         text = (f"{estimate.size:,} of {estimate.base:,} customers "
-                f"({estimate.percent_of_base}% of base) as of {estimate.as_of}")
+                f"({estimate.percent_of_base}% of base) {estimate.as_of_text}")
         emit(args, estimate.to_json(), text)
     return 0
 

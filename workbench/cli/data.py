@@ -22,8 +22,9 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
     sample.add_argument("--customers", type=positive, default=10_000, metavar="N")
     sample.add_argument("--seed", type=int, default=42, metavar="S")
     sample.add_argument("--until", type=iso_date, default=None, metavar="YYYY-MM-DD",
-                        help="last day of generated events (default: a fixed day, so that the "
-                             "same seed gives the same data)")
+                        help="last day of generated events (default: yesterday in the "
+                             "workbench timezone; the same seed and --until give the same "
+                             "data)")
     sample.set_defaults(run=cmd_sample)
 
     ingest = commands.add_parser("ingest", parents=[shared],

@@ -180,8 +180,12 @@ def _exports(commands, shared) -> None:
     listing.add_argument("--audience", type=int, default=None)
     verb("show", cmd_export_show, "show an export and what you may do with it") \
         .add_argument("id")
-    verb("run", cmd_export_run, "run an export now and wait; prints the run (a papermill "
-         "run whose notebook is kept under HOME/runs/exports)").add_argument("id")
+    run = verb("run", cmd_export_run, "run an export now and wait; prints the run (a "
+               "papermill run whose notebook is kept under HOME/runs/exports)")
+    run.add_argument("id")
+    run.add_argument("--allow-stale", action="store_true",
+                     help="deliver even when the audience's last processing is older than "
+                          "the export's max_staleness_days (the run records it)")
     history = verb("history", cmd_export_history, "export runs, newest first")
     history.add_argument("--export", type=int, default=None, metavar="ID")
     preview = verb("preview", cmd_export_preview, "the next file name and the first rows, as "
@@ -234,7 +238,7 @@ def cmd_export_run(args) -> int:
     from ..exports.notebook import run_export
 
     with open_workbench(args) as wb:
-        run = run_export(wb, wb.export_runs.create(args.id).id)
+        run = run_export(wb, wb.export_runs.create(args.id, allow_stale=args.allow_stale).id)
         _show_run(args, run, run.details.get("notebook"))
         if run.state != "complete":
             raise DeliveryError(f"export run #{run.id} {run.state}: {run.error} (audit notebook: "
@@ -261,6 +265,8 @@ def _show_run(args, run, notebook) -> None:
             f"{run.bytes if run.bytes is not None else '-'} bytes as of {run.as_of or '-'} -> "
             f"{run.file_name or '-'} on {run.details.get('destination', run.destination)}\n"
             f"audit notebook: {notebook}")
+    if run.details.get("allowed_stale"):
+        text += f"\ndelivered stale, as allowed: {run.details['allowed_stale']}"
     emit(args, {**run.to_json(), "notebook": str(notebook)}, text)
 
 
@@ -271,6 +277,8 @@ def cmd_export_preview(args) -> int:
                 else "no next run: named as if it ran now")
         print(f"file name: {preview.file_name} ({when}; members as of {preview.as_of})",
               file=sys.stderr)
+        if preview.stale:
+            warn([f"stale: {preview.stale}; a run now delivers nothing (run processing)"])
         if args.json:
             emit(args, preview.to_json(), "")
         else:  # the rows as the file will hold them: its delimiters, its line ends

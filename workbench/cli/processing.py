@@ -18,6 +18,8 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
                          metavar="YYYY-MM-DD", help="first day of a range (with --to)")
     process.add_argument("--to", dest="date_to", type=iso_date, default=None,
                          metavar="YYYY-MM-DD", help="last day of a range (with --from)")
+    process.add_argument("--days", dest="last_days", type=int, default=None, metavar="N",
+                         help="the N days up to yesterday (a backfill, as setup runs)")
     process.set_defaults(run=cmd_process)
     scheduler = commands.add_parser(
         "scheduler", parents=[shared],
@@ -35,7 +37,8 @@ def cmd_process(args) -> int:
     with open_workbench(args) as wb:
         # Checked here, before a kernel starts; the notebook's run checks them again.
         wb.user.require("processing.run")
-        first, last = wb.processing.days(args.as_of, args.date_from, args.date_to)
+        first, last = wb.processing.days(args.as_of, args.date_from, args.date_to,
+                                         last_days=args.last_days)
         run = run_processing(wb, first, last)
         text = (f"processing run #{run['id']} {run['status']}: {run['audiences']} active "
                 f"audiences, {run['date_from']} to {run['date_to']}\naudit notebook: "

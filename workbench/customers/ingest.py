@@ -123,9 +123,10 @@ class NewVersion:
 def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Path, *,
            snapshot: Snapshot, strict: bool = False, schema: dict[str, str] | None = None,
            encoding: str = "utf-8", check_type_changes: TypeChangeCheck | None = None,
-           ) -> tuple[IngestReport, NewVersion]:
+           now: datetime) -> tuple[IngestReport, NewVersion]:
     """Check the file and write the merged new version of its kind. The caller holds the kind's
-    lock (``kind_lock``) and has pinned ``snapshot``, whose version this merges into.
+    lock (``kind_lock``) and has pinned ``snapshot``, whose version this merges into; ``now``
+    stamps the names of the files written (the workbench's clock).
     ``check_type_changes`` may refuse a change of appended column types (it raises)."""
     kind = KINDS.get(kind_name)
     if kind is None:
@@ -154,7 +155,8 @@ def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Pa
         report.rejected += len(malformed)
         report.accepted = _count(conn, "SELECT count(*) FROM accepted")
         if report.rejected:
-            report.rejects_file = str(_write_rejects(conn, home, kind, path, columns, malformed))
+            report.rejects_file = str(_write_rejects(conn, home, kind, path, columns, malformed,
+                                                       now))
         if strict and report.rejected:
             raise RejectedRows(f"{report.summary()}: nothing stored (--strict); reasons in "
                                f"{report.rejects_file}")
@@ -163,7 +165,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Pa
             report.orphans = _count(conn, "SELECT count(*) FROM accepted a WHERE NOT EXISTS "
                                           f"(SELECT 1 FROM {profiles} p "
                                           "WHERE p.customer_id = a.customer_id)")
-        report.new, report.updated, version = _merge(conn, home, kind, columns, snapshot)
+        report.new, report.updated, version = _merge(conn, home, kind, columns, snapshot, now)
     finally:
         for table in ("staged", "accepted", "source"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -631,10 +633,10 @@ def _example(value: str, width: int = 40) -> str:
 
 
 def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Planned],
-                   malformed: list[tuple[int, str, str]]) -> Path:
+                   malformed: list[tuple[int, str, str]], now: datetime) -> Path:
     private_folder(home.rejects_dir)
     # Unique even for two files of one name ingested within the same second.
-    stamp = f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    stamp = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     target = home.rejects_dir / f"{kind.name}-{stamp}-{path.stem}.csv"
     originals = ", ".join(f"_raw.{ident('_raw_' + c.name)} AS {ident(c.source)}" for c in columns)
     nulls = ", ".join(f"NULL AS {ident(c.source)}" for c in columns)
@@ -650,7 +652,7 @@ def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Plan
 
 
 def _merge(conn, home: Home, kind: Kind, columns: list[_Planned],
-           snapshot: Snapshot) -> tuple[int, int, NewVersion]:
+           snapshot: Snapshot, now: datetime) -> tuple[int, int, NewVersion]:
     """Upsert ``accepted`` into the snapshot's version as a new version file; return (new keys,
     updated keys, the version)."""
     stored_path = snapshot.file(kind.name)
@@ -689,7 +691,7 @@ def _merge(conn, home: Home, kind: Kind, columns: list[_Planned],
         updated = _count(conn, "SELECT count(*) FROM accepted") - new
     folder = private_folder(home.customers_dir / kind.name)
     # Never a file that exists: a version is written once and only ever read after that.
-    target = folder / f"v-{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
+    target = folder / f"v-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
     conn.execute(f"COPY ({source}) TO {lit(str(target))} (FORMAT parquet, COMPRESSION zstd)")
     make_private(target)
     return new, updated, _describe_version(conn, home, kind, target)

@@ -42,8 +42,6 @@ import pyarrow.parquet as pq
 
 from .sample_names import CITIES, EMAIL_DOMAINS, FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES
 
-SAMPLE_UNTIL = datetime.date(2026, 11, 28)
-
 EPOCH = datetime.date(1970, 1, 1)
 SECOND_US = 1_000_000
 DAY_US = 86_400 * SECOND_US
@@ -86,9 +84,10 @@ DIGITAL_HOURS = (1.5, .8, .5, .3, .3, .5, 1, 2, 3, 4, 4.5, 5, 6, 5.5, 5, 5, 5, 5
                  6, 3.5)
 
 
-def write_sample(out_dir: Path, customers: int, seed: int = 42,
-                 until: datetime.date = SAMPLE_UNTIL) -> dict[str, Path]:
-    """Write profiles, transactions, tags and appended Parquet files into ``out_dir``.
+def write_sample(out_dir: Path, customers: int, seed: int, until: datetime.date
+                 ) -> dict[str, Path]:
+    """Write profiles, transactions, tags and appended Parquet files into ``out_dir``, with
+    events up to ``until`` (its last day: the caller decides, this module reads no clock).
 
     Returns {"profiles": path, "transactions": path, "tags": path, "appended": path}. The same
     (customers, seed, until) gives byte-identical data.

@@ -16,6 +16,7 @@ from .ingest import IngestReport, ingest, kind_lock
 from .schema import KINDS
 
 if TYPE_CHECKING:
+    from ..days import Calendar
     from ..home import Home
     from ..store.customers import CustomerDataRecords
     from ..users import User
@@ -30,7 +31,7 @@ SAMPLE_ORDER = ("profiles", "appended", "transactions", "tags")
 
 class CustomerData:
     def __init__(self, home: Home, user: User, engine: Engine, snapshots: Snapshots,
-                 records: CustomerDataRecords,
+                 records: CustomerDataRecords, calendar: Calendar,
                  check_type_changes: TypeChanges | None = None):
         """``check_type_changes(stored, changes)``: raises when changing appended column types
         (``stored``: column -> type; ``changes``: column -> (old, new)) would break what uses
@@ -41,6 +42,7 @@ class CustomerData:
         self._engine = engine
         self._snapshots = snapshots
         self._records = records
+        self._calendar = calendar
 
     def ingest(self, kind: str, path: str | Path, *, strict: bool = False,
                schema: dict[str, str] | None = None, encoding: str = "utf-8") -> IngestReport:
@@ -53,7 +55,7 @@ class CustomerData:
             with self._snapshots.pin() as snapshot, _engine_errors():
                 report, version = ingest(
                     self._engine.conn, self._home, kind, path, snapshot=snapshot, strict=strict,
-                    schema=schema, encoding=encoding,
+                    schema=schema, encoding=encoding, now=self._calendar.now(),
                     check_type_changes=self._check_type_changes and (
                         lambda changes: self._check_type_changes(snapshot.appended_types(),
                                                                  changes)))
@@ -70,12 +72,15 @@ class CustomerData:
 
     def sample(self, customers: int, seed: int = 42,
                until: date | None = None) -> dict[str, IngestReport]:
-        """Generate a synthetic base (customers/sample.py) and ingest it like any other file."""
-        from .sample import SAMPLE_UNTIL, write_sample
+        """Generate a synthetic base (customers/sample.py) whose events end on ``until``
+        (default: yesterday in the workbench timezone, so that the demo follows the calendar;
+        pin it for the same data on any day), and ingest it like any other file."""
+        from .sample import write_sample
 
         self._user.require("data.ingest")
+        until = self._calendar.day(until, what="--until")
         with self._sample_folder() as folder:
-            files = write_sample(folder, customers, seed, until or SAMPLE_UNTIL)
+            files = write_sample(folder, customers, seed, until)
             return {kind: self.ingest(kind, files[kind]) for kind in SAMPLE_ORDER}
 
     @contextmanager

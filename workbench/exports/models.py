@@ -33,6 +33,7 @@ DELIMITERS = {"comma": ",", "tab": "\t", "pipe": "|", "semicolon": ";"}
 RECORD_DELIMITERS = {"LF": "\n", "CRLF": "\r\n"}
 MAX_COLUMNS = 200
 MAX_RECIPIENTS = 50
+MAX_STALENESS_DAYS = 365
 
 
 class InvalidExport(InvalidInput):
@@ -112,7 +113,19 @@ class ExportConfig(BaseModel):
     csv: CsvOptions = CsvOptions()
     columns: list[ExportColumn] = Field(min_length=1, max_length=MAX_COLUMNS)
     notify: list[str] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
+    # A run delivers nothing when the audience's last processing is more than this many days
+    # before the run's day (SPEC 7, freshness).
+    max_staleness_days: int = 1
 
+    @field_validator("max_staleness_days", mode="before")
+    @classmethod
+    def _staleness(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                not 0 <= value <= MAX_STALENESS_DAYS:
+            shown = repr(value) if len(repr(value)) <= 20 else repr(value)[:19] + "…"
+            raise ValueError(f"must be a whole number of days from 0 to {MAX_STALENESS_DAYS} "
+                             f"(got {shown})")
+        return value
 
     @field_validator("audience", mode="before")
     @classmethod

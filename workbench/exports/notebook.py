@@ -12,11 +12,11 @@ if TYPE_CHECKING:
 def run_export(wb: Workbench, run_id: int) -> Run:
     """Execute ``notebooks/run_export.ipynb`` for a run (claimed inside); the run as it ended.
     A kernel that dies, or a stop, is recorded on the run when the run could not say so."""
-    from ..notebooks import KernelDied, NotebookFailed, execute, run_path
+    from ..notebooks import KernelDied, NotebookFailed, execute, pinned_clock, run_path
 
-    output = run_path(wb.home.runs_dir / "exports", f"run-{run_id}")
+    output = run_path(wb.home.runs_dir / "exports", f"run-{run_id}", wb.calendar.now())
     parameters = {"home": str(wb.home.root), "run_id": run_id, "user": wb.user.name,
-                  "run_notebook": str(output)}
+                  "now": pinned_clock(wb), "run_notebook": str(output)}
     try:
         execute("run_export", output, parameters, stream=False)
     except (KernelDied, NotebookFailed, KeyboardInterrupt) as exc:

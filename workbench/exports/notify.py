@@ -26,7 +26,8 @@ PRODUCT = "Audience Workbench"
 _NONE = "—"
 
 
-def run_message(run: Run, *, sender: str, recipients: list[str]) -> EmailMessage:
+def run_message(run: Run, *, sender: str, recipients: list[str],
+                sent_at: datetime) -> EmailMessage:
     """The email telling ``recipients`` how ``run`` ended (complete, failed, or any other state).
 
     ``sender`` is the From address (``smtp.sender``: ``addr@host`` or ``Name <addr@host>``).
@@ -41,7 +42,7 @@ def run_message(run: Run, *, sender: str, recipients: list[str]) -> EmailMessage
     message["Subject"] = subject(run)
     message["From"] = from_header
     message["To"] = to_header
-    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Date"] = format_datetime(sent_at.astimezone(UTC))
     message["Message-ID"] = make_msgid(domain=_domain(message["From"]))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this
     message.set_content(body(run), cte="quoted-printable")

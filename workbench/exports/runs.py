@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..errors import Conflict, DeliveryError, WorkbenchError
+from ..errors import Conflict, DeliveryError, Stale, WorkbenchError
 from ..files import make_private, private_folder
 from .files import render_file_name
 
@@ -89,8 +89,10 @@ class ExportRuns:
         self._user = user
         self._now = now
 
-    def create(self, export_id: int | str) -> Run:
-        """A run of ``export_id`` due now (``export run``): not yet started."""
+    def create(self, export_id: int | str, *, allow_stale: bool = False) -> Run:
+        """A run of ``export_id`` due now (``export run``): not yet started. Refused when the
+        members it would deliver are older than its ``max_staleness_days``, unless
+        ``allow_stale`` (the run records that it was allowed)."""
         self._user.require("export.run")
         export = self._exports.get(export_id)
         if "run" not in export.actions:
@@ -100,8 +102,14 @@ class ExportRuns:
         if busy:  # a second click on Run now would deliver the same file twice
             raise Conflict(f"export {export.id} ({export.name}) has run #{busy[0]['id']} "
                            f"{busy[0]['state'].replace('_', '-')}; wait for it to end")
+        stale = self._exports.staleness(export)
+        if stale and not allow_stale:
+            raise Stale(f"export {export.id} ({export.name}) would deliver stale members: "
+                        f"{stale}; run processing first (`workbench process`), or run it "
+                        "anyway (--allow-stale)")
         run_id = self._records.create(export_id=export.id, scheduled_for=self._now(),
-                                      trigger="manual", user=self._user.name)
+                                      trigger="manual", user=self._user.name,
+                                      details={"allowed_stale": stale} if stale else None)
         return self.get(run_id)
 
     def execute(self, run_id: int, *, notebook: str | None = None) -> Run:
@@ -183,7 +191,8 @@ class ExportRuns:
         from .notify import run_message
 
         try:
-            send(run_message(run, sender=self._smtp.sender, recipients=recipients), self._smtp)
+            send(run_message(run, sender=self._smtp.sender, recipients=recipients,
+                             sent_at=self._now()), self._smtp)
             note = f"sent to {len(recipients)} recipient(s)"
         except WorkbenchError as exc:
             note = f"not sent: {exc}"
@@ -192,6 +201,12 @@ class ExportRuns:
     def _deliver(self, run: dict, folder, attempt: int) -> dict:
         export = self._exports.get(run["export_id"])
         config = export.config
+        # Fresh enough for this run's day, unless the person who ran it by hand allowed it.
+        stale = self._exports.staleness(export, run["scheduled_for"])
+        allowed = run["trigger"] == "manual" and run["details"].get("allowed_stale")
+        if stale and not allowed:
+            raise Stale(f"stale: {stale}; nothing was delivered: run processing "
+                        "(`workbench process`), then the export again")
         at = run["scheduled_for"].astimezone(_zone(config))
         name = render_file_name(config.file_name, at=at, audience=export.audience,
                                 export=config.name, run=run["id"],
@@ -212,7 +227,8 @@ class ExportRuns:
         return {"rows": written.rows, "bytes": size, "as_of": written.as_of, "file_name": name,
                 "details": {"destination": f"{target.host}:{target.port}{target.path}",
                             "username": target.username, "encrypted_to": fingerprints,
-                            "csv_bytes": written.bytes}}
+                            "csv_bytes": written.bytes,
+                            **({"allowed_stale": stale} if stale else {})}}
 
     def _failed(self, run_id: int, attempt: int, error: str) -> None:
         """A scheduled run is tried again with back-off (1, 2, 4 … 60 minutes) while its window

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,6 +96,7 @@ class Preview:
     header: list[str]
     rows: list[list]
     config: ExportConfig | None = None
+    stale: str | None = None  # a run now would be refused: why (Exports.staleness)
 
     def csv_text(self) -> str:
         """The first rows exactly as the file would hold them (its delimiters, its header)."""
@@ -107,15 +108,18 @@ class Preview:
         return {"file_name": self.file_name,
                 "scheduled_for": self.scheduled_for and self.scheduled_for.isoformat(),
                 "as_of": str(self.as_of), "header": self.header,
-                "rows": [[None if v is None else str(v) for v in row] for row in self.rows]}
+                "rows": [[None if v is None else str(v) for v in row] for row in self.rows],
+                "stale": self.stale}
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>"
                                         for v in row) + "</tr>" for row in self.rows)
         when = self.scheduled_for or "no next run (named as if run now)"
+        stale = (f"<p style='color:#a15c00'>⚠ Stale: {html.escape(self.stale)}</p>"
+                 if self.stale else "")
         return (f"<p><code>{html.escape(self.file_name)}</code> at {when} "
-                f"(members as of {self.as_of})</p><table><tr>{head}</tr>{body}</table>")
+                f"(members as of {self.as_of})</p>{stale}<table><tr>{head}</tr>{body}</table>")
 
 
 class Exports:
@@ -300,6 +304,26 @@ class Exports:
             raise Conflict(f"export {row['id']} ({row['name']}) is canceled; a canceled "
                            "export never changes again (create a new one)")
 
+    # -- freshness ------------------------------------------------------------------------------
+
+    def staleness(self, export: int | str | Export | ExportConfig,
+                  at: datetime | None = None) -> str | None:
+        """Why a run of ``export`` at ``at`` (default: now) must not deliver: its audience's
+        last processing is more than ``max_staleness_days`` before that day (in the
+        workbench timezone, where processing counts days). None when fresh enough, and when
+        never processed (the rows say that themselves)."""
+        from ..freshness import stale_reason
+
+        config = (export.config if isinstance(export, Export) else export
+                  if isinstance(export, ExportConfig) else self.get(export).config)
+        audience = self._audiences.get(config.audience)
+        processed: date | None = audience["last_processed_on"]
+        if processed is None:
+            return None
+        day = (at or self._now()).astimezone(self._zone).date()
+        reason = stale_reason(processed, day, config.max_staleness_days)
+        return reason and f"audience {audience['id']} ({audience['name']}) is {reason}"
+
     # -- preview --------------------------------------------------------------------------------
 
     def preview(self, export: int | str | dict | ExportConfig, limit: int = 20) -> Preview:
@@ -321,7 +345,8 @@ class Exports:
                                 encrypted=bool(config.encryption))
         return Preview(file_name=name, scheduled_for=upcoming and at,
                        as_of=day, header=[column.header for column in config.columns],
-                       rows=list(render(records, plan)), config=config)
+                       rows=list(render(records, plan)), config=config,
+                       stale=self.staleness(config))
 
     def write_csv(self, export: int | str | dict | ExportConfig, target: Path) -> Written:
         """Write the export's whole file (unencrypted) to ``target``: its rows and bytes."""

@@ -12,13 +12,13 @@ if TYPE_CHECKING:
 def run_processing(wb: Workbench, first: date, last: date, *, stream: bool = True) -> dict:
     """Execute ``notebooks/nightly_processing.ipynb`` for the days ``first`` to ``last``; the
     run as recorded (a killed kernel or a stop is recorded as interrupted, its files removed)."""
-    from ..notebooks import KernelDied, NotebookFailed, execute, run_path
+    from ..notebooks import KernelDied, NotebookFailed, execute, pinned_clock, run_path
 
     wb.user.require("processing.run")
     label = str(first) if first == last else f"{first}_{last}"
-    output = run_path(wb.home.runs_dir / "processing", label)
+    output = run_path(wb.home.runs_dir / "processing", label, wb.calendar.now())
     one_day = first == last
-    parameters = {"home": str(wb.home.root), "user": wb.user.name,
+    parameters = {"home": str(wb.home.root), "user": wb.user.name, "now": pinned_clock(wb),
                   "as_of": str(first) if one_day else None,
                   "date_from": None if one_day else str(first),
                   "date_to": None if one_day else str(last), "run_notebook": str(output)}

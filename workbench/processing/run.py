@@ -45,6 +45,7 @@ Progress = Callable[[int, int, DayResult], None]
 STOPPED = "interrupted: stopped by Ctrl-C or a stop signal before it finished"
 # How long recovery waits for a dying run's process to let go of the lock.
 RECOVERY_WAIT_SECONDS = 30
+MAX_DAYS = 3660  # --days: ten years is a backfill; more is a typing error
 
 
 class ProcessingFailed(WorkbenchError):
@@ -213,13 +214,25 @@ class Processing:
 
     # -- inputs ---------------------------------------------------------------------------------
 
-    def days(self, as_of=None, date_from=None, date_to=None) -> tuple[date, date]:
-        """The first and last day a run would process, checked (default: yesterday)."""
-        if as_of is not None and (date_from or date_to):
-            raise InvalidInput("give either a day (--as-of) or a range (--from, --to), not both")
+    def days(self, as_of=None, date_from=None, date_to=None, *,
+             last_days: int | None = None) -> tuple[date, date]:
+        """The first and last day a run would process, checked (default: yesterday);
+        ``last_days``: the N days up to yesterday."""
+        given = [as_of is not None, date_from is not None or date_to is not None,
+                 last_days is not None]
+        if sum(given) > 1:
+            raise InvalidInput("give one of a day (--as-of), a range (--from, --to) or a "
+                               "number of days (--days), not several")
         if (date_from is None) != (date_to is None):
             raise InvalidInput("a range needs both --from and --to")
         day = self._calendar.day
+        if last_days is not None:
+            if isinstance(last_days, bool) or not isinstance(last_days, int) or \
+                    not 1 <= last_days <= MAX_DAYS:
+                raise InvalidInput(f"--days {last_days!r}: give a whole number of days from 1 "
+                                   f"to {MAX_DAYS}")
+            last = self._calendar.yesterday()
+            return last - timedelta(days=last_days - 1), last
         if date_from is not None:
             first, last = day(date_from, what="--from"), day(date_to, what="--to")
             if first > last:

@@ -8,7 +8,6 @@ readers go on while one process writes.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, event, insert, inspect, select
@@ -16,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from ..clock import Clock
 from ..errors import Busy, Conflict, StoreError
 from ..settings import hide_password
 from . import schema
@@ -29,8 +29,13 @@ BUSY_TIMEOUT_MS = 30_000
 class Store:
     """A thin wrapper over a SQLAlchemy engine; services run their queries through ``begin()``."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, clock: Clock | None = None):
         self.engine = engine
+        self.clock = clock or Clock()
+
+    def now(self):
+        """Now (aware, UTC): what records stamp on what they write."""
+        return self.clock.now()
 
     @contextmanager
     def begin(self):
@@ -49,7 +54,7 @@ class Store:
         self.engine.dispose()
 
     def record_ingest(self, **values) -> int:
-        values.setdefault("ingested_at", datetime.now(UTC))
+        values.setdefault("ingested_at", self.now())
         with self.begin() as conn:
             return conn.execute(insert(schema.ingests).values(**values)).inserted_primary_key[0]
 
@@ -84,7 +89,7 @@ def translated():
         raise StoreError(f"metadata store failed: {first}") from exc
 
 
-def open_store(home: Home, url: str | None = None) -> Store:
+def open_store(home: Home, url: str | None = None, *, clock: Clock | None = None) -> Store:
     from ..settings import load_settings
 
     url = url or load_settings(home.root).store_url or f"sqlite:///{home.store_file}"
@@ -93,7 +98,7 @@ def open_store(home: Home, url: str | None = None) -> Store:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
-        migrate(engine)
+        migrate(engine, clock or Clock())
     except ImportError as exc:  # e.g. postgresql:// without its driver installed
         raise StoreError(f"metadata store {hide_password(url)}: the database driver is not "
                          f"installed ({exc.name or exc}); install it in the workbench's "
@@ -103,7 +108,7 @@ def open_store(home: Home, url: str | None = None) -> Store:
         # The first line only: SQLAlchemy appends the SQL and its parameters.
         first = (str(reason).strip().splitlines() or [""])[0]
         raise StoreError(f"metadata store {hide_password(url)} failed: {first}") from exc
-    return Store(engine)
+    return Store(engine, clock)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -122,7 +127,7 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def migrate(engine: Engine) -> int:
+def migrate(engine: Engine, clock: Clock) -> int:
     """Apply pending migration steps; safe when several processes open a new home at once.
     An up-to-date store is only read (a read-only home still opens for reading, and opening
     costs no write lock)."""
@@ -151,7 +156,7 @@ def migrate(engine: Engine) -> int:
         try:
             with engine.begin() as conn:
                 conn.execute(insert(schema.schema_version)
-                             .values(version=version, applied_at=datetime.now(UTC)))
+                             .values(version=version, applied_at=clock.now()))
         except IntegrityError:
             pass  # the other process recorded it first
     return max((v for v, *_ in schema.MIGRATIONS), default=0)

@@ -3,7 +3,7 @@ active audience: every write is conditional on status and version, and a trigger
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import and_, func, insert, or_, select, update
 
@@ -30,7 +30,7 @@ class AudienceRecords:
 
     def insert(self, *, name: str, description: str, definition: str, summary: str, user: str,
                today: date) -> int:
-        now = datetime.now(UTC)
+        now = self._store.now()
         with self._store.begin() as conn:
             audience_id = conn.execute(insert(audiences).values(
                 name=name, description=description, status="draft", definition=definition,
@@ -51,7 +51,7 @@ class AudienceRecords:
     def update_definition(self, audience_id: int, *, name: str, description: str,
                           definition: str, summary: str, base_version: int, user: str) -> int:
         """Save a draft edit made on ``base_version``; return the new version."""
-        now = datetime.now(UTC)
+        now = self._store.now()
         try:
             with self._store.begin() as conn:
                 done = conn.execute(update(audiences).where(and_(
@@ -78,7 +78,7 @@ class AudienceRecords:
                 audiences.c.id == audience_id, audiences.c.status == "draft",
                 audiences.c.version == base_version)).values(
                 status="active", activated_on=today, updated_by=user,
-                updated_at=datetime.now(UTC)))
+                updated_at=self._store.now()))
             if done.rowcount != 1:
                 raise self._refusal(conn, audience_id, base_version)
 
@@ -89,7 +89,7 @@ class AudienceRecords:
                 done = conn.execute(update(audiences).where(and_(
                     audiences.c.id == audience_id, audiences.c.status == "active")).values(
                     status="archived", archived_on=today, updated_by=user,
-                    updated_at=datetime.now(UTC)))
+                    updated_at=self._store.now()))
                 if done.rowcount != 1:
                     row = conn.execute(select(audiences).where(
                         audiences.c.id == audience_id)).first()

@@ -8,7 +8,6 @@ transaction, so it never mixes two moments.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 
@@ -22,7 +21,7 @@ class CustomerDataRecords:
 
     def record_version(self, *, kind: str, file: str, columns: dict[str, str], rows: int,
                        choices: dict[str, list] | None, ingest: dict) -> int:
-        now = datetime.now(UTC)
+        now = self._store.now()
         with self._store.begin() as conn:
             ingest_id = conn.execute(insert(ingests).values(
                 kind=kind, ingested_at=now, **ingest)).inserted_primary_key[0]

@@ -6,8 +6,6 @@ was based on (a stale save is refused, as for audiences), and names are unique p
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import Table, and_, delete, insert, select, update
 
 from ..errors import Conflict, NotFound
@@ -25,7 +23,7 @@ class Records:
         self._table = table
 
     def insert(self, values: dict, *, user: str) -> int:
-        now = datetime.now(UTC)
+        now = self._store.now()
         with self._store.begin() as conn:
             return conn.execute(insert(self._table).values(
                 **values, version=1, created_by=user, created_at=now, updated_by=user,
@@ -62,7 +60,7 @@ class Records:
             done = conn.execute(update(self._table).where(and_(
                 self._table.c.id == row_id, self._table.c.version == base_version)).values(
                 **values, version=base_version + 1, updated_by=user,
-                updated_at=datetime.now(UTC)))
+                updated_at=self._store.now()))
             if done.rowcount != 1:
                 row = conn.execute(select(self._table).where(self._table.c.id == row_id)).first()
                 if row is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import and_, delete, insert, select, update
 
@@ -19,18 +19,18 @@ class ProcessingRecords:
         with self._store.begin() as conn:
             # A run still marked running when a new one holds the lock was interrupted.
             conn.execute(update(processing_runs).where(processing_runs.c.status == "running")
-                         .values(status="failed", finished_at=datetime.now(UTC),
+                         .values(status="failed", finished_at=self._store.now(),
                                  error="interrupted: the process ended before finishing"))
             return conn.execute(insert(processing_runs).values(
                 status="running", date_from=date_from, date_to=date_to, started_by=user,
-                started_at=datetime.now(UTC))).inserted_primary_key[0]
+                started_at=self._store.now())).inserted_primary_key[0]
 
     def fail_run(self, run_id: int, error: str, audience_ids: list[int] = ()) -> None:
         """The run failed as a whole: it and every audience it was processing say so."""
         message = f"processing run #{run_id} failed: {error}"
         with self._store.begin() as conn:
             conn.execute(update(processing_runs).where(processing_runs.c.id == run_id).values(
-                status="failed", finished_at=datetime.now(UTC), error=error[:2000]))
+                status="failed", finished_at=self._store.now(), error=error[:2000]))
             AudienceRecords(self._store).set_processing_errors(
                 conn, dict.fromkeys(audience_ids, message))
 
@@ -44,7 +44,7 @@ class ProcessingRecords:
             if row is None:
                 return None
             conn.execute(update(processing_runs).where(processing_runs.c.id == row.id).values(
-                status="failed", finished_at=datetime.now(UTC), error=error[:2000]))
+                status="failed", finished_at=self._store.now(), error=error[:2000]))
             AudienceRecords(self._store).set_processing_errors(
                 conn, dict.fromkeys(audience_ids, f"processing run #{row.id} {error}"))
             return row.id
@@ -84,7 +84,7 @@ class ProcessingRecords:
                 a: e and f"processing run #{run_id} failed for this audience: {e}"
                 for a, e in errors.items()})
             conn.execute(update(processing_runs).where(processing_runs.c.id == run_id).values(
-                status="partial" if failed else "succeeded", finished_at=datetime.now(UTC),
+                status="partial" if failed else "succeeded", finished_at=self._store.now(),
                 audiences=audience_count,
                 error="; ".join(f"audience {a}: {e}" for a, e in failed.items())[:2000] or None))
 

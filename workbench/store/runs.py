@@ -21,12 +21,13 @@ class RunRecords:
     def __init__(self, store: Store):
         self._store = store
 
-    def create(self, *, export_id: int, scheduled_for: datetime, trigger: str, user: str) -> int:
+    def create(self, *, export_id: int, scheduled_for: datetime, trigger: str, user: str,
+               details: dict | None = None) -> int:
         with self._store.begin() as conn:
             return conn.execute(insert(export_runs).values(
                 export_id=export_id, state="scheduled", scheduled_for=scheduled_for.astimezone(UTC),
-                trigger=trigger, created_by=user, created_at=datetime.now(UTC),
-                attempts=0)).inserted_primary_key[0]
+                trigger=trigger, created_by=user, created_at=self._store.now(), attempts=0,
+                details=json.dumps(details) if details else None)).inserted_primary_key[0]
 
     def create_scheduled(self, export_id: int, occurrences: list[tuple[datetime, str | None]],
                          user: str) -> int:
@@ -43,8 +44,8 @@ class RunRecords:
                     conn.execute(insert(export_runs).values(
                         export_id=export_id, state="canceled" if reason else "scheduled",
                         scheduled_for=when.astimezone(UTC), trigger="schedule", created_by=user,
-                        created_at=datetime.now(UTC), attempts=0, error=reason,
-                        finished_at=datetime.now(UTC) if reason else None))
+                        created_at=self._store.now(), attempts=0, error=reason,
+                        finished_at=self._store.now() if reason else None))
                 created += 1
             except (IntegrityError, Conflict):
                 pass  # another scheduler made it first
@@ -108,7 +109,7 @@ class RunRecords:
     def finish_attempt(self, run_id: int, attempt: int, **values) -> bool:
         """End an attempt's work (any state) only if that attempt still holds the run: a process
         that lost its lease never overwrites what the one that took over recorded."""
-        values = _ending(**values)
+        values = _ending(self._store.now(), **values)
         with self._store.begin() as conn:
             done = conn.execute(update(export_runs).where(and_(
                 export_runs.c.id == run_id, export_runs.c.state == "in_progress",
@@ -119,7 +120,7 @@ class RunRecords:
         """End a run whatever holds it (canceling one nobody started)."""
         with self._store.begin() as conn:
             conn.execute(update(export_runs).where(export_runs.c.id == run_id).values(
-                **_ending(state=state, **values)))
+                **_ending(self._store.now(), state=state, **values)))
 
     def set(self, run_id: int, **values) -> None:
         values = _utc(values)
@@ -142,15 +143,15 @@ class RunRecords:
             return [_row(row) for row in conn.execute(query)]
 
 
-def _ending(**values) -> dict:
+def _ending(now: datetime, **values) -> dict:
     """Values as stored: details as JSON, instants in UTC, errors cut, and an ended run's end
-    time set and lease dropped."""
+    time set (``now``) and lease dropped."""
     if values.get("details") is not None:
         values["details"] = json.dumps(values["details"])
     if values.get("error"):
         values["error"] = values["error"][:2000]
     if values.get("state") in ("complete", "failed", "canceled"):
-        values.setdefault("finished_at", datetime.now(UTC))
+        values.setdefault("finished_at", now)
         values.setdefault("lease_until", None)
     return _utc(values)
 

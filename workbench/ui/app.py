@@ -108,7 +108,8 @@ class App:
         import workbench
 
         previous = self.wb
-        self.wb = workbench.open(previous.home.root, user=previous.user.name)
+        self.wb = workbench.open(previous.home.root, user=previous.user.name,
+                                 clock=previous.clock)
         previous.close()
         self._user_label.value = (f'<span class="wb-user">{escape(self.wb.user.name)} '
                                   f'({escape(self.wb.user.role.value)})</span>')

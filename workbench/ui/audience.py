@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from ..errors import WorkbenchError
-from .style import DASH, badge, day, escape, number, percent
+from .style import DASH, badge, day, escape, number, percent, stale_note
 from .widgets import Table
 from .work import one_line, run_soon
 
@@ -146,10 +146,10 @@ class AudiencePage:
             return
         self.size.value = f'<div class="wb-big">{number(estimate.size)}</div>'
         self.share.value = (f'<div class="wb-muted">{estimate.percent_of_base or 0:.2f}% of '
-                            f'{number(estimate.base)} customers<br>estimated as of '
-                            f'{estimate.as_of}' + (' (drafts are not processed)'
-                                                   if self.audience.status == "draft" else
-                                                   ' (not processed yet)') + '</div>')
+                            f'{number(estimate.base)} customers<br>estimated '
+                            f'{escape(estimate.as_of_text)}' + (
+                                ' (drafts are not processed)' if self.audience.status == "draft"
+                                else ' (not processed yet)') + '</div>')
 
     def _fill_history(self) -> None:
         if self.history.empty:
@@ -244,8 +244,7 @@ class AudiencePage:
         self.size.value = f'<div class="wb-big">{number(a.size)}</div>'
         self.share.value = (f'<div class="wb-muted">{percent(a.percent_of_base)} of '
                             f'{number(a.base)} customers<br>as of {day(a.last_processed_on)}'
-                            '</div>' if a.size is not None else
-                            '<div class="wb-muted">not processed yet</div>')
+                            '</div>' + stale_note(a.behind))
 
     def _status_note(self) -> str:
         a = self.audience

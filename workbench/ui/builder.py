@@ -202,8 +202,8 @@ class AudienceBuilder:
             warnings = estimate.warnings
             self.size.value = f'<div class="wb-big">{number(estimate.size)}</div>'
             self.share.value = (f'<div class="wb-muted">{estimate.percent_of_base or 0:.2f}% '
-                                f'of {number(estimate.base)} customers<br>as of '
-                                f'{estimate.as_of}</div>')
+                                f'of {number(estimate.base)} customers<br>'
+                                f'{escape(estimate.as_of_text)}</div>')
             items = "".join(f"<li>{escape(s)}</li>" for s in estimate.summary)
             self.summary.value = (f'<ul class="wb-summary">{items}</ul>' if items else
                                   '<div class="wb-muted">No rules: the whole customer '

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from .style import DASH, badge, day, escape, number
+from .style import DASH, badge, day, escape, number, stale_note
 from .widgets import Table, link
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class AudiencesDashboard:
         self.create.on_click(lambda _b: app.show_builder())
         self.create.layout.display = None if wb.user.can("audience.edit") else "none"
         self.message = w.HTML()
+        self.banner = w.HTML()  # processing lags the calendar: said before anything else
         self.count = w.HTML()
         self.search.observe(lambda _c: self.refresh(), "value")
         self.sort.observe(self._sorted_by_dropdown, "value")
@@ -51,7 +52,7 @@ class AudiencesDashboard:
                         layout=w.Layout(justify_content="space-between", align_items="center"))
         tools = w.HBox([self.search, self.sort, self.count],
                        layout=w.Layout(align_items="center", gap="16px"))
-        self.widget = w.VBox([header, tools, self.message, self.table],
+        self.widget = w.VBox([header, self.banner, tools, self.message, self.table],
                              layout=w.Layout(gap="8px"))
         self.refresh()
 
@@ -59,6 +60,10 @@ class AudiencesDashboard:
         audiences = self.app.wb.audiences.list(search=self.search.value.strip(),
                                                sort=self.sort.value)
         self.audiences = audiences
+        self.banner.value = stale_note(
+            self.app.wb.audiences.behind(), " — nightly processing has not run since. "
+            "Sizes, histories and exports are as of that day until it catches up "
+            "(<code>workbench process</code>, or the scheduler).", banner=True)
         self.table.rows = [self._row(a) for a in audiences]
         can_create = self.app.wb.user.can("audience.edit")
         self.table.empty = (

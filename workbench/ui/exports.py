@@ -13,7 +13,7 @@ import ipywidgets as w
 
 from ..errors import WorkbenchError
 from .forms import DestinationForm, EncryptionForm
-from .style import DASH, badge, escape, number
+from .style import DASH, badge, escape, number, stale_note
 from .widgets import Table, link
 from .work import one_line
 
@@ -147,12 +147,38 @@ class ExportActions:
         box.add_class("wb-confirm")
         self.confirm.children = [box]
 
-    def run_now(self, export_id: int) -> None:
+    def _ask_stale(self, export_id: int, stale: str) -> None:
+        yes = w.Button(description="Run anyway")
+        yes.add_class("wb-primary")
+        no = w.Button(description="Don't run")
+        no.on_click(lambda _b: setattr(self.confirm, "children", []))
+
+        def run(_b):
+            self.confirm.children = []
+            try:
+                self.run_now(export_id, allow_stale=True)
+            except WorkbenchError as exc:
+                self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
+
+        yes.on_click(run)
+        box = w.VBox([w.HTML(f"<b>Export {export_id} would deliver stale members.</b> "
+                             f"{escape(stale[0].upper() + stale[1:])}. Run processing first, "
+                             "or deliver them anyway (the run records that you did)."),
+                      w.HBox([yes, no])])
+        box.add_class("wb-confirm")
+        self.confirm.children = [box]
+
+    def run_now(self, export_id: int, allow_stale: bool = False) -> None:
         """Start a run (one attempt, through papermill: its notebook is the audit record) and
-        follow it in History."""
+        follow it in History. Members older than the export allows are delivered only when
+        the person confirms it."""
         from ..exports.notebook import run_export
 
-        run = self.app.wb.export_runs.create(export_id)
+        stale = None if allow_stale else self.app.wb.exports.staleness(export_id)
+        if stale:
+            self._ask_stale(export_id, stale)
+            return
+        run = self.app.wb.export_runs.create(export_id, allow_stale=allow_stale)
         self._say(f"Run #{run.id} started.")
 
         def work():
@@ -177,8 +203,8 @@ class ExportActions:
             "no next run (named as if run now)"
         self.preview.value = (f'<div class="wb-panel"><b>Preview of export {export_id}</b>: '
                               f'<code>{escape(preview.file_name)}</code> at {at}, members as '
-                              f'of {preview.as_of}<table class="wb-keys"><tr>{head}</tr>'
-                              f'{body}</table></div>')
+                              f'of {preview.as_of}{stale_note(preview.stale)}'
+                              f'<table class="wb-keys"><tr>{head}</tr>{body}</table></div>')
 
 
 class ManageExports:

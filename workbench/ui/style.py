@@ -31,6 +31,8 @@ CSS = """
 .wb-error { color: #b42318; font-size: 13px; }
 .wb-warning { color: #9a6700; font-size: 13px; }
 .wb-ok { color: #1a7f37; font-size: 13px; }
+.wb-banner { border: 1px solid #f59e0b; background: #fffbeb; border-radius: 6px;
+  padding: 6px 12px; }
 .wb-badge { display: inline-block; padding: 1px 9px; border-radius: 10px; font-size: 12px;
   font-weight: 600; line-height: 18px; white-space: nowrap; }
 .wb-badge-live, .wb-badge-active, .wb-badge-complete { background: #dcfce7; color: #166534; }
@@ -85,6 +87,15 @@ def day(value) -> str:
 
 
 STATUS_LABELS = {"active": "Live", "draft": "Draft", "archived": "Archived"}
+
+
+def stale_note(behind: str | None, then: str = "", *, banner: bool = False) -> str:
+    """The warning shown where processed results lag the calendar (``freshness.behind``:
+    "processed through 2026-11-28, 7 days behind"), with what to do (``then``)."""
+    if not behind:
+        return ""
+    kind = "wb-warning wb-stale" + (" wb-banner" if banner else "")
+    return f'<div class="{kind}">⚠ {escape(behind[0].upper() + behind[1:])}{then}</div>'
 
 
 def badge(state: str, label: str | None = None) -> str:
