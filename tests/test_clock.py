@@ -16,7 +16,7 @@ import workbench
 from tests.conftest import ADMIN, NOW
 from workbench.clock import VARIABLE, Clock, FixedClock, as_clock
 from workbench.days import Calendar
-from workbench.errors import SettingsError
+from workbench.errors import InvalidInput, SettingsError
 
 PACKAGE = Path(workbench.__file__).parent
 # What reads the wall clock. Durations (time.monotonic, perf_counter) are not dates.
@@ -64,12 +64,35 @@ def test_the_calendar_counts_days_in_the_workbench_timezone(clock):
     assert tokyo.now().utcoffset() == timedelta(hours=9)
 
 
-@pytest.mark.parametrize("value", ["tomorrow", "2026-13-01T00:00", "2026-11-29T06:00"])
-def test_a_bad_pinned_instant_is_one_line_naming_the_variable(monkeypatch, value):
+@pytest.mark.parametrize(("value", "said"), [
+    ("tomorrow", "is not an instant"), ("2026-13-01T00:00", "is not an instant"),
+    ("2026-11-29T06:00", "needs its UTC offset"),
+    ("9999-12-31T23:59:59-05:00", "is outside the years 1900 to 9998"),
+    ("0001-01-01T00:00:00+05:00", "is outside the years 1900 to 9998"),
+    ("9999-12-31T12:00:00+00:00", "is outside the years 1900 to 9998"),
+    ("1899-12-31T23:00:00+00:00", "is outside the years 1900 to 9998")])
+def test_a_bad_pinned_instant_is_one_line_naming_the_variable(monkeypatch, value, said):
     monkeypatch.setenv(VARIABLE, value)
     with pytest.raises(SettingsError) as raised:
         Clock().now()
-    assert str(raised.value).startswith(f"{VARIABLE}={value!r}") and "\n" not in str(raised.value)
+    message = str(raised.value)
+    assert message.startswith(f"{VARIABLE}={value!r} {said}") and "\n" not in message
+
+
+def test_a_long_pinned_value_is_cut_in_the_message(monkeypatch):
+    monkeypatch.setenv(VARIABLE, "x" * 100_000)
+    with pytest.raises(SettingsError) as raised:
+        Clock()
+    assert len(str(raised.value)) < 200
+
+
+def test_init_with_a_bad_pinned_clock_writes_nothing(tmp_path, monkeypatch):
+    from tests.test_cli import run
+
+    monkeypatch.setenv(VARIABLE, "bogus")
+    done = run("init", "--home", tmp_path / "h")
+    assert done.returncode == 2 and "WORKBENCH_NOW='bogus'" in done.stderr
+    assert not (tmp_path / "h").exists()
 
 
 def test_a_bad_pinned_instant_stops_the_cli_with_exit_2(home, monkeypatch):
@@ -88,8 +111,13 @@ def test_a_workbench_can_be_given_its_own_clock(home):
     with workbench.open(home, user=ADMIN, clock="2028-02-29T10:00:00+00:00") as wb:
         assert wb.yesterday() == date(2028, 2, 28)
     assert isinstance(as_clock(None), Clock) and not isinstance(as_clock(None), FixedClock)
-    with pytest.raises(ValueError, match="needs a timezone"):
+    with pytest.raises(SettingsError, match="^clock needs its UTC offset"):
         FixedClock(datetime(2027, 1, 2))
+    with pytest.raises(SettingsError, match="^clock='' is not an instant"):
+        as_clock("")
+    for wrong in (date(2027, 1, 2), 12345, b"2027-01-02T00:00+00:00"):
+        with pytest.raises(InvalidInput, match="^clock: expected a Clock"):
+            as_clock(wrong)
 
 
 def test_what_the_store_stamps_comes_from_the_clock(wb, clock):

@@ -28,7 +28,8 @@ from workbench.errors import InvalidInput, PgpError
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")
 
-PAST = "20200101T000000"  # --faked-system-time for keys made (and expired) in the past
+PAST = "20200101T000000"
+SOON_EXPIRES = NOW.date() + timedelta(days=10)  # --faked-system-time for keys made (and expired) in the past
 PAST_LATER = "20200101T000100"
 
 
@@ -47,7 +48,7 @@ class Keys:
     home: str
     alice: Key  # ed25519 + cv25519, no expiry
     bob: Key  # rsa2048 + rsa2048 encryption subkey, uid with a colon and non-ASCII letters
-    soon: Key  # expires 10 days after creation
+    soon: Key  # made in 2020, expires 10 days after the pinned "now" (SOON_EXPIRES)
     old: Key  # made 2020-01-01, expired 2020-12-31
     subexp: Key  # primary valid, encryption subkey expired 2020-12-31
     rita: Key  # revoked
@@ -114,10 +115,11 @@ def keys() -> Keys:
             ]
         )
         _gpg(home, "--gen-key", input=params)
-        # Made on the workbench's pinned "now" (tests/conftest.py): 10 days left on any day
-        # the suite runs.
-        _gpg(home, "--gen-key", faked=NOW.strftime("%Y%m%dT%H%M%S"),
-             input="%no-protection\n" + _params("Soon Expiring", "soon@example.com", expire="10d"))
+        # Expiring 10 days after the workbench's pinned "now" (tests/conftest.py), whatever day
+        # the suite runs; made in the past (in 2020), so that gpg never sees a key from the
+        # future, whatever the machine's clock says (a year behind, under faketime).
+        _gpg(home, "--gen-key", faked=PAST, input="%no-protection\n" + _params(
+            "Soon Expiring", "soon@example.com", expire=str(SOON_EXPIRES)))
         past = "%no-protection\n" + _params("Old Expired", "old@example.com", expire="1y")
         past += "%no-protection\n" + _params("Sub Expired", "subexp@example.com", encrypt=False)
         _gpg(home, "--gen-key", faked=PAST, input=past)
@@ -190,10 +192,10 @@ def test_rsa_key_and_a_user_id_with_a_colon_and_non_ascii_letters(keys):
 
 def test_expiry_is_judged_on_the_day_passed_in(keys):
     soon = keys.soon
-    expires = soon.created + timedelta(days=10)
+    expires, today = SOON_EXPIRES, SOON_EXPIRES - timedelta(days=10)
     assert soon.expires == expires  # as gpg reports it
-    info = inspect_key(soon.armored, today=soon.created)
-    assert info.expires == expires and info.days_left(soon.created) == 10
+    info = inspect_key(soon.armored, today=today)
+    assert info.expires == expires and info.days_left(today) == 10
     assert inspect_key(soon.armored, today=expires - timedelta(days=1)).expires == expires
     assert _refused(soon.armored, expires) == (
         f"key {soon.fingerprint} (Soon Expiring <soon@example.com>) expires today ({expires})"
@@ -270,7 +272,7 @@ def test_two_keys_in_one_block_are_refused(keys):
 
 
 def test_check_keys_returns_infos_and_warns_about_a_key_expiring_soon(keys):
-    today = keys.soon.created
+    today = SOON_EXPIRES - timedelta(days=10)
     infos, warnings = check_keys([keys.alice.armored, keys.soon.armored, keys.bob.armored], today=today)
     assert [i.fingerprint for i in infos] == [
         keys.alice.fingerprint,

@@ -20,8 +20,13 @@ WOMEN = {"name": "Women", "rules": [{"attribute": "gender", "op": "in", "value":
 def test_days_behind_and_what_is_said():
     assert days_behind(None, D) is None and days_behind(D, D) == 0
     assert days_behind(D, D + timedelta(days=7)) == 7
-    assert days_behind(D + timedelta(days=1), D) == 0  # processed "ahead": never negative
+    assert days_behind(D + timedelta(days=1), D) == -1  # processed under a clock set ahead
     assert behind(D, 0) is None and behind(None, None) is None
+    assert behind(D, -2) == ("processed through 2026-03-10, 2 days after yesterday "
+                             "(2026-03-08): processed with the clock set ahead")
+    assert stale_reason(D, D - timedelta(days=1), 365) == (
+        "processed through 2026-03-10, after 2026-03-09 (processed with the clock set "
+        "ahead): not the members as of that day")
     assert behind(D, 1) == "processed through 2026-03-10, 1 day behind"
     assert behind(D, 1200) == "processed through 2026-03-10, 1,200 days behind"
     assert stale_reason(D, D + timedelta(days=1), 1) is None
@@ -103,6 +108,32 @@ def test_a_sample_until_in_the_future_or_before_1900_is_refused(home, until, sai
     assert done.returncode == 2 and said in done.stderr and done.stderr.count("\n") == 1
 
 
+def test_a_day_processed_under_a_clock_set_ahead_is_said_and_not_exported(processed, clock,
+                                                                          server):
+    """A home processed with WORKBENCH_NOW in the future, then run on the real day (the hostile
+    pass): its results are not "current", and no export delivers them as of an earlier day."""
+    from tests.conftest import add_partner
+    from workbench.errors import Stale
+
+    clock.advance(days=30)
+    processed.processing.run()  # the night of 2026-04-09, under a clock set ahead
+    clock.advance(days=-30)
+    audience = processed.audiences.get(1)
+    assert audience.days_behind == -30
+    assert audience.behind == ("processed through 2026-04-09, 30 days after yesterday "
+                               "(2026-03-10): processed with the clock set ahead")
+    shown = run("audience", "show", "1", home=processed.home.root).stdout
+    assert "30 days after yesterday (2026-03-10): processed with the clock set ahead; its " \
+           "results after yesterday stay until those days are processed again" in shown
+    add_partner(processed, server)
+    export_id = processed.exports.create({
+        "name": "W", "audience": 1, "file_name": "w_{run}.csv", "destination": "partner",
+        "schedule": {"start": "2027-01-04T06:00"}, "max_staleness_days": 365,
+        "columns": [{"attribute": "customer_id"}]}).id
+    with pytest.raises(Stale, match="after 2026-03-11 .processed with the clock set ahead."):
+        processed.export_runs.create(export_id)
+
+
 def test_process_days_is_the_days_up_to_yesterday(wb):
     assert wb.processing.days(last_days=14) == (date(2026, 2, 25), date(2026, 3, 10))
     assert wb.processing.days(last_days=1) == (date(2026, 3, 10), date(2026, 3, 10))
@@ -111,5 +142,15 @@ def test_process_days_is_the_days_up_to_yesterday(wb):
             wb.processing.days(last_days=bad)
     with pytest.raises(InvalidInput, match="not several"):
         wb.processing.days("2026-03-01", last_days=3)
-    done = run("process", "--days", "x", home=wb.home.root)
-    assert done.returncode == 2 and "--days" in done.stderr
+    with pytest.raises(InvalidInput, match="is 46,090 days; a run processes at most 3,660"):
+        wb.processing.days(date_from="1900-01-01", date_to="2026-03-10")
+    for typed in ("x", " 3", "+3", "1_0", "３", "1e3"):
+        done = run("process", "--days", typed, home=wb.home.root)
+        assert done.returncode == 2 and "--days" in done.stderr, typed
+
+
+def test_a_sample_before_1991_is_refused_saying_why(home):
+    done = run("sample", "--customers", "10", "--until", "1950-06-01", home=home)
+    assert done.returncode == 2 and done.stderr.strip() == (
+        "workbench: --until 1950-06-01: the sample needs 1991-01-01 or later (its customers "
+        "are born up to 90 years before it, and birth dates before 1900 are refused)")

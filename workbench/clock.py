@@ -18,9 +18,12 @@ import os
 from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 
-from .errors import SettingsError
+from .errors import InvalidInput, SettingsError
 
 VARIABLE = "WORKBENCH_NOW"
+# A pinned instant stays where every date sum the workbench makes (a day before, two years of
+# events, a timezone of +14 h) is a real date.
+EARLIEST, LATEST = datetime(1900, 1, 2, tzinfo=UTC), datetime(9998, 12, 31, tzinfo=UTC)
 
 
 class Clock:
@@ -32,7 +35,7 @@ class Clock:
     def now(self, zone: tzinfo = UTC) -> datetime:
         """An aware datetime in ``zone``."""
         text = os.environ.get(VARIABLE)
-        now = _pinned(text) if text else datetime.now(UTC)
+        now = _pinned(text, VARIABLE) if text else datetime.now(UTC)
         return now.astimezone(zone)
 
     def today(self, zone: tzinfo) -> date:
@@ -43,7 +46,7 @@ class Clock:
     def pinned(self) -> datetime | None:
         """The instant ``WORKBENCH_NOW`` holds the clock at, if it does."""
         text = os.environ.get(VARIABLE)
-        return _pinned(text) if text else None
+        return _pinned(text, VARIABLE) if text else None
 
 
 class FixedClock(Clock):
@@ -54,9 +57,7 @@ class FixedClock(Clock):
         self.set(at)
 
     def set(self, at: datetime) -> None:
-        if at.tzinfo is None:
-            raise ValueError("a clock's instant needs a timezone")
-        self._at = at
+        self._at = _checked(at, "clock")
 
     def now(self, zone: tzinfo = UTC) -> datetime:
         return self._at.astimezone(zone)
@@ -67,23 +68,43 @@ class FixedClock(Clock):
 
 
 def as_clock(value: Clock | datetime | str | None) -> Clock:
-    """A clock from what a caller gave: a clock, an instant (a ``FixedClock`` there), or None
-    (the system's)."""
+    """A clock from what a caller gave: a clock, an instant (ISO text or an aware datetime:
+    a ``FixedClock`` there), or None (the system's)."""
     if value is None or isinstance(value, Clock):
         return value or Clock()
     if isinstance(value, str):
-        return FixedClock(_pinned(value))
-    return FixedClock(value)
+        return FixedClock(_pinned(value, "clock"))
+    if isinstance(value, datetime):
+        return FixedClock(value)
+    raise InvalidInput(f"clock: expected a Clock, an aware datetime or an ISO instant like "
+                       f"2026-11-29T06:00:00+00:00, not {type(value).__name__}")
 
 
 @lru_cache(maxsize=8)
-def _pinned(text: str) -> datetime:
+def _pinned(text: str, what: str) -> datetime:
+    shown = f"{what}={_shown(text)}"
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
-        raise SettingsError(f"{VARIABLE}={text!r} is not an instant like "
-                            "2026-11-29T06:00:00+00:00") from None
+        raise SettingsError(f"{shown} is not an instant like 2026-11-29T06:00:00+00:00") \
+            from None
+    return _checked(at, shown)
+
+
+def _checked(at: datetime, shown: str) -> datetime:
     if at.tzinfo is None:
-        raise SettingsError(f"{VARIABLE}={text!r} needs its UTC offset, like "
-                            "2026-11-29T06:00:00+00:00 (a local time is ambiguous)")
-    return at.astimezone(UTC)
+        raise SettingsError(f"{shown} needs its UTC offset, like 2026-11-29T06:00:00+00:00 "
+                            "(a local time is ambiguous)")
+    try:
+        at = at.astimezone(UTC)
+    except OverflowError:
+        at = None
+    if at is None or not EARLIEST <= at <= LATEST:
+        raise SettingsError(f"{shown} is outside the years 1900 to 9998")
+    return at
+
+
+def _shown(text: str) -> str:
+    """A value in a one-line message: quoted, control characters escaped, cut."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= 60 else quoted[:58] + "…'"

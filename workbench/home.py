@@ -89,8 +89,10 @@ def init_home(root: Path, *, admin: str, timezone: str = "UTC") -> tuple[Home, l
     Never overwrites: an existing settings file, key or store is left exactly as it is, so
     re-running init on a live deployment is safe.
     """
+    from .clock import Clock
     from .store import open_store
 
+    Clock()  # a bad WORKBENCH_NOW refuses before anything is written
     if root.exists() and not root.is_dir():
         raise InvalidInput(f"{root} exists and is not a folder")
     home = Home(root)

@@ -120,12 +120,21 @@ def _lagging(audiences) -> list[str]:
     for a in audiences:
         if a.behind:
             groups.setdefault((a.last_processed_on, a.days_behind), []).append(a)
-    return [f"{group[0].behind.capitalize()} (audience {', '.join(str(a.id) for a in group)})"
-            f": {_catch_up(group[0])}" for group in groups.values()]
+    return [f"{group[0].behind[0].upper()}{group[0].behind[1:]} (audience "
+            f"{', '.join(str(a.id) for a in group)}): {_catch_up(group[0])}"
+            for group in groups.values()]
 
 
 def _catch_up(audience) -> str:
-    """The command that processes the days an audience is missing."""
+    """What to do about an audience whose results are not through yesterday."""
+    from ..processing.run import MAX_DAYS
+
+    if audience.days_behind < 0:
+        return ("its results after yesterday stay until those days are processed again "
+                "(`workbench process --from D1 --to D2` once the clock has reached them)")
+    if audience.days_behind > MAX_DAYS:
+        return f"process the days you need (`workbench process --from D1 --to D2`, at most " \
+               f"{MAX_DAYS:,} days a run)"
     first = audience.last_processed_on + timedelta(days=1)
     last = audience.last_processed_on + timedelta(days=audience.days_behind)
     days = f"--as-of {last}" if first == last else f"--from {first} --to {last}"
@@ -151,8 +160,8 @@ def _show(args, audience) -> None:
     lines = [f"#{audience.id} {audience.name} ({audience.status}, version {audience.version})",
              f"created on {audience.created_on} by {audience.created_by}",
              f"last processed: {audience.last_processed_on or 'never'}" + (
-                 f" ({audience.days_behind:,} day{'s' if audience.days_behind > 1 else ''} "
-                 f"behind; {_catch_up(audience)})" if audience.behind else ""),
+                 f" ({audience.behind.split(', ', 1)[1]}; {_catch_up(audience)})"
+                 if audience.behind else ""),
              *([f"WARNING: {audience.processing_error}"] if audience.processing_error else []),
              f"size: {size}", "targeting:"]
     lines += [f"  {line}" for line in audience.summary] or ["  everyone in the customer base"]

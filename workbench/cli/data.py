@@ -43,10 +43,12 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
 
 
 def cmd_init(args) -> int:
+    from ..clock import Clock
     from ..home import init_home, resolve_home
     from ..settings import Settings
     from ..users import current_user_name
 
+    Clock()  # a bad WORKBENCH_NOW refuses before anything is made
     root = resolve_home(args.home)
     try:
         Settings(timezone=args.timezone)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import emit, iso_date, open_workbench
+from . import emit, iso_date, open_workbench, whole
 
 
 def register(commands, shared: argparse.ArgumentParser) -> None:
@@ -18,7 +18,7 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
                          metavar="YYYY-MM-DD", help="first day of a range (with --to)")
     process.add_argument("--to", dest="date_to", type=iso_date, default=None,
                          metavar="YYYY-MM-DD", help="last day of a range (with --from)")
-    process.add_argument("--days", dest="last_days", type=int, default=None, metavar="N",
+    process.add_argument("--days", dest="last_days", type=whole, default=None, metavar="N",
                          help="the N days up to yesterday (a backfill, as setup runs)")
     process.set_defaults(run=cmd_process)
     scheduler = commands.add_parser(

@@ -43,6 +43,8 @@ import pyarrow.parquet as pq
 from .sample_names import CITIES, EMAIL_DOMAINS, FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES
 
 EPOCH = datetime.date(1970, 1, 1)
+# Customers are born up to 90 years before ``until``; ingest refuses birth dates before 1900.
+EARLIEST_UNTIL = datetime.date(1991, 1, 1)
 SECOND_US = 1_000_000
 DAY_US = 86_400 * SECOND_US
 

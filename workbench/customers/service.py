@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import IngestError
+from ..errors import IngestError, InvalidInput
 from ..files import make_private_lock, private_folder
 from .ingest import IngestReport, ingest, kind_lock
 from .schema import KINDS
@@ -75,10 +75,14 @@ class CustomerData:
         """Generate a synthetic base (customers/sample.py) whose events end on ``until``
         (default: yesterday in the workbench timezone, so that the demo follows the calendar;
         pin it for the same data on any day), and ingest it like any other file."""
-        from .sample import write_sample
+        from .sample import EARLIEST_UNTIL, write_sample
 
         self._user.require("data.ingest")
         until = self._calendar.day(until, what="--until")
+        if until < EARLIEST_UNTIL:
+            raise InvalidInput(f"--until {until}: the sample needs {EARLIEST_UNTIL} or later "
+                               "(its customers are born up to 90 years before it, and birth "
+                               "dates before 1900 are refused)")
         with self._sample_folder() as folder:
             files = write_sample(folder, customers, seed, until)
             return {kind: self.ingest(kind, files[kind]) for kind in SAMPLE_ORDER}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -26,29 +27,25 @@ class Debounced:
         self._delay, self._background = delay, background
         self._lock = threading.Lock()
         self._generation = 0
-        self._timer: threading.Timer | None = None
 
     def request(self, *args) -> None:
         with self._lock:
             self._generation += 1
             generation = self._generation
-            if self._timer is not None:
-                self._timer.cancel()
         self._busy(True)
         if not self._background:
             self._run(generation, args)
             return
-        timer = threading.Timer(self._delay, self._run, (generation, args))
-        timer.daemon = True
-        with self._lock:
-            self._timer = timer
-        timer.start()
+
+        def later() -> None:  # a newer request meanwhile makes this one a no-op
+            time.sleep(self._delay)
+            self._run(generation, args)
+
+        threading.Thread(target=later, daemon=True).start()
 
     def cancel(self) -> None:
         with self._lock:
             self._generation += 1
-            if self._timer is not None:
-                self._timer.cancel()
 
     def _run(self, generation: int, args: tuple) -> None:
         with self._lock:
