@@ -72,7 +72,7 @@ def clock(request, _module_clock) -> TestClock:
 # freeze triggers, optimistic versions, the atomic claim of export runs, several processes.
 BOTH_STORES = {"test_store", "test_audience_lifecycle", "test_export_configs",
                "test_export_runs", "test_scheduler", "test_processing", "test_destinations",
-               "test_encryptions", "test_cli_audiences"}
+               "test_encryptions", "test_cli_audiences", "test_export_races"}
 
 
 # Modules whose tests run on both query engines: DuckDB, and Spark (a local session shared by

@@ -1,6 +1,11 @@
 """Running the product's notebooks with papermill: the executed copy is the audit record.
 
-Parameters never carry secrets: papermill writes them into the output notebook.
+Parameters never carry secrets: papermill writes them into the output notebook. Each run's
+notebook has a path of its own, owner-only from its creation. The kernel dies with the process
+that runs it (``die_with_parent``): papermill writes the notebook from that process, so a kernel
+left running alone would finish a run that no notebook records; instead, a run whose process
+was killed is taken over by the next attempt (export runs) or recorded interrupted by the next
+run (processing), each with a notebook of its own.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ NOTEBOOKS = Path(os.environ.get("WORKBENCH_NOTEBOOKS",
 
 
 class NotebookFailed(WorkbenchError):
-    """An executed notebook raised; ``output`` is the kept copy with the traceback."""
+    """An executed notebook raised; ``output`` is the kept copy with the traceback, ``error``
+    the class name of what the notebook raised (None when it did not run)."""
 
-    def __init__(self, message: str, output: Path):
+    def __init__(self, message: str, output: Path, error: str | None = None):
         super().__init__(message)
         self.output = output
+        self.error = error
 
 
 class KernelDied(NotebookFailed):
@@ -53,6 +60,11 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
     # nbclient logs "Kernel died while waiting…" with no handler of its own, which Python
     # prints to stderr; the CLI says it in its one line.
     logging.getLogger("nbclient").setLevel(logging.CRITICAL)
+    # papermill's own notices ("Kernel died while waiting for execute reply.") would reach
+    # stderr through Python's last-resort handler: what happened is said in our one line.
+    papermill_log = logging.getLogger("papermill")
+    if not papermill_log.handlers:
+        papermill_log.addHandler(logging.NullHandler())
     if stream:
         _stream_cell_output()
     try:
@@ -61,9 +73,11 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
             progress_bar=False, cwd=str(NOTEBOOKS),
             # The kernel's own notices (TCP on loopback at start-up; its sockets closing under it
             # when a run is stopped) are not ours: what the run does is in the notebook.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL",
+                             "--IPKernelApp.exec_lines=import workbench.notebooks as n; "
+                             f"n.die_with_parent({os.getpid()})"])
     except PapermillExecutionError as exc:
-        raise NotebookFailed(f"{exc.ename}: {exc.evalue}", output) from None
+        raise NotebookFailed(f"{exc.ename}: {exc.evalue}", output, exc.ename) from None
     except DeadKernelError:
         raise KernelDied("the notebook's kernel died before the run finished", output) from None
     except OSError as exc:  # the disk filled up while papermill wrote the notebook
@@ -93,8 +107,34 @@ def _drop_if_unreadable(output: Path) -> None:
 
 
 def run_path(folder: Path, label: str, at: datetime) -> Path:
-    """Where a run's notebook goes: named by when it started (``at``, the workbench's time)."""
-    return folder / f"{at:%Y%m%dT%H%M%S}-{label}.ipynb"
+    """A new, empty, owner-only file for a run's notebook, named by when it started (``at``,
+    the workbench's time) and what it runs, with a random part: two runs started in the same
+    second, or under a pinned clock, never share one."""
+    import secrets
+
+    private_folder(folder)
+    while True:
+        path = folder / f"{at:%Y%m%dT%H%M%S}-{label}-{secrets.token_hex(3)}.ipynb"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        return path
+
+
+def die_with_parent(parent: int) -> None:
+    """In a run's kernel: end when the process that runs the notebook ends (Linux), so that
+    no run goes on with nobody writing its notebook."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the lease still hands the run over
+        return
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
 
 
 def pinned_clock(wb) -> str | None:

@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, _stop)
     except ValueError:  # not the main thread (called from a library): leave signals alone
         pass
+    # Owner-only files from their creation, in this process and every one it starts (papermill
+    # kernels, Voilà and its kernels, gpg): customer rows, run notebooks, logs.
+    os.umask(0o077)
     try:
         args = build_parser().parse_args(argv)
         return args.run(args) or 0
@@ -144,8 +147,16 @@ def read_json(path: str) -> dict:
     return data
 
 
+def whole(text: str) -> int:
+    """A whole number as digits (int() would also take ' 3', '+3', '1_0' and other scripts'
+    digits)."""
+    if not re.fullmatch(r"[0-9]{1,18}", text):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number")
+    return int(text)
+
+
 def positive(text: str) -> int:
-    value = int(text)
+    value = whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value

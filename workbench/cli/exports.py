@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..delivery import location
 from . import emit, open_workbench, read_json, warn
 
 
@@ -94,7 +95,8 @@ def cmd_destination_show(args) -> int:
 
 
 def _show_destination(args, d) -> None:
-    text = (f"#{d.id} {d.name}: sftp://{d.username}@{d.host}:{d.port}{d.path} ({d.auth})\n"
+    text = (f"#{d.id} {d.name}: sftp://{d.username}@{location(d.host, d.port, d.path)} "
+            f"({d.auth})\n"
             f"host key {d.fingerprint}")
     emit(args, d.to_json(), text)
 
@@ -150,14 +152,16 @@ def cmd_encryption_list(args) -> int:
         rows = wb.encryptions.list()
         lines = [f"{'ID':>4}  {'NAME':<24}  {'KEYS':>4}  EARLIEST EXPIRY"] + [
             f"{e.id:>4}  {e.name[:24]:<24}  {len(e.keys):>4}  {e.earliest_expiry or 'never'}"
-            for e in rows]
+            + ("  (expired)" if e.warnings else "") for e in rows]
         emit(args, [e.to_json() for e in rows], "\n".join(lines))
     return 0
 
 
 def cmd_encryption_show(args) -> int:
     with open_workbench(args) as wb:
-        _show_encryption(args, wb.encryptions.get(args.id))
+        encryption = wb.encryptions.get(args.id)
+        warn(encryption.warnings)
+        _show_encryption(args, encryption)
     return 0
 
 
@@ -238,21 +242,40 @@ def cmd_export_run(args) -> int:
     from ..exports.notebook import run_export
 
     with open_workbench(args) as wb:
-        run = run_export(wb, wb.export_runs.create(args.id, allow_stale=args.allow_stale).id)
-        _show_run(args, run, run.details.get("notebook"))
+        run_id = wb.export_runs.create(args.id, allow_stale=args.allow_stale).id
+        try:
+            run = run_export(wb, run_id)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the run as it was left, in one line
+            raise DeliveryError("stopped: " + unfinished(wb.export_runs.get(run_id),
+                                                         "kept under HOME/runs/exports")) \
+                from None
+        notebook = run.details.get("notebook")
+        _show_run(args, run, notebook)
         if run.state != "complete":
-            raise DeliveryError(f"export run #{run.id} {run.state}: {run.error} (audit notebook: "
-                                f"{run.details.get('notebook')})")
+            raise DeliveryError(unfinished(run, notebook))
     return 0
+
+
+def unfinished(run, notebook) -> str:
+    """The one line for a run that did not complete: its state and why, never "None"."""
+    if run.state == "in_progress":  # its attempt could not record its end
+        return (f"export run #{run.id} is in-progress: its attempt could not record how it "
+                "ended (the metadata store stayed busy, or its kernel stopped); once its lease "
+                "runs out the scheduler takes it over and records it Complete if its file is "
+                f"on the server; do not run it again (audit notebook: {notebook})")
+    # A run's error begins with its state ("canceled: …"): said once.
+    reason = (run.error or "no reason recorded").removeprefix(f"{run.state}: ")
+    return f"export run #{run.id} {run.state}: {reason} (audit notebook: {notebook})"
 
 
 def cmd_export_history(args) -> int:
     with open_workbench(args) as wb:
         runs = wb.export_runs.history(args.export)
-        lines = [f"{'RUN':>5}  {'STATE':<11}  {'SCHEDULED FOR':<16}  {'EXPORT':<22}  "
-                 f"{'ROWS':>9}  {'TRIES':>5}  FILE / ERROR"] + [
+        zone = wb.calendar.zone
+        lines = [f"{'RUN':>5}  {'STATE':<11}  {'SCHEDULED (' + zone.key + ')':<16}  "
+                 f"{'EXPORT':<22}  {'ROWS':>9}  {'TRIES':>5}  FILE / ERROR"] + [
             f"{r.id:>5}  {r.state.replace('_', '-'):<11}  "
-            f"{r.scheduled_for.isoformat(timespec='minutes')[:16]:<16}  {r.export[:22]:<22}  "
+            f"{r.scheduled_for.astimezone(zone):%Y-%m-%d %H:%M}  {r.export[:22]:<22}  "
             f"{'-' if r.rows is None else f'{r.rows:,}':>9}  {r.attempts:>5}  "
             f"{r.error or r.file_name or ''}" for r in runs]
         emit(args, [r.to_json() for r in runs], "\n".join(lines))
@@ -260,7 +283,8 @@ def cmd_export_history(args) -> int:
 
 
 def _show_run(args, run, notebook) -> None:
-    text = (f"export run #{run.id} of #{run.export_id} {run.export}: {run.state}\n"
+    text = (f"export run #{run.id} of #{run.export_id} {run.export}: "
+            f"{run.state.replace('_', '-')}\n"
             f"{run.rows if run.rows is not None else '-'} rows, "
             f"{run.bytes if run.bytes is not None else '-'} bytes as of {run.as_of or '-'} -> "
             f"{run.file_name or '-'} on {run.details.get('destination', run.destination)}\n"
@@ -293,6 +317,7 @@ def cmd_export_state(args) -> int:
 
 
 def _show_export(args, e) -> None:
+    warn(e.warnings)
     lines = [f"#{e.id} {e.name} ({e.state}, version {e.version})",
              f"audience #{e.audience_id} {e.audience} -> {e.destination}"
              + (f" encrypted with {e.encryption}" if e.encryption else ""),

@@ -75,6 +75,12 @@ class SftpTarget:
     def where(self) -> str:
         return _where(self.host, self.port)
 
+    @property
+    def location(self) -> str:
+        from . import location
+
+        return location(self.host, self.port, self.path)
+
 
 @dataclass(frozen=True)
 class HostKey:
@@ -560,7 +566,19 @@ def translate_error(exc: BaseException, target: SftpTarget, path: str) -> SftpEr
         return SftpError(f"path {path} on {target.where}: permission denied", "not_writable")
     if isinstance(exc, TimeoutError | socket.timeout):
         return SftpError(f"{target.where} stopped answering (SFTP request timed out)", "timeout")
+    text = _first_line(exc)
+    if isinstance(exc, EOFError | ConnectionError) or text in DROPPED:
+        return SftpError(f"the connection to {target.where} closed during the transfer of "
+                         f"{path}", "protocol")
+    if text == "Failure":  # SSH_FX_FAILURE: what OpenSSH answers for ENOSPC, EDQUOT, EIO
+        return SftpError(f"{target.where} could not write {path} (SFTP 'Failure': most often "
+                         "a full disk or a quota on the server)", "not_writable")
     return _protocol(target, f"SFTP on {target.where} failed at {path}", exc)
+
+
+# paramiko's words for a connection that went away under a request.
+DROPPED = {"Server connection dropped:", "Server connection dropped", "Socket is closed",
+           "EOFError"}
 
 
 def _protocol(target: SftpTarget, context: str, exc: BaseException) -> SftpError:

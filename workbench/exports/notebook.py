@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import WorkbenchError
+
 if TYPE_CHECKING:
     from ..app import Workbench
     from .runs import Run
@@ -20,16 +22,24 @@ def run_export(wb: Workbench, run_id: int) -> Run:
     try:
         execute("run_export", output, parameters, stream=False)
     except (KernelDied, NotebookFailed, KeyboardInterrupt) as exc:
-        if not isinstance(exc, KernelDied | KeyboardInterrupt) and \
-                "is not delivered twice" in str(exc):
-            # Another process holds the run: it is theirs to finish; touch nothing.
+        if not isinstance(exc, KernelDied | KeyboardInterrupt) and exc.error == "Conflict":
+            # Another process holds the run: it is theirs to finish; touch nothing, and keep
+            # no notebook of an attempt that never was.
             from ..errors import Conflict
 
+            output.unlink(missing_ok=True)
             raise Conflict(f"export run #{run_id} is taken by another process") from None
-        if isinstance(exc, KernelDied | KeyboardInterrupt) and \
-                wb.export_runs.get(run_id).state == "in_progress":
+        run = wb.export_runs.get(run_id)
+        if isinstance(exc, KernelDied | KeyboardInterrupt) and run.state == "in_progress":
             wb.export_runs.abandon(run_id, "interrupted: the run's kernel stopped before it "
                                            "ended; the next attempt takes it over")
+            if wb.export_runs.started_by_hand(run_id):
+                # One attempt: ended here, now (its file looked for on the server if it was
+                # staged, its temporary file removed, its e-mail sent), not at the next tick.
+                try:
+                    wb.export_runs.execute(run_id)
+                except WorkbenchError:
+                    pass  # another process took it: theirs to end
         if isinstance(exc, KeyboardInterrupt):
             raise
     run = wb.export_runs.get(run_id)

@@ -1,10 +1,13 @@
 """``wb.export_runs``: one run of an export, CSV → PGP → SFTP, and the run history.
 
 A run is claimed atomically in the store before anything is written, so it is delivered once
-whoever else tries. Its file is written and encrypted in a private folder of the home, uploaded
-under a temporary name beside the target and renamed to its final name only when complete: no
-partial file ever carries the final name. A file of that name already on the server is never
-overwritten (SFTP's rename refuses it, and it is checked first): the run fails saying so.
+whoever else tries, and an export has at most one unfinished run started by hand (the store
+refuses a second). Its file is written and encrypted in a private folder of the home, then
+uploaded (``upload.py``): under a temporary name, renamed into place only when complete. The
+rename is the commit point: what the final name will hold (name, bytes, SHA-256) is recorded
+just before it, recording the result after it keeps trying while the store is busy (for as
+long as the lease), and an attempt that takes over a run whose process died first looks on
+the server: a file that is there, whole, makes the run Complete; it is never sent twice.
 The run records what was sent (rows, bytes, file name, as-of day, key fingerprints, where),
 never a secret and never a customer row.
 """
@@ -14,12 +17,14 @@ from __future__ import annotations
 import html
 import json
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..errors import Conflict, DeliveryError, Stale, WorkbenchError
+from ..delivery.upload import RenameUncertain, Staged, delivered, sweep, upload
+from ..errors import Busy, Conflict, NotFound, Stale, StoreError, WorkbenchError
 from ..files import make_private, private_folder
 from .files import render_file_name
 
@@ -35,7 +40,12 @@ if TYPE_CHECKING:
 # its process and is taken over by the next claim.
 LEASE = timedelta(minutes=3)
 HEARTBEAT = 30.0  # seconds
-CHUNK = 1 << 20
+SWEEP_EVERY = 600.0  # seconds between two sweeps of one destination by one process
+
+
+class Unrecorded(WorkbenchError):
+    """The file reached its final name, but the store would not take the result for as long
+    as the lease: the run stays In-Progress until the next attempt finds the file there."""
 
 
 @dataclass
@@ -97,19 +107,17 @@ class ExportRuns:
         export = self._exports.get(export_id)
         if "run" not in export.actions:
             raise Conflict(f"export {export.id} ({export.name}) is {export.state}; it cannot run")
-        busy = [r for r in self._records.list(export.id, 20) if r["state"] == "in_progress"
-                or (r["state"] == "scheduled" and r["trigger"] == "manual")]
-        if busy:  # a second click on Run now would deliver the same file twice
-            raise Conflict(f"export {export.id} ({export.name}) has run #{busy[0]['id']} "
-                           f"{busy[0]['state'].replace('_', '-')}; wait for it to end")
         stale = self._exports.staleness(export)
         if stale and not allow_stale:
             raise Stale(f"export {export.id} ({export.name}) would deliver stale members: "
                         f"{stale}; run processing first (`workbench process`), or run it "
                         "anyway (--allow-stale)")
-        run_id = self._records.create(export_id=export.id, scheduled_for=self._now(),
-                                      trigger="manual", user=self._user.name,
-                                      details={"allowed_stale": stale} if stale else None)
+        try:  # a second click on Run now would deliver the same file twice: the store refuses
+            run_id = self._records.create_by_hand(
+                export_id=export.id, scheduled_for=self._now(), user=self._user.name,
+                details={"allowed_stale": stale} if stale else None)
+        except Conflict as exc:
+            raise Conflict(f"{exc} (export {export.id}, {export.name})") from None
         return self.get(run_id)
 
     def execute(self, run_id: int, *, notebook: str | None = None) -> Run:
@@ -125,34 +133,107 @@ class ExportRuns:
                            "process has it, or it has ended; it is not delivered twice")
         if notebook:
             self._records.set(run_id, notebook=notebook)
+        found = self._found_delivered(run_id, attempt) if attempt > 1 else False
+        if found:
+            return self._ended(run_id)
         stop = self._refusal(run_id, attempt)
         if stop:
-            self._records.finish_attempt(run_id, attempt, state=stop[0], error=stop[1])
+            self._finish_refused(run_id, attempt, *stop, unknown=found is None)
             return self._ended(run_id)
         folder = self._home.tmp_dir / "export-runs" / f"run-{run_id}"
         shutil.rmtree(folder, ignore_errors=True)  # what a killed attempt left
         private_folder(folder)
         beat = _Heartbeat(lambda: self._records.renew(
             run_id, attempt, until=self._now() + LEASE))
+        progress = {"staged": False}
         try:
             with beat:
-                result = self._deliver(self._records.get(run_id), folder, attempt)
-        except WorkbenchError as exc:
+                result = self._deliver(self._records.get(run_id), folder, attempt, progress)
+                self._commit(run_id, attempt, result)
+        except (Unrecorded, RenameUncertain) as exc:  # maybe delivered: never Failed
+            run = self.get(run_id)
+            run.error = str(exc)
+            return run
+        except BaseException as exc:
+            if progress["staged"] and not isinstance(exc, WorkbenchError):
+                raise  # stopped at or after the rename: the next attempt looks on the server
+            if not isinstance(exc, WorkbenchError):
+                self._stopped(run_id, attempt, exc)
+                raise
             self._failed(run_id, attempt, str(exc))
-        except Exception as exc:  # a bug: recorded on the run, one line, never "in progress"
-            self._failed(run_id, attempt, f"{exc.__class__.__name__}: "
-                                          f"{(str(exc).splitlines() or [''])[0]}")
-            raise
-        except BaseException:  # stopped (Ctrl-C, SIGTERM): the run says so, then we stop
-            self._failed(run_id, attempt, "interrupted: stopped before the delivery finished; "
-                                          "nothing was renamed into place")
-            self._ended(run_id)  # a run that ends Failed says so, however it stopped
-            raise
-        else:
-            self._records.finish_attempt(run_id, attempt, state="complete", **result)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return self._ended(run_id)
+
+    def _stopped(self, run_id: int, attempt: int, exc: BaseException) -> None:
+        """A bug, or a stop (Ctrl-C, SIGTERM), before the rename: recorded on the run in one
+        line, never left "in progress"; a stopped run says so by e-mail too."""
+        if isinstance(exc, Exception):
+            self._failed(run_id, attempt, f"{exc.__class__.__name__}: "
+                                          f"{(str(exc).splitlines() or [''])[0]}")
+            return
+        self._failed(run_id, attempt, "interrupted: stopped before the delivery finished; "
+                                      "nothing was renamed into place")
+        self._ended(run_id)
+
+    def _commit(self, run_id: int, attempt: int, result: dict) -> None:
+        """Record a delivered run Complete. The file is on the server under its final name:
+        a busy store is waited for while the lease lasts (the heartbeat keeps it), then the
+        run is left to the next attempt, which finds the file there."""
+        deadline = time.monotonic() + LEASE.total_seconds()
+        while True:
+            try:
+                # False: this attempt lost the run meanwhile; the one that took it over finds
+                # the file on the server and records it.
+                self._records.finish_attempt(run_id, attempt, state="complete", partial=None,
+                                             error=None, next_attempt_at=None, **result)
+                return
+            except (Busy, StoreError) as exc:
+                if time.monotonic() >= deadline:
+                    raise Unrecorded(
+                        f"export run #{run_id} is in-progress: its file reached the server as "
+                        f"{result['file_name']}, but recording that failed ({exc}); the next "
+                        "attempt (the scheduler, once its lease has run out) finds the file "
+                        "there and records it Complete; do not run it again") from None
+                time.sleep(2)
+
+    def _found_delivered(self, run_id: int, attempt: int) -> bool | None:
+        """Taking over a run whose process died: if its file reached the server whole (as
+        recorded just before the rename), record the run Complete, and it is not sent again.
+        None: it was staged, but the server could not be asked (a retry fails there too, or
+        a run by hand ends Failed saying to look)."""
+        run = self._records.get(run_id)
+        staged = run["details"].get("staged")
+        if not staged:
+            return False
+        export = self._exports.get(run["export_id"])
+        try:
+            there = delivered(self._destinations.target(export.config.destination),
+                              Staged(staged["file_name"], staged["bytes"], staged["sha256"]))
+        except WorkbenchError:
+            return None
+        if not there:
+            return False
+        details = {**staged["details"], "sha256": staged["sha256"],
+                   "recorded_by": f"attempt {attempt}, which found the file on the server "
+                                  "(the attempt that renamed it could not record it)"}
+        self._records.finish_attempt(
+            run_id, attempt, state="complete", partial=None, error=None, next_attempt_at=None,
+            rows=staged["rows"], bytes=staged["bytes"], file_name=staged["file_name"],
+            as_of=date.fromisoformat(staged["as_of"]) if staged["as_of"] else None,
+            details=details)
+        return True
+
+    def _finish_refused(self, run_id: int, attempt: int, state: str, error: str, *,
+                        unknown: bool) -> None:
+        run = self._records.get(run_id)
+        if unknown:  # staged, and the server could not be asked whether the rename happened
+            error += (f"; its file may have reached the server as "
+                      f"{run['details']['staged']['file_name']} (the server could not be "
+                      "asked): look there before running it again")
+        self._records.finish_attempt(run_id, attempt, state=state, error=error)
+        if run["partial"]:  # what its killed attempt left: removed now if the server answers
+            self.sweep(force=True)
 
     def _ended(self, run_id: int) -> Run:
         """The run as it is now, its recipients told if it completed or failed."""
@@ -198,7 +279,9 @@ class ExportRuns:
             note = f"not sent: {exc}"
         self._records.set(run.id, details=json.dumps({**run.details, "notification": note}))
 
-    def _deliver(self, run: dict, folder, attempt: int) -> dict:
+    def _deliver(self, run: dict, folder, attempt: int, progress: dict) -> dict:
+        """Write, encrypt and upload the run's file; ``progress["staged"]`` once what the final
+        name will hold is recorded (from then on the file may be in place)."""
         export = self._exports.get(run["export_id"])
         config = export.config
         # Fresh enough for this run's day, unless the person who ran it by hand allowed it.
@@ -222,13 +305,61 @@ class ExportRuns:
             fingerprints = encrypt_file(plain, payload,
                                         self._encryptions.armored_keys(config.encryption))
         target = self._destinations.target(config.destination)
+        details = {"destination": target.location,
+                   "username": target.username, "encrypted_to": fingerprints,
+                   "csv_bytes": written.bytes, **({"allowed_stale": stale} if stale else {})}
+
+        def staging(staged: Staged) -> None:  # just before the rename: what will be there
+            if not self._records.stage(run["id"], attempt, {
+                    "file_name": staged.file_name, "bytes": staged.bytes,
+                    "sha256": staged.sha256, "rows": written.rows,
+                    "as_of": written.as_of and written.as_of.isoformat(), "details": details}):
+                raise Conflict(f"export run #{run['id']} was taken over by another process "
+                               "before its file was renamed into place; nothing was renamed")
+            progress["staged"] = True
+
         with open(payload, "rb") as source:
-            size = _upload(target, source, name, run["id"], attempt)
-        return {"rows": written.rows, "bytes": size, "as_of": written.as_of, "file_name": name,
-                "details": {"destination": f"{target.host}:{target.port}{target.path}",
-                            "username": target.username, "encrypted_to": fingerprints,
-                            "csv_bytes": written.bytes,
-                            **({"allowed_stale": stale} if stale else {})}}
+            staged = upload(target, source, name, workbench=self._records.workbench_id(),
+                            run_id=run["id"], attempt=attempt, live=self._live,
+                            writing=lambda path: self._records.set(run["id"], partial=path),
+                            staging=staging)
+        return {"rows": written.rows, "bytes": staged.bytes, "as_of": written.as_of,
+                "file_name": name, "details": {**details, "sha256": staged.sha256}}
+
+    def _live(self, run_id: int, attempt: int) -> bool:
+        """Whether an attempt still works on its run (its temporary file is kept)."""
+        return self._records.live(run_id, attempt, self._now())
+
+    def sweep(self, *, force: bool = False) -> list[str]:
+        """Remove the temporary files that attempts which died left on their servers (each
+        destination asked at most every 10 minutes by one process, unless ``force``); what
+        cannot be removed now stays recorded for the next sweep. One line per removal."""
+        lines = []
+        by_destination: dict[str, list[dict]] = {}
+        for run in self._records.with_partial(self._now()):
+            destination = self._exports.get(run["export_id"]).config.destination
+            by_destination.setdefault(destination, []).append(run)
+        swept = getattr(self, "_swept", {})
+        self._swept = swept
+        for destination, runs in by_destination.items():
+            if not force and time.monotonic() - swept.get(destination, -SWEEP_EVERY) \
+                    < SWEEP_EVERY:
+                continue
+            swept[destination] = time.monotonic()
+            try:
+                target = self._destinations.target(destination)
+            except NotFound:  # removed since: nothing left to reach
+                removed = []
+            else:
+                try:
+                    removed = sweep(target, self._records.workbench_id(), self._live)
+                except WorkbenchError:
+                    continue  # unreachable: the next sweep tries again
+            for run in runs:
+                self._records.set(run["id"], partial=None)
+            lines += [f"removed {name} left on {destination} by a stopped run"
+                      for name in removed]
+        return lines
 
     def _failed(self, run_id: int, attempt: int, error: str) -> None:
         """A scheduled run is tried again with back-off (1, 2, 4 … 60 minutes) while its window
@@ -273,6 +404,7 @@ class ExportRuns:
             if made:
                 lines.append(f"export #{export.id} {export.name}: {made} run(s) created")
         self._collect_folders()
+        lines += self.sweep()
         for run in self._records.unstarted_manual(before=now - timedelta(minutes=10)):
             self._records.finish(run["id"], state="canceled", error=(
                 "canceled: the process that started it stopped before it began"))
@@ -305,8 +437,13 @@ class ExportRuns:
 
     def abandon(self, run_id: int, reason: str) -> None:
         """A run whose kernel died could not record its end: the next claim takes it over
-        (a retry while a scheduled run's window lasts); until then it says why."""
-        self._records.set(run_id, lease_until=self._now(), error=reason[:2000])
+        (at once: its lease is over; a retry while a scheduled run's window lasts); until then
+        it says why."""
+        self._records.set(run_id, lease_until=self._now() - timedelta(seconds=1),
+                          error=reason[:2000])
+
+    def started_by_hand(self, run_id: int) -> bool:
+        return self._records.get(run_id)["trigger"] == "manual"
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -336,55 +473,6 @@ def _zone(config):
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(config.schedule.timezone)
-
-
-def _upload(target, source, name: str, run_id: int, attempt: int = 1) -> int:
-    """Upload what ``source`` reads under a temporary name beside the target, then rename it
-    into place; never over a file that is there already. The temporary name is the attempt's
-    own, and partial files of this run's earlier attempts (killed mid-upload) are removed
-    first. Returns the bytes uploaded."""
-    from ..delivery.sftp import open_sftp, translate_error
-
-    folder = target.path.rstrip("/") or "/"
-    final = f"{folder}/{name}" if folder != "/" else f"/{name}"
-    stem = f".{name}.part-{run_id}"
-    partial = f"{folder}/{stem}-{attempt}"
-    size = 0
-    with open_sftp(target) as sftp:
-        try:
-            for entry in sftp.listdir(folder):
-                if entry.startswith(stem + "-"):
-                    _remove_quietly(sftp, f"{folder}/{entry}")
-            try:
-                sftp.stat(final)
-            except FileNotFoundError:
-                pass
-            else:
-                raise DeliveryError(f"{final} exists already on {target.where}; it is never "
-                                    "overwritten (remove it, or change the file name)")
-            with sftp.open(partial, "wb") as remote:
-                remote.set_pipelined(True)  # writes stream without waiting for each reply
-                while chunk := source.read(CHUNK):
-                    remote.write(chunk)
-                    size += len(chunk)
-            sftp.rename(partial, final)  # SFTP v3: refused if final exists meanwhile
-        except WorkbenchError:
-            _remove_quietly(sftp, partial)
-            raise
-        except Exception as exc:
-            _remove_quietly(sftp, partial)
-            raise translate_error(exc, target, final) from exc
-        except BaseException:  # stopped: leave nothing of ours on the partner's server
-            _remove_quietly(sftp, partial)
-            raise
-    return size
-
-
-def _remove_quietly(sftp, path: str) -> None:
-    try:
-        sftp.remove(path)
-    except Exception:  # already gone, or the connection is: nothing under the final name
-        pass
 
 
 class _Heartbeat:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
+from ..errors import Conflict
+
 if TYPE_CHECKING:
     from ..app import Workbench
 
@@ -30,9 +32,13 @@ def run_processing(wb: Workbench, first: date, last: date, *, stream: bool = Tru
     except KernelDied as exc:
         raise _interrupted(wb, output, "the processing kernel died") from exc
     except NotebookFailed as exc:
-        exc.message = f"processing failed: {exc.message} (audit notebook: {exc.output})"
-        raise
-    [run] = wb.processing.runs(limit=1)
+        if exc.error == "Conflict":  # refused (another run holds the lock): no run, no record
+            output.unlink(missing_ok=True)
+            raise Conflict(exc.message.removeprefix("Conflict: ")) from None
+        raise NotebookFailed(f"processing failed: {exc.message} (audit notebook: "
+                             f"{exc.output})", exc.output, exc.error) from None
+    run_id = _run_of(wb, output)
+    [run] = [r for r in wb.processing.runs(limit=20) if r["id"] == run_id]
     return {**run, "notebook": str(output)}
 
 
@@ -46,6 +52,6 @@ def _interrupted(wb: Workbench, output, reason: str) -> Exception:
 
 
 def _run_of(wb: Workbench, output) -> int | None:
-    """The run of an audit notebook (when the run recorded its own end before stopping)."""
-    return next((r["id"] for r in wb.processing.runs(limit=5) if r["notebook"] == str(output)),
-                None)
+    """The run of an audit notebook (each run's notebook has a path of its own)."""
+    return next((r["id"] for r in wb.processing.runs(limit=20)
+                 if r["notebook"] == str(output)), None)

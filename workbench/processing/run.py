@@ -24,6 +24,7 @@ from ..audiences.discovery import load_catalog
 from ..audiences.models import percent
 from ..customers.features import Day
 from ..errors import Conflict, InvalidInput, WorkbenchError
+from ..files import make_private_lock
 from .composition import DEFAULTS, Buckets
 from .day import DayResult, compare, process_day
 from .evaluate import ActiveAudience
@@ -45,7 +46,7 @@ Progress = Callable[[int, int, DayResult], None]
 STOPPED = "interrupted: stopped by Ctrl-C or a stop signal before it finished"
 # How long recovery waits for a dying run's process to let go of the lock.
 RECOVERY_WAIT_SECONDS = 30
-MAX_DAYS = 3660  # --days: ten years is a backfill; more is a typing error
+MAX_DAYS = 3660  # days in one run: ten years is a backfill; more is a typing error
 
 
 class ProcessingFailed(WorkbenchError):
@@ -237,6 +238,10 @@ class Processing:
             first, last = day(date_from, what="--from"), day(date_to, what="--to")
             if first > last:
                 raise InvalidInput(f"--from {first} is after --to {last}")
+            if (last - first).days >= MAX_DAYS:
+                raise InvalidInput(f"--from {first} --to {last} is {(last - first).days + 1:,} "
+                                   f"days; a run processes at most {MAX_DAYS:,} (split the "
+                                   "range)")
             return first, last
         single = day(as_of)
         return single, single
@@ -273,7 +278,7 @@ class Processing:
     @contextmanager
     def _lock(self, wait: float = 0):
         """The processing lock; ``wait``: seconds to wait for a holder that is ending."""
-        path = self._home.root / ".processing.lock"
+        path = make_private_lock(self._home.root / ".processing.lock")
         with open(path, "a+") as handle:
             deadline = time.monotonic() + wait
             while True:

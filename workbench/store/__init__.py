@@ -53,6 +53,26 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def workbench_id(self) -> str:
+        """This workbench's id: 8 hex digits made once, when first asked (the first of two
+        processes asking at once wins), the same for every process on this store."""
+        if getattr(self, "_workbench_id", None):
+            return self._workbench_id
+        import uuid
+
+        table = schema.workbench_meta
+        try:
+            with self.begin() as conn:
+                if conn.execute(select(table.c.value).where(table.c.key == "id")).scalar() \
+                        is None:
+                    conn.execute(insert(table).values(key="id", value=uuid.uuid4().hex[:8]))
+        except Conflict:  # another process made it a moment ago
+            pass
+        with self.read() as conn:
+            self._workbench_id = conn.execute(
+                select(table.c.value).where(table.c.key == "id")).scalar_one()
+        return self._workbench_id
+
     def record_ingest(self, **values) -> int:
         values.setdefault("ingested_at", self.now())
         with self.begin() as conn:

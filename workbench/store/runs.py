@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, exists, insert, literal, or_, select, update
 
-from ..errors import NotFound
+from ..errors import Conflict, NotFound
 from . import Store
 from .schema import export_runs
 
@@ -21,13 +21,32 @@ class RunRecords:
     def __init__(self, store: Store):
         self._store = store
 
-    def create(self, *, export_id: int, scheduled_for: datetime, trigger: str, user: str,
-               details: dict | None = None) -> int:
-        with self._store.begin() as conn:
-            return conn.execute(insert(export_runs).values(
-                export_id=export_id, state="scheduled", scheduled_for=scheduled_for.astimezone(UTC),
-                trigger=trigger, created_by=user, created_at=self._store.now(), attempts=0,
-                details=json.dumps(details) if details else None)).inserted_primary_key[0]
+    def create_by_hand(self, *, export_id: int, scheduled_for: datetime, user: str,
+                       details: dict | None = None) -> int:
+        """A run started by hand, unless the export has an unfinished one (in progress, or
+        started by hand and not yet claimed): one conditional INSERT, backed by a unique index,
+        so two at once make one run. The other is refused naming the unfinished run."""
+        values = {"export_id": export_id, "state": "scheduled",
+                  "scheduled_for": scheduled_for.astimezone(UTC), "trigger": "manual",
+                  "created_by": user, "created_at": self._store.now(), "attempts": 0,
+                  "details": json.dumps(details) if details else None}
+        row = select(*[literal(value, type_=export_runs.c[name].type).label(name)
+                       for name, value in values.items()]).where(~exists(_unfinished(export_id)))
+        try:
+            with self._store.begin() as conn:
+                created = conn.execute(insert(export_runs).from_select(list(values), row)
+                                       .returning(export_runs.c.id)).scalar()
+        except Conflict:  # the unique index: another process inserted first (PostgreSQL)
+            created = None
+        if created is None:
+            with self._store.read() as conn:
+                busy = conn.execute(select(export_runs.c.id, export_runs.c.state).where(
+                    export_runs.c.id.in_(_unfinished(export_id))).order_by(
+                    export_runs.c.id)).first()
+            raise Conflict(f"export {export_id} has run #{busy.id} "
+                           f"{busy.state.replace('_', '-')}; wait for it to end" if busy else
+                           f"export {export_id} has a run starting; wait for it to end")
+        return created
 
     def create_scheduled(self, export_id: int, occurrences: list[tuple[datetime, str | None]],
                          user: str) -> int:
@@ -106,6 +125,40 @@ class RunRecords:
                 export_runs.c.attempts == attempt)).values(lease_until=until.astimezone(UTC)))
             return done.rowcount == 1
 
+    def stage(self, run_id: int, attempt: int, staged: dict) -> bool:
+        """Record what a run's final name will hold, just before its rename, if that attempt
+        still holds the run (False: it was taken over; nothing must be renamed)."""
+        with self._store.begin() as conn:
+            row = conn.execute(select(export_runs.c.details).where(and_(
+                export_runs.c.id == run_id, export_runs.c.state == "in_progress",
+                export_runs.c.attempts == attempt))).first()
+            if row is None:
+                return False
+            details = {**(json.loads(row.details) if row.details else {}), "staged": staged}
+            conn.execute(update(export_runs).where(export_runs.c.id == run_id)
+                         .values(details=json.dumps(details)))
+            return True
+
+    def live(self, run_id: int, attempt: int, now: datetime) -> bool:
+        """Whether that attempt holds the run and its lease has not run out."""
+        with self._store.read() as conn:
+            return conn.execute(select(export_runs.c.id).where(and_(
+                export_runs.c.id == run_id, export_runs.c.state == "in_progress",
+                export_runs.c.attempts == attempt,
+                export_runs.c.lease_until >= now.astimezone(UTC)))).first() is not None
+
+    def with_partial(self, now: datetime) -> list[dict]:
+        """Runs whose temporary file may still be on their server, with no live attempt."""
+        query = select(export_runs).where(and_(
+            export_runs.c.partial.is_not(None),
+            or_(export_runs.c.state != "in_progress",
+                export_runs.c.lease_until < now.astimezone(UTC))))
+        with self._store.read() as conn:
+            return [_row(row) for row in conn.execute(query)]
+
+    def workbench_id(self) -> str:
+        return self._store.workbench_id()
+
     def finish_attempt(self, run_id: int, attempt: int, **values) -> bool:
         """End an attempt's work (any state) only if that attempt still holds the run: a process
         that lost its lease never overwrites what the one that took over recorded."""
@@ -141,6 +194,14 @@ class RunRecords:
             query = query.where(export_runs.c.export_id == export_id)
         with self._store.read() as conn:
             return [_row(row) for row in conn.execute(query)]
+
+
+def _unfinished(export_id: int):
+    """Ids of an export's runs that stop another from starting by hand."""
+    return select(export_runs.c.id).where(and_(
+        export_runs.c.export_id == export_id,
+        or_(export_runs.c.state == "in_progress",
+            and_(export_runs.c.state == "scheduled", export_runs.c.trigger == "manual"))))
 
 
 def _ending(now: datetime, **values) -> dict:

@@ -219,12 +219,42 @@ export_runs = Table(
     Column("details", Text),  # JSON: destination, key fingerprints, snapshot (never a secret)
     Column("notebook", Text),
     Column("error", Text),
+    # The temporary file an attempt uploads under, while it may be on the server (migration
+    # 7): set before the upload starts, cleared once it is renamed into place or removed; what
+    # a killed attempt left is swept by the next contact with the destination.
+    Column("partial", Text),
 )
 # One run per export and occurrence: two schedulers creating the same runs make one. Runs
 # started by hand are not occurrences (two may start in the same instant).
 Index("ix_export_runs_occurrence", export_runs.c.export_id, export_runs.c.scheduled_for,
       unique=True, sqlite_where=export_runs.c.trigger == "schedule",
       postgresql_where=export_runs.c.trigger == "schedule")
+
+# At most one unfinished run started by hand per export (migration 7): two "Run now" at once
+# make one run, on SQLite and PostgreSQL alike; the second is refused naming the first. Runs
+# left doubled by an older version are canceled first, keeping the newest.
+ONE_RUN_BY_HAND = [
+    """
+UPDATE export_runs SET state = 'canceled',
+    error = 'canceled: another run of this export was started by hand at the same time'
+WHERE "trigger" = 'manual' AND state IN ('scheduled', 'in_progress') AND id NOT IN (
+    SELECT max(id) FROM export_runs WHERE "trigger" = 'manual'
+    AND state IN ('scheduled', 'in_progress') GROUP BY export_id)
+""",
+    """
+CREATE UNIQUE INDEX IF NOT EXISTS ix_export_runs_one_by_hand ON export_runs (export_id)
+WHERE "trigger" = 'manual' AND state IN ('scheduled', 'in_progress')
+""",
+]
+
+# Facts about this workbench (migration 7): its id, which names its temporary files on the
+# servers it delivers to (so that it sweeps its own leftovers and never another's).
+workbench_meta = Table(
+    "workbench_meta",
+    metadata,
+    Column("key", String(50), primary_key=True),
+    Column("value", Text, nullable=False),
+)
 
 # A canceled export is read-only for good, whatever path tries to change it.
 EXPORT_CANCELED_SQLITE = """
@@ -337,6 +367,7 @@ MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
     (5, [destinations, encryptions, exports], {"sqlite": [EXPORT_CANCELED_SQLITE],
                                                "postgresql": EXPORT_CANCELED_POSTGRESQL}),
     (6, [export_runs], {}),
+    (7, [workbench_meta], {"sqlite": ONE_RUN_BY_HAND, "postgresql": ONE_RUN_BY_HAND}),
 ]
 
 # Columns added to existing tables, by migration step: (version, table, column name). A new
@@ -345,4 +376,5 @@ ADDED_COLUMNS: list[tuple[int, Table, str]] = [
     (4, audiences, "summary"),
     (4, audiences, "processing_error"),
     (4, audiences, "archived_on"),
+    (7, export_runs, "partial"),
 ]
