@@ -262,3 +262,65 @@ def test_a_week_without_processing_is_said_on_the_dashboard_and_the_audience(ser
         visit.done()
     finally:
         later.stop()
+
+
+def test_a_page_addressed_by_another_host_name_is_refused(served, browser):
+    """DNS rebinding: a browser whose DNS answers 127.0.0.1 for evil.example gets 403 for
+    http://evil.example:PORT/…, before any kernel starts; by 127.0.0.1 the same URL works."""
+    _home, admin, _viewer = served
+    other = admin.url.replace("127.0.0.1", "evil.example")
+    rebinding = browser.browser_type.launch(executable_path=CHROMIUM, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--host-resolver-rules=MAP evil.example 127.0.0.1"])  # a browser with that DNS
+    page = rebinding.new_page(viewport={"width": 1280, "height": 800})
+    assert page.goto(other).status == 403
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "15-other-host-refused.png"))
+    assert page.goto(admin.url).status == 200
+    rebinding.close()
+
+
+def test_beyond_its_kernels_a_visitor_gets_a_busy_page(served, browser):
+    """[serve] max_kernels: the preheated kernel and one page fill a cap of 2; the next
+    visitor is told to try again in a moment (503), and nothing else starts."""
+    home, _admin, _viewer = served
+    settings = home / "workbench.toml"
+    text = settings.read_text()
+    settings.write_text(text.replace("max_kernels = 8", "max_kernels = 2"))
+    capped = Served(home, ADMIN)
+    try:
+        first = Visit(browser, capped.url)
+        second = browser.new_page(viewport={"width": 1280, "height": 800})
+        response = second.goto(capped.url)
+        assert response.status == 503 and response.headers.get("retry-after") == "20"
+        assert "The dashboards are busy" in second.inner_text("h2")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        second.screenshot(path=str(SHOTS / "16-busy.png"))
+        second.close()
+        first.done()
+    finally:
+        capped.stop()
+        settings.write_text(text)
+
+
+def test_serve_keeps_no_token_in_its_log_and_removes_it_when_it_stops(served):
+    home, admin, _viewer = served
+    import urllib.error
+    import urllib.request
+
+    token = re.search(r"token=([\w-]+)", admin.url).group(1)
+    base = admin.url.split("?")[0]
+    for odd in (f"?TOKEN={token}", f"?x=1;token={token}", f"?t={token}"):  # wherever it is put
+        try:
+            urllib.request.urlopen(base + odd, timeout=30).close()
+        except urllib.error.HTTPError:
+            pass
+    logs = list((home / "tmp" / "voila").glob("voila-*.log"))
+    assert logs and all(log.stat().st_mode & 0o777 == 0o600 for log in logs)
+    assert all(token not in log.read_text() for log in logs)
+    other = Served(home, ADMIN)
+    own = home / "tmp" / "voila" / f"voila-{other.process.pid}.log"
+    assert own.exists()
+    other.stop()
+    assert not own.exists()

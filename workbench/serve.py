@@ -7,8 +7,12 @@
   without those links, written under HOME/tmp at start so it follows the installed Voilà.
   Charts are drawn by vega shipped from the kernel (``alt.JupyterChart.enable_offline``).
 - A kernel is preheated per dashboard (the first page is usable in about 2 s instead of 5) and
-  idle kernels are culled (Voilà leaves one behind per visit otherwise, TOOLCHAIN).
+  idle kernels are culled (Voilà leaves one behind per visit otherwise, TOOLCHAIN); at most
+  ``[serve] max_kernels`` run at once (``voila_app.py``: beyond it a "busy" page).
+- Only requests addressed to 127.0.0.1, localhost or ``[serve] hostnames`` are answered.
 - Kernels act as the user who serves (``WORKBENCH_USER``) on this home (``WORKBENCH_HOME``).
+- Voilà's log (``HOME/tmp/voila/voila-PID.log``) is the owner's only, holds no token, and is
+  removed when serve stops cleanly; kept (and named) when Voilà stopped by itself.
 """
 
 from __future__ import annotations
@@ -23,8 +27,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from .settings import ServeSettings
 
 DASHBOARDS = Path(os.environ.get("WORKBENCH_DASHBOARDS",
                                  Path(__file__).resolve().parents[1] / "dashboards"))
@@ -64,9 +72,9 @@ def offline_template(folder: Path) -> Path:
 
 
 def command(port: int) -> list[str]:
-    """Voilà's command line: no token on it (any local user can read a command line; the
-    token goes in a private config file, ``private_config``)."""
-    return [sys.executable, "-m", "voila", str(DASHBOARDS), "--no-browser",
+    """Voilà's command line (our Voilà, ``voila_app.py``): no token on it (any local user can
+    read a command line; the token goes in a private config file, ``private_config``)."""
+    return [sys.executable, "-m", "workbench.voila_app", str(DASHBOARDS), "--no-browser",
             f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
             f"--template={TEMPLATE}", "--theme=light",
             "--preheat_kernel=True", "--pool_size=1", "--show_tracebacks=False",
@@ -76,15 +84,20 @@ def command(port: int) -> list[str]:
             "--VoilaConfiguration.extension_denylist=jupyterlab_pygments"]
 
 
-def private_config(folder: Path, token: str) -> Path:
-    """A config folder (for JUPYTER_CONFIG_PATH) holding the token, readable by us only."""
+def private_config(folder: Path, token: str, settings: ServeSettings | None = None) -> Path:
+    """A config folder (for JUPYTER_CONFIG_PATH) holding the token and the ``[serve]``
+    settings, readable by us only."""
     from .files import private_folder
+    from .settings import ServeSettings
 
+    settings = settings or ServeSettings()
     private_folder(folder)
     config = folder / "voila.json"
     descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump({"Voila": {"token": token}}, handle)
+        json.dump({"Voila": {"token": token},
+                   "WorkbenchVoila": {"max_kernels": settings.max_kernels,
+                                      "hostnames": settings.hostnames}}, handle)
     return folder
 
 
@@ -103,7 +116,8 @@ def free(port: int) -> bool:
     return True
 
 
-def serve(home, user: str, port: int, *, say: Callable[[str], None] = print,
+def serve(home, user: str, port: int, settings: ServeSettings | None = None, *,
+          say: Callable[[str], None] = print,
           ready: Callable[[list[str]], None] | None = None) -> None:
     """Run Voilà until we are stopped (Ctrl-C, SIGTERM: then it is stopped cleanly) or it
     stops by itself (an error, with its log).
@@ -114,7 +128,7 @@ def serve(home, user: str, port: int, *, say: Callable[[str], None] = print,
     names = dashboards()
     token = os.environ.get("WORKBENCH_SERVE_TOKEN") or secrets.token_urlsafe(24)
     data = offline_template(home.tmp_dir / "voila")
-    config = private_config(home.tmp_dir / "voila" / f"config-{os.getpid()}", token)
+    config = private_config(home.tmp_dir / "voila" / f"config-{os.getpid()}", token, settings)
     env = {**os.environ, "WORKBENCH_HOME": str(home.root), "WORKBENCH_USER": user,
            "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data),
                                                         os.environ.get("JUPYTER_PATH")])),
@@ -122,12 +136,15 @@ def serve(home, user: str, port: int, *, say: Callable[[str], None] = print,
                str(config), os.environ.get("JUPYTER_CONFIG_PATH")])),
            "PYTHONUNBUFFERED": "1"}
     env.pop("WORKBENCH_SERVE_TOKEN", None)  # kernels need no token
-    log = home.tmp_dir / "voila" / "voila.log"
-    with open(log, "ab") as output:
+    log = home.tmp_dir / "voila" / f"voila-{os.getpid()}.log"
+    (home.tmp_dir / "voila" / "voila.log").unlink(missing_ok=True)  # an older serve's, token and all
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as output:
         # Its own session: Ctrl-C reaches us, and we stop Voilà (and its kernels) in order.
         child = subprocess.Popen(command(port), env=env, cwd=str(DASHBOARDS),
                                  stdout=output, stderr=subprocess.STDOUT,
                                  start_new_session=True)
+    keep_log = False
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while not _answers(port):
@@ -146,11 +163,16 @@ def serve(home, user: str, port: int, *, say: Callable[[str], None] = print,
             ready(links)
         code = child.wait()
         raise WorkbenchError(f"Voilà stopped by itself (exit {code}); its log: {log}")
+    except WorkbenchError:  # the message names the log: keep it
+        keep_log = True
+        raise
     finally:
         _stop(child)
         import shutil
 
         shutil.rmtree(config, ignore_errors=True)
+        if not keep_log:
+            log.unlink(missing_ok=True)
 
 
 def _answers(port: int) -> bool:

@@ -126,6 +126,29 @@ class CompositionSettings(BaseModel):
     attributes: list[str] = []
 
 
+HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+class ServeSettings(BaseModel):
+    model_config = STRICT
+
+    # Kernels `workbench serve` runs at once (one per open page, and a preheated one); beyond
+    # it a visitor gets a "busy, try again in a moment" page.
+    max_kernels: int = Field(8, ge=2, le=200)
+    # Host names besides 127.0.0.1 and localhost that browsers may use to reach the dashboards
+    # (a proxy's name); requests naming any other host are refused (DNS rebinding).
+    hostnames: list[str] = []
+
+    @field_validator("hostnames")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not HOSTNAME.fullmatch(name):
+                raise ValueError(f"a host name such as dashboards.example.com; not {name!r}")
+        return value
+
+
 class Settings(BaseModel):
     model_config = STRICT
 
@@ -136,6 +159,7 @@ class Settings(BaseModel):
     smtp: SmtpSettings = SmtpSettings()
     engine: EngineSettings = EngineSettings()
     composition: CompositionSettings = CompositionSettings()
+    serve: ServeSettings = ServeSettings()
 
     @field_validator("timezone")
     @classmethod
@@ -250,4 +274,10 @@ streaming_memory_limit = "300MB"
 # Extra attributes offered in composition reports, e.g. ["appended.loyalty_tier", "home_state"].
 [composition]
 attributes = []
+
+# `workbench serve`: kernels at once (one per open page; beyond it a "busy" page), and host
+# names besides 127.0.0.1 and localhost that may address it (a reverse proxy's name).
+[serve]
+max_kernels = 8
+hostnames = []
 """

@@ -23,9 +23,9 @@ def cmd_serve(args) -> int:
     if not 1 <= args.port <= 65535:
         raise InvalidInput(f"--port must be 1-65535, not {args.port}")
     with open_workbench(args) as wb:
-        home, user = wb.home, wb.user.name
+        home, user, settings = wb.home, wb.user.name, wb.settings.serve
     try:
-        serve(home, user, args.port, say=lambda line: print(line, flush=True))
+        serve(home, user, args.port, settings, say=lambda line: print(line, flush=True))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: how a server is meant to stop
         print("workbench: dashboards stopped", flush=True)
     return 0
