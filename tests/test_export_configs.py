@@ -75,7 +75,7 @@ def test_a_valid_export_is_saved_with_its_table_fields(setup):
     ({"file_name": "a/b.csv"}, "file_name: must be a plain file name: no / or \\"),
     ({"file_name": "x_%Q.csv"}, "file_name: has the strftime code '%Q'"),
     ({"file_name": "x_{user}.csv"}, "file_name: has the placeholder {user}"),
-    ({"file_name": "x" * 300}, "file_name: renders to 300 bytes; at most 230"),
+    ({"file_name": "x" * 300}, "file_name: renders to 300 bytes; at most 220"),
     ({"csv": {"field_delimiter": "colon"}}, "csv.field_delimiter: Input should be 'comma', "
                                             "'tab', 'pipe' or 'semicolon'"),
     ({"csv": {"record_delimiter": "CR"}}, "csv.record_delimiter: Input should be 'LF' or "

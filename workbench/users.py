@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, Role] = {
     "data.ingest": Role.analyst,
     "audience.edit": Role.analyst,
     "audience.activate": Role.analyst,
+    "audience.archive": Role.analyst,
     "processing.run": Role.analyst,
     "export.edit": Role.analyst,
     "export.run": Role.analyst,
@@ -42,8 +43,9 @@ class User:
     def require(self, action: str) -> None:
         if not self.can(action):
             needed = PERMISSIONS[action].value
+            article = "an" if self.role.value[0] in "aeiou" else "a"
             raise PermissionDenied(
-                f"{self.name} is a {self.role.value}; {action} needs the {needed} role "
+                f"{self.name} is {article} {self.role.value}; {action} needs the {needed} role "
                 f"(set it under [users] in workbench.toml)")
 
 

@@ -120,7 +120,7 @@ class Audiences:
     def archive(self, audience_id: int | str) -> Audience:
         """Retire an active audience: it is no longer processed, keeps its history and stays
         read-only. Refused while an active audience still uses it in a rule."""
-        self._user.require("audience.activate")
+        self._user.require("audience.archive")
         audience_id = as_id(audience_id)
         users = [row for row in self._records.list(status="active")
                  if audience_id in _references_of(row["definition"])]
@@ -151,7 +151,7 @@ class Audiences:
         rules = {"edit": status == "draft" and user.can("audience.edit"),
                  "activate": status == "draft" and user.can("audience.activate"),
                  "duplicate": user.can("audience.edit"),
-                 "archive": status == "active" and user.can("audience.activate"),
+                 "archive": status == "active" and user.can("audience.archive"),
                  "export": status == "active" and user.can("export.edit")}
         return [name for name, allowed in rules.items() if allowed]
 

@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,6 +134,8 @@ def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Pa
     if encoding not in ENCODINGS:
         raise IngestError(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
     path = Path(path)
+    if path.is_dir():
+        raise IngestError(f"{_shown(path)} is a folder; give a CSV or Parquet file")
     if not path.is_file():
         raise IngestError(f"{_shown(path)}: no such file")
     if path.stat().st_size == 0:
@@ -147,7 +149,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Pa
         if changes and check_type_changes:
             check_type_changes(changes)
         report.column_types = {c.name: c.type for c in columns if c.name != "customer_id"}
-        _stage(conn, kind, columns)
+        _stage(conn, kind, columns, now.date())
         report.duplicates = _collapse_duplicates(conn, kind, columns)
         if changes:
             _check_conversions(conn, snapshot, kind, changes)
@@ -536,11 +538,15 @@ def _original_text(columns: list[_Planned]) -> str:
         for c in columns) + ")"
 
 
-def _stage(conn, kind: Kind, columns: list[_Planned]) -> None:
+def _stage(conn, kind: Kind, columns: list[_Planned], today: date) -> None:
+    """``today``: the workbench's (a birth date after it cannot be true)."""
     typed, reasons = [], []
     for column in columns:
         value, checks = _cast(ident(column.source), column.source_type, column.type,
                               lower=column.name == "gender")
+        if kind.name == "profiles" and column.name == "birth_date":
+            checks.append((f"coalesce({value} > DATE '{today}', false)",
+                           f"a day up to today ({today}): a birth date cannot be in the future"))
         typed.append(f"{value} AS {ident(column.name)}")
         # 'points "lots" is not a whole number': the first check the value fails.
         written = f"{lit(column.source + ' ' + chr(34))} || CAST({ident(column.source)} AS VARCHAR)"

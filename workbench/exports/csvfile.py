@@ -38,7 +38,8 @@ class Written:
 def write_csv(engine: Engine, config: ExportConfig, query: exp.Select, plan: list,
               target: Path) -> Written:
     """Write the rows of ``query`` (from ``rows.rows_query``) to ``target``."""
-    copy = engine.copies_files and all(isinstance(step, str) for step in plan)
+    copy = engine.copies_files and all(isinstance(step, str) for step in plan) and \
+        not config.csv.neutralize_formulas  # each text value is looked at: rendered in Python
     write = _copy if copy else _render
     # Each try writes the whole file afresh; memory stays bounded (engine.streaming).
     rows = engine.streamed(lambda: write(engine, config, query, plan, target))
@@ -99,7 +100,7 @@ def csv_text(header: list[str], rows: list[list], config: ExportConfig) -> str:
                         quoting=csv.QUOTE_MINIMAL)
     if config.csv.header:
         writer.writerow(header)
-    writer.writerows([_text(v) for v in row] for row in rows)
+    writer.writerows(_cells(row, config) for row in rows)
     return buffer.getvalue()
 
 
@@ -115,9 +116,20 @@ def _render(engine: Engine, config: ExportConfig, query: exp.Select, plan: list,
             writer.writerow([c.header for c in config.columns])
         for batch in engine.batches(query, BATCH_ROWS):
             values = list(render(batch, plan))
-            writer.writerows([_text(v) for v in row] for row in values)
+            writer.writerows(_cells(row, config) for row in values)
             rows += len(values)
     return rows
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cells(row: list, config: ExportConfig) -> list[str]:
+    if not config.csv.neutralize_formulas:
+        return [_text(v) for v in row]
+    # Text only: a negative amount is a number, not a formula.
+    return [("'" + v if v.startswith(FORMULA_STARTS) else v) if isinstance(v, str)
+            else _text(v) for v in row]
 
 
 def _text(value) -> str:

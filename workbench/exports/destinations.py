@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from ..delivery import location
 from ..errors import Conflict, InvalidInput
 from ..settings import Secret
 from .models import DestinationConfig, EncryptionConfig, InvalidExport, parse_model
@@ -52,7 +53,7 @@ class Destination:
 
     def _repr_html_(self) -> str:
         return (f"<b>{html.escape(self.name)}</b> sftp://{html.escape(self.username)}@"
-                f"{html.escape(self.host)}:{self.port}{html.escape(self.path)} "
+                f"{html.escape(location(self.host, self.port, self.path))} "
                 f"<small>({self.auth}; host key {html.escape(self.fingerprint)})</small>")
 
 
@@ -252,13 +253,23 @@ class Encryptions:
         return check_keys(list(armored_keys), today=self._today())
 
     def list(self) -> list[Encryption]:
-        return [_encryption(row) for row in self._records.list()]
+        return [self._with_expired(_encryption(row)) for row in self._records.list()]
 
     def get(self, key: int | str) -> Encryption:
         return self._get(_key(key))
 
     def _get(self, key: int | str) -> Encryption:
-        return _encryption(self._records.get(key))
+        return self._with_expired(_encryption(self._records.get(key)))
+
+    def _with_expired(self, encryption: Encryption) -> Encryption:
+        """An encryption read back says which of its keys have expired since they were added
+        (every run encrypting to it fails until the key is renewed)."""
+        today = self._today()
+        encryption.warnings = [
+            f"key {k['fingerprint'][-16:]} expired on {k['expires']}: runs encrypting to "
+            f"{encryption.name} fail until a renewed key replaces it"
+            for k in encryption.keys if k.get("expires") and k["expires"] <= today.isoformat()]
+        return encryption
 
     def armored_keys(self, key: int | str) -> list[str]:
         return json.loads(self._records.get(_key(key))["keys"])

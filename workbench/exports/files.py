@@ -20,7 +20,7 @@ STRFTIME = re.compile(r"%(?:[YmdHMSjUWyaAbBpzZ%])")
 ANY_CODE = re.compile(r"%.?")
 # 255 bytes on most file systems, less what the upload's temporary name adds around it
 # (".NAME.part-RUN-ATTEMPT").
-MAX_BYTES = 230
+MAX_BYTES = 220
 PGP_SUFFIXES = (".pgp", ".gpg")
 
 
@@ -78,6 +78,9 @@ def check_plain(name: str) -> None:
                          "the folder)")
     if ".." in name:
         raise ValueError("must not contain '..'")
+    if name.startswith(".") and ".part-" in name:  # delivery/upload.py's temporary names
+        raise ValueError("must not look like an upload's temporary name (.NAME.part-…): "
+                         "those are removed from the server when left behind")
     _refuse_invisible(name)
     if len(name.encode("utf-8")) > MAX_BYTES:
         raise ValueError(f"renders to {len(name.encode('utf-8'))} bytes; at most {MAX_BYTES} "

@@ -70,6 +70,10 @@ class CsvOptions(BaseModel):
     header: bool = True
     record_delimiter: Literal["LF", "CRLF"] = "LF"
     field_delimiter: Literal["comma", "tab", "pipe", "semicolon"] = "comma"
+    # A text value starting with = + - @ (or a tab or carriage return) gets a leading ' so a
+    # spreadsheet opening the file shows it instead of running it as a formula (OWASP's CSV
+    # injection advice). Off by default: it changes the data a program reading the file sees.
+    neutralize_formulas: StrictBool = False
 
 
 class ExportColumn(BaseModel):
@@ -199,6 +203,15 @@ class DestinationConfig(BaseModel):
         if not value.strip():
             raise ValueError("must not be blank")
         return _no_control(value.strip(), info.field_name)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        # A name, an IPv4 or an IPv6 address; never something a tool could read as an option.
+        if value.startswith("-") or not re.fullmatch(r"[A-Za-z0-9._:%\[\]-]+", value):
+            raise ValueError("a host name or an IP address, such as sftp.example.com or "
+                             f"192.0.2.10; not {value[:60]!r}")
+        return value
 
     @model_validator(mode="after")
     def _one_secret(self) -> DestinationConfig:

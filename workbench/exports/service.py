@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..delivery import location
 from ..errors import Conflict, NotFound
 from .files import render_file_name
 from .models import ExportConfig, InvalidExport
@@ -410,7 +411,7 @@ class Exports:
             audience=self._audiences.get(row["audience_id"])["name"], state=row["state"],
             type=described["type"], repeats=described["repeats"], ends=described["ends"],
             format=config.format,
-            destination=(f"{destination['host']}:{destination['port']}{destination['path']}"
+            destination=(location(destination["host"], destination["port"], destination["path"])
                          if destination else "(removed)"),
             encryption=(encryption or {}).get("name", "(removed)") if row["encryption_id"]
             else None, created_by=row["created_by"], created_at=row["created_at"],
@@ -418,7 +419,41 @@ class Exports:
             activated_at=_aware(row["updated_at"]),
             next_run=upcoming if row["state"] == "active" else None, config=config)
         export.actions = self.actions(export, upcoming)
+        if encryption and row["state"] == "active":
+            export.warnings = self._expiring_keys(config, encryption)
         return export
+
+    def _expiring_keys(self, config: ExportConfig, encryption: dict) -> list[str]:
+        """A key of its encryption that has expired, or expires before its next run or one of
+        its runs of the next 30 days: said now, not found out by a failed run."""
+        from datetime import timedelta
+
+        from .schedule import occurrences
+
+        now = self._now()
+        runs = occurrences(config.schedule, after=now, until=now + timedelta(days=EXPIRY_DAYS))
+        runs = runs or [at for at in [next_run(config.schedule, after=now)] if at]
+        warnings = []
+        for key in json.loads(encryption["key_info"] or "[]"):
+            if not key.get("expires"):
+                continue
+            expires = date.fromisoformat(key["expires"])
+            if expires <= now.astimezone(self._zone).date():
+                warnings.append(f"encryption {encryption['name']}: key "
+                                f"{key['fingerprint'][-16:]} expired on {expires}: every run "
+                                "fails until a renewed key replaces it")
+                continue
+            late = [run for run in runs if run.astimezone(self._zone).date() >= expires]
+            if late:
+                warnings.append(
+                    f"encryption {encryption['name']}: key {key['fingerprint'][-16:]} expires "
+                    f"on {expires}, before the run of {late[0]:%Y-%m-%d %H:%M} "
+                    f"({len(late)} run(s) up to {max(runs):%Y-%m-%d} would fail); add a "
+                    "renewed key to the encryption")
+        return warnings
+
+
+EXPIRY_DAYS = 30
 
 
 def _aware(value: datetime) -> datetime:

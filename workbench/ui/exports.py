@@ -37,7 +37,10 @@ def export_rows(exports) -> list[dict]:
                        "name": escape(e.name), "type": escape(e.type),
                        "repeats": escape(e.repeats), "ends": escape(e.ends or DASH),
                        "format": escape(e.format.upper()),
-                       "destination": escape(e.destination), "state": badge(e.state),
+                       "destination": escape(e.destination),
+                       "state": badge(e.state) + "".join(
+                           f' <span title="{escape(w)}" style="color:#b42318;cursor:help">⚠'
+                           '</span>' for w in e.warnings[:1]),
                        "next": when(e.next_run), "created_by": escape(e.created_by)}}
             for e in exports]
 
