@@ -191,6 +191,21 @@ def women(wb, write_csv, server):
         leftover.unlink()
 
 
+@pytest.fixture
+def partnered(women, server):
+    """``women`` with the destination "partner" (the test SFTP server)."""
+    add_partner(women, server)
+    return women
+
+
+def women_export(wb, **changes) -> int:
+    """A one-time export of "Women" (customer ids) to "partner"; ``changes`` override."""
+    return wb.exports.create({"name": "Women daily", "audience": 1,
+                              "file_name": "women_{run}.csv", "destination": "partner",
+                              "schedule": {"start": "2027-01-04T06:00"},
+                              "columns": [{"attribute": "customer_id"}], **changes}).id
+
+
 def add_partner(wb, server) -> None:
     """The destination "partner": the test SFTP server, its host key pinned."""
     wb.destinations.add({"name": "partner", "host": server.host, "port": server.port,

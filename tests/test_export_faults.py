@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.audience_data import D
-from tests.conftest import add_partner
+from tests.conftest import women_export as export
 from tests.sshd import skip_reason
 from tests.test_cli import run as cli
 from workbench.errors import SftpError
@@ -29,16 +29,8 @@ WORKBENCH = str(Path(sys.executable).with_name("workbench"))
 
 
 @pytest.fixture
-def wb(women, server):
-    add_partner(women, server)
-    return women
-
-
-def export(wb, **changes) -> int:
-    return wb.exports.create({"name": "Women daily", "audience": 1,
-                              "file_name": "women_{run}.csv", "destination": "partner",
-                              "schedule": {"start": "2027-01-04T06:00"},
-                              "columns": [{"attribute": "customer_id"}], **changes}).id
+def wb(partnered):
+    return partnered
 
 
 def leftovers(server) -> list[str]:

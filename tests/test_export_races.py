@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import workbench
-from tests.conftest import ADMIN, add_partner
+from tests.conftest import ADMIN
+from tests.conftest import women_export as export
 from tests.sshd import skip_reason
 from workbench.errors import Busy, Conflict
 
@@ -25,16 +26,8 @@ WORKBENCH = str(Path(sys.executable).with_name("workbench"))
 
 
 @pytest.fixture
-def wb(women, server):
-    add_partner(women, server)
-    return women
-
-
-def export(wb, **changes) -> int:
-    return wb.exports.create({"name": "Women daily", "audience": 1,
-                              "file_name": "women_{run}.csv", "destination": "partner",
-                              "schedule": {"start": "2027-01-04T06:00"},
-                              "columns": [{"attribute": "customer_id"}], **changes}).id
+def wb(partnered):
+    return partnered
 
 
 def test_two_run_now_at_once_make_one_run_and_one_file(wb, server):

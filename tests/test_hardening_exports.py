@@ -13,7 +13,8 @@ import pytest
 
 import workbench
 from tests.audience_data import D, load
-from tests.conftest import ADMIN, add_partner
+from tests.conftest import ADMIN
+from tests.conftest import women_export as export
 from tests.sshd import skip_reason
 from tests.test_delivery_pgp import keys  # noqa: F401 - real gpg keys
 from workbench.errors import InvalidInput, PermissionDenied, SftpError
@@ -23,16 +24,8 @@ needs_sshd = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() 
 
 
 @pytest.fixture
-def partner(women, server):
-    add_partner(women, server)
-    return women
-
-
-def export(wb, **changes) -> int:
-    return wb.exports.create({"name": "Women daily", "audience": 1,
-                              "file_name": "women_{run}.csv", "destination": "partner",
-                              "schedule": {"start": "2027-01-04T06:00"},
-                              "columns": [{"attribute": "customer_id"}], **changes}).id
+def partner(partnered):
+    return partnered
 
 
 @needs_sshd

@@ -129,47 +129,41 @@ class ExportActions:
     def _say(self, text: str) -> None:
         self.message.value = f'<div class="wb-ok">{escape(text)}</div>'
 
-    def _ask_cancel(self, export_id: int) -> None:
-        yes = w.Button(description="Cancel export")
-        yes.add_class("wb-primary")
-        no = w.Button(description="Keep it")
-        no.on_click(lambda _b: setattr(self.confirm, "children", []))
+    def _ask(self, question: str, yes: str, no: str, then) -> None:
+        """A question above the table, with a primary ``yes`` button that calls ``then()``
+        (its failure said in one line) and a ``no`` that closes it."""
+        accept, refuse = w.Button(description=yes), w.Button(description=no)
+        accept.add_class("wb-primary")
+        refuse.on_click(lambda _b: setattr(self.confirm, "children", []))
 
-        def cancel(_b):
+        def answered(_b):
             self.confirm.children = []
+            try:
+                then()
+            except WorkbenchError as exc:
+                self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
+
+        accept.on_click(answered)
+        box = w.VBox([w.HTML(question), w.HBox([accept, refuse])])
+        box.add_class("wb-confirm")
+        self.confirm.children = [box]
+
+    def _ask_cancel(self, export_id: int) -> None:
+        def cancel():
             try:
                 self.app.wb.exports.cancel(export_id)
                 self._say(f"Export {export_id} canceled.")
-            except WorkbenchError as exc:
-                self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
-            self.refresh()
+            finally:
+                self.refresh()
 
-        yes.on_click(cancel)
-        box = w.VBox([w.HTML(f"<b>Cancel export {export_id}?</b> It will never run again and "
-                             "becomes read-only."), w.HBox([yes, no])])
-        box.add_class("wb-confirm")
-        self.confirm.children = [box]
+        self._ask(f"<b>Cancel export {export_id}?</b> It will never run again and becomes "
+                  "read-only.", "Cancel export", "Keep it", cancel)
 
     def _ask_stale(self, export_id: int, stale: str) -> None:
-        yes = w.Button(description="Run anyway")
-        yes.add_class("wb-primary")
-        no = w.Button(description="Don't run")
-        no.on_click(lambda _b: setattr(self.confirm, "children", []))
-
-        def run(_b):
-            self.confirm.children = []
-            try:
-                self.run_now(export_id, allow_stale=True)
-            except WorkbenchError as exc:
-                self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
-
-        yes.on_click(run)
-        box = w.VBox([w.HTML(f"<b>Export {export_id} would deliver stale members.</b> "
-                             f"{escape(stale[0].upper() + stale[1:])}. Run processing first, "
-                             "or deliver them anyway (the run records that you did)."),
-                      w.HBox([yes, no])])
-        box.add_class("wb-confirm")
-        self.confirm.children = [box]
+        self._ask(f"<b>Export {export_id} would deliver stale members.</b> "
+                  f"{escape(stale[0].upper() + stale[1:])}. Run processing first, or deliver "
+                  "them anyway (the run records that you did).", "Run anyway", "Don't run",
+                  lambda: self.run_now(export_id, allow_stale=True))
 
     def run_now(self, export_id: int, allow_stale: bool = False) -> None:
         """Start a run (one attempt, through papermill: its notebook is the audit record) and
