@@ -34,6 +34,12 @@ def behind(processed_through: date | None, days: int | None) -> str | None:
     return f"processed through {processed_through}, {plural(days, 'day')} behind"
 
 
+def sentence(text: str) -> str:
+    """A message as the start of a sentence: its first letter upper-case, the rest as it is
+    (names in it keep their case)."""
+    return text[:1].upper() + text[1:]
+
+
 def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
 

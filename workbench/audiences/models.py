@@ -9,7 +9,7 @@ import html
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from ..freshness import behind
+from ..freshness import behind, sentence
 from .definition import AudienceDefinition, shown
 
 
@@ -27,7 +27,7 @@ def _table(rows: list[tuple[str, object]]) -> str:
 
 
 def _stale(text: str | None) -> str:
-    return f"<p style='color:#a15c00'>⚠ {html.escape(text.capitalize())}</p>" if text else ""
+    return f"<p style='color:#a15c00'>⚠ {html.escape(sentence(text))}</p>" if text else ""
 
 
 def _summary_list(summary: list[str]) -> str:

@@ -18,7 +18,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from ..errors import Conflict, IngestError, InvalidInput, NotFound
-from ..freshness import days_behind
+from ..freshness import behind, days_behind
 from ..ids import parse_id
 from ..store.audiences import SORTS, AudienceRecords
 from .catalog import Catalog
@@ -175,15 +175,11 @@ class Audiences:
     def processed_through(self) -> date | None:
         """The last day nightly processing has done: the latest last-processed day of the
         active audiences (None before the first run)."""
-        days = [row["last_processed_on"] for row in self._records.list(status="active")
-                if row["last_processed_on"]]
-        return max(days, default=None)
+        return self._records.processed_through()
 
     def behind(self) -> str | None:
         """``processed through 2026-11-28, 7 days behind`` when processing lags the calendar
         (the dashboard's banner), else None."""
-        from ..freshness import behind
-
         through = self.processed_through()
         return behind(through, days_behind(through, self._calendar.yesterday()))
 

@@ -120,7 +120,9 @@ def _lagging(audiences) -> list[str]:
     for a in audiences:
         if a.behind:
             groups.setdefault((a.last_processed_on, a.days_behind), []).append(a)
-    return [f"{group[0].behind[0].upper()}{group[0].behind[1:]} (audience "
+    from ..freshness import sentence
+
+    return [f"{sentence(group[0].behind)} (audience "
             f"{', '.join(str(a.id) for a in group)}): {_catch_up(group[0])}"
             for group in groups.values()]
 

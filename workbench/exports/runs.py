@@ -98,6 +98,7 @@ class ExportRuns:
         self._home = home
         self._user = user
         self._now = now
+        self._swept: dict[str, float] = {}  # destination -> when this process last swept it
 
     def create(self, export_id: int | str, *, allow_stale: bool = False) -> Run:
         """A run of ``export_id`` due now (``export run``): not yet started. Refused when the
@@ -214,14 +215,13 @@ class ExportRuns:
             return None
         if not there:
             return False
-        details = {**staged["details"], "sha256": staged["sha256"],
-                   "recorded_by": f"attempt {attempt}, which found the file on the server "
-                                  "(the attempt that renamed it could not record it)"}
-        self._records.finish_attempt(
-            run_id, attempt, state="complete", partial=None, error=None, next_attempt_at=None,
-            rows=staged["rows"], bytes=staged["bytes"], file_name=staged["file_name"],
-            as_of=date.fromisoformat(staged["as_of"]) if staged["as_of"] else None,
-            details=details)
+        self._commit(run_id, attempt, {
+            "rows": staged["rows"], "bytes": staged["bytes"], "file_name": staged["file_name"],
+            "as_of": date.fromisoformat(staged["as_of"]) if staged["as_of"] else None,
+            "details": {**staged["details"], "sha256": staged["sha256"],
+                        "recorded_by": f"attempt {attempt}, which found the file on the "
+                                       "server (the attempt that renamed it could not "
+                                       "record it)"}})
         return True
 
     def _finish_refused(self, run_id: int, attempt: int, state: str, error: str, *,
@@ -339,8 +339,7 @@ class ExportRuns:
         for run in self._records.with_partial(self._now()):
             destination = self._exports.get(run["export_id"]).config.destination
             by_destination.setdefault(destination, []).append(run)
-        swept = getattr(self, "_swept", {})
-        self._swept = swept
+        swept = self._swept
         for destination, runs in by_destination.items():
             if not force and time.monotonic() - swept.get(destination, -SWEEP_EVERY) \
                     < SWEEP_EVERY:

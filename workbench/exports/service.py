@@ -420,10 +420,11 @@ class Exports:
             next_run=upcoming if row["state"] == "active" else None, config=config)
         export.actions = self.actions(export, upcoming)
         if encryption and row["state"] == "active":
-            export.warnings = self._expiring_keys(config, encryption)
+            export.warnings = self._expiring_keys(config, encryption, upcoming)
         return export
 
-    def _expiring_keys(self, config: ExportConfig, encryption: dict) -> list[str]:
+    def _expiring_keys(self, config: ExportConfig, encryption: dict,
+                       upcoming: datetime | None) -> list[str]:
         """A key of its encryption that has expired, or expires before its next run or one of
         its runs of the next 30 days: said now, not found out by a failed run."""
         from datetime import timedelta
@@ -432,7 +433,8 @@ class Exports:
 
         now = self._now()
         runs = occurrences(config.schedule, after=now, until=now + timedelta(days=EXPIRY_DAYS))
-        runs = runs or [at for at in [next_run(config.schedule, after=now)] if at]
+        if not runs and upcoming:  # a one-time or sparse schedule: its next run, however far
+            runs = [upcoming]
         warnings = []
         for key in json.loads(encryption["key_info"] or "[]"):
             if not key.get("expires"):

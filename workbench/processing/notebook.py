@@ -37,9 +37,7 @@ def run_processing(wb: Workbench, first: date, last: date, *, stream: bool = Tru
             raise Conflict(exc.message.removeprefix("Conflict: ")) from None
         raise NotebookFailed(f"processing failed: {exc.message} (audit notebook: "
                              f"{exc.output})", exc.output, exc.error) from None
-    run_id = _run_of(wb, output)
-    [run] = [r for r in wb.processing.runs(limit=20) if r["id"] == run_id]
-    return {**run, "notebook": str(output)}
+    return {**_run_row(wb, output), "notebook": str(output)}
 
 
 def _interrupted(wb: Workbench, output, reason: str) -> Exception:
@@ -52,6 +50,11 @@ def _interrupted(wb: Workbench, output, reason: str) -> Exception:
 
 
 def _run_of(wb: Workbench, output) -> int | None:
+    run = _run_row(wb, output)
+    return run and run["id"]
+
+
+def _run_row(wb: Workbench, output) -> dict | None:
     """The run of an audit notebook (each run's notebook has a path of its own)."""
-    return next((r["id"] for r in wb.processing.runs(limit=20)
-                 if r["notebook"] == str(output)), None)
+    return next((r for r in wb.processing.runs(limit=20) if r["notebook"] == str(output)),
+                None)

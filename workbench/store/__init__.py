@@ -32,6 +32,7 @@ class Store:
     def __init__(self, engine: Engine, clock: Clock | None = None):
         self.engine = engine
         self.clock = clock or Clock()
+        self._workbench_id: str | None = None
 
     def now(self):
         """Now (aware, UTC): what records stamp on what they write."""
@@ -56,7 +57,7 @@ class Store:
     def workbench_id(self) -> str:
         """This workbench's id: 8 hex digits made once, when first asked (the first of two
         processes asking at once wins), the same for every process on this store."""
-        if getattr(self, "_workbench_id", None):
+        if self._workbench_id:
             return self._workbench_id
         import uuid
 

@@ -133,6 +133,12 @@ class AudienceRecords:
         with self._store.read() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    def processed_through(self) -> date | None:
+        """The latest last-processed day of the active audiences."""
+        with self._store.read() as conn:
+            return conn.execute(select(func.max(audiences.c.last_processed_on)).where(
+                audiences.c.status == "active")).scalar()
+
     def versions(self, audience_id: int) -> list[dict]:
         with self._store.read() as conn:
             rows = conn.execute(select(audience_versions)

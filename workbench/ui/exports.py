@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from ..errors import WorkbenchError
+from ..freshness import sentence
 from .forms import DestinationForm, EncryptionForm
 from .style import DASH, badge, escape, number, stale_note
 from .widgets import Table, link
@@ -161,7 +162,7 @@ class ExportActions:
 
     def _ask_stale(self, export_id: int, stale: str) -> None:
         self._ask(f"<b>Export {export_id} would deliver stale members.</b> "
-                  f"{escape(stale[0].upper() + stale[1:])}. Run processing first, or deliver "
+                  f"{escape(sentence(stale))}. Run processing first, or deliver "
                   "them anyway (the run records that you did).", "Run anyway", "Don't run",
                   lambda: self.run_now(export_id, allow_stale=True))
 

@@ -10,6 +10,8 @@ import html
 import math
 from datetime import date, datetime
 
+from ..freshness import sentence
+
 DASH = "—"
 
 CSS = """
@@ -95,7 +97,7 @@ def stale_note(behind: str | None, then: str = "", *, banner: bool = False) -> s
     if not behind:
         return ""
     kind = "wb-warning wb-stale" + (" wb-banner" if banner else "")
-    return f'<div class="{kind}">⚠ {escape(behind[0].upper() + behind[1:])}{then}</div>'
+    return f'<div class="{kind}">⚠ {escape(sentence(behind))}{then}</div>'
 
 
 def badge(state: str, label: str | None = None) -> str:
