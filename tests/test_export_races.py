@@ -80,12 +80,12 @@ def busy_when_complete(wb, times: int) -> list[int]:
     records, made = wb.export_runs._records, []
     finish = records.finish_attempt
 
-    def refusing(run_id, attempt, **values):
-        if values.get("state") == "complete" and len(made) < times:
+    def refusing(run_id, attempt, move, **values):
+        if move == "complete" and len(made) < times:
             made.append(attempt)
             raise Busy("the metadata store is busy (another process holds its write lock "
                        "longer than 30 s); try again")
-        return finish(run_id, attempt, **values)
+        return finish(run_id, attempt, move, **values)
 
     records.finish_attempt = refusing
     return made

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import WorkbenchError
+from .states import Run, RunState
 
 if TYPE_CHECKING:
-    from ..app import Workbench
-    from .runs import Run
+    from ..clock import Clock
+    from ..days import Calendar
+    from ..home import Home
+    from ..users import User
+    from .runs import ExportRuns
 
 
-def run_export(wb: Workbench, run_id: int) -> Run:
+class Opened(Protocol):
+    """What a run needs of an opened workbench (``workbench.open``), named without importing
+    the app that wires it."""
+
+    home: Home
+    clock: Clock
+    calendar: Calendar
+    user: User
+    export_runs: ExportRuns
+
+
+def run_export(wb: Opened, run_id: int) -> Run:
     """Execute ``notebooks/run_export.ipynb`` for a run (claimed inside); the run as it ended.
     A kernel that dies, or a stop, is recorded on the run when the run could not say so."""
     from ..notebooks import KernelDied, NotebookFailed, execute, pinned_clock, run_path
@@ -30,7 +45,7 @@ def run_export(wb: Workbench, run_id: int) -> Run:
             output.unlink(missing_ok=True)
             raise Conflict(f"export run #{run_id} is taken by another process") from None
         run = wb.export_runs.get(run_id)
-        if isinstance(exc, KernelDied | KeyboardInterrupt) and run.state == "in_progress":
+        if isinstance(exc, KernelDied | KeyboardInterrupt) and run.state == RunState.IN_PROGRESS:
             wb.export_runs.abandon(run_id, "interrupted: the run's kernel stopped before it "
                                            "ended; the next attempt takes it over")
             if wb.export_runs.started_by_hand(run_id):

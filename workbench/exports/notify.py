@@ -15,12 +15,9 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import TYPE_CHECKING
 
 from ..errors import InvalidInput
-
-if TYPE_CHECKING:
-    from .runs import Run
+from .states import Run, RunState
 
 PRODUCT = "Audience Workbench"
 _NONE = "—"
@@ -51,15 +48,14 @@ def run_message(run: Run, *, sender: str, recipients: list[str],
 
 def subject(run: Run) -> str:
     """``[Audience Workbench] Export "Women daily" complete: 3 rows`` / ``... failed``."""
-    state = _state(run.state)
-    text = f"[{PRODUCT}] Export \"{_one_line(run.export)}\" {state}"
-    if run.state == "complete" and run.rows is not None:
+    text = f"[{PRODUCT}] Export \"{_one_line(run.export)}\" {run.state.label}"
+    if run.state == RunState.COMPLETE and run.rows is not None:
         text += f": {_count(run.rows, 'row')}"
     return text
 
 
 def body(run: Run) -> str:
-    state = _state(run.state)
+    state = run.state.label
     lines = [f"Export \"{_one_line(run.export)}\" (run #{run.id}) {state}.", ""]
     fields = [
         ("State", state),
@@ -76,7 +72,7 @@ def body(run: Run) -> str:
     keys = (run.details or {}).get("encrypted_to") or []
     if keys:
         fields.append(("Encrypted to", ", ".join(_one_line(str(key)) for key in keys)))
-    if run.error or run.state != "complete":
+    if run.error or run.state != RunState.COMPLETE:
         fields.append(("Error", _one_line(run.error) if run.error else _NONE))
     width = max(len(label) for label, _ in fields) + 2
     lines += [f"{label + ':':<{width}}{value}" for label, value in fields]
@@ -90,10 +86,6 @@ def _destination(run: Run) -> str:
     if where and name:
         return f"{_one_line(str(where))} (destination \"{name}\")"
     return _one_line(str(where)) if where else (f"destination \"{name}\"" if name else _NONE)
-
-
-def _state(state: str) -> str:
-    return _one_line(state).replace("_", "-")
 
 
 def _when(at: datetime) -> str:

@@ -14,12 +14,10 @@ never a secret and never a customer row.
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,6 +25,9 @@ from ..delivery.upload import RenameUncertain, Staged, delivered, sweep, upload
 from ..errors import Busy, Conflict, NotFound, Stale, StoreError, WorkbenchError
 from ..files import make_private, private_folder
 from .files import render_file_name
+from .notify import run_message
+from .schedule import cancel_deadline
+from .states import Run, RunState
 
 if TYPE_CHECKING:
     from ..home import Home
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from ..store.runs import RunRecords
     from ..users import User
     from .destinations import Destinations, Encryptions
+    from .schedule import Schedule
     from .service import Exports
 
 # A run renews its lease every HEARTBEAT while it works; one whose lease ran out has died with
@@ -46,43 +48,6 @@ SWEEP_EVERY = 600.0  # seconds between two sweeps of one destination by one proc
 class Unrecorded(WorkbenchError):
     """The file reached its final name, but the store would not take the result for as long
     as the lease: the run stays In-Progress until the next attempt finds the file there."""
-
-
-@dataclass
-class Run:
-    id: int
-    export_id: int
-    export: str
-    audience: str
-    state: str
-    scheduled_for: datetime
-    type: str
-    format: str
-    destination: str
-    created_by: str
-    attempts: int
-    rows: int | None
-    bytes: int | None
-    as_of: date | None
-    file_name: str | None
-    error: str | None
-    details: dict
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "export_id": self.export_id, "export": self.export,
-                "audience": self.audience, "state": self.state,
-                "scheduled_for": self.scheduled_for.isoformat(), "type": self.type,
-                "format": self.format, "destination": self.destination,
-                "created_by": self.created_by, "attempts": self.attempts, "rows": self.rows,
-                "bytes": self.bytes, "as_of": self.as_of and self.as_of.isoformat(),
-                "file_name": self.file_name, "error": self.error, "details": self.details}
-
-    def _repr_html_(self) -> str:
-        return (f"<b>run #{self.id}</b> of {html.escape(self.export)}: {self.state} · "
-                f"{self.rows if self.rows is not None else '—'} rows · "
-                f"{html.escape(self.file_name or '—')}"
-                + (f"<br><span style='color:#a00'>{html.escape(self.error)}</span>"
-                   if self.error else ""))
 
 
 class ExportRuns:
@@ -130,7 +95,7 @@ class ExportRuns:
         attempt = self._records.claim(run_id, lease=LEASE, now=self._now())
         if attempt is None:
             run = self.get(run_id)
-            raise Conflict(f"export run #{run_id} is {run.state.replace('_', '-')}: another "
+            raise Conflict(f"export run #{run_id} is {run.state.label}: another "
                            "process has it, or it has ended; it is not delivered twice")
         if notebook:
             self._records.set(run_id, notebook=notebook)
@@ -186,7 +151,7 @@ class ExportRuns:
             try:
                 # False: this attempt lost the run meanwhile; the one that took it over finds
                 # the file on the server and records it.
-                self._records.finish_attempt(run_id, attempt, state="complete", partial=None,
+                self._records.finish_attempt(run_id, attempt, "complete", partial=None,
                                              error=None, next_attempt_at=None, **result)
                 return
             except (Busy, StoreError) as exc:
@@ -224,42 +189,43 @@ class ExportRuns:
                                        "record it)"}})
         return True
 
-    def _finish_refused(self, run_id: int, attempt: int, state: str, error: str, *,
+    def _finish_refused(self, run_id: int, attempt: int, move: str, error: str, *,
                         unknown: bool) -> None:
         run = self._records.get(run_id)
         if unknown:  # staged, and the server could not be asked whether the rename happened
             error += (f"; its file may have reached the server as "
                       f"{run['details']['staged']['file_name']} (the server could not be "
                       "asked): look there before running it again")
-        self._records.finish_attempt(run_id, attempt, state=state, error=error)
+        self._records.finish_attempt(run_id, attempt, move, error=error)
         if run["partial"]:  # what its killed attempt left: removed now if the server answers
             self.sweep(force=True)
 
     def _ended(self, run_id: int) -> Run:
         """The run as it is now, its recipients told if it completed or failed."""
         run = self.get(run_id)
-        if run.state in ("complete", "failed"):
+        if run.state in (RunState.COMPLETE, RunState.FAILED):
             self._notify(run)
             run = self.get(run_id)
         return run
 
     def _refusal(self, run_id: int, attempt: int) -> tuple[str, str] | None:
-        """Why a claimed run must not deliver: its export was canceled (or paused, for a
-        scheduled run), or its window passed while a crashed attempt held it."""
+        """Why a claimed run must not deliver, and the move that ends it: its export was
+        canceled (or paused, for a scheduled run), or its window passed while a crashed
+        attempt held it."""
         run = self._records.get(run_id)
         export = self._exports.get(run["export_id"])
         if export.state == "canceled":
-            return "canceled", "canceled: the export was canceled before this run started"
+            return "refuse", "canceled: the export was canceled before this run started"
         if export.state == "paused" and run["trigger"] == "schedule":
-            return "canceled", "canceled: the export was paused before this run started"
-        deadline = run["scheduled_for"] + timedelta(
-            minutes=export.config.schedule.cancel_after_minutes)
-        if run["trigger"] == "schedule" and attempt > 1 and self._now() > deadline:
-            return "failed", ("interrupted: its process stopped and its window passed before "
-                              "it could be taken over")
+            return "refuse", "canceled: the export was paused before this run started"
+        schedule = export.config.schedule
+        if run["trigger"] == "schedule" and attempt > 1 and \
+                self._now() > cancel_deadline(run["scheduled_for"], schedule):
+            return "fail", (f"interrupted: its process stopped and {_window_passed(schedule)} "
+                            "before it could be taken over")
         if run["trigger"] == "manual" and attempt > 1:
-            return "failed", ("interrupted: the process that ran it stopped before it ended "
-                              "(a run started by hand is one attempt)")
+            return "fail", ("interrupted: the process that ran it stopped before it ended "
+                            "(a run started by hand is one attempt)")
         return None
 
     def _notify(self, run: Run) -> None:
@@ -269,7 +235,6 @@ class ExportRuns:
         if not recipients or self._smtp is None:
             return
         from ..delivery.mail import send
-        from .notify import run_message
 
         try:
             send(run_message(run, sender=self._smtp.sender, recipients=recipients,
@@ -367,16 +332,14 @@ class ExportRuns:
         run = self._records.get(run_id)
         retry = None
         if run["trigger"] == "schedule":
-            config = self._exports.get(run["export_id"]).config
-            deadline = run["scheduled_for"] + timedelta(
-                minutes=config.schedule.cancel_after_minutes)
+            schedule = self._exports.get(run["export_id"]).config.schedule
             retry = self._now() + timedelta(minutes=min(2 ** (attempt - 1), 60))
-            retry = retry if retry <= deadline else None
+            retry = retry if retry <= cancel_deadline(run["scheduled_for"], schedule) else None
         if retry is None:
-            self._records.finish_attempt(run_id, attempt, state="failed", error=error)
+            self._records.finish_attempt(run_id, attempt, "fail", error=error)
         else:
             self._records.finish_attempt(
-                run_id, attempt, state="scheduled", next_attempt_at=retry, lease_until=None,
+                run_id, attempt, "retry", next_attempt_at=retry, lease_until=None,
                 error=f"attempt {attempt} failed, retrying at "
                       f"{retry.isoformat(timespec='minutes')}: {error}")
 
@@ -390,32 +353,36 @@ class ExportRuns:
         for export in self._exports.list():
             if export.state != "active":
                 continue  # paused and canceled exports create no runs
-            config = export.config
-            window = timedelta(minutes=config.schedule.cancel_after_minutes)
+            schedule = export.config.schedule
             since = max(filter(None, [self._records.last_scheduled(export.id),
                                       export.activated_at]))
-            due = occurrences(config.schedule, after=since, until=now, limit=1000)
-            planned = [(when, None if now <= when + window else
-                        f"canceled: its window ({config.schedule.cancel_after_minutes} min) "
-                        f"passed before it could start (the scheduler was not running at "
-                        f"{when.isoformat(timespec='minutes')})") for when in due]
+            due = occurrences(schedule, after=since, until=now, limit=1000)
+            planned = [(when, None if now <= cancel_deadline(when, schedule) else
+                        f"canceled: {_window_passed(schedule)} before it could start (the "
+                        f"scheduler was not running at {when.isoformat(timespec='minutes')})")
+                       for when in due]
             made = self._records.create_scheduled(export.id, planned, self._user.name)
             if made:
                 lines.append(f"export #{export.id} {export.name}: {made} run(s) created")
         self._collect_folders()
         lines += self.sweep()
+        return lines + self._cancel_unstarted(now)
+
+    def _cancel_unstarted(self, now: datetime) -> list[str]:
+        """Cancel the runs that will never start: started by hand by a process that stopped
+        before claiming them, or scheduled and not begun before their window passed."""
+        lines = []
         for run in self._records.unstarted_manual(before=now - timedelta(minutes=10)):
-            self._records.finish(run["id"], state="canceled", error=(
-                "canceled: the process that started it stopped before it began"))
-            lines.append(f"export run #{run['id']} canceled: its starter stopped")
+            if self._records.cancel(run["id"], "canceled: the process that started it "
+                                               "stopped before it began"):
+                lines.append(f"export run #{run['id']} canceled: its starter stopped")
         for run in self._records.due(now):
-            if run["state"] == "scheduled" and run["attempts"] == 0:
-                config = self._exports.get(run["export_id"]).config
-                if now > run["scheduled_for"] + timedelta(
-                        minutes=config.schedule.cancel_after_minutes):
-                    self._records.finish(run["id"], state="canceled", error=(
-                        "canceled: its window passed before it could start"))
-                    lines.append(f"export run #{run['id']} canceled: its window passed")
+            if run["state"] == RunState.SCHEDULED and run["attempts"] == 0:
+                schedule = self._exports.get(run["export_id"]).config.schedule
+                reason = f"{_window_passed(schedule)} before it could start"
+                if now > cancel_deadline(run["scheduled_for"], schedule) and \
+                        self._records.cancel(run["id"], f"canceled: {reason}"):
+                    lines.append(f"export run #{run['id']} canceled: {reason}")
         return lines
 
     def _collect_folders(self) -> None:
@@ -427,7 +394,7 @@ class ExportRuns:
                 state = self._records.get(int(folder.name.removeprefix("run-")))["state"]
             except (ValueError, WorkbenchError):
                 state = None
-            if state != "in_progress":
+            if state != RunState.IN_PROGRESS:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def due(self, now: datetime) -> list[int]:
@@ -466,6 +433,11 @@ class ExportRuns:
                    attempts=row["attempts"], rows=row["rows"], bytes=row["bytes"],
                    as_of=row["as_of"], file_name=row["file_name"], error=row["error"],
                    details=row["details"])
+
+
+def _window_passed(schedule: Schedule) -> str:
+    """How a run's reason says it ran out of time (``cancel_after_minutes``)."""
+    return f"its window ({schedule.cancel_after_minutes} min) passed"
 
 
 def _zone(config):

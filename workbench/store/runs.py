@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, exists, insert, literal, or_, select, update
 
 from ..errors import Conflict, NotFound
+from ..exports.states import ENDED, MOVES, RunState
 from . import Store
 from .schema import export_runs
 
@@ -26,7 +27,7 @@ class RunRecords:
         """A run started by hand, unless the export has an unfinished one (in progress, or
         started by hand and not yet claimed): one conditional INSERT, backed by a unique index,
         so two at once make one run. The other is refused naming the unfinished run."""
-        values = {"export_id": export_id, "state": "scheduled",
+        values = {"export_id": export_id, "state": _target("make"),
                   "scheduled_for": scheduled_for.astimezone(UTC), "trigger": "manual",
                   "created_by": user, "created_at": self._store.now(), "attempts": 0,
                   "details": json.dumps(details) if details else None}
@@ -44,7 +45,7 @@ class RunRecords:
                     export_runs.c.id.in_(_unfinished(export_id))).order_by(
                     export_runs.c.id)).first()
             raise Conflict(f"export {export_id} has run #{busy.id} "
-                           f"{busy.state.replace('_', '-')}; wait for it to end" if busy else
+                           f"{RunState(busy.state).label}; wait for it to end" if busy else
                            f"export {export_id} has a run starting; wait for it to end")
         return created
 
@@ -61,7 +62,7 @@ class RunRecords:
             try:
                 with self._store.begin() as conn:
                     conn.execute(insert(export_runs).values(
-                        export_id=export_id, state="canceled" if reason else "scheduled",
+                        export_id=export_id, state=_target("miss" if reason else "make"),
                         scheduled_for=when.astimezone(UTC), trigger="schedule", created_by=user,
                         created_at=self._store.now(), attempts=0, error=reason,
                         finished_at=self._store.now() if reason else None))
@@ -83,11 +84,11 @@ class RunRecords:
         own until it has been attempted: a scheduler never takes it from the waiting CLI."""
         at = now.astimezone(UTC)
         query = select(export_runs).where(or_(
-            and_(export_runs.c.state == "scheduled", export_runs.c.scheduled_for <= at,
+            and_(export_runs.c.state == RunState.SCHEDULED, export_runs.c.scheduled_for <= at,
                  or_(export_runs.c.trigger == "schedule", export_runs.c.attempts > 0),
                  or_(export_runs.c.next_attempt_at.is_(None),
                      export_runs.c.next_attempt_at <= at)),
-            and_(export_runs.c.state == "in_progress", export_runs.c.lease_until < at)),
+            and_(export_runs.c.state == RunState.IN_PROGRESS, export_runs.c.lease_until < at)),
         ).order_by(export_runs.c.scheduled_for, export_runs.c.id)
         with self._store.read() as conn:
             return [_row(row) for row in conn.execute(query)]
@@ -95,7 +96,7 @@ class RunRecords:
     def unstarted_manual(self, *, before: datetime) -> list[dict]:
         """Runs started by hand that no process ever claimed (their CLI stopped first)."""
         query = select(export_runs).where(and_(
-            export_runs.c.trigger == "manual", export_runs.c.state == "scheduled",
+            export_runs.c.trigger == "manual", export_runs.c.state == RunState.SCHEDULED,
             export_runs.c.attempts == 0, export_runs.c.created_at < before.astimezone(UTC)))
         with self._store.read() as conn:
             return [_row(row) for row in conn.execute(query)]
@@ -103,13 +104,13 @@ class RunRecords:
     def claim(self, run_id: int, *, lease: timedelta, now: datetime) -> int | None:
         """Take the run: its attempt number for exactly one caller while it is scheduled or its
         lease ran out; None for everyone else."""
+        _, sources, target = MOVES["claim"]
         with self._store.begin() as conn:
             done = conn.execute(update(export_runs).where(and_(
-                export_runs.c.id == run_id,
-                or_(export_runs.c.state == "scheduled",
-                    and_(export_runs.c.state == "in_progress",
-                         export_runs.c.lease_until < now.astimezone(UTC))))).values(
-                state="in_progress", started_at=now.astimezone(UTC),
+                export_runs.c.id == run_id, export_runs.c.state.in_(sources),
+                or_(export_runs.c.state != RunState.IN_PROGRESS,
+                    export_runs.c.lease_until < now.astimezone(UTC)))).values(
+                state=target, started_at=now.astimezone(UTC),
                 lease_until=(now + lease).astimezone(UTC),
                 attempts=export_runs.c.attempts + 1))
             if done.rowcount != 1:
@@ -121,7 +122,7 @@ class RunRecords:
         """Extend the lease of the attempt that holds the run; False once it lost the run."""
         with self._store.begin() as conn:
             done = conn.execute(update(export_runs).where(and_(
-                export_runs.c.id == run_id, export_runs.c.state == "in_progress",
+                export_runs.c.id == run_id, export_runs.c.state == RunState.IN_PROGRESS,
                 export_runs.c.attempts == attempt)).values(lease_until=until.astimezone(UTC)))
             return done.rowcount == 1
 
@@ -130,7 +131,7 @@ class RunRecords:
         still holds the run (False: it was taken over; nothing must be renamed)."""
         with self._store.begin() as conn:
             row = conn.execute(select(export_runs.c.details).where(and_(
-                export_runs.c.id == run_id, export_runs.c.state == "in_progress",
+                export_runs.c.id == run_id, export_runs.c.state == RunState.IN_PROGRESS,
                 export_runs.c.attempts == attempt))).first()
             if row is None:
                 return False
@@ -143,7 +144,7 @@ class RunRecords:
         """Whether that attempt holds the run and its lease has not run out."""
         with self._store.read() as conn:
             return conn.execute(select(export_runs.c.id).where(and_(
-                export_runs.c.id == run_id, export_runs.c.state == "in_progress",
+                export_runs.c.id == run_id, export_runs.c.state == RunState.IN_PROGRESS,
                 export_runs.c.attempts == attempt,
                 export_runs.c.lease_until >= now.astimezone(UTC)))).first() is not None
 
@@ -151,7 +152,7 @@ class RunRecords:
         """Runs whose temporary file may still be on their server, with no live attempt."""
         query = select(export_runs).where(and_(
             export_runs.c.partial.is_not(None),
-            or_(export_runs.c.state != "in_progress",
+            or_(export_runs.c.state != RunState.IN_PROGRESS,
                 export_runs.c.lease_until < now.astimezone(UTC))))
         with self._store.read() as conn:
             return [_row(row) for row in conn.execute(query)]
@@ -159,21 +160,26 @@ class RunRecords:
     def workbench_id(self) -> str:
         return self._store.workbench_id()
 
-    def finish_attempt(self, run_id: int, attempt: int, **values) -> bool:
-        """End an attempt's work (any state) only if that attempt still holds the run: a process
-        that lost its lease never overwrites what the one that took over recorded."""
-        values = _ending(self._store.now(), **values)
+    def finish_attempt(self, run_id: int, attempt: int, move: str, **values) -> bool:
+        """End an attempt's work by one of its ``MOVES`` only if that attempt still holds the
+        run: a process that lost its lease never overwrites what the one that took over
+        recorded."""
+        _, sources, target = MOVES[move]
+        values = _ending(self._store.now(), state=target, **values)
         with self._store.begin() as conn:
             done = conn.execute(update(export_runs).where(and_(
-                export_runs.c.id == run_id, export_runs.c.state == "in_progress",
+                export_runs.c.id == run_id, export_runs.c.state.in_(sources),
                 export_runs.c.attempts == attempt)).values(**values))
             return done.rowcount == 1
 
-    def finish(self, run_id: int, *, state: str, **values) -> None:
-        """End a run whatever holds it (canceling one nobody started)."""
+    def cancel(self, run_id: int, error: str) -> bool:
+        """Cancel a run nobody started; False when a process claimed it meanwhile."""
+        _, sources, target = MOVES["cancel"]
         with self._store.begin() as conn:
-            conn.execute(update(export_runs).where(export_runs.c.id == run_id).values(
-                **_ending(self._store.now(), state=state, **values)))
+            done = conn.execute(update(export_runs).where(and_(
+                export_runs.c.id == run_id, export_runs.c.state.in_(sources))).values(
+                **_ending(self._store.now(), state=target, error=error)))
+            return done.rowcount == 1
 
     def set(self, run_id: int, **values) -> None:
         values = _utc(values)
@@ -200,8 +206,12 @@ def _unfinished(export_id: int):
     """Ids of an export's runs that stop another from starting by hand."""
     return select(export_runs.c.id).where(and_(
         export_runs.c.export_id == export_id,
-        or_(export_runs.c.state == "in_progress",
-            and_(export_runs.c.state == "scheduled", export_runs.c.trigger == "manual"))))
+        or_(export_runs.c.state == RunState.IN_PROGRESS,
+            and_(export_runs.c.state == RunState.SCHEDULED, export_runs.c.trigger == "manual"))))
+
+
+def _target(move: str) -> RunState:
+    return MOVES[move][2]
 
 
 def _ending(now: datetime, **values) -> dict:
@@ -211,7 +221,7 @@ def _ending(now: datetime, **values) -> dict:
         values["details"] = json.dumps(values["details"])
     if values.get("error"):
         values["error"] = values["error"][:2000]
-    if values.get("state") in ("complete", "failed", "canceled"):
+    if values["state"] in ENDED:
         values.setdefault("finished_at", now)
         values.setdefault("lease_until", None)
     return _utc(values)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from ..errors import WorkbenchError
+from ..exports.states import RunState
 from ..freshness import sentence
 from .forms import DestinationForm, EncryptionForm
 from .style import DASH, badge, escape, number, stale_note
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 ACTION_LABELS = {"edit": "Edit", "activate": "Activate", "pause": "Pause", "cancel": "Cancel",
                  "run": "Run now", "preview": "Preview", "test": "Test connection",
                  "remove": "Remove"}
-RUN_STATES = ["scheduled", "in_progress", "complete", "failed", "canceled"]
+RUN_STATES = list(RunState)
 LIVE_SECONDS = 2.0
 
 
@@ -71,7 +72,6 @@ RUN_COLUMNS = [{"key": k, "label": label, **({"numeric": True} if k in ("rows", 
 def follow(app: App, run_id: int, refresh, live: w.HTML | None = None) -> None:
     """Refresh a page every couple of seconds until run ``run_id`` has ended (it starts as
     Scheduled, then In-Progress), then once more."""
-    ended = ("complete", "failed", "canceled")
     if not app.background:
         refresh()
         return
@@ -83,10 +83,10 @@ def follow(app: App, run_id: int, refresh, live: w.HTML | None = None) -> None:
                 state = app.wb.export_runs.get(run_id).state
                 if live is not None:
                     live.value = (f'<span class="wb-muted">run #{run_id} is '
-                                  f'{state.replace("_", "-")}: refreshing '
+                                  f'{state.label}: refreshing '
                                   '<span class="wb-spinner"></span></span>')
                 refresh()
-                if state in ended:
+                if state.ended:
                     break
                 time.sleep(LIVE_SECONDS)
         except Exception:  # a page that went away meanwhile: nothing to refresh
@@ -223,7 +223,7 @@ class ManageExports:
         self.exports_table.on_click(self._open_audience)
         # History
         self.state_filter = w.Dropdown(options=[("All states", "")] + [
-            (s.replace("_", "-").title(), s) for s in RUN_STATES], description="State")
+            (s.label.title(), s.value) for s in RUN_STATES], description="State")
         self.audience_filter = w.Dropdown(options=[("All audiences", "")],
                                           description="Audience")
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
@@ -317,7 +317,7 @@ class ManageExports:
         self.runs_table.rows = run_rows(runs)
         if not getattr(self, "_checked_busy", False):  # opened while a run works: follow it
             self._checked_busy = True
-            busy = [r for r in every if r.state == "in_progress"]
+            busy = [r for r in every if r.state == RunState.IN_PROGRESS]
             if busy:
                 follow(self.app, busy[0].id, self.refresh_runs, self.live)
 
