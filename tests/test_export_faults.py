@@ -71,6 +71,8 @@ def test_a_connection_dropped_mid_upload_leaves_nothing_under_the_final_name(wb,
     """The session's sshd process is killed while a large file streams: one line saying
     what happened, nothing under the final name; the temporary file the server kept is
     recorded and removed by the next sweep."""
+    from types import SimpleNamespace
+
     import psutil
 
     from workbench.delivery.upload import upload
@@ -94,9 +96,9 @@ def test_a_connection_dropped_mid_upload_leaves_nothing_under_the_final_name(wb,
     killer = threading.Thread(target=kill_session)
     killer.start()
     with pytest.raises(SftpError) as raised, open(payload, "rb") as source:
-        upload(target, source, "final.csv", workbench=wb.store.workbench_id(), run_id=9,
-               attempt=1, live=lambda *_: False, writing=recorded.append,
-               staging=lambda staged: None)
+        upload(target, source, "final.csv", SimpleNamespace(
+            workbench=wb.store.workbench_id(), run_id=9, attempt=1, live=lambda *_: False,
+            writing=recorded.append, staging=lambda _s: None))
     killer.join()
     assert killed.is_set() and "\n" not in str(raised.value)
     assert "closed during the transfer" in str(raised.value) or "Failure" not in str(

@@ -32,6 +32,8 @@ def partner(partnered):
 def test_a_full_remote_disk_is_said_as_such(partner, server, tmp_path):
     """A 64 KB file system mounted where the partner's folder is: the upload fails saying the
     server could not write, most often a full disk; nothing under the final name."""
+    from types import SimpleNamespace
+
     from workbench.delivery.upload import upload
 
     small = server.writable / "small"
@@ -46,9 +48,9 @@ def test_a_full_remote_disk_is_said_as_such(partner, server, tmp_path):
         target = partner.destinations.target("partner")
         target = dataclasses.replace(target, path=str(small))
         with pytest.raises(SftpError) as raised, open(payload, "rb") as source:
-            upload(target, source, "rows.csv", workbench=partner.store.workbench_id(),
-                   run_id=1, attempt=1, live=lambda *_: False, writing=lambda _p: None,
-                   staging=lambda _s: None)
+            upload(target, source, "rows.csv", SimpleNamespace(
+                workbench=partner.store.workbench_id(), run_id=1, attempt=1,
+                live=lambda *_: False, writing=lambda _p: None, staging=lambda _s: None))
         said = str(raised.value)
         assert ("could not write" in said or "kept 65,536 of the 1,000,000 bytes" in said) \
             and "full disk" in said and "\n" not in said

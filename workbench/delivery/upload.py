@@ -2,9 +2,9 @@
 
 The file is written under a temporary name beside the target, ``.NAME.part-W-RUN-ATTEMPT`` (W:
 this workbench's id, so it sweeps only its own), hashed as it streams, and renamed to ``NAME``
-only when complete. Before the rename the caller records what will be there (name, bytes,
-SHA-256): a file that reached its final name is a delivered file, and whoever takes the run over
-can prove it is there (``delivered``) instead of sending it twice. A file of the final name
+only when complete. Before the rename the caller's ``Ledger`` records what will be there
+(name, bytes, SHA-256): a file that reached its final name is a delivered file, and whoever
+takes the run over can prove it is there (``delivered``) instead of sending it twice. A file of the final name
 already on the server is never overwritten: SFTP's rename refuses it, and it is checked first.
 
 Every way an upload ends removes its temporary file while the server can be reached; what a
@@ -18,8 +18,8 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import BinaryIO
+from dataclasses import asdict, dataclass
+from typing import BinaryIO, Protocol
 
 from ..errors import DeliveryError, SftpError, WorkbenchError
 
@@ -36,6 +36,33 @@ class Staged:
     bytes: int
     sha256: str
 
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def of(cls, recorded: dict) -> Staged:
+        """What was recorded before a rename (``to_json``, with whatever the caller added)."""
+        return cls(recorded["file_name"], recorded["bytes"], recorded["sha256"])
+
+
+class Ledger(Protocol):
+    """Where an upload says how far it got, as it goes: one attempt of one run, recorded."""
+
+    workbench: str  # this workbench's id: its temporary files are the ones it sweeps
+    run_id: int
+    attempt: int
+
+    def writing(self, path: str | None) -> None:
+        """The temporary path, before a byte is written; None once it is removed after a
+        failure (once renamed, the caller records that with the result)."""
+
+    def staging(self, staged: Staged) -> None:
+        """Record what the final name will hold, just before the rename; raises if this
+        attempt no longer holds the run (nothing is renamed)."""
+
+    def live(self, run_id: int, attempt: int) -> bool:
+        """Whether an attempt still works (sweeps keep its temporary file)."""
+
 
 def partial_name(name: str, workbench: str, run_id: int, attempt: int) -> str:
     return f".{name}.part-{workbench}-{run_id}-{attempt}"
@@ -46,50 +73,31 @@ def final_path(folder: str, name: str) -> str:
     return posixpath.join(folder, name)
 
 
-def upload(target, source: BinaryIO, name: str, *, workbench: str, run_id: int, attempt: int,
-           live: Callable[[int, int], bool], writing: Callable[[str | None], None],
-           staging: Callable[[Staged], None]) -> Staged:
-    """Upload ``source`` as ``name`` in ``target.path`` (see the module's docstring).
+def upload(target, source: BinaryIO, name: str, ledger: Ledger) -> Staged:
+    """Upload ``source`` as ``name`` in ``target.path`` (see the module's docstring), telling
+    ``ledger`` how far it got; what the final name holds.
 
-    ``live(run, attempt)``: whether an attempt still works (its temporary file is kept by
-    sweeps); ``writing(path)``: the temporary path before a byte is written, None once it is
-    removed after a failure (once renamed, the caller records that with the result);
-    ``staging(staged)``: record what the final name will hold, just before the rename (raises
-    if this attempt no longer holds the run: nothing is renamed). After the rename nothing
-    here touches the store: what can fail there is the caller's to wait for. A rename whose
-    answer was lost with the connection raises ``RenameUncertain``: whether the file is in
-    place is for the next attempt to look (``delivered``)."""
+    After the rename nothing here touches the store: what can fail there is the caller's to
+    wait for. A rename whose answer was lost with the connection raises ``RenameUncertain``:
+    whether the file is in place is for the next attempt to look (``delivered``)."""
     from .sftp import open_sftp, translate_error
 
     folder = target.path.rstrip("/") or "/"
     final = final_path(folder, name)
-    partial = final_path(folder, partial_name(name, workbench, run_id, attempt))
+    partial = final_path(folder, partial_name(name, ledger.workbench, ledger.run_id,
+                                              ledger.attempt))
+    writing = ledger.writing
     with open_sftp(target) as sftp:
         written = False
         try:
-            sweep_folder(sftp, folder, workbench, live)
+            sweep_folder(sftp, folder, ledger.workbench, ledger.live)
             if exists(sftp, final):
                 raise DeliveryError(f"{final} exists already on {target.where}; it is never "
                                     "overwritten (remove it, or change the file name)")
             writing(partial)
             written = True
-            digest, size = hashlib.sha256(), 0
-            with sftp.open(partial, "wb") as remote:
-                remote.set_pipelined(True)  # writes stream without waiting for each reply
-                while chunk := source.read(CHUNK):
-                    remote.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-            # paramiko reports no error of a pipelined write (a full disk, a quota): the size
-            # on the server is what says the whole file is there.
-            kept = sftp.stat(partial).st_size
-            if kept != size:
-                raise SftpError(
-                    f"{target.where} kept {kept:,} of the {size:,} bytes written to {partial} "
-                    "(most often a full disk or a quota on the server); nothing was renamed "
-                    "into place", "not_writable")
-            staged = Staged(name, size, digest.hexdigest())
-            staging(staged)
+            staged = Staged(name, *_write(sftp, source, partial, target))
+            ledger.staging(staged)
             try:
                 sftp.rename(partial, final)  # the commit point; SFTP v3 refuses an existing name
             except BaseException as exc:
@@ -109,6 +117,26 @@ def upload(target, source: BinaryIO, name: str, *, workbench: str, run_id: int, 
             if isinstance(exc, WorkbenchError) or not isinstance(exc, Exception):
                 raise
             raise translate_error(exc, target, final) from exc
+
+
+def _write(sftp, source: BinaryIO, partial: str, target) -> tuple[int, str]:
+    """Stream ``source`` into ``partial``: its size and SHA-256, once the server holds it all."""
+    digest, size = hashlib.sha256(), 0
+    with sftp.open(partial, "wb") as remote:
+        remote.set_pipelined(True)  # writes stream without waiting for each reply
+        while chunk := source.read(CHUNK):
+            remote.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    # paramiko reports no error of a pipelined write (a full disk, a quota): the size on the
+    # server is what says the whole file is there.
+    kept = sftp.stat(partial).st_size
+    if kept != size:
+        raise SftpError(
+            f"{target.where} kept {kept:,} of the {size:,} bytes written to {partial} "
+            "(most often a full disk or a quota on the server); nothing was renamed "
+            "into place", "not_writable")
+    return size, digest.hexdigest()
 
 
 class RenameUncertain(DeliveryError):

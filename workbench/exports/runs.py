@@ -111,17 +111,17 @@ class ExportRuns:
         private_folder(folder)
         beat = _Heartbeat(lambda: self._records.renew(
             run_id, attempt, until=self._now() + LEASE))
-        progress = {"staged": False}
+        ledger = _Ledger(self._records, run_id, attempt, self._live)
         try:
             with beat:
-                result = self._deliver(self._records.get(run_id), folder, attempt, progress)
+                result = self._deliver(self._records.get(run_id), folder, ledger)
                 self._commit(run_id, attempt, result)
         except (Unrecorded, RenameUncertain) as exc:  # maybe delivered: never Failed
             run = self.get(run_id)
             run.error = str(exc)
             return run
         except BaseException as exc:
-            if progress["staged"] and not isinstance(exc, WorkbenchError):
+            if ledger.staged and not isinstance(exc, WorkbenchError):
                 raise  # stopped at or after the rename: the next attempt looks on the server
             if not isinstance(exc, WorkbenchError):
                 self._stopped(run_id, attempt, exc)
@@ -175,7 +175,7 @@ class ExportRuns:
         export = self._exports.get(run["export_id"])
         try:
             there = delivered(self._destinations.target(export.config.destination),
-                              Staged(staged["file_name"], staged["bytes"], staged["sha256"]))
+                              Staged.of(staged))
         except WorkbenchError:
             return None
         if not there:
@@ -244,9 +244,8 @@ class ExportRuns:
             note = f"not sent: {exc}"
         self._records.set(run.id, details=json.dumps({**run.details, "notification": note}))
 
-    def _deliver(self, run: dict, folder, attempt: int, progress: dict) -> dict:
-        """Write, encrypt and upload the run's file; ``progress["staged"]`` once what the final
-        name will hold is recorded (from then on the file may be in place)."""
+    def _deliver(self, run: dict, folder, ledger: _Ledger) -> dict:
+        """Write, encrypt and upload the run's file, the upload recorded in ``ledger``."""
         export = self._exports.get(run["export_id"])
         config = export.config
         # Fresh enough for this run's day, unless the person who ran it by hand allowed it.
@@ -273,21 +272,10 @@ class ExportRuns:
         details = {"destination": target.location,
                    "username": target.username, "encrypted_to": fingerprints,
                    "csv_bytes": written.bytes, **({"allowed_stale": stale} if stale else {})}
-
-        def staging(staged: Staged) -> None:  # just before the rename: what will be there
-            if not self._records.stage(run["id"], attempt, {
-                    "file_name": staged.file_name, "bytes": staged.bytes,
-                    "sha256": staged.sha256, "rows": written.rows,
-                    "as_of": written.as_of and written.as_of.isoformat(), "details": details}):
-                raise Conflict(f"export run #{run['id']} was taken over by another process "
-                               "before its file was renamed into place; nothing was renamed")
-            progress["staged"] = True
-
+        ledger.sent = {"rows": written.rows, "as_of": written.as_of and written.as_of.isoformat(),
+                       "details": details}
         with open(payload, "rb") as source:
-            staged = upload(target, source, name, workbench=self._records.workbench_id(),
-                            run_id=run["id"], attempt=attempt, live=self._live,
-                            writing=lambda path: self._records.set(run["id"], partial=path),
-                            staging=staging)
+            staged = upload(target, source, name, ledger)
         return {"rows": written.rows, "bytes": staged.bytes, "as_of": written.as_of,
                 "file_name": name, "details": {**details, "sha256": staged.sha256}}
 
@@ -433,6 +421,29 @@ class ExportRuns:
                    attempts=row["attempts"], rows=row["rows"], bytes=row["bytes"],
                    as_of=row["as_of"], file_name=row["file_name"], error=row["error"],
                    details=row["details"])
+
+
+class _Ledger:
+    """One attempt's upload as its run records it (``upload.Ledger``): ``staged`` once what
+    the final name will hold is recorded, from when the file may be in place."""
+
+    def __init__(self, records: RunRecords, run_id: int, attempt: int,
+                 live: Callable[[int, int], bool]):
+        self._records = records
+        self.workbench = records.workbench_id()
+        self.run_id, self.attempt, self.live = run_id, attempt, live
+        self.sent: dict = {}  # rows, as-of day and details of the file, recorded with it
+        self.staged = False
+
+    def writing(self, path: str | None) -> None:
+        self._records.set(self.run_id, partial=path)
+
+    def staging(self, staged: Staged) -> None:
+        if not self._records.stage(self.run_id, self.attempt,
+                                   {**staged.to_json(), **self.sent}):
+            raise Conflict(f"export run #{self.run_id} was taken over by another process "
+                           "before its file was renamed into place; nothing was renamed")
+        self.staged = True
 
 
 def _window_passed(schedule: Schedule) -> str:

@@ -2,10 +2,12 @@
 
 ::
 
-    (new) ──make──▶ scheduled ──claim──▶ in_progress ──complete──▶ complete
-    (new) ──miss──▶ canceled      ▲  │         │  │  └──fail────▶ failed
-                        ▲        │  └─retry──┘  └──refuse──▶ canceled
-    scheduled ─cancel───┘        └─ claim again: its lease ran out (its process died)
+    (new) ─make─▶ scheduled ─claim─▶ in_progress ─complete─▶ complete
+                   │     ▲              │  │  │
+                   │     └────retry─────┘  │  └─fail───▶ failed
+                   └─cancel─▶ canceled ◀─refuse┘
+    (new) ─miss─▶ canceled
+    in_progress ─claim─▶ in_progress: a new attempt, once its lease ran out (its process died)
 
 Every change of state in the store is conditional on the run being in one of the move's
 "from" states (``MOVES``), so two processes never both move one run; the stored values are
