@@ -15,7 +15,7 @@ from .widgets import Table
 from .work import one_line, run_soon
 
 if TYPE_CHECKING:
-    from .app import App
+    from .navigator import Navigator
 
 COMPOSITION_LABELS = {"gender": "Gender", "age": "Age", "recency": "Purchase recency",
                       "frequency": "Purchase frequency", "monetary": "Monetary spend"}
@@ -33,13 +33,13 @@ def chart_widget(chart) -> w.Widget:
 
 
 class AudiencePage:
-    def __init__(self, app: App, audience_id: int, tab: str | None = None):
-        self.app = app
-        wb = app.wb
+    def __init__(self, nav: Navigator, audience_id: int, tab: str | None = None):
+        self.nav = nav
+        wb = nav.wb
         self.audience = audience = wb.audiences.get(audience_id)
         self.back = w.Button(description="← Audiences", tooltip="Back to all audiences")
         self.back.add_class("wb-link")
-        self.back.on_click(lambda _b: app.show_dashboard())
+        self.back.on_click(lambda _b: nav.go("dashboard"))
         self.message = w.HTML()
         self.confirm = w.VBox()
         self.buttons = {}
@@ -93,8 +93,8 @@ class AudiencePage:
             empty="No runs yet.", loading=True)
         self.export_preview = w.HTML()
         self.export_actions = ExportActions(
-            app, self.message, self.confirm, self._fill_exports,
-            lambda run_id: follow(app, run_id, self._fill_exports), self.export_preview)
+            nav, self.message, self.confirm, self._fill_exports,
+            lambda run_id: follow(nav, run_id, self._fill_exports), self.export_preview)
         self.exports_table.on_action(self.export_actions)
         exports = w.VBox([w.HTML("<h4>Export configurations</h4>"), self.exports_table,
                           self.export_preview, w.HTML("<h4>Run history</h4>"), self.runs_table])
@@ -122,13 +122,13 @@ class AudiencePage:
         self.start.observe(lambda _c: self._draw_history(), "value")
         self.end.observe(lambda _c: self._draw_history(), "value")
         self.attribute.observe(lambda _c: self._draw_composition(), "value")
-        run_soon(self.load, app.background)
+        run_soon(self.load, nav.background)
 
     # -- loading --------------------------------------------------------------------------------
 
     def load(self) -> None:
         """Everything below the header: history, composition, exports (after the page shows)."""
-        wb, audience = self.app.wb, self.audience
+        wb, audience = self.nav.wb, self.audience
         if audience.status == "draft" or audience.size is None:
             self._estimate_draft()
         self.history = wb.processing.history(audience.id)
@@ -139,7 +139,7 @@ class AudiencePage:
 
     def _estimate_draft(self) -> None:
         try:
-            estimate = self.app.wb.audiences.estimate(self.audience.definition)
+            estimate = self.nav.wb.audiences.estimate(self.audience.definition)
         except WorkbenchError as exc:
             self.size.value = f'<div class="wb-big">{DASH}</div>'
             self.share.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
@@ -225,7 +225,7 @@ class AudiencePage:
     def _fill_exports(self) -> None:
         from .exports import export_rows, run_rows
 
-        wb = self.app.wb
+        wb = self.nav.wb
         exports = wb.exports.list(audience=self.audience.id)
         self.exports_table.rows = export_rows(exports)
         runs = [r for e in exports for r in wb.export_runs.history(e.id, limit=20)]
@@ -264,17 +264,17 @@ class AudiencePage:
     def act(self, name: str) -> None:
         if name not in self.allowed:
             return
-        wb, audience = self.app.wb, self.audience
+        wb, audience = self.nav.wb, self.audience
         try:
             if name == "edit":
-                self.app.show_builder(audience.id)
+                self.nav.go("builder", audience_id=audience.id)
             elif name == "duplicate":
                 copy = wb.audiences.duplicate(audience.id)
-                self.app.show_builder(copy.id)
+                self.nav.go("builder", audience_id=copy.id)
             elif name in ("activate", "archive"):
                 self._ask(name)
             elif name == "export":
-                self.app.show_export_builder(audience_id=audience.id)
+                self.nav.go("export", audience_id=audience.id)
         except WorkbenchError as exc:
             self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
 
@@ -295,7 +295,7 @@ class AudiencePage:
 
     def confirm_action(self, name: str) -> bool:
         self.confirm.children = []
-        audiences = self.app.wb.audiences
+        audiences = self.nav.wb.audiences
         try:
             if name == "activate":
                 audiences.activate(self.audience.id, version=self.audience.version)
@@ -304,7 +304,7 @@ class AudiencePage:
         except WorkbenchError as exc:
             self.message.value = f'<div class="wb-error">Not done: {escape(one_line(exc))}</div>'
             return False
-        self.app.show_audience(self.audience.id)
+        self.nav.go("audience", audience_id=self.audience.id)
         return True
 
 

@@ -16,7 +16,7 @@ from .style import escape
 from .work import one_line
 
 if TYPE_CHECKING:
-    from .app import App
+    from .navigator import Navigator
 
 STEPS = ("Setup", "Attributes", "Notification")
 # Which fields of the configuration each step edits (the service's messages name them).
@@ -64,9 +64,9 @@ class ColumnRow:
 
 
 class ExportBuilder:
-    def __init__(self, app: App, audience_id: int | None = None, export_id: int | None = None):
-        self.app = app
-        wb = app.wb
+    def __init__(self, nav: Navigator, audience_id: int | None = None, export_id: int | None = None):
+        self.nav = nav
+        wb = nav.wb
         self.export_id, self.version = export_id, None
         config: dict = {}
         if export_id is not None:
@@ -186,7 +186,7 @@ class ExportBuilder:
         self.message = w.HTML()
         close = w.Button(description="← " + self.audience.name, tooltip="Back to the audience")
         close.add_class("wb-link")
-        close.on_click(lambda _b: app.show_audience(self.audience.id))
+        close.on_click(lambda _b: nav.go("audience", audience_id=self.audience.id))
         title = "Edit export" if export_id else "New export"
         self.widget = w.VBox([
             w.HBox([close, w.HTML(f'<span class="wb-title">{title}</span>')],
@@ -231,7 +231,7 @@ class ExportBuilder:
                 "columns": [c.column() for c in self.columns], "notify": notify}
 
     def problems(self) -> list[str]:
-        return self.app.wb.exports.check(self.config())
+        return self.nav.wb.exports.check(self.config())
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -283,7 +283,7 @@ class ExportBuilder:
                 self._show(problems, step)
                 self.message.value = '<div class="wb-error">Not saved: fix the marked fields.</div>'
                 return False
-        exports = self.app.wb.exports
+        exports = self.nav.wb.exports
         try:
             if self.export_id is None:
                 export = exports.create(self.config())
@@ -293,14 +293,14 @@ class ExportBuilder:
             self.message.value = f'<div class="wb-error">Not saved: {escape(one_line(exc))}</div>'
             return False
         self.export_id, self.version = export.id, export.version
-        self.app.show_audience(self.audience.id, tab="exports")
+        self.nav.go("audience", audience_id=self.audience.id, tab="exports")
         return True
 
     # -- live parts -----------------------------------------------------------------------------
 
     def refresh_name(self) -> None:
         try:
-            name = self.app.wb.exports.next_file_name(self.config())
+            name = self.nav.wb.exports.next_file_name(self.config())
             self.next_name.value = f'<div class="wb-muted">Next file: <code>{escape(name)}</code></div>'
         except (WorkbenchError, ValueError) as exc:  # a file name's problem, said plainly
             text = one_line(exc) if isinstance(exc, WorkbenchError) else str(exc)
@@ -343,7 +343,7 @@ class ExportBuilder:
     def refresh_preview(self) -> None:
         config = self.config()
         try:
-            preview = self.app.wb.exports.preview(config, limit=5)
+            preview = self.nav.wb.exports.preview(config, limit=5)
         except WorkbenchError as exc:
             self.preview.value = f'<div class="wb-muted">No preview: {escape(one_line(exc))}</div>'
             return

@@ -16,7 +16,7 @@ from .style import escape
 from .work import one_line
 
 if TYPE_CHECKING:
-    from .app import App
+    from .navigator import Navigator
 
 ARMOR = re.compile(r"-----BEGIN PGP ([A-Z ]+)-----.*?-----END PGP \1-----", re.S)
 
@@ -93,8 +93,8 @@ def _value(widget):
 
 
 class DestinationForm:
-    def __init__(self, app: App, destination=None, on_done: Callable[[], None] = lambda: None):
-        self.app, self.destination, self.on_done = app, destination, on_done
+    def __init__(self, nav: Navigator, destination=None, on_done: Callable[[], None] = lambda: None):
+        self.nav, self.destination, self.on_done = nav, destination, on_done
         d = destination
         self.fields = Fields()
         self.name = w.Text(value=d.name if d else "", placeholder="partner-sftp")
@@ -161,7 +161,7 @@ class DestinationForm:
     def fetch_key(self) -> None:
         try:
             where = (self.host.value.strip(), self.port.value)
-            self.host_key = self.app.wb.destinations.fetch_host_key(*where)
+            self.host_key = self.nav.wb.destinations.fetch_host_key(*where)
             self.fetched_for = where
         except (WorkbenchError, ValueError, OSError) as exc:
             self.host_key = None
@@ -214,7 +214,7 @@ class DestinationForm:
         if problems:
             self._problems(problems)
             return False
-        destinations = self.app.wb.destinations
+        destinations = self.nav.wb.destinations
         try:
             if editing:
                 destinations.update(self.destination.id, self.data(),
@@ -232,12 +232,12 @@ class DestinationForm:
 
 
 class EncryptionForm:
-    def __init__(self, app: App, encryption=None, on_done: Callable[[], None] = lambda: None):
-        self.app, self.encryption, self.on_done = app, encryption, on_done
+    def __init__(self, nav: Navigator, encryption=None, on_done: Callable[[], None] = lambda: None):
+        self.nav, self.encryption, self.on_done = nav, encryption, on_done
         e = encryption
         self.fields = Fields()
         self.name = w.Text(value=e.name if e else "", placeholder="partner-pgp")
-        armored = "\n\n".join(app.wb.encryptions.armored_keys(e.id)) if e else ""
+        armored = "\n\n".join(nav.wb.encryptions.armored_keys(e.id)) if e else ""
         self.keys = w.Textarea(value=armored,
                                placeholder="Paste one or more ASCII-armored public keys "
                                            "(-----BEGIN PGP PUBLIC KEY BLOCK----- …)",
@@ -274,7 +274,7 @@ class EncryptionForm:
 
     def check_keys(self) -> bool:
         try:
-            infos, warnings = self.app.wb.encryptions.inspect(self.armored())
+            infos, warnings = self.nav.wb.encryptions.inspect(self.armored())
         except WorkbenchError as exc:
             self.found.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>'
                                        for p in getattr(exc, "problems", [one_line(exc)]))
@@ -296,7 +296,7 @@ class EncryptionForm:
         if problems:
             self._problems(problems)
             return False
-        encryptions = self.app.wb.encryptions
+        encryptions = self.nav.wb.encryptions
         data = {"name": self.name.value, "type": "pgp", "keys": self.armored()}
         try:
             if self.encryption is not None:
