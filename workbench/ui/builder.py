@@ -34,14 +34,15 @@ class AudienceBuilder:
         self.audience_id = audience_id
         self.version = None
         stored = {"name": "", "description": "", "rules": []}
+        audience = None
         if audience_id is not None:
             audience = wb.audiences.get(audience_id)
             self.version = audience.version
             stored = audience.definition.model_dump()
         definition = definition or stored
         self.catalog = wb.audiences.catalog()
-        self.can_edit = wb.user.can("audience.edit")
-        self.can_activate = wb.user.can("audience.activate")
+        allowed = wb.audiences.actions(audience)
+        self.can_edit, self.can_activate = "edit" in allowed, "activate" in allowed
 
         self.back = w.Button(description="← Audiences", tooltip="Back to all audiences")
         self.back.add_class("wb-link")
@@ -137,8 +138,8 @@ class AudienceBuilder:
         return row
 
     def _audiences(self) -> list[tuple[str, int]]:
-        return [(f"{a.name} (#{a.id})", a.id) for a in self.nav.wb.audiences.list(sort="name")
-                if a.status == "active" and a.id != self.audience_id]
+        return [(f"{a.name} (#{a.id})", a.id)
+                for a in self.nav.wb.audiences.referable(self.audience_id)]
 
     def _picker_options(self) -> list:
         options: list = [("+ Select attributes", "")]

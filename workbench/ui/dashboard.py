@@ -40,7 +40,7 @@ class AudiencesDashboard:
                                tooltip="Start a new draft audience")
         self.create.add_class("wb-primary")
         self.create.on_click(lambda _b: nav.go("builder"))
-        self.create.layout.display = None if wb.user.can("audience.edit") else "none"
+        self.create.layout.display = None if self._can_create() else "none"
         self.message = w.HTML()
         self.banner = w.HTML()  # processing lags the calendar: said before anything else
         self.count = w.HTML()
@@ -65,13 +65,16 @@ class AudiencesDashboard:
             "Sizes, histories and exports are as of that day until it catches up "
             "(<code>workbench process</code>, or the scheduler).", banner=True)
         self.table.rows = [self._row(a) for a in audiences]
-        can_create = self.nav.wb.user.can("audience.edit")
+        can_create = self._can_create()
         self.table.empty = (
             f"No audience matches “{escape(self.search.value.strip())}”." if self.search.value
             else "No audiences yet — " + ("use <b>Create Audience</b> to define the first one."
                                           if can_create else "an analyst creates them."))
         self.count.value = f'<span class="wb-muted">{len(audiences)} audience' \
                            f'{"" if len(audiences) == 1 else "s"}</span>'
+
+    def _can_create(self) -> bool:
+        return "edit" in self.nav.wb.audiences.actions()  # a new draft's
 
     @staticmethod
     def _row(audience) -> dict:

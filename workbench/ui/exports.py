@@ -233,7 +233,6 @@ class ManageExports:
         for widget in (self.state_filter, self.audience_filter):
             widget.observe(lambda _c: self.refresh_runs(), "value")
         # Destinations and encryptions
-        admin = wb.user.can("destination.edit")
         self.add_destination = w.Button(description="Add Destination", icon="plus")
         self.add_destination.add_class("wb-primary")
         self.add_destination.on_click(lambda _b: self.open_form(DestinationForm(
@@ -252,8 +251,9 @@ class ManageExports:
             ("expires", "Expires"), ("created_by", "Created by"), ("actions", "Actions"))],
             empty="No encryptions yet.")
         self.encryptions_table.on_action(self._encryption_action)
-        for button in (self.add_destination, self.add_encryption):
-            button.layout.display = None if admin else "none"
+        for button, service in ((self.add_destination, wb.destinations),
+                                (self.add_encryption, wb.encryptions)):
+            button.layout.display = None if "add" in service.actions() else "none"
         self.tabs = w.Tab(children=[
             w.VBox([self.exports_table, self.preview]),
             w.VBox([w.HBox([self.state_filter, self.audience_filter, self.refresh_button,
@@ -289,16 +289,14 @@ class ManageExports:
             (name, str(i)) for name, i in audiences]
         self.audience_filter.value = current if current in {str(i) for _n, i in audiences} \
             else ""
-        can = wb.user.can("destination.edit")
-        self.destinations_table.rows = [{"id": str(d.id), "actions": [
-            (a, ACTION_LABELS[a]) for a in ("edit", "test", "remove")] if can else [],
+        allowed = [(a, ACTION_LABELS[a]) for a in wb.destinations.actions() if a != "add"]
+        self.destinations_table.rows = [{"id": str(d.id), "actions": allowed,
             "cells": {"name": escape(d.name), "host": escape(d.host), "path": escape(d.path),
                       "port": str(d.port), "username": escape(d.username),
                       "key": f"<code>{escape(d.fingerprint)}</code>",
                       "created_by": escape(d.created_by)}} for d in wb.destinations.list()]
-        can = wb.user.can("encryption.edit")
-        self.encryptions_table.rows = [{"id": str(e.id), "actions": [("edit", "Edit")]
-                                        if can else [], "cells": {
+        allowed = [(a, ACTION_LABELS[a]) for a in wb.encryptions.actions() if a != "add"]
+        self.encryptions_table.rows = [{"id": str(e.id), "actions": allowed, "cells": {
             "name": escape(e.name), "type": escape(e.type.upper()),
             "keys": "<br>".join(f"<code>{escape(k['fingerprint'])}</code>" for k in e.keys),
             "expires": escape(e.earliest_expiry or "never"),

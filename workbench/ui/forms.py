@@ -84,13 +84,6 @@ class Fields:
         rest = self.show(problems)
         message.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
 
-    def require(self, names: list[str]) -> list[str]:
-        return [f"{n}: required" for n in names if not str(_value(self.inputs[n])).strip()]
-
-
-def _value(widget):
-    return getattr(widget, "value", "")
-
 
 class DestinationForm:
     def __init__(self, nav: Navigator, destination=None, on_done: Callable[[], None] = lambda: None):
@@ -200,21 +193,14 @@ class DestinationForm:
         self.password.value = self.private_key.value = self.passphrase.value = ""
 
     def _save(self) -> bool:
-        problems = self.fields.require(["name", "host", "path", "username"])
-        editing = self.destination is not None
-        if not editing:
-            if self.auth.value == "password" and not self.password.value:
-                problems.append("password: required")
-            if self.auth.value == "key" and not self.private_key.value.strip():
-                problems.append("private_key: required")
-        moved = editing and (self.host.value.strip(), self.port.value) != (
-            self.destination.host, self.destination.port)
-        if (not editing or moved) and not (self.host_key and self.confirmed.value):
-            problems.append("host_key: fetch the server's host key and confirm it")
+        destinations = self.nav.wb.destinations
+        problems = destinations.check(self.data(), editing=self.destination,
+                                      secret="password" if self.auth.value == "password"
+                                      else "private_key")
         if problems:
             self._problems(problems)
             return False
-        destinations = self.nav.wb.destinations
+        editing = self.destination is not None
         try:
             if editing:
                 destinations.update(self.destination.id, self.data(),
@@ -290,12 +276,6 @@ class EncryptionForm:
         return True
 
     def save(self) -> bool:
-        problems = self.fields.require(["name"])
-        if not self.armored():
-            problems.append("keys: paste at least one public key")
-        if problems:
-            self._problems(problems)
-            return False
         encryptions = self.nav.wb.encryptions
         data = {"name": self.name.value, "type": "pgp", "keys": self.armored()}
         try:
