@@ -197,8 +197,7 @@ class Exports:
     def choices(self) -> ExportChoices:
         """What the export builder offers and a new export starts from."""
         from .models import DELIMITERS, RECORD_DELIMITERS, CsvOptions
-        from .schedule import (DEFAULT_CANCEL_AFTER_MINUTES, MAX_CANCEL_AFTER_MINUTES,
-                               MAX_EVERY, UNITS)
+        from .schedule import DEFAULT_CANCEL_AFTER_MINUTES, MAX_CANCEL_AFTER_MINUTES, MAX_EVERY, UNITS
 
         systems = {"LF": "Unix", "CRLF": "Windows"}
         default_format = ExportConfig.model_fields["format"].default

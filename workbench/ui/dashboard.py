@@ -30,7 +30,6 @@ COLUMNS = [{"key": "status", "label": "Status"},
 class AudiencesDashboard:
     def __init__(self, nav: Navigator, sort: str = "-last_processed"):
         self.nav = nav
-        wb = nav.wb
         self.search = w.Text(placeholder="Search name or creator…", continuous_update=True,
                              layout=w.Layout(width="340px"))
         self.sort = w.Dropdown(options=SORTS, value=sort, description="Sort:",

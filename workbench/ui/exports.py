@@ -208,20 +208,30 @@ class ExportActions:
 class ManageExports:
     def __init__(self, nav: Navigator, tab: int = 0):
         self.nav = nav
-        wb = nav.wb
         self.message = w.HTML()
         self.confirm = w.VBox()
         self.preview = w.HTML()
         self.form_box = w.VBox()
-        # Configuration
+        self.tabs = w.Tab(children=[self._configuration(), self._history(), *self._admin()],
+                          titles=("Configuration", "History", "Destinations", "Encryptions"))
+        self.tabs.add_class("wb-tabs")
+        self.widget = w.VBox([w.HTML('<div class="wb-title">Manage Exports</div>'),
+                              self.message, self.confirm, self.form_box, self.tabs],
+                             layout=w.Layout(gap="8px"))
+        self.refresh()
+        self.show_tab(tab)
+
+    def _configuration(self) -> w.Widget:
         self.exports_table = Table(columns=EXPORT_COLUMNS + [{"key": "actions",
                                                                "label": "Actions"}],
                                    empty="No exports yet — open an audience and use Export.")
-        self.actions = ExportActions(nav, self.message, self.confirm, self.refresh,
+        self.actions = ExportActions(self.nav, self.message, self.confirm, self.refresh,
                                      self.follow_run, self.preview)
         self.exports_table.on_action(self.actions)
         self.exports_table.on_click(self._open_audience)
-        # History
+        return w.VBox([self.exports_table, self.preview])
+
+    def _history(self) -> w.Widget:
         self.state_filter = w.Dropdown(options=[("All states", "")] + [
             (s.replace("_", "-").title(), s) for s in RUN_STATES], description="State")
         self.audience_filter = w.Dropdown(options=[("All audiences", "")],
@@ -232,11 +242,17 @@ class ManageExports:
         self.runs_table = Table(columns=RUN_COLUMNS, empty="No runs yet.")
         for widget in (self.state_filter, self.audience_filter):
             widget.observe(lambda _c: self.refresh_runs(), "value")
-        # Destinations and encryptions
+        return w.VBox([w.HBox([self.state_filter, self.audience_filter, self.refresh_button,
+                               self.live], layout=w.Layout(gap="12px", align_items="center")),
+                       self.runs_table])
+
+    def _admin(self) -> tuple[w.Widget, w.Widget]:
+        """The Destinations and Encryptions tabs, their Add buttons for those who may add."""
+        wb = self.nav.wb
         self.add_destination = w.Button(description="Add Destination", icon="plus")
         self.add_destination.add_class("wb-primary")
         self.add_destination.on_click(lambda _b: self.open_form(DestinationForm(
-            nav, on_done=self.form_done)))
+            self.nav, on_done=self.form_done)))
         self.destinations_table = Table(columns=[{"key": k, "label": label} for k, label in (
             ("name", "Name"), ("host", "Host"), ("path", "Path"), ("port", "Port"),
             ("username", "User name"), ("key", "Host key"), ("created_by", "Created by"),
@@ -245,7 +261,7 @@ class ManageExports:
         self.add_encryption = w.Button(description="Add Encryption", icon="plus")
         self.add_encryption.add_class("wb-primary")
         self.add_encryption.on_click(lambda _b: self.open_form(EncryptionForm(
-            nav, on_done=self.form_done)))
+            self.nav, on_done=self.form_done)))
         self.encryptions_table = Table(columns=[{"key": k, "label": label} for k, label in (
             ("name", "Name"), ("type", "Type"), ("keys", "Key fingerprints"),
             ("expires", "Expires"), ("created_by", "Created by"), ("actions", "Actions"))],
@@ -254,20 +270,8 @@ class ManageExports:
         for button, service in ((self.add_destination, wb.destinations),
                                 (self.add_encryption, wb.encryptions)):
             button.layout.display = None if "add" in service.actions() else "none"
-        self.tabs = w.Tab(children=[
-            w.VBox([self.exports_table, self.preview]),
-            w.VBox([w.HBox([self.state_filter, self.audience_filter, self.refresh_button,
-                            self.live], layout=w.Layout(gap="12px", align_items="center")),
-                    self.runs_table]),
-            w.VBox([w.HBox([self.add_destination]), self.destinations_table]),
-            w.VBox([w.HBox([self.add_encryption]), self.encryptions_table])],
-            titles=("Configuration", "History", "Destinations", "Encryptions"))
-        self.tabs.add_class("wb-tabs")
-        self.widget = w.VBox([w.HTML('<div class="wb-title">Manage Exports</div>'),
-                              self.message, self.confirm, self.form_box, self.tabs],
-                             layout=w.Layout(gap="8px"))
-        self.refresh()
-        self.show_tab(tab)
+        return (w.VBox([w.HBox([self.add_destination]), self.destinations_table]),
+                w.VBox([w.HBox([self.add_encryption]), self.encryptions_table]))
 
     def follow_run(self, run_id: int) -> None:
         """Show History and keep it current until the run has ended."""
