@@ -67,7 +67,7 @@ def test_the_dashboard_lists_searches_and_sorts(wb):
 
 def test_the_builder_estimates_live_and_saves_a_draft(wb):
     app = App(wb, background=False)
-    app.show_builder()
+    app.go("builder")
     builder = app.page
     row = builder.add_rule("age")
     row.editor.low.value, row.editor.high.value = "25", "40"
@@ -94,7 +94,7 @@ def test_the_builder_estimates_live_and_saves_a_draft(wb):
 
 def test_problems_and_warnings_appear_next_to_their_rule(wb):
     app = App(wb, background=False)
-    app.show_builder()
+    app.go("builder")
     builder = app.page
     builder.add_rule("gender")
     age = builder.add_rule("age")
@@ -114,7 +114,7 @@ def test_problems_and_warnings_appear_next_to_their_rule(wb):
 
 def test_an_unfinished_rule_cannot_be_saved_and_says_why(wb):
     app = App(wb, background=False)
-    app.show_builder()
+    app.go("builder")
     builder = app.page
     builder.name.value = "Half done"
     tag = builder.add_rule("tag")
@@ -125,7 +125,7 @@ def test_an_unfinished_rule_cannot_be_saved_and_says_why(wb):
 
 def test_a_stale_draft_is_a_clear_conflict(wb):
     app = App(wb, background=False)
-    app.show_builder(2)
+    app.go("builder", audience_id=2)
     builder = app.page
     draft = wb.audiences.get(2)
     wb.audiences.update(2, {**draft.definition.model_dump(), "name": "Renamed elsewhere"},
@@ -138,7 +138,7 @@ def test_a_stale_draft_is_a_clear_conflict(wb):
 
 def test_activate_asks_first_then_freezes(wb):
     app = App(wb, background=False)
-    app.show_audience(2)
+    app.go("audience", audience_id=2)
     page = app.page
     assert page.allowed == ["edit", "activate", "duplicate"]
     page.act("activate")
@@ -151,7 +151,7 @@ def test_activate_asks_first_then_freezes(wb):
 
 def test_the_audience_page_shows_history_composition_and_summary(wb):
     app = App(wb, background=False)
-    app.show_audience(1)
+    app.go("audience", audience_id=1)
     page = app.page
     audience = wb.audiences.get(1)
     data = page.history_chart.to_dict()
@@ -173,13 +173,13 @@ def test_a_viewer_sees_everything_and_can_do_nothing(wb):
     with as_user(wb, "vic", "viewer") as viewer:
         app = App(viewer, background=False)
         assert app.page.create.layout.display == "none"
-        app.show_audience(1)
+        app.go("audience", audience_id=1)
         assert app.page.allowed == []
         app.page.act("archive")  # a forged click: nothing happens
         assert viewer.audiences.get(1).status == "active"
-        app.show_audience(2)
+        app.go("audience", audience_id=2)
         assert app.page.allowed == []
-        app.show_builder(2)
+        app.go("builder", audience_id=2)
         assert app.page.save.layout.display == "none" and app.page.picker.disabled
 
 
@@ -187,7 +187,7 @@ def test_an_action_the_service_refuses_shows_one_line(wb, server=None):
     from workbench.store.exports import ExportRecords  # an export delivering audience 1
 
     app = App(wb, background=False)
-    app.show_audience(1)
+    app.go("audience", audience_id=1)
     page = app.page
     wb.audiences.archive = lambda _id: (_ for _ in ()).throw(
         __import__("workbench.errors", fromlist=["Conflict"]).Conflict(
@@ -214,7 +214,7 @@ def test_a_shared_link_opens_its_page(wb):
     assert type(app.page).__name__ == "AudiencePage"
     opened_at(app, {"audience": "999"})
     assert type(app.page).__name__ == "AudiencePage"  # stays where it was
-    app.show_dashboard()
+    app.go("dashboard")
     opened_at(app, {"audience": "nope"})
     assert "points nowhere" in app.page.message.value
 
@@ -256,7 +256,7 @@ def test_a_draft_keeps_rules_the_builder_cannot_show(wb):
     draft = wb.audiences.create({"name": "Uses old", "rules": [
         {"attribute": "audience", "op": "in", "value": [old.id, 1]}]})
     app = App(wb, background=False)
-    app.show_builder(draft.id)
+    app.go("builder", audience_id=draft.id)
     assert app.page.definition()["rules"][0]["value"] == [old.id, 1]
     app.page.kept.append({"attribute": "appended.gone", "op": "is_known"})
     assert app.page.definition()["rules"][-1] == {"attribute": "appended.gone", "op": "is_known"}

@@ -33,7 +33,7 @@ def widget_state(widget) -> str:
 
 
 def add_destination(app, server):
-    app.show_exports(tab=2)
+    app.go("exports", tab=2)
     page = app.page
     page.add_destination.click()
     form = page.form
@@ -85,7 +85,7 @@ def test_an_export_is_built_through_the_wizard_run_now_and_delivered(wb, server,
     add_partner(wb, server)
     wb.encryptions.add({"name": "partner-pgp", "keys": [keys.alice.armored, keys.bob.armored]})
     app = App(wb, background=False)
-    app.show_audience(1)
+    app.go("audience", audience_id=1)
     app.page.act("export")
     builder = app.page
     assert type(builder).__name__ == "ExportBuilder" and builder.step == 0
@@ -124,7 +124,7 @@ def test_an_export_is_built_through_the_wizard_run_now_and_delivered(wb, server,
     [row] = page.exports_table.rows
     assert [a for a, _ in row["actions"]] == ["edit", "pause", "cancel", "run", "preview"]
 
-    app.show_exports()
+    app.go("exports")
     manage = app.page
     manage.exports_table.act(str(export.id), "run")
     [run] = wb.export_runs.history()
@@ -160,7 +160,7 @@ def test_a_viewer_gets_no_actions_and_no_forms(wb, server):
     wb.home.settings_file.write_text(text)
     with workbench.open(wb.home.root, user="vic") as viewer:
         app = App(viewer, background=False)
-        app.show_exports()
+        app.go("exports")
         page = app.page
         assert [a for a, _ in page.exports_table.rows[0]["actions"]] == ["preview"]
         assert page.destinations_table.rows[0]["actions"] == []
@@ -175,7 +175,7 @@ def test_what_the_hostile_pass_found_stays_fixed(wb, server, keys):  # noqa: F81
     from workbench.ui.forms import DestinationForm, EncryptionForm
 
     app = App(wb, background=False)
-    app.show_exports(tab=2)
+    app.go("exports", tab=2)
     page = app.page
     # A key fetched and confirmed for one server is never saved for another.
     form = DestinationForm(app)
@@ -220,7 +220,7 @@ def test_run_now_on_stale_members_asks_first_then_records_the_choice(wb, server,
                                 "columns": [{"attribute": "customer_id"}]})
     clock.advance(days=4)  # nothing processed since: the members are 5 days old
     app = App(wb, background=False)
-    app.show_exports()
+    app.go("exports")
     page = app.page
     page.exports_table.act(str(export.id), "run")
     [box] = page.confirm.children

@@ -144,10 +144,11 @@ class Audiences:
 
     # -- reads (the store only) -------------------------------------------------------------------
 
-    def actions(self, audience: Audience) -> list[str]:
+    def actions(self, audience: Audience | None = None) -> list[str]:
         """What the current user may do with ``audience`` in its state: exactly what the
-        methods below would not refuse (what the UI offers)."""
-        user, status = self._user, audience.status
+        methods below would not refuse (what the UI offers). No audience: a new draft (the
+        dashboard's Create, the builder's Save and Activate)."""
+        user, status = self._user, audience.status if audience else "draft"
         rules = {"edit": status == "draft" and user.can("audience.edit"),
                  "activate": status == "draft" and user.can("audience.activate"),
                  "duplicate": user.can("audience.edit"),
@@ -157,6 +158,11 @@ class Audiences:
 
     def get(self, audience_id: int | str) -> Audience:
         return self._audience(self._records.get(as_id(audience_id)))
+
+    def referable(self, editing: int | None = None) -> list[Audience]:
+        """The audiences a rule of audience ``editing`` may name, by name: only active ones,
+        never itself (``check`` refuses the rest)."""
+        return [a for a in self.list(sort="name") if a.status == "active" and a.id != editing]
 
     def list(self, search: str = "", sort: str = "-created") -> list[Audience]:
         if sort not in SORTS:

@@ -155,6 +155,30 @@ class Destinations:
             values["sealed_password"] = box.seal(_secret(config.password))
         return values
 
+    def actions(self) -> list[str]:
+        """What the current user may do with destinations (what the UI offers): add one, and
+        edit, test or remove each."""
+        return ["add", "edit", "test", "remove"] if self._user.can("destination.edit") else []
+
+    def check(self, data: dict, *, editing: Destination | None = None,
+              secret: str = "password") -> list[str]:
+        """Every problem of a destination being typed (``field: message``), nothing saved or
+        fetched: what its form shows at each field. ``editing``: the stored destination, whose
+        secrets and host key stay unless replaced (a new host or port needs its key);
+        ``secret``: the field a missing secret is said at (``password`` or ``private_key``)."""
+        problems = []
+        try:
+            parse_model(DestinationConfig, data, "destination")
+        except InvalidExport as exc:
+            problems += exc.problems
+        if editing is None and not (data.get("password") or data.get("private_key")):
+            problems.append(f"{secret}: required")
+        moved = editing is not None and (str(data.get("host", "")).strip(),
+                                         data.get("port")) != (editing.host, editing.port)
+        if (editing is None or moved) and not data.get("host_key"):
+            problems.append("host_key: fetch the server's host key and confirm it")
+        return problems
+
     def list(self) -> list[Destination]:
         return [_destination(row) for row in self._records.list()]
 
@@ -251,6 +275,11 @@ class Encryptions:
         from ..delivery.pgp import check_keys
 
         return check_keys(list(armored_keys), today=self._today())
+
+    def actions(self) -> list[str]:
+        """What the current user may do with encryptions (what the UI offers): add one, edit
+        each."""
+        return ["add", "edit"] if self._user.can("encryption.edit") else []
 
     def list(self) -> list[Encryption]:
         return [self._with_expired(_encryption(row)) for row in self._records.list()]

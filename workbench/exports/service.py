@@ -123,6 +123,23 @@ class Preview:
                 f"(members as of {self.as_of})</p>{stale}<table><tr>{head}</tr>{body}</table>")
 
 
+@dataclass(frozen=True)
+class ExportChoices:
+    """What a form that edits export configurations offers and starts from: the models' own
+    choices and bounds, as (label, value) where a person picks; ``new``: a new configuration."""
+
+    units: list[str]
+    max_every: int
+    cancel_after_minutes: int
+    max_cancel_after_minutes: int
+    formats: list[tuple[str, str]]
+    field_delimiters: list[tuple[str, str]]
+    record_delimiters: list[tuple[str, str]]
+    start_time: str
+    repeat: dict
+    new: dict
+
+
 class Exports:
     def __init__(self, *, records: ExportRecords, audiences: AudienceRecords,
                  destinations: DestinationRecords, encryptions: EncryptionRecords, user: User,
@@ -176,6 +193,25 @@ class Exports:
     def fields(self) -> list[str]:
         """The customer record's fields a column can name (the data's appended ones too)."""
         return ["customer_id"] + sorted(self._record_fields() - {"customer_id"})
+
+    def choices(self) -> ExportChoices:
+        """What the export builder offers and a new export starts from."""
+        from .models import DELIMITERS, RECORD_DELIMITERS, CsvOptions
+        from .schedule import DEFAULT_CANCEL_AFTER_MINUTES, MAX_CANCEL_AFTER_MINUTES, MAX_EVERY, UNITS
+
+        systems = {"LF": "Unix", "CRLF": "Windows"}
+        default_format = ExportConfig.model_fields["format"].default
+        return ExportChoices(
+            units=list(UNITS), max_every=MAX_EVERY,
+            cancel_after_minutes=DEFAULT_CANCEL_AFTER_MINUTES,
+            max_cancel_after_minutes=MAX_CANCEL_AFTER_MINUTES,
+            formats=[(default_format.upper(), default_format)],
+            field_delimiters=[(f"{name.title()} {char}".strip(), name)
+                              for name, char in DELIMITERS.items()],
+            record_delimiters=[(f"{name} ({systems[name]})", name) for name in RECORD_DELIMITERS],
+            start_time="06:00", repeat={"every": 1, "unit": "weeks"},
+            new={"file_name": "{audience}_%Y%m%d.csv", "active": True,
+                 "csv": CsvOptions().model_dump(), "columns": [{"attribute": "customer_id"}]})
 
     def _record_fields(self) -> set[str]:
         with self._snapshots.pin() as snapshot:

@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
+from ..ids import parse_id
+from .audience import AudiencePage
+from .builder import AudienceBuilder
+from .dashboard import AudiencesDashboard
+from .export_builder import ExportBuilder
+from .exports import ManageExports
+from .navigator import Navigator
 from .style import CSS, escape
 from .widgets import Location
+from .work import one_line
 
 if TYPE_CHECKING:
     from ..app import Workbench
@@ -21,72 +29,78 @@ log = logging.getLogger(__name__)
 
 
 class App:
-    """``App(wb).widget`` is the whole dashboard; ``show_*`` move between its pages."""
+    """``App(wb).widget`` is the whole dashboard; ``go(page, **args)`` moves between its pages
+    (the names registered below)."""
 
     def __init__(self, wb: Workbench, *, background: bool = True):
         """``background``: estimates and loads run in a thread (off in headless tests, where
         they run at once)."""
-        self.wb = wb
-        self.background = background
+        self.nav = Navigator(wb, background=background)
         self.location = Location()
         self.location.observe(self._arrived, "ready")
+        self.nav.addressed(lambda query: setattr(self.location, "query", query))
+        for name, show in (("dashboard", self._dashboard), ("audience", self._audience),
+                           ("builder", self._builder), ("export", self._export_builder),
+                           ("exports", self._exports)):
+            self.nav.register(name, show)
         self._nav = {name: w.Button(description=label, tooltip=label)
                      for name, label in (("audiences", "Audiences"),
                                          ("exports", "Manage Exports"))}
         for name, button in self._nav.items():
             button.add_class("wb-nav")
-            button.on_click(lambda _b, name=name: self.show_dashboard() if name == "audiences"
-                            else self.show_exports())
-        user = wb.user
-        self._user_label = w.HTML(f'<span class="wb-user">{escape(user.name)} '
-                                  f'({escape(user.role.value)})</span>',
-                                  layout=w.Layout(margin="0 0 0 auto"))
+            button.on_click(lambda _b, name=name: self.go(
+                "dashboard" if name == "audiences" else "exports"))
+        self._user_label = w.HTML(self._user_text(), layout=w.Layout(margin="0 0 0 auto"))
         bar = w.HBox([w.HTML('<span class="wb-brand">Audience Workbench</span>'),
                       self._nav["audiences"], self._nav["exports"], self._user_label])
         bar.add_class("wb-topbar")
         self.content = w.VBox()
-        self.page = None
         self.widget = w.VBox([w.HTML(CSS), bar, self.content, self.location])
         self.widget.add_class("wb-app")
-        self.show_dashboard(remember=False)
+        self._dashboard(remember=False)
+
+    @property
+    def wb(self) -> Workbench:
+        return self.nav.wb
+
+    @property
+    def page(self):
+        return self.nav.page
+
+    def go(self, page: str, **args) -> None:
+        self.nav.go(page, **args)
+
+    def _user_text(self) -> str:
+        user = self.wb.user
+        return f'<span class="wb-user">{escape(user.name)} ({escape(user.role.value)})</span>'
 
     # -- pages ------------------------------------------------------------------------------------
 
-    def show_dashboard(self, remember: bool = True) -> None:
-        from .dashboard import AudiencesDashboard
+    def _dashboard(self, remember: bool = True) -> None:
+        self._show(AudiencesDashboard(self.nav), "audiences", {} if remember else None)
 
-        self._show(AudiencesDashboard(self), "audiences", {} if remember else None)
-
-    def show_audience(self, audience_id: int, tab: str | None = None) -> None:
-        from .audience import AudiencePage
-
-        self._show(AudiencePage(self, audience_id, tab=tab), "audiences",
+    def _audience(self, audience_id: int, tab: str | None = None) -> None:
+        self._show(AudiencePage(self.nav, audience_id, tab=tab), "audiences",
                    {"audience": str(audience_id)})
 
-    def show_export_builder(self, audience_id: int | None = None,
-                            export_id: int | None = None) -> None:
-        from .export_builder import ExportBuilder
-
-        builder = ExportBuilder(self, audience_id=audience_id, export_id=export_id)
+    def _export_builder(self, audience_id: int | None = None,
+                        export_id: int | None = None) -> None:
+        builder = ExportBuilder(self.nav, audience_id=audience_id, export_id=export_id)
         query = ({"page": "export", "export": str(export_id)} if export_id else
                  {"page": "export", "audience": str(builder.audience.id)})
         self._show(builder, "exports", query)
 
-    def show_builder(self, audience_id: int | None = None, definition: dict | None = None) -> None:
-        from .builder import AudienceBuilder
-
+    def _builder(self, audience_id: int | None = None, definition: dict | None = None) -> None:
         query = {"audience": str(audience_id), "page": "edit"} if audience_id else {"page": "new"}
-        self._show(AudienceBuilder(self, audience_id, definition), "audiences", query)
+        self._show(AudienceBuilder(self.nav, audience_id, definition), "audiences", query)
 
-    def show_exports(self, tab: int = 0) -> None:
-        from .exports import ManageExports
-
-        self._show(ManageExports(self, tab=tab), "exports", {"page": "exports"})
+    def _exports(self, tab: int = 0) -> None:
+        self._show(ManageExports(self.nav, tab=tab), "exports", {"page": "exports"})
 
     def _show(self, page, section: str, query: dict | None) -> None:
         if self.page is not None and hasattr(self.page, "close"):
             self.page.close()
-        self.page = page
+        self.nav.page = page
         self.content.children = [page.widget]
         for name, button in self._nav.items():
             (button.add_class if name == section else button.remove_class)("wb-current")
@@ -108,12 +122,11 @@ class App:
         import workbench
 
         previous = self.wb
-        self.wb = workbench.open(previous.home.root, user=previous.user.name,
-                                 clock=previous.clock)
+        self.nav.wb = workbench.open(previous.home.root, user=previous.user.name,
+                                     clock=previous.clock)
         previous.close()
-        self._user_label.value = (f'<span class="wb-user">{escape(self.wb.user.name)} '
-                                  f'({escape(self.wb.user.role.value)})</span>')
-        self.show_dashboard(remember=False)
+        self._user_label.value = self._user_text()
+        self._dashboard(remember=False)
 
     def _arrived(self, change) -> None:
         """The page is in a browser: go where its address points, or show the dashboard as it
@@ -121,37 +134,30 @@ class App:
         if not change["new"]:
             return
         self._reopen_if_role_changed()
-        query = self.location.initial or {}
         try:
-            if not query.get("page") and not query.get("audience"):
-                if hasattr(self.page, "refresh"):
-                    self.page.refresh()
-            elif query.get("page") == "new":
-                self.show_builder()
-            elif query.get("page") == "exports":
-                self.show_exports()
-            elif query.get("page") == "export" and query.get("export"):
-                from ..ids import parse_id
-
-                self.show_export_builder(export_id=parse_id(query["export"], "export"))
-            elif query.get("page") == "export" and query.get("audience"):
-                from ..ids import parse_id
-
-                self.show_export_builder(audience_id=parse_id(query["audience"], "audience"))
-            elif query.get("page") not in (None, "edit"):
-                raise ValueError(f"there is no page {query['page'][:40]!r}")
-            elif query.get("audience"):
-                from ..ids import parse_id
-
-                audience_id = parse_id(query["audience"], "audience")
-                audience = self.wb.audiences.get(audience_id)
-                if query.get("page") == "edit" and audience.status == "draft":
-                    self.show_builder(audience_id)
-                else:
-                    self.show_audience(audience_id)
+            self._follow(self.location.initial or {})
         except Exception as exc:  # a stale or mistyped link: stay on the dashboard, say why
-            from .work import one_line
-
             log.info("link not followed: %s", exc)
             if hasattr(self.page, "notice"):
                 self.page.notice(f"That link points nowhere: {one_line(exc)}")
+
+    def _follow(self, query: dict) -> None:
+        page, audience = query.get("page"), query.get("audience")
+        if not page and not audience:
+            if hasattr(self.page, "refresh"):
+                self.page.refresh()
+        elif page == "new":
+            self.go("builder")
+        elif page == "exports":
+            self.go("exports")
+        elif page == "export" and query.get("export"):
+            self.go("export", export_id=parse_id(query["export"], "export"))
+        elif page == "export" and audience:
+            self.go("export", audience_id=parse_id(audience, "audience"))
+        elif page not in (None, "edit"):
+            raise ValueError(f"there is no page {page[:40]!r}")
+        elif audience:
+            audience_id = parse_id(audience, "audience")
+            draft = self.wb.audiences.get(audience_id).status == "draft"
+            self.go("builder" if page == "edit" and draft else "audience",
+                    audience_id=audience_id)

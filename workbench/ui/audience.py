@@ -15,7 +15,7 @@ from .widgets import Table
 from .work import one_line, run_soon
 
 if TYPE_CHECKING:
-    from .app import App
+    from .navigator import Navigator
 
 COMPOSITION_LABELS = {"gender": "Gender", "age": "Age", "recency": "Purchase recency",
                       "frequency": "Purchase frequency", "monetary": "Monetary spend"}
@@ -33,15 +33,34 @@ def chart_widget(chart) -> w.Widget:
 
 
 class AudiencePage:
-    def __init__(self, app: App, audience_id: int, tab: str | None = None):
-        self.app = app
-        wb = app.wb
-        self.audience = audience = wb.audiences.get(audience_id)
+    def __init__(self, nav: Navigator, audience_id: int, tab: str | None = None):
+        self.nav = nav
+        wb = nav.wb
+        self.audience = wb.audiences.get(audience_id)
         self.back = w.Button(description="← Audiences", tooltip="Back to all audiences")
         self.back.add_class("wb-link")
-        self.back.on_click(lambda _b: app.show_dashboard())
+        self.back.on_click(lambda _b: nav.go("dashboard"))
         self.message = w.HTML()
         self.confirm = w.VBox()
+        self.header = self._header()
+        self.tabs = w.Tab(children=[self._details(), self._composition(), self._exports()],
+                          titles=("Details", "Composition", "Exports"))
+        self.tabs.add_class("wb-tabs")
+        self.tabs.layout.width = "820px"
+        if tab == "exports":
+            self.tabs.selected_index = 2
+        side = self._side()
+        self._show_size()
+        self.widget = w.VBox([self.header, self.message, self.confirm,
+                              w.HBox([self.tabs, side], layout=w.Layout(gap="20px"))],
+                             layout=w.Layout(gap="6px"))
+        self.start.observe(lambda _c: self._draw_history(), "value")
+        self.end.observe(lambda _c: self._draw_history(), "value")
+        self.attribute.observe(lambda _c: self._draw_composition(), "value")
+        run_soon(self.load, nav.background)
+
+    def _header(self) -> w.Widget:
+        audience, nav = self.audience, self.nav
         self.buttons = {}
         for name, label, icon in (("edit", "Edit", "pencil"), ("activate", "Activate", "check"),
                                   ("duplicate", "Duplicate", "copy"),
@@ -50,7 +69,7 @@ class AudiencePage:
             button = w.Button(description=label, icon=icon, tooltip=label)
             button.on_click(lambda _b, name=name: self.act(name))
             self.buttons[name] = button
-        self.allowed = wb.audiences.actions(audience)
+        self.allowed = nav.wb.audiences.actions(audience)
         primary = "activate" if "activate" in self.allowed else "export"
         self.buttons[primary].add_class("wb-primary")
         shown = [self.buttons[n] for n in ("edit", "duplicate", "archive", "activate", "export")
@@ -61,14 +80,18 @@ class AudiencePage:
                          w.HBox(shown, layout=w.Layout(gap="8px"))],
                         layout=w.Layout(justify_content="space-between", align_items="center"))
 
-        # Details
+        return header
+
+    def _details(self) -> w.Widget:
         self.start = w.DatePicker(description="From", layout=w.Layout(width="220px"))
         self.end = w.DatePicker(description="To", layout=w.Layout(width="220px"))
         self.chart_box = w.Box([_loading("the size over time")])
         self.details_note = w.HTML()
         details = w.VBox([w.HBox([self.start, self.end], layout=w.Layout(gap="12px")),
                           self.chart_box, self.details_note])
-        # Composition
+        return details
+
+    def _composition(self) -> w.Widget:
         self.attribute = w.Dropdown(description="View Attribute",
                                     style={"description_width": "initial"},
                                     layout=w.Layout(width="340px"))
@@ -82,7 +105,10 @@ class AudiencePage:
             loading=True, empty="Not processed yet: composition appears after the first "
                                 "nightly processing.")
         composition = w.VBox([self.attribute, self.composition_chart, self.composition_table])
-        # Exports
+        return composition
+
+    def _exports(self) -> w.Widget:
+        nav = self.nav
         from .exports import EXPORT_COLUMNS, RUN_COLUMNS, ExportActions, follow
 
         self.exports_table = Table(columns=[c for c in EXPORT_COLUMNS if c["key"] not in (
@@ -93,19 +119,15 @@ class AudiencePage:
             empty="No runs yet.", loading=True)
         self.export_preview = w.HTML()
         self.export_actions = ExportActions(
-            app, self.message, self.confirm, self._fill_exports,
-            lambda run_id: follow(app, run_id, self._fill_exports), self.export_preview)
+            nav, self.message, self.confirm, self._fill_exports,
+            lambda run_id: follow(nav, run_id, self._fill_exports), self.export_preview)
         self.exports_table.on_action(self.export_actions)
         exports = w.VBox([w.HTML("<h4>Export configurations</h4>"), self.exports_table,
                           self.export_preview, w.HTML("<h4>Run history</h4>"), self.runs_table])
-        self.tabs = w.Tab(children=[details, composition, exports],
-                          titles=("Details", "Composition", "Exports"))
-        self.tabs.add_class("wb-tabs")
-        self.tabs.layout.width = "820px"
-        if tab == "exports":
-            self.tabs.selected_index = 2
+        return exports
 
-        # The side panel
+    def _side(self) -> w.Widget:
+        audience = self.audience
         self.size = w.HTML()
         self.share = w.HTML()
         summary = "".join(f"<li>{escape(s)}</li>" for s in audience.summary)
@@ -115,20 +137,13 @@ class AudiencePage:
                               '<div class="wb-muted">No rules: the whole customer base.</div>'),
                        w.HTML(self._status_note())], layout=w.Layout(width="340px"))
         side.add_class("wb-panel")
-        self._show_size()
-        self.widget = w.VBox([header, self.message, self.confirm,
-                              w.HBox([self.tabs, side], layout=w.Layout(gap="20px"))],
-                             layout=w.Layout(gap="6px"))
-        self.start.observe(lambda _c: self._draw_history(), "value")
-        self.end.observe(lambda _c: self._draw_history(), "value")
-        self.attribute.observe(lambda _c: self._draw_composition(), "value")
-        run_soon(self.load, app.background)
+        return side
 
     # -- loading --------------------------------------------------------------------------------
 
     def load(self) -> None:
         """Everything below the header: history, composition, exports (after the page shows)."""
-        wb, audience = self.app.wb, self.audience
+        wb, audience = self.nav.wb, self.audience
         if audience.status == "draft" or audience.size is None:
             self._estimate_draft()
         self.history = wb.processing.history(audience.id)
@@ -139,7 +154,7 @@ class AudiencePage:
 
     def _estimate_draft(self) -> None:
         try:
-            estimate = self.app.wb.audiences.estimate(self.audience.definition)
+            estimate = self.nav.wb.audiences.estimate(self.audience.definition)
         except WorkbenchError as exc:
             self.size.value = f'<div class="wb-big">{DASH}</div>'
             self.share.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
@@ -225,7 +240,7 @@ class AudiencePage:
     def _fill_exports(self) -> None:
         from .exports import export_rows, run_rows
 
-        wb = self.app.wb
+        wb = self.nav.wb
         exports = wb.exports.list(audience=self.audience.id)
         self.exports_table.rows = export_rows(exports)
         runs = [r for e in exports for r in wb.export_runs.history(e.id, limit=20)]
@@ -264,17 +279,17 @@ class AudiencePage:
     def act(self, name: str) -> None:
         if name not in self.allowed:
             return
-        wb, audience = self.app.wb, self.audience
+        wb, audience = self.nav.wb, self.audience
         try:
             if name == "edit":
-                self.app.show_builder(audience.id)
+                self.nav.go("builder", audience_id=audience.id)
             elif name == "duplicate":
                 copy = wb.audiences.duplicate(audience.id)
-                self.app.show_builder(copy.id)
+                self.nav.go("builder", audience_id=copy.id)
             elif name in ("activate", "archive"):
                 self._ask(name)
             elif name == "export":
-                self.app.show_export_builder(audience_id=audience.id)
+                self.nav.go("export", audience_id=audience.id)
         except WorkbenchError as exc:
             self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
 
@@ -295,7 +310,7 @@ class AudiencePage:
 
     def confirm_action(self, name: str) -> bool:
         self.confirm.children = []
-        audiences = self.app.wb.audiences
+        audiences = self.nav.wb.audiences
         try:
             if name == "activate":
                 audiences.activate(self.audience.id, version=self.audience.version)
@@ -304,7 +319,7 @@ class AudiencePage:
         except WorkbenchError as exc:
             self.message.value = f'<div class="wb-error">Not done: {escape(one_line(exc))}</div>'
             return False
-        self.app.show_audience(self.audience.id)
+        self.nav.go("audience", audience_id=self.audience.id)
         return True
 
 

@@ -18,7 +18,7 @@ from .style import DASH, escape, number
 from .work import Debounced, one_line
 
 if TYPE_CHECKING:
-    from .app import App
+    from .navigator import Navigator
 
 GROUPS = [("Demographics", "Standard"), ("Appended", "Appended"), ("Behaviour", "Tags"),
           ("RFM", "RFM"), ("Audiences", "Audiences")]
@@ -27,25 +27,26 @@ RULE = re.compile(r"^rule (\d+)(?: \([^)]*\))?: ")
 
 
 class AudienceBuilder:
-    def __init__(self, app: App, audience_id: int | None = None,
+    def __init__(self, nav: Navigator, audience_id: int | None = None,
                  definition: dict | None = None):
-        self.app = app
-        wb = app.wb
+        self.nav = nav
+        wb = nav.wb
         self.audience_id = audience_id
         self.version = None
         stored = {"name": "", "description": "", "rules": []}
+        audience = None
         if audience_id is not None:
             audience = wb.audiences.get(audience_id)
             self.version = audience.version
             stored = audience.definition.model_dump()
         definition = definition or stored
         self.catalog = wb.audiences.catalog()
-        self.can_edit = wb.user.can("audience.edit")
-        self.can_activate = wb.user.can("audience.activate")
+        allowed = wb.audiences.actions(audience)
+        self.can_edit, self.can_activate = "edit" in allowed, "activate" in allowed
 
         self.back = w.Button(description="← Audiences", tooltip="Back to all audiences")
         self.back.add_class("wb-link")
-        self.back.on_click(lambda _b: app.show_dashboard())
+        self.back.on_click(lambda _b: nav.go("dashboard"))
         self.title = w.HTML()
         self.name = w.Text(value=definition.get("name", ""), placeholder="Audience name",
                            description="Name", layout=w.Layout(width="520px"))
@@ -74,7 +75,7 @@ class AudienceBuilder:
         self.warnings = w.HTML()
         self.estimate = None
         self._estimator = Debounced(self._estimate, self._estimated, busy=self._busy,
-                                    background=app.background)
+                                    background=nav.background)
         self.name.observe(self._named, "value")
         self.description.observe(lambda _c: self.refresh_estimate(), "value")
 
@@ -137,8 +138,8 @@ class AudienceBuilder:
         return row
 
     def _audiences(self) -> list[tuple[str, int]]:
-        return [(f"{a.name} (#{a.id})", a.id) for a in self.app.wb.audiences.list(sort="name")
-                if a.status == "active" and a.id != self.audience_id]
+        return [(f"{a.name} (#{a.id})", a.id)
+                for a in self.nav.wb.audiences.referable(self.audience_id)]
 
     def _picker_options(self) -> list:
         options: list = [("+ Select attributes", "")]
@@ -181,7 +182,7 @@ class AudienceBuilder:
         self._estimator.request(definition)
 
     def _estimate(self, definition: dict):
-        return self.app.wb.audiences.estimate(definition)
+        return self.nav.wb.audiences.estimate(definition)
 
     def _busy(self, busy: bool) -> None:
         shown = self.size.value.split('<span class="wb-spinner"')[0] or \
@@ -253,7 +254,7 @@ class AudienceBuilder:
             self.name_problem.value = '<div class="wb-error">A name is required.</div>'
             self._say("Give the audience a name before saving.", "wb-error")
             return False
-        audiences = self.app.wb.audiences
+        audiences = self.nav.wb.audiences
         try:
             if self.audience_id is None:
                 audience = audiences.create(definition)
@@ -273,7 +274,7 @@ class AudienceBuilder:
             self._say("Not saved: fix what is marked.", "wb-error")
             return False
         self.audience_id, self.version = audience.id, audience.version
-        self.app.location.query = {"audience": str(audience.id), "page": "edit"}
+        self.nav.address({"audience": str(audience.id), "page": "edit"})
         self._title()
         self._place([], audience.warnings, estimated=False)
         self._say(f"Saved draft “{audience.name}” (version {audience.version}).", "wb-ok")
@@ -298,12 +299,12 @@ class AudienceBuilder:
         if not self.save_draft():
             return False
         try:
-            self.app.wb.audiences.activate(self.audience_id, version=self.version)
+            self.nav.wb.audiences.activate(self.audience_id, version=self.version)
         except WorkbenchError as exc:
             self._place(list(getattr(exc, "problems", [])) or [], [], estimated=False)
             self._say(f"Not activated: {one_line(exc)}", "wb-error")
             return False
-        self.app.show_audience(self.audience_id)
+        self.nav.go("audience", audience_id=self.audience_id)
         return True
 
     def _say(self, text: str, kind: str) -> None:

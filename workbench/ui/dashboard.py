@@ -11,7 +11,7 @@ from .style import DASH, badge, day, escape, number, stale_note
 from .widgets import Table, link
 
 if TYPE_CHECKING:
-    from .app import App
+    from .navigator import Navigator
 
 SORTS = [("Last processed (newest)", "-last_processed"), ("Last processed (oldest)",
                                                           "last_processed"),
@@ -28,9 +28,8 @@ COLUMNS = [{"key": "status", "label": "Status"},
 
 
 class AudiencesDashboard:
-    def __init__(self, app: App, sort: str = "-last_processed"):
-        self.app = app
-        wb = app.wb
+    def __init__(self, nav: Navigator, sort: str = "-last_processed"):
+        self.nav = nav
         self.search = w.Text(placeholder="Search name or creator…", continuous_update=True,
                              layout=w.Layout(width="340px"))
         self.sort = w.Dropdown(options=SORTS, value=sort, description="Sort:",
@@ -39,15 +38,15 @@ class AudiencesDashboard:
         self.create = w.Button(description="Create Audience", icon="plus",
                                tooltip="Start a new draft audience")
         self.create.add_class("wb-primary")
-        self.create.on_click(lambda _b: app.show_builder())
-        self.create.layout.display = None if wb.user.can("audience.edit") else "none"
+        self.create.on_click(lambda _b: nav.go("builder"))
+        self.create.layout.display = None if self._can_create() else "none"
         self.message = w.HTML()
         self.banner = w.HTML()  # processing lags the calendar: said before anything else
         self.count = w.HTML()
         self.search.observe(lambda _c: self.refresh(), "value")
         self.sort.observe(self._sorted_by_dropdown, "value")
         self.table.observe(self._sorted_by_header, "sort")
-        self.table.on_click(lambda row, _link: app.show_audience(int(row)))
+        self.table.on_click(lambda row, _link: nav.go("audience", audience_id=int(row)))
         header = w.HBox([w.HTML('<div class="wb-title">Audiences</div>'), self.create],
                         layout=w.Layout(justify_content="space-between", align_items="center"))
         tools = w.HBox([self.search, self.sort, self.count],
@@ -57,21 +56,24 @@ class AudiencesDashboard:
         self.refresh()
 
     def refresh(self) -> None:
-        audiences = self.app.wb.audiences.list(search=self.search.value.strip(),
+        audiences = self.nav.wb.audiences.list(search=self.search.value.strip(),
                                                sort=self.sort.value)
         self.audiences = audiences
         self.banner.value = stale_note(
-            self.app.wb.audiences.behind(), " — nightly processing has not run since. "
+            self.nav.wb.audiences.behind(), " — nightly processing has not run since. "
             "Sizes, histories and exports are as of that day until it catches up "
             "(<code>workbench process</code>, or the scheduler).", banner=True)
         self.table.rows = [self._row(a) for a in audiences]
-        can_create = self.app.wb.user.can("audience.edit")
+        can_create = self._can_create()
         self.table.empty = (
             f"No audience matches “{escape(self.search.value.strip())}”." if self.search.value
             else "No audiences yet — " + ("use <b>Create Audience</b> to define the first one."
                                           if can_create else "an analyst creates them."))
         self.count.value = f'<span class="wb-muted">{len(audiences)} audience' \
                            f'{"" if len(audiences) == 1 else "s"}</span>'
+
+    def _can_create(self) -> bool:
+        return "edit" in self.nav.wb.audiences.actions()  # a new draft's
 
     @staticmethod
     def _row(audience) -> dict:

@@ -16,7 +16,7 @@ from .style import escape
 from .work import one_line
 
 if TYPE_CHECKING:
-    from .app import App
+    from .navigator import Navigator
 
 STEPS = ("Setup", "Attributes", "Notification")
 # Which fields of the configuration each step edits (the service's messages name them).
@@ -24,7 +24,6 @@ STEP_FIELDS = {0: ("name", "audience", "file_name", "active", "schedule", "desti
                    "encryption", "format"),
                1: ("csv", "columns"),
                2: ("notify",)}
-UNITS = [("hours", "hours"), ("days", "days"), ("weeks", "weeks"), ("months", "months")]
 
 
 class ColumnRow:
@@ -63,41 +62,85 @@ class ColumnRow:
         return {"template": self.template.value, "label": self.label.value}
 
 
-class ExportBuilder:
-    def __init__(self, app: App, audience_id: int | None = None, export_id: int | None = None):
-        self.app = app
-        wb = app.wb
+class ExportDraft:
+    """The export builder's model: the configuration being edited, where it came from, and the
+    export service's answers about it (no widgets)."""
+
+    def __init__(self, wb, audience_id: int | None = None, export_id: int | None = None):
+        self.exports = wb.exports
+        self.choices = wb.exports.choices()
         self.export_id, self.version = export_id, None
-        config: dict = {}
+        self.stored: dict = {}
         if export_id is not None:
             export = wb.exports.get(export_id)
-            self.version, config = export.version, export.config.to_json()
+            self.version, self.stored = export.version, export.config.to_json()
             audience_id = export.audience_id
         self.audience = wb.audiences.get(audience_id)
-        zone = wb.settings.timezone
-        schedule = config.get("schedule") or {}
+        self.zone = wb.settings.timezone
+        if export_id is None:
+            self.can_edit = "export" in wb.audiences.actions(self.audience)
+        else:
+            self.can_edit = "edit" in wb.exports.actions(export)
+
+    def value(self, name: str):
+        """The stored configuration's ``name``, or a new configuration's."""
+        return self.stored.get(name, self.choices.new.get(name))
+
+    def problems(self, config: dict) -> list[str]:
+        return self.exports.check(config)
+
+    def save(self, config: dict):
+        if self.export_id is None:
+            export = self.exports.create(config)
+        else:
+            export = self.exports.update(self.export_id, config, version=self.version)
+        self.export_id, self.version = export.id, export.version
+        return export
+
+
+class ExportBuilder:
+    def __init__(self, nav: Navigator, audience_id: int | None = None,
+                 export_id: int | None = None):
+        self.nav = nav
+        self.draft = draft = ExportDraft(nav.wb, audience_id, export_id)
+        self.audience = draft.audience
+        self.fields = Fields()
+        self.columns: list[ColumnRow] = []
+        self.steps = [self._setup(), self._attributes(), self._notification()]
+        self.step = 0
+        self.widget = self._frame("Edit export" if export_id else "New export")
+        for column in draft.value("columns"):
+            self.add_column(column, refresh=False)
+        self._watch()
+        self._show_repeat()
+        self.refresh_name()
+        self.can_edit = draft.can_edit
+        if not self.can_edit:  # the service would refuse the save anyway
+            self.save_button.disabled = True
+        self.go(0, check=False)
+
+    def _setup(self) -> w.Widget:
+        draft, f, choices = self.draft, self.fields, self.draft.choices
+        schedule = draft.value("schedule") or {}
         start = datetime.fromisoformat(schedule["start"]) if schedule.get("start") else None
         repeat = schedule.get("repeat") or {}
-        self.fields = Fields()
-        f = self.fields
-
-        # Setup
-        self.name = w.Text(value=config.get("name", ""), placeholder="Weekly partner file",
+        self.name = w.Text(value=draft.value("name") or "", placeholder="Weekly partner file",
                            layout=w.Layout(width="420px"))
-        self.file_name = w.Text(value=config.get("file_name", "{audience}_%Y%m%d.csv"),
-                                layout=w.Layout(width="420px"))
+        self.file_name = w.Text(value=draft.value("file_name"), layout=w.Layout(width="420px"))
         self.next_name = w.HTML()
-        self.active = w.ToggleButton(value=config.get("active", True), description="Export Active",
+        self.active = w.ToggleButton(value=draft.value("active"), description="Export Active",
                                      icon="toggle-on")
         self.day = w.DatePicker(value=start.date() if start else None)
-        self.time = w.Text(value=start.strftime("%H:%M") if start else "06:00",
+        self.time = w.Text(value=start.strftime("%H:%M") if start else choices.start_time,
                            placeholder="HH:MM", layout=w.Layout(width="80px"))
-        self.zone = w.Text(value=schedule.get("timezone", zone), layout=w.Layout(width="180px"))
+        self.zone = w.Text(value=schedule.get("timezone", draft.zone),
+                           layout=w.Layout(width="180px"))
         self.repeats = w.Checkbox(value=bool(repeat), description="Repeat This Export",
                                   indent=False)
-        self.every = w.BoundedIntText(value=repeat.get("every", 1), min=1, max=1000,
+        repeat = repeat or choices.repeat
+        self.every = w.BoundedIntText(value=repeat["every"], min=1, max=choices.max_every,
                                       layout=w.Layout(width="80px"))
-        self.unit = w.Dropdown(options=UNITS, value=repeat.get("unit", "weeks"),
+        self.unit = w.Dropdown(options=choices.units, value=repeat["unit"],
                                layout=w.Layout(width="120px"))
         self.ends = w.DatePicker(value=date.fromisoformat(schedule["ends"])
                                  if schedule.get("ends") else None)
@@ -105,20 +148,30 @@ class ExportBuilder:
             w.HBox([w.HTML("every"), self.every, self.unit],
                    layout=w.Layout(gap="6px", align_items="center")),
             f.add("schedule.ends", self.ends, "End date")])
-        self.window = w.BoundedIntText(value=schedule.get("cancel_after_minutes", 360), min=1,
-                                       max=10080, layout=w.Layout(width="100px"))
-        self.format = w.Dropdown(options=[("CSV", "csv")], value="csv")
+        self.window = w.BoundedIntText(
+            value=schedule.get("cancel_after_minutes", choices.cancel_after_minutes), min=1,
+            max=choices.max_cancel_after_minutes, layout=w.Layout(width="100px"))
+        self.format = w.Dropdown(options=choices.formats, value=draft.value("format") or
+                                 choices.formats[0][1])
+        self._targets()
+        return self._setup_fields()
+
+    def _targets(self) -> None:
+        """The destination and encryption drop-downs: the stored ones, or none chosen."""
+        wb, draft = self.nav.wb, self.draft
         destinations = [d.name for d in wb.destinations.list()]
+        chosen = draft.value("destination")
         self.destination = w.Dropdown(options=[("Choose a destination", "")] +
                                       [(n, n) for n in destinations],
-                                      value=config.get("destination", "")
-                                      if config.get("destination") in destinations else "")
+                                      value=chosen if chosen in destinations else "")
         encryptions = [e.name for e in wb.encryptions.list()]
+        chosen = draft.value("encryption") or ""
         self.encryption = w.Dropdown(options=[("None (plain CSV)", "")] +
                                      [(n, n) for n in encryptions],
-                                     value=config.get("encryption") or ""
-                                     if (config.get("encryption") or "") in encryptions + [""]
-                                     else "")
+                                     value=chosen if chosen in encryptions + [""] else "")
+
+    def _setup_fields(self) -> w.Widget:
+        f = self.fields
         when = w.HBox([self.day, self.time, self.zone], layout=w.Layout(gap="6px"))
         setup = w.VBox([
             f.add("name", self.name, "Name"),
@@ -134,26 +187,26 @@ class ExportBuilder:
         f.notes["schedule.timezone"] = f.notes["schedule.start"]
         f.watch("schedule.start", self.day, self.time, self.zone)
         f.watch("schedule.repeat", self.every, self.unit)
+        return setup
 
-        # Attributes
-        csv = config.get("csv") or {}
-        self.header = w.Checkbox(value=csv.get("header", True), description="Include header row",
+    def _attributes(self) -> w.Widget:
+        f, choices, csv = self.fields, self.draft.choices, self.draft.value("csv")
+        self.header = w.Checkbox(value=csv.get("header"), description="Include header row",
                                  indent=False)
-        self.records = w.Dropdown(options=[("LF (Unix)", "LF"), ("CRLF (Windows)", "CRLF")],
-                                  value=csv.get("record_delimiter", "LF"))
-        self.delimiter = w.Dropdown(options=[("Comma ,", "comma"), ("Tab", "tab"),
-                                             ("Pipe |", "pipe"), ("Semicolon ;", "semicolon")],
-                                    value=csv.get("field_delimiter", "comma"))
+        self.records = w.Dropdown(options=choices.record_delimiters,
+                                  value=csv.get("record_delimiter"))
+        self.delimiter = w.Dropdown(options=choices.field_delimiters,
+                                    value=csv.get("field_delimiter"))
         self.attribute_picker = w.Dropdown(options=[("+ Add an attribute", "")] +
-                                           [(a, a) for a in wb.exports.fields()], value="")
+                                           [(a, a) for a in self.nav.wb.exports.fields()],
+                                           value="")
         self.attribute_picker.observe(self._picked, "value")
         self.add_template = w.Button(description="Add custom column", icon="code",
                                      tooltip="A Handlebars template, e.g. {{first_name}}")
         self.add_template.on_click(lambda _b: self.add_column({"template": "", "label": ""}))
-        self.columns: list[ColumnRow] = []
         self.columns_box = w.VBox()
         self.preview = w.HTML()
-        attributes = w.VBox([
+        return w.VBox([
             f.add("csv.header", self.header, "Header"),
             f.add("csv.record_delimiter", self.records, "Record delimiter"),
             f.add("csv.field_delimiter", self.delimiter, "Field delimiter"),
@@ -162,16 +215,16 @@ class ExportBuilder:
                                     layout=w.Layout(gap="8px")), "Add"),
             w.HTML("<h4>Preview</h4>"), self.preview])
 
-        # Notification
-        self.notify = w.Textarea(value=", ".join(config.get("notify", [])),
+    def _notification(self) -> w.Widget:
+        self.notify = w.Textarea(value=", ".join(self.draft.value("notify") or []),
                                  placeholder="crm-ops@example.com, partner@example.com",
                                  layout=w.Layout(width="520px", height="70px"))
-        notification = w.VBox([f.add("notify", self.notify, "Email recipients"),
-                               w.HTML('<div class="wb-muted">Comma separated. One e-mail per '
-                                      'run that completes or fails.</div>')])
+        return w.VBox([self.fields.add("notify", self.notify, "Email recipients"),
+                       w.HTML('<div class="wb-muted">Comma separated. One e-mail per '
+                              'run that completes or fails.</div>')])
 
-        self.steps = [setup, attributes, notification]
-        self.step = 0
+    def _frame(self, title: str) -> w.Widget:
+        """The title, the step tabs, the step shown, and Back / Next / Save."""
         self.tabs = w.ToggleButtons(options=[(f"{i + 1}. {s}", i) for i, s in enumerate(STEPS)],
                                     value=0, disabled=True)
         self.body = w.Box()
@@ -186,28 +239,21 @@ class ExportBuilder:
         self.message = w.HTML()
         close = w.Button(description="← " + self.audience.name, tooltip="Back to the audience")
         close.add_class("wb-link")
-        close.on_click(lambda _b: app.show_audience(self.audience.id))
-        title = "Edit export" if export_id else "New export"
-        self.widget = w.VBox([
+        close.on_click(lambda _b: self.nav.go("audience", audience_id=self.audience.id))
+        return w.VBox([
             w.HBox([close, w.HTML(f'<span class="wb-title">{title}</span>')],
                    layout=w.Layout(align_items="center")),
             self.tabs, self.body, self.message,
             w.HBox([self.back, self.next, self.save_button], layout=w.Layout(gap="8px"))],
             layout=w.Layout(gap="8px"))
-        for column in config.get("columns") or [{"attribute": "customer_id"}]:
-            self.add_column(column, refresh=False)
+
+    def _watch(self) -> None:
         self.repeats.observe(lambda _c: self._show_repeat(), "value")
         for widget in (self.name, self.file_name, self.day, self.time, self.zone, self.every,
                        self.unit, self.repeats, self.encryption):
             widget.observe(lambda _c: self.refresh_name(), "value")
         for widget in (self.header, self.records, self.delimiter):
             widget.observe(lambda _c: self.columns_changed(), "value")
-        self._show_repeat()
-        self.refresh_name()
-        self.can_edit = wb.user.can("export.edit")
-        if not self.can_edit:  # the service would refuse the save anyway
-            self.save_button.disabled = True
-        self.go(0, check=False)
 
     # -- the configuration ----------------------------------------------------------------------
 
@@ -231,7 +277,7 @@ class ExportBuilder:
                 "columns": [c.column() for c in self.columns], "notify": notify}
 
     def problems(self) -> list[str]:
-        return self.app.wb.exports.check(self.config())
+        return self.draft.problems(self.config())
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -283,24 +329,19 @@ class ExportBuilder:
                 self._show(problems, step)
                 self.message.value = '<div class="wb-error">Not saved: fix the marked fields.</div>'
                 return False
-        exports = self.app.wb.exports
         try:
-            if self.export_id is None:
-                export = exports.create(self.config())
-            else:
-                export = exports.update(self.export_id, self.config(), version=self.version)
+            self.draft.save(self.config())
         except WorkbenchError as exc:
             self.message.value = f'<div class="wb-error">Not saved: {escape(one_line(exc))}</div>'
             return False
-        self.export_id, self.version = export.id, export.version
-        self.app.show_audience(self.audience.id, tab="exports")
+        self.nav.go("audience", audience_id=self.audience.id, tab="exports")
         return True
 
     # -- live parts -----------------------------------------------------------------------------
 
     def refresh_name(self) -> None:
         try:
-            name = self.app.wb.exports.next_file_name(self.config())
+            name = self.nav.wb.exports.next_file_name(self.config())
             self.next_name.value = f'<div class="wb-muted">Next file: <code>{escape(name)}</code></div>'
         except (WorkbenchError, ValueError) as exc:  # a file name's problem, said plainly
             text = one_line(exc) if isinstance(exc, WorkbenchError) else str(exc)
@@ -343,7 +384,7 @@ class ExportBuilder:
     def refresh_preview(self) -> None:
         config = self.config()
         try:
-            preview = self.app.wb.exports.preview(config, limit=5)
+            preview = self.nav.wb.exports.preview(config, limit=5)
         except WorkbenchError as exc:
             self.preview.value = f'<div class="wb-muted">No preview: {escape(one_line(exc))}</div>'
             return

@@ -20,7 +20,7 @@ from .widgets import Table, link
 from .work import one_line
 
 if TYPE_CHECKING:
-    from .app import App
+    from .navigator import Navigator
 
 ACTION_LABELS = {"edit": "Edit", "activate": "Activate", "pause": "Pause", "cancel": "Cancel",
                  "run": "Run now", "preview": "Preview", "test": "Test connection",
@@ -69,18 +69,18 @@ RUN_COLUMNS = [{"key": k, "label": label, **({"numeric": True} if k in ("rows", 
     ("error", "File / error"))]
 
 
-def follow(app: App, run_id: int, refresh, live: w.HTML | None = None) -> None:
+def follow(nav: Navigator, run_id: int, refresh, live: w.HTML | None = None) -> None:
     """Refresh a page every couple of seconds until run ``run_id`` has ended (it starts as
     Scheduled, then In-Progress), then once more."""
-    if not app.background:
+    if not nav.background:
         refresh()
         return
-    page = app.page
+    page = nav.page
 
     def loop():
         try:
-            while app.page is page:
-                state = app.wb.export_runs.get(run_id).state
+            while nav.showing(page):
+                state = nav.wb.export_runs.get(run_id).state
                 if live is not None:
                     live.value = (f'<span class="wb-muted">run #{run_id} is '
                                   f'{state.label}: refreshing '
@@ -102,18 +102,18 @@ class ExportActions:
     """What a click in an export's Actions menu does; shared by Manage Exports and the
     audience page's Exports tab."""
 
-    def __init__(self, app: App, message: w.HTML, confirm: w.VBox, refresh, show_runs,
+    def __init__(self, nav: Navigator, message: w.HTML, confirm: w.VBox, refresh, show_runs,
                  preview: w.HTML):
-        self.app, self.message, self.confirm = app, message, confirm
+        self.nav, self.message, self.confirm = nav, message, confirm
         self.refresh, self.show_runs, self.preview = refresh, show_runs, preview
 
     def __call__(self, row: str, action: str) -> None:
-        wb = self.app.wb
+        wb = self.nav.wb
         export_id = int(row)
         self.message.value = ""
         try:
             if action == "edit":
-                self.app.show_export_builder(export_id=export_id)
+                self.nav.go("export", export_id=export_id)
             elif action in ("activate", "pause"):
                 getattr(wb.exports, action)(export_id)
                 self._say(f"Export {export_id} {'activated' if action == 'activate' else 'paused'}.")
@@ -152,7 +152,7 @@ class ExportActions:
     def _ask_cancel(self, export_id: int) -> None:
         def cancel():
             try:
-                self.app.wb.exports.cancel(export_id)
+                self.nav.wb.exports.cancel(export_id)
                 self._say(f"Export {export_id} canceled.")
             finally:
                 self.refresh()
@@ -172,28 +172,28 @@ class ExportActions:
         the person confirms it."""
         from ..exports.notebook import run_export
 
-        stale = None if allow_stale else self.app.wb.exports.staleness(export_id)
+        stale = None if allow_stale else self.nav.wb.exports.staleness(export_id)
         if stale:
             self._ask_stale(export_id, stale)
             return
-        run = self.app.wb.export_runs.create(export_id, allow_stale=allow_stale)
+        run = self.nav.wb.export_runs.create(export_id, allow_stale=allow_stale)
         self._say(f"Run #{run.id} started.")
 
         def work():
             try:
-                run_export(self.app.wb, run.id)
+                run_export(self.nav.wb, run.id)
             except Exception as exc:  # recorded on the run; the page says it in one line
                 self.message.value = (f'<div class="wb-error">Run #{run.id}: '
                                       f'{escape(one_line(exc))}</div>')
 
-        if self.app.background:
+        if self.nav.background:
             threading.Thread(target=work, daemon=True).start()
         else:
             work()
         self.show_runs(run.id)
 
     def show_preview(self, export_id: int) -> None:
-        preview = self.app.wb.exports.preview(export_id, limit=10)
+        preview = self.nav.wb.exports.preview(export_id, limit=10)
         head = "".join(f"<th>{escape(h)}</th>" for h in preview.header)
         body = "".join("<tr>" + "".join(f"<td>{escape('' if v is None else v)}</td>"
                                         for v in row) + "</tr>" for row in preview.rows)
@@ -206,22 +206,32 @@ class ExportActions:
 
 
 class ManageExports:
-    def __init__(self, app: App, tab: int = 0):
-        self.app = app
-        wb = app.wb
+    def __init__(self, nav: Navigator, tab: int = 0):
+        self.nav = nav
         self.message = w.HTML()
         self.confirm = w.VBox()
         self.preview = w.HTML()
         self.form_box = w.VBox()
-        # Configuration
+        self.tabs = w.Tab(children=[self._configuration(), self._history(), *self._admin()],
+                          titles=("Configuration", "History", "Destinations", "Encryptions"))
+        self.tabs.add_class("wb-tabs")
+        self.widget = w.VBox([w.HTML('<div class="wb-title">Manage Exports</div>'),
+                              self.message, self.confirm, self.form_box, self.tabs],
+                             layout=w.Layout(gap="8px"))
+        self.refresh()
+        self.show_tab(tab)
+
+    def _configuration(self) -> w.Widget:
         self.exports_table = Table(columns=EXPORT_COLUMNS + [{"key": "actions",
                                                                "label": "Actions"}],
                                    empty="No exports yet — open an audience and use Export.")
-        self.actions = ExportActions(app, self.message, self.confirm, self.refresh,
+        self.actions = ExportActions(self.nav, self.message, self.confirm, self.refresh,
                                      self.follow_run, self.preview)
         self.exports_table.on_action(self.actions)
         self.exports_table.on_click(self._open_audience)
-        # History
+        return w.VBox([self.exports_table, self.preview])
+
+    def _history(self) -> w.Widget:
         self.state_filter = w.Dropdown(options=[("All states", "")] + [
             (s.label.title(), s.value) for s in RUN_STATES], description="State")
         self.audience_filter = w.Dropdown(options=[("All audiences", "")],
@@ -232,12 +242,17 @@ class ManageExports:
         self.runs_table = Table(columns=RUN_COLUMNS, empty="No runs yet.")
         for widget in (self.state_filter, self.audience_filter):
             widget.observe(lambda _c: self.refresh_runs(), "value")
-        # Destinations and encryptions
-        admin = wb.user.can("destination.edit")
+        return w.VBox([w.HBox([self.state_filter, self.audience_filter, self.refresh_button,
+                               self.live], layout=w.Layout(gap="12px", align_items="center")),
+                       self.runs_table])
+
+    def _admin(self) -> tuple[w.Widget, w.Widget]:
+        """The Destinations and Encryptions tabs, their Add buttons for those who may add."""
+        wb = self.nav.wb
         self.add_destination = w.Button(description="Add Destination", icon="plus")
         self.add_destination.add_class("wb-primary")
         self.add_destination.on_click(lambda _b: self.open_form(DestinationForm(
-            app, on_done=self.form_done)))
+            self.nav, on_done=self.form_done)))
         self.destinations_table = Table(columns=[{"key": k, "label": label} for k, label in (
             ("name", "Name"), ("host", "Host"), ("path", "Path"), ("port", "Port"),
             ("username", "User name"), ("key", "Host key"), ("created_by", "Created by"),
@@ -246,33 +261,22 @@ class ManageExports:
         self.add_encryption = w.Button(description="Add Encryption", icon="plus")
         self.add_encryption.add_class("wb-primary")
         self.add_encryption.on_click(lambda _b: self.open_form(EncryptionForm(
-            app, on_done=self.form_done)))
+            self.nav, on_done=self.form_done)))
         self.encryptions_table = Table(columns=[{"key": k, "label": label} for k, label in (
             ("name", "Name"), ("type", "Type"), ("keys", "Key fingerprints"),
             ("expires", "Expires"), ("created_by", "Created by"), ("actions", "Actions"))],
             empty="No encryptions yet.")
         self.encryptions_table.on_action(self._encryption_action)
-        for button in (self.add_destination, self.add_encryption):
-            button.layout.display = None if admin else "none"
-        self.tabs = w.Tab(children=[
-            w.VBox([self.exports_table, self.preview]),
-            w.VBox([w.HBox([self.state_filter, self.audience_filter, self.refresh_button,
-                            self.live], layout=w.Layout(gap="12px", align_items="center")),
-                    self.runs_table]),
-            w.VBox([w.HBox([self.add_destination]), self.destinations_table]),
-            w.VBox([w.HBox([self.add_encryption]), self.encryptions_table])],
-            titles=("Configuration", "History", "Destinations", "Encryptions"))
-        self.tabs.add_class("wb-tabs")
-        self.widget = w.VBox([w.HTML('<div class="wb-title">Manage Exports</div>'),
-                              self.message, self.confirm, self.form_box, self.tabs],
-                             layout=w.Layout(gap="8px"))
-        self.refresh()
-        self.show_tab(tab)
+        for button, service in ((self.add_destination, wb.destinations),
+                                (self.add_encryption, wb.encryptions)):
+            button.layout.display = None if "add" in service.actions() else "none"
+        return (w.VBox([w.HBox([self.add_destination]), self.destinations_table]),
+                w.VBox([w.HBox([self.add_encryption]), self.encryptions_table]))
 
     def follow_run(self, run_id: int) -> None:
         """Show History and keep it current until the run has ended."""
         self.show_tab(1)
-        follow(self.app, run_id, self.refresh_runs, self.live)
+        follow(self.nav, run_id, self.refresh_runs, self.live)
 
     def show_tab(self, index: int) -> None:
         self.tabs.selected_index = index
@@ -280,7 +284,7 @@ class ManageExports:
             self.refresh_runs()
 
     def refresh(self) -> None:
-        wb = self.app.wb
+        wb = self.nav.wb
         exports = wb.exports.list()
         self.exports_table.rows = export_rows(exports)
         audiences = sorted({(e.audience, e.audience_id) for e in exports})
@@ -289,16 +293,14 @@ class ManageExports:
             (name, str(i)) for name, i in audiences]
         self.audience_filter.value = current if current in {str(i) for _n, i in audiences} \
             else ""
-        can = wb.user.can("destination.edit")
-        self.destinations_table.rows = [{"id": str(d.id), "actions": [
-            (a, ACTION_LABELS[a]) for a in ("edit", "test", "remove")] if can else [],
+        allowed = [(a, ACTION_LABELS[a]) for a in wb.destinations.actions() if a != "add"]
+        self.destinations_table.rows = [{"id": str(d.id), "actions": allowed,
             "cells": {"name": escape(d.name), "host": escape(d.host), "path": escape(d.path),
                       "port": str(d.port), "username": escape(d.username),
                       "key": f"<code>{escape(d.fingerprint)}</code>",
                       "created_by": escape(d.created_by)}} for d in wb.destinations.list()]
-        can = wb.user.can("encryption.edit")
-        self.encryptions_table.rows = [{"id": str(e.id), "actions": [("edit", "Edit")]
-                                        if can else [], "cells": {
+        allowed = [(a, ACTION_LABELS[a]) for a in wb.encryptions.actions() if a != "add"]
+        self.encryptions_table.rows = [{"id": str(e.id), "actions": allowed, "cells": {
             "name": escape(e.name), "type": escape(e.type.upper()),
             "keys": "<br>".join(f"<code>{escape(k['fingerprint'])}</code>" for k in e.keys),
             "expires": escape(e.earliest_expiry or "never"),
@@ -306,12 +308,12 @@ class ManageExports:
         self.refresh_runs()
 
     def refresh_runs(self) -> None:
-        every = self.app.wb.export_runs.history(limit=200)
+        every = self.nav.wb.export_runs.history(limit=200)
         runs = every
         if self.state_filter.value:
             runs = [r for r in runs if r.state == self.state_filter.value]
         if self.audience_filter.value:
-            exports = {e.id for e in self.app.wb.exports.list(
+            exports = {e.id for e in self.nav.wb.exports.list(
                 audience=int(self.audience_filter.value))}
             runs = [r for r in runs if r.export_id in exports]
         self.runs_table.rows = run_rows(runs)
@@ -319,7 +321,7 @@ class ManageExports:
             self._checked_busy = True
             busy = [r for r in every if r.state == RunState.IN_PROGRESS]
             if busy:
-                follow(self.app, busy[0].id, self.refresh_runs, self.live)
+                follow(self.nav, busy[0].id, self.refresh_runs, self.live)
 
     def open_form(self, form) -> None:
         self.form = form
@@ -335,16 +337,16 @@ class ManageExports:
         from ..ids import parse_id
 
         try:
-            self.app.show_audience(parse_id(link_to.split(":", 1)[1], "audience"))
+            self.nav.go("audience", audience_id=parse_id(link_to.split(":", 1)[1], "audience"))
         except WorkbenchError as exc:
             self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
 
     def _destination_action(self, row: str, action: str) -> None:
-        wb = self.app.wb
+        wb = self.nav.wb
         self.message.value = ""
         try:
             if action == "edit":
-                self.open_form(DestinationForm(self.app, wb.destinations.get(int(row)),
+                self.open_form(DestinationForm(self.nav, wb.destinations.get(int(row)),
                                                on_done=self.form_done))
             elif action == "test":
                 lines = wb.destinations.test(int(row))
@@ -359,6 +361,6 @@ class ManageExports:
 
     def _encryption_action(self, row: str, action: str) -> None:
         if action == "edit":
-            self.open_form(EncryptionForm(self.app, self.app.wb.encryptions.get(int(row)),
+            self.open_form(EncryptionForm(self.nav, self.nav.wb.encryptions.get(int(row)),
                                           on_done=self.form_done))
 

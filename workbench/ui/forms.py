@@ -16,7 +16,7 @@ from .style import escape
 from .work import one_line
 
 if TYPE_CHECKING:
-    from .app import App
+    from .navigator import Navigator
 
 ARMOR = re.compile(r"-----BEGIN PGP ([A-Z ]+)-----.*?-----END PGP \1-----", re.S)
 
@@ -84,17 +84,10 @@ class Fields:
         rest = self.show(problems)
         message.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
 
-    def require(self, names: list[str]) -> list[str]:
-        return [f"{n}: required" for n in names if not str(_value(self.inputs[n])).strip()]
-
-
-def _value(widget):
-    return getattr(widget, "value", "")
-
 
 class DestinationForm:
-    def __init__(self, app: App, destination=None, on_done: Callable[[], None] = lambda: None):
-        self.app, self.destination, self.on_done = app, destination, on_done
+    def __init__(self, nav: Navigator, destination=None, on_done: Callable[[], None] = lambda: None):
+        self.nav, self.destination, self.on_done = nav, destination, on_done
         d = destination
         self.fields = Fields()
         self.name = w.Text(value=d.name if d else "", placeholder="partner-sftp")
@@ -161,7 +154,7 @@ class DestinationForm:
     def fetch_key(self) -> None:
         try:
             where = (self.host.value.strip(), self.port.value)
-            self.host_key = self.app.wb.destinations.fetch_host_key(*where)
+            self.host_key = self.nav.wb.destinations.fetch_host_key(*where)
             self.fetched_for = where
         except (WorkbenchError, ValueError, OSError) as exc:
             self.host_key = None
@@ -200,21 +193,14 @@ class DestinationForm:
         self.password.value = self.private_key.value = self.passphrase.value = ""
 
     def _save(self) -> bool:
-        problems = self.fields.require(["name", "host", "path", "username"])
-        editing = self.destination is not None
-        if not editing:
-            if self.auth.value == "password" and not self.password.value:
-                problems.append("password: required")
-            if self.auth.value == "key" and not self.private_key.value.strip():
-                problems.append("private_key: required")
-        moved = editing and (self.host.value.strip(), self.port.value) != (
-            self.destination.host, self.destination.port)
-        if (not editing or moved) and not (self.host_key and self.confirmed.value):
-            problems.append("host_key: fetch the server's host key and confirm it")
+        destinations = self.nav.wb.destinations
+        problems = destinations.check(self.data(), editing=self.destination,
+                                      secret="password" if self.auth.value == "password"
+                                      else "private_key")
         if problems:
             self._problems(problems)
             return False
-        destinations = self.app.wb.destinations
+        editing = self.destination is not None
         try:
             if editing:
                 destinations.update(self.destination.id, self.data(),
@@ -232,12 +218,12 @@ class DestinationForm:
 
 
 class EncryptionForm:
-    def __init__(self, app: App, encryption=None, on_done: Callable[[], None] = lambda: None):
-        self.app, self.encryption, self.on_done = app, encryption, on_done
+    def __init__(self, nav: Navigator, encryption=None, on_done: Callable[[], None] = lambda: None):
+        self.nav, self.encryption, self.on_done = nav, encryption, on_done
         e = encryption
         self.fields = Fields()
         self.name = w.Text(value=e.name if e else "", placeholder="partner-pgp")
-        armored = "\n\n".join(app.wb.encryptions.armored_keys(e.id)) if e else ""
+        armored = "\n\n".join(nav.wb.encryptions.armored_keys(e.id)) if e else ""
         self.keys = w.Textarea(value=armored,
                                placeholder="Paste one or more ASCII-armored public keys "
                                            "(-----BEGIN PGP PUBLIC KEY BLOCK----- …)",
@@ -274,7 +260,7 @@ class EncryptionForm:
 
     def check_keys(self) -> bool:
         try:
-            infos, warnings = self.app.wb.encryptions.inspect(self.armored())
+            infos, warnings = self.nav.wb.encryptions.inspect(self.armored())
         except WorkbenchError as exc:
             self.found.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>'
                                        for p in getattr(exc, "problems", [one_line(exc)]))
@@ -290,13 +276,7 @@ class EncryptionForm:
         return True
 
     def save(self) -> bool:
-        problems = self.fields.require(["name"])
-        if not self.armored():
-            problems.append("keys: paste at least one public key")
-        if problems:
-            self._problems(problems)
-            return False
-        encryptions = self.app.wb.encryptions
+        encryptions = self.nav.wb.encryptions
         data = {"name": self.name.value, "type": "pgp", "keys": self.armored()}
         try:
             if self.encryption is not None:
