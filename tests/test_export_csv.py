@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.test_export_configs import config, setup  # noqa: F401 - the shared setup fixture
-from workbench.customers.engine import EngineError
+from workbench.errors import EngineError
 
 
 def written(setup, tmp_path, **changes) -> bytes:  # noqa: F811

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..errors import DeliveryError, SftpError, WorkbenchError
+from ..errors import DeliveryError, RenameUncertain, SftpError, WorkbenchError
 
 CHUNK = 1 << 20
 PARTIAL = re.compile(r"^\.(?P<name>.+)\.part-(?P<workbench>[0-9a-f]{8})-(?P<run>\d+)-"
@@ -109,10 +109,6 @@ def upload(target, source: BinaryIO, name: str, *, workbench: str, run_id: int, 
             if isinstance(exc, WorkbenchError) or not isinstance(exc, Exception):
                 raise
             raise translate_error(exc, target, final) from exc
-
-
-class RenameUncertain(DeliveryError):
-    """The rename was sent, its answer never came: the file may be in place."""
 
 
 def _answered(exc: BaseException) -> bool:

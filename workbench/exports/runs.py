@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..delivery.upload import RenameUncertain, Staged, delivered, sweep, upload
-from ..errors import Busy, Conflict, NotFound, Stale, StoreError, WorkbenchError
+from ..delivery.upload import Staged, delivered, sweep, upload
+from ..errors import Busy, Conflict, NotFound, RenameUncertain, Stale, StoreError, Unrecorded, WorkbenchError
 from ..files import make_private, private_folder
 from .files import render_file_name
 
@@ -41,11 +41,6 @@ if TYPE_CHECKING:
 LEASE = timedelta(minutes=3)
 HEARTBEAT = 30.0  # seconds
 SWEEP_EVERY = 600.0  # seconds between two sweeps of one destination by one process
-
-
-class Unrecorded(WorkbenchError):
-    """The file reached its final name, but the store would not take the result for as long
-    as the lease: the run stays In-Progress until the next attempt finds the file there."""
 
 
 @dataclass
