@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.audiences.definition import InvalidDefinition
-from workbench.errors import InvalidInput
+from workbench.errors import InvalidDefinition, InvalidInput
 
 
 def problems(audiences, *rules) -> str:

@@ -101,7 +101,7 @@ def test_spark_application_settings_are_checked(home, table, message):
 
 def test_an_unreachable_spark_connect_server_is_one_line_at_once(home):
     from tests.sshd import free_port
-    from workbench.customers.engine import EngineError
+    from workbench.errors import EngineError
 
     engine = spark_engine(home, master=f"sc://127.0.0.1:{free_port()};token=SECRET")
     with pytest.raises(EngineError, match=r"cannot reach the Spark Connect server at "

@@ -11,9 +11,8 @@ import pytest
 
 import workbench
 from tests.audience_data import D, load
-from workbench.errors import Conflict, PermissionDenied
+from workbench.errors import Conflict, InvalidExport, PermissionDenied
 from workbench.exports.files import render_file_name
-from workbench.exports.models import InvalidExport
 from workbench.store.exports import DestinationRecords, EncryptionRecords
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)  # before the configurations' start (12-01)
@@ -299,5 +298,5 @@ def test_viewers_never_get_secrets_nor_test_logins(setup):
 
 def test_a_file_name_must_fit_on_the_day_its_names_are_longest(setup):
     problems = setup.exports.check(config(file_name="%A" * 26 + ".csv"))  # fits on a Monday
-    assert any(p.startswith("file_name:") for p in problems)
+    assert any(p.field == "file_name" for p in problems)
     assert setup.exports.check(config(file_name="%A_%B.csv")) == []

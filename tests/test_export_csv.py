@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.test_export_configs import config, setup  # noqa: F401 - the shared setup fixture
-from workbench.customers.engine import EngineError
+from workbench.errors import EngineError
 
 
 def written(setup, tmp_path, **changes) -> bytes:  # noqa: F811
@@ -114,5 +114,5 @@ def test_with_makes_a_groups_fields_plain_names(setup, tmp_path):  # noqa: F811
                                                            "label": "Buys"}],
                     csv={"header": True, "record_delimiter": "LF", "field_delimiter": "comma"})
     assert data == plain
-    assert "unknown field 'bogus'" in " ".join(setup.exports.check(config(columns=[
+    assert "unknown field 'bogus'" in " ".join(p.message for p in setup.exports.check(config(columns=[
         {"label": "B", "template": "{{#with rfm}}{{bogus}}{{/with}}"}])))

@@ -234,7 +234,7 @@ def test_what_a_run_writes_is_the_owners_only_from_its_creation(wb, server):
 # -- what a partner or the run history must never see -------------------------------------
 
 def test_a_file_name_that_looks_like_a_temporary_upload_is_refused(wb):
-    from workbench.exports.models import InvalidExport
+    from workbench.errors import InvalidExport
 
     with pytest.raises(InvalidExport, match="look like an upload's temporary name"):
         export(wb, file_name=".x.csv.part-1-1")

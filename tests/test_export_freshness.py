@@ -18,8 +18,8 @@ from tests.conftest import ADMIN, add_partner
 from tests.sshd import skip_reason
 from tests.test_cli import run as cli
 from tests.test_mail import smtp_server
-from workbench.errors import Stale
-from workbench.exports.models import ExportConfig, InvalidExport
+from workbench.errors import InvalidExport, Stale
+from workbench.exports.models import ExportConfig
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 BERLIN = ZoneInfo("Europe/Berlin")

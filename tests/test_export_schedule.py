@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from workbench.errors import InvalidInput
+from workbench.errors import InvalidInput, InvalidSchedule, Problem
 from workbench.exports.schedule import (
-    InvalidSchedule,
     Schedule,
     cancel_deadline,
     describe_errors,
@@ -345,7 +344,7 @@ INVALID_CASES = [
 def test_each_invalid_field_is_named(data, message):
     problems = schedule_errors(data)
     assert len(problems) == 1, problems
-    assert problems[0].startswith(message)
+    assert str(problems[0]).startswith(message)
     with pytest.raises(InvalidSchedule) as caught:
         parse_schedule(data)
     assert isinstance(caught.value, InvalidInput) and caught.value.problems == problems
@@ -354,7 +353,7 @@ def test_each_invalid_field_is_named(data, message):
 def test_every_problem_is_listed_at_once():
     problems = schedule_errors({"start": "2026-12-01T06:00", "timezone": "Nowhere",
                                 "repeat": {"every": 0, "unit": "fortnights"}, "cancel_after_minutes": 0})
-    assert [problem.split(":")[0] for problem in problems] == [
+    assert [problem.field for problem in problems] == [
         "schedule.timezone", "schedule.repeat.every", "schedule.repeat.unit", "schedule.cancel_after_minutes"]
 
 
@@ -366,5 +365,6 @@ def test_embedded_errors_keep_their_path():
 
     with pytest.raises(ValidationError) as caught:
         Export.model_validate({"schedule": {**START, "repeat": {"every": 0, "unit": "days"}}})
-    assert describe_errors(caught.value, prefix="") == ["schedule.repeat.every: must be at least 1"]
+    assert describe_errors(caught.value, prefix="") == [
+        Problem("schedule.repeat.every", "must be at least 1")]
     assert schedule_errors(START) == []

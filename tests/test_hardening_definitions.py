@@ -15,11 +15,10 @@ from workbench.audiences.definition import (
     MAX_JSON_BYTES,
     MAX_RULES,
     AudienceDefinition,
-    InvalidDefinition,
     check_definition,
 )
 from workbench.audiences.operators import MAX_DAYS, MAX_VALUES
-from workbench.errors import InvalidInput
+from workbench.errors import InvalidDefinition, InvalidInput
 from workbench.ids import MAX_ID, parse_id
 
 CATALOG = Catalog.build({"score": "double", "tier": "text"})

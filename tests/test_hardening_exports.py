@@ -17,8 +17,7 @@ from tests.conftest import ADMIN
 from tests.conftest import women_export as export
 from tests.sshd import skip_reason
 from tests.test_delivery_pgp import keys  # noqa: F401 - real gpg keys
-from workbench.errors import InvalidInput, PermissionDenied, SftpError
-from workbench.exports.models import InvalidExport
+from workbench.errors import InvalidExport, InvalidInput, PermissionDenied, SftpError
 
 needs_sshd = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 

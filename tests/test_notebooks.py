@@ -41,7 +41,8 @@ def test_a_notebook_that_cannot_start_is_one_line(tmp_path, monkeypatch):
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
 
-    from workbench.notebooks import NotebookFailed, execute
+    from workbench.errors import NotebookFailed
+    from workbench.notebooks import execute
 
     def no_kernel(*args, **kwargs):
         raise NoSuchKernel("python3")

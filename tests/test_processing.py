@@ -10,8 +10,7 @@ import pytest
 
 import workbench
 from tests.audience_data import D, load
-from workbench.errors import Conflict, PermissionDenied
-from workbench.processing.run import ProcessingFailed
+from workbench.errors import Conflict, PermissionDenied, ProcessingFailed
 
 WOMEN = {"name": "Women", "rules": [{"attribute": "gender", "op": "in", "value": ["female"]}]}
 BUYERS = {"name": "Recent buyers", "rules": [

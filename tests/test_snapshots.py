@@ -164,7 +164,7 @@ def test_two_processes_ingest_and_estimate_every_answer_is_one_of_the_two(wb, wr
 
 
 def test_a_data_file_removed_outside_the_workbench_is_named_not_retried(wb, write_csv):
-    from workbench.customers.snapshot import DataMissing
+    from workbench.errors import DataMissing
 
     load(wb, write_csv)
     [profiles] = (wb.home.root / "data" / "customers" / "profiles").glob("v-*.parquet")

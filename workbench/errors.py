@@ -1,14 +1,23 @@
 """Every error the workbench raises on purpose.
 
 One root, so the CLI, the widgets and the notebooks catch ``WorkbenchError`` once and show its
-message. Vendor exceptions (DuckDB, SQLAlchemy, paramiko, gnupg) are translated at the adapter
-edge with ``raise ... from exc``; they never reach a user as a traceback.
+message. Vendor exceptions (DuckDB, SQLAlchemy, paramiko, gnupg, papermill) are translated at
+the adapter edge with ``raise ... from exc``; they never reach a user as a traceback.
+
+An input refused for several reasons carries them as data: ``problems``, a list of
+``Problem(field, message)``. Its one-line message is composed from them here, once; the CLI
+prints that line, the widgets place each problem at its field.
 
     WorkbenchError                      exit 1: the operation failed
     ├── InvalidInput                    exit 2: bad usage or invalid input (file, JSON, option)
     │   ├── HomeNotFound                no home given, or the folder is not a workbench home
     │   ├── SettingsError               workbench.toml is unreadable or holds an invalid value
-    │   └── IngestError                 a customer data file cannot be ingested as a whole
+    │   ├── IngestError                 a customer data file cannot be ingested as a whole
+    │   ├── InvalidDefinition           an audience definition, with its problems
+    │   ├── InvalidExport               an export configuration, destination or encryption,
+    │   │                               with its problems
+    │   ├── InvalidSchedule             an export's schedule, with its problems
+    │   └── InvalidKeys                 public keys an encryption cannot use, with its problems
     ├── NotFound                        no such audience, export, destination, ... (exit 2)
     ├── PermissionDenied                the current user's role does not allow the operation
     ├── Conflict                        the object changed since it was read (stale version),
@@ -18,23 +27,55 @@ edge with ``raise ... from exc``; they never reach a user as a traceback.
     ├── Busy                            another process holds what is needed (a lock timed
     │                                   out); trying again later can succeed
     ├── RejectedRows                    --strict ingest with rejected rows (exit 1; data kept)
+    ├── EngineError                     the query engine failed (out of memory, disk full)
+    ├── DataMissing                     a current customer data file is not on disk
+    ├── ProcessingFailed                a processing run failed or was interrupted; the
+    │                                   previous results are intact
+    ├── NotebookFailed                  an executed notebook raised (its copy is kept)
+    │   └── KernelDied                  its kernel died mid-run (killed, out of memory)
     ├── DeliveryError                   talking to a destination or GnuPG failed (exit 1)
     │   ├── SftpError                   SFTP: resolution, connection, host key, login, path
+    │   ├── RenameUncertain             the upload's rename was sent, its answer never came
     │   └── PgpError                    GnuPG: a key or an encryption
+    ├── Unrecorded                      a delivered file whose result the store would not take
     └── StoreError                      the metadata store failed
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason an input is refused: the ``field`` it is about, as the person wrote it
+    (``name``, ``schedule.repeat.every``, ``columns.2.template``, ``rule 3 (age)``, ``key 1``),
+    and what is wrong with it. ``rule``: the 1-based audience rule it is about, if any, so a
+    page can show it beside that rule."""
+
+    field: str
+    message: str
+    rule: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
 
 class WorkbenchError(Exception):
-    """Root of the tree. ``exit_code`` is what the CLI exits with."""
+    """Root of the tree. ``exit_code`` is what the CLI exits with; ``problems`` the reasons of
+    a refused input, each naming its field (empty for other errors)."""
 
     exit_code = 1
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, problems: Iterable[Problem] = ()):
         super().__init__(message)
         self.message = message
+        self.problems = list(problems)
 
     def __str__(self) -> str:
         return self.message
@@ -42,14 +83,17 @@ class WorkbenchError(Exception):
 
 class InvalidInput(WorkbenchError):
     exit_code = 2
+    # What a list of problems refuses, said before them: "invalid schedule: start: required".
+    subject = ""
 
-
-class InvalidKeys(InvalidInput):
-    """Public keys an encryption cannot use: ``problems`` holds one ``key N: reason`` each."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
+    @classmethod
+    def listing(cls, problems: Iterable[Problem], subject: str | None = None) -> Self:
+        """The error for every problem at once; its message is the subject (the class's, or
+        ``subject``), then each ``field: message``, separated by semicolons."""
+        problems = list(problems)
+        lead = cls.subject if subject is None else subject
+        text = "; ".join(str(p) for p in problems)
+        return cls(f"{lead}: {text}" if lead else text, problems)
 
 
 class HomeNotFound(InvalidInput):
@@ -62,6 +106,26 @@ class SettingsError(InvalidInput):
 
 class IngestError(InvalidInput):
     pass
+
+
+class InvalidDefinition(InvalidInput):
+    """The definition cannot be saved or evaluated."""
+
+    subject = "invalid audience definition"
+
+
+class InvalidExport(InvalidInput):
+    """The configuration cannot be saved (a destination or an encryption: ``subject`` says)."""
+
+    subject = "invalid export configuration"
+
+
+class InvalidSchedule(InvalidInput):
+    subject = "invalid schedule"
+
+
+class InvalidKeys(InvalidInput):
+    """Public keys an encryption cannot use: one ``key N`` problem each."""
 
 
 class NotFound(WorkbenchError):
@@ -88,6 +152,39 @@ class RejectedRows(WorkbenchError):
     pass
 
 
+class EngineError(WorkbenchError):
+    """The query engine failed (out of memory, disk full, a file unreadable)."""
+
+    def __init__(self, message: str, out_of_memory: bool = False):
+        super().__init__(message)
+        self.out_of_memory = out_of_memory
+
+
+class DataMissing(WorkbenchError):
+    """A current version's file is not on disk."""
+
+
+class ProcessingFailed(WorkbenchError):
+    """A processing run failed; the previous results are intact."""
+
+
+class NotebookFailed(WorkbenchError):
+    """An executed notebook raised; ``output`` is the kept copy with the traceback, ``error``
+    the class name of what the notebook raised (None when it did not run) and ``reason`` its
+    message. The message reads ``error: reason``."""
+
+    def __init__(self, reason: str, output: Path, error: str | None = None):
+        super().__init__(f"{error}: {reason}" if error else reason)
+        self.reason = reason
+        self.output = output
+        self.error = error
+
+
+class KernelDied(NotebookFailed):
+    """The notebook's kernel died mid-run (killed, out of memory): the run did not finish and
+    could not say so itself."""
+
+
 class StoreError(WorkbenchError):
     pass
 
@@ -105,5 +202,14 @@ class SftpError(DeliveryError):
         self.reason = reason
 
 
+class RenameUncertain(DeliveryError):
+    """The rename was sent, its answer never came: the file may be in place."""
+
+
 class PgpError(DeliveryError):
     pass
+
+
+class Unrecorded(WorkbenchError):
+    """The file reached its final name, but the store would not take the result for as long
+    as the lease: the run stays In-Progress until the next attempt finds the file there."""

@@ -16,28 +16,13 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .errors import WorkbenchError
+from .errors import KernelDied, NotebookFailed, WorkbenchError
 from .files import make_private, private_folder
 
 # The notebooks live beside the package in a checkout (the design card's notebooks/ folder);
 # $WORKBENCH_NOTEBOOKS points elsewhere for installs that keep them apart.
 NOTEBOOKS = Path(os.environ.get("WORKBENCH_NOTEBOOKS",
                                 Path(__file__).resolve().parents[1] / "notebooks"))
-
-
-class NotebookFailed(WorkbenchError):
-    """An executed notebook raised; ``output`` is the kept copy with the traceback, ``error``
-    the class name of what the notebook raised (None when it did not run)."""
-
-    def __init__(self, message: str, output: Path, error: str | None = None):
-        super().__init__(message)
-        self.output = output
-        self.error = error
-
-
-class KernelDied(NotebookFailed):
-    """The notebook's kernel died mid-run (killed, out of memory): the run did not finish and
-    could not say so itself."""
 
 
 def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -> Path:
@@ -77,7 +62,7 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
                              "--IPKernelApp.exec_lines=import workbench.notebooks as n; "
                              f"n.die_with_parent({os.getpid()})"])
     except PapermillExecutionError as exc:
-        raise NotebookFailed(f"{exc.ename}: {exc.evalue}", output, exc.ename) from None
+        raise NotebookFailed(exc.evalue, output, exc.ename) from None
     except DeadKernelError:
         raise KernelDied("the notebook's kernel died before the run finished", output) from None
     except OSError as exc:  # the disk filled up while papermill wrote the notebook

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from ..errors import InvalidInput
+from ..errors import InvalidDefinition, Problem
 from .catalog import Catalog
 from .operators import CONTROL, MAX_DAYS, OPERATORS, allowed_operators
 
@@ -44,14 +44,6 @@ def _refuse_invisible(name: str) -> None:
         if unicodedata.category(c) == "Cf" and c != "\u200d":  # the joiner of emoji (👩‍💻)
             raise ValueError(f"no invisible or direction-changing characters (found "
                              f"U+{ord(c):04X})")
-
-
-class InvalidDefinition(InvalidInput):
-    """The definition cannot be saved or evaluated; ``problems`` lists every reason."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("invalid audience definition: " + "; ".join(problems))
-        self.problems = problems
 
 
 class Rule(BaseModel):
@@ -125,11 +117,12 @@ class AudienceDefinition(BaseModel):
             elif isinstance(data, str | bytes):
                 data = json.loads(data)
         except ValueError as exc:
-            raise InvalidDefinition([f"definition: {exc}"]) from None
+            raise InvalidDefinition.listing([Problem("definition", str(exc))]) from None
         try:
             return cls.model_validate(data, context={"stored": stored})
         except ValidationError as exc:
-            raise InvalidDefinition([_describe(error, data) for error in exc.errors()]) from None
+            raise InvalidDefinition.listing(_describe(error, data) for error in exc.errors()) \
+                from None
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(exclude_defaults=False), sort_keys=False)
@@ -196,7 +189,7 @@ def _nesting(data: Any) -> int:
     return deepest
 
 
-def _describe(error: dict, data: Any) -> str:
+def _describe(error: dict, data: Any) -> Problem:
     loc = [shown(p) for p in error["loc"]]
     message = error["msg"].removeprefix("Value error, ")
     if error["loc"][:1] == ("rules",) and len(loc) >= 2 and isinstance(error["loc"][1], int):
@@ -210,10 +203,11 @@ def _describe(error: dict, data: Any) -> str:
         if error["type"] == "extra_forbidden":
             message = ("unknown field; a rule has attribute, op, value, exclude, "
                        "within_days, min_count")
-        return f"rule {position + 1}{attribute}: {field}: {message}"
+        return Problem(f"rule {position + 1}{attribute}", f"{field}: {message}",
+                       rule=position + 1)
     if error["type"] == "extra_forbidden":
         message = "unknown field; a definition has name, description, rules"
-    return f"{'.'.join(loc) or 'definition'}: {message}"
+    return Problem(".".join(loc) or "definition", message)
 
 
 def shown(text: Any, width: int = 60) -> str:
@@ -245,13 +239,14 @@ def check_definition(definition: AudienceDefinition, catalog: Catalog, *,
         try:
             value, warning = _check_rule(rule, catalog, look_at_data)
         except ValueError as exc:
-            problems.append(f"rule {position} ({shown(rule.attribute)}): {exc}")
+            problems.append(Problem(f"rule {position} ({shown(rule.attribute)})", str(exc),
+                                    rule=position))
             continue
         checked.append(CheckedRule(position, rule, value, catalog.get(rule.attribute).type))
         if warning:
             warnings.append(f"rule {position} ({shown(rule.attribute)}): {warning}")
     if problems:
-        raise InvalidDefinition(problems)
+        raise InvalidDefinition.listing(problems)
     return checked, warnings
 
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from ..errors import Conflict, IngestError, InvalidInput, NotFound
+from ..errors import Conflict, IngestError, InvalidDefinition, InvalidInput, NotFound, Problem
 from ..freshness import behind, days_behind
 from ..ids import parse_id
 from ..store.audiences import SORTS, AudienceRecords
 from .catalog import Catalog
-from .definition import AudienceDefinition, CheckedRule, InvalidDefinition, check_definition
+from .definition import AudienceDefinition, CheckedRule, check_definition
 from .models import Audience, Estimate, Explanation, RuleCheck
 from .summary import summarize
 
@@ -237,9 +237,10 @@ class Audiences:
             for audience_id in rule.value:
                 problem = self._reference_problem(audience_id, editing, saved)
                 if problem:
-                    problems.append(f"rule {rule.position} (audience): {problem}")
+                    problems.append(Problem(f"rule {rule.position} (audience)", problem,
+                                            rule=rule.position))
         if problems:
-            raise InvalidDefinition(problems)
+            raise InvalidDefinition.listing(problems)
         return checked, warnings
 
     def _reference_problem(self, audience_id: int, editing: int | None,

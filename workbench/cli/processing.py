@@ -31,8 +31,8 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
 
 
 def cmd_process(args) -> int:
+    from ..errors import ProcessingFailed
     from ..processing.notebook import run_processing
-    from ..processing.run import ProcessingFailed
 
     with open_workbench(args) as wb:
         # Checked here, before a kernel starts; the notebook's run checks them again.

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from ..errors import WorkbenchError
+from ..errors import EngineError
 from ..sql import ident, lit
 from .snapshot import Snapshot, empty_source
 
@@ -30,14 +30,6 @@ if TYPE_CHECKING:
     from ..home import Home
     from ..settings import Settings
     from .features import Tables
-
-
-class EngineError(WorkbenchError):
-    """The query engine failed (out of memory, disk full, a file unreadable)."""
-
-    def __init__(self, message: str, out_of_memory: bool = False):
-        super().__init__(message)
-        self.out_of_memory = out_of_memory
 
 
 class Engine:

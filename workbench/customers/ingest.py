@@ -33,7 +33,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import IngestError, RejectedRows
+from ..errors import EngineError, IngestError, RejectedRows
 from ..files import make_private, make_private_lock, private_folder
 from ..sql import ident, lit
 from .schema import (
@@ -260,7 +260,7 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
     except duckdb.Error as exc:
         if isinstance(exc, duckdb.OutOfMemoryException) or "No space left" in str(exc):
             # The disk or the memory limit, not the file: say so (exit 1, not "bad input").
-            from .engine import EngineError, describe
+            from .engine import describe
 
             raise EngineError(describe(exc)) from exc
         reason = str(exc).strip().splitlines()[0].replace(str(link), str(path))

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import IngestError, InvalidInput
+from ..errors import EngineError, IngestError, InvalidInput
 from ..files import make_private_lock, private_folder
 from .ingest import IngestReport, ingest, kind_lock
 from .schema import KINDS
@@ -112,7 +112,7 @@ def _engine_errors():
     """DuckDB errors of an ingest (a full disk, the memory limit) as one line of ours."""
     import duckdb
 
-    from .engine import EngineError, describe
+    from .engine import describe
 
     try:
         yield

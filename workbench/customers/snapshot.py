@@ -16,16 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import Busy, WorkbenchError
+from ..errors import Busy, DataMissing
 from ..files import Gone, lease, remove_unless_read
 from .schema import KINDS, STORAGE_TYPES
 
 if TYPE_CHECKING:
     from ..home import Home
     from ..store.customers import CustomerDataRecords
-
-class DataMissing(WorkbenchError):
-    """A current version's file is not on disk."""
 
 
 # A version superseded between reading the store and taking its lease: read the store again.

@@ -30,7 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .engine import Engine, EngineError
+from ..errors import EngineError
+from .engine import Engine
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import gnupg
 
-from workbench.errors import InvalidInput, InvalidKeys, PgpError
+from workbench.errors import InvalidInput, InvalidKeys, PgpError, Problem
 
 __all__ = ["KeyInfo", "inspect_key", "check_keys", "encrypt_file", "EXPIRY_WARNING_DAYS"]
 
@@ -102,7 +102,7 @@ def inspect_key(armored: str, *, today: date) -> KeyInfo:
 def check_keys(armored_keys: list[str], *, today: date) -> tuple[list[KeyInfo], list[str]]:
     """Check the keys of one encryption: (infos in order, warnings).
 
-    Every key is checked; all problems are raised together as one ``InvalidInput``
+    Every key is checked; all problems are raised together as one ``InvalidKeys``
     (``key N: reason; key M: reason``). At least one key; the same key twice is refused.
     Warning for a key expiring within 30 days: ``key N (KEYID): expires on YYYY-MM-DD, in D days``.
     """
@@ -111,22 +111,23 @@ def check_keys(armored_keys: list[str], *, today: date) -> tuple[list[KeyInfo], 
     if not armored_keys:
         raise InvalidInput("an encryption needs at least one public key")
     infos: list[KeyInfo] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     seen: dict[str, int] = {}
     with _gnupg_home() as gpg:
         for n, armored in enumerate(armored_keys, start=1):
             try:
                 info = _inspect(gpg, armored, today)
             except InvalidInput as exc:
-                problems.append(f"key {n}: {exc.message}")
+                problems.append(Problem(f"key {n}", exc.message))
                 continue
             if info.fingerprint in seen:
-                problems.append(f"key {n}: same key as key {seen[info.fingerprint]} ({info.fingerprint})")
+                problems.append(Problem(f"key {n}", f"same key as key {seen[info.fingerprint]} "
+                                                    f"({info.fingerprint})"))
                 continue
             seen[info.fingerprint] = n
             infos.append(info)
     if problems:
-        raise InvalidKeys(problems)
+        raise InvalidKeys.listing(problems)
     warnings = []
     for n, info in enumerate(infos, start=1):
         days = info.days_left(today)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import BinaryIO, Protocol
 
-from ..errors import DeliveryError, SftpError, WorkbenchError
+from ..errors import DeliveryError, RenameUncertain, SftpError, WorkbenchError
 
 CHUNK = 1 << 20
 PARTIAL = re.compile(r"^\.(?P<name>.+)\.part-(?P<workbench>[0-9a-f]{8})-(?P<run>\d+)-"
@@ -137,10 +137,6 @@ def _write(sftp, source: BinaryIO, partial: str, target) -> tuple[int, str]:
             "(most often a full disk or a quota on the server); nothing was renamed "
             "into place", "not_writable")
     return size, digest.hexdigest()
-
-
-class RenameUncertain(DeliveryError):
-    """The rename was sent, its answer never came: the file may be in place."""
 
 
 def _answered(exc: BaseException) -> bool:

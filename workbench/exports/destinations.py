@@ -17,9 +17,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from ..delivery import location
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidExport, InvalidInput, Problem
 from ..settings import Secret
-from .models import DestinationConfig, EncryptionConfig, InvalidExport, parse_model
+from .models import DestinationConfig, EncryptionConfig, parse_model
 
 if TYPE_CHECKING:
     from ..secrets import SecretBox
@@ -106,7 +106,8 @@ class Destinations:
         self._user.require("destination.edit")
         config = parse_model(DestinationConfig, data, "destination")
         if config.password is None and config.private_key is None:
-            raise InvalidExport(["password or private_key: one is required"], "destination")
+            raise InvalidExport.listing([Problem("password or private_key", "one is required")],
+                                        "invalid destination")
         values = self._checked(config, trust_host_key, secrets_required=True)
         return self._get(self._records.insert(values, user=self._user.name))
 
@@ -139,9 +140,10 @@ class Destinations:
         elif trust_host_key:
             host_key = fetch_host_key(config.host, config.port)
         else:
-            raise InvalidExport(["host_key: required; give the server's public key as a "
-                                 "known_hosts line (ssh-ed25519 AAAA...), or fetch it with "
-                                 "--trust-host-key and compare its fingerprint"], "destination")
+            raise InvalidExport.listing([Problem(
+                "host_key", "required; give the server's public key as a known_hosts line "
+                "(ssh-ed25519 AAAA...), or fetch it with --trust-host-key and compare its "
+                "fingerprint")], "invalid destination")
         box = self._box()
         values = {"name": config.name, "type": config.type, "host": config.host,
                   "port": config.port, "path": config.path, "username": config.username,
@@ -161,8 +163,8 @@ class Destinations:
         return ["add", "edit", "test", "remove"] if self._user.can("destination.edit") else []
 
     def check(self, data: dict, *, editing: Destination | None = None,
-              secret: str = "password") -> list[str]:
-        """Every problem of a destination being typed (``field: message``), nothing saved or
+              secret: str = "password") -> list[Problem]:
+        """Every problem of a destination being typed, nothing saved or
         fetched: what its form shows at each field. ``editing``: the stored destination, whose
         secrets and host key stay unless replaced (a new host or port needs its key);
         ``secret``: the field a missing secret is said at (``password`` or ``private_key``)."""
@@ -172,11 +174,11 @@ class Destinations:
         except InvalidExport as exc:
             problems += exc.problems
         if editing is None and not (data.get("password") or data.get("private_key")):
-            problems.append(f"{secret}: required")
+            problems.append(Problem(secret, "required"))
         moved = editing is not None and (str(data.get("host", "")).strip(),
                                          data.get("port")) != (editing.host, editing.port)
         if (editing is None or moved) and not data.get("host_key"):
-            problems.append("host_key: fetch the server's host key and confirm it")
+            problems.append(Problem("host_key", "fetch the server's host key and confirm it"))
         return problems
 
     def list(self) -> list[Destination]:
@@ -321,8 +323,9 @@ def _refuse_rename(stored: dict, name: str, using: list[dict], what: str) -> Non
     nothing the next time they are edited."""
     if name != stored["name"] and using:
         names = ", ".join(f"{e['id']} ({e['name']})" for e in using)
-        raise InvalidExport([f"name: {what} {stored['name']!r} is used by export(s) {names}; "
-                             "keep its name while they use it"], what)
+        raise InvalidExport.listing([Problem(
+            "name", f"{what} {stored['name']!r} is used by export(s) {names}; keep its name "
+            "while they use it")], f"invalid {what}")
 
 
 def _secret(value) -> Secret | None:

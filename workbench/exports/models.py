@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..errors import InvalidInput
+from ..errors import InvalidExport, InvalidInput, Problem
 from .schedule import Schedule
 
 # ASCII addresses: a local part of at most 64 characters, host labels that neither start nor end
@@ -34,14 +34,6 @@ RECORD_DELIMITERS = {"LF": "\n", "CRLF": "\r\n"}
 MAX_COLUMNS = 200
 MAX_RECIPIENTS = 50
 MAX_STALENESS_DAYS = 365
-
-
-class InvalidExport(InvalidInput):
-    """The configuration cannot be saved; ``problems`` lists every reason."""
-
-    def __init__(self, problems: list[str], what: str = "export configuration"):
-        super().__init__(f"invalid {what}: " + "; ".join(problems))
-        self.problems = problems
 
 
 def _no_control(value: str, field: str) -> str:
@@ -157,16 +149,16 @@ class ExportConfig(BaseModel):
         return self.model_dump(mode="json")
 
 
-def describe(exc: ValidationError) -> list[str]:
-    """pydantic's errors as ``field.path: message`` lines."""
-    lines = []
+def describe(exc: ValidationError) -> list[Problem]:
+    """pydantic's errors as problems of ``field.path``."""
+    problems = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"]) or "configuration"
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown field"
-        lines.append(f"{where}: {message}")
-    return lines
+        problems.append(Problem(where, message))
+    return problems
 
 
 def parse_model(model: type[BaseModel], data, what: str):
@@ -178,7 +170,7 @@ def parse_model(model: type[BaseModel], data, what: str):
             return model.model_validate_json(data)
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidExport(describe(exc), what) from None
+        raise InvalidExport.listing(describe(exc), f"invalid {what}") from None
 
 
 class DestinationConfig(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import WorkbenchError
+from ..errors import Conflict, KernelDied, NotebookFailed, WorkbenchError
 from .states import Run, RunState
 
 if TYPE_CHECKING:
@@ -29,19 +29,17 @@ class Opened(Protocol):
 def run_export(wb: Opened, run_id: int) -> Run:
     """Execute ``notebooks/run_export.ipynb`` for a run (claimed inside); the run as it ended.
     A kernel that dies, or a stop, is recorded on the run when the run could not say so."""
-    from ..notebooks import KernelDied, NotebookFailed, execute, pinned_clock, run_path
+    from ..notebooks import execute, pinned_clock, run_path
 
     output = run_path(wb.home.runs_dir / "exports", f"run-{run_id}", wb.calendar.now())
     parameters = {"home": str(wb.home.root), "run_id": run_id, "user": wb.user.name,
                   "now": pinned_clock(wb), "run_notebook": str(output)}
     try:
         execute("run_export", output, parameters, stream=False)
-    except (KernelDied, NotebookFailed, KeyboardInterrupt) as exc:
-        if not isinstance(exc, KernelDied | KeyboardInterrupt) and exc.error == "Conflict":
+    except (NotebookFailed, KeyboardInterrupt) as exc:
+        if isinstance(exc, NotebookFailed) and exc.error == "Conflict":
             # Another process holds the run: it is theirs to finish; touch nothing, and keep
             # no notebook of an attempt that never was.
-            from ..errors import Conflict
-
             output.unlink(missing_ok=True)
             raise Conflict(f"export run #{run_id} is taken by another process") from None
         run = wb.export_runs.get(run_id)

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..delivery.upload import RenameUncertain, Staged, delivered, sweep, upload
-from ..errors import Busy, Conflict, NotFound, Stale, StoreError, WorkbenchError
+from ..delivery.upload import Staged, delivered, sweep, upload
+from ..errors import (Busy, Conflict, NotFound, RenameUncertain, Stale, StoreError, Unrecorded,
+                      WorkbenchError)
 from ..files import make_private, private_folder
 from .files import render_file_name
 from .notify import run_message
@@ -45,9 +46,6 @@ HEARTBEAT = 30.0  # seconds
 SWEEP_EVERY = 600.0  # seconds between two sweeps of one destination by one process
 
 
-class Unrecorded(WorkbenchError):
-    """The file reached its final name, but the store would not take the result for as long
-    as the lease: the run stays In-Progress until the next attempt finds the file there."""
 
 
 class ExportRuns:

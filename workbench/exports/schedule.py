@@ -47,7 +47,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..errors import InvalidInput
+from ..errors import InvalidSchedule, Problem
 
 UNITS = ("hours", "days", "weeks", "months")
 MAX_EVERY = 1000
@@ -61,14 +61,6 @@ _OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 _FREQUENCY = {"days": DAILY, "weeks": WEEKLY, "months": MONTHLY}
-
-
-class InvalidSchedule(InvalidInput):
-    """The schedule cannot be saved; ``problems`` lists every reason, each naming its field."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("invalid schedule: " + "; ".join(problems))
-        self.problems = problems
 
 
 class Repeat(BaseModel):
@@ -222,7 +214,7 @@ def _shown(value: Any) -> str:
 
 # -- Errors as messages that name the field -------------------------------------------------------
 
-def describe_error(error: dict, prefix: str = "schedule") -> str:
+def describe_error(error: dict, prefix: str = "schedule") -> Problem:
     """One pydantic error (from ``ValidationError.errors()``) as ``schedule.repeat.every: ...``.
     A model that embeds ``Schedule`` passes its own errors with ``prefix=""``."""
     loc = [str(part) for part in error["loc"]]
@@ -238,14 +230,14 @@ def describe_error(error: dict, prefix: str = "schedule") -> str:
         message = "must be an object"
     else:
         message = error["msg"].removeprefix("Value error, ")
-    return f"{field}: {message}"
+    return Problem(field, message)
 
 
-def describe_errors(exc: ValidationError, prefix: str = "schedule") -> list[str]:
+def describe_errors(exc: ValidationError, prefix: str = "schedule") -> list[Problem]:
     return [describe_error(error, prefix) for error in exc.errors()]
 
 
-def schedule_errors(data: Any, prefix: str = "schedule") -> list[str]:
+def schedule_errors(data: Any, prefix: str = "schedule") -> list[Problem]:
     """Every problem with ``data`` as a schedule, each naming its field; empty when it is valid."""
     try:
         Schedule.model_validate(data)
@@ -261,7 +253,7 @@ def parse_schedule(data: Any) -> Schedule:
     try:
         return Schedule.model_validate(data)
     except ValidationError as exc:
-        raise InvalidSchedule(describe_errors(exc)) from None
+        raise InvalidSchedule.listing(describe_errors(exc)) from None
 
 
 # -- When it runs ---------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..delivery import location
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, InvalidExport, NotFound, Problem
 from .files import render_file_name
-from .models import ExportConfig, InvalidExport
+from .models import ExportConfig
 from .schedule import next_run, summary
 from .templates import TemplateProblem, check_template, record_fields
 
@@ -181,8 +181,8 @@ class Exports:
                              base_version=version, user=self._user.name)
         return self.get(stored["id"])
 
-    def check(self, data) -> list[str]:
-        """Every problem of a configuration being edited (``field: message``), nothing saved:
+    def check(self, data) -> list[Problem]:
+        """Every problem of a configuration being edited, nothing saved:
         what the export builder shows at each field before it lets a person go on."""
         try:
             self._checked(ExportConfig.parse(data))
@@ -244,8 +244,9 @@ class Exports:
         problems += self._column_problems(config)
         at = next_run(config.schedule, after=self._now())
         if at is None and config.active:
-            problems.append("schedule: no run after now (the start, or the end of the "
-                            "repeats, has passed); change the dates or save it paused")
+            problems.append(Problem("schedule", "no run after now (the start, or the end of "
+                                    "the repeats, has passed); change the dates or save it "
+                                    "paused"))
         try:
             # At the next run, and on the day whose names are longest (Wednesday, September):
             # a name that fits today must fit on every day it will be rendered.
@@ -256,47 +257,48 @@ class Exports:
                                  export=config.name, run=9_999_999_999,
                                  encrypted=bool(config.encryption))
         except ValueError as exc:
-            problems.append(f"file_name: {exc}")
+            problems.append(Problem("file_name", str(exc)))
         if problems:
-            raise InvalidExport(problems)
+            raise InvalidExport.listing(problems)
         return {"name": config.name, "audience_id": audience["id"],
                 "destination_id": destination["id"],
                 "encryption_id": encryption["id"] if encryption else None,
                 "config": json.dumps(config.to_json())}
 
-    def _audience(self, audience_id: int, problems: list[str]) -> dict | None:
+    def _audience(self, audience_id: int, problems: list[Problem]) -> dict | None:
         try:
             row = self._audiences.get(audience_id)
         except NotFound:
-            problems.append(f"audience: no audience with id {audience_id}")
+            problems.append(Problem("audience", f"no audience with id {audience_id}"))
             return None
         if row["status"] != "active":
-            problems.append(f"audience: audience {audience_id} ({row['name']}) is "
-                            f"{row['status']}; only active audiences are exported")
+            problems.append(Problem("audience", f"audience {audience_id} ({row['name']}) is "
+                                    f"{row['status']}; only active audiences are exported"))
         return row
 
     @staticmethod
-    def _named(records, name: str, what: str, problems: list[str]) -> dict | None:
+    def _named(records, name: str, what: str, problems: list[Problem]) -> dict | None:
         try:
             return records.get(name)
         except NotFound:
             known = ", ".join(repr(r["name"]) for r in records.list()) or "none yet"
-            problems.append(f"{what}: no {what} named {name!r} (known: {known})")
+            problems.append(Problem(what, f"no {what} named {name!r} (known: {known})"))
             return None
 
-    def _column_problems(self, config: ExportConfig) -> list[str]:
+    def _column_problems(self, config: ExportConfig) -> list[Problem]:
         fields = self._record_fields()
         problems = []
         for position, column in enumerate(config.columns):
             where = f"columns.{position}"
             if column.attribute is not None and column.attribute not in fields:
-                problems.append(f"{where}.attribute: unknown attribute {column.attribute!r}; "
-                                f"known: {', '.join(sorted(fields))}")
+                problems.append(Problem(f"{where}.attribute",
+                                        f"unknown attribute {column.attribute!r}; "
+                                        f"known: {', '.join(sorted(fields))}"))
             if column.template is not None:
                 try:
                     check_template(column.template, fields)
                 except TemplateProblem as exc:
-                    problems.append(f"{where}.template: {exc}")
+                    problems.append(Problem(f"{where}.template", str(exc)))
         return problems
 
     # -- states ---------------------------------------------------------------------------------
@@ -405,9 +407,9 @@ class Exports:
         audience = self._audiences.get(config.audience)
         day = audience["last_processed_on"]
         if day is None:
-            raise InvalidExport([f"audience: audience {audience['id']} ({audience['name']}) "
-                                 "has not been processed yet; an export delivers the members "
-                                 "of its last processing"])
+            raise InvalidExport.listing([Problem(
+                "audience", f"audience {audience['id']} ({audience['name']}) has not been "
+                "processed yet; an export delivers the members of its last processing")])
         membership = self._history.day(audience["id"], day)["membership"]
         with self._snapshots.pin() as snapshot, self._memberships.reading(membership) as table:
             query, plan = rows_query(config, self._engine.tables(snapshot),

@@ -15,8 +15,9 @@ from datetime import date
 from sqlglot import exp
 
 from ..audiences.compiler import Sources, compile_rules, needed_attributes
-from ..customers.engine import Engine, EngineError
+from ..customers.engine import Engine
 from ..customers.features import Day, Tables, features_query
+from ..errors import EngineError
 from ..memberships import Memberships
 from ..sql import ident
 from .composition import Buckets, top_values_sql

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from ..errors import Conflict
+from ..errors import Conflict, KernelDied, NotebookFailed, ProcessingFailed
 
 if TYPE_CHECKING:
     from ..app import Workbench
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def run_processing(wb: Workbench, first: date, last: date, *, stream: bool = True) -> dict:
     """Execute ``notebooks/nightly_processing.ipynb`` for the days ``first`` to ``last``; the
     run as recorded (a killed kernel or a stop is recorded as interrupted, its files removed)."""
-    from ..notebooks import KernelDied, NotebookFailed, execute, pinned_clock, run_path
+    from ..notebooks import execute, pinned_clock, run_path
 
     wb.user.require("processing.run")
     label = str(first) if first == last else f"{first}_{last}"
@@ -34,16 +34,14 @@ def run_processing(wb: Workbench, first: date, last: date, *, stream: bool = Tru
     except NotebookFailed as exc:
         if exc.error == "Conflict":  # refused (another run holds the lock): no run, no record
             output.unlink(missing_ok=True)
-            raise Conflict(exc.message.removeprefix("Conflict: ")) from None
-        raise NotebookFailed(f"processing failed: {exc.message} (audit notebook: "
-                             f"{exc.output})", exc.output, exc.error) from None
+            raise Conflict(exc.reason) from None
+        raise ProcessingFailed(f"processing failed: {exc.message} (audit notebook: "
+                               f"{exc.output})") from None
     return {**_run_row(wb, output), "notebook": str(output)}
 
 
 def _interrupted(wb: Workbench, output, reason: str) -> Exception:
     """Record the run of ``output`` as interrupted (its files removed) and say so."""
-    from .run import ProcessingFailed
-
     run_id = wb.processing.recover(str(output), reason) or _run_of(wb, output)
     return ProcessingFailed(f"processing run #{run_id or '?'} interrupted: {reason}; the "
                             f"previous results are unchanged (audit notebook: {output})")

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from ..audiences.definition import AudienceDefinition, InvalidDefinition, check_definition
+from ..audiences.definition import AudienceDefinition, check_definition
 from ..audiences.discovery import load_catalog
 from ..audiences.models import percent
 from ..customers.features import Day
-from ..errors import Conflict, InvalidInput, WorkbenchError
+from ..errors import Conflict, InvalidDefinition, InvalidInput, ProcessingFailed, WorkbenchError
 from ..files import make_private_lock
 from .composition import DEFAULTS, Buckets
 from .day import DayResult, compare, process_day
@@ -47,10 +47,6 @@ STOPPED = "interrupted: stopped by Ctrl-C or a stop signal before it finished"
 # How long recovery waits for a dying run's process to let go of the lock.
 RECOVERY_WAIT_SECONDS = 30
 MAX_DAYS = 3660  # days in one run: ten years is a backfill; more is a typing error
-
-
-class ProcessingFailed(WorkbenchError):
-    """A processing run failed; the previous results are intact."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from ..errors import Conflict, WorkbenchError
+from ..errors import Conflict, Problem, WorkbenchError
 from .rules import RuleRow
 from .style import DASH, escape, number
 from .work import Debounced, one_line
@@ -220,19 +220,17 @@ class AudienceBuilder:
         general = []
         for kind, messages in ((0, problems), (1, warnings)):
             for message in messages:
-                found = RULE.match(message)
-                index = int(found.group(1)) - 1 if found else -1
-                if found and estimated and 0 <= index < len(positions):
+                rule, field, text = _about(message)
+                index = rule - 1 if rule else -1
+                if rule and estimated and 0 <= index < len(positions):
                     index = positions[index]
                 if index in per_rule:
-                    per_rule[index][kind].append(message[found.end():])
-                elif message.startswith("name:"):
+                    per_rule[index][kind].append(text)
+                elif field == "name":
                     self.name.add_class("wb-invalid")
-                    self.name_problem.value = (f'<div class="wb-error">'
-                                               f'{escape(message.removeprefix("name:").strip())}'
-                                               '</div>')
+                    self.name_problem.value = f'<div class="wb-error">{escape(text)}</div>'
                 else:
-                    general.append((kind, message))
+                    general.append((kind, str(message)))
         for index, row in enumerate(self.rules):
             row.show(*per_rule[index], waiting=index in waiting)
         general += [(1, f"a rule on {rule.get('attribute')!r}, an attribute no longer in the "
@@ -317,3 +315,11 @@ class AudienceBuilder:
 def _unfinished(rule: dict) -> bool:
     """A rule whose value list is still empty: just added, nothing ticked yet."""
     return rule.get("op") in ("in", "has") and rule.get("value") == []
+
+
+def _about(message: Problem | str) -> tuple[int | None, str, str]:
+    """The rule, field and text of a problem. A warning is still text, led by its rule."""
+    if isinstance(message, Problem):
+        return message.rule, message.field, message.message
+    found = RULE.match(message)
+    return (int(found.group(1)), "", message[found.end():]) if found else (None, "", message)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from ..errors import WorkbenchError
+from ..errors import Problem, WorkbenchError
 from .forms import Fields
 from .style import escape
 from .work import one_line
@@ -86,7 +86,7 @@ class ExportDraft:
         """The stored configuration's ``name``, or a new configuration's."""
         return self.stored.get(name, self.choices.new.get(name))
 
-    def problems(self, config: dict) -> list[str]:
+    def problems(self, config: dict) -> list[Problem]:
         return self.exports.check(config)
 
     def save(self, config: dict):
@@ -276,7 +276,7 @@ class ExportBuilder:
                         "field_delimiter": self.delimiter.value},
                 "columns": [c.column() for c in self.columns], "notify": notify}
 
-    def problems(self) -> list[str]:
+    def problems(self) -> list[Problem]:
         return self.draft.problems(self.config())
 
     # -- steps ----------------------------------------------------------------------------------
@@ -303,18 +303,17 @@ class ExportBuilder:
             self.refresh_preview()
         return True
 
-    def _show(self, problems: list[str], step: int) -> list[str]:
+    def _show(self, problems: list[Problem], step: int) -> list[Problem]:
         """Show the problems of ``step`` at their fields; returns them."""
-        mine = [p for p in problems if p.split(":")[0].split(".")[0] in STEP_FIELDS[step]]
+        mine = [p for p in problems if p.field.split(".")[0] in STEP_FIELDS[step]]
         for row in self.columns:
             row.problems.value = ""
-        column_problems = [p for p in mine if p.startswith("columns.")]
+        column_problems = [p for p in mine if p.field.startswith("columns.")]
         for problem in column_problems:
-            position = problem.split(".")[1].split(":")[0]
+            position = problem.field.split(".")[1]
             if position.isdigit() and int(position) < len(self.columns):
-                message = problem.split(": ", 1)[-1]
                 self.columns[int(position)].problems.value += \
-                    f'<div class="wb-error">✖ {escape(message)}</div>'
+                    f'<div class="wb-error">✖ {escape(problem.message)}</div>'
         rest = self.fields.show([p for p in mine if p not in column_problems])
         extra = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
         if step == 0:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from ..errors import InvalidKeys, WorkbenchError
+from ..errors import InvalidKeys, Problem, WorkbenchError
 from .style import escape
 from .work import one_line
 
@@ -36,8 +36,8 @@ class SecretArea(w.Textarea):
 
 
 class Fields:
-    """Inputs by field name, each with its message line: problems ("field: message", as the
-    services word them) go next to their field, outlined in red."""
+    """Inputs by field name, each with its message line: problems (as the services word them)
+    go next to their field, outlined in red."""
 
     def __init__(self):
         self.inputs: dict[str, w.Widget] = {}
@@ -62,27 +62,27 @@ class Fields:
         self.inputs[name].remove_class("wb-invalid")
         self.notes[name].value = ""
 
-    def show(self, problems: list[str]) -> list[str]:
-        """Place problems at their fields; returns those that name no field here."""
+    def show(self, problems: list[Problem | str]) -> list[Problem | str]:
+        """Place problems at their fields; returns those that name no field here, and text."""
         for name, widget in self.inputs.items():
             widget.remove_class("wb-invalid")
             self.notes[name].value = ""
         rest = []
         for problem in problems:
-            field, _, message = problem.partition(": ")
+            field = problem.field if isinstance(problem, Problem) else ""
             name = next((n for n in self.inputs if field == n or field.startswith(n + ".")),
                         None)
-            if name is None or not message:
+            if name is None:
                 rest.append(problem)
                 continue
             self.inputs[name].add_class("wb-invalid")
-            self.notes[name].value += f'<div class="wb-error">{escape(message)}</div>'
+            self.notes[name].value += f'<div class="wb-error">{escape(problem.message)}</div>'
         return rest
 
-    def report(self, problems: list[str], message: w.HTML) -> None:
+    def report(self, problems: list[Problem | str], message: w.HTML) -> None:
         """Problems at their fields; those that name no field here in ``message``."""
         rest = self.show(problems)
-        message.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
+        message.value = "".join(f'<div class="wb-error">✖ {escape(str(p))}</div>' for p in rest)
 
 
 class DestinationForm:
@@ -213,7 +213,7 @@ class DestinationForm:
         self.on_done()
         return True
 
-    def _problems(self, problems: list[str]) -> None:
+    def _problems(self, problems: list[Problem | str]) -> None:
         self.fields.report(problems, self.message)
 
 
@@ -284,7 +284,7 @@ class EncryptionForm:
             else:
                 encryptions.add(data)
         except InvalidKeys as exc:  # each at the keys field
-            self._problems([f"keys: {p}" for p in exc.problems])
+            self._problems([Problem("keys", str(p)) for p in exc.problems])
             return False
         except WorkbenchError as exc:
             self._problems(list(getattr(exc, "problems", [])) or [one_line(exc)])
@@ -292,6 +292,6 @@ class EncryptionForm:
         self.on_done()
         return True
 
-    def _problems(self, problems: list[str]) -> None:
+    def _problems(self, problems: list[Problem | str]) -> None:
         self.fields.report(problems, self.message)
 
