@@ -22,8 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..delivery.upload import Staged, delivered, sweep, upload
-from ..errors import (Busy, Conflict, NotFound, RenameUncertain, Stale, StoreError, Unrecorded,
-                      WorkbenchError)
+from ..errors import Busy, Conflict, NotFound, RenameUncertain, Stale, StoreError, Unrecorded, WorkbenchError
 from ..files import make_private, private_folder
 from .files import render_file_name
 from .notify import run_message
