@@ -15,6 +15,7 @@ import re
 import sys
 from datetime import date
 
+from ..days import parse_day
 from ..errors import InvalidInput, WorkbenchError
 
 
@@ -163,10 +164,7 @@ def positive(text: str) -> int:
 
 
 def iso_date(text: str) -> date:
-    # Exactly YYYY-MM-DD: fromisoformat alone also takes 20261128 and 2026-W48-6.
     try:
-        if len(text) != 10 or text[4] != "-" or text[7] != "-":
-            raise ValueError
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
