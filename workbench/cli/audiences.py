@@ -10,10 +10,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from ..audiences.sorts import SORTS
 from ..errors import InvalidInput
 from . import emit, iso_date, open_workbench, read_json, warn
-
-SORTS = ["name", "-name", "created", "-created", "last_processed", "-last_processed"]
 
 
 def register(commands, shared: argparse.ArgumentParser) -> None:
@@ -41,7 +40,7 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
     listing = verb("list", cmd_list, "list audiences")
     listing.add_argument("--search", default="", metavar="WORDS",
                          help="keywords matched against name and created-by")
-    listing.add_argument("--sort", default="-created", choices=SORTS)
+    listing.add_argument("--sort", default="-created", choices=list(SORTS))
     verb("show", cmd_show, "status, size, %% of base, last processed, summary").add_argument("id")
     estimate = verb("estimate", cmd_estimate, "size and base of a definition, without saving")
     estimate.add_argument("file")
