@@ -273,7 +273,7 @@ def test_a_complete_run_shows_no_error_of_an_earlier_attempt(wb, server, clock):
 
 
 def test_a_run_that_did_not_complete_is_said_in_one_line_with_its_state_once(wb, server):
-    from workbench.cli.exports import unfinished
+    from workbench.cli.runs import unfinished
 
     export_id = export(wb)
     run_id = wb.export_runs.create(export_id).id

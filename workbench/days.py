@@ -7,6 +7,7 @@ is a typing error, not a customer base.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,23 @@ from .clock import Clock
 from .errors import InvalidInput
 
 EARLIEST = date(1900, 1, 1)
+_WRITTEN_AS_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class NoSuchDay(ValueError):
+    """Written YYYY-MM-DD, but not on the calendar (2026-02-30)."""
+
+
+def parse_day(text: object) -> date:
+    """A day written exactly YYYY-MM-DD: the one way a day typed by a person or stored as text
+    is read. ``date.fromisoformat`` alone also takes 20261128 and 2026-W48-6, which nobody
+    writes meaning a day. Raises ``ValueError``, ``NoSuchDay`` when only the calendar objects."""
+    if not isinstance(text, str) or not _WRITTEN_AS_DAY.fullmatch(text):
+        raise ValueError(f"{text!r} is not written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise NoSuchDay(str(exc)) from None
 
 
 class Calendar:
@@ -41,11 +59,8 @@ class Calendar:
         if isinstance(value, datetime):
             value = value.date()
         if not isinstance(value, date):
-            text = str(value)
             try:
-                if len(text) != 10 or text[4] != "-" or text[7] != "-":  # not 20261128
-                    raise ValueError
-                value = date.fromisoformat(text)
+                value = parse_day(str(value))
             except ValueError:
                 raise InvalidInput(f"{what} {value!r} is not a date YYYY-MM-DD") from None
         today = self.today()

@@ -5,6 +5,9 @@ file the store calls current. A job that reads a file holds a shared ``flock`` o
 as it reads (a *lease*); whoever removes superseded files takes an exclusive lock without waiting
 and skips a file that someone still reads. The kernel drops the locks of a process that dies, so a
 killed job never pins a file forever, and no lock table has to be cleaned up.
+
+Jobs that must not overlap (a processing run, two ingests of one kind, a sample) hold an
+exclusive ``flock`` on a lock file of their own (``exclusive_lock``), dropped the same way.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import errno
 import fcntl
 import os
 import stat
-from contextlib import ExitStack
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import IO
 
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
@@ -89,8 +95,45 @@ def private_folder(path: Path) -> Path:
     return make_private(path)
 
 
-def make_private_lock(path: Path) -> Path:
-    """A lock file created with the owner's rights only (it holds nothing, but lives among
-    private files and should not be the one thing others may read)."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
-    return make_private(path)
+class Locked(Exception):
+    """The lock stayed held for the whole wait; ``holder`` is what its holder wrote in it."""
+
+    def __init__(self, holder: str):
+        super().__init__(holder)
+        self.holder = holder
+
+
+@contextmanager
+def exclusive_lock(path: Path, *, wait: float | None = None, holder: str = "") -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the lock file ``path`` for the block. ``wait`` is how many
+    seconds to wait for another holder before raising ``Locked`` (0: not at all); None waits for
+    as long as it holds. ``holder`` (who this is) stays written in the file while held, for a
+    process refused meanwhile to say. The file is the owner's only: it holds little, but lives
+    among private files and should not be the one thing others may read."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    make_private(path)
+    with os.fdopen(fd, "r+") as handle:
+        _acquire(handle, wait)
+        try:
+            handle.truncate(0)  # what a holder that was killed left
+            handle.write(holder)
+            handle.flush()
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _acquire(handle: IO[str], wait: float | None) -> None:
+    if wait is None:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise Locked(handle.read().strip()) from None
+            time.sleep(0.1)

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from ..days import parse_day
 from ..errors import InvalidInput
 from ..ids import parse_id
 from .catalog import DATE_TYPES, NUMBER_TYPES, Attribute
@@ -74,8 +75,8 @@ def scalar_value(attribute: Attribute, value: Any) -> Any:
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(value)
-        except (TypeError, ValueError):
+            return parse_day(value)
+        except ValueError:
             raise ValueError("a date YYYY-MM-DD") from None
     if kind == "membership":
         try:

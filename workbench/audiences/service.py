@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 from ..errors import Conflict, IngestError, InvalidDefinition, InvalidInput, NotFound, Problem
 from ..freshness import behind, days_behind
 from ..ids import parse_id
-from ..store.audiences import SORTS, AudienceRecords
+from ..store.audiences import AudienceRecords
 from .catalog import Catalog
 from .definition import AudienceDefinition, CheckedRule, check_definition
 from .models import Audience, Estimate, Explanation, RuleCheck
+from .sorts import SORTS
 from .summary import summarize
 
 if TYPE_CHECKING:

@@ -2,8 +2,10 @@
 
 Exit status: 0 done, 1 the operation failed, 2 bad usage or invalid input, with one line on
 stderr. Heavy libraries (DuckDB, pandas, papermill) are imported inside the commands that need
-them, so that scripts calling the CLI in loops do not pay for them. One module per group of
-commands registers its subcommands.
+them, so that scripts calling the CLI in loops do not pay for them. Each noun has a module
+(``audiences``, ``destinations``, ``encryptions``, ``exports`` and their ``runs``), as has each
+other group of commands (``data``, ``processing``, ``serve``); all add theirs through
+``Commands``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import date
 
+from ..days import parse_day
 from ..errors import InvalidInput, WorkbenchError
 
 
@@ -33,20 +37,41 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"workbench: {first_line(message)} (see `{self.prog} --help`)\n")
 
 
+class Commands:
+    """Where the command modules add theirs: each command, or verb of a noun, takes the options
+    that every command takes and names the function that runs it (``args.run``)."""
+
+    def __init__(self, subparsers, shared: argparse.ArgumentParser):
+        self._subparsers = subparsers
+        self._shared = shared
+
+    def add(self, name: str, run: Callable[[argparse.Namespace], int],
+            help: str) -> argparse.ArgumentParser:
+        parser = self._subparsers.add_parser(name, parents=[self._shared], help=help)
+        parser.set_defaults(run=run)
+        return parser
+
+    def noun(self, name: str, help: str) -> Commands:
+        """A command of verbs (``workbench export list``): its verbs are added to the result,
+        and the one given is ``args.verb``."""
+        group = self._subparsers.add_parser(name, help=help)
+        return Commands(group.add_subparsers(dest="verb", required=True, metavar="VERB"),
+                        self._shared)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from . import audiences, data, exports, processing, serve
+    from . import audiences, data, destinations, encryptions, exports, processing, serve
 
     parser = _Parser(prog="workbench", description=(
         "Audience Workbench: define, track and deliver customer audiences."))
     _common(parser, None)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     shared = argparse.ArgumentParser(add_help=False)
     _common(shared, argparse.SUPPRESS)  # after the command too, without undoing the global ones
-    data.register(commands, shared)
-    audiences.register(commands, shared)
-    processing.register(commands, shared)
-    exports.register(commands, shared)
-    serve.register(commands, shared)
+    commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+                        shared)
+    # In the order `workbench --help` lists them.
+    for module in (data, audiences, processing, destinations, encryptions, exports, serve):
+        module.register(commands)
     return parser
 
 
@@ -163,10 +188,7 @@ def positive(text: str) -> int:
 
 
 def iso_date(text: str) -> date:
-    # Exactly YYYY-MM-DD: fromisoformat alone also takes 20261128 and 2026-W48-6.
     try:
-        if len(text) != 10 or text[4] != "-" or text[7] != "-":
-            raise ValueError
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None

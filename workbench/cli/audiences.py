@@ -3,56 +3,50 @@ members | explain"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from datetime import timedelta
 from pathlib import Path
 
+from ..audiences.sorts import SORTS
 from ..errors import InvalidInput
-from . import emit, iso_date, open_workbench, read_json, warn
-
-SORTS = ["name", "-name", "created", "-created", "last_processed", "-last_processed"]
+from . import Commands, emit, iso_date, open_workbench, read_json, warn
 
 
-def register(commands, shared: argparse.ArgumentParser) -> None:
-    group = commands.add_parser("audience", help="define, activate and inspect audiences")
-    verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
-
-    def verb(name: str, run, help: str) -> argparse.ArgumentParser:
-        parser = verbs.add_parser(name, parents=[shared], help=help)
-        parser.set_defaults(run=run)
-        return parser
-
-    verb("create", cmd_create, "save a definition as a new draft (prints it as JSON)") \
+def register(commands: Commands) -> None:
+    audience = commands.noun("audience", "define, activate and inspect audiences")
+    audience.add("create", cmd_create, "save a definition as a new draft (prints it as JSON)") \
         .add_argument("file", help="definition JSON, or - for standard input")
-    update = verb("update", cmd_update, "save an edited definition of a draft")
+    update = audience.add("update", cmd_update, "save an edited definition of a draft")
     update.add_argument("id")
     update.add_argument("file", help="definition JSON (or an audience from `show --json`)")
     update.add_argument("--version", type=int, default=None,
                         help="the version you edited (else the file's, else the current one)")
-    verb("activate", cmd_activate, "freeze a draft and start tracking it").add_argument("id")
-    verb("archive", cmd_archive, "retire an active audience: no longer processed, history "
-         "kept, read-only").add_argument("id")
-    duplicate = verb("duplicate", cmd_duplicate, "copy an audience as a new draft")
+    audience.add("activate", cmd_activate, "freeze a draft and start tracking it") \
+        .add_argument("id")
+    audience.add("archive", cmd_archive, "retire an active audience: no longer processed, "
+                 "history kept, read-only").add_argument("id")
+    duplicate = audience.add("duplicate", cmd_duplicate, "copy an audience as a new draft")
     duplicate.add_argument("id")
     duplicate.add_argument("--name", default=None)
-    listing = verb("list", cmd_list, "list audiences")
+    listing = audience.add("list", cmd_list, "list audiences")
     listing.add_argument("--search", default="", metavar="WORDS",
                          help="keywords matched against name and created-by")
-    listing.add_argument("--sort", default="-created", choices=SORTS)
-    verb("show", cmd_show, "status, size, %% of base, last processed, summary").add_argument("id")
-    estimate = verb("estimate", cmd_estimate, "size and base of a definition, without saving")
+    listing.add_argument("--sort", default="-created", choices=list(SORTS))
+    audience.add("show", cmd_show, "status, size, %% of base, last processed, summary") \
+        .add_argument("id")
+    estimate = audience.add("estimate", cmd_estimate, "size and base of a definition, without "
+                            "saving")
     estimate.add_argument("file")
     estimate.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
                           help="default: yesterday in the workbench timezone")
-    members = verb("members", cmd_members, "member customer ids as CSV")
+    members = audience.add("members", cmd_members, "member customer ids as CSV")
     members.add_argument("id")
     members.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
                          help="default: the last processed day")
     members.add_argument("--out", default=None, metavar="FILE", help="default: standard output")
-    explain = verb("explain", cmd_explain, "which rules hold for one customer")
+    explain = audience.add("explain", cmd_explain, "which rules hold for one customer")
     explain.add_argument("id")
     explain.add_argument("customer_id")
     explain.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD")

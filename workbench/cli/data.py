@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ..customers.schema import ENCODINGS
 from ..errors import InvalidInput
-from . import emit, iso_date, open_workbench, positive
+from . import Commands, emit, iso_date, open_workbench, positive
 
 DEMO_AUDIENCES = Path(__file__).resolve().parents[2] / "data" / "demo_audiences.json"
 
 
-def register(commands, shared: argparse.ArgumentParser) -> None:
-    init = commands.add_parser("init", parents=[shared], help="create a workbench home")
-    init.add_argument("--timezone", default="UTC", help="IANA timezone (default UTC)")
-    init.set_defaults(run=cmd_init)
-
-    sample = commands.add_parser("sample", parents=[shared],
-                                 help="generate and ingest a synthetic customer base")
+def register(commands: Commands) -> None:
+    commands.add("init", cmd_init, "create a workbench home") \
+        .add_argument("--timezone", default="UTC", help="IANA timezone (default UTC)")
+    sample = commands.add("sample", cmd_sample, "generate and ingest a synthetic customer base")
     sample.add_argument("--customers", type=positive, default=10_000, metavar="N")
     sample.add_argument("--seed", type=int, default=42, metavar="S")
     sample.add_argument("--until", type=iso_date, default=None, metavar="YYYY-MM-DD",
                         help="last day of generated events (default: yesterday in the "
                              "workbench timezone; the same seed and --until give the same "
                              "data)")
-    sample.set_defaults(run=cmd_sample)
-
-    ingest = commands.add_parser("ingest", parents=[shared],
-                                 help="ingest customer data from CSV or Parquet")
+    ingest = commands.add("ingest", cmd_ingest, "ingest customer data from CSV or Parquet")
     ingest.add_argument("kind", choices=["profiles", "transactions", "tags", "appended"])
     ingest.add_argument("file")
     ingest.add_argument("--strict", action="store_true",
@@ -38,8 +31,9 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
                              "date, timestamp); others are inferred")
     ingest.add_argument("--encoding", choices=list(ENCODINGS), default="utf-8",
                         help="text encoding of a CSV file (default utf-8)")
-    ingest.set_defaults(run=cmd_ingest)
-    register_demo(commands, shared)
+    commands.add("demo", cmd_demo, "create and activate the demo audiences of "
+                 "data/demo_audiences.json (once)") \
+        .add_argument("--file", default=None, help="another JSON list of definitions")
 
 
 def cmd_init(args) -> int:
@@ -97,14 +91,6 @@ def _print_reports(args, reports) -> None:
         lines.extend(f"  {line}" for line in report.details())
     emit(args, [asdict(r) for r in reports] if len(reports) > 1 else asdict(reports[0]),
          "\n".join(lines))
-
-
-def register_demo(commands, shared: argparse.ArgumentParser) -> None:
-    demo = commands.add_parser(
-        "demo", parents=[shared],
-        help="create and activate the demo audiences of data/demo_audiences.json (once)")
-    demo.add_argument("--file", default=None, help="another JSON list of definitions")
-    demo.set_defaults(run=cmd_demo)
 
 
 def cmd_demo(args) -> int:

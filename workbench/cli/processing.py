@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-
-from . import emit, iso_date, open_workbench, whole
+from . import Commands, emit, iso_date, open_workbench, whole
 
 
-def register(commands, shared: argparse.ArgumentParser) -> None:
-    process = commands.add_parser(
-        "process", parents=[shared],
-        help="process active audiences for a day (default: yesterday) or a range, as a "
-             "papermill run whose notebook is kept under HOME/runs/processing")
+def register(commands: Commands) -> None:
+    process = commands.add(
+        "process", cmd_process,
+        "process active audiences for a day (default: yesterday) or a range, as a papermill "
+        "run whose notebook is kept under HOME/runs/processing")
     process.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
                          help="one day (default: yesterday in the workbench timezone)")
     process.add_argument("--from", dest="date_from", type=iso_date, default=None,
@@ -20,14 +18,12 @@ def register(commands, shared: argparse.ArgumentParser) -> None:
                          metavar="YYYY-MM-DD", help="last day of a range (with --from)")
     process.add_argument("--days", dest="last_days", type=whole, default=None, metavar="N",
                          help="the N days up to yesterday (a backfill, as setup runs)")
-    process.set_defaults(run=cmd_process)
-    scheduler = commands.add_parser(
-        "scheduler", parents=[shared],
-        help="run nightly processing and due export runs, forever (or one tick with --once)")
+    scheduler = commands.add(
+        "scheduler", cmd_scheduler,
+        "run nightly processing and due export runs, forever (or one tick with --once)")
     scheduler.add_argument("--once", action="store_true", help="one tick, then exit (cron)")
     scheduler.add_argument("--interval", type=float, default=30, metavar="SECONDS",
                            help="seconds between ticks (default 30)")
-    scheduler.set_defaults(run=cmd_scheduler)
 
 
 def cmd_process(args) -> int:

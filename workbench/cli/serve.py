@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
-from . import open_workbench
+from . import Commands, open_workbench
 
 
-def register(commands, shared: argparse.ArgumentParser) -> None:
-    serve = commands.add_parser(
-        "serve", parents=[shared],
-        help="serve the Voilà dashboards on 127.0.0.1 (a token in each printed URL); "
-             "Ctrl-C stops them")
-    serve.add_argument("--port", type=int, default=8866, help="port (default 8866)")
-    serve.set_defaults(run=cmd_serve)
+def register(commands: Commands) -> None:
+    commands.add("serve", cmd_serve, "serve the Voilà dashboards on 127.0.0.1 (a token in each "
+                 "printed URL); Ctrl-C stops them") \
+        .add_argument("--port", type=int, default=8866, help="port (default 8866)")
 
 
 def cmd_serve(args) -> int:

@@ -19,7 +19,6 @@ of 20M transactions needs DuckDB's memory limit, not 20M Python objects.
 from __future__ import annotations
 
 import codecs
-import fcntl
 import gzip
 import json
 import re
@@ -27,14 +26,13 @@ import shutil
 import uuid
 import zlib
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import EngineError, IngestError, RejectedRows
-from ..files import make_private, make_private_lock, private_folder
+from ..files import exclusive_lock, make_private, private_folder
 from ..sql import ident, lit
 from .schema import (
     EARLIEST_DAY,
@@ -199,17 +197,11 @@ def _stored(snapshot: Snapshot, kind: str) -> str:
     return f"read_parquet({lit(str(path))})" if path else f"({empty_source(kind)})"
 
 
-@contextmanager
 def kind_lock(home: Home, kind: str):
     """Two ingests of one kind at once would each merge into the old file and lose the other's
     rows; they queue on a lock file instead."""
     home.customers_dir.mkdir(parents=True, exist_ok=True)
-    with open(make_private_lock(home.customers_dir / f".{kind}.lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(home.customers_dir / f".{kind}.lock")
 
 
 # Identifies a row of ``source`` (to fetch its original text again): CSV rows are a table's rows.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import EngineError, IngestError, InvalidInput
-from ..files import make_private_lock, private_folder
+from ..files import exclusive_lock, private_folder
 from .ingest import IngestReport, ingest, kind_lock
 from .schema import KINDS
 
@@ -92,8 +91,7 @@ class CustomerData:
         """``HOME/tmp/sample``, for one sample at a time (a lock file), emptied first: what is in
         it was left by a sample that was killed, and no later one would ever remove it."""
         tmp = private_folder(self._home.tmp_dir)
-        with open(make_private_lock(tmp / ".sample.lock"), "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with exclusive_lock(tmp / ".sample.lock"):
             folder = tmp / "sample"
             shutil.rmtree(folder, ignore_errors=True)
             try:

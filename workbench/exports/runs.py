@@ -18,9 +18,10 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ..days import parse_day
 from ..delivery.upload import Staged, delivered, sweep, upload
 from ..errors import Busy, Conflict, NotFound, RenameUncertain, Stale, StoreError, Unrecorded, WorkbenchError
 from ..files import make_private, private_folder
@@ -179,7 +180,7 @@ class ExportRuns:
             return False
         self._commit(run_id, attempt, {
             "rows": staged["rows"], "bytes": staged["bytes"], "file_name": staged["file_name"],
-            "as_of": date.fromisoformat(staged["as_of"]) if staged["as_of"] else None,
+            "as_of": parse_day(staged["as_of"]) if staged["as_of"] else None,
             "details": {**staged["details"], "sha256": staged["sha256"],
                         "recorded_by": f"attempt {attempt}, which found the file on the "
                                        "server (the attempt that renamed it could not "

@@ -47,6 +47,7 @@ from pydantic import (
     field_validator,
 )
 
+from ..days import NoSuchDay, parse_day
 from ..errors import InvalidSchedule, Problem
 
 UNITS = ("hours", "days", "weeks", "months")
@@ -58,7 +59,6 @@ SCHEDULE_FIELDS = "start, timezone, repeat, ends, cancel_after_minutes"
 
 _LOCAL_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?")
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 _FREQUENCY = {"days": DAILY, "weeks": WEEKLY, "months": MONTHLY}
 
@@ -123,12 +123,12 @@ class Schedule(BaseModel):
     def _ends_date(cls, value: Any) -> Any:
         if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
             return value
-        if isinstance(value, str) and _DATE.fullmatch(value):
-            try:
-                return date.fromisoformat(value)
-            except ValueError as exc:
-                raise ValueError(f"{_shown(value)} is not a real date: {exc}") from None
-        raise ValueError(f"must be a date like '2027-06-30', not {_shown(value)}")
+        try:
+            return parse_day(value)
+        except NoSuchDay as exc:
+            raise ValueError(f"{_shown(value)} is not a real date: {exc}") from None
+        except ValueError:
+            raise ValueError(f"must be a date like '2027-06-30', not {_shown(value)}") from None
 
     @field_validator("ends")
     @classmethod

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..days import parse_day
 from ..delivery import location
 from ..errors import Conflict, InvalidExport, NotFound, Problem
 from .files import render_file_name
@@ -477,7 +478,7 @@ class Exports:
         for key in json.loads(encryption["key_info"] or "[]"):
             if not key.get("expires"):
                 continue
-            expires = date.fromisoformat(key["expires"])
+            expires = parse_day(key["expires"])
             if expires <= now.astimezone(self._zone).date():
                 warnings.append(f"encryption {encryption['name']}: key "
                                 f"{key['fingerprint'][-16:]} expired on {expires}: every run "

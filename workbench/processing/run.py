@@ -10,7 +10,6 @@ fails alone is recorded against that audience and the others are processed: the 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from ..audiences.discovery import load_catalog
 from ..audiences.models import percent
 from ..customers.features import Day
 from ..errors import Conflict, InvalidDefinition, InvalidInput, ProcessingFailed, WorkbenchError
-from ..files import make_private_lock
+from ..files import Locked, exclusive_lock
 from .composition import DEFAULTS, Buckets
 from .day import DayResult, compare, process_day
 from .evaluate import ActiveAudience
@@ -274,29 +273,14 @@ class Processing:
     @contextmanager
     def _lock(self, wait: float = 0):
         """The processing lock; ``wait``: seconds to wait for a holder that is ending."""
-        path = make_private_lock(self._home.root / ".processing.lock")
-        with open(path, "a+") as handle:
-            deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() < deadline:
-                        time.sleep(0.1)
-                        continue
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
-                    raise Conflict(f"another processing run is in progress ({holder}); try "
-                                   "again when it has finished") from None
-            handle.truncate(0)
-            handle.write(f"pid {os.getpid()}, started by {self._user.name}")
-            handle.flush()
-            try:
+        try:
+            with exclusive_lock(self._home.root / ".processing.lock", wait=wait,
+                                holder=f"pid {os.getpid()}, started by {self._user.name}"):
                 yield
-            finally:
-                handle.truncate(0)
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        except Locked as held:
+            raise Conflict(f"another processing run is in progress "
+                           f"({held.holder or 'another process'}); try again when it has "
+                           "finished") from None
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -13,15 +13,20 @@ from .schema import audience_versions, audiences
 
 TRIGGERED = "audience is active and frozen"  # the store's message when its trigger refuses
 
-SORTS = {
-    "name": (func.lower(audiences.c.name).asc(), audiences.c.id.asc()),
-    "-name": (func.lower(audiences.c.name).desc(), audiences.c.id.desc()),
-    "created": (audiences.c.created_at.asc(), audiences.c.id.asc()),
-    "-created": (audiences.c.created_at.desc(), audiences.c.id.desc()),
-    "last_processed": (audiences.c.last_processed_on.asc().nulls_first(), audiences.c.id.asc()),
-    "-last_processed": (audiences.c.last_processed_on.desc().nulls_last(),
-                        audiences.c.id.desc()),
+# What each sort key orders by ("-name" is descending); ties by id, audiences never processed
+# first when ascending and last when descending (PostgreSQL's default would be the other way).
+_SORT_COLUMNS = {
+    "name": func.lower(audiences.c.name),
+    "created": audiences.c.created_at,
+    "last_processed": audiences.c.last_processed_on,
 }
+
+
+def _order_by(sort: str) -> tuple:
+    column = _SORT_COLUMNS[sort.removeprefix("-")]
+    if sort.startswith("-"):
+        return column.desc().nulls_last(), audiences.c.id.desc()
+    return column.asc().nulls_first(), audiences.c.id.asc()
 
 
 class AudienceRecords:
@@ -123,7 +128,7 @@ class AudienceRecords:
 
     def list(self, *, search: str = "", sort: str = "-created",
              status: str | None = None) -> list[dict]:
-        query = select(audiences).order_by(*SORTS[sort])
+        query = select(audiences).order_by(*_order_by(sort))
         for word in search.lower().split():
             pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             query = query.where(or_(func.lower(audiences.c.name).like(pattern, escape="\\"),

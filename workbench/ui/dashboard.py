@@ -7,16 +7,14 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
+from ..audiences import sorts
 from .style import DASH, badge, day, escape, number, stale_note
 from .widgets import Table, link
 
 if TYPE_CHECKING:
     from .navigator import Navigator
 
-SORTS = [("Last processed (newest)", "-last_processed"), ("Last processed (oldest)",
-                                                          "last_processed"),
-         ("Created (newest)", "-created"), ("Created (oldest)", "created"),
-         ("Name A–Z", "name"), ("Name Z–A", "-name")]
+SORTS = [(label, key) for key, label in sorts.SORTS.items()]
 
 COLUMNS = [{"key": "status", "label": "Status"},
            {"key": "name", "label": "Name", "sort": "name"},

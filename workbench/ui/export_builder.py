@@ -5,11 +5,12 @@ message appears at its field; Save on the last step."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
+from ..days import parse_day
 from ..errors import Problem, WorkbenchError
 from .forms import Fields
 from .style import escape
@@ -142,7 +143,7 @@ class ExportBuilder:
                                       layout=w.Layout(width="80px"))
         self.unit = w.Dropdown(options=choices.units, value=repeat["unit"],
                                layout=w.Layout(width="120px"))
-        self.ends = w.DatePicker(value=date.fromisoformat(schedule["ends"])
+        self.ends = w.DatePicker(value=parse_day(schedule["ends"])
                                  if schedule.get("ends") else None)
         self.repeat_box = w.VBox([
             w.HBox([w.HTML("every"), self.every, self.unit],

@@ -14,6 +14,7 @@ from datetime import date
 import ipywidgets as w
 
 from ..audiences.catalog import Attribute, Choices
+from ..days import parse_day
 from .style import escape
 
 KNOWN_VALUES = 5_000  # a checklist holds at most this many known values (most frequent first)
@@ -242,8 +243,8 @@ class BooleanEditor(Editor):
 
 def _day(value) -> date | None:
     try:
-        return date.fromisoformat(value) if value else None
-    except (TypeError, ValueError):
+        return parse_day(value) if value else None
+    except ValueError:
         return None
 
 
