@@ -21,8 +21,7 @@ from ..freshness import behind, days_behind
 from ..ids import parse_id
 from ..store.audiences import SORTS, AudienceRecords
 from .catalog import Catalog
-from .definition import (AudienceDefinition, CheckedRule, InvalidDefinition, check_definition,
-                         references)
+from .definition import AudienceDefinition, CheckedRule, InvalidDefinition, check_definition, references
 from .models import Audience, Estimate, Explanation, RuleCheck
 from .plan import Plan, Unordered, reachable
 from .summary import summarize
