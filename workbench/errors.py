@@ -14,6 +14,8 @@ prints that line, the widgets place each problem at its field.
     │   ├── SettingsError               workbench.toml is unreadable or holds an invalid value
     │   ├── IngestError                 a customer data file cannot be ingested as a whole
     │   ├── InvalidDefinition           an audience definition, with its problems
+    │   ├── Unordered                   audiences that read each other in a cycle, or read
+    │   │                               one that is not active (processing refuses them)
     │   ├── InvalidExport               an export configuration, destination or encryption,
     │   │                               with its problems
     │   ├── InvalidSchedule             an export's schedule, with its problems
@@ -118,6 +120,18 @@ class InvalidExport(InvalidInput):
     """The configuration cannot be saved (a destination or an encryption: ``subject`` says)."""
 
     subject = "invalid export configuration"
+
+
+class Unordered(InvalidInput):
+    """Audiences that cannot be ordered; ``stuck`` are those, ``missing`` the audiences they
+    read that are not in the graph (not active)."""
+
+    def __init__(self, stuck: set[int], missing: set[int]):
+        super().__init__(f"audiences {sorted(stuck)} refer to "
+                         + (f"audiences that are not active: {sorted(missing)}" if missing
+                            else "each other in a cycle"))
+        self.stuck = stuck
+        self.missing = missing
 
 
 class InvalidSchedule(InvalidInput):

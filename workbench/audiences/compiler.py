@@ -11,13 +11,16 @@ Semantics:
 - ``within_days`` rules (tag ``has``, rfm.frequency, rfm.monetary) count events dated in
   (D - N, D] in a per-customer aggregate joined to the features; a customer without such events
   counts 0, which is known (frequency 0 within 90 days is a fact, not an unknown);
-- ``audience`` rules are the referenced audience's own member query as of the same D.
+- ``audience`` rules read the referenced audience's membership as of the same D, a boolean
+  column ``audience_<id>`` of the last level of the plan (plan.py) under the audience; level k
+  is one query (``compile_levels``) that reads level k-1 as ``p``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlglot import exp
@@ -25,10 +28,13 @@ from sqlglot import exp
 from ..customers.features import Day, Tables, features_query
 from .definition import CheckedRule
 from .operators import OPERATORS
+from .plan import Plan
 
 F = "f"  # alias of the features
 KEY = "customer_id"  # what aggregates and levels join on
 EVENTS = "e"  # alias of the event table inside each aggregate
+PREVIOUS = "p"  # alias of the previous level's table
+FEATURES = "features"  # the features a query builds for itself, read by its levels too
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,10 @@ class Compiled:
     windowed: list[bool] = field(default_factory=list)  # the condition reads an aggregate
     windows: Windows | None = None
     values: list[exp.Expression] = field(default_factory=list)  # what each rule tests
-    # Queries defined once beside the features (the members of each audience that audience
-    # rules read, by name), in dependency order.
-    shared: dict[str, exp.Select] = field(default_factory=dict)
+    # The levels of the audiences that audience rules read (``compile_levels``), defined once
+    # beside the features; the query reads the last as ``p``.
+    levels: list[exp.Select] = field(default_factory=list)
+    plan: Plan = Plan()
 
     def member_condition(self, *, windowed: bool | None = None) -> exp.Expression:
         """All rules combined; ``windowed=False`` keeps only rules on plain feature columns."""
@@ -80,9 +87,7 @@ class Compiled:
         return exp.and_(*parts) if parts else exp.true()
 
     def _features(self) -> exp.Expression:
-        if self.sources.features:
-            return exp.to_table(self.sources.features).as_(F, quoted=True)
-        return exp.to_table("features").as_(F, quoted=True)
+        return exp.to_table(self.sources.features or FEATURES).as_(F, quoted=True)
 
     def _from(self, *projections: exp.Expression, narrow: bool = False,
               extra: set[str] = frozenset()) -> exp.Select:
@@ -92,10 +97,10 @@ class Compiled:
         query = exp.select(*projections).from_(self._features())
         if not self.sources.features:
             needed = needed_attributes(self.rules) | set(extra) | self.sources.needed
-            query = query.with_("features", as_=features_query(
+            query = query.with_(FEATURES, as_=features_query(
                 self.sources.tables, self.sources.day, needed))
-        for name, shared in self.shared.items():
-            query = query.with_(name, as_=shared.copy())
+        for depth, level in enumerate(self.levels):
+            query = query.with_(level_table(depth), as_=level.copy())
         candidates = None
         if narrow and len(self.windowed) > sum(self.windowed):
             candidates = (exp.select(column(KEY)).from_(self._features())
@@ -107,6 +112,17 @@ class Compiled:
             query = query.join(exp.Subquery(this=aggregate, alias=exp.to_identifier(alias)),
                                on=exp.EQ(this=column(KEY, alias), expression=column(KEY)),
                                join_type="left")
+        return self._keep(_after_level(query, len(self.levels)))
+
+    def _keep(self, query: exp.Select) -> exp.Select:
+        """Marks the tables the plan keeps ``AS MATERIALIZED``: DuckDB reads the mark, and
+        the Spark engine computes them first as tables of their own."""
+        with_ = query.args.get("with_")
+        if with_ is not None:
+            reads = Counter(t.name for t in query.find_all(exp.Table) if not t.db)
+            for cte in with_.expressions:
+                if self.plan.keeps(reads[cte.alias]):
+                    cte.set("materialized", True)
         return query
 
     def members(self, *attributes: str) -> exp.Select:
@@ -133,9 +149,67 @@ class Compiled:
             exp.EQ(this=column("customer_id"), expression=exp.Literal.string(customer_id)))
 
 
-# audience id -> the condition "f is a member of that audience" (a subquery for an estimate,
-# a column computed earlier in the same pass for processing)
+# audience id -> the condition "f is a member of that audience"
 MembershipResolver = Callable[[int], exp.Expression]
+
+
+def member_column(audience_id: int) -> str:
+    return f"audience_{audience_id}"
+
+
+def level_table(depth: int) -> str:
+    """The name of level ``depth``'s table: a CTE of a query, or a table processing keeps."""
+    return f"pass_{depth}"
+
+
+def read_level(audience_id: int) -> exp.Expression:
+    """Membership of an audience of an earlier level, as its column of the previous level."""
+    return exp.EQ(this=column(member_column(audience_id), PREVIOUS), expression=exp.true())
+
+
+def _after_level(query: exp.Select, depth: int) -> exp.Select:
+    """``query`` joined to the table of level ``depth - 1`` as ``p`` (none for depth 0)."""
+    if depth == 0:
+        return query
+    return query.join(exp.to_table(level_table(depth - 1)).as_(PREVIOUS, quoted=True),
+                      on=exp.EQ(this=column(KEY, PREVIOUS), expression=column(KEY)))
+
+
+def compile_levels(plan: Plan, rules: Mapping[int, list[CheckedRule]], sources: Sources, *,
+                   every_feature: bool = False) -> list[exp.Select]:
+    """One query per level of ``plan``: ``customer_id`` (``every_feature``: every column of
+    the features) and each audience of the level as a boolean column ``audience_<id>``; query k
+    reads level k-1 as ``p`` and carries its columns. ``sources`` must name a features table
+    that holds every column the audiences read. Each level shares one aggregate per event
+    table among its audiences."""
+    queries = []
+    for depth, level in enumerate(plan.levels):
+        windows = Windows(sources.day)
+        compiled = [compile_rules(rules[a], sources, read_level, windows) for a in level]
+        columns = [exp.alias_(c.member_condition(), member_column(a), quoted=True)
+                   for a, c in zip(level, compiled, strict=True)]
+        if depth:
+            carried = exp.Column(this=exp.Star(), table=exp.to_identifier(PREVIOUS))
+        elif every_feature:  # composition groups the last level by feature columns
+            carried = exp.Column(this=exp.Star(), table=exp.to_identifier(F, quoted=True))
+        else:
+            carried = column(KEY)
+        queries.append(_after_level(compiled[0]._from(carried, *columns), depth))
+    return queries
+
+
+def compile_nested(rules: list[CheckedRule], sources: Sources, plan: Plan,
+                   nested: Mapping[int, list[CheckedRule]]) -> Compiled:
+    """An audience's rules over the levels of ``plan``: the audiences its audience rules
+    read (``nested``: their checked rules), each defined once beside one features table that
+    has every column any of them needs: a nesting of audiences (a diamond, six levels) stays
+    one scan of the features, and a plan small enough for Spark's driver."""
+    needed = set(sources.needed).union(*(needed_attributes(r) for r in nested.values()))
+    sources = replace(sources, needed=frozenset(needed))
+    compiled = compile_rules(rules, sources, read_level)
+    compiled.levels = compile_levels(plan, nested, replace(sources, features=FEATURES))
+    compiled.plan = plan
+    return compiled
 
 
 def compile_rules(rules: list[CheckedRule], sources: Sources,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,6 +218,12 @@ def shown(text: Any, width: int = 60) -> str:
     if len(text) > width:
         text = text[:width - 1] + "…"
     return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def references(rules: Iterable[Rule]) -> set[int]:
+    """The audience ids that audience rules name: the one reading of who an audience reads."""
+    return {int(ref) for rule in rules if rule.attribute == "audience"
+            for ref in rule.value or []}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ Reads of the list never touch customer data: what they show is stored with the a
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,13 +16,15 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from ..errors import Conflict, IngestError, InvalidDefinition, InvalidInput, NotFound, Problem
+from ..errors import (Conflict, IngestError, InvalidDefinition, InvalidInput, NotFound, Problem,
+                      Unordered)
 from ..freshness import behind, days_behind
 from ..ids import parse_id
 from ..store.audiences import AudienceRecords
 from .catalog import Catalog
-from .definition import AudienceDefinition, CheckedRule, check_definition
+from .definition import AudienceDefinition, CheckedRule, check_definition, references
 from .models import Audience, Estimate, Explanation, RuleCheck
+from .plan import Plan, reachable
 from .sorts import SORTS
 from .summary import summarize
 
@@ -124,7 +125,7 @@ class Audiences:
         self._user.require("audience.archive")
         audience_id = as_id(audience_id)
         users = [row for row in self._records.list(status="active")
-                 if audience_id in _references_of(row["definition"])]
+                 if audience_id in self._reads(row)]
         if users:
             names = ", ".join(f"{row['id']} ({row['name']})" for row in users)
             raise Conflict(f"audience {audience_id} is used by active audience(s) {names}; "
@@ -231,21 +232,24 @@ class Audiences:
         audience being edited. ``saved``: evaluating a saved audience, whose references may
         have been archived since (it still evaluates as of any day)."""
         checked, warnings = check_definition(definition, catalog, look_at_data=look)
-        problems = []
-        for rule in checked:
-            if rule.rule.attribute != "audience":
-                continue
-            for audience_id in rule.value:
-                problem = self._reference_problem(audience_id, editing, saved)
-                if problem:
-                    problems.append(Problem(f"rule {rule.position} (audience)", problem,
-                                            rule=rule.position))
-        if problems:
-            raise InvalidDefinition.listing(problems)
+        named = [(rule.position, audience_id) for rule in checked
+                 if rule.rule.attribute == "audience" for audience_id in rule.value]
+        problems = [self._reference_problem(audience_id, saved) for _, audience_id in named]
+        if editing is not None:
+            cycle = self._leading_back(editing, {audience_id for (_, audience_id), problem
+                                                 in zip(named, problems, strict=True)
+                                                 if not problem})
+            for i, (_, audience_id) in enumerate(named):
+                if not problems[i] and audience_id in cycle:
+                    problems[i] = (f"audience {audience_id} refers back to audience {editing} "
+                                   "(a cycle)")
+        said = [Problem(f"rule {position} (audience)", problem, rule=position)
+                for (position, _), problem in zip(named, problems, strict=True) if problem]
+        if said:
+            raise InvalidDefinition.listing(said)
         return checked, warnings
 
-    def _reference_problem(self, audience_id: int, editing: int | None,
-                           saved: bool = False) -> str | None:
+    def _reference_problem(self, audience_id: int, saved: bool = False) -> str | None:
         try:
             referenced = self._records.get(audience_id)
         except NotFound:
@@ -254,18 +258,21 @@ class Audiences:
             state = "a draft" if referenced["status"] == "draft" else referenced["status"]
             return (f"audience {audience_id} ({referenced['name']}) is {state}; only active "
                     "audiences can be used in rules")
-        if editing is not None and editing in self._references(audience_id):
-            return f"audience {audience_id} refers back to audience {editing} (a cycle)"
         return None
 
-    def _references(self, audience_id: int, seen: frozenset = frozenset()) -> set[int]:
-        """Every audience reachable from ``audience_id`` through audience rules."""
-        if audience_id in seen:
-            return {audience_id}
-        found = {audience_id}
-        for ref in _references_of(self._records.get(audience_id)["definition"]):
-            found |= self._references(ref, seen | {audience_id})
-        return found
+    def _leading_back(self, editing: int, reads: set[int]) -> set[int]:
+        """The audiences in a cycle, or leading to one, if the audience being edited read
+        ``reads`` (the plan's cycle check)."""
+        graph = reachable(reads, lambda audience_id: self._reads(self._records.get(audience_id)))
+        try:
+            Plan.of({**graph, editing: reads})
+        except Unordered as exc:
+            return exc.stuck
+        return set()
+
+    def _reads(self, row: dict) -> set[int]:
+        """The audiences a stored audience's rules read."""
+        return references(AudienceDefinition.parse(row["definition"], stored=True).rules)
 
     def refuse_type_changes(self, stored: dict[str, str],
                             changes: dict[str, tuple[str, str]]) -> None:
@@ -384,43 +391,20 @@ class Audiences:
         return Explanation(customer_id, as_of, in_base=True, member=bool(member), rules=checks)
 
     def _compile(self, checked: list[CheckedRule], as_of: date, job: Job) -> Compiled:
-        from sqlglot import exp
-
         from ..customers.features import Day
-        from .compiler import Sources, column, compile_rules, needed_attributes
+        from .compiler import Sources, compile_nested, compile_rules
 
         sources = Sources(self._engine.tables(job.snapshot), Day(as_of, self._calendar.zone))
-        # Audiences that audience rules read are each defined once, beside one features table
-        # that has every column any of them needs: a nesting of audiences (a diamond, six
-        # levels) stays one scan of the features, and a plan small enough for Spark's driver.
-        on_features = dataclasses.replace(sources, features="features")
-        shared: dict[str, exp.Select] = {}
-        needed: set[str] = set()
-
-        def resolve(audience_id: int) -> exp.Expression:
-            name = f"audience_{int(audience_id)}"
-            if name not in shared:
-                nested, _ = check_definition(
-                    AudienceDefinition.parse(self._records.get(audience_id)["definition"],
-                                             stored=True),
-                    job.catalog, look_at_data=False)
-                needed.update(needed_attributes(nested))
-                # After the audiences it reads: each is defined before it is used.
-                shared[name] = compile_rules(nested, on_features, resolve).members()
-            return exp.In(this=column("customer_id"), query=exp.Subquery(
-                this=exp.select(exp.column("customer_id")).from_(name)))
-
-        compiled = compile_rules(checked, sources, resolve)
-        compiled.sources = dataclasses.replace(sources, needed=frozenset(needed))
-        compiled.shared = shared
-        return compiled
-
-
-def _references_of(definition: str) -> set[int]:
-    """Audience ids a stored definition uses in audience rules."""
-    rules = json.loads(definition).get("rules") or []
-    return {int(ref) for rule in rules if rule.get("attribute") == "audience"
-            for ref in rule.get("value") or []}
+        reads = references(rule.rule for rule in checked)
+        if not reads:
+            return compile_rules(checked, sources)
+        rows = {}
+        graph = reachable(reads, lambda audience_id: self._reads(
+            rows.setdefault(audience_id, self._records.get(audience_id))))
+        nested = {audience_id: check_definition(
+            AudienceDefinition.parse(row["definition"], stored=True), job.catalog,
+            look_at_data=False)[0] for audience_id, row in rows.items()}
+        return compile_nested(checked, sources, Plan.of(graph), nested)
 
 
 def as_id(audience_id: int | str) -> int:

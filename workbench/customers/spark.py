@@ -23,7 +23,6 @@ import threading
 import traceback
 import uuid
 import warnings
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
@@ -125,22 +124,18 @@ class SparkEngine(Engine):
 
     def _keep_ctes(self, tree: exp.Expression, parameters: dict | None,
                    kept: list[tuple[str, DataFrame]]) -> None:
-        """Spark inlines every CTE wherever it is read. Under audience rules (the features,
-        then each audience the rules read, as CTEs that read CTEs; more than two) each CTE is
-        computed once first, in order, and read as a kept table, and so is any CTE read more
-        than twice; ``kept`` gets them. Inlined, a diamond of audiences six levels deep made
-        one plan of dozens of joins whose tasks ran out of memory on 2,000 customers (hostile
-        pass); kept, each plan stays small. The features' own two scores CTEs stay inline."""
+        """Spark inlines every CTE wherever it is read. The CTEs the plan keeps (marked ``AS
+        MATERIALIZED`` by the compiler, audiences/plan.py: the levels of nested audiences and
+        the features under them, a table read more than twice) are each computed once first,
+        in order, and read as a kept table; ``kept`` gets them. The others stay inline."""
         from sqlglot import exp
 
         with_ = tree.args.get(WITH)
         if with_ is None:
             return
-        reads = Counter(t.name for t in tree.find_all(exp.Table) if not t.db)
-        nesting = len(with_.expressions) > 2
         inline: list[exp.CTE] = []
         for cte in list(with_.expressions):
-            if reads[cte.alias] <= 2 and not nesting:
+            if not cte.args.get("materialized"):
                 inline.append(cte)
                 continue
             body = cte.this.copy()

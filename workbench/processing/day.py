@@ -21,7 +21,7 @@ from ..errors import EngineError
 from ..memberships import Memberships
 from ..sql import ident
 from .composition import Buckets, top_values_sql
-from .evaluate import ActiveAudience, levels, pass_queries
+from .evaluate import ActiveAudience, pass_queries
 
 FEATURES = "features_day"
 
@@ -69,7 +69,7 @@ def process_day(engine: Engine, memberships: Memberships, tables: Tables, day: D
 
 def _evaluate(engine: Engine, sources: Sources, audiences: list[ActiveAudience]) -> str:
     final = FEATURES
-    for depth, query in enumerate(pass_queries(levels(audiences), sources)):
+    for depth, query in enumerate(pass_queries(audiences, sources)):
         final = f"pass_{depth}"
         engine.materialize(final, query)
     return final
