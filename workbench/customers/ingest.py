@@ -249,25 +249,8 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
         delimiter, quote, escape, names = _dialect(conn, scratch / "sample.csv")
         if not quote and sample.quoted_across_lines:
             quote = escape = '"'  # the sample ended inside a quoted field of a long line
-        # The reject store lives on the connection: the sniffing's lines must not count. It is
-        # materialised once: it is only filled while the file is read.
-        for table in ("reject_errors", "reject_scans"):
-            _run(conn, exp.Drop(tables=[exp.to_table(table)], kind="TABLE", exists=True))
-        columns = exp.Struct(expressions=[
-            exp.PropertyEQ(this=exp.to_identifier(name, quoted=True),
-                           expression=exp.Literal.string("VARCHAR")) for name in names])
-        # Detection is done (on the sample): every option is given, so that a long line is a
-        # rejected row rather than a failed detection, and no line is skipped (as a comment or
-        # a preamble: a customer id may start with '#').
-        read = exp.ReadCSV(this=exp.Literal.string(str(link)), expressions=_options(
-            auto_detect=False, header=True, columns=columns, delim=delimiter, quote=quote,
-            escape=escape, encoding=encoding, compression="gzip" if compressed else "none",
-            max_line_size=MAX_LINE_BYTES, store_rejects=True))
-        _run(conn, _temp_table("source", exp.select("*").from_(exp.Table(this=read))))
-        line = exp.column("line")
-        rows = _run(conn, exp.select(line, *(exp.Min(this=exp.column(c)) for c in (
-            "error_type", "error_message", "csv_line"))).from_("reject_errors").group_by(
-            line).order_by(line)).fetchall()
+        rows = _read_csv(conn, link, names, delim=delimiter, quote=quote, escape=escape,
+                         encoding=encoding, compression="gzip" if compressed else "none")
     except duckdb.Error as exc:
         if isinstance(exc, duckdb.OutOfMemoryException) or "No space left" in str(exc):
             # The disk or the memory limit, not the file: say so (exit 1, not "bad input").
@@ -279,6 +262,28 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
                           f"{reason}") from exc
     return [(line, _line_reason(error_type, message), text)
             for line, error_type, message, text in rows]
+
+
+def _read_csv(conn, link: Path, names: list[str], **dialect: str) -> list[tuple]:
+    """``source`` from the CSV file, every column as text; its rejected lines."""
+    # The reject store lives on the connection: the sniffing's lines must not count. It is
+    # materialised once: it is only filled while the file is read.
+    for table in ("reject_errors", "reject_scans"):
+        _run(conn, exp.Drop(tables=[exp.to_table(table)], kind="TABLE", exists=True))
+    columns = exp.Struct(expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(name, quoted=True),
+                       expression=exp.Literal.string("VARCHAR")) for name in names])
+    # Detection is done (on the sample): every option is given, so that a long line is a
+    # rejected row rather than a failed detection, and no line is skipped (as a comment or
+    # a preamble: a customer id may start with '#').
+    read = exp.ReadCSV(this=exp.Literal.string(str(link)), expressions=_options(
+        auto_detect=False, header=True, columns=columns, **dialect,
+        max_line_size=MAX_LINE_BYTES, store_rejects=True))
+    _run(conn, _temp_table("source", exp.select("*").from_(exp.Table(this=read))))
+    line = exp.column("line")
+    return _run(conn, exp.select(line, *(exp.Min(this=exp.column(c)) for c in (
+        "error_type", "error_message", "csv_line"))).from_("reject_errors").group_by(
+        line).order_by(line)).fetchall()
 
 
 def _line_reason(error_type: str, message: str) -> str:
