@@ -93,7 +93,7 @@ class Workbench:
 
         # Checked on the audiences side, which knows their rules; wired here, so that customer
         # data does not depend on audiences.
-        return CustomerData(self.home, self.user, self.engine, self.snapshots,
+        return CustomerData(self.home, self.user, self.settings, self.snapshots,
                             CustomerDataRecords(self.store), self.calendar,
                             lambda stored, changes: self.audiences.refuse_type_changes(
                                 stored, changes))

@@ -16,8 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from ..errors import (Conflict, IngestError, InvalidDefinition, InvalidInput, NotFound, Problem,
-                      Unordered)
+from ..errors import Conflict, IngestError, InvalidDefinition, InvalidInput, NotFound, Problem, Unordered
 from ..freshness import behind, days_behind
 from ..ids import parse_id
 from ..store.audiences import AudienceRecords

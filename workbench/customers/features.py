@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlglot
 from sqlglot import exp
 
 PROFILE_COLUMNS = ("customer_id", "first_name", "last_name", "email", "gender", "birth_date",
@@ -77,13 +76,18 @@ def everything(tables: Tables) -> set[str]:
     return {*PROFILE_COLUMNS, *DERIVED, *(f"appended.{c}" for c in tables.appended_columns)}
 
 
-def _sql(text: str) -> exp.Expression:
-    return sqlglot.parse_one(text, read="duckdb")
-
-
 def _quoted(name: str, table: str | None = None) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True),
                       table=exp.to_identifier(table) if table else None)
+
+
+def _by_customer(alias: str) -> exp.Expression:
+    """``alias``.customer_id = p.customer_id: how a piece joins the profiles."""
+    return exp.column("customer_id", alias).eq(exp.column("customer_id", "p"))
+
+
+def _zero_if_null(value: exp.Expression) -> exp.Expression:
+    return exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
 
 
 def features_query(tables: Tables, as_of: Day, needed: set[str]) -> exp.Select:
@@ -105,19 +109,22 @@ def features_query(tables: Tables, as_of: Day, needed: set[str]) -> exp.Select:
         columns = [_quoted("customer_id"), *(_quoted(c) for c in appended)]
         source = exp.select(*columns).from_(tables.read("appended", "a0"))
         query = query.join(exp.Subquery(this=source, alias=exp.to_identifier("a")),
-                           on="a.customer_id = p.customer_id", join_type="left")
+                           on=_by_customer("a"), join_type="left")
         query = query.select(*(exp.alias_(_quoted(c, "a"), f"appended.{c}", quoted=True)
                                for c in appended))
     if needed & set(RFM):
         query = _with_rfm(query, tables, end, day)
     if "tags" in needed:
-        lists = _sql("SELECT customer_id, array_sort(array_agg(DISTINCT tag)) AS tags FROM t0 "
-                     "GROUP BY customer_id")
-        lists = lists.from_(tables.read("tags", "t0")).where(
-            exp.LT(this=exp.column("occurred_at"), expression=end))
+        tags = exp.ArraySort(this=exp.ArrayAgg(this=exp.Distinct(
+            expressions=[exp.column("tag")])))
+        lists = exp.select(exp.column("customer_id"), exp.alias_(tags, "tags")).from_(
+            tables.read("tags", "t0")).where(
+            exp.LT(this=exp.column("occurred_at"), expression=end)).group_by(
+            exp.column("customer_id"))
         query = query.join(exp.Subquery(this=lists, alias=exp.to_identifier("t")),
-                           on="t.customer_id = p.customer_id", join_type="left")
-        query = query.select(exp.alias_(_sql("coalesce(t.tags, [])"), "tags"))
+                           on=_by_customer("t"), join_type="left")
+        query = query.select(exp.alias_(exp.Coalesce(this=exp.column("tags", "t"),
+                                                     expressions=[exp.Array()]), "tags"))
     if needed & set(SCORES):
         query = _with_scores(query)
     return query
@@ -126,45 +133,66 @@ def features_query(tables: Tables, as_of: Day, needed: set[str]) -> exp.Select:
 def _age(day: exp.Expression) -> exp.Expression:
     """Full years between birth_date and D; a 29 February birthday falls on 1 March in common
     years. NULL when unknown or born after D."""
-    d = day.sql("duckdb")
-    return _sql(
-        f"CASE WHEN p.birth_date <= {d} THEN year({d}) - year(p.birth_date) - CASE WHEN "
-        f"month(p.birth_date) > month({d}) OR (month(p.birth_date) = month({d}) AND "
-        f"day(p.birth_date) > day({d})) THEN 1 ELSE 0 END END")
+    born = exp.column("birth_date", "p")
+    month, born_month = exp.Month(this=day.copy()), exp.Month(this=born.copy())
+    before_birthday = exp.or_(
+        exp.GT(this=born_month, expression=month),
+        exp.paren(exp.and_(born_month.eq(month),
+                           exp.GT(this=exp.Day(this=born.copy()), expression=exp.Day(
+                               this=day.copy())))))
+    years = exp.Sub(this=exp.Sub(this=exp.Year(this=day.copy()), expression=exp.Year(
+        this=born.copy())), expression=exp.Case().when(before_birthday, exp.Literal.number(1))
+        .else_(exp.Literal.number(0)))
+    return exp.Case().when(exp.LTE(this=born, expression=day.copy()), years)
 
 
 def _with_rfm(query: exp.Select, tables: Tables, end: exp.Expression,
               day: exp.Expression) -> exp.Select:
-    purchases = _sql("""SELECT customer_id,
-            max(occurred_at) FILTER (WHERE amount >= 0) AS last_purchase_at,
-            count(*) FILTER (WHERE amount >= 0) AS frequency,
-            sum(amount) AS monetary
-        FROM x0 GROUP BY customer_id""")
-    purchases = purchases.from_(tables.read("transactions", "x0")).where(
-        exp.LT(this=exp.column("occurred_at"), expression=end))
+    def purchases_only(aggregate: exp.Expression) -> exp.Filter:
+        return exp.Filter(this=aggregate, expression=exp.Where(
+            this=exp.GTE(this=exp.column("amount"), expression=exp.Literal.number(0))))
+
+    purchases = exp.select(
+        exp.column("customer_id"),
+        exp.alias_(purchases_only(exp.Max(this=exp.column("occurred_at"))), "last_purchase_at"),
+        exp.alias_(purchases_only(exp.Count(this=exp.Star(), big_int=True)), "frequency"),
+        exp.alias_(exp.Sum(this=exp.column("amount")), "monetary"),
+    ).from_(tables.read("transactions", "x0")).where(
+        exp.LT(this=exp.column("occurred_at"), expression=end)).group_by(
+        exp.column("customer_id"))
     query = query.join(exp.Subquery(this=purchases, alias=exp.to_identifier("r")),
-                       on="r.customer_id = p.customer_id", join_type="left")
-    d = day.sql("duckdb")
+                       on=_by_customer("r"), join_type="left")
+    last = exp.cast(exp.column("last_purchase_at", "r"), exp.DataType.build("DATE"))
     return query.select(
-        exp.alias_(_sql(f"date_diff('day', CAST(r.last_purchase_at AS DATE), {d})"),
+        exp.alias_(exp.DateDiff(this=day, expression=last, unit=exp.var("DAY")),
                    "rfm.recency_days", quoted=True),
-        exp.alias_(_sql("coalesce(r.frequency, 0)"), "rfm.frequency", quoted=True),
-        exp.alias_(_sql(f"CAST(coalesce(r.monetary, 0) AS {MONEY})"), "rfm.monetary",
-                   quoted=True))
+        exp.alias_(_zero_if_null(exp.column("frequency", "r")), "rfm.frequency", quoted=True),
+        exp.alias_(exp.cast(_zero_if_null(exp.column("monetary", "r")),
+                            exp.DataType.build(MONEY, dialect="duckdb")),
+                   "rfm.monetary", quoted=True))
 
 
 def _with_scores(query: exp.Select) -> exp.Select:
     """Quintiles ranked over the purchasers alone, on a narrow relation (id and the three
     metrics), then joined back: sorting the whole wide feature rows three times costs twice
     as much for the same ranks."""
-    def quintile(metric: str) -> str:
-        return f'ntile(5) OVER (ORDER BY "{metric}" ASC NULLS LAST, customer_id ASC NULLS LAST)'
+    def quintile(metric: str) -> exp.Window:
+        return exp.Window(this=exp.Anonymous(this="ntile", expressions=[exp.Literal.number(5)]),
+                          order=exp.Order(expressions=[
+                              exp.Ordered(this=_quoted(metric), desc=False, nulls_first=False),
+                              exp.Ordered(this=exp.column("customer_id"), desc=False,
+                                          nulls_first=False)]))
 
-    scores = _sql(f"""SELECT customer_id,
-        6 - {quintile('rfm.recency_days')} AS "rfm.r_score",
-        {quintile('rfm.frequency')} AS "rfm.f_score",
-        {quintile('rfm.monetary')} AS "rfm.m_score"
-        FROM base_features WHERE "rfm.frequency" > 0""")
-    return _sql("""SELECT b.*, s."rfm.r_score", s."rfm.f_score", s."rfm.m_score"
-        FROM base_features b LEFT JOIN scores s ON s.customer_id = b.customer_id""").with_(
+    scores = exp.select(
+        exp.column("customer_id"),
+        exp.alias_(exp.Sub(this=exp.Literal.number(6), expression=quintile("rfm.recency_days")),
+                   "rfm.r_score", quoted=True),
+        exp.alias_(quintile("rfm.frequency"), "rfm.f_score", quoted=True),
+        exp.alias_(quintile("rfm.monetary"), "rfm.m_score", quoted=True),
+    ).from_("base_features").where(
+        exp.GT(this=_quoted("rfm.frequency"), expression=exp.Literal.number(0)))
+    return exp.select(exp.column(exp.Star(), "b"), *(_quoted(s, "s") for s in SCORES)).from_(
+        exp.to_table("base_features", alias="b")).join(
+        exp.to_table("scores", alias="s"), join_type="left",
+        on=exp.column("customer_id", "s").eq(exp.column("customer_id", "b"))).with_(
         "base_features", as_=query).with_("scores", as_=scores)

@@ -19,6 +19,7 @@ of 20M transactions needs DuckDB's memory limit, not 20M Python objects.
 from __future__ import annotations
 
 import codecs
+import functools
 import gzip
 import json
 import re
@@ -26,14 +27,17 @@ import shutil
 import uuid
 import zlib
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlglot import exp
+
 from ..errors import EngineError, IngestError, RejectedRows
 from ..files import exclusive_lock, make_private, private_folder
-from ..sql import ident, lit
+from .engine import connect
 from .schema import (
     EARLIEST_DAY,
     ENCODINGS,
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from ..home import Home
+    from ..settings import Settings
     from .snapshot import Snapshot
 
 # Values of a text column kept as its known choices (warnings, pick lists); more: incomplete.
@@ -74,7 +79,7 @@ READ_CHUNK = 1 << 20
 NUMBER_TYPES = frozenset({"integer", "decimal", "double"})
 
 # A check of a value: (SQL condition, never NULL, true when the value fails; what it is not).
-Check = tuple[str, str]
+Check = tuple[exp.Expression, str]
 # Called with {column: (stored type, new type)} before an ingest changes appended types.
 TypeChangeCheck = Callable[[dict[str, tuple[str, str]]], None]
 
@@ -118,14 +123,16 @@ class NewVersion:
     choices: dict[str, dict]  # text column -> {"values": [...], "complete": bool}
 
 
-def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Path, *,
-           snapshot: Snapshot, strict: bool = False, schema: dict[str, str] | None = None,
-           encoding: str = "utf-8", check_type_changes: TypeChangeCheck | None = None,
+def ingest(home: Home, settings: Settings, kind_name: str, path: Path, *, snapshot: Snapshot,
+           strict: bool = False, schema: dict[str, str] | None = None, encoding: str = "utf-8",
+           check_type_changes: TypeChangeCheck | None = None,
            now: datetime) -> tuple[IngestReport, NewVersion]:
     """Check the file and write the merged new version of its kind. The caller holds the kind's
     lock (``kind_lock``) and has pinned ``snapshot``, whose version this merges into; ``now``
     stamps the names of the files written (the workbench's clock).
-    ``check_type_changes`` may refuse a change of appended column types (it raises)."""
+    ``check_type_changes`` may refuse a change of appended column types (it raises).
+    The work runs in a DuckDB connection of its own (this home's limits and timezone), closed
+    at the end: whatever engine runs queries, ingest writes files on this machine."""
     kind = KINDS.get(kind_name)
     if kind is None:
         raise IngestError(f"unknown kind {kind_name!r}; use one of {', '.join(KINDS)}")
@@ -141,36 +148,41 @@ def ingest(conn: duckdb.DuckDBPyConnection, home: Home, kind_name: str, path: Pa
     report = IngestReport(kind.name, str(path))
     scratch = _scratch(home, kind.name)
     try:
-        malformed = _load_source(conn, path, scratch, encoding)
-        columns = _plan_columns(conn, snapshot, kind, schema or {})
-        changes = _type_changes(snapshot, kind, columns)
-        if changes and check_type_changes:
-            check_type_changes(changes)
-        report.column_types = {c.name: c.type for c in columns if c.name != "customer_id"}
-        _stage(conn, kind, columns, now.date())
-        report.duplicates = _collapse_duplicates(conn, kind, columns)
-        if changes:
-            _check_conversions(conn, snapshot, kind, changes)
-        report.rejected = _count(conn, "SELECT count(*) FROM staged WHERE _reason IS NOT NULL")
-        report.rejected += len(malformed)
-        report.accepted = _count(conn, "SELECT count(*) FROM accepted")
-        if report.rejected:
-            report.rejects_file = str(_write_rejects(conn, home, kind, path, columns, malformed,
-                                                       now))
-        if strict and report.rejected:
-            raise RejectedRows(f"{report.summary()}: nothing stored (--strict); reasons in "
-                               f"{report.rejects_file}")
-        if kind.has_customer and kind.name != "profiles":
-            profiles = _stored(snapshot, "profiles")
-            report.orphans = _count(conn, "SELECT count(*) FROM accepted a WHERE NOT EXISTS "
-                                          f"(SELECT 1 FROM {profiles} p "
-                                          "WHERE p.customer_id = a.customer_id)")
-        report.new, report.updated, version = _merge(conn, home, kind, columns, snapshot, now)
+        with closing(connect(home, settings)) as conn:
+            version = _check_and_merge(conn, home, kind, path, report, scratch, snapshot=snapshot,
+                                       strict=strict, schema=schema or {}, encoding=encoding,
+                                       check_type_changes=check_type_changes, now=now)
     finally:
-        for table in ("staged", "accepted", "source"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
         shutil.rmtree(scratch, ignore_errors=True)
     return report, version
+
+
+def _check_and_merge(conn, home: Home, kind: Kind, path: Path, report: IngestReport,
+                     scratch: Path, *, snapshot: Snapshot, strict: bool, schema: dict[str, str],
+                     encoding: str, check_type_changes: TypeChangeCheck | None,
+                     now: datetime) -> NewVersion:
+    """The steps of ``ingest`` in ``conn``; fills ``report``."""
+    malformed = _load_source(conn, path, scratch, encoding)
+    columns = _plan_columns(conn, snapshot, kind, schema)
+    changes = _type_changes(snapshot, kind, columns)
+    if changes and check_type_changes:
+        check_type_changes(changes)
+    report.column_types = {c.name: c.type for c in columns if c.name != "customer_id"}
+    _stage(conn, kind, columns, now.date())
+    report.duplicates = _collapse_duplicates(conn, kind, columns)
+    if changes:
+        _check_conversions(conn, snapshot, kind, changes)
+    report.rejected = _count(conn, "staged", _rejected()) + len(malformed)
+    report.accepted = _count(conn, "accepted")
+    if report.rejected:
+        report.rejects_file = str(_write_rejects(conn, home, kind, path, columns, malformed, now))
+    if strict and report.rejected:
+        raise RejectedRows(f"{report.summary()}: nothing stored (--strict); reasons in "
+                           f"{report.rejects_file}")
+    if kind.has_customer and kind.name != "profiles":
+        report.orphans = _orphans(conn, snapshot)
+    report.new, report.updated, version = _merge(conn, home, kind, columns, snapshot, now)
+    return version
 
 
 def _shown(path: Path | str) -> str:
@@ -189,12 +201,14 @@ def _scratch(home: Home, kind: str) -> Path:
     return private_folder(folder)
 
 
-def _stored(snapshot: Snapshot, kind: str) -> str:
-    """The snapshot's version of a kind as a FROM item."""
-    from .snapshot import empty_source
-
-    path = snapshot.file(kind)
-    return f"read_parquet({lit(str(path))})" if path else f"({empty_source(kind)})"
+def _orphans(conn, snapshot: Snapshot) -> int:
+    """Accepted rows whose customer is not in the snapshot's profiles (all of them when no
+    profiles were ever ingested)."""
+    profiles = snapshot.file("profiles")
+    if profiles is None:
+        return _count(conn, "accepted")
+    known = exp.select("1").from_(_parquet(profiles, "p")).where(_same(["customer_id"], "p", "a"))
+    return _count(conn, exp.to_table("accepted", alias="a"), _not(exp.Exists(this=known)))
 
 
 def kind_lock(home: Home, kind: str):
@@ -202,10 +216,6 @@ def kind_lock(home: Home, kind: str):
     rows; they queue on a lock file instead."""
     home.customers_dir.mkdir(parents=True, exist_ok=True)
     return exclusive_lock(home.customers_dir / f".{kind}.lock")
-
-
-# Identifies a row of ``source`` (to fetch its original text again): CSV rows are a table's rows.
-ROW_OF_SOURCE = "source.rowid"
 
 
 def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
@@ -225,30 +235,15 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
     try:
         if parquet:
             # A table too, not a view: a Parquet file is read once here, then scanned in memory.
-            conn.execute(f"CREATE OR REPLACE TEMP TABLE source AS "
-                         f"SELECT * FROM read_parquet({lit(str(link))})")
+            _run(conn, _temp_table("source", exp.select("*").from_(_parquet(link))))
             return []
         sample = _check_text(path, encoding, compressed)
         (scratch / "sample.csv").write_text(sample.text(), encoding="utf-8")
         delimiter, quote, escape, names = _dialect(conn, scratch / "sample.csv")
         if not quote and sample.quoted_across_lines:
             quote = escape = '"'  # the sample ended inside a quoted field of a long line
-        # The reject store lives on the connection: last file's lines must not count for this
-        # one (nor the sniffing's). Materialised once: it is only filled while the file is read.
-        conn.execute("DROP TABLE IF EXISTS reject_errors")
-        conn.execute("DROP TABLE IF EXISTS reject_scans")
-        columns = "{" + ", ".join(f"{lit(name)}: 'VARCHAR'" for name in names) + "}"
-        # Detection is done (on the sample): every option is given, so that a long line is a
-        # rejected row rather than a failed detection, and no line is skipped (as a comment or
-        # a preamble: a customer id may start with '#').
-        conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE source AS SELECT * FROM read_csv({lit(str(link))}, "
-            f"auto_detect = false, header = true, columns = {columns}, "
-            f"delim = {lit(delimiter)}, quote = {lit(quote)}, escape = {lit(escape)}, "
-            f"encoding = {lit(encoding)}, compression = {lit('gzip' if compressed else 'none')}, "
-            f"max_line_size = {MAX_LINE_BYTES}, store_rejects = true)")
-        rows = conn.execute("SELECT line, min(error_type), min(error_message), min(csv_line) "
-                            "FROM reject_errors GROUP BY line ORDER BY line").fetchall()
+        rows = _read_csv(conn, link, names, delim=delimiter, quote=quote, escape=escape,
+                         encoding=encoding, compression="gzip" if compressed else "none")
     except duckdb.Error as exc:
         if isinstance(exc, duckdb.OutOfMemoryException) or "No space left" in str(exc):
             # The disk or the memory limit, not the file: say so (exit 1, not "bad input").
@@ -262,6 +257,28 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
             for line, error_type, message, text in rows]
 
 
+def _read_csv(conn, link: Path, names: list[str], **dialect: str) -> list[tuple]:
+    """``source`` from the CSV file, every column as text; its rejected lines."""
+    # The reject store lives on the connection: the sniffing's lines must not count. It is
+    # materialised once: it is only filled while the file is read.
+    for table in ("reject_errors", "reject_scans"):
+        _run(conn, exp.Drop(tables=[exp.to_table(table)], kind="TABLE", exists=True))
+    columns = exp.Struct(expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(name, quoted=True),
+                       expression=exp.Literal.string("VARCHAR")) for name in names])
+    # Detection is done (on the sample): every option is given, so that a long line is a
+    # rejected row rather than a failed detection, and no line is skipped (as a comment or
+    # a preamble: a customer id may start with '#').
+    read = exp.ReadCSV(this=exp.Literal.string(str(link)), expressions=_options(
+        auto_detect=False, header=True, columns=columns, **dialect,
+        max_line_size=MAX_LINE_BYTES, store_rejects=True))
+    _run(conn, _temp_table("source", exp.select("*").from_(exp.Table(this=read))))
+    line = exp.column("line")
+    return _run(conn, exp.select(line, *(exp.Min(this=exp.column(c)) for c in (
+        "error_type", "error_message", "csv_line"))).from_("reject_errors").group_by(
+        line).order_by(line)).fetchall()
+
+
 def _line_reason(error_type: str, message: str) -> str:
     if error_type == "LINE SIZE OVER MAXIMUM":
         return f"a field or line longer than {MAX_LINE_BYTES:,} bytes"
@@ -272,9 +289,11 @@ def _dialect(conn, sample: Path) -> tuple[str, str, str, list[str]]:
     """Delimiter, quote, escape and column names, as DuckDB detects them on the sample (with
     the options the read uses, so that it detects what it would on the file itself). Inside a
     quoted field a doubled quote is a quote unless the file shows another escape."""
-    found = conn.execute(f"SELECT Delimiter, Quote, Escape, Columns FROM sniff_csv("
-                         f"{lit(str(sample))}, header = true, all_varchar = true, "
-                         "store_rejects = true)").fetchall()[0]
+    sniff = exp.Anonymous(this="sniff_csv", expressions=[
+        exp.Literal.string(str(sample)),
+        *_options(header=True, all_varchar=True, store_rejects=True)])
+    found = _run(conn, exp.select(*(exp.column(c, quoted=True) for c in (
+        "Delimiter", "Quote", "Escape", "Columns"))).from_(exp.Table(this=sniff))).fetchall()[0]
     delimiter, quote, escape = ("" if v == "(empty)" else v for v in found[:3])
     return delimiter, quote, escape or quote, [column["name"] for column in found[3]]
 
@@ -393,7 +412,8 @@ class _Sample:
 
 
 def _source_types(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    return {name: type_ for name, type_, *_ in conn.execute("DESCRIBE source").fetchall()}
+    described = _run(conn, exp.Describe(this=exp.to_table("source"))).fetchall()
+    return {name: type_ for name, type_, *_ in described}
 
 
 @dataclass(frozen=True)
@@ -452,143 +472,184 @@ def _infer_type(conn, source: str, source_type: str) -> str:
     sample could guess integer and then reject row 900,000)."""
     if source_type != "VARCHAR":
         return type_of_storage(source_type) or "text"
-    value = f"NULLIF(trim({ident(source)}), '')"
-    checks = ", ".join(f"bool_and({value} IS NULL OR {_text_fits(value, t, inferring=True)})"
-                       for t in INFERENCE_ORDER)
-    fits = conn.execute(f"SELECT count({value}), {checks} FROM source").fetchone()
+    value = _trimmed(_col(source))
+    checks = [exp.func("bool_and", _or(value.is_(exp.null()),
+                                           _text_fits(value, t, inferring=True)),
+                       dialect="duckdb") for t in INFERENCE_ORDER]
+    fits = _run(conn, exp.select(exp.Count(this=value), *checks).from_("source")).fetchone()
     if not fits[0]:
         return "text"  # an all-empty column says nothing about its type
     return next((t for t, ok in zip(INFERENCE_ORDER, fits[1:], strict=True) if ok), "text")
 
 
-def _text_fits(text: str, type_: str, *, inferring: bool = False) -> str:
+def _text_fits(text: exp.Expression, type_: str, *, inferring: bool = False) -> exp.Expression:
     """SQL: the (non-NULL) text is a value of the type, nothing rounded, cut or overflowing."""
-    fits = f"TRY_CAST({text} AS {STORAGE_TYPES[type_]}) IS NOT NULL"
+    fits = _not(_try_cast(text, STORAGE_TYPES[type_]).is_(exp.null()))
     pattern = (TEXT_PATTERNS.get(type_) if type_ not in PATTERNS_WHEN_INFERRING or inferring
                else None)
-    return f"(regexp_matches({text}, {lit(pattern)}) AND {fits})" if pattern else fits
+    if not pattern:
+        return fits
+    return exp.paren(_and(exp.RegexpLike(this=text, expression=exp.Literal.string(pattern)),
+                              fits))
 
 
-def _cast(raw: str, source_type: str, type_: str, *,
-          lower: bool = False) -> tuple[str, list[Check]]:
+def _cast(raw: exp.Expression, source_type: str, type_: str, *,
+          lower: bool = False) -> tuple[exp.Expression, list[Check]]:
     """SQL for the stored value of ``raw`` (SQL of a value of DuckDB type ``source_type``) as
     ``type_``, and the checks it must pass, in order: the first one it fails is its reason."""
     target = STORAGE_TYPES[type_]
     if source_type == "VARCHAR":
-        text = f"NULLIF(trim({raw}), '')"
+        text = _trimmed(raw)
         if type_ == "text":
-            return (f"lower({text})" if lower else text), []
-        value = f"TRY_CAST({text} AS {target})"
+            return (exp.Lower(this=text) if lower else text), []
+        value = _try_cast(text, target)
         checks = []
         if type_ in NUMBER_TYPES:  # DuckDB reads NaN, inf and 1e999 as doubles
-            checks.append((f"coalesce(NOT isfinite(TRY_CAST({text} AS DOUBLE)), false)",
+            checks.append((_never_null(_not(_finite(_try_cast(text, "DOUBLE")))),
                            RANGE_HINTS["finite"]))
         fits = _text_fits(text, type_)
         if type_ == "date":  # a time of day other than midnight would be cut off
-            fits += (f" AND coalesce(CAST(TRY_CAST({text} AS TIMESTAMP) AS TIME) "
-                     "= TIME '00:00:00', true)")
-        checks.append((f"({text} IS NOT NULL AND NOT ({fits}))", TYPE_HINTS[type_]))
+            midnight = exp.EQ(this=_as(_try_cast(text, "TIMESTAMP"), "TIME"),
+                              expression=_as(exp.Literal.string("00:00:00"), "TIME"))
+            fits = _and(fits, exp.Coalesce(this=midnight, expressions=[exp.true()]))
+        checks.append((exp.paren(_and(_not(text.is_(exp.null())), _not(fits))),
+                       TYPE_HINTS[type_]))
         return value, checks + _range_checks(value, type_, text)
     if type_ == "text":
-        value = f"CAST({raw} AS VARCHAR)"
-        return (f"lower({value})" if lower else value), []
-    value = f"TRY_CAST({raw} AS {target})"
+        value = _as(raw, "VARCHAR")
+        return (exp.Lower(this=value) if lower else value), []
+    value = _try_cast(raw, target)
     checks = []
     if type_ in NUMBER_TYPES and source_type in ("DOUBLE", "FLOAT"):
-        checks.append((f"coalesce(NOT isfinite({raw}), false)", RANGE_HINTS["finite"]))
+        checks.append((_never_null(_not(_finite(raw))), RANGE_HINTS["finite"]))
     # Typed sources: nothing rounded or cut, so the value must come back unchanged from its
     # stored type (3.125 as a decimal is 3.13; 2026-03-05 23:30 as a date is 2026-03-05).
-    checks.append((f"({raw} IS NOT NULL AND ({value} IS NULL OR "
-                   f"TRY_CAST({value} AS {source_type}) IS DISTINCT FROM {raw}))",
+    changed = exp.NullSafeNEQ(this=_try_cast(value, source_type), expression=raw)
+    checks.append((exp.paren(_and(_not(raw.is_(exp.null())),
+                                      _or(value.is_(exp.null()), changed))),
                    TYPE_HINTS[type_]))
     return value, checks + _range_checks(value, type_)
 
 
-def _range_checks(value: str, type_: str, text: str | None = None) -> list[Check]:
+def _range_checks(value: exp.Expression, type_: str,
+                  text: exp.Expression | None = None) -> list[Check]:
     """Dates and timestamps within EARLIEST_DAY..LATEST_DAY (judged in the workbench timezone,
     as event dates are), and a timestamp written with a UTC offset within the real ones."""
     if type_ == "date":
-        return [(f"coalesce({value} NOT BETWEEN DATE '{EARLIEST_DAY}' AND DATE '{LATEST_DAY}', "
-                 "false)", RANGE_HINTS["date"])]
+        within = exp.Between(this=value, low=_typed(EARLIEST_DAY, "DATE"),
+                             high=_typed(LATEST_DAY, "DATE"))
+        return [(_never_null(_not(within)), RANGE_HINTS["date"])]
     if type_ != "timestamp":
         return []
-    first, after = f"CAST('{EARLIEST_DAY}' AS TIMESTAMPTZ)", f"CAST('{LATEST_DAY}' AS TIMESTAMPTZ)"
-    checks = [(f"coalesce(NOT ({value} >= {first} AND {value} < {after} + INTERVAL 1 DAY), false)",
-               RANGE_HINTS["timestamp"])]
+    first, last = _typed(EARLIEST_DAY, "TIMESTAMPTZ"), _typed(LATEST_DAY, "TIMESTAMPTZ")
+    after = exp.Add(this=last, expression=exp.Interval(this=exp.Literal.string("1"),
+                                                       unit=exp.var("DAY")))
+    within = _and(exp.GTE(this=value, expression=first), exp.LT(this=value, expression=after))
+    checks = [(_never_null(_not(within)), RANGE_HINTS["timestamp"])]
     if text is not None:
         # The offset is the written wall-clock time (read without its zone) minus the instant.
-        offset = f"epoch(TRY_CAST({text} AS TIMESTAMP)) - epoch({value})"
-        checks.append((f"coalesce(CASE WHEN isfinite({value}) THEN abs({offset}) > "
-                       f"{MAX_UTC_OFFSET_HOURS * 3600} END, false)", RANGE_HINTS["offset"]))
+        offset = exp.Sub(this=_epoch(_try_cast(text, "TIMESTAMP")), expression=_epoch(value))
+        too_far = exp.GT(this=exp.Abs(this=offset),
+                         expression=exp.Literal.number(MAX_UTC_OFFSET_HOURS * 3600))
+        checks.append((_never_null(exp.Case().when(_finite(value), too_far, copy=False)),
+                       RANGE_HINTS["offset"]))
     return checks
 
 
-def _original_text(columns: list[_Planned]) -> str:
+def _original_text(columns: list[_Planned]) -> exp.Expression:
     """The file's own text of a row, packed as one struct (for the rejects file)."""
-    return "struct_pack(" + ", ".join(
-        f"{ident('_raw_' + c.name)} := CAST(source.{ident(c.source)} AS VARCHAR)"
-        for c in columns) + ")"
+    return exp.Struct(expressions=[
+        exp.PropertyEQ(this=exp.to_identifier("_raw_" + c.name, quoted=True),
+                       expression=_as(_col(c.source, "source"), "VARCHAR"))
+        for c in columns])
 
 
 def _stage(conn, kind: Kind, columns: list[_Planned], today: date) -> None:
     """``today``: the workbench's (a birth date after it cannot be true)."""
     typed, reasons = [], []
     for column in columns:
-        value, checks = _cast(ident(column.source), column.source_type, column.type,
+        value, checks = _cast(_col(column.source), column.source_type, column.type,
                               lower=column.name == "gender")
         if kind.name == "profiles" and column.name == "birth_date":
-            checks.append((f"coalesce({value} > DATE '{today}', false)",
+            checks.append((_never_null(exp.GT(this=value, expression=_typed(today, "DATE"))),
                            f"a day up to today ({today}): a birth date cannot be in the future"))
-        typed.append(f"{value} AS {ident(column.name)}")
-        # 'points "lots" is not a whole number': the first check the value fails.
-        written = f"{lit(column.source + ' ' + chr(34))} || CAST({ident(column.source)} AS VARCHAR)"
-        if checks:
-            reasons.append("CASE " + " ".join(
-                f"WHEN {failed} THEN {written} || {lit(chr(34) + ' is not ' + hint)}"
-                for failed, hint in checks) + " END")
-        if column.required:
-            failed = " OR ".join(failed for failed, _ in checks) or "false"
-            reasons.append(f"CASE WHEN {value} IS NULL AND NOT ({failed}) "
-                           f"THEN {lit(column.source + ' is empty (required)')} END")
-    reason = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "NULL"
-    names = ", ".join(ident(c.name) for c in columns)
+        typed.append(exp.alias_(value, column.name, quoted=True, copy=False))
+        reasons += _reasons(column, value, checks)
+    reason = (exp.Nullif(this=exp.func("concat_ws", exp.Literal.string("; "), *reasons,
+                                         dialect="duckdb"),
+                         expression=exp.Literal.string("")) if reasons else exp.null())
     # The original text is packed for every row but kept only for rejected ones.
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT {names}, _reason, _row, "
-                 "CASE WHEN _reason IS NOT NULL THEN _original END AS _raw "
-                 f"FROM (SELECT {', '.join(typed)}, {reason} AS _reason, {ROW_OF_SOURCE} AS _row, "
-                 f"{_original_text(columns)} AS _original FROM source)")
+    rows = exp.select(*typed, exp.alias_(reason, "_reason"), exp.alias_(_row_of_source(), "_row"),
+                      exp.alias_(_original_text(columns), "_original")).from_("source")
+    kept = exp.Case().when(_rejected(), exp.column("_original"))
+    _run(conn, _temp_table("staged", exp.select(
+        *_names(columns), "_reason", "_row", exp.alias_(kept, "_raw")).from_(rows.subquery())))
+
+
+def _reasons(column: _Planned, value: exp.Expression, checks: list[Check]) -> list[exp.Case]:
+    """Why a row's value of ``column`` is refused: 'points "lots" is not a whole number' (the
+    first check it fails), or that a required value is empty."""
+    reasons = []
+    written = exp.DPipe(this=exp.Literal.string(column.source + ' "'),
+                        expression=_as(_col(column.source), "VARCHAR"))
+    if checks:
+        case = exp.Case()
+        for failed, hint in checks:
+            case = case.when(failed, exp.DPipe(
+                this=written, expression=exp.Literal.string('" is not ' + hint)), copy=False)
+        reasons.append(case)
+    if column.required:
+        failed = _or(*(failed for failed, _ in checks)) if checks else exp.false()
+        reasons.append(exp.Case().when(
+            _and(value.is_(exp.null()), _not(failed)),
+            exp.Literal.string(column.source + " is empty (required)"), copy=False))
+    return reasons
 
 
 def _collapse_duplicates(conn, kind: Kind, columns: list[_Planned]) -> int:
     """Reject rows that share a key but differ, then build ``accepted`` from the distinct
     valid rows; return how many exact duplicate rows were counted once."""
-    names = ", ".join(ident(c.name) for c in columns)
-    keys = ", ".join(ident(k) for k in kind.key)
-    valid, distinct_keys = conn.execute(
-        f"SELECT count(*), count(DISTINCT ({keys})) FROM staged WHERE _reason IS NULL").fetchone()
-    if valid == distinct_keys:  # the usual case: every key once, nothing to collapse
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE accepted AS "
-                     f"SELECT {names} FROM staged WHERE _reason IS NULL")
+    valid_rows = exp.select(*_names(columns)).from_("staged").where(_valid())
+    keys = [_col(k) for k in kind.key]
+    distinct_keys = exp.Count(this=exp.Distinct(expressions=[exp.Tuple(expressions=keys)]))
+    valid, distinct = _run(conn, exp.select(exp.Count(this=exp.Star()), distinct_keys)
+                           .from_("staged").where(_valid())).fetchone()
+    if valid == distinct:  # the usual case: every key once, nothing to collapse
+        _run(conn, _temp_table("accepted", valid_rows))
         return 0
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE conflicts AS SELECT {keys} FROM "
-                 f"(SELECT DISTINCT {names} FROM staged WHERE _reason IS NULL) "
-                 f"GROUP BY {keys} HAVING count(*) > 1")
-    if _count(conn, "SELECT count(*) FROM conflicts"):
-        key_text = " || ', ' || ".join(f"{lit(k + ' ')} || CAST(s.{ident(k)} AS VARCHAR)"
-                                       for k in kind.key)
-        matches = " AND ".join(f"s.{ident(k)} = c.{ident(k)}" for k in kind.key)
-        conn.execute(f"UPDATE staged s SET _reason = {key_text} || "
-                     "' appears in more than one row of this file with different values' "
-                     f"FROM conflicts c WHERE s._reason IS NULL AND {matches}")
-        # These rows passed every check, so their text was not kept: fetch it again.
-        conn.execute(f"UPDATE staged s SET _raw = o._original FROM (SELECT {ROW_OF_SOURCE} AS "
-                     f"_row, {_original_text(columns)} AS _original FROM source) o "
-                     "WHERE s._row = o._row AND s._reason IS NOT NULL AND s._raw IS NULL")
-    conn.execute("DROP TABLE conflicts")
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE accepted AS "
-                 f"SELECT DISTINCT {names} FROM staged WHERE _reason IS NULL")
-    valid = _count(conn, "SELECT count(*) FROM staged WHERE _reason IS NULL")
-    return valid - _count(conn, "SELECT count(*) FROM accepted")
+    _run(conn, _temp_table("conflicts", exp.select(*keys).from_(
+        valid_rows.distinct().subquery()).group_by(*keys).having(
+        exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))))
+    if _count(conn, "conflicts"):
+        _reject_conflicts(conn, kind, columns)
+    _run(conn, exp.Drop(tables=[exp.to_table("conflicts")], kind="TABLE"))
+    _run(conn, _temp_table("accepted", valid_rows.distinct()))
+    return _count(conn, "staged", _valid()) - _count(conn, "accepted")
+
+
+def _reject_conflicts(conn, kind: Kind, columns: list[_Planned]) -> None:
+    """The rows whose key is in ``conflicts``: 'customer_id C1 appears in more than one row
+    of this file with different values'."""
+    key_text = None
+    for k in kind.key:
+        named = exp.DPipe(this=exp.Literal.string(k + " "),
+                          expression=_as(_col(k, "s"), "VARCHAR"))
+        key_text = named if key_text is None else exp.DPipe(
+            this=exp.DPipe(this=key_text, expression=exp.Literal.string(", ")), expression=named)
+    reason = exp.DPipe(this=key_text, expression=exp.Literal.string(
+        " appears in more than one row of this file with different values"))
+    unchecked = exp.column("_reason", "s").is_(exp.null())
+    _run(conn, exp.update(exp.to_table("staged", alias="s"), {"_reason": reason},
+                          from_=exp.From(this=exp.to_table("conflicts", alias="c")),
+                          where=_and(unchecked, _same(kind.key, "s", "c"))))
+    # These rows passed every check, so their text was not kept: fetch it again.
+    originals = exp.select(exp.alias_(_row_of_source(), "_row"),
+                           exp.alias_(_original_text(columns), "_original")).from_("source")
+    _run(conn, exp.update(
+        exp.to_table("staged", alias="s"), {"_raw": exp.column("_original", "o")},
+        from_=exp.From(this=originals.subquery("o")),
+        where=_and(exp.EQ(this=exp.column("_row", "s"), expression=exp.column("_row", "o")),
+                       _not(unchecked), exp.column("_raw", "s").is_(exp.null()))))
 
 
 def _type_changes(snapshot: Snapshot, kind: Kind,
@@ -606,16 +667,17 @@ def _check_conversions(conn, snapshot: Snapshot, kind: Kind,
     """A type change converts the stored values of the rows the file does not replace: each
     must pass the checks a value in the file would (text "12" becomes integer 12; "lots" or
     1.5 cannot), or nothing is stored."""
-    keys = " AND ".join(f"a.{ident(k)} = o.{ident(k)}" for k in kind.key)
+    replaced = exp.Exists(this=exp.select("1").from_(exp.to_table("accepted", alias="a")).where(
+        _same(kind.key, "a", "o")))
     for name, (old, new) in changes.items():
-        _, checks = _cast(f"o.{ident(name)}", STORAGE_TYPES[old], new)
+        _, checks = _cast(_col(name, "o"), STORAGE_TYPES[old], new)
         if not checks:
             continue  # to text: every value has one
-        failed = " OR ".join(condition for condition, _ in checks)
-        examples = [row[0] for row in conn.execute(
-            f"SELECT DISTINCT CAST(o.{ident(name)} AS VARCHAR) FROM {_stored(snapshot, kind.name)} o "
-            f"WHERE ({failed}) AND NOT EXISTS (SELECT 1 FROM accepted a WHERE {keys}) "
-            "ORDER BY 1 LIMIT 3").fetchall()]
+        failed = exp.paren(_or(*(condition for condition, _ in checks)))
+        query = exp.select(_as(_col(name, "o"), "VARCHAR")).distinct().from_(
+            _parquet(snapshot.file(kind.name), "o")).where(
+            _and(failed, _not(replaced))).order_by(exp.Literal.number(1)).limit(3)
+        examples = [row[0] for row in _run(conn, query).fetchall()]
         if examples:
             shown = ", ".join(_example(value) for value in examples)
             raise IngestError(
@@ -636,16 +698,24 @@ def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Plan
     # Unique even for two files of one name ingested within the same second.
     stamp = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     target = home.rejects_dir / f"{kind.name}-{stamp}-{path.stem}.csv"
-    originals = ", ".join(f"_raw.{ident('_raw_' + c.name)} AS {ident(c.source)}" for c in columns)
-    nulls = ", ".join(f"NULL AS {ident(c.source)}" for c in columns)
-    conn.execute("CREATE OR REPLACE TEMP TABLE malformed (line BIGINT, error VARCHAR, text VARCHAR)")
+    originals = [exp.alias_(_col("_raw_" + c.name, "_raw"), c.source, quoted=True)
+                 for c in columns]
+    nulls = [exp.alias_(exp.null(), c.source, quoted=True) for c in columns]
+    _run(conn, exp.Create(this=exp.Schema(this=exp.to_table("malformed"), expressions=[
+        exp.ColumnDef(this=exp.to_identifier(name), kind=exp.DataType.build(type_))
+        for name, type_ in (("line", "BIGINT"), ("error", "VARCHAR"), ("text", "VARCHAR"))]),
+        kind="TABLE", replace=True, properties=_TEMPORARY.copy()))
     if malformed:
-        conn.executemany("INSERT INTO malformed VALUES (?, ?, ?)", malformed)
-    conn.execute(
-        f"COPY (SELECT {originals}, _reason, NULL AS _malformed_line FROM staged "
-        f"WHERE _reason IS NOT NULL "
-        f"UNION ALL SELECT {nulls}, 'line ' || line || ': ' || error, text "
-        f"FROM malformed) TO {lit(str(target))} (HEADER, DELIMITER ',')")
+        _run(conn, exp.insert(exp.values([tuple(exp.Placeholder() for _ in range(3))]),
+                              "malformed"), malformed)
+    said = exp.DPipe(this=exp.DPipe(this=exp.DPipe(
+        this=exp.Literal.string("line "), expression=exp.column("line")),
+        expression=exp.Literal.string(": ")), expression=exp.column("error"))
+    rejected = exp.union(
+        exp.select(*originals, "_reason", exp.alias_(exp.null(), "_malformed_line"))
+        .from_("staged").where(_rejected()),
+        exp.select(*nulls, said, "text").from_("malformed"), distinct=False)
+    _run(conn, _copy(rejected, target, HEADER=None, DELIMITER=exp.Literal.string(",")))
     return make_private(target)
 
 
@@ -654,62 +724,65 @@ def _merge(conn, home: Home, kind: Kind, columns: list[_Planned],
     """Upsert ``accepted`` into the snapshot's version as a new version file; return (new keys,
     updated keys, the version)."""
     stored_path = snapshot.file(kind.name)
-    stored = snapshot.versions[kind.name].columns  # column -> our type name
     in_file = {c.name: c for c in columns}
     if stored_path is None:
-        select = ", ".join(_stored_expr(c.name, in_file, kind) for c in _all_columns(kind, in_file))
-        source = f"SELECT {select} FROM accepted"
-        new, updated = _count(conn, "SELECT count(*) FROM accepted"), 0
+        source = exp.select(*(_stored_expr(c.name, in_file, kind)
+                              for c in _all_columns(kind, in_file))).from_("accepted")
+        new, updated = _count(conn, "accepted"), 0
     else:
-        names = list(stored) + [n for n in in_file if n not in stored]
-        keys = ", ".join(ident(k) for k in kind.key)
-        pick = []
-        for name in names:
-            if name in kind.key:
-                pick.append(ident(name))
-            elif name in in_file and name in stored:
-                # A changed type converts the stored values (_check_conversions made sure that
-                # every one kept converts without loss; a replaced one may not, hence TRY_CAST).
-                type_ = in_file[name].type
-                kept = f"CAST(o.{ident(name)} AS {STORAGE_TYPES[type_]})"
-                if stored[name] != type_:
-                    kept, _ = _cast(f"o.{ident(name)}", STORAGE_TYPES[stored[name]], type_)
-                pick.append(f"CASE WHEN n._new THEN n.{ident(name)} "
-                            f"ELSE {kept} END AS {ident(name)}")
-            elif name in in_file:
-                pick.append(f"n.{ident(name)}")
-            else:
-                pick.append(f"o.{ident(name)}")
-        stored_rel = f"read_parquet({lit(str(stored_path))})"
-        source = (f"SELECT {', '.join(pick)} FROM {stored_rel} o FULL OUTER JOIN "
-                  f"(SELECT *, true AS _new FROM accepted) n USING ({keys})")
-        new = _count(conn, f"SELECT count(*) FROM accepted n WHERE NOT EXISTS (SELECT 1 FROM "
-                           f"{stored_rel} o WHERE " + " AND ".join(
-                               f"o.{ident(k)} = n.{ident(k)}" for k in kind.key) + ")")
-        updated = _count(conn, "SELECT count(*) FROM accepted") - new
+        source = _upsert(kind, in_file, snapshot.versions[kind.name].columns, stored_path)
+        known = exp.select("1").from_(_parquet(stored_path, "o")).where(_same(kind.key, "o", "n"))
+        new = _count(conn, exp.to_table("accepted", alias="n"), _not(exp.Exists(this=known)))
+        updated = _count(conn, "accepted") - new
     folder = private_folder(home.customers_dir / kind.name)
     # Never a file that exists: a version is written once and only ever read after that.
     target = folder / f"v-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
-    conn.execute(f"COPY ({source}) TO {lit(str(target))} (FORMAT parquet, COMPRESSION zstd)")
+    _run(conn, _copy(source, target, FORMAT=exp.var("parquet"), COMPRESSION=exp.var("zstd")))
     make_private(target)
     return new, updated, _describe_version(conn, home, kind, target)
+
+
+def _upsert(kind: Kind, in_file: dict[str, _Planned], stored: dict[str, str],
+            stored_path: Path) -> exp.Select:
+    """The stored rows (``o``) joined by key to the accepted ones (``n``): a column of the file
+    takes the file's value on the rows it holds. ``stored``: column -> our type name."""
+    pick = []
+    for name in list(stored) + [n for n in in_file if n not in stored]:
+        if name in kind.key:
+            pick.append(_col(name))
+        elif name in in_file and name in stored:
+            # A changed type converts the stored values (_check_conversions made sure that
+            # every one kept converts without loss; a replaced one may not, hence TRY_CAST).
+            type_ = in_file[name].type
+            kept = _as(_col(name, "o"), STORAGE_TYPES[type_])
+            if stored[name] != type_:
+                kept, _ = _cast(_col(name, "o"), STORAGE_TYPES[stored[name]], type_)
+            pick.append(exp.alias_(exp.Case().when(exp.column("_new", "n"), _col(name, "n"), copy=False)
+                                   .else_(kept, copy=False), name, quoted=True, copy=False))
+        else:
+            pick.append(_col(name, "n" if name in in_file else "o"))
+    accepted = exp.select("*", exp.alias_(exp.true(), "_new")).from_("accepted")
+    return exp.select(*pick).from_(_parquet(stored_path, "o")).join(
+        accepted.subquery("n"), using=[exp.to_identifier(k, quoted=True) for k in kind.key],
+        join_type="full outer")
 
 
 def _describe_version(conn, home: Home, kind: Kind, target: Path) -> NewVersion:
     """What a snapshot needs to know of a version without opening it: its columns and types,
     its row count and the known values of its pick-list columns."""
-    location = f"read_parquet({lit(str(target))})"
-    columns = {name: type_of_storage(type_) for name, type_, *_ in
-               conn.execute(f"DESCRIBE SELECT * FROM {location}").fetchall()}
-    rows = _count(conn, f"SELECT count(*) FROM {location}")
+    described = _run(conn, exp.Describe(this=exp.select("*").from_(_parquet(target)))).fetchall()
+    columns = {name: type_of_storage(type_) for name, type_, *_ in described}
+    rows = _count(conn, _parquet(target))
     wanted = CHOICE_COLUMNS.get(kind.name, ())
     if kind.open_columns:
         wanted = [c for c, t in columns.items() if t == "text" and c != "customer_id"]
     choices = {}
     for column in wanted:
-        values = [row[0] for row in conn.execute(
-            f"SELECT {ident(column)} FROM {location} WHERE {ident(column)} IS NOT NULL "
-            f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {MAX_CHOICES + 1}").fetchall()]
+        first = exp.Literal.number(1)
+        query = exp.select(_col(column)).from_(_parquet(target)).where(
+            _not(_col(column).is_(exp.null()))).group_by(first).order_by(
+            exp.Ordered(this=exp.Count(this=exp.Star()), desc=True), first).limit(MAX_CHOICES + 1)
+        values = [row[0] for row in _run(conn, query).fetchall()]
         choices[column] = {"values": values[:MAX_CHOICES], "complete": len(values) <= MAX_CHOICES}
     return NewVersion(str(target.relative_to(home.root)), columns, rows, choices)
 
@@ -720,12 +793,135 @@ def _all_columns(kind: Kind, in_file: dict[str, _Planned]) -> list[Column]:
     return list(kind.columns)
 
 
-def _stored_expr(name: str, in_file: dict[str, _Planned], kind: Kind) -> str:
+def _stored_expr(name: str, in_file: dict[str, _Planned], kind: Kind) -> exp.Expression:
     if name in in_file:
-        return ident(name)
+        return _col(name)
     column = kind.column(name)
-    return f"CAST(NULL AS {STORAGE_TYPES[column.type]}) AS {ident(name)}"
+    return exp.alias_(_as(exp.null(), STORAGE_TYPES[column.type]), name, quoted=True)
 
 
-def _count(conn, query: str) -> int:
-    return conn.execute(query).fetchone()[0]
+# SQL of an ingest: SQLGlot trees, rendered in DuckDB's dialect in _run. Names from the file
+# are quoted identifiers; values are literals made by SQLGlot, or bound parameters.
+
+_TEMPORARY = exp.Properties(expressions=[exp.TemporaryProperty()])
+
+
+def _run(conn, statement: exp.Expression, parameters: list | dict | None = None):
+    """Run one statement on the ingest's connection; a list of parameter rows runs it once per
+    row."""
+    sql = statement.sql("duckdb")
+    if isinstance(parameters, list):
+        return conn.executemany(sql, parameters)
+    return conn.execute(sql, parameters)
+
+
+def _count(conn, table: str | exp.Expression, where: exp.Expression | None = None) -> int:
+    """Rows of a table (or table expression), or those that meet ``where``."""
+    query = exp.select(exp.Count(this=exp.Star())).from_(table)
+    return _run(conn, query.where(where) if where is not None else query).fetchone()[0]
+
+
+def _col(name: str, table: str | None = None) -> exp.Column:
+    """A column by its name (as a file names it: any text), of ``table`` if given."""
+    return exp.column(exp.to_identifier(name, quoted=True), table=table)
+
+
+def _names(columns: list[_Planned]) -> list[exp.Column]:
+    return [_col(c.name) for c in columns]
+
+
+def _same(key: tuple[str, ...] | list[str], left: str, right: str) -> exp.Expression:
+    """The key columns of two aliased tables are equal."""
+    return _and(*(exp.EQ(this=_col(k, left), expression=_col(k, right)) for k in key))
+
+
+def _valid() -> exp.Expression:
+    return exp.column("_reason").is_(exp.null())
+
+
+def _rejected() -> exp.Expression:
+    return _not(_valid())
+
+
+def _row_of_source() -> exp.Column:
+    """Identifies a row of ``source`` (to fetch its original text again): CSV rows are a
+    table's rows."""
+    return exp.column("rowid", "source")
+
+
+def _parquet(path: Path, alias: str | None = None) -> exp.Table:
+    table = exp.Table(this=exp.ReadParquet(expressions=[exp.Literal.string(str(path))]))
+    if alias:
+        table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    return table
+
+
+def _temp_table(name: str, query: exp.Select) -> exp.Create:
+    """CREATE OR REPLACE TEMP TABLE name AS query."""
+    return exp.Create(this=exp.to_table(name), kind="TABLE", replace=True, expression=query,
+                      properties=_TEMPORARY.copy())
+
+
+def _copy(query: exp.Select, target: Path, **options: exp.Expression | None) -> exp.Copy:
+    """COPY (query) TO 'target' (OPTION value, ...); a None value: the option alone."""
+    return exp.Copy(this=query.subquery(), kind=False, files=[exp.Literal.string(str(target))],
+                    params=[exp.CopyParameter(this=exp.var(name), expression=value)
+                            for name, value in options.items()])
+
+
+def _options(**values) -> list[exp.EQ]:
+    """Named arguments of a DuckDB table function: ``name = value``."""
+    return [exp.EQ(this=exp.column(name), expression=exp.convert(value) if not isinstance(
+        value, exp.Expression) else value) for name, value in values.items()]
+
+
+# SQLGlot's builders copy their operands unless told not to: the checks of a column share its
+# value's tree, and copying it at every level costs more than the query it builds.
+
+def _and(*conditions: exp.Expression) -> exp.Expression:
+    return exp.and_(*conditions, copy=False)
+
+
+def _or(*conditions: exp.Expression) -> exp.Expression:
+    return exp.or_(*conditions, copy=False)
+
+
+def _not(condition: exp.Expression) -> exp.Expression:
+    return exp.not_(condition, copy=False)
+
+
+def _trimmed(text: exp.Expression) -> exp.Expression:
+    """The text without surrounding spaces; NULL when nothing is left."""
+    return exp.Nullif(this=exp.Trim(this=text), expression=exp.Literal.string(""))
+
+
+def _as(value: exp.Expression, type_: str) -> exp.Cast:
+    return exp.Cast(this=value, to=_type(type_))
+
+
+def _try_cast(value: exp.Expression, type_: str) -> exp.TryCast:
+    return exp.TryCast(this=value, to=_type(type_))
+
+
+@functools.cache
+def _type(name: str) -> exp.DataType:
+    """A DuckDB type by its name (one that SQLGlot does not know is kept as written)."""
+    return exp.DataType.build(name, dialect="duckdb", udt=True)
+
+
+def _typed(value, type_: str) -> exp.Cast:
+    """A constant of a type: CAST('2026-03-10' AS DATE)."""
+    return _as(exp.Literal.string(str(value)), type_)
+
+
+def _finite(value: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this="isfinite", expressions=[value])
+
+
+def _epoch(value: exp.Expression) -> exp.Expression:
+    return exp.func("epoch", value, dialect="duckdb")
+
+
+def _never_null(condition: exp.Expression) -> exp.Expression:
+    """A condition that is false where it would be NULL."""
+    return exp.Coalesce(this=condition, expressions=[exp.false()])

@@ -17,9 +17,9 @@ from .schema import KINDS
 if TYPE_CHECKING:
     from ..days import Calendar
     from ..home import Home
+    from ..settings import Settings
     from ..store.customers import CustomerDataRecords
     from ..users import User
-    from .engine import Engine
     from .snapshot import Snapshots
 
 TypeChanges = Callable[[dict[str, str], dict[str, tuple[str, str]]], None]
@@ -29,7 +29,7 @@ SAMPLE_ORDER = ("profiles", "appended", "transactions", "tags")
 
 
 class CustomerData:
-    def __init__(self, home: Home, user: User, engine: Engine, snapshots: Snapshots,
+    def __init__(self, home: Home, user: User, settings: Settings, snapshots: Snapshots,
                  records: CustomerDataRecords, calendar: Calendar,
                  check_type_changes: TypeChanges | None = None):
         """``check_type_changes(stored, changes)``: raises when changing appended column types
@@ -38,7 +38,7 @@ class CustomerData:
         self._check_type_changes = check_type_changes
         self._home = home
         self._user = user
-        self._engine = engine
+        self._settings = settings
         self._snapshots = snapshots
         self._records = records
         self._calendar = calendar
@@ -53,7 +53,7 @@ class CustomerData:
         with kind_lock(self._home, kind):
             with self._snapshots.pin() as snapshot, _engine_errors():
                 report, version = ingest(
-                    self._engine.conn, self._home, kind, path, snapshot=snapshot, strict=strict,
+                    self._home, self._settings, kind, path, snapshot=snapshot, strict=strict,
                     schema=schema, encoding=encoding, now=self._calendar.now(),
                     check_type_changes=self._check_type_changes and (
                         lambda changes: self._check_type_changes(snapshot.appended_types(),

@@ -1,6 +1,6 @@
-"""Composition buckets (SPEC 6): for an attribute, the SQL that puts each customer in one bucket,
-and the buckets' display order. Pure: SQL text over feature columns; labels are ours, or values
-from the data as quoted literals.
+"""Composition buckets (SPEC 6): for an attribute, the SQLGlot expression that puts each
+customer in one bucket, and the buckets' display order. Pure: trees over feature columns; labels
+are ours, or values from the data as literals.
 
 "% of the total base" is the bucket's audience count over the whole customer base (count / base,
 SPEC 6); the base's own count in each bucket is kept too, so that the base's share of the bucket
@@ -11,76 +11,82 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..sql import ident, lit
+from sqlglot import exp
 
 UNKNOWN = "unknown"
 OTHER = "other"
 TOP_VALUES = 10
 
+# A range bucket: (comparison of the column with the bound, bound, label), e.g. (exp.LT, 18, "<18").
+Bound = tuple[type[exp.Binary], int, str]
+
 
 @dataclass(frozen=True)
 class Buckets:
-    """``ranges``: fixed labels from conditions; ``values``: every stored value (gender);
-    ``top``: the most frequent values, then ``other``. NULL is ``unknown`` (``never`` for
-    recency) in every kind."""
+    """``ranges``: fixed labels from bounds; ``values``: every stored value (gender);
+    ``top``: the most frequent values, then ``other``. NULL is ``unknown`` in every kind
+    (``missing`` names it for ranges: ``never`` for recency; "" when a column is never NULL)."""
 
     attribute: str  # as shown: gender, age, recency, frequency, monetary, or an attribute name
     column: str  # the feature column
     kind: str = "ranges"
-    cases: tuple[tuple[str, str], ...] = ()  # ranges: (condition on {c}, label), first match
-    last: str = ""  # ranges: the label when no condition matches
+    bounds: tuple[Bound, ...] = ()  # ranges: the first bound the value meets names its bucket
+    last: str = ""  # ranges: the label when no bound is met
+    missing: str = ""  # ranges: the label of NULL
     top: tuple[str, ...] = field(default=())  # top: the values kept as buckets
 
-    def expression(self) -> str:
-        c = ident(self.column)
-        text = f"CAST({c} AS VARCHAR)"
+    def expression(self) -> exp.Expression:
+        c = exp.column(exp.to_identifier(self.column, quoted=True))
+        text = exp.cast(c, "VARCHAR")
         if self.kind == "values":
-            return f"coalesce({text}, {lit(UNKNOWN)})"
+            return exp.Coalesce(this=text, expressions=[exp.Literal.string(UNKNOWN)])
         if self.kind == "top":
-            kept = ", ".join(lit(v) for v in self.top) or "NULL"
-            return (f"CASE WHEN {c} IS NULL THEN {lit(UNKNOWN)} WHEN {text} IN ({kept}) "
-                    f"THEN {text} ELSE {lit(OTHER)} END")
-        whens = " ".join(f"WHEN {condition.format(c=c)} THEN {lit(label)}"
-                         for condition, label in self.cases)
-        return f"CASE {whens} ELSE {lit(self.last)} END"
+            kept = [exp.Literal.string(v) for v in self.top] or [exp.null()]
+            return exp.Case().when(c.is_(exp.null()), exp.Literal.string(UNKNOWN)).when(
+                text.isin(*kept), text).else_(exp.Literal.string(OTHER))
+        case = exp.Case()
+        if self.missing:
+            case = case.when(c.is_(exp.null()), exp.Literal.string(self.missing))
+        for compare, bound, label in self.bounds:
+            case = case.when(compare(this=c.copy(), expression=exp.Literal.number(bound)),
+                             exp.Literal.string(label))
+        return case.else_(exp.Literal.string(self.last))
 
     def order(self, seen: dict[str, int]) -> list[str]:
         """Display order of the buckets, given base counts of the labels seen in the data.
         Fixed ranges keep their order and show empty buckets; values go by base count, with
         other and unknown last."""
         if self.kind == "ranges":
-            return [label for _, label in self.cases if label not in (UNKNOWN, "never")] + \
-                [self.last] + [label for _, label in self.cases if label in (UNKNOWN, "never")]
+            return [label for _, _, label in self.bounds] + [self.last] + (
+                [self.missing] if self.missing else [])
         tail = [label for label in (OTHER, UNKNOWN) if label in seen]
         head = sorted((v for v in seen if v not in tail), key=lambda v: (-seen[v], v))
         return head + tail
 
 
-def _ranges(column: str, attribute: str, null_label: str | None,
-            bounds: list[tuple[str, str]], last: str) -> Buckets:
-    nulls = (("{c} IS NULL", null_label),) if null_label else ()
-    return Buckets(attribute, column, "ranges", (*nulls, *bounds), last)
-
-
 DEFAULTS: tuple[Buckets, ...] = (
     Buckets("gender", "gender", "values"),
-    _ranges("age", "age", UNKNOWN, [
-        ("{c} < 18", "<18"), ("{c} <= 24", "18–24"), ("{c} <= 34", "25–34"),
-        ("{c} <= 44", "35–44"), ("{c} <= 54", "45–54"), ("{c} <= 64", "55–64")], "65+"),
-    _ranges("rfm.recency_days", "recency", "never", [
-        ("{c} <= 30", "0–30"), ("{c} <= 90", "31–90"), ("{c} <= 180", "91–180"),
-        ("{c} <= 365", "181–365")], "366+ days"),
-    _ranges("rfm.frequency", "frequency", None, [
-        ("{c} = 0", "0"), ("{c} = 1", "1"), ("{c} <= 3", "2–3"), ("{c} <= 9", "4–9")], "10+"),
-    _ranges("rfm.monetary", "monetary", None, [
-        ("{c} <= 0", "<=0"), ("{c} < 50", "0–50"), ("{c} < 100", "50–100"),
-        ("{c} < 250", "100–250"), ("{c} < 500", "250–500"), ("{c} < 1000", "500–1000")],
-        "1000+"),
+    Buckets("age", "age", bounds=(
+        (exp.LT, 18, "<18"), (exp.LTE, 24, "18–24"), (exp.LTE, 34, "25–34"),
+        (exp.LTE, 44, "35–44"), (exp.LTE, 54, "45–54"), (exp.LTE, 64, "55–64")),
+        last="65+", missing=UNKNOWN),
+    Buckets("recency", "rfm.recency_days", bounds=(
+        (exp.LTE, 30, "0–30"), (exp.LTE, 90, "31–90"), (exp.LTE, 180, "91–180"),
+        (exp.LTE, 365, "181–365")), last="366+ days", missing="never"),
+    Buckets("frequency", "rfm.frequency", bounds=(
+        (exp.EQ, 0, "0"), (exp.EQ, 1, "1"), (exp.LTE, 3, "2–3"), (exp.LTE, 9, "4–9")),
+        last="10+"),
+    Buckets("monetary", "rfm.monetary", bounds=(
+        (exp.LTE, 0, "<=0"), (exp.LT, 50, "0–50"), (exp.LT, 100, "50–100"),
+        (exp.LT, 250, "100–250"), (exp.LT, 500, "250–500"), (exp.LT, 1000, "500–1000")),
+        last="1000+"),
 )
 
 
-def top_values_sql(features: str, column: str) -> str:
+def top_values(features: str, column: str) -> exp.Select:
     """The query for a custom attribute's most frequent values in the base."""
-    c = ident(column)
-    return (f"SELECT CAST({c} AS VARCHAR) FROM {features} WHERE {c} IS NOT NULL "
-            f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {TOP_VALUES}")
+    c = exp.column(exp.to_identifier(column, quoted=True))
+    first = exp.Literal.number(1)
+    return exp.select(exp.cast(c, "VARCHAR")).from_(exp.to_table(features)).where(
+        exp.not_(c.is_(exp.null()))).group_by(first).order_by(
+        exp.Ordered(this=exp.Count(this=exp.Star()), desc=True), first).limit(TOP_VALUES)

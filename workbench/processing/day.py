@@ -19,8 +19,7 @@ from ..customers.engine import Engine
 from ..customers.features import Day, Tables, features_query
 from ..errors import EngineError
 from ..memberships import Memberships
-from ..sql import ident
-from .composition import Buckets, top_values_sql
+from .composition import Buckets, top_values
 from .evaluate import ActiveAudience, pass_queries
 
 FEATURES = "features_day"
@@ -55,8 +54,7 @@ def process_day(engine: Engine, memberships: Memberships, tables: Tables, day: D
         failures |= _failing(engine, sources, good)
         good = [a for a in audiences if a.id not in failures]
         final = _evaluate(engine, sources, good)
-    counts = "".join(f", count(*) FILTER (WHERE {ident(a.column)})" for a in good)
-    base, *sizes = engine.rows(f"SELECT count(*){counts} FROM {final}")[0]
+    base, *sizes = engine.rows(exp.select(_count(), *_members(good)).from_(final))[0]
     membership = memberships.new_file(day.day, run_id)
     _write_membership(engine, memberships.path(membership), final, good)
     sizes = dict(zip([a.id for a in good], sizes, strict=True))
@@ -99,12 +97,13 @@ def _failing(engine: Engine, sources: Sources, audiences: list[ActiveAudience],
 
 
 def _write_membership(engine: Engine, path, final: str, active: list[ActiveAudience]) -> None:
-    parts = [f"SELECT {a.id} AS audience_id, customer_id FROM {final} "
-             f"WHERE {ident(a.column)}" for a in active] or [
-        "SELECT CAST(NULL AS INTEGER) AS audience_id, CAST(NULL AS VARCHAR) AS customer_id "
-        "WHERE false"]
+    parts = [exp.select(exp.alias_(exp.Literal.number(a.id), "audience_id"), "customer_id")
+             .from_(final).where(_flag(a)) for a in active] or [
+        exp.select(exp.alias_(exp.cast(exp.null(), "INTEGER"), "audience_id"),
+                   exp.alias_(exp.cast(exp.null(), "VARCHAR"), "customer_id")).where(exp.false())]
     # Written audience by audience, as the parts come: readers filter on audience_id.
-    engine.write_parquet(" UNION ALL ".join(parts), path)
+    engine.write_parquet(exp.union(*parts, distinct=False) if len(parts) > 1 else parts[0],
+                         path)
 
 
 def _changes(engine: Engine, memberships: Memberships, membership: str,
@@ -126,17 +125,23 @@ def _changes(engine: Engine, memberships: Memberships, membership: str,
 
 
 def compare(engine: Engine, memberships: Memberships, later: str, earlier: str,
-            ids: list[int]) -> list[tuple]:
-    id_list = ", ".join(str(int(i)) for i in ids)
-    return engine.rows(f"""
-        SELECT coalesce(c.audience_id, p.audience_id) AS audience_id,
-               count(*) FILTER (WHERE p.customer_id IS NULL) AS added,
-               count(*) FILTER (WHERE c.customer_id IS NULL) AS removed
-        FROM (SELECT * FROM {memberships.read(later)} WHERE audience_id IN ({id_list})) c
-        FULL OUTER JOIN (SELECT * FROM {memberships.read(earlier)}
-                         WHERE audience_id IN ({id_list})) p
-          ON c.audience_id = p.audience_id AND c.customer_id = p.customer_id
-        GROUP BY 1""")
+             ids: list[int]) -> list[tuple]:
+    def members(relative: str, alias: str) -> exp.Subquery:
+        file = exp.Table(this=exp.ReadParquet(
+            expressions=[exp.Literal.string(str(memberships.path(relative)))]))
+        return exp.select("*").from_(file).where(exp.column("audience_id").isin(
+            *(exp.Literal.number(int(i)) for i in ids))).subquery(alias)
+
+    c, p = (exp.column("customer_id", t) for t in ("c", "p"))
+    return engine.rows(
+        exp.select(exp.alias_(exp.Coalesce(this=exp.column("audience_id", "c"), expressions=[
+            exp.column("audience_id", "p")]), "audience_id"),
+            exp.alias_(_count(p.is_(exp.null())), "added"),
+            exp.alias_(_count(c.is_(exp.null())), "removed"))
+        .from_(members(later, "c"))
+        .join(members(earlier, "p"), join_type="full outer", on=exp.and_(
+            exp.column("audience_id", "c").eq(exp.column("audience_id", "p")), c.eq(p)))
+        .group_by(exp.Literal.number(1)))
 
 
 def _composition(engine: Engine, day: date, final: str, active: list[ActiveAudience],
@@ -144,13 +149,13 @@ def _composition(engine: Engine, day: date, final: str, active: list[ActiveAudie
     """Every attribute's buckets for every audience and the base, in one scan
     (GROUPING SETS: one grouping per attribute)."""
     buckets = [Buckets(b.attribute, b.column, "top", top=tuple(
-        row[0] for row in engine.rows(top_values_sql(final, b.column))))
+        row[0] for row in engine.rows(top_values(final, b.column))))
         if b.kind == "top" and not b.top else b for b in buckets]
-    labels = ", ".join(f"{b.expression()} AS b{i}" for i, b in enumerate(buckets))
-    sets = ", ".join(f"(b{i})" for i in range(len(buckets)))
-    counts = "".join(f", count(*) FILTER (WHERE {ident(a.column)})" for a in active)
-    rows = engine.rows(f"SELECT {labels}, count(*){counts} FROM {final} "
-                       f"GROUP BY GROUPING SETS ({sets})")
+    labels = [exp.alias_(b.expression(), f"b{i}") for i, b in enumerate(buckets)]
+    sets = exp.GroupingSets(expressions=[exp.paren(exp.column(f"b{i}"))
+                                         for i in range(len(buckets))])
+    rows = engine.rows(exp.select(*labels, _count(), *_members(active)).from_(final)
+                       .group_by(sets))
     snapshots = []
     for i, b in enumerate(buckets):
         by_label = {row[i]: row[len(buckets):] for row in rows if row[i] is not None}
@@ -161,3 +166,19 @@ def _composition(engine: Engine, day: date, final: str, active: list[ActiveAudie
                            "base_count": base_count}
                           for a, count in zip(active, per_audience, strict=True)]
     return snapshots
+
+
+def _flag(audience: ActiveAudience) -> exp.Column:
+    """The audience's column of the pass: true for its members."""
+    return exp.column(exp.to_identifier(audience.column, quoted=True))
+
+
+def _count(where: exp.Expression | None = None) -> exp.Expression:
+    """count(*), or count(*) FILTER (WHERE ``where``)."""
+    count = exp.Count(this=exp.Star())
+    return count if where is None else exp.Filter(this=count, expression=exp.Where(this=where))
+
+
+def _members(audiences: list[ActiveAudience]) -> list[exp.Expression]:
+    """Each audience's member count."""
+    return [_count(_flag(a)) for a in audiences]
