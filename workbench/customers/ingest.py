@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import IngestError, RejectedRows
 from ..files import make_private, make_private_lock, private_folder
-from ..sql import ident, lit
+from ..query.sql import ident, lit
 from .schema import (
     EARLIEST_DAY,
     ENCODINGS,
@@ -196,7 +196,7 @@ def _stored(snapshot: Snapshot, kind: str) -> str:
     from .snapshot import empty_source
 
     path = snapshot.file(kind)
-    return f"read_parquet({lit(str(path))})" if path else f"({empty_source(kind)})"
+    return f"read_parquet({lit(str(path))})" if path else f"({empty_source(kind).sql('duckdb')})"
 
 
 @contextmanager
@@ -260,7 +260,7 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
     except duckdb.Error as exc:
         if isinstance(exc, duckdb.OutOfMemoryException) or "No space left" in str(exc):
             # The disk or the memory limit, not the file: say so (exit 1, not "bad input").
-            from .engine import EngineError, describe
+            from ..query.duckdb import EngineError, describe
 
             raise EngineError(describe(exc)) from exc
         reason = str(exc).strip().splitlines()[0].replace(str(link), str(path))

@@ -5,22 +5,23 @@ from __future__ import annotations
 import fcntl
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import IngestError, InvalidInput
 from ..files import make_private_lock, private_folder
+from ..query.duckdb import connect
 from .ingest import IngestReport, ingest, kind_lock
 from .schema import KINDS
 
 if TYPE_CHECKING:
     from ..days import Calendar
     from ..home import Home
+    from ..settings import Settings
     from ..store.customers import CustomerDataRecords
     from ..users import User
-    from .engine import Engine
     from .snapshot import Snapshots
 
 TypeChanges = Callable[[dict[str, str], dict[str, tuple[str, str]]], None]
@@ -30,7 +31,7 @@ SAMPLE_ORDER = ("profiles", "appended", "transactions", "tags")
 
 
 class CustomerData:
-    def __init__(self, home: Home, user: User, engine: Engine, snapshots: Snapshots,
+    def __init__(self, home: Home, user: User, settings: Settings, snapshots: Snapshots,
                  records: CustomerDataRecords, calendar: Calendar,
                  check_type_changes: TypeChanges | None = None):
         """``check_type_changes(stored, changes)``: raises when changing appended column types
@@ -39,7 +40,7 @@ class CustomerData:
         self._check_type_changes = check_type_changes
         self._home = home
         self._user = user
-        self._engine = engine
+        self._settings = settings
         self._snapshots = snapshots
         self._records = records
         self._calendar = calendar
@@ -52,9 +53,10 @@ class CustomerData:
             raise IngestError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         path = Path(path)
         with kind_lock(self._home, kind):
-            with self._snapshots.pin() as snapshot, _engine_errors():
+            with self._snapshots.pin() as snapshot, _engine_errors(), \
+                    closing(connect(self._home, self._settings)) as conn:  # DuckDB, local
                 report, version = ingest(
-                    self._engine.conn, self._home, kind, path, snapshot=snapshot, strict=strict,
+                    conn, self._home, kind, path, snapshot=snapshot, strict=strict,
                     schema=schema, encoding=encoding, now=self._calendar.now(),
                     check_type_changes=self._check_type_changes and (
                         lambda changes: self._check_type_changes(snapshot.appended_types(),
@@ -112,7 +114,7 @@ def _engine_errors():
     """DuckDB errors of an ingest (a full disk, the memory limit) as one line of ours."""
     import duckdb
 
-    from .engine import EngineError, describe
+    from ..query.duckdb import EngineError, describe
 
     try:
         yield

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..sql import ident, lit
+from ..query.sql import ident, lit
 
 UNKNOWN = "unknown"
 OTHER = "other"

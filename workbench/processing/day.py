@@ -15,10 +15,10 @@ from datetime import date
 from sqlglot import exp
 
 from ..audiences.compiler import Sources, compile_rules, needed_attributes
-from ..customers.engine import Engine, EngineError
 from ..customers.features import Day, Tables, features_query
 from ..memberships import Memberships
-from ..sql import ident
+from ..query.engine import Engine, EngineError
+from ..query.sql import ident
 from .composition import Buckets, top_values_sql
 from .evaluate import ActiveAudience, levels, pass_queries
 
@@ -55,7 +55,7 @@ def process_day(engine: Engine, memberships: Memberships, tables: Tables, day: D
         good = [a for a in audiences if a.id not in failures]
         final = _evaluate(engine, sources, good)
     counts = "".join(f", count(*) FILTER (WHERE {ident(a.column)})" for a in good)
-    base, *sizes = engine.rows(f"SELECT count(*){counts} FROM {final}")[0]
+    base, *sizes = engine.rows(_parsed(f"SELECT count(*){counts} FROM {final}"))[0]
     membership = memberships.new_file(day.day, run_id)
     _write_membership(engine, memberships.path(membership), final, good)
     sizes = dict(zip([a.id for a in good], sizes, strict=True))
@@ -103,7 +103,7 @@ def _write_membership(engine: Engine, path, final: str, active: list[ActiveAudie
         "SELECT CAST(NULL AS INTEGER) AS audience_id, CAST(NULL AS VARCHAR) AS customer_id "
         "WHERE false"]
     # Written audience by audience, as the parts come: readers filter on audience_id.
-    engine.write_parquet(" UNION ALL ".join(parts), path)
+    engine.write_parquet(_parsed(" UNION ALL ".join(parts)), path)
 
 
 def _changes(engine: Engine, memberships: Memberships, membership: str,
@@ -127,7 +127,7 @@ def _changes(engine: Engine, memberships: Memberships, membership: str,
 def compare(engine: Engine, memberships: Memberships, later: str, earlier: str,
             ids: list[int]) -> list[tuple]:
     id_list = ", ".join(str(int(i)) for i in ids)
-    return engine.rows(f"""
+    return engine.rows(_parsed(f"""
         SELECT coalesce(c.audience_id, p.audience_id) AS audience_id,
                count(*) FILTER (WHERE p.customer_id IS NULL) AS added,
                count(*) FILTER (WHERE c.customer_id IS NULL) AS removed
@@ -135,7 +135,7 @@ def compare(engine: Engine, memberships: Memberships, later: str, earlier: str,
         FULL OUTER JOIN (SELECT * FROM {memberships.read(earlier)}
                          WHERE audience_id IN ({id_list})) p
           ON c.audience_id = p.audience_id AND c.customer_id = p.customer_id
-        GROUP BY 1""")
+        GROUP BY 1"""))
 
 
 def _composition(engine: Engine, day: date, final: str, active: list[ActiveAudience],
@@ -143,13 +143,13 @@ def _composition(engine: Engine, day: date, final: str, active: list[ActiveAudie
     """Every attribute's buckets for every audience and the base, in one scan
     (GROUPING SETS: one grouping per attribute)."""
     buckets = [Buckets(b.attribute, b.column, "top", top=tuple(
-        row[0] for row in engine.rows(top_values_sql(final, b.column))))
+        row[0] for row in engine.rows(_parsed(top_values_sql(final, b.column)))))
         if b.kind == "top" and not b.top else b for b in buckets]
     labels = ", ".join(f"{b.expression()} AS b{i}" for i, b in enumerate(buckets))
     sets = ", ".join(f"(b{i})" for i in range(len(buckets)))
     counts = "".join(f", count(*) FILTER (WHERE {ident(a.column)})" for a in active)
-    rows = engine.rows(f"SELECT {labels}, count(*){counts} FROM {final} "
-                       f"GROUP BY GROUPING SETS ({sets})")
+    rows = engine.rows(_parsed(f"SELECT {labels}, count(*){counts} FROM {final} "
+                               f"GROUP BY GROUPING SETS ({sets})"))
     snapshots = []
     for i, b in enumerate(buckets):
         by_label = {row[i]: row[len(buckets):] for row in rows if row[i] is not None}
@@ -160,3 +160,10 @@ def _composition(engine: Engine, day: date, final: str, active: list[ActiveAudie
                            "base_count": base_count}
                           for a, count in zip(active, per_audience, strict=True)]
     return snapshots
+
+
+def _parsed(text: str) -> exp.Expression:
+    """DuckDB text as the tree the engine takes (until these statements are built as trees)."""
+    import sqlglot
+
+    return sqlglot.parse_one(text, read="duckdb")
