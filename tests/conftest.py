@@ -11,7 +11,7 @@ import pytest
 
 import workbench
 from workbench.clock import VARIABLE, Clock
-from workbench.home import SETTINGS_TEMPLATE, init_home
+from workbench.home import SETTINGS_TEMPLATE, Home, init_home
 
 ADMIN = "ada"
 
@@ -257,7 +257,7 @@ def place_version(home: Path, table, kind: str) -> None:
         duck = ("TIMESTAMP WITH TIME ZONE" if text.startswith("timestamp") else
                 "DECIMAL(18,2)" if text.startswith("decimal") else duck_types[text])
         columns[field.name] = type_of_storage(duck)
-    store = open_store(type("H", (), {"root": home, "store_file": home / "workbench.db"})())
+    store = open_store(Home(home).store_url())
     CustomerDataRecords(store).record_version(
         kind=kind, file=str(path.relative_to(home)), columns=columns, rows=table.num_rows,
         choices=None, ingest=dict(source=str(path), accepted=table.num_rows, rejected=0,

@@ -1,6 +1,6 @@
 """The Spark engine in tests: whether this machine can run it (pyspark and a Java runtime).
 
-The local Spark application itself is the workbench's own (workbench/customers/spark.py starts
+The local Spark application itself is the workbench's own (workbench/query/spark.py starts
 one per process, on the first query): every test home on Spark shares it, each with its own
 session, as the issue asks (UI off, 2 shuffle partitions, 1 GB driver).
 """

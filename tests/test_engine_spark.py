@@ -8,9 +8,9 @@ import sqlglot
 
 import workbench
 from tests.conftest import ADMIN
-from workbench.customers.engine import DuckDBEngine
-from workbench.customers.spark import SparkEngine, describe
 from workbench.errors import SettingsError
+from workbench.query.duckdb import DuckDBEngine
+from workbench.query.spark import SparkEngine, describe
 from workbench.settings import load_settings
 
 
@@ -55,10 +55,11 @@ def test_nested_ctes_get_names_of_their_own(home):
 
 def test_file_tables_are_read_where_the_cluster_sees_the_home(home):
     path = home / "data" / "customers" / "profiles" / "v-1.parquet"
-    text = f"SELECT * FROM read_parquet('{path}') AS p WHERE id = $id"
-    assert spark_engine(home).sql(text) == f"SELECT * FROM parquet.`{path}` AS p WHERE id = :id"
+    query = sqlglot.parse_one(f"SELECT * FROM read_parquet('{path}') AS p WHERE id = $id",
+                              read="duckdb")
+    assert spark_engine(home).sql(query) == f"SELECT * FROM parquet.`{path}` AS p WHERE id = :id"
     shared = spark_engine(home, home_url="hdfs://nn/wb")
-    assert "parquet.`hdfs://nn/wb/data/customers/profiles/v-1.parquet`" in shared.sql(text)
+    assert "parquet.`hdfs://nn/wb/data/customers/profiles/v-1.parquet`" in shared.sql(query)
 
 
 def test_spark_errors_are_one_line_without_the_sql():
@@ -106,5 +107,5 @@ def test_an_unreachable_spark_connect_server_is_one_line_at_once(home):
     engine = spark_engine(home, master=f"sc://127.0.0.1:{free_port()};token=SECRET")
     with pytest.raises(EngineError, match=r"cannot reach the Spark Connect server at "
                                           r"127.0.0.1:\d+ \(\[engine\] master\)") as caught:
-        engine.rows("SELECT 1")
+        engine.rows(sqlglot.exp.select("1"))
     assert "SECRET" not in str(caught.value)

@@ -4,9 +4,14 @@ audience; the DuckDB COPY path and the rendered path agree."""
 from __future__ import annotations
 
 import pytest
+import sqlglot
 
+import workbench
 from tests.test_export_configs import config, setup  # noqa: F401 - the shared setup fixture
 from workbench.errors import EngineError
+from workbench.query.duckdb import DuckDBEngine
+
+MEMORY_LIMIT = sqlglot.parse_one("SELECT current_setting('memory_limit')", read="duckdb")
 
 
 def written(setup, tmp_path, **changes) -> bytes:  # noqa: F811
@@ -67,42 +72,50 @@ def test_an_empty_audience_gives_the_header_only(setup, tmp_path):  # noqa: F811
 
 def test_an_export_query_runs_under_the_streaming_limit_and_restores_it(setup):  # noqa: F811
     engine = setup.engine
-    limit = "SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'"
-    [(before,)] = engine.rows(limit)
+    preserve = sqlglot.parse_one("SELECT current_setting('preserve_insertion_order')",
+                                 read="duckdb")
+    [(before,)] = engine.rows(MEMORY_LIMIT)
     with engine.streaming():
-        [(inside,)] = engine.rows(limit)
-        [(order,)] = engine.rows("SELECT current_setting('preserve_insertion_order')")
-    [(after,)] = engine.rows(limit)
+        [(inside,)] = engine.rows(MEMORY_LIMIT)
+        [(order,)] = engine.rows(preserve)
+    [(after,)] = engine.rows(MEMORY_LIMIT)
     assert inside == "286.1 MiB" and order is False  # 300MB, the default
     assert after == before and before != inside
 
 
 def test_out_of_memory_under_the_streaming_limit_is_redone_under_the_full_one(
         setup, tmp_path):  # noqa: F811
-    engine = setup.engine
-    engine._settings.engine.streaming_memory_limit = "4MB"  # too little for the query
-    with pytest.raises(EngineError) as raised, engine.streaming():
-        engine.rows("SELECT list(range) FROM range(200000) GROUP BY range % 1000")
+    setup.settings.engine.streaming_memory_limit = "4MB"  # too little for the query
+    with pytest.raises(EngineError) as raised, setup.engine.streaming():
+        setup.engine.rows(sqlglot.parse_one(
+            "SELECT list(range) FROM range(200000) GROUP BY range % 1000", read="duckdb"))
     assert raised.value.out_of_memory
-    limits = []
-
-    def run_out_under_the_streaming_limit():  # as DuckDB sometimes does, instead of spilling
-        [(limit,)] = engine.conn.execute("SELECT current_setting('memory_limit')").fetchall()
-        limits.append(limit)
-        if limit == "3.8 MiB" and limits.count(limit) == 1:  # the COPY
-            raise EngineError("out of memory", out_of_memory=True)
-
-    engine.before_query = run_out_under_the_streaming_limit
     columns = [{"attribute": "customer_id"}, {"attribute": "first_name", "label": "First Name"}]
-    data = written(setup, tmp_path, columns=columns,
-                   csv={"header": True, "record_delimiter": "LF", "field_delimiter": "comma"})
+    csv = {"header": True, "record_delimiter": "LF", "field_delimiter": "comma"}
+    with workbench.open(setup.home.root, user=setup.user.name) as wb:
+        wb.settings.engine.streaming_memory_limit = "4MB"
+        wb.engine = FirstFileOutOfMemory(wb.home, wb.settings)
+        data = written(wb, tmp_path, columns=columns, csv=csv)
+        assert wb.engine.limits == ["3.8 MiB", "3.7 GiB"]  # failed, then done under the full
     assert data == b"customer_id,First Name\nann,Ann\neve,Eve\nfay,O'Brien\n"
-    assert limits[-1] == "3.7 GiB"
-    engine.before_query = None
-    engine._settings.engine.streaming_memory_limit = "1KB"  # less than DuckDB holds already
-    assert written(setup, tmp_path, columns=columns,
-                   csv={"header": True, "record_delimiter": "LF", "field_delimiter": "comma"}) \
-        == data
+    setup.settings.engine.streaming_memory_limit = "1KB"  # less than DuckDB holds already
+    assert written(setup, tmp_path, columns=columns, csv=csv) == data
+
+
+class FirstFileOutOfMemory(DuckDBEngine):
+    """DuckDB whose first file written under the streaming limit runs out of memory, as DuckDB
+    sometimes does instead of spilling; ``limits``: the memory limit each file started under."""
+
+    def __init__(self, home, settings):
+        super().__init__(home, settings)
+        self.limits = []
+
+    def write_csv(self, query, path, options):
+        [(limit,)] = self.rows(MEMORY_LIMIT)
+        self.limits.append(limit)
+        if limit == "3.8 MiB" and self.limits.count(limit) == 1:
+            raise EngineError("out of memory", out_of_memory=True)
+        return super().write_csv(query, path, options)
 
 
 def test_with_makes_a_groups_fields_plain_names(setup, tmp_path):  # noqa: F811

@@ -12,6 +12,7 @@ import pytest
 import workbench
 from tests.audience_data import D, load
 from tests.conftest import ADMIN
+from workbench.query.duckdb import DuckDBEngine
 
 # Reads profiles (gender, age), appended data, tag events and purchases: every kind.
 MIXED = {"name": "Mixed", "rules": [
@@ -22,6 +23,41 @@ MIXED = {"name": "Mixed", "rules": [
     {"attribute": "appended.loyalty_tier", "op": "in", "value": ["platinum"], "exclude": True}]}
 WOMEN = {"name": "Women", "rules": [{"attribute": "gender", "op": "in", "value": ["female"]}]}
 SCORED = {"name": "Scored", "rules": [{"attribute": "rfm.m_score", "op": "gte", "value": 1}]}
+
+
+class Interleaved(DuckDBEngine):
+    """DuckDB that calls ``between`` (when set) before every query: the seam where a test
+    changes the data between the steps of a job."""
+
+    between = None
+
+    def rows(self, query, parameters=None):
+        self._step()
+        return super().rows(query, parameters)
+
+    def dicts(self, query, parameters=None):
+        self._step()
+        return super().dicts(query, parameters)
+
+    def frame(self, query, parameters=None):
+        self._step()
+        return super().frame(query, parameters)
+
+    def batches(self, query, size):
+        self._step()
+        return super().batches(query, size)
+
+    def materialize(self, name, query):
+        self._step()
+        super().materialize(name, query)
+
+    def write_parquet(self, query, path):
+        self._step()
+        super().write_parquet(query, path)
+
+    def _step(self):
+        if self.between:
+            self.between()
 
 
 class Reshuffle:
@@ -47,10 +83,12 @@ class Reshuffle:
 
 @pytest.fixture
 def reshuffled(wb, write_csv):
+    """A workbench whose engine is ``Interleaved``, on a home with the test data."""
     load(wb, write_csv)
     hook = Reshuffle(wb.home.root, write_csv)
-    yield wb, hook
-    wb.engine.before_query = None
+    with workbench.open(wb.home.root, user=ADMIN) as interleaved:
+        interleaved.engine = Interleaved(interleaved.home, interleaved.settings)
+        yield interleaved, hook
     hook.other.close()
 
 
@@ -58,11 +96,11 @@ def test_an_estimate_reads_the_snapshot_it_started_with(reshuffled):
     wb, hook = reshuffled
     expected = wb.audiences.estimate(MIXED, D)
     assert (expected.size, expected.base) == (2, 6)  # ann and bob
-    wb.engine.before_query = hook
+    wb.engine.between = hook
     during = wb.audiences.estimate(MIXED, D)
     assert hook.count >= 1
     assert (during.size, during.base) == (expected.size, expected.base)
-    wb.engine.before_query = None
+    wb.engine.between = None
     after = wb.audiences.estimate(MIXED, D)  # the new data, which the job did not see
     assert after.base == 6 + hook.count
 
@@ -70,13 +108,13 @@ def test_an_estimate_reads_the_snapshot_it_started_with(reshuffled):
 def test_a_members_listing_reads_the_snapshot_it_started_with(reshuffled):
     wb, hook = reshuffled
     expected = list(wb.audiences.members_of(MIXED, D)["customer_id"])
-    wb.engine.before_query = hook
+    wb.engine.between = hook
     assert list(wb.audiences.members_of(MIXED, D)["customer_id"]) == expected == ["ann", "bob"]
-    wb.engine.before_query = None
+    wb.engine.between = None
     before = wb.audiences.explain(MIXED, "ann", D)  # the data the hook left: one job
-    wb.engine.before_query = hook
+    wb.engine.between = hook
     during = wb.audiences.explain(MIXED, "ann", D)  # the hook flips ann meanwhile
-    wb.engine.before_query = None
+    wb.engine.between = None
     assert during.to_json() == before.to_json() and hook.count == 2
     assert wb.audiences.explain(MIXED, "ann", D).to_json() != before.to_json()
 
@@ -86,9 +124,9 @@ def test_a_processing_run_reads_the_snapshot_it_started_with(reshuffled):
     ids = [wb.audiences.activate(wb.audiences.create(d).id).id for d in (MIXED, WOMEN, SCORED)]
     expected = {i: list(wb.audiences.members_of(d, D)["customer_id"])
                 for i, d in zip(ids, (MIXED, WOMEN, SCORED), strict=True)}
-    wb.engine.before_query = hook
+    wb.engine.between = hook
     report = wb.processing.run(D)
-    wb.engine.before_query = None
+    wb.engine.between = None
     assert hook.count >= 5  # features, evaluation, counts, membership, composition ...
     assert report.days[0].base == 6
     assert report.days[0].sizes == {i: len(m) for i, m in expected.items()}

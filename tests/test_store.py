@@ -15,7 +15,7 @@ WRITES = 150
 
 
 def _write_many(root: str, worker: int) -> None:
-    store = open_store(Home(Path(root)))
+    store = open_store(Home(Path(root)).store_url())
     for i in range(WRITES):
         store.record_ingest(kind="profiles", source=f"w{worker}-{i}", accepted=i, rejected=0,
                             orphans=0, ingested_by=f"worker{worker}")
@@ -27,7 +27,7 @@ def _write_many(root: str, worker: int) -> None:
 def test_wal_mode_is_on(home, store):
     if store:
         pytest.skip("SQLite's journal mode")
-    store = open_store(Home(home))
+    store = open_store(Home(home).store_url())
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     store.dispose()
@@ -46,7 +46,7 @@ def _two_writers(root) -> list[int | None]:
 
 def test_two_processes_write_at_once_without_losing_a_row(home):
     assert _two_writers(home) == [0, 0]
-    rows = open_store(Home(home)).ingests()
+    rows = open_store(Home(home).store_url()).ingests()
     assert len(rows) == 2 * WRITES
     assert {r["ingested_by"] for r in rows} == {"worker0", "worker1"}
 
@@ -54,7 +54,7 @@ def test_two_processes_write_at_once_without_losing_a_row(home):
 def test_opening_a_new_store_from_two_processes_at_once_migrates_once(tmp_path):
     (tmp_path / "workbench.toml").write_text('timezone = "UTC"\n')
     assert _two_writers(tmp_path) == [0, 0]
-    store = open_store(Home(tmp_path))
+    store = open_store(Home(tmp_path).store_url())
     with store.read() as conn:
         versions = conn.exec_driver_sql("SELECT version FROM schema_version").scalars().all()
     assert sorted(versions) == [v for v, *_ in MIGRATIONS]
@@ -88,7 +88,7 @@ def test_a_missing_database_driver_is_one_plain_line(home):
     from workbench.errors import StoreError
 
     with pytest.raises(StoreError) as raised:
-        open_store(Home(home), "postgresql+nosuchdriver://ana:s3cret@db.example/wb")
+        open_store("postgresql+nosuchdriver://ana:s3cret@db.example/wb")
     message = str(raised.value)
     assert "\n" not in message and "s3cret" not in message
     assert "metadata store" in message

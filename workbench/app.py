@@ -1,6 +1,6 @@
 """``Workbench``: an opened home with its settings, current user and services.
 
-The one place where adapters (metadata store, DuckDB connection) are built. They are created on
+The one place where adapters (metadata store, query engine) are built. They are created on
 first use, so that ``workbench audience list`` never pays for DuckDB and a notebook that only
 reads the store never opens a query engine.
 """
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from .audiences.catalog import Catalog
     from .audiences.service import Audiences
-    from .customers.engine import Engine
     from .customers.service import CustomerData
     from .customers.snapshot import Snapshots
     from .exports.destinations import Destinations, Encryptions
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from .exports.service import Exports
     from .memberships import Memberships
     from .processing.run import Processing
+    from .query.engine import Engine
     from .store import Store
 
 
@@ -52,24 +52,25 @@ class Workbench:
     def store(self) -> Store:
         from .store import open_store
 
-        return open_store(self.home, self.settings.store_url or None, clock=self.clock)
+        return open_store(self.home.store_url(self.settings), clock=self.clock)
 
     @cached_property
     def engine(self) -> Engine:
         """The query engine ``[engine] kind`` names (DuckDB by default); it starts on the
         first query."""
-        if self.settings.engine.kind == "spark":
-            from .customers.spark import SparkEngine
+        from .query.engine import open_engine
 
-            return SparkEngine(self.home, self.settings)
-        from .customers.engine import DuckDBEngine
+        return open_engine(self.home, self.settings)
 
-        return DuckDBEngine(self.home, self.settings)
-
-    @property
+    @cached_property
     def duck(self) -> duckdb.DuckDBPyConnection:
-        """This process's DuckDB connection (for analysts' own queries)."""
-        return self.engine.conn
+        """A DuckDB connection in this process on this home's files, for analysts' own queries:
+        the DuckDB engine's own (the tables it materialized are there), or one beside Spark."""
+        from .query.duckdb import DuckDBEngine, connect
+
+        if isinstance(self.engine, DuckDBEngine):
+            return self.engine.conn
+        return connect(self.home, self.settings)
 
     @cached_property
     def snapshots(self) -> Snapshots:
@@ -206,6 +207,8 @@ class Workbench:
         return self.engine.relation(name)
 
     def close(self) -> None:
+        if "duck" in self.__dict__:
+            self.duck.close()
         if "engine" in self.__dict__:
             self.engine.close()
         if "store" in self.__dict__:

@@ -17,10 +17,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import HomeNotFound, InvalidInput
 from .files import make_private, private_folder
-from .settings import SETTINGS_FILE, SETTINGS_TEMPLATE
+from .settings import SETTINGS_FILE, SETTINGS_TEMPLATE, load_settings
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 SECRET_KEY_FILE = "secret.key"
 STORE_FILE = "workbench.db"
@@ -37,6 +41,12 @@ class Home:
     @property
     def store_file(self) -> Path:
         return self.root / STORE_FILE
+
+    def store_url(self, settings: Settings | None = None) -> str:
+        """The metadata store: ``store_url`` in the settings (read from workbench.toml when not
+        given), else workbench.db here."""
+        settings = settings or load_settings(self.root)
+        return settings.store_url or f"sqlite:///{self.store_file}"
 
     @property
     def secret_key_file(self) -> Path:
@@ -114,7 +124,7 @@ def init_home(root: Path, *, admin: str, timezone: str = "UTC") -> tuple[Home, l
         private_folder(folder)
     private_folder(root / "data")
     store_existed = home.store_file.exists()
-    store = open_store(home)  # creates and migrates the schema
+    store = open_store(home.store_url())  # creates and migrates the schema
     store.dispose()
     if not store_existed and home.store_file.exists():
         created.append(STORE_FILE)

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .files import Gone, lease, private_folder, remove_unless_read
-from .sql import lit
+from .query.sql import parquet
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlglot import exp
 
-    from .customers.engine import Engine
     from .home import Home
+    from .query.engine import Engine
 
 FOLDER = "data/results/membership"
 
@@ -39,22 +40,23 @@ class Memberships:
         private_folder(self._home.root / FOLDER / f"day={day}")
         return f"{FOLDER}/day={day}/run-{run_id}.parquet"
 
-    def read(self, relative: str) -> str:
-        """A FROM item for a membership file (the caller holds a lease while it reads)."""
-        return f"read_parquet({lit(str(self.path(relative)))})"
+    def read(self, relative: str) -> exp.Table:
+        """A membership file as a table (the caller holds a lease while it reads)."""
+        return parquet(self.path(relative))
 
     def members(self, relative: str, audience_id: int) -> pd.DataFrame:
         """customer_id of one audience's members in a membership file, ordered."""
-        with self.reading(relative):
-            return self._engine.frame(
-                f"SELECT customer_id FROM {self.read(relative)} WHERE audience_id = $id "
-                "ORDER BY customer_id", {"id": audience_id})
+        from sqlglot import exp
+
+        with self.reading(relative) as table:
+            query = (exp.select("customer_id").from_(table)
+                     .where(exp.column("audience_id").eq(exp.Placeholder(this="id")))
+                     .order_by("customer_id"))
+            return self._engine.frame(query, {"id": audience_id})
 
     @contextmanager
     def reading(self, relative: str):
         """Hold a lease on a membership file while a job reads it; yields it as a table."""
-        from sqlglot import exp
-
         with ExitStack() as stack:
             try:
                 lease(stack, self.path(relative))
@@ -63,8 +65,7 @@ class Memberships:
 
                 raise Busy("the membership file was replaced by a processing run just now; "
                            "try again") from None
-            yield exp.Table(this=exp.ReadParquet(
-                expressions=[exp.Literal.string(str(self.path(relative)))]))
+            yield self.read(relative)
 
     def collect_garbage(self, kept: set[str]) -> None:
         """Remove membership files the store no longer points at and nobody reads (replaced

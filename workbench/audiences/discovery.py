@@ -8,12 +8,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..customers.features import Day, features_query
-from ..sql import ident
+from ..query.sql import ident
 from .catalog import Attribute, Catalog, Choices
 
 if TYPE_CHECKING:
-    from ..customers.engine import Engine
     from ..customers.snapshot import Snapshot
+    from ..query.engine import Engine
 
 PROFILE_COLUMNS = {"customer_id", "first_name", "last_name", "email", "gender", "home_city",
                    "home_state"}

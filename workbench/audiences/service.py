@@ -30,10 +30,10 @@ from .summary import summarize
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..customers.engine import Engine
     from ..customers.snapshot import Snapshot, Snapshots
     from ..days import Calendar
     from ..memberships import Memberships
+    from ..query.engine import Engine
     from ..store.processing import ProcessingRecords
     from ..users import User
     from .compiler import Compiled

@@ -37,7 +37,7 @@ from sqlglot import exp
 
 from ..errors import EngineError, IngestError, RejectedRows
 from ..files import exclusive_lock, make_private, private_folder
-from .engine import connect
+from ..query.duckdb import connect
 from .schema import (
     EARLIEST_DAY,
     ENCODINGS,
@@ -247,7 +247,7 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
     except duckdb.Error as exc:
         if isinstance(exc, duckdb.OutOfMemoryException) or "No space left" in str(exc):
             # The disk or the memory limit, not the file: say so (exit 1, not "bad input").
-            from .engine import describe
+            from ..query.duckdb import describe
 
             raise EngineError(describe(exc)) from exc
         reason = str(exc).strip().splitlines()[0].replace(str(link), str(path))

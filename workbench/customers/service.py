@@ -110,7 +110,7 @@ def _engine_errors():
     """DuckDB errors of an ingest (a full disk, the memory limit) as one line of ours."""
     import duckdb
 
-    from .engine import describe
+    from ..query.duckdb import describe
 
     try:
         yield

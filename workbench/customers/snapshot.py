@@ -21,6 +21,8 @@ from ..files import Gone, lease, remove_unless_read
 from .schema import KINDS, STORAGE_TYPES
 
 if TYPE_CHECKING:
+    from sqlglot import exp
+
     from ..home import Home
     from ..store.customers import CustomerDataRecords
 
@@ -60,11 +62,13 @@ class Snapshot:
         return self.versions[kind].choices.get(column)
 
 
-def empty_source(kind: str) -> str:
-    """SQL of an empty table with a kind's contract columns (a kind never ingested)."""
-    columns = ", ".join(f"CAST(NULL AS {STORAGE_TYPES[c.type]}) AS {c.name}"
-                        for c in KINDS[kind].columns)
-    return f"SELECT {columns} WHERE false"
+def empty_source(kind: str) -> exp.Select:
+    """An empty table with a kind's contract columns (a kind never ingested)."""
+    from sqlglot import exp
+
+    return exp.select(*[
+        exp.alias_(exp.cast(exp.null(), exp.DataType.build(STORAGE_TYPES[c.type], dialect="duckdb")),
+                   c.name) for c in KINDS[kind].columns]).where(exp.false())
 
 
 class Snapshots:

@@ -27,9 +27,9 @@ from .schedule import next_run, summary
 from .templates import TemplateProblem, check_template, record_fields
 
 if TYPE_CHECKING:
-    from ..customers.engine import Engine
     from ..customers.snapshot import Snapshots
     from ..memberships import Memberships
+    from ..query.engine import Engine
     from ..store.audiences import AudienceRecords
     from ..store.exports import DestinationRecords, EncryptionRecords, ExportRecords
     from ..store.processing import ProcessingRecords

@@ -15,10 +15,10 @@ from datetime import date
 from sqlglot import exp
 
 from ..audiences.compiler import Sources, compile_rules, needed_attributes
-from ..customers.engine import Engine
 from ..customers.features import Day, Tables, features_query
 from ..errors import EngineError
 from ..memberships import Memberships
+from ..query.engine import Engine
 from .composition import Buckets, top_values
 from .evaluate import ActiveAudience, pass_queries
 

@@ -31,11 +31,11 @@ from .evaluate import ActiveAudience
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..customers.engine import Engine
     from ..customers.snapshot import Snapshot, Snapshots
     from ..days import Calendar
     from ..home import Home
     from ..memberships import Memberships
+    from ..query.engine import Engine
     from ..settings import Settings
     from ..store.audiences import AudienceRecords
     from ..store.processing import ProcessingRecords

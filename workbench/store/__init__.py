@@ -8,20 +8,17 @@ readers go on while one process writes.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, event, insert, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import Column, CreateColumn, CreateIndex, CreateTable, ExecutableDDLElement
 
 from ..clock import Clock
 from ..errors import Busy, Conflict, StoreError
 from ..settings import hide_password
 from . import schema
-
-if TYPE_CHECKING:
-    from ..home import Home
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -110,13 +107,12 @@ def translated():
         raise StoreError(f"metadata store failed: {first}") from exc
 
 
-def open_store(home: Home, url: str | None = None, *, clock: Clock | None = None) -> Store:
-    from ..settings import load_settings
-
-    url = url or load_settings(home.root).store_url or f"sqlite:///{home.store_file}"
+def open_store(url: str, *, clock: Clock | None = None) -> Store:
+    """The store at ``url`` (``Home.store_url``), migrated to the latest schema."""
     try:
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
+            event.listen(engine, "do_connect", _sqlite_busy_timeout)
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         migrate(engine, clock or Clock())
@@ -132,12 +128,16 @@ def open_store(home: Home, url: str | None = None, *, clock: Clock | None = None
     return Store(engine, clock)
 
 
+def _sqlite_busy_timeout(_dialect, _record, _args, parameters: dict) -> None:
+    # Read at each new connection (a test shortens it, then disposes of the pool).
+    parameters["timeout"] = BUSY_TIMEOUT_MS / 1000  # sqlite3's busy timeout, in seconds
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling defers it).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -189,12 +189,24 @@ def _add_columns(engine: Engine, version: int) -> None:
     for step, table, name in schema.ADDED_COLUMNS:
         if step != version or name in {c["name"] for c in inspect(engine).get_columns(table.name)}:
             continue
-        column = table.c[name]
-        kind = column.type.compile(dialect=engine.dialect)
         try:
             with engine.begin() as conn:
-                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}')
+                conn.execute(AddColumn(table.c[name]))
         except SQLAlchemyError:
             # Another process added it a moment ago; anything else shows on the re-check.
             if name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
                 raise
+
+
+class AddColumn(ExecutableDDLElement):
+    """ALTER TABLE … ADD COLUMN …, which SQLAlchemy Core has no construct for."""
+
+    def __init__(self, column: Column):
+        self.column = column
+
+
+@compiles(AddColumn)
+def _add_column(element: AddColumn, compiler, **_kw) -> str:
+    table = compiler.preparer.format_table(element.column.table)
+    return " ".join(("ALTER TABLE", table, "ADD COLUMN",
+                     compiler.process(CreateColumn(element.column))))

@@ -2,15 +2,16 @@
 
 The same compiled trees as DuckDB, rendered in SQLGlot's Spark dialect, over the same snapshot
 files: Spark reads them at ``[engine] home_url`` (where the cluster sees this home's folder; by
-default its local path, right for ``local[N]``). A file table (``read_parquet('…')`` in a tree or
-in DuckDB SQL text) becomes Spark's ``parquet.`url```. Results come back as DuckDB's do: aware
+default its local path, right for ``local[N]``). A file table (``read_parquet('…')`` in a tree)
+becomes Spark's ``parquet.`url```. Results come back as DuckDB's do: aware
 timestamps in the workbench timezone, Decimals, lists; a frame's decimals as floats.
 
 One Spark application per process, started on the first query (the JVM costs seconds); each
 engine (each opened workbench) has its own Spark session in it, with the home's timezone and
 its own temporary views. With Spark Connect (``master = "sc://…"``) each engine opens a session
 of its own on the server instead, and stops it when closed. Ingest stays on DuckDB in this
-process: it writes the Parquet versions that Spark reads.
+process (``duckdb.connect``): it writes the Parquet versions that Spark reads. Export files are
+written here too, from rows streamed to this process (``Engine.write_csv``).
 """
 
 from __future__ import annotations
@@ -81,16 +82,13 @@ class SparkEngine(Engine):
         relative = Path(path).resolve().relative_to(self._home.root.resolve())
         return base.rstrip("/") + "/" + relative.as_posix()
 
-    def sql(self, query: exp.Expression | str) -> str:
+    def sql(self, query: exp.Expression) -> str:
         """``query`` in Spark's dialect, its file tables at their URLs."""
         return self._tree(query).sql("spark")
 
-    def _tree(self, query: exp.Expression | str) -> exp.Expression:
+    def _tree(self, query: exp.Expression) -> exp.Expression:
         """``query`` as a tree ready for Spark: file tables at their URLs, CTE names unique."""
-        import sqlglot
         from sqlglot import exp
-
-        tree = sqlglot.parse_one(query, read="duckdb") if isinstance(query, str) else query
 
         def file_table(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Table) and isinstance(node.this, exp.ReadParquet):
@@ -102,10 +100,10 @@ class SparkEngine(Engine):
                 return table
             return node
 
-        return _unique_ctes(tree.transform(file_table))
+        return _unique_ctes(query.transform(file_table))
 
     @contextmanager
-    def _frame(self, query: exp.Expression | str,
+    def _frame(self, query: exp.Expression,
                parameters: dict | None = None) -> Iterator[DataFrame]:
         """The query as a DataFrame, for as long as the caller reads it (its kept CTEs are
         freed afterwards)."""
@@ -158,14 +156,14 @@ class SparkEngine(Engine):
 
     # -- the primitives -------------------------------------------------------------------------
 
-    def rows(self, query: exp.Expression | str, parameters: dict | None = None) -> list[tuple]:
+    def rows(self, query: exp.Expression, parameters: dict | None = None) -> list[tuple]:
         def fetch():
             with self._frame(query, parameters) as frame:
                 return [self._values(row) for row in frame.collect()]
 
         return self._run(fetch)
 
-    def dicts(self, query: exp.Expression | str, parameters: dict | None = None) -> list[dict]:
+    def dicts(self, query: exp.Expression, parameters: dict | None = None) -> list[dict]:
         def fetch():
             with self._frame(query, parameters) as frame:
                 return [dict(zip(frame.columns, self._values(row), strict=True))
@@ -173,7 +171,7 @@ class SparkEngine(Engine):
 
         return self._run(fetch)
 
-    def batches(self, query: exp.Expression | str, size: int) -> Iterator[list[dict]]:
+    def batches(self, query: exp.Expression, size: int) -> Iterator[list[dict]]:
         with ExitStack() as stack:
             frame = self._run(lambda: stack.enter_context(self._frame(query)))
             names = frame.columns
@@ -188,14 +186,14 @@ class SparkEngine(Engine):
                     return
                 yield batch
 
-    def frame(self, query: exp.Expression | str, parameters: dict | None = None) -> pd.DataFrame:
+    def frame(self, query: exp.Expression, parameters: dict | None = None) -> pd.DataFrame:
         def fetch():
             with self._frame(query, parameters) as frame:
                 return _pandas(frame)
 
         return self._run(fetch)
 
-    def materialize(self, name: str, query: exp.Expression | str) -> None:
+    def materialize(self, name: str, query: exp.Expression) -> None:
         def keep():
             # Computed now and kept by the executors; later queries read it, not its lineage.
             with self._frame(query) as computed:
@@ -212,7 +210,7 @@ class SparkEngine(Engine):
     def relation(self, name: str) -> DataFrame:
         return self.session.table(name)
 
-    def write_parquet(self, query: exp.Expression | str, path: Path) -> None:
+    def write_parquet(self, query: exp.Expression, path: Path) -> None:
         """Spark writes a folder of part files: one partition makes one file, moved to
         ``path``. The folder must be this machine's too (``home_url`` on a shared
         filesystem)."""
@@ -249,7 +247,6 @@ class SparkEngine(Engine):
             except Exception:  # noqa: BLE001 - the server may be gone already
                 pass
         self._session = None
-        super().close()
 
     # -- values and errors ----------------------------------------------------------------------
 
@@ -265,8 +262,6 @@ class SparkEngine(Engine):
         return value
 
     def _run(self, work):
-        if self.before_query:
-            self.before_query()
         try:
             return work()
         except Exception as exc:  # noqa: BLE001 - narrowed by _raise_translated

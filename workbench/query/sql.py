@@ -1,0 +1,51 @@
+"""Quoting, in one place: the names and values we put into SQLGlot trees, and into the little
+SQL text still composed by hand, through SQLGlot.
+
+Customer values are never pasted into SQL: they are bound parameters or stay in columns. What is
+composed is column names (a file's header, appended attribute names), file paths and our own
+messages; these helpers quote them so that any header, however odd, stays a name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+
+def name(text: str) -> exp.Identifier:
+    """A name, quoted whatever it holds."""
+    from sqlglot import exp  # on first use: commands that compose no SQL never load it
+
+    return exp.to_identifier(text, quoted=True)
+
+
+def column(text: str) -> exp.Column:
+    from sqlglot import exp
+
+    return exp.column(name(text))
+
+
+def string(value: str) -> exp.Literal:
+    from sqlglot import exp
+
+    return exp.Literal.string(value)
+
+
+def parquet(path: str | Path) -> exp.Table:
+    """A Parquet file as a table (each engine reads it from where it sees the file)."""
+    from sqlglot import exp
+
+    return exp.Table(this=exp.ReadParquet(expressions=[string(str(path))]))
+
+
+def ident(text: str) -> str:
+    """A name as DuckDB SQL text."""
+    return name(text).sql("duckdb")
+
+
+def lit(value: str) -> str:
+    """A string literal as DuckDB SQL text."""
+    return string(value).sql("duckdb")
