@@ -26,6 +26,7 @@ from datetime import timedelta
 from sqlglot import exp
 
 from ..customers.features import Day, Tables, features_query
+from ..query import sql
 from .definition import CheckedRule
 from .operators import OPERATORS
 from .plan import Plan
@@ -56,8 +57,7 @@ def needed_attributes(rules: list[CheckedRule]) -> set[str]:
 
 
 def column(name: str, table: str = F) -> exp.Column:
-    return exp.Column(this=exp.to_identifier(name, quoted=True),
-                      table=exp.to_identifier(table, quoted=True))
+    return sql.column(name, table)
 
 
 @dataclass

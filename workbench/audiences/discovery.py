@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..customers.features import Day, features_query
-from ..query.sql import ident
+from ..query.sql import column
 from .catalog import Attribute, Catalog, Choices
 
 if TYPE_CHECKING:
@@ -53,8 +53,8 @@ def _range(engine: Engine, snapshot: Snapshot, day: Day, attribute: Attribute) -
     from sqlglot import exp
 
     features = features_query(engine.tables(snapshot), day, {attribute.name})
-    column = ident(attribute.name)
-    query = exp.select(f"min({column})", f"max({column})").from_(
+    value = column(attribute.name)
+    query = exp.select(exp.Min(this=value), exp.Max(this=value)).from_(
         exp.Subquery(this=features, alias=exp.to_identifier("f")))
     low, high = engine.rows(query)[0]
     return Choices(minimum=low, maximum=high)

@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 from sqlglot import exp
 
+from ..query import sql
+
 PROFILE_COLUMNS = ("customer_id", "first_name", "last_name", "email", "gender", "birth_date",
                    "home_city", "home_state", "created_at")
 RFM = ("rfm.recency_days", "rfm.frequency", "rfm.monetary")
@@ -76,9 +78,6 @@ def everything(tables: Tables) -> set[str]:
     return {*PROFILE_COLUMNS, *DERIVED, *(f"appended.{c}" for c in tables.appended_columns)}
 
 
-def _quoted(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(exp.to_identifier(name, quoted=True),
-                      table=exp.to_identifier(table) if table else None)
 
 
 def _by_customer(alias: str) -> exp.Expression:
@@ -96,21 +95,21 @@ def features_query(tables: Tables, as_of: Day, needed: set[str]) -> exp.Select:
     needed = set(needed)
     if needed & set(SCORES):
         needed |= set(RFM)  # scores rank by these
-    query = exp.select(_quoted("customer_id", "p")).from_(tables.read("profiles", "p")).where(
+    query = exp.select(sql.column("customer_id", "p")).from_(tables.read("profiles", "p")).where(
         exp.or_(exp.column("created_at", "p").is_(exp.null()),
                 exp.LT(this=exp.column("created_at", "p"), expression=end)))
     for name in PROFILE_COLUMNS[1:]:
         if name in needed:
-            query = query.select(_quoted(name, "p"))
+            query = query.select(sql.column(name, "p"))
     if "age" in needed:
         query = query.select(exp.alias_(_age(day), "age"))
     appended = sorted(c for c in tables.appended_columns if f"appended.{c}" in needed)
     if appended:
-        columns = [_quoted("customer_id"), *(_quoted(c) for c in appended)]
+        columns = [sql.column("customer_id"), *(sql.column(c) for c in appended)]
         source = exp.select(*columns).from_(tables.read("appended", "a0"))
         query = query.join(exp.Subquery(this=source, alias=exp.to_identifier("a")),
                            on=_by_customer("a"), join_type="left")
-        query = query.select(*(exp.alias_(_quoted(c, "a"), f"appended.{c}", quoted=True)
+        query = query.select(*(exp.alias_(sql.column(c, "a"), f"appended.{c}", quoted=True)
                                for c in appended))
     if needed & set(RFM):
         query = _with_rfm(query, tables, end, day)
@@ -179,7 +178,7 @@ def _with_scores(query: exp.Select) -> exp.Select:
     def quintile(metric: str) -> exp.Window:
         return exp.Window(this=exp.Anonymous(this="ntile", expressions=[exp.Literal.number(5)]),
                           order=exp.Order(expressions=[
-                              exp.Ordered(this=_quoted(metric), desc=False, nulls_first=False),
+                              exp.Ordered(this=sql.column(metric), desc=False, nulls_first=False),
                               exp.Ordered(this=exp.column("customer_id"), desc=False,
                                           nulls_first=False)]))
 
@@ -190,8 +189,8 @@ def _with_scores(query: exp.Select) -> exp.Select:
         exp.alias_(quintile("rfm.frequency"), "rfm.f_score", quoted=True),
         exp.alias_(quintile("rfm.monetary"), "rfm.m_score", quoted=True),
     ).from_("base_features").where(
-        exp.GT(this=_quoted("rfm.frequency"), expression=exp.Literal.number(0)))
-    return exp.select(exp.column(exp.Star(), "b"), *(_quoted(s, "s") for s in SCORES)).from_(
+        exp.GT(this=sql.column("rfm.frequency"), expression=exp.Literal.number(0)))
+    return exp.select(exp.column(exp.Star(), "b"), *(sql.column(s, "s") for s in SCORES)).from_(
         exp.to_table("base_features", alias="b")).join(
         exp.to_table("scores", alias="s"), join_type="left",
         on=exp.column("customer_id", "s").eq(exp.column("customer_id", "b"))).with_(

@@ -37,6 +37,7 @@ from sqlglot import exp
 
 from ..errors import EngineError, IngestError, RejectedRows
 from ..files import exclusive_lock, make_private, private_folder
+from ..query import sql
 from ..query.duckdb import connect
 from .schema import (
     EARLIEST_DAY,
@@ -207,7 +208,7 @@ def _orphans(conn, snapshot: Snapshot) -> int:
     profiles = snapshot.file("profiles")
     if profiles is None:
         return _count(conn, "accepted")
-    known = exp.select("1").from_(_parquet(profiles, "p")).where(_same(["customer_id"], "p", "a"))
+    known = exp.select("1").from_(sql.parquet(profiles, "p")).where(_same(["customer_id"], "p", "a"))
     return _count(conn, exp.to_table("accepted", alias="a"), _not(exp.Exists(this=known)))
 
 
@@ -235,7 +236,7 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
     try:
         if parquet:
             # A table too, not a view: a Parquet file is read once here, then scanned in memory.
-            _run(conn, _temp_table("source", exp.select("*").from_(_parquet(link))))
+            _run(conn, _temp_table("source", exp.select("*").from_(sql.parquet(link))))
             return []
         sample = _check_text(path, encoding, compressed)
         (scratch / "sample.csv").write_text(sample.text(), encoding="utf-8")
@@ -264,7 +265,7 @@ def _read_csv(conn, link: Path, names: list[str], **dialect: str) -> list[tuple]
     for table in ("reject_errors", "reject_scans"):
         _run(conn, exp.Drop(tables=[exp.to_table(table)], kind="TABLE", exists=True))
     columns = exp.Struct(expressions=[
-        exp.PropertyEQ(this=exp.to_identifier(name, quoted=True),
+        exp.PropertyEQ(this=sql.name(name),
                        expression=exp.Literal.string("VARCHAR")) for name in names])
     # Detection is done (on the sample): every option is given, so that a long line is a
     # rejected row rather than a failed detection, and no line is skipped (as a comment or
@@ -472,7 +473,7 @@ def _infer_type(conn, source: str, source_type: str) -> str:
     sample could guess integer and then reject row 900,000)."""
     if source_type != "VARCHAR":
         return type_of_storage(source_type) or "text"
-    value = _trimmed(_col(source))
+    value = _trimmed(sql.column(source))
     checks = [exp.func("bool_and", _or(value.is_(exp.null()),
                                            _text_fits(value, t, inferring=True)),
                        dialect="duckdb") for t in INFERENCE_ORDER]
@@ -559,8 +560,8 @@ def _range_checks(value: exp.Expression, type_: str,
 def _original_text(columns: list[_Planned]) -> exp.Expression:
     """The file's own text of a row, packed as one struct (for the rejects file)."""
     return exp.Struct(expressions=[
-        exp.PropertyEQ(this=exp.to_identifier("_raw_" + c.name, quoted=True),
-                       expression=_as(_col(c.source, "source"), "VARCHAR"))
+        exp.PropertyEQ(this=sql.name("_raw_" + c.name),
+                       expression=_as(sql.column(c.source, "source"), "VARCHAR"))
         for c in columns])
 
 
@@ -568,7 +569,7 @@ def _stage(conn, kind: Kind, columns: list[_Planned], today: date) -> None:
     """``today``: the workbench's (a birth date after it cannot be true)."""
     typed, reasons = [], []
     for column in columns:
-        value, checks = _cast(_col(column.source), column.source_type, column.type,
+        value, checks = _cast(sql.column(column.source), column.source_type, column.type,
                               lower=column.name == "gender")
         if kind.name == "profiles" and column.name == "birth_date":
             checks.append((_never_null(exp.GT(this=value, expression=_typed(today, "DATE"))),
@@ -591,7 +592,7 @@ def _reasons(column: _Planned, value: exp.Expression, checks: list[Check]) -> li
     first check it fails), or that a required value is empty."""
     reasons = []
     written = exp.DPipe(this=exp.Literal.string(column.source + ' "'),
-                        expression=_as(_col(column.source), "VARCHAR"))
+                        expression=_as(sql.column(column.source), "VARCHAR"))
     if checks:
         case = exp.Case()
         for failed, hint in checks:
@@ -610,7 +611,7 @@ def _collapse_duplicates(conn, kind: Kind, columns: list[_Planned]) -> int:
     """Reject rows that share a key but differ, then build ``accepted`` from the distinct
     valid rows; return how many exact duplicate rows were counted once."""
     valid_rows = exp.select(*_names(columns)).from_("staged").where(_valid())
-    keys = [_col(k) for k in kind.key]
+    keys = [sql.column(k) for k in kind.key]
     distinct_keys = exp.Count(this=exp.Distinct(expressions=[exp.Tuple(expressions=keys)]))
     valid, distinct = _run(conn, exp.select(exp.Count(this=exp.Star()), distinct_keys)
                            .from_("staged").where(_valid())).fetchone()
@@ -633,7 +634,7 @@ def _reject_conflicts(conn, kind: Kind, columns: list[_Planned]) -> None:
     key_text = None
     for k in kind.key:
         named = exp.DPipe(this=exp.Literal.string(k + " "),
-                          expression=_as(_col(k, "s"), "VARCHAR"))
+                          expression=_as(sql.column(k, "s"), "VARCHAR"))
         key_text = named if key_text is None else exp.DPipe(
             this=exp.DPipe(this=key_text, expression=exp.Literal.string(", ")), expression=named)
     reason = exp.DPipe(this=key_text, expression=exp.Literal.string(
@@ -670,12 +671,12 @@ def _check_conversions(conn, snapshot: Snapshot, kind: Kind,
     replaced = exp.Exists(this=exp.select("1").from_(exp.to_table("accepted", alias="a")).where(
         _same(kind.key, "a", "o")))
     for name, (old, new) in changes.items():
-        _, checks = _cast(_col(name, "o"), STORAGE_TYPES[old], new)
+        _, checks = _cast(sql.column(name, "o"), STORAGE_TYPES[old], new)
         if not checks:
             continue  # to text: every value has one
         failed = exp.paren(_or(*(condition for condition, _ in checks)))
-        query = exp.select(_as(_col(name, "o"), "VARCHAR")).distinct().from_(
-            _parquet(snapshot.file(kind.name), "o")).where(
+        query = exp.select(_as(sql.column(name, "o"), "VARCHAR")).distinct().from_(
+            sql.parquet(snapshot.file(kind.name), "o")).where(
             _and(failed, _not(replaced))).order_by(exp.Literal.number(1)).limit(3)
         examples = [row[0] for row in _run(conn, query).fetchall()]
         if examples:
@@ -698,7 +699,7 @@ def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Plan
     # Unique even for two files of one name ingested within the same second.
     stamp = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     target = home.rejects_dir / f"{kind.name}-{stamp}-{path.stem}.csv"
-    originals = [exp.alias_(_col("_raw_" + c.name, "_raw"), c.source, quoted=True)
+    originals = [exp.alias_(sql.column("_raw_" + c.name, "_raw"), c.source, quoted=True)
                  for c in columns]
     nulls = [exp.alias_(exp.null(), c.source, quoted=True) for c in columns]
     _run(conn, exp.Create(this=exp.Schema(this=exp.to_table("malformed"), expressions=[
@@ -731,7 +732,7 @@ def _merge(conn, home: Home, kind: Kind, columns: list[_Planned],
         new, updated = _count(conn, "accepted"), 0
     else:
         source = _upsert(kind, in_file, snapshot.versions[kind.name].columns, stored_path)
-        known = exp.select("1").from_(_parquet(stored_path, "o")).where(_same(kind.key, "o", "n"))
+        known = exp.select("1").from_(sql.parquet(stored_path, "o")).where(_same(kind.key, "o", "n"))
         new = _count(conn, exp.to_table("accepted", alias="n"), _not(exp.Exists(this=known)))
         updated = _count(conn, "accepted") - new
     folder = private_folder(home.customers_dir / kind.name)
@@ -749,38 +750,38 @@ def _upsert(kind: Kind, in_file: dict[str, _Planned], stored: dict[str, str],
     pick = []
     for name in list(stored) + [n for n in in_file if n not in stored]:
         if name in kind.key:
-            pick.append(_col(name))
+            pick.append(sql.column(name))
         elif name in in_file and name in stored:
             # A changed type converts the stored values (_check_conversions made sure that
             # every one kept converts without loss; a replaced one may not, hence TRY_CAST).
             type_ = in_file[name].type
-            kept = _as(_col(name, "o"), STORAGE_TYPES[type_])
+            kept = _as(sql.column(name, "o"), STORAGE_TYPES[type_])
             if stored[name] != type_:
-                kept, _ = _cast(_col(name, "o"), STORAGE_TYPES[stored[name]], type_)
-            pick.append(exp.alias_(exp.Case().when(exp.column("_new", "n"), _col(name, "n"), copy=False)
+                kept, _ = _cast(sql.column(name, "o"), STORAGE_TYPES[stored[name]], type_)
+            pick.append(exp.alias_(exp.Case().when(exp.column("_new", "n"), sql.column(name, "n"), copy=False)
                                    .else_(kept, copy=False), name, quoted=True, copy=False))
         else:
-            pick.append(_col(name, "n" if name in in_file else "o"))
+            pick.append(sql.column(name, "n" if name in in_file else "o"))
     accepted = exp.select("*", exp.alias_(exp.true(), "_new")).from_("accepted")
-    return exp.select(*pick).from_(_parquet(stored_path, "o")).join(
-        accepted.subquery("n"), using=[exp.to_identifier(k, quoted=True) for k in kind.key],
+    return exp.select(*pick).from_(sql.parquet(stored_path, "o")).join(
+        accepted.subquery("n"), using=[sql.name(k) for k in kind.key],
         join_type="full outer")
 
 
 def _describe_version(conn, home: Home, kind: Kind, target: Path) -> NewVersion:
     """What a snapshot needs to know of a version without opening it: its columns and types,
     its row count and the known values of its pick-list columns."""
-    described = _run(conn, exp.Describe(this=exp.select("*").from_(_parquet(target)))).fetchall()
+    described = _run(conn, exp.Describe(this=exp.select("*").from_(sql.parquet(target)))).fetchall()
     columns = {name: type_of_storage(type_) for name, type_, *_ in described}
-    rows = _count(conn, _parquet(target))
+    rows = _count(conn, sql.parquet(target))
     wanted = CHOICE_COLUMNS.get(kind.name, ())
     if kind.open_columns:
         wanted = [c for c, t in columns.items() if t == "text" and c != "customer_id"]
     choices = {}
     for column in wanted:
         first = exp.Literal.number(1)
-        query = exp.select(_col(column)).from_(_parquet(target)).where(
-            _not(_col(column).is_(exp.null()))).group_by(first).order_by(
+        query = exp.select(sql.column(column)).from_(sql.parquet(target)).where(
+            _not(sql.column(column).is_(exp.null()))).group_by(first).order_by(
             exp.Ordered(this=exp.Count(this=exp.Star()), desc=True), first).limit(MAX_CHOICES + 1)
         values = [row[0] for row in _run(conn, query).fetchall()]
         choices[column] = {"values": values[:MAX_CHOICES], "complete": len(values) <= MAX_CHOICES}
@@ -795,7 +796,7 @@ def _all_columns(kind: Kind, in_file: dict[str, _Planned]) -> list[Column]:
 
 def _stored_expr(name: str, in_file: dict[str, _Planned], kind: Kind) -> exp.Expression:
     if name in in_file:
-        return _col(name)
+        return sql.column(name)
     column = kind.column(name)
     return exp.alias_(_as(exp.null(), STORAGE_TYPES[column.type]), name, quoted=True)
 
@@ -809,10 +810,10 @@ _TEMPORARY = exp.Properties(expressions=[exp.TemporaryProperty()])
 def _run(conn, statement: exp.Expression, parameters: list | dict | None = None):
     """Run one statement on the ingest's connection; a list of parameter rows runs it once per
     row."""
-    sql = statement.sql("duckdb")
+    text = statement.sql("duckdb")
     if isinstance(parameters, list):
-        return conn.executemany(sql, parameters)
-    return conn.execute(sql, parameters)
+        return conn.executemany(text, parameters)
+    return conn.execute(text, parameters)
 
 
 def _count(conn, table: str | exp.Expression, where: exp.Expression | None = None) -> int:
@@ -821,18 +822,13 @@ def _count(conn, table: str | exp.Expression, where: exp.Expression | None = Non
     return _run(conn, query.where(where) if where is not None else query).fetchone()[0]
 
 
-def _col(name: str, table: str | None = None) -> exp.Column:
-    """A column by its name (as a file names it: any text), of ``table`` if given."""
-    return exp.column(exp.to_identifier(name, quoted=True), table=table)
-
-
 def _names(columns: list[_Planned]) -> list[exp.Column]:
-    return [_col(c.name) for c in columns]
+    return [sql.column(c.name) for c in columns]
 
 
 def _same(key: tuple[str, ...] | list[str], left: str, right: str) -> exp.Expression:
     """The key columns of two aliased tables are equal."""
-    return _and(*(exp.EQ(this=_col(k, left), expression=_col(k, right)) for k in key))
+    return _and(*(exp.EQ(this=sql.column(k, left), expression=sql.column(k, right)) for k in key))
 
 
 def _valid() -> exp.Expression:
@@ -849,11 +845,6 @@ def _row_of_source() -> exp.Column:
     return exp.column("rowid", "source")
 
 
-def _parquet(path: Path, alias: str | None = None) -> exp.Table:
-    table = exp.Table(this=exp.ReadParquet(expressions=[exp.Literal.string(str(path))]))
-    if alias:
-        table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
-    return table
 
 
 def _temp_table(name: str, query: exp.Select) -> exp.Create:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from sqlglot import exp
 
 from ..customers.features import Day, Tables, features_query
+from ..query import sql
 from .models import ExportConfig
 from .templates import compile_template, plain_field, record_fields
 
@@ -49,12 +50,11 @@ def rows_query(config: ExportConfig, tables: Tables, day: Day, membership: exp.E
     wanted = sorted(needed | {"customer_id"})
     for name in wanted:
         source = "m" if name == "customer_id" else "f"
-        query = query.select(exp.alias_(exp.column(exp.to_identifier(name, quoted=True),
-                                                   table=source), f"{RECORD}:{name}",
+        query = query.select(exp.alias_(sql.column(name, source), f"{RECORD}:{name}",
                                         quoted=True))
     if "tags" in wanted:  # as a value: "a,b" (as Handlebars prints a list), not "[a, b]"
-        query = query.select(exp.alias_(exp.func("array_to_string", exp.column(
-            exp.to_identifier("tags", quoted=True), table="f"), exp.Literal.string(",")),
+        query = query.select(exp.alias_(exp.func("array_to_string", sql.column("tags", "f"),
+                                           exp.Literal.string(",")),
             TAGS_TEXT, quoted=True))
     for column in config.columns:
         source = column.attribute or plain_field(column.template or "", fields)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from ..query import sql
+
 UNKNOWN = "unknown"
 OTHER = "other"
 TOP_VALUES = 10
@@ -36,7 +38,7 @@ class Buckets:
     top: tuple[str, ...] = field(default=())  # top: the values kept as buckets
 
     def expression(self) -> exp.Expression:
-        c = exp.column(exp.to_identifier(self.column, quoted=True))
+        c = sql.column(self.column)
         text = exp.cast(c, "VARCHAR")
         if self.kind == "values":
             return exp.Coalesce(this=text, expressions=[exp.Literal.string(UNKNOWN)])
@@ -85,7 +87,7 @@ DEFAULTS: tuple[Buckets, ...] = (
 
 def top_values(features: str, column: str) -> exp.Select:
     """The query for a custom attribute's most frequent values in the base."""
-    c = exp.column(exp.to_identifier(column, quoted=True))
+    c = sql.column(column)
     first = exp.Literal.number(1)
     return exp.select(exp.cast(c, "VARCHAR")).from_(exp.to_table(features)).where(
         exp.not_(c.is_(exp.null()))).group_by(first).order_by(

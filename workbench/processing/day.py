@@ -18,6 +18,7 @@ from ..audiences.compiler import Sources, compile_rules, needed_attributes
 from ..customers.features import Day, Tables, features_query
 from ..errors import EngineError
 from ..memberships import Memberships
+from ..query import sql
 from ..query.engine import Engine
 from .composition import Buckets, top_values
 from .evaluate import ActiveAudience, pass_queries
@@ -127,8 +128,7 @@ def _changes(engine: Engine, memberships: Memberships, membership: str,
 def compare(engine: Engine, memberships: Memberships, later: str, earlier: str,
              ids: list[int]) -> list[tuple]:
     def members(relative: str, alias: str) -> exp.Subquery:
-        file = exp.Table(this=exp.ReadParquet(
-            expressions=[exp.Literal.string(str(memberships.path(relative)))]))
+        file = sql.parquet(memberships.path(relative))
         return exp.select("*").from_(file).where(exp.column("audience_id").isin(
             *(exp.Literal.number(int(i)) for i in ids))).subquery(alias)
 
@@ -170,7 +170,7 @@ def _composition(engine: Engine, day: date, final: str, active: list[ActiveAudie
 
 def _flag(audience: ActiveAudience) -> exp.Column:
     """The audience's column of the pass: true for its members."""
-    return exp.column(exp.to_identifier(audience.column, quoted=True))
+    return sql.column(audience.column)
 
 
 def _count(where: exp.Expression | None = None) -> exp.Expression:

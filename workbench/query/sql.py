@@ -1,5 +1,4 @@
-"""Quoting, in one place: the names and values we put into SQLGlot trees, and into the little
-SQL text still composed by hand, through SQLGlot.
+"""Quoting, in one place: the names and values we put into SQLGlot trees.
 
 Customer values are never pasted into SQL: they are bound parameters or stay in columns. What is
 composed is column names (a file's header, appended attribute names), file paths and our own
@@ -22,10 +21,12 @@ def name(text: str) -> exp.Identifier:
     return exp.to_identifier(text, quoted=True)
 
 
-def column(text: str) -> exp.Column:
+def column(text: str, table: str | None = None) -> exp.Column:
+    """A column by its name (any text: a file's header, an attribute), of the table aliased
+    ``table`` (one of ours) if given."""
     from sqlglot import exp
 
-    return exp.column(name(text))
+    return exp.column(name(text), table=table)
 
 
 def string(value: str) -> exp.Literal:
@@ -34,18 +35,11 @@ def string(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
-def parquet(path: str | Path) -> exp.Table:
+def parquet(path: str | Path, alias: str | None = None) -> exp.Table:
     """A Parquet file as a table (each engine reads it from where it sees the file)."""
     from sqlglot import exp
 
-    return exp.Table(this=exp.ReadParquet(expressions=[string(str(path))]))
-
-
-def ident(text: str) -> str:
-    """A name as DuckDB SQL text."""
-    return name(text).sql("duckdb")
-
-
-def lit(value: str) -> str:
-    """A string literal as DuckDB SQL text."""
-    return string(value).sql("duckdb")
+    table = exp.Table(this=exp.ReadParquet(expressions=[string(str(path))]))
+    if alias:
+        table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    return table
