@@ -140,12 +140,12 @@ def test_activate_asks_first_then_freezes(wb):
     app = App(wb, background=False)
     app.go("audience", audience_id=2)
     page = app.page
-    assert page.allowed == ["edit", "activate", "duplicate"]
+    assert page.overview.allowed == ["edit", "activate", "duplicate"]
     page.act("activate")
     assert "freezes" in page.confirm.children[0].children[0].value
     assert wb.audiences.get(2).status == "draft"  # not before the confirmation
     assert page.confirm_action("activate")
-    assert wb.audiences.get(2).status == "active" and app.page.allowed == [
+    assert wb.audiences.get(2).status == "active" and app.page.overview.allowed == [
         "duplicate", "archive", "export"]
 
 
@@ -174,11 +174,11 @@ def test_a_viewer_sees_everything_and_can_do_nothing(wb):
         app = App(viewer, background=False)
         assert app.page.create.layout.display == "none"
         app.go("audience", audience_id=1)
-        assert app.page.allowed == []
+        assert app.page.overview.allowed == []
         app.page.act("archive")  # a forged click: nothing happens
         assert viewer.audiences.get(1).status == "active"
         app.go("audience", audience_id=2)
-        assert app.page.allowed == []
+        assert app.page.overview.allowed == []
         app.go("builder", audience_id=2)
         assert app.page.save.layout.display == "none" and app.page.picker.disabled
 
