@@ -110,7 +110,7 @@ class AudiencePage:
         run_soon(self.load, nav.background)
 
     def _header(self) -> w.Widget:
-        audience, nav = self.audience, self.nav
+        audience = self.audience
         self.buttons = {}
         for name, label, icon in (("edit", "Edit", "pencil"), ("activate", "Activate", "check"),
                                   ("duplicate", "Duplicate", "copy"),
