@@ -260,3 +260,30 @@ def test_a_draft_keeps_rules_the_builder_cannot_show(wb):
     assert app.page.definition()["rules"][0]["value"] == [old.id, 1]
     app.page.draft.kept.append({"attribute": "appended.gone", "op": "is_known"})
     assert app.page.definition()["rules"][-1] == {"attribute": "appended.gone", "op": "is_known"}
+
+
+def test_the_page_models_answer_without_widgets(wb):
+    from workbench.ui.audience import AudienceOverview
+    from workbench.ui.builder import AudienceDraft
+    from workbench.ui.dashboard import AudienceList
+    from workbench.ui.exports import ExportsOverview
+
+    found = AudienceList(wb, sort="name")
+    found.search = "wom"
+    found.refresh()
+    assert [a.name for a in found.audiences] == ["Women draft"] and found.can_create
+    draft = AudienceDraft(wb)
+    age = {"attribute": "age", "op": "between", "value": [25, 40]}
+    estimable = draft.estimable({"name": "", "description": "", "rules": [
+        {"attribute": "gender", "op": "in", "value": []}, age]})
+    assert draft.waiting == [0] and estimable["rules"] == [age]
+    assert estimable["name"] == "untitled"  # a name is needed to save only
+    saved = draft.save({"name": "Adults", "rules": [age]})
+    assert (draft.audience_id, draft.version) == (saved.id, saved.version)
+    overview = AudienceOverview(wb, 1)
+    overview.load()
+    assert overview.processed_days() == (D, D) and overview.exports() == ([], [])
+    assert not overview.estimated and overview.allowed == ["duplicate", "archive", "export"]
+    exports = ExportsOverview(wb)
+    exports.refresh()
+    assert exports.runs() == [] and exports.busy is None and exports.audiences() == []
