@@ -263,3 +263,20 @@ def place_version(home: Path, table, kind: str) -> None:
         choices=None, ingest=dict(source=str(path), accepted=table.num_rows, rejected=0,
                                   orphans=0, rejects_file=None, ingested_by="test"))
     store.dispose()
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory):
+    """One sample home for the Chromium tests (tests/served.py), served for the admin and for
+    the viewer "vic": (home, admin, viewer)."""
+    from tests.served import served_home
+
+    yield from served_home(tmp_path_factory.mktemp("served"))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (tests/served.py), shared by the Chromium tests."""
+    from tests.served import chromium
+
+    yield from chromium()

@@ -15,37 +15,13 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import ADMIN, NOW
+from tests.served import NO_CHROMIUM, Visit
 from tests.sshd import skip_reason
-from tests.test_dashboards_browser import (
-    CHROMIUM,
-    Served,
-    Visit,
-    browser,  # noqa: F401 - the shared Chromium
-    cli,
-)
 from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
 
 YESTERDAY = NOW.date() - timedelta(days=1)
 pytestmark = [pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
-              pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
-                                 reason="chromium is not installed")]
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, server):
-    from workbench.home import init_home
-
-    home = tmp_path_factory.mktemp("exp") / "home"
-    init_home(home, admin=ADMIN, timezone="UTC")
-    cli(home, "sample", "--customers", "2000", "--seed", "5")
-    cli(home, "demo")
-    cli(home, "process")  # yesterday: the sample's events end there
-    settings = home / "workbench.toml"
-    settings.write_text(settings.read_text().replace("[users]", '[users]\nvic = "viewer"'))
-    admin, viewer = Served(home, ADMIN), Served(home, "vic")
-    yield home, admin, viewer
-    admin.stop()
-    viewer.stop()
+              pytest.mark.skipif(NO_CHROMIUM is not None, reason=NO_CHROMIUM or "")]
 
 
 def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_path):  # noqa: F811

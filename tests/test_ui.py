@@ -73,7 +73,7 @@ def test_the_builder_estimates_live_and_saves_a_draft(wb):
     row.editor.low.value, row.editor.high.value = "25", "40"
     expected = wb.audiences.estimate({"name": "x", "rules": [
         {"attribute": "age", "op": "between", "value": [25, 40]}]})
-    assert builder.estimate.size == expected.size and str(expected.size) in builder.size.value
+    assert builder.draft.estimate.size == expected.size and str(expected.size) in builder.size.value
     assert "Age between 25 and 40" in builder.summary.value
     exclude = builder.add_rule("gender")
     exclude.editor.picker.selected = ["male"]
@@ -86,7 +86,7 @@ def test_the_builder_estimates_live_and_saves_a_draft(wb):
     builder.name.value = "Adults, not men"  # fixed: the complaint goes
     assert builder.name_problem.value == "" and "wb-invalid" not in builder.name._dom_classes
     assert builder.save_draft() is True
-    saved = wb.audiences.get(builder.audience_id)
+    saved = wb.audiences.get(builder.draft.audience_id)
     assert saved.status == "draft" and saved.created_by == "ada"
     assert saved.definition.model_dump(exclude_none=True)["rules"] == builder.definition()["rules"]
     assert app.location.query == {"audience": str(saved.id), "page": "edit"}
@@ -106,7 +106,7 @@ def test_problems_and_warnings_appear_next_to_their_rule(wb):
     age.editor.low.value = "30"
     assert age.problems.value == "" and "wb-invalid" not in age.widget._dom_classes
     gender.editor.picker.selected = ["female"]
-    assert gender.problems.value == "" and builder.estimate is not None
+    assert gender.problems.value == "" and builder.draft.estimate is not None
     tag = builder.add_rule("tag")
     tag.editor.picker.selected = ["no_such_tag"]
     assert "⚠" in tag.problems.value and "no_such_tag" in tag.problems.value
@@ -118,7 +118,7 @@ def test_an_unfinished_rule_cannot_be_saved_and_says_why(wb):
     builder = app.page
     builder.name.value = "Half done"
     tag = builder.add_rule("tag")
-    assert builder.estimate.size == wb.audiences.estimate({"name": "x", "rules": []}).size
+    assert builder.draft.estimate.size == wb.audiences.estimate({"name": "x", "rules": []}).size
     assert builder.save_draft() is False
     assert "✖" in tag.problems.value and "non-empty list" in tag.problems.value
 
@@ -140,12 +140,12 @@ def test_activate_asks_first_then_freezes(wb):
     app = App(wb, background=False)
     app.go("audience", audience_id=2)
     page = app.page
-    assert page.allowed == ["edit", "activate", "duplicate"]
+    assert page.overview.allowed == ["edit", "activate", "duplicate"]
     page.act("activate")
     assert "freezes" in page.confirm.children[0].children[0].value
     assert wb.audiences.get(2).status == "draft"  # not before the confirmation
     assert page.confirm_action("activate")
-    assert wb.audiences.get(2).status == "active" and app.page.allowed == [
+    assert wb.audiences.get(2).status == "active" and app.page.overview.allowed == [
         "duplicate", "archive", "export"]
 
 
@@ -174,11 +174,11 @@ def test_a_viewer_sees_everything_and_can_do_nothing(wb):
         app = App(viewer, background=False)
         assert app.page.create.layout.display == "none"
         app.go("audience", audience_id=1)
-        assert app.page.allowed == []
+        assert app.page.overview.allowed == []
         app.page.act("archive")  # a forged click: nothing happens
         assert viewer.audiences.get(1).status == "active"
         app.go("audience", audience_id=2)
-        assert app.page.allowed == []
+        assert app.page.overview.allowed == []
         app.go("builder", audience_id=2)
         assert app.page.save.layout.display == "none" and app.page.picker.disabled
 
@@ -209,7 +209,7 @@ def opened_at(app, query: dict) -> None:
 def test_a_shared_link_opens_its_page(wb):
     app = App(wb, background=False)
     opened_at(app, {"audience": "2", "page": "edit"})
-    assert type(app.page).__name__ == "AudienceBuilder" and app.page.audience_id == 2
+    assert type(app.page).__name__ == "AudienceBuilder" and app.page.draft.audience_id == 2
     opened_at(app, {"audience": "1"})
     assert type(app.page).__name__ == "AudiencePage"
     opened_at(app, {"audience": "999"})
@@ -258,5 +258,32 @@ def test_a_draft_keeps_rules_the_builder_cannot_show(wb):
     app = App(wb, background=False)
     app.go("builder", audience_id=draft.id)
     assert app.page.definition()["rules"][0]["value"] == [old.id, 1]
-    app.page.kept.append({"attribute": "appended.gone", "op": "is_known"})
+    app.page.draft.kept.append({"attribute": "appended.gone", "op": "is_known"})
     assert app.page.definition()["rules"][-1] == {"attribute": "appended.gone", "op": "is_known"}
+
+
+def test_the_page_models_answer_without_widgets(wb):
+    from workbench.ui.audience import AudienceOverview
+    from workbench.ui.builder import AudienceDraft
+    from workbench.ui.dashboard import AudienceList
+    from workbench.ui.exports import ExportsOverview
+
+    found = AudienceList(wb, sort="name")
+    found.search = "wom"
+    found.refresh()
+    assert [a.name for a in found.audiences] == ["Women draft"] and found.can_create
+    draft = AudienceDraft(wb)
+    age = {"attribute": "age", "op": "between", "value": [25, 40]}
+    estimable = draft.estimable({"name": "", "description": "", "rules": [
+        {"attribute": "gender", "op": "in", "value": []}, age]})
+    assert draft.waiting == [0] and estimable["rules"] == [age]
+    assert estimable["name"] == "untitled"  # a name is needed to save only
+    saved = draft.save({"name": "Adults", "rules": [age]})
+    assert (draft.audience_id, draft.version) == (saved.id, saved.version)
+    overview = AudienceOverview(wb, 1)
+    overview.load()
+    assert overview.processed_days() == (D, D) and overview.exports() == ([], [])
+    assert not overview.estimated and overview.allowed == ["duplicate", "archive", "export"]
+    exports = ExportsOverview(wb)
+    exports.refresh()
+    assert exports.runs() == [] and exports.busy is None and exports.audiences() == []

@@ -5,6 +5,7 @@ Estimated Audience Size and the Targeting Summary."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
@@ -32,11 +33,60 @@ def chart_widget(chart) -> w.Widget:
     return alt.JupyterChart(chart, embed_options={"actions": False})
 
 
+class AudienceOverview:
+    """The audience page's model: the audience, what this user may do with it, its size over
+    time and composition (loaded after the page shows), its exports and their runs, and the
+    calls its actions make (no widgets)."""
+
+    def __init__(self, wb, audience_id: int):
+        self.wb = wb
+        self.audience = wb.audiences.get(audience_id)
+        self.allowed = wb.audiences.actions(self.audience)
+        self.history = self.composition = None
+
+    @property
+    def estimated(self) -> bool:
+        """Its size can only be estimated: a draft, or an audience not processed yet."""
+        return self.audience.status == "draft" or self.audience.size is None
+
+    def load(self) -> None:
+        self.history = self.wb.processing.history(self.audience.id)
+        self.composition = self.wb.processing.composition(self.audience.id)
+
+    def estimate(self):
+        return self.wb.audiences.estimate(self.audience.definition)
+
+    def processed_days(self) -> tuple[date, date] | None:
+        """The first and last processed day (the range the size over time can show); None
+        before the first processing."""
+        if self.history.empty:
+            return None
+        days = list(self.history["day"])
+        return days[0], days[-1]
+
+    def exports(self) -> tuple[list, list]:
+        """Its export configurations, and their latest 50 runs (newest first)."""
+        exports = self.wb.exports.list(audience=self.audience.id)
+        runs = [r for e in exports for r in self.wb.export_runs.history(e.id, limit=20)]
+        runs.sort(key=lambda r: (r.scheduled_for, r.id), reverse=True)
+        return exports, runs[:50]
+
+    def duplicate(self) -> int:
+        """A new draft with its rules; its id."""
+        return self.wb.audiences.duplicate(self.audience.id).id
+
+    def activate(self) -> None:
+        self.wb.audiences.activate(self.audience.id, version=self.audience.version)
+
+    def archive(self) -> None:
+        self.wb.audiences.archive(self.audience.id)
+
+
 class AudiencePage:
     def __init__(self, nav: Navigator, audience_id: int, tab: str | None = None):
         self.nav = nav
-        wb = nav.wb
-        self.audience = wb.audiences.get(audience_id)
+        self.overview = AudienceOverview(nav.wb, audience_id)
+        self.audience = self.overview.audience
         self.back = w.Button(description="← Audiences", tooltip="Back to all audiences")
         self.back.add_class("wb-link")
         self.back.on_click(lambda _b: nav.go("dashboard"))
@@ -60,7 +110,7 @@ class AudiencePage:
         run_soon(self.load, nav.background)
 
     def _header(self) -> w.Widget:
-        audience, nav = self.audience, self.nav
+        audience = self.audience
         self.buttons = {}
         for name, label, icon in (("edit", "Edit", "pencil"), ("activate", "Activate", "check"),
                                   ("duplicate", "Duplicate", "copy"),
@@ -69,11 +119,11 @@ class AudiencePage:
             button = w.Button(description=label, icon=icon, tooltip=label)
             button.on_click(lambda _b, name=name: self.act(name))
             self.buttons[name] = button
-        self.allowed = nav.wb.audiences.actions(audience)
-        primary = "activate" if "activate" in self.allowed else "export"
+        allowed = self.overview.allowed
+        primary = "activate" if "activate" in allowed else "export"
         self.buttons[primary].add_class("wb-primary")
         shown = [self.buttons[n] for n in ("edit", "duplicate", "archive", "activate", "export")
-                 if n in self.allowed]
+                 if n in allowed]
         title = w.HTML(f'<span class="wb-title">{escape(audience.name)}</span> '
                        f'{badge(audience.status)}')
         header = w.HBox([w.HBox([self.back, title], layout=w.Layout(align_items="center")),
@@ -143,18 +193,16 @@ class AudiencePage:
 
     def load(self) -> None:
         """Everything below the header: history, composition, exports (after the page shows)."""
-        wb, audience = self.nav.wb, self.audience
-        if audience.status == "draft" or audience.size is None:
+        if self.overview.estimated:
             self._estimate_draft()
-        self.history = wb.processing.history(audience.id)
-        self.composition = wb.processing.composition(audience.id)
+        self.overview.load()
         self._fill_history()
         self._fill_composition()
         self._fill_exports()
 
     def _estimate_draft(self) -> None:
         try:
-            estimate = self.nav.wb.audiences.estimate(self.audience.definition)
+            estimate = self.overview.estimate()
         except WorkbenchError as exc:
             self.size.value = f'<div class="wb-big">{DASH}</div>'
             self.share.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
@@ -167,7 +215,8 @@ class AudiencePage:
                                 else ' (not processed yet)') + '</div>')
 
     def _fill_history(self) -> None:
-        if self.history.empty:
+        days = self.overview.processed_days()
+        if days is None:
             self.chart_box.children = [w.HTML(
                 '<div class="wb-empty">Not processed yet. ' + (
                     "Drafts are not tracked: activate it to start nightly processing."
@@ -176,10 +225,7 @@ class AudiencePage:
                     "run.") + "</div>")]
             self.start.disabled = self.end.disabled = True
             return
-        days = list(self.history["day"])
-        first, last = days[0], days[-1]
-        inception = self.audience.activated_on or first
-        self._range = (max(first, inception) if first >= inception else first, last)
+        self._range = days
         self._filling = True
         self.start.min = self.end.min = self._range[0]
         self.start.max = self.end.max = self._range[1]
@@ -202,12 +248,12 @@ class AudiencePage:
         self.details_note.value = (f'<div class="wb-muted">Processed days {self._range[0]} – '
                                    f'{self._range[1]}; the last point is the estimated size '
                                    'on the right.</div>')
-        self.history_chart = charts.size_over_time(self.history, start, end,
+        self.history_chart = charts.size_over_time(self.overview.history, start, end,
                                                    title="Audience size over time")
         self.chart_box.children = [chart_widget(self.history_chart)]
 
     def _fill_composition(self) -> None:
-        frame = self.composition
+        frame = self.overview.composition
         self.composition_table.loading = False
         if frame.empty:
             self.composition_chart.children = []
@@ -225,9 +271,10 @@ class AudiencePage:
         from .. import charts
 
         attribute = self.attribute.value
-        if attribute is None or self.composition.empty:
+        composition = self.overview.composition
+        if attribute is None or composition.empty:
             return
-        rows = self.composition[self.composition["attribute"] == attribute]
+        rows = composition[composition["attribute"] == attribute]
         label = COMPOSITION_LABELS.get(attribute, attribute)
         self.composition_table.rows = [{"id": str(i), "cells": {
             "bucket": escape(r.bucket), "count": number(r.count),
@@ -235,24 +282,21 @@ class AudiencePage:
             "percent_of_base": percent(r.percent_of_base),
             "base_share": percent(r.base_share)}} for i, r in enumerate(rows.itertuples())]
         self.composition_chart.children = [chart_widget(charts.composition(
-            self.composition, attribute, title=f"Composition by {label.lower()}"))]
+            composition, attribute, title=f"Composition by {label.lower()}"))]
 
     def _fill_exports(self) -> None:
         from .exports import export_rows, run_rows
 
-        wb = self.nav.wb
-        exports = wb.exports.list(audience=self.audience.id)
+        exports, runs = self.overview.exports()
         self.exports_table.rows = export_rows(exports)
-        runs = [r for e in exports for r in wb.export_runs.history(e.id, limit=20)]
-        runs.sort(key=lambda r: (r.scheduled_for, r.id), reverse=True)
-        self.runs_table.rows = run_rows(runs[:50])
+        self.runs_table.rows = run_rows(runs)
         self.exports_table.loading = self.runs_table.loading = False
 
     # -- the side panel -------------------------------------------------------------------------
 
     def _show_size(self) -> None:
         a = self.audience
-        if a.status == "draft" or a.size is None:
+        if self.overview.estimated:
             self.size.value = f'<div class="wb-big">{DASH}<span class="wb-spinner"></span></div>'
             self.share.value = '<div class="wb-muted">estimating…</div>'
             return
@@ -277,15 +321,14 @@ class AudiencePage:
     # -- actions --------------------------------------------------------------------------------
 
     def act(self, name: str) -> None:
-        if name not in self.allowed:
+        if name not in self.overview.allowed:
             return
-        wb, audience = self.nav.wb, self.audience
+        audience = self.audience
         try:
             if name == "edit":
                 self.nav.go("builder", audience_id=audience.id)
             elif name == "duplicate":
-                copy = wb.audiences.duplicate(audience.id)
-                self.nav.go("builder", audience_id=copy.id)
+                self.nav.go("builder", audience_id=self.overview.duplicate())
             elif name in ("activate", "archive"):
                 self._ask(name)
             elif name == "export":
@@ -310,12 +353,11 @@ class AudiencePage:
 
     def confirm_action(self, name: str) -> bool:
         self.confirm.children = []
-        audiences = self.nav.wb.audiences
         try:
             if name == "activate":
-                audiences.activate(self.audience.id, version=self.audience.version)
+                self.overview.activate()
             else:
-                audiences.archive(self.audience.id)
+                self.overview.archive()
         except WorkbenchError as exc:
             self.message.value = f'<div class="wb-error">Not done: {escape(one_line(exc))}</div>'
             return False

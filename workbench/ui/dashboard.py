@@ -25,9 +25,26 @@ COLUMNS = [{"key": "status", "label": "Status"},
            {"key": "percent", "label": "% of base", "numeric": True}]
 
 
+class AudienceList:
+    """The dashboard's model: the audiences a search finds, in the order chosen; how far
+    nightly processing lags; whether this user may start a new one (no widgets)."""
+
+    def __init__(self, wb, sort: str = "-last_processed"):
+        self.service = wb.audiences
+        self.search, self.sort = "", sort
+        self.audiences: list = []
+        self.behind: str | None = None  # the last processed day, when processing lags
+        self.can_create = "edit" in wb.audiences.actions()  # a new draft's
+
+    def refresh(self) -> None:
+        self.audiences = self.service.list(search=self.search, sort=self.sort)
+        self.behind = self.service.behind()
+
+
 class AudiencesDashboard:
     def __init__(self, nav: Navigator, sort: str = "-last_processed"):
         self.nav = nav
+        self.list = AudienceList(nav.wb, sort)
         self.search = w.Text(placeholder="Search name or creator…", continuous_update=True,
                              layout=w.Layout(width="340px"))
         self.sort = w.Dropdown(options=SORTS, value=sort, description="Sort:",
@@ -37,7 +54,7 @@ class AudiencesDashboard:
                                tooltip="Start a new draft audience")
         self.create.add_class("wb-primary")
         self.create.on_click(lambda _b: nav.go("builder"))
-        self.create.layout.display = None if self._can_create() else "none"
+        self.create.layout.display = None if self.list.can_create else "none"
         self.message = w.HTML()
         self.banner = w.HTML()  # processing lags the calendar: said before anything else
         self.count = w.HTML()
@@ -54,24 +71,21 @@ class AudiencesDashboard:
         self.refresh()
 
     def refresh(self) -> None:
-        audiences = self.nav.wb.audiences.list(search=self.search.value.strip(),
-                                               sort=self.sort.value)
-        self.audiences = audiences
+        found = self.list
+        found.search, found.sort = self.search.value.strip(), self.sort.value
+        found.refresh()
         self.banner.value = stale_note(
-            self.nav.wb.audiences.behind(), " — nightly processing has not run since. "
+            found.behind, " — nightly processing has not run since. "
             "Sizes, histories and exports are as of that day until it catches up "
             "(<code>workbench process</code>, or the scheduler).", banner=True)
-        self.table.rows = [self._row(a) for a in audiences]
-        can_create = self._can_create()
+        self.table.rows = [self._row(a) for a in found.audiences]
         self.table.empty = (
-            f"No audience matches “{escape(self.search.value.strip())}”." if self.search.value
+            f"No audience matches “{escape(found.search)}”." if self.search.value
             else "No audiences yet — " + ("use <b>Create Audience</b> to define the first one."
-                                          if can_create else "an analyst creates them."))
-        self.count.value = f'<span class="wb-muted">{len(audiences)} audience' \
-                           f'{"" if len(audiences) == 1 else "s"}</span>'
-
-    def _can_create(self) -> bool:
-        return "edit" in self.nav.wb.audiences.actions()  # a new draft's
+                                          if found.can_create else "an analyst creates them."))
+        count = len(found.audiences)
+        self.count.value = f'<span class="wb-muted">{count} audience' \
+                           f'{"" if count == 1 else "s"}</span>'
 
     @staticmethod
     def _row(audience) -> dict:

@@ -205,9 +205,58 @@ class ExportActions:
                               f'<table class="wb-keys"><tr>{head}</tr>{body}</table></div>')
 
 
+class ExportsOverview:
+    """Manage Exports' model: every export, destination and encryption, the actions this user
+    may take on them, the runs by state and audience, and the calls the tabs make (no
+    widgets)."""
+
+    def __init__(self, wb):
+        self.wb = wb
+        self.exports: list = []
+        self.destinations: list = []
+        self.encryptions: list = []
+        self.busy: int | None = None  # a run in progress when the runs were last read
+        self.destination_actions = wb.destinations.actions()
+        self.encryption_actions = wb.encryptions.actions()
+
+    def refresh(self) -> None:
+        self.exports = self.wb.exports.list()
+        self.destinations = self.wb.destinations.list()
+        self.encryptions = self.wb.encryptions.list()
+
+    def audiences(self) -> list[tuple[str, int]]:
+        """The audiences the exports deliver, as (name, id)."""
+        return sorted({(e.audience, e.audience_id) for e in self.exports})
+
+    def runs(self, state: str = "", audience: int | None = None) -> list:
+        """The latest 200 runs, of those in ``state`` and of exports of ``audience``."""
+        every = self.wb.export_runs.history(limit=200)
+        busy = [r for r in every if r.state == RunState.IN_PROGRESS]
+        self.busy = busy[0].id if busy else None
+        runs = [r for r in every if not state or r.state == state]
+        if audience is not None:
+            exports = {e.id for e in self.wb.exports.list(audience=audience)}
+            runs = [r for r in runs if r.export_id in exports]
+        return runs
+
+    def destination(self, destination_id: int):
+        return self.wb.destinations.get(destination_id)
+
+    def test_destination(self, destination_id: int) -> list[str]:
+        return self.wb.destinations.test(destination_id)
+
+    def remove_destination(self, destination_id: int) -> None:
+        self.wb.destinations.remove(destination_id)
+
+    def encryption(self, encryption_id: int):
+        return self.wb.encryptions.get(encryption_id)
+
+
 class ManageExports:
     def __init__(self, nav: Navigator, tab: int = 0):
         self.nav = nav
+        self.overview = ExportsOverview(nav.wb)
+        self._followed_busy = False  # a run in progress when the page opened is followed once
         self.message = w.HTML()
         self.confirm = w.VBox()
         self.preview = w.HTML()
@@ -248,7 +297,6 @@ class ManageExports:
 
     def _admin(self) -> tuple[w.Widget, w.Widget]:
         """The Destinations and Encryptions tabs, their Add buttons for those who may add."""
-        wb = self.nav.wb
         self.add_destination = w.Button(description="Add Destination", icon="plus")
         self.add_destination.add_class("wb-primary")
         self.add_destination.on_click(lambda _b: self.open_form(DestinationForm(
@@ -267,9 +315,9 @@ class ManageExports:
             ("expires", "Expires"), ("created_by", "Created by"), ("actions", "Actions"))],
             empty="No encryptions yet.")
         self.encryptions_table.on_action(self._encryption_action)
-        for button, service in ((self.add_destination, wb.destinations),
-                                (self.add_encryption, wb.encryptions)):
-            button.layout.display = None if "add" in service.actions() else "none"
+        for button, allowed in ((self.add_destination, self.overview.destination_actions),
+                                (self.add_encryption, self.overview.encryption_actions)):
+            button.layout.display = None if "add" in allowed else "none"
         return (w.VBox([w.HBox([self.add_destination]), self.destinations_table]),
                 w.VBox([w.HBox([self.add_encryption]), self.encryptions_table]))
 
@@ -284,44 +332,37 @@ class ManageExports:
             self.refresh_runs()
 
     def refresh(self) -> None:
-        wb = self.nav.wb
-        exports = wb.exports.list()
-        self.exports_table.rows = export_rows(exports)
-        audiences = sorted({(e.audience, e.audience_id) for e in exports})
+        overview = self.overview
+        overview.refresh()
+        self.exports_table.rows = export_rows(overview.exports)
+        audiences = overview.audiences()
         current = self.audience_filter.value
         self.audience_filter.options = [("All audiences", "")] + [
             (name, str(i)) for name, i in audiences]
         self.audience_filter.value = current if current in {str(i) for _n, i in audiences} \
             else ""
-        allowed = [(a, ACTION_LABELS[a]) for a in wb.destinations.actions() if a != "add"]
+        allowed = [(a, ACTION_LABELS[a]) for a in overview.destination_actions if a != "add"]
         self.destinations_table.rows = [{"id": str(d.id), "actions": allowed,
             "cells": {"name": escape(d.name), "host": escape(d.host), "path": escape(d.path),
                       "port": str(d.port), "username": escape(d.username),
                       "key": f"<code>{escape(d.fingerprint)}</code>",
-                      "created_by": escape(d.created_by)}} for d in wb.destinations.list()]
-        allowed = [(a, ACTION_LABELS[a]) for a in wb.encryptions.actions() if a != "add"]
+                      "created_by": escape(d.created_by)}} for d in overview.destinations]
+        allowed = [(a, ACTION_LABELS[a]) for a in overview.encryption_actions if a != "add"]
         self.encryptions_table.rows = [{"id": str(e.id), "actions": allowed, "cells": {
             "name": escape(e.name), "type": escape(e.type.upper()),
             "keys": "<br>".join(f"<code>{escape(k['fingerprint'])}</code>" for k in e.keys),
             "expires": escape(e.earliest_expiry or "never"),
-            "created_by": escape(e.created_by)}} for e in wb.encryptions.list()]
+            "created_by": escape(e.created_by)}} for e in overview.encryptions]
         self.refresh_runs()
 
     def refresh_runs(self) -> None:
-        every = self.nav.wb.export_runs.history(limit=200)
-        runs = every
-        if self.state_filter.value:
-            runs = [r for r in runs if r.state == self.state_filter.value]
-        if self.audience_filter.value:
-            exports = {e.id for e in self.nav.wb.exports.list(
-                audience=int(self.audience_filter.value))}
-            runs = [r for r in runs if r.export_id in exports]
-        self.runs_table.rows = run_rows(runs)
-        if not getattr(self, "_checked_busy", False):  # opened while a run works: follow it
-            self._checked_busy = True
-            busy = [r for r in every if r.state == RunState.IN_PROGRESS]
-            if busy:
-                follow(self.nav, busy[0].id, self.refresh_runs, self.live)
+        audience = self.audience_filter.value
+        self.runs_table.rows = run_rows(self.overview.runs(
+            self.state_filter.value, int(audience) if audience else None))
+        if not self._followed_busy:  # opened while a run works: follow it
+            self._followed_busy = True
+            if self.overview.busy is not None:
+                follow(self.nav, self.overview.busy, self.refresh_runs, self.live)
 
     def open_form(self, form) -> None:
         self.form = form
@@ -342,18 +383,17 @@ class ManageExports:
             self.message.value = f'<div class="wb-error">{escape(one_line(exc))}</div>'
 
     def _destination_action(self, row: str, action: str) -> None:
-        wb = self.nav.wb
         self.message.value = ""
         try:
             if action == "edit":
-                self.open_form(DestinationForm(self.nav, wb.destinations.get(int(row)),
+                self.open_form(DestinationForm(self.nav, self.overview.destination(int(row)),
                                                on_done=self.form_done))
             elif action == "test":
-                lines = wb.destinations.test(int(row))
+                lines = self.overview.test_destination(int(row))
                 self.message.value = ('<div class="wb-ok">' + "<br>".join(
                     escape(line) for line in lines) + "</div>")
             elif action == "remove":
-                wb.destinations.remove(int(row))
+                self.overview.remove_destination(int(row))
                 self.message.value = '<div class="wb-ok">Destination removed.</div>'
                 self.refresh()
         except WorkbenchError as exc:
@@ -361,6 +401,6 @@ class ManageExports:
 
     def _encryption_action(self, row: str, action: str) -> None:
         if action == "edit":
-            self.open_form(EncryptionForm(self.nav, self.nav.wb.encryptions.get(int(row)),
+            self.open_form(EncryptionForm(self.nav, self.overview.encryption(int(row)),
                                           on_done=self.form_done))
 

@@ -89,43 +89,20 @@ class DestinationForm:
     def __init__(self, nav: Navigator, destination=None, on_done: Callable[[], None] = lambda: None):
         self.nav, self.destination, self.on_done = nav, destination, on_done
         d = destination
-        self.fields = Fields()
+        self.fields = f = Fields()
         self.name = w.Text(value=d.name if d else "", placeholder="partner-sftp")
         self.host = w.Text(value=d.host if d else "", placeholder="sftp.example.com")
         self.port = w.IntText(value=d.port if d else 22, layout=w.Layout(width="100px"))
         self.path = w.Text(value=d.path if d else "", placeholder="/incoming")
         self.username = w.Text(value=d.username if d else "", placeholder="sftp user name")
-        self.auth = w.ToggleButtons(options=[("Password", "password"),
-                                             ("Private key", "key")],
-                                    value="key" if d and d.auth == "private key" else "password")
-        keep = "leave empty to keep the stored one" if d else ""
-        self.password = SecretBox(placeholder=keep or "password")
-        self.private_key = SecretArea(placeholder=keep or "-----BEGIN OPENSSH PRIVATE KEY-----",
-                                      layout=w.Layout(width="420px", height="90px"))
-        self.passphrase = SecretBox(placeholder="passphrase of the key (if any)")
-        self.fetch = w.Button(description="Fetch host key", icon="key",
-                              tooltip="Ask the server for its host key")
-        self.fetch.on_click(lambda _b: self.fetch_key())
-        self.host_key = None  # fetched, shown, to be confirmed
-        self.key_shown = w.HTML(f'<div class="wb-muted">Pinned: {escape(d.fingerprint)}</div>'
-                                if d else "")
-        self.confirmed = w.Checkbox(description="This is the server's key: I compared the "
-                                                "fingerprint with its administrator",
-                                    indent=False, style={"description_width": "initial"},
-                                    layout=w.Layout(display="none", width="auto"))
+        self._sign_in()
+        self._host_key()
         self.message = w.HTML()
         save = w.Button(description="Save destination", icon="save")
         save.add_class("wb-primary")
         save.on_click(lambda _b: self.save())
         cancel = w.Button(description="Cancel")
         cancel.on_click(lambda _b: (self.forget_secrets(), on_done()))
-        self.secret_box = w.VBox()
-        self.fetched_for = None  # (host, port) the shown key came from
-        self.auth.observe(lambda _c: self._auth(), "value")
-        for widget in (self.host, self.port):  # a key confirmed for one server, never another
-            widget.observe(lambda _c: self._forget_key(), "value")
-        self._auth()
-        f = self.fields
         self.widget = w.VBox([
             w.HTML(f'<h4>{"Edit destination " + escape(d.name) if d else "Add Destination"}</h4>'),
             f.add("name", self.name, "Name"), f.add("host", self.host, "Host"),
@@ -135,6 +112,38 @@ class DestinationForm:
             f.add("host_key", w.VBox([self.fetch, self.key_shown, self.confirmed]), "Host key"),
             self.message, w.HBox([save, cancel], layout=w.Layout(gap="8px"))])
         self.widget.add_class("wb-panel")
+
+    def _sign_in(self) -> None:
+        """A password or a private key (with its passphrase): the boxes of the one chosen."""
+        d = self.destination
+        self.auth = w.ToggleButtons(options=[("Password", "password"),
+                                             ("Private key", "key")],
+                                    value="key" if d and d.auth == "private key" else "password")
+        keep = "leave empty to keep the stored one" if d else ""
+        self.password = SecretBox(placeholder=keep or "password")
+        self.private_key = SecretArea(placeholder=keep or "-----BEGIN OPENSSH PRIVATE KEY-----",
+                                      layout=w.Layout(width="420px", height="90px"))
+        self.passphrase = SecretBox(placeholder="passphrase of the key (if any)")
+        self.secret_box = w.VBox()
+        self.auth.observe(lambda _c: self._auth(), "value")
+        self._auth()
+
+    def _host_key(self) -> None:
+        """Fetch the server's key, show it, and have it confirmed; the stored one when editing."""
+        d = self.destination
+        self.fetch = w.Button(description="Fetch host key", icon="key",
+                              tooltip="Ask the server for its host key")
+        self.fetch.on_click(lambda _b: self.fetch_key())
+        self.host_key = None  # fetched, shown, to be confirmed
+        self.fetched_for = None  # (host, port) the shown key came from
+        self.key_shown = w.HTML(f'<div class="wb-muted">Pinned: {escape(d.fingerprint)}</div>'
+                                if d else "")
+        self.confirmed = w.Checkbox(description="This is the server's key: I compared the "
+                                                "fingerprint with its administrator",
+                                    indent=False, style={"description_width": "initial"},
+                                    layout=w.Layout(display="none", width="auto"))
+        for widget in (self.host, self.port):  # a key confirmed for one server, never another
+            widget.observe(lambda _c: self._forget_key(), "value")
 
     def _auth(self) -> None:
         f = self.fields
