@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlglot import exp
 
-    from ..customers.features import Tables
-    from ..customers.snapshot import Snapshot
     from ..home import Home
     from ..settings import Settings
     from .csv import CsvOptions
@@ -60,20 +58,6 @@ class Engine:
     def description(self) -> str:
         """What runs the queries, for reports and audit notebooks."""
         return self.kind
-
-    def tables(self, snapshot: Snapshot) -> Tables:
-        """The snapshot's files as table expressions (an empty table for a kind never ingested)."""
-        from ..customers.features import Tables
-        from ..customers.snapshot import empty_source
-        from .sql import parquet
-
-        def source(kind: str) -> exp.Expression:
-            path = snapshot.file(kind)
-            return empty_source(kind) if path is None else parquet(path)
-
-        return Tables(profiles=source("profiles"), transactions=source("transactions"),
-                      tags=source("tags"), appended=source("appended"),
-                      appended_columns=tuple(snapshot.appended_types()))
 
     def rows(self, query: exp.Expression, parameters: dict | None = None) -> list[tuple]:
         raise NotImplementedError
