@@ -15,14 +15,31 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import KernelDied, NotebookFailed, WorkbenchError
 from .files import make_private, private_folder
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .days import Calendar
+    from .home import Home
+    from .users import User
 
 # The notebooks live beside the package in a checkout (the design card's notebooks/ folder);
 # $WORKBENCH_NOTEBOOKS points elsewhere for installs that keep them apart.
 NOTEBOOKS = Path(os.environ.get("WORKBENCH_NOTEBOOKS",
                                 Path(__file__).resolve().parents[1] / "notebooks"))
+
+
+class Opened(Protocol):
+    """What a run's notebook needs of an opened workbench (``workbench.open``), named without
+    importing the app that wires it; each kind of run adds the service it records with."""
+
+    home: Home
+    clock: Clock
+    calendar: Calendar
+    user: User
 
 
 def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -> Path:
@@ -122,7 +139,7 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def pinned_clock(wb) -> str | None:
+def pinned_clock(wb: Opened) -> str | None:
     """The ``now`` parameter of a run's notebook: the caller's instant when its clock is
     pinned (so the kernel reads the same time), else None (the kernel reads the system's)."""
     pinned = wb.clock.pinned
