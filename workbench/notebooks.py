@@ -56,17 +56,7 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
         raise WorkbenchError(f"notebook {source} is missing (set WORKBENCH_NOTEBOOKS to the "
                              "folder that holds the workbench notebooks)")
     private_folder(output.parent)
-    # nbclient's tasks that end when a run is stopped report "exception was never retrieved"
-    # through asyncio's logger at exit; the stop itself is reported by us, in one line.
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    # nbclient logs "Kernel died while waiting…" with no handler of its own, which Python
-    # prints to stderr; the CLI says it in its one line.
-    logging.getLogger("nbclient").setLevel(logging.CRITICAL)
-    # papermill's own notices ("Kernel died while waiting for execute reply.") would reach
-    # stderr through Python's last-resort handler: what happened is said in our one line.
-    papermill_log = logging.getLogger("papermill")
-    if not papermill_log.handlers:
-        papermill_log.addHandler(logging.NullHandler())
+    _quiet_libraries()
     if stream:
         _stream_cell_output()
     try:
@@ -95,6 +85,21 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
     finally:
         make_private(output)
     return output
+
+
+def _quiet_libraries() -> None:
+    """What went wrong is said in our one line, not in the libraries' log records."""
+    # nbclient's tasks that end when a run is stopped report "exception was never retrieved"
+    # through asyncio's logger at exit; the stop itself is reported by us, in one line.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    # nbclient logs "Kernel died while waiting…" with no handler of its own, which Python
+    # prints to stderr; the CLI says it in its one line.
+    logging.getLogger("nbclient").setLevel(logging.CRITICAL)
+    # papermill's own notices ("Kernel died while waiting for execute reply.") would reach
+    # stderr through Python's last-resort handler: what happened is said in our one line.
+    papermill_log = logging.getLogger("papermill")
+    if not papermill_log.handlers:
+        papermill_log.addHandler(logging.NullHandler())
 
 
 def _drop_if_unreadable(output: Path) -> None:
