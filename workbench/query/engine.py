@@ -6,7 +6,9 @@ values from every engine, and errors as one line without SQL.
 
 Engines sit behind a registry (``ENGINES``, as papermill's engines do), imported on first use,
 so that DuckDB users never load pyspark: ``open_engine`` builds the one ``[engine] kind``
-names. A new engine is a subclass of ``Engine`` in this package and one line in ``ENGINES``.
+names. A new engine is a subclass of ``Engine`` in this package, one line in ``ENGINES``, and
+its kind among those ``[engine] kind`` allows (settings.py, which refuses any other when the
+home is opened: the settings sit below this layer and do not import it).
 """
 
 from __future__ import annotations
