@@ -78,7 +78,7 @@ import time, duckdb, datetime, workbench
 from workbench.customers.features import Day, everything, features_query
 wb = workbench.open({str(home)!r}, user='bench')
 with wb.snapshot() as snapshot:
-    tables = wb.engine.tables(snapshot)
+    tables = snapshot.tables()
     sql = features_query(tables, Day(datetime.date.fromisoformat('{AS_OF}'), wb.settings.zone),
                          everything(tables)).sql('duckdb')
     c = duckdb.connect(); c.execute("SET TimeZone='UTC'")

@@ -89,7 +89,7 @@ def both(homes, work):
 
 def features(wb, day=D) -> list[dict]:
     with wb.snapshots.pin() as snapshot:
-        tables = wb.engine.tables(snapshot)
+        tables = snapshot.tables()
         query = features_query(tables, Day(day, wb.calendar.zone), everything(tables))
         return wb.engine.dicts(query.order_by("customer_id"))
 

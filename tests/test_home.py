@@ -91,3 +91,14 @@ def test_smtp_password_is_a_secret_that_never_shows(home, monkeypatch):
 def test_workbench_repr_names_home_and_user(home):
     with workbench.open(home, user="ada") as wb:
         assert repr(wb) == f"Workbench(home={str(home)!r}, user='ada', role='admin')"
+
+
+def test_the_engine_kinds_the_settings_allow_are_the_registry_s():
+    """``[engine] kind`` is checked when the home is opened, below the query layer that holds
+    the registry: the two name the same engines."""
+    from typing import get_args
+
+    from workbench.query.engine import ENGINES
+    from workbench.settings import EngineSettings
+
+    assert set(get_args(EngineSettings.model_fields["kind"].annotation)) == set(ENGINES)

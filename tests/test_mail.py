@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 from workbench.delivery.mail import send
 from workbench.errors import DeliveryError, InvalidInput
 from workbench.exports.notify import run_message
-from workbench.exports.states import Run
+from workbench.run_states import Run
 from workbench.settings import SmtpSettings
 
 SENDER = "Audience Workbench <workbench@example.com>"

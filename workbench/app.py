@@ -201,7 +201,7 @@ class Workbench:
         day = self.calendar.day(as_of)
         name = f"features_{day:%Y%m%d}"
         with self.snapshots.pin() as snapshot:
-            tables = self.engine.tables(snapshot)
+            tables = snapshot.tables()
             query = features_query(tables, Day(day, self.calendar.zone), everything(tables))
             self.engine.materialize(name, query.order_by(exp.column("customer_id")))
         return self.engine.relation(name)

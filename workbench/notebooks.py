@@ -15,14 +15,31 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import KernelDied, NotebookFailed, WorkbenchError
 from .files import make_private, private_folder
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .days import Calendar
+    from .home import Home
+    from .users import User
 
 # The notebooks live beside the package in a checkout (the design card's notebooks/ folder);
 # $WORKBENCH_NOTEBOOKS points elsewhere for installs that keep them apart.
 NOTEBOOKS = Path(os.environ.get("WORKBENCH_NOTEBOOKS",
                                 Path(__file__).resolve().parents[1] / "notebooks"))
+
+
+class Opened(Protocol):
+    """What a run's notebook needs of an opened workbench (``workbench.open``), named without
+    importing the app that wires it; each kind of run adds the service it records with."""
+
+    home: Home
+    clock: Clock
+    calendar: Calendar
+    user: User
 
 
 def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -> Path:
@@ -39,17 +56,7 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
         raise WorkbenchError(f"notebook {source} is missing (set WORKBENCH_NOTEBOOKS to the "
                              "folder that holds the workbench notebooks)")
     private_folder(output.parent)
-    # nbclient's tasks that end when a run is stopped report "exception was never retrieved"
-    # through asyncio's logger at exit; the stop itself is reported by us, in one line.
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    # nbclient logs "Kernel died while waiting…" with no handler of its own, which Python
-    # prints to stderr; the CLI says it in its one line.
-    logging.getLogger("nbclient").setLevel(logging.CRITICAL)
-    # papermill's own notices ("Kernel died while waiting for execute reply.") would reach
-    # stderr through Python's last-resort handler: what happened is said in our one line.
-    papermill_log = logging.getLogger("papermill")
-    if not papermill_log.handlers:
-        papermill_log.addHandler(logging.NullHandler())
+    _quiet_libraries()
     if stream:
         _stream_cell_output()
     try:
@@ -78,6 +85,21 @@ def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -
     finally:
         make_private(output)
     return output
+
+
+def _quiet_libraries() -> None:
+    """What went wrong is said in our one line, not in the libraries' log records."""
+    # nbclient's tasks that end when a run is stopped report "exception was never retrieved"
+    # through asyncio's logger at exit; the stop itself is reported by us, in one line.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    # nbclient logs "Kernel died while waiting…" with no handler of its own, which Python
+    # prints to stderr; the CLI says it in its one line.
+    logging.getLogger("nbclient").setLevel(logging.CRITICAL)
+    # papermill's own notices ("Kernel died while waiting for execute reply.") would reach
+    # stderr through Python's last-resort handler: what happened is said in our one line.
+    papermill_log = logging.getLogger("papermill")
+    if not papermill_log.handlers:
+        papermill_log.addHandler(logging.NullHandler())
 
 
 def _drop_if_unreadable(output: Path) -> None:
@@ -122,7 +144,7 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def pinned_clock(wb) -> str | None:
+def pinned_clock(wb: Opened) -> str | None:
     """The ``now`` parameter of a run's notebook: the caller's instant when its clock is
     pinned (so the kernel reads the same time), else None (the kernel reads the system's)."""
     pinned = wb.clock.pinned

@@ -129,32 +129,12 @@ def serve(home, user: str, port: int, settings: ServeSettings | None = None, *,
     token = os.environ.get("WORKBENCH_SERVE_TOKEN") or secrets.token_urlsafe(24)
     data = offline_template(home.tmp_dir / "voila")
     config = private_config(home.tmp_dir / "voila" / f"config-{os.getpid()}", token, settings)
-    env = {**os.environ, "WORKBENCH_HOME": str(home.root), "WORKBENCH_USER": user,
-           "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data),
-                                                        os.environ.get("JUPYTER_PATH")])),
-           "JUPYTER_CONFIG_PATH": os.pathsep.join(filter(None, [
-               str(config), os.environ.get("JUPYTER_CONFIG_PATH")])),
-           "PYTHONUNBUFFERED": "1"}
-    env.pop("WORKBENCH_SERVE_TOKEN", None)  # kernels need no token
     log = home.tmp_dir / "voila" / f"voila-{os.getpid()}.log"
     (home.tmp_dir / "voila" / "voila.log").unlink(missing_ok=True)  # an older serve's, token and all
-    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as output:
-        # Its own session: Ctrl-C reaches us, and we stop Voilà (and its kernels) in order.
-        child = subprocess.Popen(command(port), env=env, cwd=str(DASHBOARDS),
-                                 stdout=output, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+    child = _start(port, _environment(home, user, data, config), log)
     keep_log = False
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _answers(port):
-            if child.poll() is not None:
-                raise WorkbenchError(f"Voilà stopped at start (exit {child.returncode}); its "
-                                     f"log: {log}")
-            if time.monotonic() > deadline:
-                raise WorkbenchError(f"Voilà did not answer on port {port} within "
-                                     f"{STARTUP_SECONDS} s; its log: {log}")
-            time.sleep(0.2)
+        _wait_until_answering(child, port, log)
         links = urls(port, token)
         say(f"Dashboards of {home.root} for {user} (Ctrl-C stops them):")
         for name, url in zip(names, links, strict=True):
@@ -173,6 +153,40 @@ def serve(home, user: str, port: int, settings: ServeSettings | None = None, *,
         shutil.rmtree(config, ignore_errors=True)
         if not keep_log:
             log.unlink(missing_ok=True)
+
+
+def _environment(home, user: str, data: Path, config: Path) -> dict[str, str]:
+    """Voilà's environment: the home and user its kernels open, our template and config."""
+    env = {**os.environ, "WORKBENCH_HOME": str(home.root), "WORKBENCH_USER": user,
+           "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data),
+                                                        os.environ.get("JUPYTER_PATH")])),
+           "JUPYTER_CONFIG_PATH": os.pathsep.join(filter(None, [
+               str(config), os.environ.get("JUPYTER_CONFIG_PATH")])),
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("WORKBENCH_SERVE_TOKEN", None)  # kernels need no token
+    return env
+
+
+def _start(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Voilà started in the background, its output into ``log`` (the owner's only)."""
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as output:
+        # Its own session: Ctrl-C reaches us, and we stop Voilà (and its kernels) in order.
+        return subprocess.Popen(command(port), env=env, cwd=str(DASHBOARDS),
+                                stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def _wait_until_answering(child: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not _answers(port):
+        if child.poll() is not None:
+            raise WorkbenchError(f"Voilà stopped at start (exit {child.returncode}); its "
+                                 f"log: {log}")
+        if time.monotonic() > deadline:
+            raise WorkbenchError(f"Voilà did not answer on port {port} within "
+                                 f"{STARTUP_SECONDS} s; its log: {log}")
+        time.sleep(0.2)
 
 
 def _answers(port: int) -> bool:

@@ -79,7 +79,8 @@ class EngineSettings(BaseModel):
     # them (docs/exports.md); a query that still runs out is redone under memory_limit.
     streaming_memory_limit: str = "300MB"
     threads: int | None = Field(None, ge=1)
-    # Which engine runs estimates, members, processing and exports (docs/scale.md).
+    # Which engine runs estimates, members, processing and exports (docs/scale.md): the kinds
+    # of the query layer's ENGINES, named here because the settings sit below that layer.
     kind: Literal["duckdb", "spark"] = "duckdb"
     # Spark: local[N], spark://host:7077, yarn, k8s://…, or a Spark Connect server sc://host:15002
     master: str = Field("local[2]", min_length=1)

@@ -52,7 +52,7 @@ def _recorded(snapshot: Snapshot, kind: str, column: str) -> Choices:
 def _range(engine: Engine, snapshot: Snapshot, day: Day, attribute: Attribute) -> Choices:
     from sqlglot import exp
 
-    features = features_query(engine.tables(snapshot), day, {attribute.name})
+    features = features_query(snapshot.tables(), day, {attribute.name})
     value = column(attribute.name)
     query = exp.select(exp.Min(this=value), exp.Max(this=value)).from_(
         exp.Subquery(this=features, alias=exp.to_identifier("f")))

@@ -393,7 +393,7 @@ class Audiences:
         from ..customers.features import Day
         from .compiler import Sources, compile_nested, compile_rules
 
-        sources = Sources(self._engine.tables(job.snapshot), Day(as_of, self._calendar.zone))
+        sources = Sources(job.snapshot.tables(), Day(as_of, self._calendar.zone))
         reads = references(rule.rule for rule in checked)
         if not reads:
             return compile_rules(checked, sources)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from ..home import Home
     from ..store.customers import CustomerDataRecords
+    from .features import Tables
 
 
 # A version superseded between reading the store and taking its lease: read the store again.
@@ -60,6 +61,20 @@ class Snapshot:
     def choices(self, kind: str, column: str) -> list | None:
         """The most frequent values of a column recorded at ingest (None: not recorded)."""
         return self.versions[kind].choices.get(column)
+
+    def tables(self) -> Tables:
+        """The snapshot's files as table expressions, for any engine (each reads a file table
+        from where it sees the file); an empty table for a kind never ingested."""
+        from ..query.sql import parquet
+        from .features import Tables
+
+        def source(kind: str) -> exp.Expression:
+            path = self.file(kind)
+            return empty_source(kind) if path is None else parquet(path)
+
+        return Tables(profiles=source("profiles"), transactions=source("transactions"),
+                      tags=source("tags"), appended=source("appended"),
+                      appended_columns=tuple(self.appended_types()))
 
 
 def empty_source(kind: str) -> exp.Select:

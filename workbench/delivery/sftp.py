@@ -219,14 +219,26 @@ def check_private_key(text: Secret, passphrase: Secret | None) -> str:
 
 
 def _load_private_key(text: Secret, passphrase: Secret | None) -> paramiko.PKey:
+    key = _decrypted(_private_key_text(text), passphrase.reveal().encode() if passphrase else None)
+    key_class = _ssh_key_class(key)
+    # Whatever the input format (PKCS#1, SEC1, PKCS#8, OpenSSH), paramiko reads the OpenSSH one;
+    # the unencrypted copy lives only in memory for this call.
+    plain = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                              serialization.NoEncryption()).decode()
+    try:
+        return key_class.from_private_key(io.StringIO(plain))
+    except Exception:  # noqa: BLE001
+        raise InvalidInput("private key cannot be used by the SSH client") from None
+
+
+def _private_key_text(text: Secret) -> str:
+    """The key's text, refused early when it is plainly something else (a public key, PuTTY)."""
     raw = text.reveal() if isinstance(text, Secret) else None
     if raw is None:
         raise InvalidInput("private key: must be given as a Secret")
     raw = raw.strip()
     if not raw:
         raise InvalidInput("private key is empty; give the PEM or OpenSSH private key text")
-    password = passphrase.reveal().encode() if passphrase else None
-    data = raw.encode("utf-8", "replace") + b"\n"
     if raw.startswith(("ssh-", "ecdsa-", "sk-")) or "PUBLIC KEY" in raw:
         raise InvalidInput("private key: this is a public key; give the private key (the file "
                            "without .pub)")
@@ -236,40 +248,40 @@ def _load_private_key(text: Secret, passphrase: Secret | None) -> paramiko.PKey:
     if "-----BEGIN" not in raw or "PRIVATE KEY-----" not in raw:
         raise InvalidInput("private key: not a PEM or OpenSSH private key (expected a "
                            "'-----BEGIN ... PRIVATE KEY-----' block)")
+    return raw
+
+
+def _decrypted(raw: str, password: bytes | None):
+    """The key read by cryptography (PEM or OpenSSH), decrypted with ``password``."""
+    data = raw.encode("utf-8", "replace") + b"\n"
     openssh = "BEGIN OPENSSH PRIVATE KEY" in raw
     loader = serialization.load_ssh_private_key if openssh else serialization.load_pem_private_key
     try:
-        key = loader(data, password=password)
+        return loader(data, password=password)
     except TypeError as exc:
         if "not encrypted" in str(exc):
             # Like ssh-keygen -y -P: a passphrase for a key that has none is not needed.
-            key = _load_plain(loader, data)
-        else:
-            raise InvalidInput("private key is encrypted; give its passphrase") from None
+            return _load_plain(loader, data)
+        raise InvalidInput("private key is encrypted; give its passphrase") from None
     except ValueError as exc:
         raise InvalidInput(_key_error(exc, password is not None)) from None
     except Exception:  # noqa: BLE001 - cryptography raises several kinds for damaged keys
         raise InvalidInput("private key cannot be read (damaged or truncated)") from None
+
+
+def _ssh_key_class(key) -> type[paramiko.PKey]:
+    """paramiko's class for the key's algorithm; only what SSH accepts."""
     if isinstance(key, rsa.RSAPrivateKey):
-        key_class = paramiko.RSAKey
-    elif isinstance(key, ed25519.Ed25519PrivateKey):
-        key_class = paramiko.Ed25519Key
-    elif isinstance(key, ec.EllipticCurvePrivateKey):
+        return paramiko.RSAKey
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return paramiko.Ed25519Key
+    if isinstance(key, ec.EllipticCurvePrivateKey):
         if key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
             raise InvalidInput(f"private key: ECDSA curve {key.curve.name} is not supported by "
                                "SSH; use nistp256, nistp384 or nistp521")
-        key_class = paramiko.ECDSAKey
-    else:
-        raise InvalidInput(f"private key: {_kind(key)} keys are not supported; use RSA, ECDSA "
-                           "or Ed25519")
-    # Whatever the input format (PKCS#1, SEC1, PKCS#8, OpenSSH), paramiko reads the OpenSSH one;
-    # the unencrypted copy lives only in memory for this call.
-    plain = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                              serialization.NoEncryption()).decode()
-    try:
-        return key_class.from_private_key(io.StringIO(plain))
-    except Exception:  # noqa: BLE001
-        raise InvalidInput("private key cannot be used by the SSH client") from None
+        return paramiko.ECDSAKey
+    raise InvalidInput(f"private key: {_kind(key)} keys are not supported; use RSA, ECDSA "
+                       "or Ed25519")
 
 
 def _load_plain(loader, data: bytes):

@@ -4,38 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from .. import notebooks
 from ..errors import Conflict, KernelDied, NotebookFailed, WorkbenchError
-from .states import Run, RunState
+from ..run_states import Run, RunState
 
 if TYPE_CHECKING:
-    from ..clock import Clock
-    from ..days import Calendar
-    from ..home import Home
-    from ..users import User
     from .runs import ExportRuns
 
 
-class Opened(Protocol):
-    """What a run needs of an opened workbench (``workbench.open``), named without importing
-    the app that wires it."""
+class Opened(notebooks.Opened, Protocol):
+    """What an export run needs of an opened workbench."""
 
-    home: Home
-    clock: Clock
-    calendar: Calendar
-    user: User
     export_runs: ExportRuns
 
 
 def run_export(wb: Opened, run_id: int) -> Run:
     """Execute ``notebooks/run_export.ipynb`` for a run (claimed inside); the run as it ended.
     A kernel that dies, or a stop, is recorded on the run when the run could not say so."""
-    from ..notebooks import execute, pinned_clock, run_path
-
-    output = run_path(wb.home.runs_dir / "exports", f"run-{run_id}", wb.calendar.now())
+    output = notebooks.run_path(wb.home.runs_dir / "exports", f"run-{run_id}", wb.calendar.now())
     parameters = {"home": str(wb.home.root), "run_id": run_id, "user": wb.user.name,
-                  "now": pinned_clock(wb), "run_notebook": str(output)}
+                  "now": notebooks.pinned_clock(wb), "run_notebook": str(output)}
     try:
-        execute("run_export", output, parameters, stream=False)
+        notebooks.execute("run_export", output, parameters, stream=False)
     except (NotebookFailed, KeyboardInterrupt) as exc:
         if isinstance(exc, NotebookFailed) and exc.error == "Conflict":
             # Another process holds the run: it is theirs to finish; touch nothing, and keep

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from ..errors import InvalidInput
-from .states import Run, RunState
+from ..run_states import Run, RunState
 
 PRODUCT = "Audience Workbench"
 _NONE = "—"

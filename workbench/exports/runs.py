@@ -25,10 +25,10 @@ from ..days import parse_day
 from ..delivery.upload import Staged, delivered, sweep, upload
 from ..errors import Busy, Conflict, NotFound, RenameUncertain, Stale, StoreError, Unrecorded, WorkbenchError
 from ..files import make_private, private_folder
+from ..run_states import Run, RunState
 from .files import render_file_name
 from .notify import run_message
 from .schedule import cancel_deadline
-from .states import Run, RunState
 
 if TYPE_CHECKING:
     from ..home import Home

@@ -413,7 +413,7 @@ class Exports:
                 "processed yet; an export delivers the members of its last processing")])
         membership = self._history.day(audience["id"], day)["membership"]
         with self._snapshots.pin() as snapshot, self._memberships.reading(membership) as table:
-            query, plan = rows_query(config, self._engine.tables(snapshot),
+            query, plan = rows_query(config, snapshot.tables(),
                                      Day(day, self._zone), table, audience["id"],
                                      PROFILE_FIELDS)
             yield audience, day, query, plan

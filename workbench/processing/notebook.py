@@ -3,29 +3,34 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from .. import notebooks
 from ..errors import Conflict, KernelDied, NotebookFailed, ProcessingFailed
 
 if TYPE_CHECKING:
-    from ..app import Workbench
+    from .run import Processing
 
 
-def run_processing(wb: Workbench, first: date, last: date, *, stream: bool = True) -> dict:
+class Opened(notebooks.Opened, Protocol):
+    """What a processing run needs of an opened workbench."""
+
+    processing: Processing
+
+
+def run_processing(wb: Opened, first: date, last: date, *, stream: bool = True) -> dict:
     """Execute ``notebooks/nightly_processing.ipynb`` for the days ``first`` to ``last``; the
     run as recorded (a killed kernel or a stop is recorded as interrupted, its files removed)."""
-    from ..notebooks import execute, pinned_clock, run_path
-
     wb.user.require("processing.run")
     label = str(first) if first == last else f"{first}_{last}"
-    output = run_path(wb.home.runs_dir / "processing", label, wb.calendar.now())
+    output = notebooks.run_path(wb.home.runs_dir / "processing", label, wb.calendar.now())
     one_day = first == last
-    parameters = {"home": str(wb.home.root), "user": wb.user.name, "now": pinned_clock(wb),
+    parameters = {"home": str(wb.home.root), "user": wb.user.name, "now": notebooks.pinned_clock(wb),
                   "as_of": str(first) if one_day else None,
                   "date_from": None if one_day else str(first),
                   "date_to": None if one_day else str(last), "run_notebook": str(output)}
     try:
-        execute("nightly_processing", output, parameters, stream=stream)
+        notebooks.execute("nightly_processing", output, parameters, stream=stream)
     except KeyboardInterrupt:
         # papermill shuts the kernel down on the way out; the run could not record its end.
         raise _interrupted(wb, output, "stopped by Ctrl-C or a stop signal") from None
@@ -40,19 +45,19 @@ def run_processing(wb: Workbench, first: date, last: date, *, stream: bool = Tru
     return {**_run_row(wb, output), "notebook": str(output)}
 
 
-def _interrupted(wb: Workbench, output, reason: str) -> Exception:
+def _interrupted(wb: Opened, output, reason: str) -> Exception:
     """Record the run of ``output`` as interrupted (its files removed) and say so."""
     run_id = wb.processing.recover(str(output), reason) or _run_of(wb, output)
     return ProcessingFailed(f"processing run #{run_id or '?'} interrupted: {reason}; the "
                             f"previous results are unchanged (audit notebook: {output})")
 
 
-def _run_of(wb: Workbench, output) -> int | None:
+def _run_of(wb: Opened, output) -> int | None:
     run = _run_row(wb, output)
     return run and run["id"]
 
 
-def _run_row(wb: Workbench, output) -> dict | None:
+def _run_row(wb: Opened, output) -> dict | None:
     """The run of an audit notebook (each run's notebook has a path of its own)."""
     return next((r for r in wb.processing.runs(limit=20) if r["notebook"] == str(output)),
                 None)

@@ -158,7 +158,7 @@ class Processing:
         started = time.perf_counter()
         active, failures = self._active_audiences(snapshot)
         buckets = self._buckets(snapshot)
-        tables = self._engine.tables(snapshot)
+        tables = snapshot.tables()
         previous = {a.id: self._records.previous_day(a.id, first) for a in active}
         history, snapshots, days = [], [], []
         total = (last - first).days + 1

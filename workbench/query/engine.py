@@ -6,7 +6,9 @@ values from every engine, and errors as one line without SQL.
 
 Engines sit behind a registry (``ENGINES``, as papermill's engines do), imported on first use,
 so that DuckDB users never load pyspark: ``open_engine`` builds the one ``[engine] kind``
-names. A new engine is a subclass of ``Engine`` in this package and one line in ``ENGINES``.
+names. A new engine is a subclass of ``Engine`` in this package, one line in ``ENGINES``, and
+its kind among those ``[engine] kind`` allows (settings.py, which refuses any other when the
+home is opened: the settings sit below this layer and do not import it).
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlglot import exp
 
-    from ..customers.features import Tables
-    from ..customers.snapshot import Snapshot
     from ..home import Home
     from ..settings import Settings
     from .csv import CsvOptions
@@ -60,20 +60,6 @@ class Engine:
     def description(self) -> str:
         """What runs the queries, for reports and audit notebooks."""
         return self.kind
-
-    def tables(self, snapshot: Snapshot) -> Tables:
-        """The snapshot's files as table expressions (an empty table for a kind never ingested)."""
-        from ..customers.features import Tables
-        from ..customers.snapshot import empty_source
-        from .sql import parquet
-
-        def source(kind: str) -> exp.Expression:
-            path = snapshot.file(kind)
-            return empty_source(kind) if path is None else parquet(path)
-
-        return Tables(profiles=source("profiles"), transactions=source("transactions"),
-                      tags=source("tags"), appended=source("appended"),
-                      appended_columns=tuple(snapshot.appended_types()))
 
     def rows(self, query: exp.Expression, parameters: dict | None = None) -> list[tuple]:
         raise NotImplementedError

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, exists, insert, literal, or_, select, update
 
 from ..errors import Conflict, NotFound
-from ..exports.states import ENDED, MOVES, RunState
+from ..run_states import ENDED, MOVES, RunState
 from . import Store
 from .schema import export_runs
 

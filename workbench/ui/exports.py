@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from ..errors import WorkbenchError
-from ..exports.states import RunState
 from ..freshness import sentence
+from ..run_states import RunState
 from .forms import DestinationForm, EncryptionForm
 from .style import DASH, badge, escape, number, stale_note
 from .widgets import Table, link

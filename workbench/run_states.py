@@ -1,4 +1,5 @@
-"""An export run: the states it moves through, who moves it, and the run as it is read (pure).
+"""An export run: the states it moves through, who moves it, and the run as it is read (pure:
+the standard library only, so the store, the export service and the UI share this one table).
 
 ::
 
