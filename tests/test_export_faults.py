@@ -127,7 +127,7 @@ def test_kill_9_of_the_cli_mid_upload_ends_the_run_once_and_sweeps_its_partial(w
                                                                                 clock):
     import psutil
 
-    from tests.test_export_freshness import mailing
+    from tests.test_mail import mailing
     from tests.test_mail import smtp_server
 
     export_id = export(wb, notify=["crm-ops@example.com"])

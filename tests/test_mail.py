@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 import socket
 import ssl
 import traceback
@@ -108,6 +109,22 @@ def smtp_server(**options):
         yield handler, port
     finally:
         controller.stop()
+
+
+@contextmanager
+def mailing(wb, port: int):
+    """The home's [smtp] settings point at 127.0.0.1:``port`` without STARTTLS (as every
+    process reads them: workbench.toml); the workbench reopened to read them."""
+    import workbench
+    from tests.conftest import ADMIN
+
+    head, section = wb.home.settings_file.read_text().split("\n[smtp]\n", 1)
+    section, rest = section.split("\n[", 1)
+    for key, value in {"host": '"127.0.0.1"', "port": port, "starttls": "false"}.items():
+        section = re.sub(rf"^{key} = .*$", f"{key} = {value}", section, count=1, flags=re.M)
+    wb.home.settings_file.write_text(f"{head}\n[smtp]\n{section}\n[{rest}")
+    with workbench.open(wb.home.root, user=ADMIN) as reopened:
+        yield reopened
 
 
 @pytest.fixture(scope="module")
