@@ -127,8 +127,7 @@ def test_kill_9_of_the_cli_mid_upload_ends_the_run_once_and_sweeps_its_partial(w
                                                                                 clock):
     import psutil
 
-    from tests.test_mail import mailing
-    from tests.test_mail import smtp_server
+    from tests.test_mail import mailing, smtp_server
 
     export_id = export(wb, notify=["crm-ops@example.com"])
     run_id = wb.export_runs.create(export_id).id

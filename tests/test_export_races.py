@@ -107,8 +107,7 @@ def test_a_file_renamed_whose_result_was_never_recorded_is_found_and_never_sent_
     finds the file on the server, records the run Complete and sends the e-mail once."""
     from datetime import datetime
 
-    from tests.test_mail import mailing
-    from tests.test_mail import smtp_server
+    from tests.test_mail import mailing, smtp_server
     from tests.test_scheduler import BERLIN
 
     monkeypatch.setattr("workbench.exports.runs.time.sleep", lambda _s: None)
