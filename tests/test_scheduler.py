@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.adapters import workbench_with
 from tests.conftest import add_partner
+from workbench.query.duckdb import DuckDBEngine
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -73,8 +75,7 @@ def test_paused_and_canceled_exports_make_no_runs(wb, clock):
 
 
 def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, server, clock):
-    from tests.test_mail import smtp_server
-    from workbench.settings import SmtpSettings
+    from tests.test_mail import mailing, smtp_server
 
     daily(wb, notify=["crm-ops@example.com"])
     destination = wb.destinations.get("partner")
@@ -87,9 +88,7 @@ def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, se
     wb.export_runs.plan(now)
     [run_id] = wb.export_runs.due(now)
     waits = []
-    with smtp_server() as (inbox, port):
-        wb.export_runs._smtp = SmtpSettings.model_validate(
-            {"host": "127.0.0.1", "port": port, "starttls": False})
+    with smtp_server() as (inbox, port), mailing(wb, port) as wb:
         while True:
             run = wb.export_runs.execute(run_id)
             if run.state != "scheduled":
@@ -109,21 +108,20 @@ def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, se
         assert server.password not in inbox.received[0].original_content.decode()
 
 
-def test_a_run_stopped_mid_delivery_ends_failed_and_says_so_by_email(wb, server):
-    from tests.test_mail import smtp_server
-    from workbench.settings import SmtpSettings
-
-    run_id = wb.export_runs.create(daily(wb, notify=["crm-ops@example.com"])).id
-
-    def stopped(*args, **kwargs):  # Ctrl-C while the rows are written
+class StoppedWhileWriting(DuckDBEngine):
+    def write_csv(self, *args, **kwargs):  # Ctrl-C while the rows are written
         raise KeyboardInterrupt
 
-    wb.export_runs._exports.write_csv = stopped
+
+def test_a_run_stopped_mid_delivery_ends_failed_and_says_so_by_email(wb, server):
+    from tests.test_mail import mail_to, smtp_server
+
+    run_id = wb.export_runs.create(daily(wb, notify=["crm-ops@example.com"])).id
     with smtp_server() as (inbox, port):
-        wb.export_runs._smtp = SmtpSettings.model_validate(
-            {"host": "127.0.0.1", "port": port, "starttls": False})
-        with pytest.raises(KeyboardInterrupt):
-            wb.export_runs.execute(run_id)
+        mail_to(wb, port)
+        with workbench_with(wb.home.root, engine=StoppedWhileWriting) as stopping, \
+                pytest.raises(KeyboardInterrupt):
+            stopping.export_runs.execute(run_id)
         run = wb.export_runs.get(run_id)
         assert run.state == "failed" and run.error.startswith("interrupted")
         assert len(inbox.received) == 1 and "failed" in inbox.parsed(0)["Subject"]
