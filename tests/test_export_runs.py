@@ -67,13 +67,14 @@ def test_an_encrypted_run_decrypts_with_each_key(wb, server, tmp_path, keys):  #
             == plain.read_bytes()
 
 
-def test_a_key_gpg_refuses_at_run_time_fails_the_run_and_sends_nothing(wb, server,
+def test_a_key_gpg_refuses_at_run_time_fails_the_run_and_sends_nothing(wb, server, clock,
                                                                        keys):  # noqa: F811
-    wb.encryptions.add({"name": "pgp", "keys": [keys.alice.armored]})
+    # The key expired since it was saved (in 2020, when it was valid): gpg refuses it while
+    # the upload already streams.
+    clock.set(datetime(2020, 6, 1, tzinfo=UTC))
+    wb.encryptions.add({"name": "pgp", "keys": [keys.alice.armored, keys.old.armored]})
+    clock.set(NOW)
     export_id = export(wb, encryption="pgp")
-    # The key expired since it was saved: gpg refuses it while the upload already streams.
-    wb.export_runs._encryptions.armored_keys = lambda name: [keys.alice.armored,
-                                                             keys.old.armored]
     run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
     assert run.state == "failed" and "has expired" in run.error
     assert list(server.writable.iterdir()) == []
