@@ -18,6 +18,7 @@ from tests.test_cli import run as cli
 from tests.test_mail import mailing, smtp_server
 from workbench.errors import InvalidExport, Stale
 from workbench.exports.models import ExportConfig
+from workbench.store.runs import RunRecords
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -58,7 +59,7 @@ def test_a_stale_scheduled_run_fails_saying_why_delivers_nothing_and_mails(wb, s
         # A failure like any other: retried while its window lasts (processing may come).
         while (run := wb.export_runs.execute(run_id)).state == "scheduled":
             assert "stale" in run.error and inbox.received == []
-            clock.set(wb.export_runs._records.get(run_id)["next_attempt_at"])
+            clock.set(RunRecords(wb.store).get(run_id)["next_attempt_at"])
         assert run.attempts == 5 and run.state == "failed" and run.error == (
             "stale: audience 1 (Women) is processed through 2026-03-10, 2 days before "
             "2026-03-12 (max_staleness_days is 1); nothing was delivered: run processing "

@@ -15,6 +15,7 @@ import pytest
 from tests.adapters import workbench_with
 from tests.conftest import add_partner
 from workbench.query.duckdb import DuckDBEngine
+from workbench.store.runs import RunRecords
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -94,7 +95,7 @@ def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, se
             if run.state != "scheduled":
                 break
             assert inbox.received == []  # a retry is not an ending: no e-mail yet
-            retry = wb.export_runs._records.get(run_id)["next_attempt_at"]
+            retry = RunRecords(wb.store).get(run_id)["next_attempt_at"]
             waits.append(round((retry - now).total_seconds() / 60))
             assert wb.export_runs.due(now) == [] and \
                 run.error.startswith(f"attempt {run.attempts}")
@@ -134,7 +135,7 @@ def test_a_run_left_in_progress_by_a_crash_is_taken_over(wb, server, clock):
     clock.set(now)
     wb.export_runs.plan(now)
     [run_id] = wb.export_runs.due(now)
-    records = wb.export_runs._records
+    records = RunRecords(wb.store)
     # An attempt claimed it 15 minutes ago and its process died: no heartbeat since.
     assert records.claim(run_id, lease=timedelta(minutes=3), now=now - timedelta(minutes=15))
     assert wb.export_runs.due(now) == [run_id]  # its lease ran out
@@ -145,7 +146,7 @@ def test_a_run_left_in_progress_by_a_crash_is_taken_over(wb, server, clock):
 
 def test_a_crashed_run_started_by_hand_or_out_of_its_window_is_failed_not_redone(wb, server, clock):
     run_id = wb.export_runs.create(daily(wb)).id
-    records = wb.export_runs._records
+    records = RunRecords(wb.store)
     assert records.claim(run_id, lease=timedelta(minutes=3),
                          now=clock.now() - timedelta(hours=1))
     run = wb.export_runs.execute(run_id)
@@ -168,7 +169,7 @@ def test_a_canceled_export_delivers_nothing_more(wb, server, clock):
 def test_two_schedulers_at_the_same_moment_deliver_once(wb, server, clock):
     export_id = daily(wb)
     # A run planned a minute ago (as a tick would have), due now for both schedulers.
-    records = wb.export_runs._records
+    records = RunRecords(wb.store)
     records.create_scheduled(export_id, [(clock.now() - timedelta(minutes=1), None)], "ada")
     [run_id] = [r["id"] for r in records.list(export_id)]
     # Keep the nightly processing out of this tick: its time is not reached.
