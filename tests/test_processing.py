@@ -11,7 +11,6 @@ import pytest
 from sqlglot import exp
 
 import workbench
-from tests.adapters import workbench_with
 from tests.audience_data import D, load
 from workbench.errors import Conflict, PermissionDenied, ProcessingFailed
 from workbench.memberships import Memberships
@@ -258,7 +257,8 @@ def test_replaced_files_are_collected_while_the_lock_is_held(loaded):
                     held.append(True)
             super().collect_garbage(kept)
 
-    with workbench_with(wb.home.root, memberships=Watched) as watched:
+    with workbench.open(wb.home.root, user="ada") as watched:
+        watched.memberships = Watched(watched.home, watched.engine)
         watched.processing.run(D)
     assert held == [True]
 
@@ -341,7 +341,8 @@ def test_one_failing_audience_does_not_stop_the_others(loaded):
         conn.execute(text("UPDATE audiences SET definition = :d WHERE id = :i"), {
             "d": '{"name": "Broken", "rules": [{"attribute": "appended.gone", "op": "gt", '
                  '"value": 10}]}', "i": broken})
-    with workbench_with(wb.home.root, engine=FailingOnBoston) as failing:
+    with workbench.open(wb.home.root, user="ada") as failing:
+        failing.engine = FailingOnBoston(failing.home, failing.settings)
         report = failing.processing.run(D)
     assert report.partial and set(report.failures) == {broken, exploding, user}
     assert report.days[0].sizes == {women: 3, buyers: 2}

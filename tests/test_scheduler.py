@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.adapters import workbench_with
-from tests.conftest import add_partner
+import workbench
+from tests.conftest import ADMIN, add_partner
 from workbench.query.duckdb import DuckDBEngine
 from workbench.store.runs import RunRecords
 
@@ -120,9 +120,10 @@ def test_a_run_stopped_mid_delivery_ends_failed_and_says_so_by_email(wb, server)
     run_id = wb.export_runs.create(daily(wb, notify=["crm-ops@example.com"])).id
     with smtp_server() as (inbox, port):
         mail_to(wb, port)
-        with workbench_with(wb.home.root, engine=StoppedWhileWriting) as stopping, \
-                pytest.raises(KeyboardInterrupt):
-            stopping.export_runs.execute(run_id)
+        with workbench.open(wb.home.root, user=ADMIN) as stopping:
+            stopping.engine = StoppedWhileWriting(stopping.home, stopping.settings)
+            with pytest.raises(KeyboardInterrupt):
+                stopping.export_runs.execute(run_id)
         run = wb.export_runs.get(run_id)
         assert run.state == "failed" and run.error.startswith("interrupted")
         assert len(inbox.received) == 1 and "failed" in inbox.parsed(0)["Subject"]
