@@ -23,6 +23,7 @@ from tests.conftest import women_export as export
 from tests.sshd import skip_reason
 from tests.test_cli import run as cli
 from workbench.errors import SftpError
+from workbench.store.runs import RunRecords
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 WORKBENCH = str(Path(sys.executable).with_name("workbench"))
@@ -127,8 +128,7 @@ def test_kill_9_of_the_cli_mid_upload_ends_the_run_once_and_sweeps_its_partial(w
                                                                                 clock):
     import psutil
 
-    from tests.test_export_freshness import mailing
-    from tests.test_mail import smtp_server
+    from tests.test_mail import mailing, smtp_server
 
     export_id = export(wb, notify=["crm-ops@example.com"])
     run_id = wb.export_runs.create(export_id).id
@@ -139,7 +139,7 @@ def test_kill_9_of_the_cli_mid_upload_ends_the_run_once_and_sweeps_its_partial(w
     env = {**os.environ, "WORKBENCH_HOME": str(wb.home.root), "WORKBENCH_USER": "ada"}
     runner = subprocess.Popen([sys.executable, "-c", script], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: wb.export_runs._records.get(run_id)["partial"])  # the upload began
+    wait_until(lambda: RunRecords(wb.store).get(run_id)["partial"])  # the upload began
     kernels = [p for p in psutil.Process(runner.pid).children(recursive=True)]
     assert kernels, "the run's kernel"
     runner.send_signal(signal.SIGKILL)
@@ -160,10 +160,10 @@ def test_kill_9_of_the_cli_mid_upload_ends_the_run_once_and_sweeps_its_partial(w
         run = again.export_runs.get(run_id)
         assert run.state == "failed" and "a run started by hand is one attempt" in run.error
         assert run.attempts == 2
-        assert leftovers(server) == [] and again.export_runs._records.get(run_id)[
+        assert leftovers(server) == [] and RunRecords(again.store).get(run_id)[
             "partial"] is None
         assert len(inbox.received) == 1 and "failed" in inbox.parsed(0)["Subject"]
-        notebook = Path(again.export_runs._records.get(run_id)["notebook"])
+        notebook = Path(RunRecords(again.store).get(run_id)["notebook"])
     # The takeover's notebook is the run's audit record of how it ended.
     assert notebook.is_file() and "one attempt" in notebook.read_text()
     for process in psutil.process_iter(["username"]):  # the server's session still waiting
@@ -265,7 +265,7 @@ def test_a_complete_run_shows_no_error_of_an_earlier_attempt(wb, server, clock):
                                        "username": server.user, "password": server.password,
                                        "host_key": server.host_key_line()},
                            version=add_partner_back.version)
-    clock.set(wb.export_runs._records.get(run_id)["next_attempt_at"])
+    clock.set(RunRecords(wb.store).get(run_id)["next_attempt_at"])
     run = wb.export_runs.execute(run_id)
     assert run.state == "complete" and run.attempts == 2 and run.error is None
     history = cli("export", "history", home=wb.home.root).stdout
@@ -291,7 +291,7 @@ def test_a_run_that_did_not_complete_is_said_in_one_line_with_its_state_once(wb,
 def test_the_time_a_run_was_recorded_uses_the_workbench_clock(wb, server, clock):
     run = wb.export_runs.execute(wb.export_runs.create(export(wb)).id)
     assert run.scheduled_for == clock.now()
-    assert wb.export_runs._records.get(run.id)["finished_at"] == clock.now()
+    assert RunRecords(wb.store).get(run.id)["finished_at"] == clock.now()
     assert timedelta(0) == run.scheduled_for - clock.now()
 
 
@@ -306,14 +306,14 @@ def test_sigterm_to_export_run_mid_upload_ends_the_run_and_removes_its_partial(w
     env = {**os.environ, "WORKBENCH_HOME": str(wb.home.root), "WORKBENCH_USER": "ada"}
     runner = subprocess.Popen([WORKBENCH, "export", "run", str(export_id)], env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_until(lambda: wb.export_runs._records.get(1)["partial"] if wb.export_runs.history()
+    wait_until(lambda: RunRecords(wb.store).get(1)["partial"] if wb.export_runs.history()
                else None)
     runner.send_signal(signal.SIGTERM)
     _, err = runner.communicate(timeout=120)
     assert runner.returncode == 1 and err.count("\n") == 1, err
     assert err.startswith("workbench: stopped: export run #1 failed: interrupted")
     run = wb.export_runs.get(1)
-    assert run.state == "failed" and wb.export_runs._records.get(1)["partial"] is None
+    assert run.state == "failed" and RunRecords(wb.store).get(1)["partial"] is None
     assert not fifo.exists() and leftovers(server) == []
     for process in psutil.process_iter(["username"]):  # the server's session still waiting
         if process.info["username"] == server.user:

@@ -6,20 +6,19 @@ before it runs that night's exports."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-import workbench
 from tests.audience_data import D
-from tests.conftest import ADMIN, add_partner
+from tests.conftest import add_partner
 from tests.sshd import skip_reason
 from tests.test_cli import run as cli
-from tests.test_mail import smtp_server
+from tests.test_mail import mailing, smtp_server
 from workbench.errors import InvalidExport, Stale
 from workbench.exports.models import ExportConfig
+from workbench.store.runs import RunRecords
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -34,18 +33,6 @@ CONFIG = {"name": "Women daily", "audience": 1, "file_name": "women_{run}.csv",
 def wb(women, server):
     add_partner(women, server)
     return women
-
-
-@contextmanager
-def mailing(wb, port: int):
-    """The home's [smtp] settings point at the test's SMTP server (as every process reads
-    them); the workbench reopened to read them."""
-    text = wb.home.settings_file.read_text().replace(
-        'host = ""\nport = 587', f'host = "127.0.0.1"\nport = {port}').replace(
-        "starttls = true", "starttls = false")
-    wb.home.settings_file.write_text(text)
-    with workbench.open(wb.home.root, user=ADMIN) as reopened:
-        yield reopened
 
 
 @pytest.mark.parametrize(("value", "said"), [
@@ -72,7 +59,7 @@ def test_a_stale_scheduled_run_fails_saying_why_delivers_nothing_and_mails(wb, s
         # A failure like any other: retried while its window lasts (processing may come).
         while (run := wb.export_runs.execute(run_id)).state == "scheduled":
             assert "stale" in run.error and inbox.received == []
-            clock.set(wb.export_runs._records.get(run_id)["next_attempt_at"])
+            clock.set(RunRecords(wb.store).get(run_id)["next_attempt_at"])
         assert run.attempts == 5 and run.state == "failed" and run.error == (
             "stale: audience 1 (Women) is processed through 2026-03-10, 2 days before "
             "2026-03-12 (max_staleness_days is 1); nothing was delivered: run processing "

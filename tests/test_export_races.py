@@ -20,6 +20,8 @@ from tests.conftest import ADMIN
 from tests.conftest import women_export as export
 from tests.sshd import skip_reason
 from workbench.errors import Busy, Conflict
+from workbench.exports.runs import ExportRuns
+from workbench.store.runs import RunRecords
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 WORKBENCH = str(Path(sys.executable).with_name("workbench"))
@@ -74,27 +76,30 @@ def test_the_store_makes_one_run_of_many_run_now_at_once(wb):
     assert all(f"has run #{made[0]} scheduled; wait for it to end" in r for r in refused)
 
 
-def busy_when_complete(wb, times: int) -> list[int]:
-    """The store refuses the first ``times`` attempts to record a run Complete (as a store
-    held by another process refuses: ``Busy``); returns the list of refusals made."""
-    records, made = wb.export_runs._records, []
-    finish = records.finish_attempt
+def busy_when_complete(wb, times: int) -> tuple[ExportRuns, list[int]]:
+    """``wb``'s export runs on a store that refuses the first ``times`` attempts to record a
+    run Complete (as a store held by another process refuses: ``Busy``); and the list of
+    refusals made."""
+    made = []
 
-    def refusing(run_id, attempt, move, **values):
-        if move == "complete" and len(made) < times:
-            made.append(attempt)
-            raise Busy("the metadata store is busy (another process holds its write lock "
-                       "longer than 30 s); try again")
-        return finish(run_id, attempt, move, **values)
+    class BusyWhenComplete(RunRecords):
+        def finish_attempt(self, run_id, attempt, move, **values):
+            if move == "complete" and len(made) < times:
+                made.append(attempt)
+                raise Busy("the metadata store is busy (another process holds its write lock "
+                           "longer than 30 s); try again")
+            return super().finish_attempt(run_id, attempt, move, **values)
 
-    records.finish_attempt = refusing
-    return made
+    runs = ExportRuns(records=BusyWhenComplete(wb.store), exports=wb.exports,
+                      destinations=wb.destinations, encryptions=wb.encryptions, home=wb.home,
+                      user=wb.user, now=wb.calendar.now, smtp=wb.settings.smtp)
+    return runs, made
 
 
 def test_a_busy_store_after_the_rename_is_waited_for(wb, server, monkeypatch):
     monkeypatch.setattr("workbench.exports.runs.time.sleep", lambda _s: None)
-    refusals = busy_when_complete(wb, times=3)
-    run = wb.export_runs.execute(wb.export_runs.create(export(wb)).id)
+    runs, refusals = busy_when_complete(wb, times=3)
+    run = runs.execute(runs.create(export(wb)).id)
     assert refusals == [1, 1, 1] and run.state == "complete" and run.attempts == 1
     assert [p.name for p in server.writable.iterdir()] == [run.file_name]
 
@@ -107,8 +112,7 @@ def test_a_file_renamed_whose_result_was_never_recorded_is_found_and_never_sent_
     finds the file on the server, records the run Complete and sends the e-mail once."""
     from datetime import datetime
 
-    from tests.test_export_freshness import mailing
-    from tests.test_mail import smtp_server
+    from tests.test_mail import mailing, smtp_server
     from tests.test_scheduler import BERLIN
 
     monkeypatch.setattr("workbench.exports.runs.time.sleep", lambda _s: None)
@@ -126,8 +130,8 @@ def test_a_file_renamed_whose_result_was_never_recorded_is_found_and_never_sent_
             [run_id] = wb.export_runs.due(now)
         else:
             run_id = wb.export_runs.create(export_id).id
-        busy_when_complete(wb, times=1000)
-        run = wb.export_runs.execute(run_id)
+        runs, _ = busy_when_complete(wb, times=1000)
+        run = runs.execute(run_id)
         assert run.state == "in_progress" and "reached the server as women_" in run.error
         [delivered] = server.writable.iterdir()
         assert inbox.received == []

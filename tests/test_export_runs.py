@@ -67,13 +67,14 @@ def test_an_encrypted_run_decrypts_with_each_key(wb, server, tmp_path, keys):  #
             == plain.read_bytes()
 
 
-def test_a_key_gpg_refuses_at_run_time_fails_the_run_and_sends_nothing(wb, server,
+def test_a_key_gpg_refuses_at_run_time_fails_the_run_and_sends_nothing(wb, server, clock,
                                                                        keys):  # noqa: F811
-    wb.encryptions.add({"name": "pgp", "keys": [keys.alice.armored]})
+    # The key expired since it was saved (in 2020, when it was valid): gpg refuses it while
+    # the upload already streams.
+    clock.set(datetime(2020, 6, 1, tzinfo=UTC))
+    wb.encryptions.add({"name": "pgp", "keys": [keys.alice.armored, keys.old.armored]})
+    clock.set(NOW)
     export_id = export(wb, encryption="pgp")
-    # The key expired since it was saved: gpg refuses it while the upload already streams.
-    wb.export_runs._encryptions.armored_keys = lambda name: [keys.alice.armored,
-                                                             keys.old.armored]
     run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
     assert run.state == "failed" and "has expired" in run.error
     assert list(server.writable.iterdir()) == []
@@ -125,14 +126,11 @@ def test_the_cli_runs_it_through_papermill_and_keeps_no_secret(wb, server):
 
 
 def test_each_run_that_ends_sends_one_email_and_a_failed_email_never_fails_it(wb, server):
-    from tests.test_mail import smtp_server
-    from workbench.settings import SmtpSettings
+    from tests.test_mail import mailing, smtp_server
 
     export_id = export(wb, notify=["crm-ops@example.com"])
-    with smtp_server() as (inbox, port):
-        wb.export_runs._smtp = SmtpSettings.model_validate(
-            {"host": "127.0.0.1", "port": port, "from": "wb@example.com", "starttls": False})
-        run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
+    with smtp_server() as (inbox, port), mailing(wb, port) as mailed:
+        run = mailed.export_runs.execute(mailed.export_runs.create(export_id).id)
         assert run.state == "complete" and run.details["notification"] == \
             "sent to 1 recipient(s)"
         message = inbox.parsed(0)
@@ -141,6 +139,6 @@ def test_each_run_that_ends_sends_one_email_and_a_failed_email_never_fails_it(wb
         body = message.get_content()
         assert run.file_name in body and server.password not in body
         assert server.password not in inbox.received[0].original_content.decode()
-    wb.export_runs._smtp = SmtpSettings.model_validate({"host": "127.0.0.1", "port": 1})
-    later = wb.export_runs.execute(wb.export_runs.create(export_id).id)
+    with mailing(wb, 1) as mailed:  # nothing listens on port 1
+        later = mailed.export_runs.execute(mailed.export_runs.create(export_id).id)
     assert later.state == "complete" and later.details["notification"].startswith("not sent:")

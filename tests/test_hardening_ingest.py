@@ -228,35 +228,54 @@ def test_files_left_by_a_killed_sample_are_removed_by_the_next(wb):
     assert not (wb.home.tmp_dir / "sample").exists()
 
 
-KILL_AFTER_WRITING = """
-import os, signal, sys
-import workbench
-import workbench.customers.ingest as ingest
-
-def killed(*args, **kwargs):  # the version file is written, not yet recorded
-    os.kill(os.getpid(), signal.SIGKILL)
-
-ingest._describe_version = killed
-with workbench.open(sys.argv[1], user="ada") as wb:
-    wb.customers.ingest("profiles", sys.argv[2])
-"""
-
-
 def test_an_ingest_killed_before_it_records_its_version_leaves_nothing_behind(wb, write_csv):
+    import sqlite3
+
     wb.customers.ingest("profiles", write_csv("a.csv", ["customer_id"], ["C1"]))
     before = version_files(wb, "profiles")
     path = write_csv("b.csv", ["customer_id"], ["C2"])
-    done = subprocess.run([sys.executable, "-c", KILL_AFTER_WRITING, str(wb.home.root), str(path)],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == -signal.SIGKILL
+    env = {**os.environ, "WORKBENCH_HOME": str(wb.home.root), "WORKBENCH_USER": "ada"}
+    # Another process holds the store's write lock: the ingest writes its version file, ends
+    # its work (its scratch folder removed), waits to record the version, and is killed there.
+    # (A scratch folder left by a kill mid-way: the tests above and below.)
+    holder = sqlite3.connect(wb.home.store_file, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    ingesting = subprocess.Popen([sys.executable, "-m", "workbench", "ingest", "profiles",
+                                  str(path)], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+    try:
+        written = wait_for_a_new_version(wb, "profiles", before, ingesting)
+    finally:
+        os.kill(ingesting.pid, signal.SIGKILL)
+        ingesting.communicate(timeout=60)
+        holder.rollback()
+        holder.close()
+    assert written is not None, "the ingest never wrote its version"
+    assert ingesting.returncode == -signal.SIGKILL
     assert len(version_files(wb, "profiles")) == len(before) + 1  # an unrecorded version
-    assert (wb.home.tmp_dir / "ingest-profiles").exists()
     assert [r["customer_id"] for r in stored(wb, "profiles")] == ["C1"]
     wb.customers.ingest("profiles", path)
     with wb.snapshot() as snapshot:
         assert version_files(wb, "profiles") == [snapshot.file("profiles").name]
     assert not (wb.home.tmp_dir / "ingest-profiles").exists()
     assert [r["customer_id"] for r in stored(wb, "profiles")] == ["C1", "C2"]
+
+
+def wait_for_a_new_version(wb, kind: str, before: list[str], ingesting) -> str | None:
+    """The name of the version file ``ingesting`` wrote, once it is whole (its Parquet footer
+    reads) and the ingest's work is over (its scratch folder removed): it is recording the
+    version. None if the process ended first."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and ingesting.poll() is None:
+        for name in set(version_files(wb, kind)) - set(before):
+            try:
+                pq.read_metadata(wb.home.customers_dir / kind / name)
+            except (OSError, pa.ArrowInvalid):
+                continue  # still being written
+            if not (wb.home.tmp_dir / f"ingest-{kind}").exists():
+                return name
+        time.sleep(0.01)
+    return None
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 import socket
 import ssl
 import traceback
@@ -108,6 +109,28 @@ def smtp_server(**options):
         yield handler, port
     finally:
         controller.stop()
+
+
+def mail_to(wb, port: int) -> None:
+    """The home's [smtp] settings point at 127.0.0.1:``port`` without STARTTLS, as every
+    process reads them (workbench.toml); a workbench opened after this mails there."""
+    head, section = wb.home.settings_file.read_text().split("\n[smtp]\n", 1)
+    section, rest = section.split("\n[", 1)
+    for key, value in {"host": '"127.0.0.1"', "port": port, "starttls": "false"}.items():
+        section = re.sub(rf"^{key} = .*$", f"{key} = {value}", section, count=1, flags=re.M)
+    wb.home.settings_file.write_text(f"{head}\n[smtp]\n{section}\n[{rest}")
+
+
+@contextmanager
+def mailing(wb, port: int):
+    """``wb``'s home mails to 127.0.0.1:``port`` (``mail_to``); the workbench reopened to read
+    its settings."""
+    import workbench
+    from tests.conftest import ADMIN
+
+    mail_to(wb, port)
+    with workbench.open(wb.home.root, user=ADMIN) as reopened:
+        yield reopened
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 from datetime import timedelta
 
 import pytest
+from sqlglot import exp
 
 import workbench
 from tests.audience_data import D, load
 from workbench.errors import Conflict, PermissionDenied, ProcessingFailed
+from workbench.memberships import Memberships
+from workbench.query.duckdb import DuckDBEngine
 
 WOMEN = {"name": "Women", "rules": [{"attribute": "gender", "op": "in", "value": ["female"]}]}
 BUYERS = {"name": "Recent buyers", "rules": [
@@ -143,17 +147,16 @@ def test_custom_composition_attributes_from_settings(home, write_csv):
         "bronze": 0, "gold": 1, "platinum": 1, "silver": 0, "unknown": 1}
 
 
-def test_a_failed_run_leaves_previous_results_and_is_visible(loaded, monkeypatch):
+def test_a_failed_run_leaves_previous_results_and_is_visible(loaded):
     wb, (women, _) = loaded
     wb.processing.run(D)
     before = (wb.processing.history(women), wb.processing.composition(women))
 
-    def broken(*args, **kwargs):
+    def broken(*args):  # the caller's progress report fails once the first day is written
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("workbench.processing.day._composition", broken)
     with pytest.raises(ProcessingFailed, match="disk on fire; the previous results are unchanged"):
-        wb.processing.run(date_from=D, date_to=D + timedelta(days=1))
+        wb.processing.run(date_from=D, date_to=D + timedelta(days=1), progress=broken)
     assert wb.processing.history(women).equals(before[0])
     assert wb.processing.composition(women).equals(before[1])
     assert wb.audiences.get(women).last_processed_on == D
@@ -161,7 +164,6 @@ def test_a_failed_run_leaves_previous_results_and_is_visible(loaded, monkeypatch
     assert failed["status"] == "failed" and "disk on fire" in failed["error"]
     assert "failed: RuntimeError: disk on fire" in wb.audiences.get(women).processing_error
     assert len(list((wb.home.results_dir / "membership").rglob("*.parquet"))) == 1
-    monkeypatch.undo()
     wb.processing.run(D)
     assert wb.audiences.get(women).processing_error is None
 
@@ -224,37 +226,40 @@ def test_workbench_process_refuses_bad_ranges(loaded):
     assert done.returncode == 2 and "needs both --from and --to" in done.stderr
 
 
-def test_a_failure_before_the_commit_leaves_no_trace(loaded, monkeypatch):
+def test_a_failure_before_the_commit_leaves_no_trace(loaded, tmp_path):
     wb, (women, _) = loaded
     wb.processing.run(D)
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("lost the disk")
-
-    # The last step before the commit: corrections of the following day's changes.
-    monkeypatch.setattr(wb.processing, "_following_days", broken)
-    with pytest.raises(ProcessingFailed, match="lost the disk"):
-        wb.processing.run(D - timedelta(days=1))
+    # The last step before the commit, corrections of the following day's changes, reads D's
+    # membership file: the disk holding it is lost while D - 1 is processed.
+    [following] = (wb.home.results_dir / "membership").rglob("*.parquet")
+    lost = following.rename(tmp_path / following.name)
+    try:
+        with pytest.raises(ProcessingFailed, match=re.escape(str(following))):
+            wb.processing.run(D - timedelta(days=1))
+    finally:
+        following.parent.mkdir(exist_ok=True)  # an empty day folder is collected
+        lost.rename(following)
     assert list(wb.processing.history(women)["day"]) == [D]
     assert len(wb.audiences.members(women)) == 3  # its membership file is still there
 
 
-def test_replaced_files_are_collected_while_the_lock_is_held(loaded, monkeypatch):
+def test_replaced_files_are_collected_while_the_lock_is_held(loaded):
     wb, _ = loaded
-    collect = wb.processing._collect_garbage
     held = []
 
-    def check_lock():
-        with open(wb.home.root / ".processing.lock", "a+") as other:
-            try:
-                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                held.append(False)
-            except BlockingIOError:
-                held.append(True)
-        collect()
+    class Watched(Memberships):
+        def collect_garbage(self, kept: set[str]) -> None:
+            with open(wb.home.root / ".processing.lock", "a+") as other:
+                try:
+                    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held.append(False)
+                except BlockingIOError:
+                    held.append(True)
+            super().collect_garbage(kept)
 
-    monkeypatch.setattr(wb.processing, "_collect_garbage", check_lock)
-    wb.processing.run(D)
+    with workbench.open(wb.home.root, user="ada") as watched:
+        watched.memberships = Watched(watched.home, watched.engine)
+        watched.processing.run(D)
     assert held == [True]
 
 
@@ -299,13 +304,27 @@ def test_a_killed_kernel_is_recorded_as_interrupted_and_its_files_removed(loaded
     assert "interrupted" in wb.audiences.get(women).processing_error
 
 
-def test_one_failing_audience_does_not_stop_the_others(loaded, monkeypatch):
+class FailingOnBoston(DuckDBEngine):
+    """DuckDB, where a test of home_city = 'Boston' fails while the query runs (as a query
+    can fail on the data it meets)."""
+
+    def rows(self, query, parameters=None):
+        return super().rows(_boom(query), parameters)
+
+    def materialize(self, name, query):
+        super().materialize(name, _boom(query))
+
+
+def _boom(query):
+    boston = exp.Literal.string("Boston")
+    return query.transform(lambda node: exp.func("error", exp.Literal.string("boom"))
+                           if isinstance(node, exp.EQ) and node.expression == boston else node)
+
+
+def test_one_failing_audience_does_not_stop_the_others(loaded):
     """An audience whose rules no longer check, and one whose query fails only when it runs,
     are each recorded against that audience; the others are processed; the run is partial."""
     from sqlalchemy import text
-    from sqlglot import exp
-
-    import workbench.audiences.compiler as compiler
 
     wb, (women, buyers) = loaded
     broken = wb.audiences.activate(wb.audiences.create({"name": "Broken", "rules": [
@@ -322,16 +341,9 @@ def test_one_failing_audience_does_not_stop_the_others(loaded, monkeypatch):
         conn.execute(text("UPDATE audiences SET definition = :d WHERE id = :i"), {
             "d": '{"name": "Broken", "rules": [{"attribute": "appended.gone", "op": "gt", '
                  '"value": 10}]}', "i": broken})
-    condition = compiler._condition
-
-    def failing_at_run_time(checked, *args):
-        found, tested = condition(checked, *args)
-        if checked.rule.attribute == "home_city":  # DuckDB raises this while it runs
-            found = exp.func("error", exp.Literal.string("boom"))
-        return found, tested
-
-    monkeypatch.setattr(compiler, "_condition", failing_at_run_time)
-    report = wb.processing.run(D)
+    with workbench.open(wb.home.root, user="ada") as failing:
+        failing.engine = FailingOnBoston(failing.home, failing.settings)
+        report = failing.processing.run(D)
     assert report.partial and set(report.failures) == {broken, exploding, user}
     assert report.days[0].sizes == {women: 3, buyers: 2}
     assert "unknown attribute" in report.failures[broken]

@@ -12,7 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import add_partner
+import workbench
+from tests.conftest import ADMIN, add_partner
+from workbench.query.duckdb import DuckDBEngine
+from workbench.store.runs import RunRecords
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -73,8 +76,7 @@ def test_paused_and_canceled_exports_make_no_runs(wb, clock):
 
 
 def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, server, clock):
-    from tests.test_mail import smtp_server
-    from workbench.settings import SmtpSettings
+    from tests.test_mail import mailing, smtp_server
 
     daily(wb, notify=["crm-ops@example.com"])
     destination = wb.destinations.get("partner")
@@ -87,15 +89,13 @@ def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, se
     wb.export_runs.plan(now)
     [run_id] = wb.export_runs.due(now)
     waits = []
-    with smtp_server() as (inbox, port):
-        wb.export_runs._smtp = SmtpSettings.model_validate(
-            {"host": "127.0.0.1", "port": port, "starttls": False})
+    with smtp_server() as (inbox, port), mailing(wb, port) as wb:
         while True:
             run = wb.export_runs.execute(run_id)
             if run.state != "scheduled":
                 break
             assert inbox.received == []  # a retry is not an ending: no e-mail yet
-            retry = wb.export_runs._records.get(run_id)["next_attempt_at"]
+            retry = RunRecords(wb.store).get(run_id)["next_attempt_at"]
             waits.append(round((retry - now).total_seconds() / 60))
             assert wb.export_runs.due(now) == [] and \
                 run.error.startswith(f"attempt {run.attempts}")
@@ -109,21 +109,21 @@ def test_server_down_retries_with_back_off_then_fails_and_sends_one_email(wb, se
         assert server.password not in inbox.received[0].original_content.decode()
 
 
-def test_a_run_stopped_mid_delivery_ends_failed_and_says_so_by_email(wb, server):
-    from tests.test_mail import smtp_server
-    from workbench.settings import SmtpSettings
-
-    run_id = wb.export_runs.create(daily(wb, notify=["crm-ops@example.com"])).id
-
-    def stopped(*args, **kwargs):  # Ctrl-C while the rows are written
+class StoppedWhileWriting(DuckDBEngine):
+    def write_csv(self, *args, **kwargs):  # Ctrl-C while the rows are written
         raise KeyboardInterrupt
 
-    wb.export_runs._exports.write_csv = stopped
+
+def test_a_run_stopped_mid_delivery_ends_failed_and_says_so_by_email(wb, server):
+    from tests.test_mail import mail_to, smtp_server
+
+    run_id = wb.export_runs.create(daily(wb, notify=["crm-ops@example.com"])).id
     with smtp_server() as (inbox, port):
-        wb.export_runs._smtp = SmtpSettings.model_validate(
-            {"host": "127.0.0.1", "port": port, "starttls": False})
-        with pytest.raises(KeyboardInterrupt):
-            wb.export_runs.execute(run_id)
+        mail_to(wb, port)
+        with workbench.open(wb.home.root, user=ADMIN) as stopping:
+            stopping.engine = StoppedWhileWriting(stopping.home, stopping.settings)
+            with pytest.raises(KeyboardInterrupt):
+                stopping.export_runs.execute(run_id)
         run = wb.export_runs.get(run_id)
         assert run.state == "failed" and run.error.startswith("interrupted")
         assert len(inbox.received) == 1 and "failed" in inbox.parsed(0)["Subject"]
@@ -136,7 +136,7 @@ def test_a_run_left_in_progress_by_a_crash_is_taken_over(wb, server, clock):
     clock.set(now)
     wb.export_runs.plan(now)
     [run_id] = wb.export_runs.due(now)
-    records = wb.export_runs._records
+    records = RunRecords(wb.store)
     # An attempt claimed it 15 minutes ago and its process died: no heartbeat since.
     assert records.claim(run_id, lease=timedelta(minutes=3), now=now - timedelta(minutes=15))
     assert wb.export_runs.due(now) == [run_id]  # its lease ran out
@@ -147,7 +147,7 @@ def test_a_run_left_in_progress_by_a_crash_is_taken_over(wb, server, clock):
 
 def test_a_crashed_run_started_by_hand_or_out_of_its_window_is_failed_not_redone(wb, server, clock):
     run_id = wb.export_runs.create(daily(wb)).id
-    records = wb.export_runs._records
+    records = RunRecords(wb.store)
     assert records.claim(run_id, lease=timedelta(minutes=3),
                          now=clock.now() - timedelta(hours=1))
     run = wb.export_runs.execute(run_id)
@@ -170,7 +170,7 @@ def test_a_canceled_export_delivers_nothing_more(wb, server, clock):
 def test_two_schedulers_at_the_same_moment_deliver_once(wb, server, clock):
     export_id = daily(wb)
     # A run planned a minute ago (as a tick would have), due now for both schedulers.
-    records = wb.export_runs._records
+    records = RunRecords(wb.store)
     records.create_scheduled(export_id, [(clock.now() - timedelta(minutes=1), None)], "ada")
     [run_id] = [r["id"] for r in records.list(export_id)]
     # Keep the nightly processing out of this tick: its time is not reached.
