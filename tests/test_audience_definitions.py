@@ -72,11 +72,12 @@ def test_unseen_tag_or_value_is_accepted_with_a_warning_naming_close_ones(sample
         {"attribute": "tag", "op": "has", "value": ["store_vist", "spring_campaign"]},
         {"attribute": "appended.loyalty_tier", "op": "in", "value": ["Gold"]},
         {"attribute": "gender", "op": "eq", "value": "FEMALE"}]})
-    assert warnings == [
+    assert [str(w) for w in warnings] == [
         "rule 1 (tag): not seen in the data yet: 'store_vist' (closest known: store_visit); "
         "'spring_campaign'",
         "rule 2 (appended.loyalty_tier): not seen in the data yet: 'Gold' (closest known: gold)",
     ]
+    assert [w.rule for w in warnings] == [1, 2]  # as data: a page places each at its rule
 
 
 def test_draft_audiences_cannot_be_used_in_rules(sample_wb):
@@ -114,4 +115,4 @@ def test_estimates_say_why_they_may_be_empty(sample_wb, wb):
         sample_wb.audiences.estimate({"name": "x", "rules": []}, as_of="2099-01-01")
     nothing = wb.audiences.estimate({"name": "x", "rules": []}, as_of="2026-01-01")
     assert nothing.base == 0
-    assert "the customer base is empty as of 2026-01-01" in nothing.warnings[0]
+    assert "the customer base is empty as of 2026-01-01" in nothing.warnings[0].message

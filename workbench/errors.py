@@ -65,7 +65,7 @@ class Problem:
     rule: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+        return f"{self.field}: {self.message}" if self.field else self.message
 
 
 class WorkbenchError(Exception):

@@ -237,7 +237,7 @@ class CheckedRule:
 
 
 def check_definition(definition: AudienceDefinition, catalog: Catalog, *,
-                     look_at_data: bool = True) -> tuple[list[CheckedRule], list[str]]:
+                     look_at_data: bool = True) -> tuple[list[CheckedRule], list[Problem]]:
     """Check every rule; return the checked rules and warnings, or raise with every problem.
     ``look_at_data=False`` skips the warnings about values not seen in the data (they query
     it), for callers that only need the rules, such as the summary of a listed audience."""
@@ -251,7 +251,8 @@ def check_definition(definition: AudienceDefinition, catalog: Catalog, *,
             continue
         checked.append(CheckedRule(position, rule, value, catalog.get(rule.attribute).type))
         if warning:
-            warnings.append(f"rule {position} ({shown(rule.attribute)}): {warning}")
+            warnings.append(Problem(f"rule {position} ({shown(rule.attribute)})", warning,
+                                    rule=position))
     if problems:
         raise InvalidDefinition.listing(problems)
     return checked, warnings

@@ -9,6 +9,7 @@ import html
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from ..errors import Problem
 from ..freshness import behind, sentence
 from .definition import AudienceDefinition, shown
 
@@ -53,7 +54,7 @@ class Audience:
     size: int | None
     base: int | None
     summary: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # from the save that returned it
+    warnings: list[Problem] = field(default_factory=list)  # from the save that returned it
     processing_error: str | None = None  # its last processing failed (see processing docs)
     archived_on: date | None = None
     # Active and processed: days its results lag behind yesterday (0: current), by the clock.
@@ -104,7 +105,7 @@ class Estimate:
     base: int
     as_of: date
     summary: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
     # The last day nightly processing has done (any active audience's), when there is one:
     # an estimate as of another day is not what the dashboards and exports show.
     processed_through: date | None = None
@@ -125,12 +126,12 @@ class Estimate:
     def to_json(self) -> dict:
         return {"size": self.size, "base": self.base, "percent_of_base": self.percent_of_base,
                 "as_of": self.as_of.isoformat(), "summary": self.summary,
-                "warnings": self.warnings,
+                "warnings": [str(w) for w in self.warnings],
                 "processed_through": self.processed_through and
                 self.processed_through.isoformat()}
 
     def _repr_html_(self) -> str:
-        warnings = "".join(f"<p style='color:#a15c00'>⚠ {html.escape(w)}</p>"
+        warnings = "".join(f"<p style='color:#a15c00'>⚠ {html.escape(str(w))}</p>"
                            for w in self.warnings)
         return (f"<p><b>{self.size:,}</b> customers of {self.base:,} "
                 f"({self.percent_of_base}% of base) {html.escape(self.as_of_text)}</p>"

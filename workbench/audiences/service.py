@@ -338,8 +338,8 @@ class Audiences:
             size, base = self._engine.rows(self._compile(checked, as_of, job).estimate())[0]
             summary = self._summary(checked, job.catalog)
         if not base:
-            warnings.append(f"the customer base is empty as of {as_of}: no profiles ingested, "
-                            "or none created by then")
+            warnings.append(Problem("", f"the customer base is empty as of {as_of}: no profiles "
+                                    "ingested, or none created by then"))
         return Estimate(size=int(size or 0), base=int(base), as_of=as_of, summary=summary,
                         warnings=warnings, processed_through=self.processed_through())
 

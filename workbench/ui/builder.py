@@ -7,7 +7,6 @@ rule or field they name.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
 GROUPS = [("Demographics", "Standard"), ("Appended", "Appended"), ("Behaviour", "Tags"),
           ("RFM", "RFM"), ("Audiences", "Audiences")]
 FIRST = ["age", "gender", "home_city", "home_state"]  # the standard attributes people reach for
-RULE = re.compile(r"^rule (\d+)(?: \([^)]*\))?: ")
 
 
 class AudienceDraft:
@@ -234,7 +232,7 @@ class AudienceBuilder:
     def _estimated(self, estimate, error) -> None:
         problems, warnings = [], []
         if error is not None:
-            problems = list(getattr(error, "problems", [])) or [one_line(error)]
+            problems = list(getattr(error, "problems", [])) or [Problem("", one_line(error))]
             self.draft.estimate = None  # no number that belongs to other rules stays on show
             self.size.value = f'<div class="wb-big">{DASH}</div>'
             self.share.value = '<div class="wb-muted">fix the marked rules to see the estimate</div>'
@@ -252,7 +250,8 @@ class AudienceBuilder:
                                   'base.</div>')
         self._place(problems, warnings)
 
-    def _place(self, problems: list[str], warnings: list[str], estimated: bool = True) -> None:
+    def _place(self, problems: list[Problem], warnings: list[Problem],
+               estimated: bool = True) -> None:
         """Each message next to the rule it names; the rest under the rules. ``estimated``:
         the messages are about the estimated rules (unfinished ones left out)."""
         waiting = self.draft.waiting if estimated else []
@@ -261,7 +260,7 @@ class AudienceBuilder:
         general = []
         for kind, messages in ((0, problems), (1, warnings)):
             for message in messages:
-                rule, field, text = _about(message)
+                rule, field, text = message.rule, message.field, message.message
                 index = rule - 1 if rule else -1
                 if rule and estimated and 0 <= index < len(positions):
                     index = positions[index]
@@ -301,7 +300,7 @@ class AudienceBuilder:
                       "wb-error")
             return False
         except WorkbenchError as exc:
-            problems = list(getattr(exc, "problems", []))
+            problems = exc.problems
             if not problems:  # not about the rules: a refusal, a full disk
                 self._say(f"Not saved: {one_line(exc)}", "wb-error")
                 return False
@@ -335,7 +334,7 @@ class AudienceBuilder:
         try:
             self.draft.activate()
         except WorkbenchError as exc:
-            self._place(list(getattr(exc, "problems", [])) or [], [], estimated=False)
+            self._place(exc.problems, [], estimated=False)
             self._say(f"Not activated: {one_line(exc)}", "wb-error")
             return False
         self.nav.go("audience", audience_id=self.draft.audience_id)
@@ -353,9 +352,3 @@ def _unfinished(rule: dict) -> bool:
     return rule.get("op") in ("in", "has") and rule.get("value") == []
 
 
-def _about(message: Problem | str) -> tuple[int | None, str, str]:
-    """The rule, field and text of a problem. A warning is still text, led by its rule."""
-    if isinstance(message, Problem):
-        return message.rule, message.field, message.message
-    found = RULE.match(message)
-    return (int(found.group(1)), "", message[found.end():]) if found else (None, "", message)
