@@ -117,7 +117,10 @@ def served_home(root: Path) -> Iterator[tuple[Path, Served, Served]]:
     cli(home, "demo")
     cli(home, "process", "--days", "3")  # the sample's events end yesterday
     settings = home / "workbench.toml"
-    settings.write_text(settings.read_text().replace("[users]", '[users]\nvic = "viewer"'))
+    text = settings.read_text().replace("[users]", '[users]\nvic = "viewer"')
+    # Both browser modules visit these two servers within minutes, and a closed page's kernel
+    # lives until it is culled (two minutes idle): more than the default cap of 8.
+    settings.write_text(re.sub(r"max_kernels = \d+", "max_kernels = 24", text))
     admin, viewer = Served(home, ADMIN), Served(home, "vic")
     yield home, admin, viewer
     admin.stop()

@@ -11,7 +11,7 @@ import workbench
 
 PACKAGE = Path(workbench.__file__).parent
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|COPY|ALTER|DROP|FROM|WHERE|JOIN|"
-                       r"ATTACH|PRAGMA|WITH|SET)\b|\b(min|max|count|sum|read_parquet)\(")
+                       r"ATTACH|PRAGMA|WITH|SET|BEGIN)\b|\b(min|max|count|sum|read_parquet)\(")
 # Adapters and the ground below them: they may import each other, never what stands above.
 LOWER = ("query", "store", "delivery", "memberships", "errors", "settings", "clock", "files",
          "ids", "imports", "days", "freshness", "home", "users", "secrets", "run_states")

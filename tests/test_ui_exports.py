@@ -73,6 +73,8 @@ def test_a_destination_and_an_encryption_are_added_through_their_forms(wb, serve
     form.name.value = "partner-pgp"
     form.keys.value = keys.old.armored
     assert form.check_keys() is False and "expired" in form.found.value
+    form.keys.value = ""  # a refusal without per-key problems is said too, never a blank
+    assert form.check_keys() is False and "wb-error" in form.found.value
     form.keys.value = keys.alice.armored + "\n" + keys.bob.armored
     assert form.check_keys() is True
     assert keys.alice.fingerprint in form.found.value and "bob@example.com" in form.found.value

@@ -41,6 +41,11 @@ prints that line, the widgets place each problem at its field.
     │   └── PgpError                    GnuPG: a key or an encryption
     ├── Unrecorded                      a delivered file whose result the store would not take
     └── StoreError                      the metadata store failed
+
+Four exceptions are signals inside the package, never shown to anyone, and so not part of the
+tree: ``files.Gone`` (a pinned file vanished: pin again), ``files.Locked`` (a lock not taken in
+time: the caller says why in its own words), ``days.NoSuchDay`` (a ValueError: 2026-02-30) and
+``exports.templates.TemplateProblem`` (a ValueError: a template's problem, made a ``Problem``).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .errors import WorkbenchError
+from .run_states import RunState
 
 if TYPE_CHECKING:
     from .app import Workbench
@@ -87,7 +88,7 @@ class Scheduler:
         except WorkbenchError as exc:
             self._say(f"export run #{run_id}: {exc}")
             return
-        detail = (f"{run.rows} rows -> {run.file_name}" if run.state == "complete"
+        detail = (f"{run.rows} rows -> {run.file_name}" if run.state == RunState.COMPLETE
                   else run.error)
         self._say(f"export run #{run.id} ({run.export}) {run.state}: {detail}")
 

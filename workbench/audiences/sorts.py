@@ -9,3 +9,5 @@ SORTS = {
     "last_processed": "Last processed (oldest)",
     "-last_processed": "Last processed (newest)",
 }
+# The order the Audiences dashboard offers them in: what changed lately first.
+SHOWN = ("-last_processed", "last_processed", "-created", "created", "name", "-name")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..run_states import RunState
 from . import Commands, emit, open_workbench
 
 
@@ -31,14 +32,14 @@ def cmd_run(args) -> int:
                 from None
         notebook = run.details.get("notebook")
         _show(args, run, notebook)
-        if run.state != "complete":
+        if run.state != RunState.COMPLETE:
             raise DeliveryError(unfinished(run, notebook))
     return 0
 
 
 def unfinished(run, notebook) -> str:
     """The one line for a run that did not complete: its state and why, never "None"."""
-    if run.state == "in_progress":  # its attempt could not record its end
+    if run.state == RunState.IN_PROGRESS:  # its attempt could not record its end
         return (f"export run #{run.id} is in-progress: its attempt could not record how it "
                 "ended (the metadata store stayed busy, or its kernel stopped); once its lease "
                 "runs out the scheduler takes it over and records it Complete if its file is "
@@ -54,7 +55,7 @@ def cmd_history(args) -> int:
         zone = wb.calendar.zone
         lines = [f"{'RUN':>5}  {'STATE':<11}  {'SCHEDULED (' + zone.key + ')':<16}  "
                  f"{'EXPORT':<22}  {'ROWS':>9}  {'TRIES':>5}  FILE / ERROR"] + [
-            f"{r.id:>5}  {r.state.replace('_', '-'):<11}  "
+            f"{r.id:>5}  {r.state.label:<11}  "
             f"{r.scheduled_for.astimezone(zone):%Y-%m-%d %H:%M}  {r.export[:22]:<22}  "
             f"{'-' if r.rows is None else f'{r.rows:,}':>9}  {r.attempts:>5}  "
             f"{r.error or r.file_name or ''}" for r in runs]
@@ -64,7 +65,7 @@ def cmd_history(args) -> int:
 
 def _show(args, run, notebook) -> None:
     text = (f"export run #{run.id} of #{run.export_id} {run.export}: "
-            f"{run.state.replace('_', '-')}\n"
+            f"{run.state.label}\n"
             f"{run.rows if run.rows is not None else '-'} rows, "
             f"{run.bytes if run.bytes is not None else '-'} bytes as of {run.as_of or '-'} -> "
             f"{run.file_name or '-'} on {run.details.get('destination', run.destination)}\n"

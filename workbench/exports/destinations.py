@@ -164,15 +164,16 @@ class Destinations:
 
     def check(self, data: dict, *, editing: Destination | None = None,
               secret: str = "password") -> list[Problem]:
-        """Every problem of a destination being typed, nothing saved or
-        fetched: what its form shows at each field. ``editing``: the stored destination, whose
+        """Every problem of a destination being typed, nothing saved or fetched: what its form
+        shows at each field (an empty one: "required"). ``editing``: the stored destination, whose
         secrets and host key stay unless replaced (a new host or port needs its key);
         ``secret``: the field a missing secret is said at (``password`` or ``private_key``)."""
-        problems = []
+        blank = [f for f in ("name", "host", "path", "username") if not str(data.get(f) or "").strip()]
+        problems = [Problem(f, "required") for f in blank]
         try:
             parse_model(DestinationConfig, data, "destination")
         except InvalidExport as exc:
-            problems += exc.problems
+            problems += [p for p in exc.problems if p.field.split(".")[0] not in blank]
         if editing is None and not (data.get("password") or data.get("private_key")):
             problems.append(Problem(secret, "required"))
         moved = editing is not None and (str(data.get("host", "")).strip(),

@@ -36,12 +36,13 @@ if TYPE_CHECKING:
     from ..store.runs import RunRecords
     from ..users import User
     from .destinations import Destinations, Encryptions
-    from .schedule import Schedule
     from .service import Exports
 
 # A run renews its lease every HEARTBEAT while it works; one whose lease ran out has died with
 # its process and is taken over by the next claim.
 LEASE = timedelta(minutes=3)
+# How a run's reason says it ran out of time (its schedule's cancel_after_minutes), said once.
+WINDOW_PASSED = "its window passed"
 HEARTBEAT = 30.0  # seconds
 SWEEP_EVERY = 600.0  # seconds between two sweeps of one destination by one process
 
@@ -219,7 +220,7 @@ class ExportRuns:
         schedule = export.config.schedule
         if run["trigger"] == "schedule" and attempt > 1 and \
                 self._now() > cancel_deadline(run["scheduled_for"], schedule):
-            return "fail", (f"interrupted: its process stopped and {_window_passed(schedule)} "
+            return "fail", (f"interrupted: its process stopped and {WINDOW_PASSED} "
                             "before it could be taken over")
         if run["trigger"] == "manual" and attempt > 1:
             return "fail", ("interrupted: the process that ran it stopped before it ended "
@@ -344,7 +345,7 @@ class ExportRuns:
                                       export.activated_at]))
             due = occurrences(schedule, after=since, until=now, limit=1000)
             planned = [(when, None if now <= cancel_deadline(when, schedule) else
-                        f"canceled: {_window_passed(schedule)} before it could start (the "
+                        f"canceled: {WINDOW_PASSED} before it could start (the "
                         f"scheduler was not running at {when.isoformat(timespec='minutes')})")
                        for when in due]
             made = self._records.create_scheduled(export.id, planned, self._user.name)
@@ -365,7 +366,7 @@ class ExportRuns:
         for run in self._records.due(now):
             if run["state"] == RunState.SCHEDULED and run["attempts"] == 0:
                 schedule = self._exports.get(run["export_id"]).config.schedule
-                reason = f"{_window_passed(schedule)} before it could start"
+                reason = f"{WINDOW_PASSED} before it could start"
                 if now > cancel_deadline(run["scheduled_for"], schedule) and \
                         self._records.cancel(run["id"], f"canceled: {reason}"):
                     lines.append(f"export run #{run['id']} canceled: {reason}")
@@ -442,11 +443,6 @@ class _Ledger:
             raise Conflict(f"export run #{self.run_id} was taken over by another process "
                            "before its file was renamed into place; nothing was renamed")
         self.staged = True
-
-
-def _window_passed(schedule: Schedule) -> str:
-    """How a run's reason says it ran out of time (``cancel_after_minutes``)."""
-    return f"its window ({schedule.cancel_after_minutes} min) passed"
 
 
 def _zone(config):

@@ -14,7 +14,7 @@ from datetime import date
 
 from sqlglot import exp
 
-from ..audiences.compiler import Sources, compile_rules, needed_attributes
+from ..audiences.compiler import Sources, compile_rules, level_table, needed_attributes
 from ..customers.features import Day, Tables, features_query
 from ..errors import EngineError
 from ..memberships import Memberships
@@ -69,7 +69,7 @@ def process_day(engine: Engine, memberships: Memberships, tables: Tables, day: D
 def _evaluate(engine: Engine, sources: Sources, audiences: list[ActiveAudience]) -> str:
     final = FEATURES
     for depth, query in enumerate(pass_queries(audiences, sources)):
-        final = f"pass_{depth}"
+        final = level_table(depth)
         engine.materialize(final, query)
     return final
 

@@ -144,8 +144,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(conn) -> None:
+    # A fixed statement per mode: nothing from outside is put into SQL text.
     mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    conn.exec_driver_sql({"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED"}[mode])
 
 
 def migrate(engine: Engine, clock: Clock) -> int:

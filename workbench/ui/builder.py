@@ -232,7 +232,7 @@ class AudienceBuilder:
     def _estimated(self, estimate, error) -> None:
         problems, warnings = [], []
         if error is not None:
-            problems = list(getattr(error, "problems", [])) or [Problem("", one_line(error))]
+            problems = getattr(error, "problems", None) or [Problem("", one_line(error))]
             self.draft.estimate = None  # no number that belongs to other rules stays on show
             self.size.value = f'<div class="wb-big">{DASH}</div>'
             self.share.value = '<div class="wb-muted">fix the marked rules to see the estimate</div>'

@@ -14,7 +14,7 @@ from .widgets import Table, link
 if TYPE_CHECKING:
     from .navigator import Navigator
 
-SORTS = [(label, key) for key, label in sorts.SORTS.items()]
+SORTS = [(sorts.SORTS[key], key) for key in sorts.SHOWN]
 
 COLUMNS = [{"key": "status", "label": "Status"},
            {"key": "name", "label": "Name", "sort": "name"},

@@ -217,7 +217,7 @@ class DestinationForm:
             else:
                 destinations.add(self.data())
         except WorkbenchError as exc:
-            self._problems(list(getattr(exc, "problems", [])) or [one_line(exc)])
+            self._problems(exc.problems or [one_line(exc)])
             return False
         self.on_done()
         return True
@@ -271,8 +271,8 @@ class EncryptionForm:
         try:
             infos, warnings = self.nav.wb.encryptions.inspect(self.armored())
         except WorkbenchError as exc:
-            self.found.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>'
-                                       for p in getattr(exc, "problems", [one_line(exc)]))
+            self.found.value = "".join(f'<div class="wb-error">✖ {escape(str(p))}</div>'
+                                       for p in exc.problems or [one_line(exc)])
             return False
         rows = "".join(f"<tr><td><code>{escape(k.fingerprint)}</code></td>"
                        f"<td>{escape(', '.join(k.user_ids))}</td>"
@@ -296,7 +296,7 @@ class EncryptionForm:
             self._problems([Problem("keys", str(p)) for p in exc.problems])
             return False
         except WorkbenchError as exc:
-            self._problems(list(getattr(exc, "problems", [])) or [one_line(exc)])
+            self._problems(exc.problems or [one_line(exc)])
             return False
         self.on_done()
         return True
