@@ -164,7 +164,7 @@ def test_rules_sharing_one_window_with_plain_rules(audiences):
 @pytest.mark.parametrize("day", ["20261128", "2026-W48-6", "2026-11-28T00:00", "2026-02-30"])
 def test_a_day_in_a_rule_is_written_exactly_yyyy_mm_dd(audiences, day):
     # date.fromisoformat alone would take the first three as days.
-    from workbench.audiences.definition import InvalidDefinition
+    from workbench.errors import InvalidDefinition
 
     rule = {"attribute": "birth_date", "op": "before", "value": day}
     with pytest.raises(InvalidDefinition, match=r"rule 1 \(birth_date\): before needs a date "

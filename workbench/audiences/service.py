@@ -218,7 +218,7 @@ class Audiences:
             return job.catalog
 
     def check(self, definition: DefinitionLike, *,
-              editing: int | None = None) -> tuple[list[CheckedRule], list[str]]:
+              editing: int | None = None) -> tuple[list[CheckedRule], list[Problem]]:
         """Rules checked against the catalog, and warnings."""
         with self.job() as job:
             return self._check(AudienceDefinition.parse(definition), job.catalog,
@@ -226,7 +226,7 @@ class Audiences:
 
     def _check(self, definition: AudienceDefinition, catalog: Catalog, *,
                editing: int | None = None, look: bool = True, saved: bool = False
-               ) -> tuple[list[CheckedRule], list[str]]:
+               ) -> tuple[list[CheckedRule], list[Problem]]:
         """Audience references must be to active audiences and must not lead back to the
         audience being edited. ``saved``: evaluating a saved audience, whose references may
         have been archived since (it still evaluates as of any day)."""

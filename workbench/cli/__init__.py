@@ -145,7 +145,7 @@ def emit(args, data, text: str) -> None:
     print(json.dumps(data, indent=2, default=str) if args.json else text)
 
 
-def warn(lines: list[str]) -> None:
+def warn(lines: list) -> None:  # text, or Problems (printed as "field: message")
     for line in lines:
         print(f"workbench: warning: {line}", file=sys.stderr)
 

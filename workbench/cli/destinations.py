@@ -51,8 +51,7 @@ def cmd_update(args) -> int:
     with open_workbench(args) as wb:
         if args.trust_host_key and not data.get("host_key"):
             _print_host_key(wb, data)
-        _show(args, wb.destinations.update(args.id, data,
-                                                       trust_host_key=args.trust_host_key))
+        _show(args, wb.destinations.update(args.id, data, trust_host_key=args.trust_host_key))
     return 0
 
 

@@ -78,8 +78,6 @@ def everything(tables: Tables) -> set[str]:
     return {*PROFILE_COLUMNS, *DERIVED, *(f"appended.{c}" for c in tables.appended_columns)}
 
 
-
-
 def _by_customer(alias: str) -> exp.Expression:
     """``alias``.customer_id = p.customer_id: how a piece joins the profiles."""
     return exp.column("customer_id", alias).eq(exp.column("customer_id", "p"))

@@ -845,8 +845,6 @@ def _row_of_source() -> exp.Column:
     return exp.column("rowid", "source")
 
 
-
-
 def _temp_table(name: str, query: exp.Select) -> exp.Create:
     """CREATE OR REPLACE TEMP TABLE name AS query."""
     return exp.Create(this=exp.to_table(name), kind="TABLE", replace=True, expression=query,

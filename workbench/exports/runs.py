@@ -47,8 +47,6 @@ HEARTBEAT = 30.0  # seconds
 SWEEP_EVERY = 600.0  # seconds between two sweeps of one destination by one process
 
 
-
-
 class ExportRuns:
     def __init__(self, *, records: RunRecords, exports: Exports, destinations: Destinations,
                  encryptions: Encryptions, home: Home, user: User,

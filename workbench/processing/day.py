@@ -126,7 +126,7 @@ def _changes(engine: Engine, memberships: Memberships, membership: str,
 
 
 def compare(engine: Engine, memberships: Memberships, later: str, earlier: str,
-             ids: list[int]) -> list[tuple]:
+            ids: list[int]) -> list[tuple]:
     def members(relative: str, alias: str) -> exp.Subquery:
         file = sql.parquet(memberships.path(relative))
         return exp.select("*").from_(file).where(exp.column("audience_id").isin(

@@ -129,7 +129,7 @@ def open_store(url: str, *, clock: Clock | None = None) -> Store:
 
 
 def _sqlite_busy_timeout(_dialect, _record, _args, parameters: dict) -> None:
-    # Read at each new connection (a test shortens it, then disposes of the pool).
+    # Read at each new connection, so a changed BUSY_TIMEOUT_MS holds for the next one.
     parameters["timeout"] = BUSY_TIMEOUT_MS / 1000  # sqlite3's busy timeout, in seconds
 
 

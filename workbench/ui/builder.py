@@ -350,5 +350,3 @@ class AudienceBuilder:
 def _unfinished(rule: dict) -> bool:
     """A rule whose value list is still empty: just added, nothing ticked yet."""
     return rule.get("op") in ("in", "has") and rule.get("value") == []
-
-
