@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..query.csv import BATCH_ROWS, CsvOptions, cell, write_rows
+from ..query.csv import BATCH_ROWS, CsvDialect, cell, write_rows
 from ..query.sql import column
 from .models import DELIMITERS, RECORD_DELIMITERS, ExportConfig
 from .rows import render
@@ -51,9 +51,9 @@ def _plain(engine: Engine, config: ExportConfig, query: exp.Select, plan: list,
     return engine.write_csv(select, target, options(config))
 
 
-def options(config: ExportConfig) -> CsvOptions:
+def options(config: ExportConfig) -> CsvDialect:
     """The file's CSV dialect, and its header of labels if it has one."""
-    return CsvOptions(delimiter=DELIMITERS[config.csv.field_delimiter],
+    return CsvDialect(delimiter=DELIMITERS[config.csv.field_delimiter],
                       new_line=RECORD_DELIMITERS[config.csv.record_delimiter],
                       header=[c.header for c in config.columns] if config.csv.header else None)
 

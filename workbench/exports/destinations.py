@@ -168,7 +168,8 @@ class Destinations:
         shows at each field (an empty one: "required"). ``editing``: the stored destination, whose
         secrets and host key stay unless replaced (a new host or port needs its key);
         ``secret``: the field a missing secret is said at (``password`` or ``private_key``)."""
-        blank = [f for f in ("name", "host", "path", "username") if not str(data.get(f) or "").strip()]
+        blank = [name for name, f in DestinationConfig.model_fields.items()
+                 if f.is_required() and not str(data.get(name) or "").strip()]
         problems = [Problem(f, "required") for f in blank]
         try:
             parse_model(DestinationConfig, data, "destination")

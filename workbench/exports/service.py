@@ -22,8 +22,15 @@ from ..days import parse_day
 from ..delivery import location
 from ..errors import Conflict, InvalidExport, NotFound, Problem
 from .files import render_file_name
-from .models import ExportConfig
-from .schedule import next_run, summary
+from .models import DELIMITERS, RECORD_DELIMITERS, CsvOptions, ExportConfig
+from .schedule import (
+    DEFAULT_CANCEL_AFTER_MINUTES,
+    MAX_CANCEL_AFTER_MINUTES,
+    MAX_EVERY,
+    UNITS,
+    next_run,
+    summary,
+)
 from .templates import TemplateProblem, check_template, record_fields
 
 if TYPE_CHECKING:
@@ -197,9 +204,6 @@ class Exports:
 
     def choices(self) -> ExportChoices:
         """What the export builder offers and a new export starts from."""
-        from .models import DELIMITERS, RECORD_DELIMITERS, CsvOptions
-        from .schedule import DEFAULT_CANCEL_AFTER_MINUTES, MAX_CANCEL_AFTER_MINUTES, MAX_EVERY, UNITS
-
         systems = {"LF": "Unix", "CRLF": "Windows"}
         default_format = ExportConfig.model_fields["format"].default
         return ExportChoices(

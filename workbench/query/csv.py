@@ -1,5 +1,6 @@
-"""CSV as every engine writes it: the dialect of a file (``CsvOptions``) and each value as
-DuckDB's COPY writes it, so that a file is the same bytes whichever engine or path wrote it."""
+"""CSV as every engine writes it: the dialect of a file (``CsvDialect``, made from an export's
+``csv`` options in exports/csvfile.py) and each value as DuckDB's COPY writes it, so that a file
+is the same bytes whichever engine or path wrote it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ BATCH_ROWS = 50_000  # rows streamed to this process at a time
 
 
 @dataclass(frozen=True)
-class CsvOptions:
+class CsvDialect:
     delimiter: str  # one character
     new_line: str  # "\n" or "\r\n"
     header: list[str] | None  # the labels of the header line; None: no header line
@@ -31,7 +32,7 @@ class CsvOptions:
         return buffer.getvalue()
 
 
-def write_rows(rows: Iterable[list], path: Path, options: CsvOptions) -> int:
+def write_rows(rows: Iterable[list], path: Path, options: CsvDialect) -> int:
     """Rows of values written to ``path`` (UTF-8); the number of rows."""
     count = 0
     with open(path, "w", encoding="utf-8", newline="") as handle:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from ..home import Home
     from ..settings import Settings
-    from .csv import CsvOptions
+    from .csv import CsvDialect
 
 
 class DuckDBEngine(Engine):
@@ -88,7 +88,7 @@ class DuckDBEngine(Engine):
         self._run(_copy(query, path, "parquet"))
         make_private(path)
 
-    def write_csv(self, query: exp.Expression, path: Path, options: CsvOptions) -> int:
+    def write_csv(self, query: exp.Expression, path: Path, options: CsvDialect) -> int:
         """DuckDB's COPY writes the file; the header line of labels in place of its own."""
         new_line = "\\r\\n" if options.new_line == "\r\n" else "\\n"
         copy = _copy(query, path, "csv", HEADER=options.header is not None,
@@ -179,7 +179,7 @@ def _set(setting: str, value: exp.Expression) -> exp.Set:
                                                         expression=value))])
 
 
-def _replace_header(path: Path, options: CsvOptions) -> None:
+def _replace_header(path: Path, options: CsvDialect) -> None:
     """Swap DuckDB's header line (the query's column names) for the labels, quoted by the same
     rules; the file is rewritten through a small buffer, never read whole."""
     temporary = path.with_name(path.name + ".h")

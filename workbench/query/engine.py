@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from ..home import Home
     from ..settings import Settings
-    from .csv import CsvOptions
+    from .csv import CsvDialect
 
 # Engines by ``[engine] kind``: "module:class", imported when chosen.
 ENGINES = {
@@ -89,7 +89,7 @@ class Engine:
         """The rows of ``query`` as one Parquet file at ``path`` (private to the owner)."""
         raise NotImplementedError
 
-    def write_csv(self, query: exp.Expression, path: Path, options: CsvOptions) -> int:
+    def write_csv(self, query: exp.Expression, path: Path, options: CsvDialect) -> int:
         """The rows of ``query`` as a CSV file at ``path``, each value as DuckDB's COPY writes
         it; the number of rows. Here the rows are streamed to this process, which writes the
         file (an engine that writes local files itself does better)."""
