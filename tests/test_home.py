@@ -102,3 +102,26 @@ def test_the_engine_kinds_the_settings_allow_are_the_registry_s():
     from workbench.settings import EngineSettings
 
     assert set(get_args(EngineSettings.model_fields["kind"].annotation)) == set(ENGINES)
+
+
+def test_a_lock_file_is_never_followed_through_a_link(tmp_path):
+    """Hostile pass: a link planted where a lock goes (a home in a shared folder) must not let
+    the workbench empty or tighten the file it points at."""
+    import os
+
+    import pytest
+
+    from workbench.errors import WorkbenchError
+    from workbench.files import exclusive_lock
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone's file\n")
+    victim.chmod(0o644)
+    (tmp_path / ".processing.lock").symlink_to(victim)
+    with pytest.raises(WorkbenchError, match="is a symbolic link, not a lock file"):
+        with exclusive_lock(tmp_path / ".processing.lock"):
+            pass
+    assert victim.read_text() == "someone's file\n" and victim.stat().st_mode & 0o777 == 0o644
+    with exclusive_lock(tmp_path / ".sample.lock", holder="me"):
+        assert (tmp_path / ".sample.lock").read_text() == "me"
+    assert os.stat(tmp_path / ".sample.lock").st_mode & 0o777 == 0o600

@@ -22,6 +22,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO
 
+from .errors import WorkbenchError
+
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
 
@@ -110,8 +112,14 @@ def exclusive_lock(path: Path, *, wait: float | None = None, holder: str = "") -
     as long as it holds. ``holder`` (who this is) stays written in the file while held, for a
     process refused meanwhile to say. The file is the owner's only: it holds little, but lives
     among private files and should not be the one thing others may read."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    make_private(path)
+    try:  # never through a link: another user could aim it at a file of ours to be emptied
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise WorkbenchError(f"{path} is a symbolic link, not a lock file: remove it (a lock "
+                             "file is never a link)") from None
+    os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) & PRIVATE_FILE)
     with os.fdopen(fd, "r+") as handle:
         _acquire(handle, wait)
         try:

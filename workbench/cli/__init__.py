@@ -187,6 +187,19 @@ def positive(text: str) -> int:
     return value
 
 
+def an_id(what: str) -> Callable[[str], int]:
+    """An option naming a stored object by id, checked as every id is (``ids.parse_id``)."""
+    def parse(text: str) -> int:
+        from ..ids import parse_id
+
+        try:
+            return parse_id(text, what)
+        except InvalidInput as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
 def iso_date(text: str) -> date:
     try:
         return parse_day(text)

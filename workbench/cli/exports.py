@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from . import Commands, emit, open_workbench, read_json, runs, warn
+from . import Commands, an_id, emit, open_workbench, read_json, runs, warn
 
 
 def register(commands: Commands) -> None:
@@ -15,7 +15,7 @@ def register(commands: Commands) -> None:
     update.add_argument("id")
     update.add_argument("file", help="export JSON (or an export from `show --json`)")
     export.add("list", cmd_list, "list exports") \
-        .add_argument("--audience", type=int, default=None)
+        .add_argument("--audience", type=an_id("audience"), default=None)
     export.add("show", cmd_show, "show an export and what you may do with it") \
         .add_argument("id")
     runs.register(export)

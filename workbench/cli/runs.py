@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..run_states import RunState
-from . import Commands, emit, open_workbench
+from . import Commands, an_id, emit, open_workbench
 
 
 def register(export: Commands) -> None:
@@ -15,7 +15,7 @@ def register(export: Commands) -> None:
                      help="deliver even when the audience's last processing is older than "
                           "the export's max_staleness_days (the run records it)")
     history = export.add("history", cmd_history, "export runs, newest first")
-    history.add_argument("--export", type=int, default=None, metavar="ID")
+    history.add_argument("--export", type=an_id("export"), default=None, metavar="ID")
 
 
 def cmd_run(args) -> int:

@@ -252,7 +252,7 @@ class Encryptions:
 
     def update(self, key: int | str, data, *, version: int | None = None) -> Encryption:
         self._user.require("encryption.edit")
-        stored = self._records.get(_key(key))
+        stored = self._records.get(_key(key, "encryption"))
         config = parse_model(EncryptionConfig, data, "encryption")
         if self._exports is not None:
             _refuse_rename(stored, config.name,
@@ -289,7 +289,7 @@ class Encryptions:
         return [self._with_expired(_encryption(row)) for row in self._records.list()]
 
     def get(self, key: int | str) -> Encryption:
-        return self._get(_key(key))
+        return self._get(_key(key, "encryption"))
 
     def _get(self, key: int | str) -> Encryption:
         return self._with_expired(_encryption(self._records.get(key)))
@@ -305,16 +305,16 @@ class Encryptions:
         return encryption
 
     def armored_keys(self, key: int | str) -> list[str]:
-        return json.loads(self._records.get(_key(key))["keys"])
+        return json.loads(self._records.get(_key(key, "encryption"))["keys"])
 
 
-def _key(key: int | str) -> int | str:
-    """An id (number) or a name."""
+def _key(key: int | str, what: str = "destination") -> int | str:
+    """An id (number) or a name of a destination or an encryption (``what``)."""
     if isinstance(key, int) or (isinstance(key, str) and key.strip().isascii()
                                 and key.strip().isdigit()):
         from ..ids import parse_id
 
-        return parse_id(key, "destination")
+        return parse_id(key, what)
     if not isinstance(key, str) or not key.strip():
         raise InvalidInput("give an id or a name")
     return key.strip()
