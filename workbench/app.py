@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from .store import Store
 
 
+# What a workbench made for another user (``as_user``) shares with the one it came from.
+_SHARED = frozenset({"home", "settings", "clock", "calendar", "store", "engine", "duck",
+                     "snapshots", "memberships"})
+
+
 class Workbench:
     def __init__(self, home: str | os.PathLike | None = None, *, user: str | None = None,
                  clock: Clock | datetime | str | None = None):
@@ -206,7 +211,39 @@ class Workbench:
             self.engine.materialize(name, query.order_by(exp.column("customer_id")))
         return self.engine.relation(name)
 
+    def run_export(self, run_id: int):
+        """Execute a created export run now, through papermill (its notebook is the audit
+        record); returns the run as it ended."""
+        from .exports.notebook import run_export
+
+        return run_export(self, run_id)
+
+    def run_processing(self, first: date, last: date) -> dict:
+        """Process the days ``first`` to ``last`` through papermill; returns the run."""
+        from .processing.notebook import run_processing
+
+        return run_processing(self, first, last)
+
+    def reopen(self) -> Workbench:
+        """The same home opened afresh, as the same user name: its role read again (a
+        preheated dashboard kernel asks when its visitor arrives)."""
+        return Workbench(self.home.root, user=self.user.name, clock=self.clock)
+
+    def as_user(self, user: User, via: str) -> Workbench:
+        """This workbench acting for ``user`` through ``via``: services of its own, adapters
+        (store, engine, files) shared with this one, which keeps them open (the workbench
+        service answers each request so, for the user the hub vouched for)."""
+        for adapter in ("store", "snapshots", "memberships"):  # opened here, closed here
+            getattr(self, adapter)
+        other = object.__new__(Workbench)
+        other.__dict__.update({key: value for key, value in self.__dict__.items()
+                               if key in _SHARED})
+        other.user, other.via, other._borrowed = user, via, True
+        return other
+
     def close(self) -> None:
+        if self.__dict__.get("_borrowed"):
+            return  # the adapters belong to the workbench it was made from
         if "duck" in self.__dict__:
             self.duck.close()
         if "engine" in self.__dict__:

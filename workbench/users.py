@@ -64,3 +64,19 @@ def current_user_name(explicit: str | None = None) -> str:
 def resolve_user(settings: Settings, explicit: str | None = None) -> User:
     name = current_user_name(explicit)
     return User(name, settings.users.get(name, Role.viewer))
+
+
+# Hub groups that give a role in team mode (docs/team.md), for deployments whose people and
+# groups come from an identity provider (OAuth, LDAP) rather than from workbench.toml.
+HUB_GROUPS: dict[str, Role] = {"workbench-admins": Role.admin,
+                               "workbench-analysts": Role.analyst,
+                               "workbench-viewers": Role.viewer}
+
+
+def hub_user(settings: Settings, name: str, groups: list[str]) -> User:
+    """The user the hub vouched for, with the highest role that the service's own settings or
+    the user's hub groups give (a viewer when neither names them). Only the workbench service
+    calls this: nothing a client sends grants a role."""
+    roles = [settings.users.get(name, Role.viewer)]
+    roles += [HUB_GROUPS[group] for group in groups if group in HUB_GROUPS]
+    return User(name, max(roles, key=_RANK.__getitem__))

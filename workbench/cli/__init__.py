@@ -28,6 +28,8 @@ def _common(parser: argparse.ArgumentParser, default) -> None:
                         "$WORKBENCH_USER, $JUPYTERHUB_USER, the OS login)")
     parser.add_argument("--json", action="store_true", default=default,
                         help="print data as JSON")
+    parser.add_argument("--url", default=default, help="a team's workbench service (else "
+                        "$WORKBENCH_URL), as the user of $WORKBENCH_TOKEN (docs/team.md)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,7 +62,7 @@ class Commands:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import audiences, data, destinations, encryptions, exports, processing, serve
+    from . import audiences, data, destinations, encryptions, exports, processing, serve, team
 
     parser = _Parser(prog="workbench", description=(
         "Audience Workbench: define, track and deliver customer audiences."))
@@ -70,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
                         shared)
     # In the order `workbench --help` lists them.
-    for module in (data, audiences, processing, destinations, encryptions, exports, serve):
+    for module in (data, audiences, processing, destinations, encryptions, exports, serve,
+                   team):
         module.register(commands)
     return parser
 
@@ -136,6 +139,17 @@ def os_error(exc: OSError) -> str:
 
 
 def open_workbench(args):
+    """The home of ``--home``, or the team's service of ``--url`` (docs/team.md)."""
+    from ..service.client import service_url
+
+    url = getattr(args, "url", None) or (None if args.home else service_url())
+    if url:
+        from ..service.client import RemoteWorkbench
+
+        if args.user:
+            raise InvalidInput("--user: a team's workbench knows you by your hub token; "
+                               "there is no acting as another user")
+        return RemoteWorkbench(url)
     from ..app import Workbench
 
     return Workbench(args.home, user=args.user)

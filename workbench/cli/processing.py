@@ -28,14 +28,13 @@ def register(commands: Commands) -> None:
 
 def cmd_process(args) -> int:
     from ..errors import ProcessingFailed
-    from ..processing.notebook import run_processing
 
     with open_workbench(args) as wb:
         # Checked here, before a kernel starts; the notebook's run checks them again.
         wb.user.require("processing.run")
         first, last = wb.processing.days(args.as_of, args.date_from, args.date_to,
                                          last_days=args.last_days)
-        run = run_processing(wb, first, last)
+        run = wb.run_processing(first, last)
         text = (f"processing run #{run['id']} {run['status']}: {run['audiences']} active "
                 f"audiences, {run['date_from']} to {run['date_to']}\naudit notebook: "
                 f"{run['notebook']}")

@@ -20,12 +20,11 @@ def register(export: Commands) -> None:
 
 def cmd_run(args) -> int:
     from ..errors import DeliveryError
-    from ..exports.notebook import run_export
 
     with open_workbench(args) as wb:
         run_id = wb.export_runs.create(args.id, allow_stale=args.allow_stale).id
         try:
-            run = run_export(wb, run_id)
+            run = wb.run_export(run_id)
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the run as it was left, in one line
             raise DeliveryError("stopped: " + unfinished(wb.export_runs.get(run_id),
                                                          "kept under HOME/runs/exports")) \

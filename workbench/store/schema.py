@@ -256,6 +256,20 @@ workbench_meta = Table(
     Column("value", Text, nullable=False),
 )
 
+# Changes the workbench service answered, by the idempotency key their client sent (migration
+# 9): a client that retries after a lost answer (the service restarted) gets the same answer,
+# and the change is not made twice.
+service_requests = Table(
+    "service_requests",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("call", String(100), nullable=False),
+    Column("status", Integer),  # null while the change is being made
+    Column("answer", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
 # A canceled export is read-only for good, whatever path tries to change it.
 EXPORT_CANCELED_SQLITE = """
 CREATE TRIGGER IF NOT EXISTS exports_frozen_when_canceled
@@ -368,6 +382,7 @@ MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
                                                "postgresql": EXPORT_CANCELED_POSTGRESQL}),
     (6, [export_runs], {}),
     (7, [workbench_meta], {"sqlite": ONE_RUN_BY_HAND, "postgresql": ONE_RUN_BY_HAND}),
+    (9, [service_requests], {}),
 ]
 
 # Columns added to existing tables, by migration step: (version, table, column name). A new

@@ -108,22 +108,17 @@ class App:
             self.location.query = query
 
     def _reopen_if_role_changed(self) -> None:
-        """A preheated kernel opened the workbench before the visitor came: if workbench.toml
-        has given this user another role since, reopen it (pages are rebuilt for that role)."""
-        from ..settings import load_settings
-        from ..users import resolve_user
-
+        """A preheated kernel opened the workbench before the visitor came: if their role has
+        changed since (workbench.toml, or hub groups in team mode), reopen it (pages are
+        rebuilt for that role)."""
         try:
-            now = resolve_user(load_settings(self.wb.home.root), self.wb.user.name)
+            fresh = self.wb.reopen()
         except Exception:  # unreadable settings: keep what we have; the services will say
             return
-        if now.role == self.wb.user.role:
+        if fresh.user.role == self.wb.user.role:
+            fresh.close()
             return
-        import workbench
-
-        previous = self.wb
-        self.nav.wb = workbench.open(previous.home.root, user=previous.user.name,
-                                     clock=previous.clock)
+        previous, self.nav.wb = self.wb, fresh
         previous.close()
         self._user_label.value = self._user_text()
         self._dashboard(remember=False)

@@ -170,8 +170,6 @@ class ExportActions:
         """Start a run (one attempt, through papermill: its notebook is the audit record) and
         follow it in History. Members older than the export allows are delivered only when
         the person confirms it."""
-        from ..exports.notebook import run_export
-
         stale = None if allow_stale else self.nav.wb.exports.staleness(export_id)
         if stale:
             self._ask_stale(export_id, stale)
@@ -181,7 +179,7 @@ class ExportActions:
 
         def work():
             try:
-                run_export(self.nav.wb, run.id)
+                self.nav.wb.run_export(run.id)
             except Exception as exc:  # recorded on the run; the page says it in one line
                 self.message.value = (f'<div class="wb-error">Run #{run.id}: '
                                       f'{escape(one_line(exc))}</div>')
