@@ -14,8 +14,10 @@ from .errors import WorkbenchError
 __all__ = ["Workbench", "WorkbenchError", "open"]
 
 
-def open(home=None, *, user: str | None = None, clock=None) -> Workbench:  # noqa: A001
+def open(home=None, *, user: str | None = None, clock=None,  # noqa: A001
+         via: str = "python") -> Workbench:
     """Open a workbench home (``home`` or $WORKBENCH_HOME) as ``user`` (default: SPEC 8 order);
     ``clock``: where it reads the time (a ``workbench.clock.Clock``, or an instant such as
-    ``"2026-11-29T06:00:00+00:00"`` to stand at; default: the system's)."""
-    return Workbench(home, user=user, clock=clock)
+    ``"2026-11-29T06:00:00+00:00"`` to stand at; default: the system's); ``via``: the entry
+    point its changes are recorded as coming through (python, cli, page, api, scheduler)."""
+    return Workbench(home, user=user, clock=clock, via=via)

@@ -4,7 +4,7 @@ Exit status: 0 done, 1 the operation failed, 2 bad usage or invalid input, with 
 stderr. Heavy libraries (DuckDB, pandas, papermill) are imported inside the commands that need
 them, so that scripts calling the CLI in loops do not pay for them. Each noun has a module
 (``audiences``, ``destinations``, ``encryptions``, ``exports`` and their ``runs``), as has each
-other group of commands (``data``, ``processing``, ``serve``); all add theirs through
+other group of commands (``data``, ``processing``, ``audit``, ``serve``); all add theirs through
 ``Commands``.
 """
 
@@ -60,7 +60,7 @@ class Commands:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import audiences, data, destinations, encryptions, exports, processing, serve
+    from . import audiences, audit, data, destinations, encryptions, exports, processing, serve
 
     parser = _Parser(prog="workbench", description=(
         "Audience Workbench: define, track and deliver customer audiences."))
@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
                         shared)
     # In the order `workbench --help` lists them.
-    for module in (data, audiences, processing, destinations, encryptions, exports, serve):
+    for module in (data, audiences, processing, destinations, encryptions, exports, audit,
+                   serve):
         module.register(commands)
     return parser
 
@@ -135,10 +136,10 @@ def os_error(exc: OSError) -> str:
     return f"{reason}: {name}"
 
 
-def open_workbench(args):
+def open_workbench(args, via: str = "cli"):
     from ..app import Workbench
 
-    return Workbench(args.home, user=args.user)
+    return Workbench(args.home, user=args.user, via=via)
 
 
 def emit(args, data, text: str) -> None:

@@ -123,7 +123,7 @@ class App:
 
         previous = self.wb
         self.nav.wb = workbench.open(previous.home.root, user=previous.user.name,
-                                     clock=previous.clock)
+                                     clock=previous.clock, via=previous.via)
         previous.close()
         self._user_label.value = self._user_text()
         self._dashboard(remember=False)
