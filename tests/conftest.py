@@ -70,7 +70,7 @@ def clock(request, _module_clock) -> TestClock:
 # Modules whose tests run on both metadata stores: SQLite, and PostgreSQL when the machine can
 # start one (tests/postgres.py). Everything the store does is exercised there: migrations, the
 # freeze triggers, optimistic versions, the atomic claim of export runs, several processes.
-BOTH_STORES = {"test_store", "test_audience_lifecycle", "test_export_configs",
+BOTH_STORES = {"test_store", "test_audit", "test_audience_lifecycle", "test_export_configs",
                "test_export_runs", "test_scheduler", "test_processing", "test_destinations",
                "test_encryptions", "test_cli_audiences", "test_export_races"}
 

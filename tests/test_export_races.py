@@ -92,7 +92,8 @@ def busy_when_complete(wb, times: int) -> tuple[ExportRuns, list[int]]:
 
     runs = ExportRuns(records=BusyWhenComplete(wb.store), exports=wb.exports,
                       destinations=wb.destinations, encryptions=wb.encryptions, home=wb.home,
-                      user=wb.user, now=wb.calendar.now, smtp=wb.settings.smtp)
+                      user=wb.user, now=wb.calendar.now, audit=wb.audit_trail,
+                      smtp=wb.settings.smtp)
     return runs, made
 
 

@@ -2,7 +2,8 @@
 throwaway OpenSSH server and real gpg keys from the test fixtures: a destination (host key
 fetched and confirmed) and an encryption added through the forms; an export built through the
 wizard (Next blocked until the step is valid), run now, Complete in History and the decrypted
-file on the server; paused and activated from Actions; a viewer gets no actions; no secret in
+file on the server; paused and activated from Actions; those changes in the audit trail under
+History and on the audience page's History tab; a viewer gets no actions; no secret in
 the page's HTML or in any websocket message the page receives. Screenshots of every tab and
 wizard step go to test-artifacts/screenshots/."""
 
@@ -50,7 +51,8 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
     visit.shot("22-destination-host-key")
     page.fill("input[type=password]", server.password)  # cleared by the refused save
     page.click("button:has-text('Save destination')")
-    page.wait_for_selector("table.wb-table td:has-text('partner')")
+    # Visible: the History tab's list of changes, hidden, names it too.
+    page.wait_for_selector("table.wb-table td:has-text('partner') >> visible=true")
     visit.shot("23-destinations")
 
     # An encryption: each key shown before saving
@@ -89,13 +91,13 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
     page.fill("textarea", "crm-ops@example.com")
     visit.shot("29-wizard-notification")
     page.click("button:has-text('Save export')")
-    page.wait_for_selector("td:has-text('Champions weekly')")
+    page.wait_for_selector("td:has-text('Champions weekly') >> visible=true")
     visit.shot("30-audience-exports-tab")
 
     # Run now, then Complete in History; the decrypted file is the CSV
     page.click("button:has-text('Manage Exports')")
     page.wait_for_selector(".wb-title:has-text('Manage Exports')")  # not the audience page's
-    page.wait_for_selector("td:has-text('Champions weekly')")
+    page.wait_for_selector("td:has-text('Champions weekly') >> visible=true")
     visit.act("Champions weekly", "Run now")
     page.wait_for_selector("text=Run #1 started.")
     try:
@@ -121,6 +123,20 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
     visit.act("Champions weekly", "Activate")
     page.wait_for_selector("table.wb-table .wb-badge-active")
     visit.shot("33-configuration-active")
+
+    # The changes made on these pages, in History below the runs and on the audience page
+    visit.tab("History")
+    page.wait_for_selector("table.wb-table tr:has-text('export.activate'):has-text('dashboard')")
+    added = page.locator("table.wb-table tr:has-text('destination.add')")
+    assert "password set" in added.inner_text()
+    added.scroll_into_view_if_needed()
+    visit.shot("35-history-changes")
+    page.click("button:has-text('Audiences')")
+    page.click("a:has-text('Champions')")
+    visit.tab("History")
+    page.wait_for_selector("table.wb-table tr:has-text('export.pause'):has-text('ada')")
+    assert page.locator("table.wb-table tr:has-text('run.start')").count() == 1
+    visit.shot("36-audience-history")
 
     html = page.content()
     assert server.password not in html

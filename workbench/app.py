@@ -12,17 +12,20 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .audit import checked_via
 from .clock import Clock, as_clock
 from .days import Calendar
 from .home import Home, open_home
-from .settings import Settings, load_settings
+from .settings import Role, Settings, load_settings
 from .users import User, resolve_user
 
 if TYPE_CHECKING:
     import duckdb
+    import pandas as pd
 
     from .audiences.catalog import Catalog
     from .audiences.service import Audiences
+    from .audit import AuditTrail
     from .customers.service import CustomerData
     from .customers.snapshot import Snapshots
     from .exports.destinations import Destinations, Encryptions
@@ -41,13 +44,21 @@ _SHARED = frozenset({"home", "settings", "clock", "calendar", "store", "engine",
 
 class Workbench:
     def __init__(self, home: str | os.PathLike | None = None, *, user: str | None = None,
-                 clock: Clock | datetime | str | None = None):
+                 clock: Clock | datetime | str | None = None, via: str = "python",
+                 role: str | None = None):
         """``clock``: where every service reads the time: a ``Clock``, or an instant (ISO text
         or an aware datetime) it stands at; default the system's, or the instant
-        ``WORKBENCH_NOW`` pins (``workbench/clock.py``)."""
+        ``WORKBENCH_NOW`` pins (``workbench/clock.py``). ``via``: the entry point the audit
+        trail says changes came through (``audit.VIAS``: python, cli, page, api, scheduler).
+        ``role``: the user's role as the caller already decided it, instead of workbench.toml's
+        (a run's notebook acts with the role of whoever started the run; in team mode the
+        service decided it from the hub)."""
+        self.via: str = checked_via(via)
         self.home: Home = open_home(home)
         self.settings: Settings = load_settings(self.home.root)
         self.user: User = resolve_user(self.settings, user)
+        if role is not None:
+            self.user = User(self.user.name, Role(role))
         self.clock: Clock = as_clock(clock)
         self.calendar = Calendar(self.settings.zone, self.clock)
 
@@ -93,6 +104,15 @@ class Workbench:
     # -- services -------------------------------------------------------------------------------
 
     @cached_property
+    def audit_trail(self) -> AuditTrail:
+        """Where the services record each change, as this user through ``via``."""
+        from .audit import AuditTrail
+        from .store.audit import AuditRecords
+
+        return AuditTrail(AuditRecords(self.store), user=self.user.name, via=self.via,
+                          now=self.calendar.now)
+
+    @cached_property
     def customers(self) -> CustomerData:
         from .customers.service import CustomerData
         from .store.customers import CustomerDataRecords
@@ -102,7 +122,7 @@ class Workbench:
         return CustomerData(self.home, self.user, self.settings, self.snapshots,
                             CustomerDataRecords(self.store), self.calendar,
                             lambda stored, changes: self.audiences.refuse_type_changes(
-                                stored, changes))
+                                stored, changes), audit=self.audit_trail)
 
     @cached_property
     def audiences(self) -> Audiences:
@@ -116,7 +136,7 @@ class Workbench:
                          calendar=self.calendar, snapshots=self.snapshots, engine=self.engine,
                          memberships=self.memberships,
                          exported_by=lambda audience_id: ExportRecords(self.store).using(
-                             "audience_id", audience_id))
+                             "audience_id", audience_id), audit=self.audit_trail)
 
     @cached_property
     def processing(self) -> Processing:
@@ -127,7 +147,8 @@ class Workbench:
         return Processing(home=self.home, settings=self.settings, user=self.user,
                           calendar=self.calendar, records=ProcessingRecords(self.store),
                           audiences=AudienceRecords(self.store), snapshots=self.snapshots,
-                          engine=self.engine, memberships=self.memberships)
+                          engine=self.engine, memberships=self.memberships,
+                          audit=self.audit_trail)
 
     @cached_property
     def destinations(self) -> Destinations:
@@ -137,7 +158,8 @@ class Workbench:
 
         return Destinations(records=DestinationRecords(self.store),
                             exports=ExportRecords(self.store), user=self.user,
-                            box=lambda: SecretBox.for_home(self.home.secret_key_file))
+                            box=lambda: SecretBox.for_home(self.home.secret_key_file),
+                            audit=self.audit_trail)
 
     @cached_property
     def encryptions(self) -> Encryptions:
@@ -145,7 +167,8 @@ class Workbench:
         from .store.exports import EncryptionRecords, ExportRecords
 
         return Encryptions(records=EncryptionRecords(self.store), user=self.user,
-                           today=self.calendar.today, exports=ExportRecords(self.store))
+                           today=self.calendar.today, exports=ExportRecords(self.store),
+                           audit=self.audit_trail)
 
     @cached_property
     def exports(self) -> Exports:
@@ -160,7 +183,8 @@ class Workbench:
                        snapshots=self.snapshots,
                        now=self.calendar.now, zone=self.calendar.zone,
                        engine=self.engine,
-                       memberships=self.memberships, history=ProcessingRecords(self.store))
+                       memberships=self.memberships, history=ProcessingRecords(self.store),
+                       audit=self.audit_trail)
 
     @cached_property
     def export_runs(self) -> ExportRuns:
@@ -171,9 +195,19 @@ class Workbench:
                           destinations=self.destinations, encryptions=self.encryptions,
                           home=self.home, user=self.user,
                           now=self.calendar.now,
-                          smtp=self.settings.smtp)
+                          smtp=self.settings.smtp, audit=self.audit_trail)
 
     # -- conveniences for analysts -----------------------------------------------------------
+
+    def audit(self, audience: int | None = None, export: int | None = None,
+              since: date | str | None = None, limit: int = 200) -> pd.DataFrame:
+        """The audit trail, newest first: every change, who, when, through what (a DataFrame;
+        ``audience``: its changes and its exports'; ``since``: a day, YYYY-MM-DD)."""
+        from .days import parse_day
+
+        return self.audit_trail.frame(
+            audience=audience, export=export, limit=limit,
+            since=parse_day(since) if isinstance(since, str) else since)
 
     def snapshot(self):
         """``with wb.snapshot() as s:`` pins one version of every kind of customer data."""
@@ -259,4 +293,4 @@ class Workbench:
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.root)!r}, user={self.user.name!r}, " \
-               f"role={self.user.role.value!r})"
+               f"role={self.user.role.value!r}, via={self.via!r})"

@@ -40,6 +40,7 @@ class Opened(Protocol):
     clock: Clock
     calendar: Calendar
     user: User
+    via: str
 
 
 def execute(name: str, output: Path, parameters: dict, *, stream: bool = True) -> Path:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
+from ..audit import changed, created
 from ..errors import Conflict, IngestError, InvalidDefinition, InvalidInput, NotFound, Problem, Unordered
 from ..freshness import behind, days_behind
 from ..ids import parse_id
@@ -30,6 +31,7 @@ from .summary import summarize
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..audit import AuditTrail
     from ..customers.snapshot import Snapshot, Snapshots
     from ..days import Calendar
     from ..memberships import Memberships
@@ -52,10 +54,12 @@ class Job:
 class Audiences:
     def __init__(self, *, records: AudienceRecords, history: ProcessingRecords, user: User,
                  calendar: Calendar, snapshots: Snapshots, engine: Engine,
-                 memberships: Memberships,
+                 memberships: Memberships, audit: AuditTrail,
                  exported_by: Callable[[int], list[dict]] = lambda _audience_id: []):
-        """``exported_by(id)``: the exports, not canceled, that deliver an audience."""
+        """``exported_by(id)``: the exports, not canceled, that deliver an audience; ``audit``:
+        where each change is recorded."""
         self._exported_by = exported_by
+        self._audit = audit
         self._records = records
         self._history = history
         self._user = user
@@ -80,6 +84,9 @@ class Audiences:
 
     def create(self, definition: DefinitionLike) -> Audience:
         """Save a new draft; the current user is its creator."""
+        return self._create(definition, "audience.create", {})
+
+    def _create(self, definition: DefinitionLike, action: str, origin: dict) -> Audience:
         self._user.require("audience.edit")
         definition = AudienceDefinition.parse(definition)
         with self.job() as job:
@@ -89,13 +96,17 @@ class Audiences:
             name=definition.name, description=definition.description,
             definition=definition.to_json(), summary=json.dumps(summary), user=self._user.name,
             today=self._calendar.today())
-        return replace(self.get(audience_id), warnings=warnings)
+        audience = self.get(audience_id)
+        self._audit.record(action, "audience", audience.id, audience_id=audience.id,
+                           changes={**origin, **created(_audited(audience))})
+        return replace(audience, warnings=warnings)
 
     def update(self, audience_id: int | str, definition: DefinitionLike, *, version: int) -> Audience:
         """Save an edit of a draft made on ``version``; refused if it changed since."""
         self._user.require("audience.edit")
         audience_id = as_id(audience_id)
         definition = AudienceDefinition.parse(definition)
+        before = self.get(audience_id)
         with self.job() as job:
             checked, warnings = self._check(definition, job.catalog, editing=audience_id)
             summary = self._summary(checked, job.catalog)
@@ -103,7 +114,10 @@ class Audiences:
             audience_id, name=definition.name, description=definition.description,
             definition=definition.to_json(), summary=json.dumps(summary), base_version=version,
             user=self._user.name)
-        return replace(self.get(audience_id), warnings=warnings)
+        audience = self.get(audience_id)
+        self._audit.record("audience.update", "audience", audience_id, audience_id=audience_id,
+                           changes=changed(_audited(before), _audited(audience)))
+        return replace(audience, warnings=warnings)
 
     def activate(self, audience_id: int | str, *, version: int | None = None) -> Audience:
         """Freeze a draft; today (workbench timezone) becomes its inception date."""
@@ -116,6 +130,8 @@ class Audiences:
             self._check(current.definition, job.catalog, editing=current.id, look=False)
         self._records.activate(current.id, base_version=version or current.version,
                                user=self._user.name, today=self._calendar.today())
+        self._audit.record("audience.activate", "audience", current.id, audience_id=current.id,
+                           changes={"status": [current.status, "active"]})
         return self.get(current.id)
 
     def archive(self, audience_id: int | str) -> Audience:
@@ -135,13 +151,15 @@ class Audiences:
             raise Conflict(f"audience {audience_id} is delivered by export(s) {names}; cancel "
                            "them first (an archived audience is no longer processed)")
         self._records.archive(audience_id, user=self._user.name, today=self._calendar.today())
+        self._audit.record("audience.archive", "audience", audience_id, audience_id=audience_id,
+                           changes={"status": ["active", "archived"]})
         return self.get(audience_id)
 
     def duplicate(self, audience_id: int | str, name: str | None = None) -> Audience:
         """A new draft with the same rules (the way to change an active audience)."""
         source = self.get(audience_id)
         copy = source.definition.model_copy(update={"name": name or f"Copy of {source.name}"})
-        return self.create(copy)
+        return self._create(copy, "audience.duplicate", {"copied_from": [source.id]})
 
     # -- reads (the store only) -------------------------------------------------------------------
 
@@ -404,6 +422,13 @@ class Audiences:
             AudienceDefinition.parse(row["definition"], stored=True), job.catalog,
             look_at_data=False)[0] for audience_id, row in rows.items()}
         return compile_nested(checked, sources, Plan.of(graph), nested)
+
+
+def _audited(audience: Audience) -> dict:
+    """What the trail says of an audience: its name, description and rules in plain English
+    (the summary), not its JSON."""
+    return {"name": audience.name, "description": audience.definition.description,
+            "rules": audience.summary}
 
 
 def as_id(audience_id: int | str) -> int:

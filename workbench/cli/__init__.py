@@ -4,7 +4,7 @@ Exit status: 0 done, 1 the operation failed, 2 bad usage or invalid input, with 
 stderr. Heavy libraries (DuckDB, pandas, papermill) are imported inside the commands that need
 them, so that scripts calling the CLI in loops do not pay for them. Each noun has a module
 (``audiences``, ``destinations``, ``encryptions``, ``exports`` and their ``runs``), as has each
-other group of commands (``data``, ``processing``, ``serve``); all add theirs through
+other group of commands (``data``, ``processing``, ``audit``, ``serve``); all add theirs through
 ``Commands``.
 """
 
@@ -62,7 +62,7 @@ class Commands:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import audiences, data, destinations, encryptions, exports, processing, serve, team
+    from . import audiences, audit, data, destinations, encryptions, exports, processing, serve, team
 
     parser = _Parser(prog="workbench", description=(
         "Audience Workbench: define, track and deliver customer audiences."))
@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
                         shared)
     # In the order `workbench --help` lists them.
-    for module in (data, audiences, processing, destinations, encryptions, exports, serve,
-                   team):
+    for module in (data, audiences, processing, destinations, encryptions, exports, audit,
+                   serve, team):
         module.register(commands)
     return parser
 
@@ -138,7 +138,7 @@ def os_error(exc: OSError) -> str:
     return f"{reason}: {name}"
 
 
-def open_workbench(args):
+def open_workbench(args, via: str = "cli"):
     """The home of ``--home``, or the team's service of ``--url`` (docs/team.md)."""
     from ..service.client import service_url
 
@@ -149,10 +149,10 @@ def open_workbench(args):
         if args.user:
             raise InvalidInput("--user: a team's workbench knows you by your hub token; "
                                "there is no acting as another user")
-        return RemoteWorkbench(url)
+        return RemoteWorkbench(url, via=via)
     from ..app import Workbench
 
-    return Workbench(args.home, user=args.user)
+    return Workbench(args.home, user=args.user, via=via)
 
 
 def emit(args, data, text: str) -> None:

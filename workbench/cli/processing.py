@@ -49,7 +49,8 @@ def cmd_process(args) -> int:
 def cmd_scheduler(args) -> int:
     from ..scheduler import Scheduler
 
-    with open_workbench(args) as wb:
+    # What the scheduler changes (runs it makes, processing it starts) is its own doing.
+    with open_workbench(args, via="scheduler") as wb:
         wb.user.require("export.run")
         scheduler = Scheduler(wb, log=lambda line: print(line, flush=True))
         if args.once:

@@ -15,6 +15,7 @@ from .ingest import IngestReport, ingest, kind_lock
 from .schema import KINDS
 
 if TYPE_CHECKING:
+    from ..audit import AuditTrail
     from ..days import Calendar
     from ..home import Home
     from ..settings import Settings
@@ -31,10 +32,12 @@ SAMPLE_ORDER = ("profiles", "appended", "transactions", "tags")
 class CustomerData:
     def __init__(self, home: Home, user: User, settings: Settings, snapshots: Snapshots,
                  records: CustomerDataRecords, calendar: Calendar,
-                 check_type_changes: TypeChanges | None = None):
+                 check_type_changes: TypeChanges | None = None, *, audit: AuditTrail):
         """``check_type_changes(stored, changes)``: raises when changing appended column types
         (``stored``: column -> type; ``changes``: column -> (old, new)) would break what uses
-        them (the active audiences: the audiences side knows their rules)."""
+        them (the active audiences: the audiences side knows their rules); ``audit``: where
+        each ingest is recorded."""
+        self._audit = audit
         self._check_type_changes = check_type_changes
         self._home = home
         self._user = user
@@ -67,6 +70,9 @@ class CustomerData:
                         rejects_file=report.rejects_file, ingested_by=self._user.name))
             # Outside the pin: the version just superseded is no longer read by this job.
             self._snapshots.collect_garbage(kind)
+        self._audit.record("data.ingest", "data", changes={
+            "kind": [kind], "file": [path.name], "accepted": [report.accepted],
+            "rejected": [report.rejected]})
         return report
 
     def sample(self, customers: int, seed: int = 42,

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from ..audit import changed, created, secrets
 from ..delivery import location
 from ..errors import Conflict, InvalidExport, InvalidInput, Problem
 from ..settings import Secret
 from .models import DestinationConfig, EncryptionConfig, parse_model
 
 if TYPE_CHECKING:
+    from ..audit import AuditTrail
     from ..secrets import SecretBox
     from ..store.exports import DestinationRecords, EncryptionRecords, ExportRecords
     from ..users import User
@@ -87,7 +89,8 @@ class Encryption:
 
 class Destinations:
     def __init__(self, *, records: DestinationRecords, exports: ExportRecords, user: User,
-                 box: Callable[[], SecretBox]):
+                 box: Callable[[], SecretBox], audit: AuditTrail):
+        self._audit = audit
         self._records = records
         self._exports = exports
         self._user = user
@@ -109,13 +112,17 @@ class Destinations:
             raise InvalidExport.listing([Problem("password or private_key", "one is required")],
                                         "invalid destination")
         values = self._checked(config, trust_host_key, secrets_required=True)
-        return self._get(self._records.insert(values, user=self._user.name))
+        destination = self._get(self._records.insert(values, user=self._user.name))
+        self._audit.record("destination.add", "destination", destination.id, changes={
+            **created(_audited(destination)), **secrets(_given(config), "set")})
+        return destination
 
     def update(self, key: int | str, data, *, version: int | None = None,
                trust_host_key: bool = False) -> Destination:
         """Secrets left out keep their stored values; a new host or port needs its key."""
         self._user.require("destination.edit")
         stored = self._records.get(_key(key))
+        before = _destination(stored)
         config = parse_model(DestinationConfig, data, "destination")
         _refuse_rename(stored, config.name, self._exports.using("destination_id", stored["id"]),
                        "destination")
@@ -129,7 +136,10 @@ class Destinations:
             values.update(sealed_password=None)
         self._records.update(stored["id"], values, base_version=version,
                              user=self._user.name)
-        return self._get(stored["id"])
+        destination = self._get(stored["id"])
+        self._audit.record("destination.update", "destination", destination.id, changes={
+            **changed(_audited(before), _audited(destination)), **secrets(_given(config))})
+        return destination
 
     def _checked(self, config: DestinationConfig, trust_host_key: bool, *,
                  secrets_required: bool) -> dict:
@@ -202,6 +212,8 @@ class Destinations:
             raise Conflict(f"destination {row['name']!r} is used by export(s) {names}; cancel "
                            "them or point them elsewhere first")
         self._records.remove(row["id"])
+        self._audit.record("destination.remove", "destination", row["id"],
+                           changes={"name": [row["name"], None]})
 
     def test(self, key: int | str) -> list[str]:
         """Log in with the pinned key, check the path exists and is writable; the steps that
@@ -236,7 +248,8 @@ class Destinations:
 
 class Encryptions:
     def __init__(self, *, records: EncryptionRecords, user: User, today: Callable[[], date],
-                 exports: ExportRecords | None = None):
+                 audit: AuditTrail, exports: ExportRecords | None = None):
+        self._audit = audit
         self._exports = exports
         self._records = records
         self._user = user
@@ -247,12 +260,15 @@ class Encryptions:
         config = parse_model(EncryptionConfig, data, "encryption")
         values, warnings = self._checked(config)
         encryption = self._get(self._records.insert(values, user=self._user.name))
+        self._audit.record("encryption.add", "encryption", encryption.id,
+                           changes=created(_keys_of(encryption)))
         encryption.warnings = warnings
         return encryption
 
     def update(self, key: int | str, data, *, version: int | None = None) -> Encryption:
         self._user.require("encryption.edit")
         stored = self._records.get(_key(key, "encryption"))
+        before = _encryption(stored)
         config = parse_model(EncryptionConfig, data, "encryption")
         if self._exports is not None:
             _refuse_rename(stored, config.name,
@@ -261,6 +277,8 @@ class Encryptions:
         self._records.update(stored["id"], values, base_version=version,
                              user=self._user.name)
         encryption = self._get(stored["id"])
+        self._audit.record("encryption.update", "encryption", encryption.id,
+                           changes=changed(_keys_of(before), _keys_of(encryption)))
         encryption.warnings = warnings
         return encryption
 
@@ -328,6 +346,25 @@ def _refuse_rename(stored: dict, name: str, using: list[dict], what: str) -> Non
         raise InvalidExport.listing([Problem(
             "name", f"{what} {stored['name']!r} is used by export(s) {names}; keep its name "
             "while they use it")], f"invalid {what}")
+
+
+def _audited(destination: Destination) -> dict:
+    """What the trail says of a destination: where it points, how it logs in and the pinned
+    key's fingerprint; its secrets only as named in ``_given``."""
+    return {"name": destination.name, "host": destination.host, "port": destination.port,
+            "path": destination.path, "username": destination.username,
+            "auth": destination.auth, "host_key": destination.fingerprint}
+
+
+def _given(config: DestinationConfig) -> list[str]:
+    """The secrets a save was given (each replaces the stored one): names only."""
+    return [name for name in ("password", "private_key", "passphrase")
+            if getattr(config, name) is not None]
+
+
+def _keys_of(encryption: Encryption) -> dict:
+    """What the trail says of an encryption: its name and its keys' fingerprints."""
+    return {"name": encryption.name, "keys": [k["fingerprint"] for k in encryption.keys]}
 
 
 def _secret(value) -> Secret | None:

@@ -23,7 +23,8 @@ def run_export(wb: Opened, run_id: int) -> Run:
     A kernel that dies, or a stop, is recorded on the run when the run could not say so."""
     output = notebooks.run_path(wb.home.runs_dir / "exports", f"run-{run_id}", wb.calendar.now())
     parameters = {"home": str(wb.home.root), "run_id": run_id, "user": wb.user.name,
-                  "now": notebooks.pinned_clock(wb), "run_notebook": str(output)}
+                  "now": notebooks.pinned_clock(wb), "via": wb.via, "role": wb.user.role.value,
+                  "run_notebook": str(output)}
     try:
         notebooks.execute("run_export", output, parameters, stream=False)
     except (NotebookFailed, KeyboardInterrupt) as exc:

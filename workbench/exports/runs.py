@@ -31,6 +31,7 @@ from .notify import run_message
 from .schedule import cancel_deadline
 
 if TYPE_CHECKING:
+    from ..audit import AuditTrail
     from ..home import Home
     from ..settings import SmtpSettings
     from ..store.runs import RunRecords
@@ -50,8 +51,11 @@ SWEEP_EVERY = 600.0  # seconds between two sweeps of one destination by one proc
 class ExportRuns:
     def __init__(self, *, records: RunRecords, exports: Exports, destinations: Destinations,
                  encryptions: Encryptions, home: Home, user: User,
-                 now: Callable[[], datetime], smtp: SmtpSettings | None = None):
-        """``smtp``: where notifications go (workbench.toml [smtp])."""
+                 now: Callable[[], datetime], audit: AuditTrail,
+                 smtp: SmtpSettings | None = None):
+        """``smtp``: where notifications go (workbench.toml [smtp]); ``audit``: where runs
+        made and canceled are recorded."""
+        self._audit = audit
         self._smtp = smtp
         self._records = records
         self._exports = exports
@@ -81,6 +85,9 @@ class ExportRuns:
                 details={"allowed_stale": stale} if stale else None)
         except Conflict as exc:
             raise Conflict(f"{exc} (export {export.id}, {export.name})") from None
+        self._audit.record("run.start", "run", run_id, audience_id=export.audience_id,
+                           export_id=export.id, changes={"state": ["scheduled"], **(
+                               {"allowed_stale": [stale]} if stale else {})})
         return self.get(run_id)
 
     def execute(self, run_id: int, *, notebook: str | None = None) -> Run:
@@ -349,6 +356,9 @@ class ExportRuns:
             made = self._records.create_scheduled(export.id, planned, self._user.name)
             if made:
                 lines.append(f"export #{export.id} {export.name}: {made} run(s) created")
+                self._audit.record("run.schedule", "export", export.id,
+                                   audience_id=export.audience_id, export_id=export.id,
+                                   changes={"runs_created": [made]})
         self._collect_folders()
         lines += self.sweep()
         return lines + self._cancel_unstarted(now)
@@ -361,6 +371,7 @@ class ExportRuns:
             if self._records.cancel(run["id"], "canceled: the process that started it "
                                                "stopped before it began"):
                 lines.append(f"export run #{run['id']} canceled: its starter stopped")
+                self._canceled(run, "its starter stopped")
         for run in self._records.due(now):
             if run["state"] == RunState.SCHEDULED and run["attempts"] == 0:
                 schedule = self._exports.get(run["export_id"]).config.schedule
@@ -368,7 +379,14 @@ class ExportRuns:
                 if now > cancel_deadline(run["scheduled_for"], schedule) and \
                         self._records.cancel(run["id"], f"canceled: {reason}"):
                     lines.append(f"export run #{run['id']} canceled: {reason}")
+                    self._canceled(run, reason)
         return lines
+
+    def _canceled(self, run: dict, reason: str) -> None:
+        export = self._exports.get(run["export_id"])
+        self._audit.record("run.cancel", "run", run["id"], audience_id=export.audience_id,
+                           export_id=export.id,
+                           changes={"state": [run["state"], "canceled"], "reason": [reason]})
 
     def _collect_folders(self) -> None:
         """Work folders of runs that no process is working on (killed attempts) hold the rows

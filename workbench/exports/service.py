@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..audit import changed, created
 from ..days import parse_day
 from ..delivery import location
 from ..errors import Conflict, InvalidExport, NotFound, Problem
@@ -34,6 +35,7 @@ from .schedule import (
 from .templates import TemplateProblem, check_template, record_fields
 
 if TYPE_CHECKING:
+    from ..audit import AuditTrail
     from ..customers.snapshot import Snapshots
     from ..memberships import Memberships
     from ..query.engine import Engine
@@ -153,9 +155,12 @@ class Exports:
                  destinations: DestinationRecords, encryptions: EncryptionRecords, user: User,
                  snapshots: Snapshots, now: Callable[[], datetime], zone: tzinfo | None = None,
                  engine: Engine | None = None,
-                 memberships: Memberships | None = None, history: ProcessingRecords | None = None):
+                 memberships: Memberships | None = None, history: ProcessingRecords | None = None,
+                 audit: AuditTrail):
         """``zone``: the workbench's, for the day whose members an export delivers;
-        ``engine``, ``memberships`` and ``history``: for the rows."""
+        ``engine``, ``memberships`` and ``history``: for the rows; ``audit``: where each
+        change is recorded."""
+        self._audit = audit
         self._zone = zone or UTC
         self._engine = engine
         self._memberships = memberships
@@ -176,18 +181,23 @@ class Exports:
         values = self._checked(config)
         export_id = self._records.insert(
             {**values, "state": "active" if config.active else "paused"}, user=self._user.name)
-        return self.get(export_id)
+        export = self.get(export_id)
+        self._record("export.create", export, created(_audited(export)))
+        return export
 
     def update(self, export_id: int | str, data, *, version: int | None = None) -> Export:
         self._user.require("export.edit")
         stored = self._row(export_id)
         self._refuse_canceled(stored)
+        before = self._export(stored)
         config = ExportConfig.parse(data)
         values = self._checked(config)
         self._records.update(stored["id"], {**values, "state": "active" if config.active
                                             else "paused"},
                              base_version=version, user=self._user.name)
-        return self.get(stored["id"])
+        export = self.get(stored["id"])
+        self._record("export.update", export, changed(_audited(before), _audited(export)))
+        return export
 
     def check(self, data) -> list[Problem]:
         """Every problem of a configuration being edited, nothing saved:
@@ -332,7 +342,13 @@ class Exports:
         config = config.model_copy(update={"active": state == "active"})
         self._records.update(row["id"], {"state": state, "config": json.dumps(config.to_json())},
                              base_version=row["version"], user=self._user.name)
-        return self.get(row["id"])
+        export = self.get(row["id"])
+        self._record(f"export.{action}", export, {"state": [row["state"], state]})
+        return export
+
+    def _record(self, action: str, export: Export, changes: dict) -> None:
+        self._audit.record(action, "export", export.id, audience_id=export.audience_id,
+                           export_id=export.id, changes=changes)
 
     def actions(self, export: Export, upcoming: datetime | None = None) -> list[str]:
         """What the current user may do with this export now (the UI shows only these).
@@ -499,6 +515,12 @@ class Exports:
 
 
 EXPIRY_DAYS = 30
+
+
+def _audited(export: Export) -> dict:
+    """What the trail says of an export: its state and its configuration as saved (the
+    changed settings are named by their path, ``schedule.time``)."""
+    return {"state": export.state, **export.config.to_json()}
 
 
 def _aware(value: datetime) -> datetime:

@@ -26,6 +26,7 @@ def run_processing(wb: Opened, first: date, last: date, *, stream: bool = True) 
     output = notebooks.run_path(wb.home.runs_dir / "processing", label, wb.calendar.now())
     one_day = first == last
     parameters = {"home": str(wb.home.root), "user": wb.user.name, "now": notebooks.pinned_clock(wb),
+                  "via": wb.via, "role": wb.user.role.value,
                   "as_of": str(first) if one_day else None,
                   "date_from": None if one_day else str(first),
                   "date_to": None if one_day else str(last), "run_notebook": str(output)}

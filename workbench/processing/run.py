@@ -31,6 +31,7 @@ from .evaluate import ActiveAudience
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..audit import AuditTrail
     from ..customers.snapshot import Snapshot, Snapshots
     from ..days import Calendar
     from ..home import Home
@@ -101,7 +102,8 @@ def print_progress(done: int, total: int, day: DayResult) -> None:
 class Processing:
     def __init__(self, *, home: Home, settings: Settings, user: User, calendar: Calendar,
                  records: ProcessingRecords, audiences: AudienceRecords, snapshots: Snapshots,
-                 engine: Engine, memberships: Memberships):
+                 engine: Engine, memberships: Memberships, audit: AuditTrail):
+        self._audit = audit
         self._home = home
         self._settings = settings
         self._user = user
@@ -122,6 +124,9 @@ class Processing:
         first, last = self.days(as_of, date_from, date_to)
         with self._lock():
             run_id = self._records.start_run(first, last, self._user.name)
+            self._audit.record("processing.run", "processing", run_id,
+                               changes={"days": [str(first) if first == last
+                                                 else f"{first} to {last}"]})
             if notebook:
                 self._records.set_notebook(run_id, notebook)
             try:

@@ -28,6 +28,9 @@ from ..settings import Role
 from ..users import User
 from . import api, codec
 
+# Entry points a client may name for the audit trail; it says "api" for any other. A label, not
+# a credential: who made a change is the token's user, whatever a client says here.
+CLIENT_VIAS = ("page", "cli", "api")
 RETRY_SECONDS = 60.0
 CONNECT_SECONDS = 10.0
 # A processing run or an export run answers when it has ended.
@@ -64,9 +67,9 @@ class RemoteSettings:
 class RemoteWorkbench:
     """A workbench whose services are the team's workbench service (docs/team.md)."""
 
-    via = "api"
-
-    def __init__(self, url: str, token: str | None = None, *, clock=None):
+    def __init__(self, url: str, token: str | None = None, *, clock=None, via: str = "api"):
+        """``via``: what the audit trail says the changes came through (page, cli; else
+        api)."""
         import requests
 
         token = token or token_from_environment()
@@ -78,6 +81,8 @@ class RemoteWorkbench:
         self.url = url.rstrip("/") + "/"
         self._session = requests.Session()
         self._session.headers["Authorization"] = f"token {token}"
+        self.via = via if via in CLIENT_VIAS else "api"
+        self._session.headers["Workbench-Via"] = self.via
         about = self._call("workbench", "about")
         self.user = User(about["user"], Role(about["role"]))
         self.settings = RemoteSettings(about["timezone"])
@@ -118,7 +123,7 @@ class RemoteWorkbench:
     def reopen(self) -> RemoteWorkbench:
         """Asked afresh: the user's role as the service sees it now."""
         return RemoteWorkbench(self.url, self._session.headers["Authorization"].split(" ")[1],
-                               clock=self.clock)
+                               clock=self.clock, via=self.via)
 
     def close(self) -> None:
         self._session.close()

@@ -28,6 +28,7 @@ from .. import errors
 from ..store.requests import Replay, Requests
 from ..users import hub_user
 from . import api, codec
+from .client import CLIENT_VIAS
 
 log = logging.getLogger("workbench.service")
 
@@ -78,8 +79,10 @@ class Service:
     def user(self, model: dict):
         return hub_user(self.settings, model["name"], list(model.get("groups") or []))
 
-    def answer(self, model: dict, noun: str, verb: str, body: dict, key: str | None):
-        """(status, JSON body) of a call, made on this worker thread."""
+    def answer(self, model: dict, noun: str, verb: str, body: dict, key: str | None,
+               via: str = "api"):
+        """(status, JSON body) of a call, made on this worker thread; ``via``: the entry
+        point the client said (page, cli, api), for the audit trail."""
         user = self.user(model)
         kind = api.kind_of(noun, verb)
         replay = None
@@ -88,7 +91,7 @@ class Service:
             if isinstance(replay, Replay):
                 return replay.status, replay.body
         try:
-            status, answer = self._call(user, noun, verb, body)
+            status, answer = self._call(user, noun, verb, body, via)
         except Exception as exc:  # a bug: one line to the client, the traceback to the log
             log.exception("%s.%s for %s failed", noun, verb, user.name)
             status, answer = 500, error_body("WorkbenchError", f"internal error in {noun}.{verb}"
@@ -97,10 +100,10 @@ class Service:
             self.requests.finish(user.name, key, status, answer)
         return status, answer
 
-    def _call(self, user, noun: str, verb: str, body: dict) -> tuple[int, dict]:
+    def _call(self, user, noun: str, verb: str, body: dict, via: str) -> tuple[int, dict]:
         try:
             args, kwargs = codec.decode(body.get("args", [])), codec.decode(body.get("kwargs", {}))
-            wb = self.workbench().as_user(user, "api")
+            wb = self.workbench().as_user(user, via)
             result = api.call(wb, noun, verb, args, kwargs)
             return 200, {"result": codec.encode(result)}
         except errors.WorkbenchError as exc:
@@ -191,9 +194,11 @@ def handlers(prefix: str):
             if key is not None and (len(key) > 100 or not key.isprintable()):
                 return self.refuse(400, "InvalidInput", "Idempotency-Key: at most 100 "
                                    "printable characters")
+            via = self.request.headers.get("Workbench-Via", "api")
             loop = ioloop.IOLoop.current()
             status, answer = await loop.run_in_executor(
-                self.service.pool, self.service.answer, model, noun, verb, body, key)
+                self.service.pool, self.service.answer, model, noun, verb, body, key,
+                via if via in CLIENT_VIAS else "api")
             self.set_status(status)
             self.set_header("Content-Type", "application/json")
             self.finish(json.dumps(answer))

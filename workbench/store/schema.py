@@ -256,6 +256,28 @@ workbench_meta = Table(
     Column("value", Text, nullable=False),
 )
 
+# The audit trail (migration 8): one row per change, who, when (UTC), through which entry point
+# (``workbench/audit.py``). ``audience_id`` and ``export_id`` name the audience and export a
+# change concerns, so that an audience's trail lists its exports' and runs' changes too.
+# ``changes`` is JSON {field: [before, after]} of the fields that changed; never a secret.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user", String(200), nullable=False),
+    Column("via", String(10), nullable=False),  # python | cli | page | api | scheduler
+    Column("action", String(40), nullable=False),  # audience.update, export.pause, ...
+    Column("subject", String(20), nullable=False),  # audience | export | run | ...
+    Column("subject_id", Integer),
+    Column("audience_id", Integer),
+    Column("export_id", Integer),
+    Column("changes", Text, nullable=False),
+    Index("ix_audit_at", "at"),
+    Index("ix_audit_audience", "audience_id"),
+    Index("ix_audit_export", "export_id"),
+)
+
 # Changes the workbench service answered, by the idempotency key their client sent (migration
 # 9): a client that retries after a lost answer (the service restarted) gets the same answer,
 # and the change is not made twice.
@@ -382,6 +404,7 @@ MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
                                                "postgresql": EXPORT_CANCELED_POSTGRESQL}),
     (6, [export_runs], {}),
     (7, [workbench_meta], {"sqlite": ONE_RUN_BY_HAND, "postgresql": ONE_RUN_BY_HAND}),
+    (8, [audit], {}),
     (9, [service_requests], {}),
 ]
 

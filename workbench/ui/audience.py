@@ -1,7 +1,8 @@
 """The audience page: its name, status and the actions the user may take; Details (size over
 time, a date range bounded by inception and the last processed day), Composition (an attribute's
-buckets as a chart and a table), Exports (its export configurations and runs); beside them the
-Estimated Audience Size and the Targeting Summary."""
+buckets as a chart and a table), Exports (its export configurations and runs), History (the
+audit trail of it, its exports and their runs); beside them the Estimated Audience Size and the
+Targeting Summary."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from ..errors import WorkbenchError
+from .changes import CHANGE_COLUMNS, change_rows
 from .style import DASH, badge, day, escape, number, percent, stale_note
 from .widgets import Table
 from .work import one_line, run_soon
@@ -71,6 +73,10 @@ class AudienceOverview:
         runs.sort(key=lambda r: (r.scheduled_for, r.id), reverse=True)
         return exports, runs[:50]
 
+    def changes(self) -> list:
+        """The latest 100 changes to it, its exports and their runs (newest first)."""
+        return self.wb.audit_trail.entries(audience=self.audience.id, limit=100)
+
     def duplicate(self) -> int:
         """A new draft with its rules; its id."""
         return self.wb.audiences.duplicate(self.audience.id).id
@@ -93,8 +99,11 @@ class AudiencePage:
         self.message = w.HTML()
         self.confirm = w.VBox()
         self.header = self._header()
-        self.tabs = w.Tab(children=[self._details(), self._composition(), self._exports()],
-                          titles=("Details", "Composition", "Exports"))
+        self.changes_table = Table(columns=CHANGE_COLUMNS, empty="No changes recorded.",
+                                   loading=True)
+        self.tabs = w.Tab(children=[self._details(), self._composition(), self._exports(),
+                                    self.changes_table],
+                          titles=("Details", "Composition", "Exports", "History"))
         self.tabs.add_class("wb-tabs")
         self.tabs.layout.width = "820px"
         if tab == "exports":
@@ -291,6 +300,9 @@ class AudiencePage:
         self.exports_table.rows = export_rows(exports)
         self.runs_table.rows = run_rows(runs)
         self.exports_table.loading = self.runs_table.loading = False
+        # Here: the export actions of the Exports tab refresh through this, and change things.
+        self.changes_table.rows = change_rows(self.overview.changes(), self.nav.wb.calendar.zone)
+        self.changes_table.loading = False
 
     # -- the side panel -------------------------------------------------------------------------
 

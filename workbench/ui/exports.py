@@ -1,6 +1,7 @@
 """Manage Exports: four tabs — Configuration (every export, with the actions the service allows
 this user in its state), History (every run; filter by state and audience; refreshes itself
-while a run is in progress), Destinations and Encryptions (with their add/edit forms). It calls
+while a run is in progress; below, the changes to exports, runs, destinations and encryptions
+from the audit trail), Destinations and Encryptions (with their add/edit forms). It calls
 the export services and holds no rule of its own."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ipywidgets as w
 from ..errors import WorkbenchError
 from ..freshness import sentence
 from ..run_states import RunState
+from .changes import CHANGE_COLUMNS, change_rows
 from .forms import DestinationForm, EncryptionForm
 from .style import DASH, badge, escape, number, stale_note
 from .widgets import Table, link
@@ -26,6 +28,7 @@ ACTION_LABELS = {"edit": "Edit", "activate": "Activate", "pause": "Pause", "canc
                  "run": "Run now", "preview": "Preview", "test": "Test connection",
                  "remove": "Remove"}
 RUN_STATES = list(RunState)
+CHANGED = ("export", "run", "destination", "encryption")  # what History's changes list
 LIVE_SECONDS = 2.0
 
 
@@ -249,6 +252,10 @@ class ExportsOverview:
     def encryption(self, encryption_id: int):
         return self.wb.encryptions.get(encryption_id)
 
+    def changes(self) -> list:
+        """The latest 100 changes to exports, their runs, destinations and encryptions."""
+        return self.wb.audit_trail.entries(subjects=CHANGED, limit=100)
+
 
 class ManageExports:
     def __init__(self, nav: Navigator, tab: int = 0):
@@ -289,9 +296,10 @@ class ManageExports:
         self.runs_table = Table(columns=RUN_COLUMNS, empty="No runs yet.")
         for widget in (self.state_filter, self.audience_filter):
             widget.observe(lambda _c: self.refresh_runs(), "value")
+        self.changes_table = Table(columns=CHANGE_COLUMNS, empty="No changes recorded.")
         return w.VBox([w.HBox([self.state_filter, self.audience_filter, self.refresh_button,
                                self.live], layout=w.Layout(gap="12px", align_items="center")),
-                       self.runs_table])
+                       self.runs_table, w.HTML("<h4>Changes</h4>"), self.changes_table])
 
     def _admin(self) -> tuple[w.Widget, w.Widget]:
         """The Destinations and Encryptions tabs, their Add buttons for those who may add."""
@@ -357,6 +365,7 @@ class ManageExports:
         audience = self.audience_filter.value
         self.runs_table.rows = run_rows(self.overview.runs(
             self.state_filter.value, int(audience) if audience else None))
+        self.changes_table.rows = change_rows(self.overview.changes(), self.nav.wb.calendar.zone)
         if not self._followed_busy:  # opened while a run works: follow it
             self._followed_busy = True
             if self.overview.busy is not None:
