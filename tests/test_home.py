@@ -90,7 +90,7 @@ def test_smtp_password_is_a_secret_that_never_shows(home, monkeypatch):
 
 def test_workbench_repr_names_home_and_user(home):
     with workbench.open(home, user="ada") as wb:
-        assert repr(wb) == f"Workbench(home={str(home)!r}, user='ada', role='admin')"
+        assert repr(wb) == f"Workbench(home={str(home)!r}, user='ada', role='admin', via='python')"
 
 
 def test_the_engine_kinds_the_settings_allow_are_the_registry_s():

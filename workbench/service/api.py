@@ -36,6 +36,7 @@ SERVICES: dict[str, dict[str, str]] = {
     "encryptions": _verbs("list get actions inspect armored_keys", "add update"),
     "processing": _verbs("history composition histories runs days stored_members"),
     "customers": _verbs("counts", "sample"),
+    "audit_trail": _verbs("entries frame"),
 }
 
 
@@ -62,6 +63,7 @@ def _about(wb: Workbench) -> dict:
 # Calls of the workbench itself (``wb.features(D)``), as (verb, kind, function(wb, ...)).
 WORKBENCH: dict[str, tuple[str, Callable[..., Any]]] = {
     "about": (READ, _about),
+    "audit": (READ, lambda wb, *args, **kwargs: wb.audit(*args, **kwargs)),
     "features": (READ, _features),
     "catalog": (READ, _catalog),
     "choices": (READ, _choices),

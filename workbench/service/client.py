@@ -98,6 +98,11 @@ class RemoteWorkbench:
         DataFrame (embedded, a DuckDB relation: ``.df()`` there gives the same table)."""
         return self._call("workbench", "features", as_of)
 
+    def audit(self, audience: int | None = None, export: int | None = None,
+              since: date | str | None = None, limit: int = 200):
+        """The audit trail, newest first, as a DataFrame (``Workbench.audit``)."""
+        return self._call("workbench", "audit", audience, export, since, limit)
+
     def catalog(self):
         from ..audiences.catalog import Catalog
 

@@ -27,10 +27,10 @@ class Undecodable(ValueError):
 
 
 def encode(value: Any) -> Any:
+    if isinstance(value, enum.Enum):  # first: a StrEnum is a str too
+        return {"$t": "enum", "cls": _name(type(value)), "v": encode(value.value)}
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    if isinstance(value, enum.Enum):
-        return {"$t": "enum", "cls": _name(type(value)), "v": encode(value.value)}
     if isinstance(value, datetime):
         return {"$t": "datetime", "v": value.isoformat()}
     if isinstance(value, date):
@@ -72,6 +72,8 @@ def decode(value: Any, depth: int = 0) -> Any:
         return datetime.fromisoformat(_text(inner))
     if tag == "frame":
         return _frame(_text(inner))
+    if tag not in ("enum", "dc", "model"):
+        raise Undecodable(f"unknown value tag {str(tag)[:40]!r}")
     cls = _class(value.get("cls"))
     if tag == "enum" and isinstance(cls, type) and issubclass(cls, enum.Enum):
         return cls(decode(inner, depth + 1))
@@ -82,8 +84,11 @@ def decode(value: Any, depth: int = 0) -> Any:
             raise Undecodable(f"{cls.__name__} has no field {sorted(set(given) - fields)[0]}")
         return cls(**{key: decode(item, depth + 1) for key, item in given.items()})
     if tag == "model" and _is_model(cls):
-        return cls.model_validate(inner)
-    raise Undecodable(f"unknown value tag {str(tag)[:40]!r}")
+        try:
+            return cls.model_validate(inner)
+        except ValueError as exc:  # pydantic's ValidationError: the service's own input check
+            raise Undecodable(f"{cls.__name__}: {str(exc).splitlines()[0]}") from None
+    raise Undecodable(f"{_name(cls)} is not a value that is sent ({tag})")
 
 
 def _name(cls: type) -> str:

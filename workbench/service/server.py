@@ -33,6 +33,7 @@ from .client import CLIENT_VIAS
 log = logging.getLogger("workbench.service")
 
 MAX_BODY = 8 * 1024 * 1024  # a definition or an export is a few KB; keys a few hundred
+UNREAD_BODY = 512 * 1024 * 1024  # beyond this tornado drops the connection unanswered
 WORKERS = 4
 # How long the hub's word about a token is kept: a revoked token or a removed user is refused
 # within this (JupyterHub's default of 300 s would let them in for five minutes more).
@@ -85,8 +86,8 @@ class Service:
         point the client said (page, cli, api), for the audit trail."""
         user = self.user(model)
         kind = api.kind_of(noun, verb)
-        replay = None
-        if kind == api.CHANGE and key:
+        keyed = kind == api.CHANGE and key is not None
+        if keyed:
             replay = self.requests.begin(user.name, key, f"{noun}.{verb}")
             if isinstance(replay, Replay):
                 return replay.status, replay.body
@@ -96,7 +97,7 @@ class Service:
             log.exception("%s.%s for %s failed", noun, verb, user.name)
             status, answer = 500, error_body("WorkbenchError", f"internal error in {noun}.{verb}"
                                              f": {exc.__class__.__name__} (see the service log)")
-        if replay is not None:
+        if keyed:
             self.requests.finish(user.name, key, status, answer)
         return status, answer
 
@@ -164,21 +165,19 @@ def handlers(prefix: str):
 
     @web.stream_request_body
     class Call(Authenticated):
+        # A body over MAX_BODY is read to its end but not kept, then refused: answering before
+        # it is read would cut the connection under the proxy, which then says 503 instead.
         def prepare(self):
-            self._chunks, self._size, self._refused = [], 0, False
-            length = self.request.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > MAX_BODY:
-                self._refused = True
-                self.refuse(413, "TooLarge", f"a request body of at most {MAX_BODY // 2**20} MB")
+            self._chunks, self._size = [], 0
 
         def data_received(self, chunk: bytes) -> None:
             self._size += len(chunk)
             if self._size <= MAX_BODY:
                 self._chunks.append(chunk)
+            else:
+                self._chunks.clear()
 
         async def post(self, noun: str, verb: str):
-            if self._refused:
-                return
             if self._size > MAX_BODY:
                 return self.refuse(413, "TooLarge", f"a request body of at most "
                                    f"{MAX_BODY // 2**20} MB")
@@ -252,7 +251,7 @@ def main(home: str | None = None) -> None:
     auth = HubOAuth.instance(cache_max_age=AUTH_CACHE_SECONDS)
     app = web.Application(handlers(prefix), workbench=service, hub_auth=auth,
                           cookie_secret=os.urandom(32))
-    app.listen(address.port, address.hostname, max_body_size=4 * MAX_BODY)
+    app.listen(address.port, address.hostname, max_body_size=UNREAD_BODY)
     scheduler = _start_scheduler(service)
     loop = ioloop.IOLoop.current()
 

@@ -169,14 +169,19 @@ function render({ model, el }) {
   model.set("initial", initial);
   model.set("ready", true);
   model.save_changes();
+  // On a team's hub the address names the person's own server (/user/NAME/...): it is shown
+  // as the hub's /hub/user-redirect/..., so that a copied link opens as whoever signs in.
+  const shared = window.location.pathname.replace(/^(.*?)\/user\/[^/]+\//,
+                                                  "$1/hub/user-redirect/");
   const write = () => {
     const p = new URLSearchParams(window.location.search);
     for (const key of model.get("params")) p.delete(key);
     for (const [key, value] of Object.entries(model.get("query"))) p.set(key, value);
     const text = p.toString();
-    window.history.replaceState(null, "", window.location.pathname + (text ? "?" + text : ""));
+    window.history.replaceState(null, "", shared + (text ? "?" + text : ""));
   };
   model.on("change:query", write);
+  if (shared !== window.location.pathname) write();
 }
 export default { render };
 """
