@@ -9,7 +9,8 @@ source scripts/bootstrap.sh
 # dashboard tests drive Debian's Chromium through Playwright; the store tests also run on a
 # throwaway PostgreSQL server (tests/postgres.py); the Spark engine's tests need a Java runtime
 # for pyspark (Debian's default JRE); faketime shifts the machine's clock to show that no test
-# depends on the day it runs (docs/operations.md). As root, install what is missing
+# depends on the day it runs (docs/operations.md); team mode's tests start a real JupyterHub
+# with local accounts (tests/hub.py, docs/team.md). As root, install what is missing
 # (without root, the SFTP server tests skip and say why).
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
@@ -18,6 +19,8 @@ command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)  # the suite run a year ahead (.ci/run)
+# Team mode's tests install a copy from the system's Python (scripts/team-install.sh).
+/usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
     echo "test: installing ${missing[*]} for the delivery and dashboard tests"
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \

@@ -56,6 +56,7 @@ class Hub:
     process: subprocess.Popen
     log: Path
     venv: Path = field(default=TEAM_PREFIX / "venv")
+    viewers: list[str] = field(default_factory=list)  # the extra viewers (running_hub(viewers=N))
 
     @property
     def service(self) -> str:
@@ -118,43 +119,48 @@ def _remove_account(name: str) -> None:
     subprocess.run(["userdel", "-r", "-f", name], capture_output=True)
 
 
-def _sample_home(home: Path, people: dict[str, str], store_url: str | None) -> None:
+def _sample_home(home: Path, people: dict[str, str], store_url: str | None,
+                 customers: int = 2000, viewers: tuple[str, ...] = ()) -> None:
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
     cli = [sys.executable, "-m", "workbench"]
     subprocess.run([*cli, "init"], env=env, check=True, capture_output=True)
     settings = home / "workbench.toml"
     text = settings.read_text()
     users = "".join(f'"{name}" = "{role}"\n' for role, name in people.items())
+    users += "".join(f'"{name}" = "viewer"\n' for name in viewers)
     text = text.replace("[users]\n", f"[users]\n{users}", 1)
     if store_url:
-        text = f'store_url = "{store_url}"\n' + text
+        text = text.replace('store_url = ""', f'store_url = "{store_url}"', 1)
     settings.write_text(text)
-    for step in (["sample", "--customers", "2000", "--seed", "3"], ["demo"],
+    for step in (["sample", "--customers", str(customers), "--seed", "3"], ["demo"],
                  ["process", "--days", "2"]):
         subprocess.run([*cli, *step], env=env, check=True, capture_output=True, timeout=300)
 
 
 @contextmanager
-def running_hub(tmp: Path, *, store_url: str | None = None) -> Iterator[Hub]:
+def running_hub(tmp: Path, *, store_url: str | None = None, customers: int = 2000,
+                viewers: int = 0) -> Iterator[Hub]:
+    """``customers``: the sample's size; ``viewers``: that many more viewers (Hub.viewers)."""
     _install()
     tag = secrets.token_hex(3)
     people = {role: f"wbt{role[:3]}{tag}" for role in ("analyst", "viewer", "admin")}
+    more = tuple(f"wbtv{i:02d}{tag}" for i in range(viewers))
     account = f"wbtsvc{tag}"
-    passwords = {name: secrets.token_urlsafe(12) for name in people.values()}
+    passwords = {name: secrets.token_urlsafe(12) for name in (*people.values(), *more)}
     place = PLACES / tag
     state = tmp / "hub-state"
     tester = secrets.token_hex(24)
     made: list[str] = []
     process = None
     try:
-        for name in people.values():
+        for name in (*people.values(), *more):
             _account(name, passwords[name])
             made.append(name)
         place.mkdir(parents=True)
         os.chmod(PLACES, 0o755)
         os.chmod(place, 0o755)
         home = place / "home"
-        _sample_home(home, people, store_url)
+        _sample_home(home, people, store_url, customers, more)
         extra = tmp / "hub-extra.py"
         extra.write_text(
             "c = get_config()  # noqa: F821\n"
@@ -172,7 +178,7 @@ def running_hub(tmp: Path, *, store_url: str | None = None) -> Iterator[Hub]:
                 cwd="/tmp")
         made.append(account)
         hub = Hub(f"http://127.0.0.1:{port}", home, account, people, passwords, tester,
-                  process, log)
+                  process, log, viewers=list(more))
         _wait_until_ready(hub)
         yield hub
     finally:

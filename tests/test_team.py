@@ -225,6 +225,7 @@ def test_people_sign_in_and_a_forwarded_link_opens_as_whoever_signs_in(hub, brow
     viewer.wait_for_selector(".wb-user", timeout=120_000)
     viewer.wait_for_selector("text=Champions", timeout=60_000)
     assert viewer.locator(".wb-user").inner_text() == f"{hub.people['viewer']} (viewer)"
+    viewer.wait_for_selector(".vega-embed svg", timeout=60_000)  # its size over time, drawn
     assert f"/user/{hub.people['viewer']}/" in viewer.evaluate("document.baseURI") or \
         "/hub/user-redirect/" in viewer.url
     viewer.screenshot(path=str(SHOTS / "42-team-forwarded-link-as-viewer.png"))
@@ -233,3 +234,44 @@ def test_people_sign_in_and_a_forwarded_link_opens_as_whoever_signs_in(hub, brow
     assert other.status in (403, 404)
     viewer.context.close()
     analyst.context.close()
+
+
+def test_the_service_runs_on_a_postgresql_store(postgres, tmp_path):
+    from tests.postgres import skip_reason
+
+    if skip_reason():
+        pytest.skip(skip_reason())
+    with hubs.running_hub(tmp_path, store_url=postgres.database()) as hub:
+        token, _ = hub.token(hub.people["analyst"])
+        wb = RemoteWorkbench(hub.service, token)
+        assert {a.name for a in wb.audiences.list()} >= {"Champions"}
+        made = wb.audiences.create(YOUNG)
+        assert wb.audiences.get(made.id).created_by == hub.people["analyst"]
+        assert wb.audit(audience=made.id).iloc[0].user == hub.people["analyst"]
+
+
+def test_the_command_line_reaches_the_service_with_a_token(hub, tokens):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WORKBENCH_URL": hub.service, "WORKBENCH_TOKEN": tokens["analyst"],
+           "WORKBENCH_USER": hub.people["admin"]}
+    env.pop("WORKBENCH_HOME", None)
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "workbench", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    listed = cli("audience", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "Champions" in {a["name"] for a in json.loads(listed.stdout)}
+    trail = cli("audit", "--json")
+    assert trail.returncode == 0 and json.loads(trail.stdout)
+    refused = cli("--user", "root", "audience", "list")
+    assert refused.returncode == 2 and "hub token" in refused.stderr
+    env["WORKBENCH_TOKEN"] = tokens["viewer"]
+    archive = cli("audience", "archive", "1")
+    assert archive.returncode == 1
+    assert archive.stderr.startswith(f"workbench: {hub.people['viewer']} is a viewer")
