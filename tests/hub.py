@@ -107,14 +107,14 @@ def _install() -> None:
         raise RuntimeError(f"team install failed: {done.stderr[-2000:]}")
 
 
-def _account(name: str, password: str | None) -> None:
+def add_account(name: str, password: str | None) -> None:
     subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True, capture_output=True)
     if password:
         subprocess.run(["chpasswd"], input=f"{name}:{password}", text=True, check=True,
                        capture_output=True)
 
 
-def _remove_account(name: str) -> None:
+def remove_account(name: str) -> None:
     subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
     subprocess.run(["userdel", "-r", "-f", name], capture_output=True)
 
@@ -154,7 +154,7 @@ def running_hub(tmp: Path, *, store_url: str | None = None, customers: int = 200
     process = None
     try:
         for name in (*people.values(), *more):
-            _account(name, passwords[name])
+            add_account(name, passwords[name])
             made.append(name)
         place.mkdir(parents=True)
         os.chmod(PLACES, 0o755)
@@ -185,7 +185,7 @@ def running_hub(tmp: Path, *, store_url: str | None = None, customers: int = 200
         if process is not None:
             _stop(process)
         for name in made:
-            _remove_account(name)
+            remove_account(name)
         shutil.rmtree(place, ignore_errors=True)
 
 

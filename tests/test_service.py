@@ -116,3 +116,25 @@ def test_the_hub_is_told_who_may_sign_in_and_what_passes_on(wb, monkeypatch):
     assert (told["hub_port"], told["service_port"]) == (8001, 8003)
     assert told["environment"]["WORKBENCH_NOW"] == "2026-03-11T01:00:00+00:00"
     assert told["groups"]["workbench-admins"] == "admin"
+
+
+@pytest.mark.parametrize("value", [
+    {"$t": "enum", "cls": "workbench.__main__:x", "v": 1},
+    {"$t": "enum", "cls": "workbench.service.__main__:x", "v": 1},
+    {"$t": "enum", "cls": "workbench.settings:Role", "v": 1},
+    {"$t": "date", "v": "2026-99-99"}, {"$t": "datetime", "v": "x"}])
+def test_a_value_no_client_may_send_is_undecodable_and_runs_nothing(value):
+    import sys
+
+    before = set(sys.modules)
+    with pytest.raises(codec.Undecodable):
+        codec.decode(value)
+    assert not {m for m in set(sys.modules) - before if "__main__" in m}
+
+
+def test_root_and_system_accounts_never_sign_in_through_the_hub(wb):
+    from workbench.service.hub import team
+
+    settings = wb.settings.model_copy(update={"users": {"root": Role.admin, "daemon": Role.admin,
+                                                        "ana": Role.analyst}})
+    assert team(settings, "svc") == {"ana": Role.analyst}

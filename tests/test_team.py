@@ -102,6 +102,17 @@ def test_revoked_and_expired_tokens_and_removed_users_are_refused(hub):
     short, _ = hub.token(name, expires_in=1)
     time.sleep(1.5)
     assert _refused_soon(hub, short)
+    # Someone removed from the hub while holding a token (made through the hub's API).
+    leaving = f"wbtgo{hub.account[-6:]}"
+    hubs.add_account(leaving, None)  # PAM's hub adds only people with a local account
+    try:
+        hub.api("POST", f"/users/{leaving}").raise_for_status()
+        gone, _ = hub.token(leaving)
+        assert hub.call(gone, "audiences", "list").status_code == 200
+        hub.api("DELETE", f"/users/{leaving}").raise_for_status()
+        assert _refused_soon(hub, gone)
+    finally:
+        hubs.remove_account(leaving)
 
 
 def _refused_soon(hub, token: str, seconds: float = 10) -> bool:
@@ -174,6 +185,27 @@ def test_a_huge_body_is_refused_and_nothing_of_it_kept(hub, tokens):
     assert "at most 8 MB" in answer.json()["message"]
 
 
+@pytest.mark.parametrize("value", ["../../x", "1\nimport os", 10**30, None, -1])
+def test_a_run_is_started_only_by_who_may_and_only_for_a_run_that_exists(hub, tokens, value):
+    runs = hub.home / "runs" / "exports"
+    before = sorted(runs.iterdir()) if runs.exists() else []
+    assert hub.call(tokens["viewer"], "workbench", "run_export", 1).status_code == 403
+    assert hub.call(tokens["admin"], "workbench", "run_export", value).status_code in (400, 404)
+    assert (sorted(runs.iterdir()) if runs.exists() else []) == before
+
+
+def test_a_class_named_by_a_client_imports_nothing_and_stops_nothing(hub, tokens):
+    import requests
+
+    pid = hub.service_pid()
+    for cls in ("workbench.__main__:x", "workbench.service.__main__:x"):
+        answer = requests.post(f"{hub.service}api/v1/call/audiences/list", timeout=30,
+                               json={"args": [{"$t": "enum", "cls": cls, "v": 1}]},
+                               headers={"Authorization": f"token {tokens['viewer']}"})
+        assert answer.status_code == 400, answer.text
+    assert hub.service_pid() == pid
+
+
 def test_an_unknown_call_and_the_scheduler_s_own_verbs_are_not_offered(hub, tokens):
     for noun, verb in (("destinations", "target"), ("export_runs", "sweep"),
                        ("processing", "recover"), ("audiences", "_records")):
@@ -212,6 +244,7 @@ def test_people_sign_in_and_a_forwarded_link_opens_as_whoever_signs_in(hub, brow
     analyst = sign_in(browser, hub, "analyst")
     analyst.wait_for_url("**/lab**", timeout=120_000)  # an analyst lands in JupyterLab
     analyst.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+    analyst.wait_for_selector(".jp-DirListing-item >> text=dashboards", timeout=60_000)
     analyst.screenshot(path=str(SHOTS / "41-team-analyst-lab.png"))
     analyst.goto(f"{hub.url}/hub/user-redirect/voila/render/dashboards/audiences.ipynb"
                  "?audience=2")

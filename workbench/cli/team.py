@@ -42,6 +42,8 @@ def cmd_hub(args) -> int:
         raise InvalidInput("workbench hub takes no --user or --url: it starts the service")
     wb = Workbench(args.home)
     home, settings = wb.home, wb.settings
+    hub.check_before(settings, args.account, ports=list(range(args.port, args.port + 4)),
+                     files=[f for f in (args.config, args.ssl_cert, args.ssl_key) if f])
     account = hub.service_account(args.account, home.root)
     hub.check(home, settings, account)
     hub.hand_over(home, account)

@@ -32,6 +32,7 @@ logging.basicConfig(level=logging.INFO, format="[workbench keeper %(asctime)s] %
 command = [sys.executable, "-m", "workbench.service", "--serve"] + (
     ["--home", options.home] if options.home else [])
 stopping = False
+quick = 0  # ends in a row within 10 s of starting
 child: subprocess.Popen | None = None
 
 
@@ -50,6 +51,10 @@ while not stopping:
     code = child.wait()
     if stopping or code == 0:
         break
+    quick = quick + 1 if time.monotonic() - started < 10 else 0
+    if quick >= 5:  # it cannot start (its port taken, its home gone): say so and stop
+        logging.error("the service ended with %s five times in a row; giving up", code)
+        sys.exit(1)
     logging.warning("the service ended with %s; starting it again", code)
-    time.sleep(1 if time.monotonic() - started > 10 else 5)  # no busy loop if it cannot start
+    time.sleep(1)
 sys.exit(0)

@@ -57,7 +57,7 @@ def _choices(wb: Workbench, name: str):
 
 def _about(wb: Workbench) -> dict:
     return {"user": wb.user.name, "role": wb.user.role.value,
-            "timezone": wb.settings.timezone, "home": str(wb.home.root)}
+            "timezone": wb.settings.timezone}
 
 
 # Calls of the workbench itself (``wb.features(D)``), as (verb, kind, function(wb, ...)).
@@ -67,9 +67,32 @@ WORKBENCH: dict[str, tuple[str, Callable[..., Any]]] = {
     "features": (READ, _features),
     "catalog": (READ, _catalog),
     "choices": (READ, _choices),
-    "run_export": (CHANGE, lambda wb, run_id: wb.run_export(run_id)),
-    "run_processing": (CHANGE, lambda wb, first, last: wb.run_processing(first, last)),
+    "run_export": (CHANGE, lambda wb, run_id: _run_export(wb, run_id)),
+    "run_processing": (CHANGE, lambda wb, first, last: _run_processing(wb, first, last)),
 }
+
+
+# The modules whose classes a client may send (definitions, audiences, exports, problems,
+# roles, run states): imported when the service starts, so that ``codec`` finds them without
+# importing anything a request names.
+SENDABLE = ("workbench.errors", "workbench.settings", "workbench.run_states",
+            "workbench.audiences.definition", "workbench.audiences.models",
+            "workbench.audiences.catalog", "workbench.exports.models",
+            "workbench.exports.service", "workbench.exports.destinations", "workbench.audit")
+
+
+def _run_export(wb: Workbench, run_id):
+    from ..ids import parse_id
+
+    wb.user.require("export.run")
+    run = wb.export_runs.get(parse_id(run_id, "run"))  # NotFound before a kernel starts
+    return wb.run_export(run.id)
+
+
+def _run_processing(wb: Workbench, first, last):
+    wb.user.require("processing.run")
+    first, last = wb.day(first), wb.day(last)
+    return wb.run_processing(first, last)
 
 
 def kind_of(noun: str, verb: str) -> str | None:

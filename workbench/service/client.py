@@ -206,7 +206,7 @@ def _result(response, url: str) -> Any:
                                     f"{response.status_code} without JSON (is that its "
                                     "address?)") from None
     if response.status_code == 200 and "result" in body:
-        return codec.decode(body["result"])
+        return codec.decode(body["result"], trusted=True)
     raise _error(body, response.status_code)
 
 

@@ -15,6 +15,7 @@ import dataclasses
 import enum
 import importlib
 import io
+import sys
 from datetime import date, datetime
 from pathlib import PurePath
 from typing import Any
@@ -53,19 +54,32 @@ def encode(value: Any) -> Any:
     raise TypeError(f"cannot send a {type(value).__name__}")
 
 
-def decode(value: Any, depth: int = 0) -> Any:
+def decode(value: Any, depth: int = 0, *, trusted: bool = False) -> Any:
+    """A value sent by the other side. ``trusted`` (the client reading the service's answers)
+    may import the module of a class it names; the service only finds classes in modules it
+    has imported already (``api.SENDABLE``), never ``__main__``: importing a module a request
+    names would run it."""
+    try:
+        return _decode(value, depth, trusted)
+    except (ValueError, TypeError, OverflowError) as exc:
+        if isinstance(exc, Undecodable):
+            raise
+        raise Undecodable(f"{exc.__class__.__name__}: {str(exc)[:120]}") from None
+
+
+def _decode(value: Any, depth: int, trusted: bool) -> Any:
     if depth > 40:
         raise Undecodable("nested too deeply")
     if isinstance(value, list):
-        return [decode(item, depth + 1) for item in value]
+        return [_decode(item, depth + 1, trusted) for item in value]
     if not isinstance(value, dict):
         return value
     tag = value.get("$t")
     if tag is None:
-        return {key: decode(item, depth + 1) for key, item in value.items()}
+        return {key: _decode(item, depth + 1, trusted) for key, item in value.items()}
     inner = value.get("v")
     if tag == "dict":
-        return {key: decode(item, depth + 1) for key, item in _mapping(inner).items()}
+        return {key: _decode(item, depth + 1, trusted) for key, item in _mapping(inner).items()}
     if tag == "date":
         return date.fromisoformat(_text(inner))
     if tag == "datetime":
@@ -74,15 +88,15 @@ def decode(value: Any, depth: int = 0) -> Any:
         return _frame(_text(inner))
     if tag not in ("enum", "dc", "model"):
         raise Undecodable(f"unknown value tag {str(tag)[:40]!r}")
-    cls = _class(value.get("cls"))
+    cls = _class(value.get("cls"), trusted)
     if tag == "enum" and isinstance(cls, type) and issubclass(cls, enum.Enum):
-        return cls(decode(inner, depth + 1))
+        return cls(_decode(inner, depth + 1, trusted))
     if tag == "dc" and dataclasses.is_dataclass(cls):
         fields = {f.name for f in dataclasses.fields(cls) if f.init}
         given = _mapping(inner)
         if not set(given) <= fields:
             raise Undecodable(f"{cls.__name__} has no field {sorted(set(given) - fields)[0]}")
-        return cls(**{key: decode(item, depth + 1) for key, item in given.items()})
+        return cls(**{key: _decode(item, depth + 1, trusted) for key, item in given.items()})
     if tag == "model" and _is_model(cls):
         try:
             return cls.model_validate(inner)
@@ -95,12 +109,14 @@ def _name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _class(name: Any) -> type:
+def _class(name: Any, trusted: bool) -> type:
     if not isinstance(name, str) or ":" not in name:
         raise Undecodable("a tagged value without its class")
     module, _, qualname = name.partition(":")
     if module != PACKAGE and not module.startswith(PACKAGE + "."):
         raise Undecodable(f"{name[:80]} is not a workbench class")
+    if "__main__" in module or (not trusted and module not in sys.modules):
+        raise Undecodable(f"{name[:80]} is not a value that is sent")
     try:
         found: Any = importlib.import_module(module)
         for part in qualname.split("."):

@@ -69,7 +69,7 @@ def hand_over(home: Home, account: pwd.struct_passwd) -> None:
 def hub_settings(home: Home, settings: Settings, account: str, *, ip: str, port: int,
                  state: Path, ssl: tuple[str, str] | None, config: str | None) -> dict:
     """What ``jupyterhub_config.py`` reads (pure)."""
-    people = {name: role.value for name, role in settings.users.items() if name != account}
+    people = {name: role.value for name, role in team(settings, account).items()}
     return {
         "venv": sys.prefix, "home": str(home.root), "account": account, "state": str(state),
         "ip": ip, "port": port, "hub_port": port + 1, "proxy_api_port": port + 2,
@@ -88,11 +88,61 @@ def _dashboards() -> Path:
     return DASHBOARDS
 
 
-def check(home: Home, settings: Settings, account: pwd.struct_passwd) -> None:
-    """One line for what would keep the team from working, before anything starts."""
+def team(settings: Settings, account: str) -> dict:
+    """Who signs in: [users] but the service account and system accounts (root, daemons: a
+    root JupyterLab on the web would be the machine)."""
+    return {name: role for name, role in settings.users.items()
+            if name != account and not _system_account(name)}
+
+
+def _system_account(name: str) -> bool:
+    try:
+        return pwd.getpwnam(name).pw_uid < 1000
+    except KeyError:
+        return False
+
+
+def check_before(settings: Settings, account: str, *, ports: list[int],
+                 files: list[str]) -> None:
+    """One line for what would keep the team from working, before anything is made."""
     if os.geteuid() != 0:
         raise InvalidInput("workbench hub runs as root: the hub checks passwords (PAM) and "
                            "starts each person's server as them")
+    if account in settings.users or account in ("root", "nobody") or (
+            _system_account(account) and not _is_service_account(account)):
+        raise InvalidInput(f"--account {account}: the service account must be an account of "
+                           "its own (not a person under [users], not root or nobody)")
+    for path in files:
+        if not os.access(path, os.R_OK):
+            raise InvalidInput(f"{path}: not a readable file")
+    for port in ports:
+        if not _free(port):
+            raise InvalidInput(f"port {port} on 127.0.0.1 is in use (the hub uses --port and "
+                               "the three after it); choose another --port")
+
+
+def _is_service_account(name: str) -> bool:
+    """An account ``service_account`` made earlier (a system account without a login)."""
+    try:
+        return pwd.getpwnam(name).pw_shell.endswith("nologin")
+    except KeyError:
+        return False
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def check(home: Home, settings: Settings, account: pwd.struct_passwd) -> None:
+    """One line for what would keep the team from working, the account made."""
     # The home itself becomes the account's (``hand_over``): the way to it must be open.
     for what, path in (("its Python", Path(sys.executable).resolve()),
                        ("the home", home.root.parent), ("the dashboards", _dashboards())):
@@ -103,10 +153,11 @@ def check(home: Home, settings: Settings, account: pwd.struct_passwd) -> None:
                     "pass, such as /srv")
             raise InvalidInput(f"the service account {account.pw_name} cannot reach {what} "
                                f"({path}): {blocked} is closed to it; {hint}")
-    people = [n for n, r in settings.users.items() if n != account.pw_name]
+    people = list(team(settings, account.pw_name))
     if not people:
         raise InvalidInput("nobody can sign in: name the team under [users] in "
-                           f"{home.settings_file} (local accounts: alice = \"analyst\")")
+                           f"{home.settings_file} (local accounts other than root: "
+                           "alice = \"analyst\")")
     missing = [n for n in people if not _account_exists(n)]
     if missing:
         raise InvalidInput(f"[users] names {', '.join(missing)}, who have no local account "

@@ -13,6 +13,7 @@ its query engine); a request gets that workbench acting as its user (``Workbench
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -66,6 +67,8 @@ class Service:
         self._local = threading.local()
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="workbench-call")
         self._opener = lambda: Workbench(home, user=account)
+        for module in api.SENDABLE:  # what a request may name, and nothing it names later
+            importlib.import_module(module)
         opened = self._opener()
         self.settings = opened.settings
         self.requests = Requests(opened.store)
@@ -148,6 +151,10 @@ def _authenticated():
                             "'Authorization: token <your hub API token>'")
                 return None
             model = self.get_current_user()
+            # HubAuth falls back to the service's cookie when the header's token is bad: a
+            # call counts only when the header's token itself was the one vouched for.
+            if not getattr(self, "_token_authenticated", False):
+                model = None
             if not model or model.get("kind", "user") != "user":
                 self.refuse(403, "Forbidden", "the hub does not vouch for this token (unknown, "
                             "expired or revoked, its user removed, or it lacks "
@@ -169,6 +176,9 @@ def handlers(prefix: str):
         # it is read would cut the connection under the proxy, which then says 503 instead.
         def prepare(self):
             self._chunks, self._size = [], 0
+            if not self.request.headers.get("Authorization"):  # refused before any body
+                self.refuse(401, "Unauthorized", "sign in through JupyterHub: send "
+                            "'Authorization: token <your hub API token>'")
 
         def data_received(self, chunk: bytes) -> None:
             self._size += len(chunk)
@@ -178,6 +188,8 @@ def handlers(prefix: str):
                 self._chunks.clear()
 
         async def post(self, noun: str, verb: str):
+            if self._finished:
+                return
             if self._size > MAX_BODY:
                 return self.refuse(413, "TooLarge", f"a request body of at most "
                                    f"{MAX_BODY // 2**20} MB")
@@ -223,6 +235,8 @@ def _body(raw: bytes) -> dict | str:
         return {}
     try:
         body = json.loads(raw)
+    except RecursionError:
+        return "the body is nested too deeply"
     except (UnicodeDecodeError, ValueError) as exc:
         return f"the body is not JSON: {str(exc)[:80]}"
     if not isinstance(body, dict) or not set(body) <= {"args", "kwargs"}:
@@ -251,7 +265,9 @@ def main(home: str | None = None) -> None:
     auth = HubOAuth.instance(cache_max_age=AUTH_CACHE_SECONDS)
     app = web.Application(handlers(prefix), workbench=service, hub_auth=auth,
                           cookie_secret=os.urandom(32))
-    app.listen(address.port, address.hostname, max_body_size=UNREAD_BODY)
+    # A client that sends its headers, or a body, and then nothing is let go after a minute.
+    app.listen(address.port, address.hostname, max_body_size=UNREAD_BODY,
+               idle_connection_timeout=60, body_timeout=60)
     scheduler = _start_scheduler(service)
     loop = ioloop.IOLoop.current()
 
