@@ -22,10 +22,12 @@ def open(home=None, *, user: str | None = None, clock=None,  # noqa: A001
     ``clock``: where it reads the time (a ``workbench.clock.Clock``, or an instant such as
     ``"2026-11-29T06:00:00+00:00"`` to stand at; default: the system's); ``via``: the entry
     point its changes are recorded as coming through (python, cli, page, api, scheduler)."""
-    from .service.client import RemoteWorkbench, is_url, service_url
+    from .service import is_url, service_url
 
     target = home if home is not None else service_url()
     if is_url(target):
+        from .service.client import RemoteWorkbench
+
         if user is not None or role is not None:
             from .errors import InvalidInput
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .audit import checked_via
 from .clock import Clock, as_clock
-from .days import Calendar
+from .days import Calendar, Dated
 from .home import Home, open_home
 from .settings import Role, Settings, load_settings
 from .users import User, resolve_user
@@ -42,7 +42,7 @@ _SHARED = frozenset({"home", "settings", "clock", "calendar", "store", "engine",
                      "snapshots", "memberships"})
 
 
-class Workbench:
+class Workbench(Dated):
     def __init__(self, home: str | os.PathLike | None = None, *, user: str | None = None,
                  clock: Clock | datetime | str | None = None, via: str = "python",
                  role: str | None = None):
@@ -216,18 +216,6 @@ class Workbench:
     def catalog(self) -> Catalog:
         """The attribute catalog over the current data."""
         return self.audiences.catalog()
-
-    def today(self) -> date:
-        """Today in the workbench timezone (never the machine's)."""
-        return self.calendar.today()
-
-    def yesterday(self) -> date:
-        """The default day of processing and estimates."""
-        return self.calendar.yesterday()
-
-    def day(self, value: date | str | None = None) -> date:
-        """A day given as a date or YYYY-MM-DD, checked; None is yesterday."""
-        return self.calendar.day(value)
 
     def features(self, as_of=None):
         """The point-in-time customer feature table as of ``as_of``, every attribute, from one

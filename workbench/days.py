@@ -70,3 +70,22 @@ class Calendar:
         if value < EARLIEST:
             raise InvalidInput(f"{what} {value} is before {EARLIEST}")
         return value
+
+
+class Dated:
+    """The days an opened workbench speaks of, local (``Workbench``) or a team's
+    (``RemoteWorkbench``): its calendar's, in the workbench timezone."""
+
+    calendar: Calendar
+
+    def today(self) -> date:
+        """Today in the workbench timezone (never the machine's)."""
+        return self.calendar.today()
+
+    def yesterday(self) -> date:
+        """The default day of processing and estimates."""
+        return self.calendar.yesterday()
+
+    def day(self, value: date | str | None = None) -> date:
+        """A day given as a date or YYYY-MM-DD, checked; None is yesterday."""
+        return self.calendar.day(value)

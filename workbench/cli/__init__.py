@@ -140,7 +140,7 @@ def os_error(exc: OSError) -> str:
 
 def open_workbench(args, via: str = "cli"):
     """The home of ``--home``, or the team's service of ``--url`` (docs/team.md)."""
-    from ..service.client import service_url
+    from ..service import service_url
 
     url = getattr(args, "url", None) or (None if args.home else service_url())
     if url:

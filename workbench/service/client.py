@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from .. import errors
 from ..clock import as_clock
-from ..days import Calendar
+from ..days import Calendar, Dated
 from ..settings import Role
 from ..users import User
 from . import api, codec
@@ -35,16 +35,6 @@ RETRY_SECONDS = 60.0
 CONNECT_SECONDS = 10.0
 # A processing run or an export run answers when it has ended.
 READ_SECONDS = 6 * 3600.0
-
-
-def service_url() -> str | None:
-    """Where a team's workbench service is: $WORKBENCH_URL (the hub sets it in the servers it
-    spawns)."""
-    return os.environ.get("WORKBENCH_URL") or None
-
-
-def is_url(value) -> bool:
-    return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
 def token_from_environment() -> str | None:
@@ -64,7 +54,7 @@ class RemoteSettings:
         return ZoneInfo(self.timezone)
 
 
-class RemoteWorkbench:
+class RemoteWorkbench(Dated):
     """A workbench whose services are the team's workbench service (docs/team.md)."""
 
     def __init__(self, url: str, token: str | None = None, *, clock=None, via: str = "api"):
@@ -115,15 +105,6 @@ class RemoteWorkbench:
 
     def run_processing(self, first: date, last: date) -> dict:
         return self._call("workbench", "run_processing", first, last)
-
-    def today(self) -> date:
-        return self.calendar.today()
-
-    def yesterday(self) -> date:
-        return self.calendar.yesterday()
-
-    def day(self, value: date | str | None = None) -> date:
-        return self.calendar.day(value)
 
     def reopen(self) -> RemoteWorkbench:
         """Asked afresh: the user's role as the service sees it now."""

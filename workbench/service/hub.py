@@ -20,6 +20,7 @@ from pathlib import Path
 from ..errors import InvalidInput, WorkbenchError
 from ..files import private_folder
 from ..home import Home
+from ..serve import DASHBOARDS, free, offline_template
 from ..settings import Settings
 from ..users import HUB_GROUPS
 
@@ -42,10 +43,9 @@ def unreachable(path: Path, account: pwd.struct_passwd) -> Path | None:
 
 def service_account(name: str, home: Path) -> pwd.struct_passwd:
     """The service's OS account, made (a system account without a login) when missing."""
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        pass
+    found = _passwd(name)
+    if found is not None:
+        return found
     done = subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", str(home),
                            "--shell", "/usr/sbin/nologin", name],
                           capture_output=True, text=True)
@@ -75,17 +75,11 @@ def hub_settings(home: Home, settings: Settings, account: str, *, ip: str, port:
         "ip": ip, "port": port, "hub_port": port + 1, "proxy_api_port": port + 2,
         "service_port": port + 3, "users": people,
         "groups": {group: role.value for group, role in HUB_GROUPS.items()},
-        "dashboards": str(_dashboards()),
+        "dashboards": str(DASHBOARDS),
         "ssl_cert": ssl[0] if ssl else None, "ssl_key": ssl[1] if ssl else None,
         "config": config,
         "environment": {key: os.environ[key] for key in PASSED_ON if key in os.environ},
     }
-
-
-def _dashboards() -> Path:
-    from ..serve import DASHBOARDS
-
-    return DASHBOARDS
 
 
 def team(settings: Settings, account: str) -> dict:
@@ -95,11 +89,16 @@ def team(settings: Settings, account: str) -> dict:
             if name != account and not _system_account(name)}
 
 
-def _system_account(name: str) -> bool:
+def _passwd(name: str) -> pwd.struct_passwd | None:
     try:
-        return pwd.getpwnam(name).pw_uid < 1000
+        return pwd.getpwnam(name)
     except KeyError:
-        return False
+        return None
+
+
+def _system_account(name: str) -> bool:
+    found = _passwd(name)
+    return found is not None and found.pw_uid < 1000
 
 
 def check_before(settings: Settings, account: str, *, ports: list[int],
@@ -109,43 +108,24 @@ def check_before(settings: Settings, account: str, *, ports: list[int],
         raise InvalidInput("workbench hub runs as root: the hub checks passwords (PAM) and "
                            "starts each person's server as them")
     if account in settings.users or account in ("root", "nobody") or (
-            _system_account(account) and not _is_service_account(account)):
+            # a system account may only be one ``service_account`` made (no login shell)
+            _system_account(account) and not _passwd(account).pw_shell.endswith("nologin")):
         raise InvalidInput(f"--account {account}: the service account must be an account of "
                            "its own (not a person under [users], not root or nobody)")
     for path in files:
         if not os.access(path, os.R_OK):
             raise InvalidInput(f"{path}: not a readable file")
     for port in ports:
-        if not _free(port):
+        if not free(port):
             raise InvalidInput(f"port {port} on 127.0.0.1 is in use (the hub uses --port and "
                                "the three after it); choose another --port")
-
-
-def _is_service_account(name: str) -> bool:
-    """An account ``service_account`` made earlier (a system account without a login)."""
-    try:
-        return pwd.getpwnam(name).pw_shell.endswith("nologin")
-    except KeyError:
-        return False
-
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def check(home: Home, settings: Settings, account: pwd.struct_passwd) -> None:
     """One line for what would keep the team from working, the account made."""
     # The home itself becomes the account's (``hand_over``): the way to it must be open.
     for what, path in (("its Python", Path(sys.executable).resolve()),
-                       ("the home", home.root.parent), ("the dashboards", _dashboards())):
+                       ("the home", home.root.parent), ("the dashboards", DASHBOARDS)):
         blocked = unreachable(path, account)
         if blocked is not None:
             hint = ("run the team install (bash scripts/team-install.sh) and start the hub "
@@ -158,25 +138,15 @@ def check(home: Home, settings: Settings, account: pwd.struct_passwd) -> None:
         raise InvalidInput("nobody can sign in: name the team under [users] in "
                            f"{home.settings_file} (local accounts other than root: "
                            "alice = \"analyst\")")
-    missing = [n for n in people if not _account_exists(n)]
+    missing = [n for n in people if _passwd(n) is None]
     if missing:
         raise InvalidInput(f"[users] names {', '.join(missing)}, who have no local account "
                            "(PAM signs in local accounts: useradd -m NAME && passwd NAME)")
 
 
-def _account_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
-
-
 def offline_dashboards() -> None:
     """Each person's Voilà serves the dashboards with the template that loads nothing from the
     internet (``serve.offline_template``), installed beside the install's Voilà."""
-    from ..serve import offline_template
-
     offline_template(Path(sys.prefix) / "share" / "jupyter")
     config = Path(sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.d"
     config.mkdir(parents=True, exist_ok=True)

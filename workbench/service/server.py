@@ -23,10 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from tornado import ioloop, web
 
 from .. import errors
-from ..store.requests import Replay, Requests
+from ..store.requests import Requests, Taken
 from ..users import hub_user
 from . import api, codec
 from .client import CLIENT_VIAS
@@ -69,10 +70,9 @@ class Service:
         self._opener = lambda: Workbench(home, user=account)
         for module in api.SENDABLE:  # what a request may name, and nothing it names later
             importlib.import_module(module)
-        opened = self._opener()
+        opened = self._opener()  # kept open: its store holds the idempotency keys
         self.settings = opened.settings
         self.requests = Requests(opened.store)
-        self._local.wb = opened  # the main thread's, for the scheduler's start
 
     def workbench(self):
         wb = getattr(self._local, "wb", None)
@@ -91,9 +91,9 @@ class Service:
         kind = api.kind_of(noun, verb)
         keyed = kind == api.CHANGE and key is not None
         if keyed:
-            replay = self.requests.begin(user.name, key, f"{noun}.{verb}")
-            if isinstance(replay, Replay):
-                return replay.status, replay.body
+            taken = self.requests.begin(user.name, key, f"{noun}.{verb}")
+            if taken is not None:
+                return _replay(taken, key, f"{noun}.{verb}")
         try:
             status, answer = self._call(user, noun, verb, body, via)
         except Exception as exc:  # a bug: one line to the client, the traceback to the log
@@ -120,6 +120,18 @@ class Service:
             return 400, error_body("InvalidInput", f"{noun}.{verb}: {exc}")
 
 
+def _replay(taken: Taken, key: str, call: str) -> tuple[int, dict]:
+    """The answer to a change whose idempotency key was taken before."""
+    if taken.call != call:
+        return 422, error_body("Conflict", f"Idempotency-Key {key!r} was used for "
+                               f"{taken.call}; use a new key for another change")
+    if taken.status is None:
+        return 409, error_body("Conflict", f"the change with Idempotency-Key {key!r} ({call}) "
+                               "is being made, or its service stopped while making it; look "
+                               "before trying again (workbench audit)")
+    return taken.status, taken.answer
+
+
 class _Base(web.RequestHandler):
     @property
     def service(self) -> Service:
@@ -135,96 +147,93 @@ class _Base(web.RequestHandler):
         self.finish(error_body("HTTPError", f"{status_code}: {reason}"))
 
 
-def _authenticated():
-    from jupyterhub.services.auth import HubOAuthenticated
-
-    class Authenticated(HubOAuthenticated, _Base):
-        """A request with a hub token in its Authorization header, or refused (401 without
-        one, 403 with one the hub does not vouch for: unknown, expired, revoked, its user
-        removed, or without access to this service). Cookies are not taken for the API: a
-        page elsewhere could make a signed-in browser send them."""
-
-        def hub_user_model(self) -> dict | None:
-            header = self.request.headers.get("Authorization", "")
-            if header.split(" ", 1)[0].lower() not in ("token", "bearer"):
-                self.refuse(401, "Unauthorized", "sign in through JupyterHub: send "
-                            "'Authorization: token <your hub API token>'")
-                return None
-            model = self.get_current_user()
-            # HubAuth falls back to the service's cookie when the header's token is bad: a
-            # call counts only when the header's token itself was the one vouched for.
-            if not getattr(self, "_token_authenticated", False):
-                model = None
-            if not model or model.get("kind", "user") != "user":
-                self.refuse(403, "Forbidden", "the hub does not vouch for this token (unknown, "
-                            "expired or revoked, its user removed, or it lacks "
-                            "access:services!service=workbench)")
-                return None
-            return model
-
-    return Authenticated
+SIGN_IN = "sign in through JupyterHub: send 'Authorization: token <your hub API token>'"
 
 
-def handlers(prefix: str):
-    from jupyterhub.services.auth import HubOAuthCallbackHandler
+class Authenticated(HubOAuthenticated, _Base):
+    """A request with a hub token in its Authorization header, or refused (401 without one,
+    403 with one the hub does not vouch for: unknown, expired, revoked, its user removed, or
+    without access to this service). Cookies are not taken for the API: a page elsewhere could
+    make a signed-in browser send them."""
 
-    Authenticated = _authenticated()
+    def hub_user_model(self) -> dict | None:
+        header = self.request.headers.get("Authorization", "")
+        if header.split(" ", 1)[0].lower() not in ("token", "bearer"):
+            self.refuse(401, "Unauthorized", SIGN_IN)
+            return None
+        model = self.get_current_user()
+        # HubAuth falls back to the service's cookie when the header's token is bad: a call
+        # counts only when the header's token itself was the one vouched for.
+        if not getattr(self, "_token_authenticated", False):
+            model = None
+        if not model or model.get("kind", "user") != "user":
+            self.refuse(403, "Forbidden", "the hub does not vouch for this token (unknown, "
+                        "expired or revoked, its user removed, or it lacks "
+                        "access:services!service=workbench)")
+            return None
+        return model
 
-    @web.stream_request_body
-    class Call(Authenticated):
-        # A body over MAX_BODY is read to its end but not kept, then refused: answering before
-        # it is read would cut the connection under the proxy, which then says 503 instead.
-        def prepare(self):
-            self._chunks, self._size = [], 0
-            if not self.request.headers.get("Authorization"):  # refused before any body
-                self.refuse(401, "Unauthorized", "sign in through JupyterHub: send "
-                            "'Authorization: token <your hub API token>'")
 
-        def data_received(self, chunk: bytes) -> None:
-            self._size += len(chunk)
-            if self._size <= MAX_BODY:
-                self._chunks.append(chunk)
-            else:
-                self._chunks.clear()
+@web.stream_request_body
+class Call(Authenticated):
+    """``POST PREFIX/api/v1/call/NOUN/VERB``. A body over MAX_BODY is read to its end but not
+    kept, then refused: answering before it is read would cut the connection under the proxy,
+    which then says 503 instead."""
 
-        async def post(self, noun: str, verb: str):
-            if self._finished:
-                return
-            if self._size > MAX_BODY:
-                return self.refuse(413, "TooLarge", f"a request body of at most "
-                                   f"{MAX_BODY // 2**20} MB")
-            model = self.hub_user_model()
-            if model is None:
-                return
-            if api.kind_of(noun, verb) is None:
-                return self.refuse(404, "NotFound", f"no call {noun[:40]}.{verb[:40]}")
-            body = _body(b"".join(self._chunks))
-            if isinstance(body, str):
-                return self.refuse(400, "InvalidInput", body)
-            key = self.request.headers.get("Idempotency-Key") or None
-            if key is not None and (len(key) > 100 or not key.isprintable()):
-                return self.refuse(400, "InvalidInput", "Idempotency-Key: at most 100 "
-                                   "printable characters")
-            via = self.request.headers.get("Workbench-Via", "api")
-            loop = ioloop.IOLoop.current()
-            status, answer = await loop.run_in_executor(
-                self.service.pool, self.service.answer, model, noun, verb, body, key,
-                via if via in CLIENT_VIAS else "api")
-            self.set_status(status)
-            self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps(answer))
+    def prepare(self):
+        self._chunks, self._size = [], 0
+        if not self.request.headers.get("Authorization"):  # refused before any body
+            self.refuse(401, "Unauthorized", SIGN_IN)
 
-    class Page(Authenticated):
-        @web.authenticated  # a browser without the service's cookie goes through OAuth
-        def get(self):
-            user = self.service.user(self.current_user)
-            name = web.escape.xhtml_escape(user.name)
-            self.finish(f"<!doctype html><title>Audience Workbench service</title>"
-                        f"<p>Signed in as <b>{name}</b> ({user.role.value}). The dashboards "
-                        f"and JupyterLab are on your own server: <a href='/hub/home'>hub "
-                        f"home</a>. The API is at <code>{prefix}api/v1/</code> "
-                        f"(docs/team.md).</p>")
+    def data_received(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size <= MAX_BODY:
+            self._chunks.append(chunk)
+        else:
+            self._chunks.clear()
 
+    async def post(self, noun: str, verb: str):
+        if self._finished:
+            return
+        if self._size > MAX_BODY:
+            return self.refuse(413, "TooLarge", f"a request body of at most "
+                               f"{MAX_BODY // 2**20} MB")
+        model = self.hub_user_model()
+        if model is None:
+            return
+        if api.kind_of(noun, verb) is None:
+            return self.refuse(404, "NotFound", f"no call {noun[:40]}.{verb[:40]}")
+        body = _body(b"".join(self._chunks))
+        if isinstance(body, str):
+            return self.refuse(400, "InvalidInput", body)
+        key = self.request.headers.get("Idempotency-Key") or None
+        if key is not None and (len(key) > 100 or not key.isprintable()):
+            return self.refuse(400, "InvalidInput", "Idempotency-Key: at most 100 printable "
+                               "characters")
+        via = self.request.headers.get("Workbench-Via", "api")
+        status, answer = await ioloop.IOLoop.current().run_in_executor(
+            self.service.pool, self.service.answer, model, noun, verb, body, key,
+            via if via in CLIENT_VIAS else "api")
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(answer))
+
+
+class Page(Authenticated):
+    """The service's own page, for a browser (signed in through OAuth when it has no cookie)."""
+
+    @web.authenticated
+    def get(self):
+        user = self.service.user(self.current_user)
+        name = web.escape.xhtml_escape(user.name)
+        self.finish(f"<!doctype html><title>Audience Workbench service</title>"
+                    f"<p>Signed in as <b>{name}</b> ({user.role.value}). The dashboards and "
+                    f"JupyterLab are on your own server: <a href='/hub/home'>hub home</a>. "
+                    f"The API is at <code>{self.request.path}api/v1/</code> "
+                    f"(docs/team.md).</p>")
+
+
+def handlers(prefix: str) -> list:
     return [(prefix, Page), (prefix + r"api/v1/call/([a-z_]+)/([a-z_]+)", Call),
             (prefix + "oauth_callback", HubOAuthCallbackHandler)]
 
@@ -250,8 +259,6 @@ def _body(raw: bytes) -> dict | str:
 def main(home: str | None = None) -> None:
     """Serve on JUPYTERHUB_SERVICE_URL under JUPYTERHUB_SERVICE_PREFIX (what the hub gives a
     managed service), until SIGINT or SIGTERM."""
-    from jupyterhub.services.auth import HubOAuth
-
     from ..app import Workbench
     from ..users import current_user_name
 

@@ -3,7 +3,7 @@
 A key is taken before the change is made (one INSERT: of two requests with one key, one makes
 the change) and its answer kept after (a refused change forgets its key). A retry with the key
 gets the kept answer; one that comes while the change is still being made, or after the
-service died making it, is told so instead of making it again.
+service died making it, learns that instead of making it again (the service says it).
 """
 
 from __future__ import annotations
@@ -19,17 +19,21 @@ from .schema import service_requests
 
 
 @dataclass(frozen=True)
-class Replay:
-    status: int
-    body: dict
+class Taken:
+    """A key already taken: by which ``call``, and its kept answer (``status`` None while the
+    change is being made, or when its service died making it)."""
+
+    call: str
+    status: int | None
+    answer: dict | None
 
 
 class Requests:
     def __init__(self, store: Store):
         self._store = store
 
-    def begin(self, user: str, key: str, call: str) -> Replay | None:
-        """None: the change is this request's to make; else the answer to give again."""
+    def begin(self, user: str, key: str, call: str) -> Taken | None:
+        """None: the change is this request's to make; else who took the key first."""
         try:
             with self._store.begin() as conn:
                 conn.execute(insert(service_requests).values(
@@ -39,14 +43,7 @@ class Requests:
             pass
         with self._store.read() as conn:
             row = conn.execute(select(service_requests).where(self._one(user, key))).first()
-        if row.call != call:
-            return Replay(422, _refusal(f"Idempotency-Key {key!r} was used for {row.call}; "
-                                        "use a new key for another change"))
-        if row.status is None:
-            return Replay(409, _refusal(
-                f"the change with Idempotency-Key {key!r} ({call}) is being made, or its "
-                "service stopped while making it; look before trying again (workbench audit)"))
-        return Replay(row.status, json.loads(row.answer))
+        return Taken(row.call, row.status, None if row.answer is None else json.loads(row.answer))
 
     def finish(self, user: str, key: str, status: int, answer: dict) -> None:
         """Keep a change's answer; forget a refusal (nothing was changed: the key may try
@@ -61,7 +58,3 @@ class Requests:
     @staticmethod
     def _one(user: str, key: str):
         return and_(service_requests.c.user_name == user, service_requests.c.key == key)
-
-
-def _refusal(message: str) -> dict:
-    return {"error": "Conflict", "message": message, "problems": []}
