@@ -48,6 +48,30 @@ def problems(audiences, *rules) -> str:
     ({"attribute": "audience", "op": "in", "value": [999]}, "no audience with id 999"),
     ({"attribute": "age", "op": "gt", "value": 1, "sideways": True},
      "rule 1 (age): sideways: unknown field"),
+    ({"attribute": "tag", "op": "has", "value": ["a"], "within_days": 5, "days_ago": [0, 4]},
+     "rule 1 (tag): a rule has within_days or days_ago, not both"),
+    ({"attribute": "age", "op": "gt", "value": 1, "days_ago": [0, 4]},
+     "days_ago applies only to tag, rfm.frequency and rfm.monetary"),
+    ({"attribute": "rfm.frequency", "op": "gt", "value": 1, "days_ago": [365, 90]},
+     "days_ago needs from <= to ([90, 365] is 90 to 365 days ago); got [365, 90]"),
+    ({"attribute": "rfm.monetary", "op": "gt", "value": 1, "days_ago": [-1, 3]},
+     "days_ago needs days from 0 to 36,500 (100 years); got [-1, 3]"),
+    ({"attribute": "tag", "op": "has", "value": ["a"], "days_ago": [30]},
+     "days_ago needs [from, to]"),
+    ({"attribute": "tag", "op": "has", "value": ["a"], "days_ago": [None, 30]},
+     "days_ago needs [from, to]"),
+    ({"any": [{"attribute": "age", "op": "gt", "value": 1},
+              {"attribute": "agee", "op": "gt", "value": 1}]},
+     "rule 1.2 (agee): unknown attribute"),
+    ({"any": [{"attribute": "age", "op": "gt", "valu": 1}]}, "rule 1.1: valu: unknown field"),
+    ({"any": []}, "group 1: a group needs at least one rule"),
+    ({"all": [{"any": []}, {"attribute": "age", "op": "gt", "value": 1}]},
+     "group 1.1: a group needs at least one rule"),
+    ({"any": [], "all": []}, 'group 1: a group has either "any" or "all", not both'),
+    ({"any": [{"attribute": "age", "op": "gt", "value": 1}], "or": True},
+     'group 1: or: unknown field; a group has "any" or "all", and exclude'),
+    ({"any": [{"all": [{"any": [{"all": [{"attribute": "age", "op": "gt", "value": 1}]}]}]}]},
+     "rules: groups nest at most 3 deep (a group in a group in a group), not 4"),
 ])
 def test_invalid_rules_are_refused_with_what_is_allowed(sample_wb, rule, message):
     assert message in problems(sample_wb.audiences, rule)
@@ -61,10 +85,36 @@ def test_every_problem_is_reported_with_its_position(sample_wb):
 
 
 def test_definition_shape_errors(sample_wb):
-    with pytest.raises(InvalidDefinition, match="name: String should have at least 1 character"):
+    with pytest.raises(InvalidDefinition, match="name: the name must not be blank"):
         sample_wb.audiences.check({"name": "", "rules": []})
     with pytest.raises(InvalidDefinition, match="rule 1 \\(age\\): op: Field required"):
         sample_wb.audiences.check({"name": "x", "rules": [{"attribute": "age"}]})
+
+
+def test_limits_on_groups_are_named(sample_wb):
+    rule = {"attribute": "age", "op": "gt", "value": 1}
+    with pytest.raises(InvalidDefinition, match="rules: at most 20 groups, not 21"):
+        sample_wb.audiences.check({"name": "x", "rules": [{"any": [rule]}] * 21})
+    with pytest.raises(InvalidDefinition, match="rules: at most 100 rules, not 101"):
+        sample_wb.audiences.check({"name": "x", "rules": [{"any": [rule] * 51},
+                                                          {"all": [rule] * 50}]})
+    sample_wb.audiences.check({"name": "x", "rules": [{"any": [rule] * 50}] * 2})
+
+
+def test_groups_are_written_back_as_they_were_read(sample_wb):
+    rules = [{"attribute": "age", "op": "gt", "value": 30},
+             {"any": [{"attribute": "tag", "op": "has", "value": ["store_visit"],
+                       "days_ago": [90, None]},
+                      {"all": [{"attribute": "gender", "op": "eq", "value": "male"}],
+                       "exclude": True}]}]
+    audience = sample_wb.audiences.create({"name": "Grouped", "rules": rules})
+    again = sample_wb.audiences.get(audience.id).definition.model_dump()["rules"]
+    assert list(again[1]) == ["any", "exclude"] and again[1]["exclude"] is False
+    assert again[1]["any"][0]["days_ago"] == [90, None]
+    assert again[1]["any"][1] == {"all": [{"attribute": "gender", "op": "eq", "value": "male",
+                                           "exclude": False, "within_days": None,
+                                           "min_count": None}], "exclude": True}
+    assert "days_ago" not in again[0]  # written only where set: older definitions unchanged
 
 
 def test_unseen_tag_or_value_is_accepted_with_a_warning_naming_close_ones(sample_wb):
@@ -116,3 +166,25 @@ def test_estimates_say_why_they_may_be_empty(sample_wb, wb):
     nothing = wb.audiences.estimate({"name": "x", "rules": []}, as_of="2026-01-01")
     assert nothing.base == 0
     assert "the customer base is empty as of 2026-01-01" in nothing.warnings[0].message
+
+
+def test_summary_shows_the_grouping(sample_wb):
+    summary = sample_wb.audiences.summary({"name": "x", "rules": [
+        {"attribute": "age", "op": "between", "value": [25, 34]},
+        {"any": [{"attribute": "tag", "op": "has", "value": ["store_visit"], "within_days": 90},
+                 {"attribute": "rfm.monetary", "op": "gt", "value": 100,
+                  "days_ago": [90, 365]},
+                 {"all": [{"attribute": "gender", "op": "eq", "value": "male"},
+                          {"attribute": "rfm.frequency", "op": "gte", "value": 2,
+                           "days_ago": [0, 0]}]},
+                 {"attribute": "appended.loyalty_tier", "op": "in", "value": ["gold"],
+                  "exclude": True}]},
+        {"any": [{"attribute": "tag", "op": "has", "value": ["churned"], "days_ago": [30, None]},
+                 {"attribute": "email", "op": "is_known", "exclude": True}], "exclude": True}]})
+    assert summary == [
+        "Age between 25 and 34",
+        "Has tag store_visit in the last 90 days or total spend greater than 100 between 90 "
+        "and 365 days ago or (gender is male and number of purchases at least 2 on the day "
+        "itself), but not appended loyalty tier in gold",
+        "Excluding (has tag churned 30 or more days ago, but not email is known)",
+    ]

@@ -52,6 +52,12 @@ rule = st.one_of(
                                 "within_days": w},
               st.sampled_from(["gt", "lte"]), st.sampled_from([0, 10, 15.5, 100]),
               st.one_of(st.none(), st.integers(1, 400))),
+    st.builds(lambda a, op, v, start, span: {"attribute": a, "op": op, "value": v,
+                                             "days_ago": [start, None if span is None
+                                                          else start + span]},
+              st.sampled_from(["rfm.frequency", "rfm.monetary"]),
+              st.sampled_from(["gte", "lt"]), st.integers(0, 2), st.integers(0, 130),
+              st.one_of(st.none(), st.integers(0, 300))),
     st.builds(lambda v: {"attribute": "rfm.recency_days", "op": "lte", "value": v},
               st.integers(0, 400)),
     st.builds(lambda a, v: {"attribute": a, "op": "in", "value": v},
@@ -62,6 +68,12 @@ rule = st.one_of(
               st.lists(st.sampled_from(TAGS), min_size=1, max_size=2, unique=True),
               st.one_of(st.none(), st.integers(1, 120)), st.one_of(st.none(),
                                                                    st.integers(1, 3))),
+    st.builds(lambda v, start, span, n: {"attribute": "tag", "op": "has", "value": v,
+                                         "days_ago": [start, None if span is None
+                                                      else start + span], "min_count": n},
+              st.lists(st.sampled_from(TAGS), min_size=1, max_size=2, unique=True),
+              st.integers(0, 125), st.one_of(st.none(), st.integers(0, 60)),
+              st.one_of(st.none(), st.integers(1, 2))),
     st.builds(lambda op, v: {"attribute": "birth_date", "op": op,
                              "value": (D + timedelta(days=v)).isoformat()},
               st.sampled_from(["before", "after"]), st.integers(-60 * 365, -20 * 365)),
@@ -107,15 +119,26 @@ def python_features(customers: dict[str, dict]) -> dict[str, dict]:
     return features
 
 
+def in_window(r: dict, days_before: int) -> bool:
+    """SPEC 4 and 5 read literally: within_days N is (D - N, D]; days_ago [from, to] is
+    [D - to, D - from]; neither: any day up to D."""
+    if days_before < 0:
+        return False  # after D
+    if r.get("within_days"):
+        return days_before < r["within_days"]
+    if r.get("days_ago"):
+        start, end = r["days_ago"]
+        return start <= days_before and (end is None or days_before <= end)
+    return True
+
+
 def holds(r: dict, f: dict) -> bool | None:
     a, op, v = r["attribute"], r["op"], r.get("value")
     if a == "tag":
-        since = -r["within_days"] if r.get("within_days") else -10**6
-        count = sum(1 for tag, o in f["tags"] if tag in v and since < o <= 0)
+        count = sum(1 for tag, o in f["tags"] if tag in v and in_window(r, -o))
         return count >= (r.get("min_count") or 1)
-    if a in ("rfm.frequency", "rfm.monetary") and r.get("within_days"):
-        window = [(day, amt) for day, amt in f["visible"]
-                  if (D - day).days < r["within_days"]]
+    if a in ("rfm.frequency", "rfm.monetary") and (r.get("within_days") or r.get("days_ago")):
+        window = [(day, amt) for day, amt in f["visible"] if in_window(r, (D - day).days)]
         x = (sum(1 for _, amt in window if amt >= 0) if a == "rfm.frequency"
              else sum((amt for _, amt in window), Decimal(0)))
     else:
@@ -143,10 +166,21 @@ def holds(r: dict, f: dict) -> bool | None:
     }[op]()
 
 
+def element_holds(e: dict, f: dict) -> bool:
+    """A rule or a group (SPEC 5): unknown does not hold; ``all`` needs every include element,
+    ``any`` one; no exclude element may hold."""
+    if "any" not in e and "all" not in e:
+        return holds(e, f) is True
+    inner = e.get("any", e.get("all"))
+    included = [element_holds(x, f) for x in inner if not x.get("exclude")]
+    if any(element_holds(x, f) for x in inner if x.get("exclude")):
+        return False
+    return any(included) if "any" in e else all(included)
+
+
 def python_members(customers: dict[str, dict], rules: list[dict]) -> set[str]:
     return {cid for cid, f in python_features(customers).items()
-            if all(holds(r, f) is True for r in rules if not r["exclude"])
-            and not any(holds(r, f) is True for r in rules if r["exclude"])}
+            if element_holds({"all": rules}, f)}
 
 
 # -- the system under test ----------------------------------------------------------------------
@@ -186,7 +220,17 @@ def write_base(home, customers: dict[str, dict]) -> None:
 PROPERTY = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                       HealthCheck.too_slow])
 BASES = st.lists(customer, min_size=1, max_size=12)
-DEFINITIONS = st.lists(rule, min_size=1, max_size=3)
+
+
+def groups_of(inner) -> st.SearchStrategy:
+    return st.builds(lambda kind, elements, ex: {kind: elements, "exclude": ex},
+                     st.sampled_from(["any", "all"]), st.lists(inner, min_size=1, max_size=3),
+                     st.booleans())
+
+
+# Groups two deep at most (the limit is three): rules, groups of rules, groups of both.
+element = st.one_of(rule, rule, groups_of(st.one_of(rule, groups_of(rule))))
+DEFINITIONS = st.lists(element, min_size=1, max_size=3)
 
 
 def agrees(tmp_path_factory, engine, people, rules) -> None:

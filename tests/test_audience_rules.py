@@ -64,6 +64,18 @@ CASES = [
     ({"attribute": "tag", "op": "has", "value": ["store_visit"], "exclude": True},
      {"cy", "eve", "fay"}),
     ({"attribute": "tag", "op": "has", "value": ["x' OR 1=1 --"]}, {"eve"}),
+    # days_ago [from, to]: whole days before D, both ends included; to null: any time before
+    ({"attribute": "tag", "op": "has", "value": ["store_visit"], "days_ago": [90, 90]}, {"dee"}),
+    ({"attribute": "tag", "op": "has", "value": ["store_visit"], "days_ago": [89, 90],
+      "min_count": 2}, {"dee"}),
+    ({"attribute": "tag", "op": "has", "value": ["store_visit"], "days_ago": [0, 0]}, {"bob"}),
+    ({"attribute": "tag", "op": "has", "value": ["store_visit"], "days_ago": [1, None]},
+     {"ann", "dee"}),
+    ({"attribute": "tag", "op": "has", "value": ["store_visit"], "days_ago": [10, 89]},
+     {"ann", "dee"}),
+    ({"attribute": "tag", "op": "has", "value": ["store_visit"], "days_ago": [0, 8]}, {"bob"}),
+    ({"attribute": "tag", "op": "has", "value": ["store_visit"], "days_ago": [68, None],
+      "exclude": True}, {"bob", "cy", "eve", "fay"}),
     # RFM: purchases are amount >= 0, refunds only in monetary, NULL recency without purchases
     ({"attribute": "rfm.recency_days", "op": "lte", "value": 0}, {"bob"}),
     ({"attribute": "rfm.recency_days", "op": "is_known"}, {"ann", "bob", "dee"}),
@@ -78,6 +90,11 @@ CASES = [
     ({"attribute": "rfm.monetary", "op": "gt", "value": 100}, {"ann"}),
     ({"attribute": "rfm.monetary", "op": "between", "value": [20, 60], "within_days": 365},
      {"bob", "dee"}),
+    ({"attribute": "rfm.frequency", "op": "gte", "value": 1, "days_ago": [1, 30]}, {"ann"}),
+    ({"attribute": "rfm.frequency", "op": "eq", "value": 2, "days_ago": [10, None]}, {"ann"}),
+    ({"attribute": "rfm.monetary", "op": "eq", "value": 40, "days_ago": [0, 0]}, {"bob"}),
+    ({"attribute": "rfm.monetary", "op": "gte", "value": 20, "days_ago": [10, 400]},
+     {"ann", "dee"}),
     ({"attribute": "rfm.monetary", "op": "gte", "value": 50, "within_days": 30}, {"ann"}),
     ({"attribute": "rfm.m_score", "op": "in", "value": [3]}, {"ann"}),
     ({"attribute": "rfm.f_score", "op": "eq", "value": 1}, {"bob"}),
@@ -171,3 +188,64 @@ def test_a_day_in_a_rule_is_written_exactly_yyyy_mm_dd(audiences, day):
                                                  r"YYYY-MM-DD"):
         audiences.check({"name": "t", "rules": [rule]})
     audiences.check({"name": "t", "rules": [{**rule, "value": "1990-01-01"}]})
+
+
+AGE_OVER_60 = {"attribute": "age", "op": "gt", "value": 60}
+MALE = {"attribute": "gender", "op": "eq", "value": "male"}
+VISITED = {"attribute": "tag", "op": "has", "value": ["store_visit"]}
+
+GROUP_CASES = [
+    ("any", [{"any": [MALE, AGE_OVER_60]}], {"bob", "dee"}),
+    ("any-with-exclude", [{"any": [MALE, AGE_OVER_60, {**VISITED, "days_ago": [0, 0],
+                                                        "exclude": True}]}], {"dee"}),
+    ("excluded-all", [{"attribute": "gender", "op": "eq", "value": "female"},
+                      {"all": [VISITED, {"attribute": "age", "op": "gt", "value": 30}],
+                       "exclude": True}], {"eve", "fay"}),
+    ("any-without-include-never-holds", [{"any": [{**AGE_OVER_60, "exclude": True}]}], set()),
+    ("all-without-include-is-not", [{"all": [{**AGE_OVER_60, "exclude": True}]}],
+     ALL_BUT("dee")),
+    # NULL: an unknown age does not hold in the group, and an excluded group does not hold on it
+    ("any-on-null", [{"any": [{"attribute": "age", "op": "lt", "value": 20},
+                              {"attribute": "appended.points", "op": "gte", "value": 1000}]}],
+     {"ann", "eve"}),
+    ("excluded-group-on-null", [{"any": [AGE_OVER_60], "exclude": True}], ALL_BUT("dee")),
+    # dee is in only through the group nested in the group
+    ("nested", [{"attribute": "age", "op": "gte", "value": 25},
+                {"any": [{**VISITED, "within_days": 30},
+                         {"all": [{"attribute": "rfm.monetary", "op": "gte", "value": 20},
+                                  {**MALE, "exclude": True}]}]}], {"ann", "bob", "dee"}),
+    ("windows-in-both-branches", [{"any": [{**VISITED, "days_ago": [90, 90]},
+                                           {"attribute": "rfm.frequency", "op": "gte",
+                                            "value": 1, "days_ago": [0, 0]}]}], {"bob", "dee"}),
+]
+
+
+@pytest.mark.parametrize(("rules", "expected"), [c[1:] for c in GROUP_CASES],
+                         ids=[c[0] for c in GROUP_CASES])
+def test_groups_select_exactly_these_customers(audiences, rules, expected):
+    assert members(audiences, rules) == expected
+
+
+def test_a_definition_without_groups_keeps_its_meaning(audiences):
+    rules = [{"attribute": "gender", "op": "in", "value": ["female"]},
+             {"attribute": "age", "op": "lt", "value": 30, "exclude": True}]
+    assert members(audiences, rules) == members(audiences, [{"all": rules}]) == {"ann", "fay"}
+
+
+def test_explain_says_which_group_held(audiences):
+    rules = [{"attribute": "age", "op": "gte", "value": 25},
+             {"any": [{**VISITED, "within_days": 30},
+                      {"all": [{"attribute": "rfm.monetary", "op": "gte", "value": 20},
+                               {**MALE, "exclude": True}]}]}]
+    found = audiences.explain({"name": "t", "rules": rules}, "dee", as_of=D)
+    assert found.member
+    assert [(r.named, r.holds) for r in found.rules] == [
+        ("rule 1", True), ("rule 2.1", False), ("rule 2.2.1", True), ("rule 2.2.2", False)]
+    assert [(g.label, g.kind, g.holds) for g in found.groups] == [
+        ("group 2", "any", True), ("group 2.2", "all", True)]
+    lines = found.lines()
+    assert "  group 2.2 (all): total spend at least 20, but not gender is male: holds" in lines
+    assert found.to_json()["groups"][0]["outcome"] == "holds"
+    bob = audiences.explain({"name": "t", "rules": [{"any": [MALE], "exclude": True}]}, "bob",
+                            as_of=D)
+    assert not bob.member and bob.groups[0].outcome == "excludes the customer"

@@ -287,3 +287,61 @@ def test_the_page_models_answer_without_widgets(wb):
     exports = ExportsOverview(wb)
     exports.refresh()
     assert exports.runs() == [] and exports.busy is None and exports.audiences() == []
+
+
+def test_the_builder_makes_groups_moves_rules_and_switches_any_all(wb):
+    app = App(wb, background=False)
+    app.go("builder")
+    builder = app.page
+    assert "every</b> rule below holds (AND)" in builder.widget.children[3].children[0] \
+        .children[4].value
+    age = builder.add_rule("age")
+    assert "✖" not in age.problems.value and "Type a bound" in age.problems.value  # not red
+    age.editor.low.value = "30"
+    group = builder.add_group()
+    assert "left out of the estimate" in group.empty.value and group.label == "group 2"
+    female = builder.add_rule("gender", into=group)
+    female.editor.picker.selected = ["female"]
+    visited = builder.add_rule("tag", into=group)
+    visited.editor.picker.selected = ["store_visit"]
+    visited.editor.window.kind.value = "ago"
+    visited.editor.window.first.value, visited.editor.window.second.value = "0", "400"
+    rules = builder.definition()["rules"]
+    assert rules[1] == {"any": [
+        {"attribute": "gender", "op": "in", "value": ["female"], "exclude": False},
+        {"attribute": "tag", "op": "has", "value": ["store_visit"], "min_count": 1,
+         "days_ago": [0, 400], "exclude": False}], "exclude": False}
+    expected = wb.audiences.estimate({"name": "x", "rules": rules})
+    assert builder.draft.estimate.size == expected.size
+    assert "Gender in female or has tag store_visit between 0 and 400 days ago" in \
+        builder.summary.value
+    group.kind.value = "all"
+    assert builder.draft.estimate.size == wb.audiences.estimate(
+        {"name": "x", "rules": builder.definition()["rules"]}).size
+    assert [r.place.value for r in builder.rules] == ["", "group 2", "group 2"]
+    female.place.value = ""  # out of the group: to the end of the top level
+    assert builder.definition()["rules"][2]["attribute"] == "gender"
+    assert [r.place.value for r in builder.rules] == ["", "group 2", ""]
+    visited.editor.picker.selected = ["no_such_tag"]
+    assert "rule 2.1" not in visited.problems.value and "⚠" in visited.problems.value
+    builder.remove_rule(group)
+    assert [r.attribute.name for r in builder.rules] == ["age", "gender"]
+    assert builder.groups == [] and not any(r.place.layout.display is None
+                                            for r in builder.rules)
+
+
+def test_a_stored_group_opens_in_the_builder_as_it_was_written(wb):
+    rules = [{"attribute": "age", "op": "between", "value": [30, None], "exclude": False},
+             {"all": [{"attribute": "gender", "op": "in", "value": ["male"], "exclude": False},
+                      {"any": [{"attribute": "rfm.monetary", "op": "between",
+                                "value": [100, None], "within_days": 365, "exclude": False}],
+                       "exclude": False}], "exclude": True}]
+    draft = wb.audiences.create({"name": "Grouped draft", "rules": rules})
+    app = App(wb, background=False)
+    app.go("builder", audience_id=draft.id)
+    builder = app.page
+    assert builder.definition()["rules"] == rules
+    assert [g.label for g in builder.groups] == ["group 2", "group 2.2"]
+    picker = [label for label, _ in builder.picker.options]
+    assert "Demographics: Age" in picker and "Purchases (RFM): Total spend" in picker
+    assert not any(label.startswith("Appended data: Appended") for label in picker)

@@ -5,12 +5,14 @@ that the engine renders for its dialect. A query reads only what its rules refer
 feature columns they name (``needed``), and the tag and purchase events of their windows.
 Semantics:
 
-- a customer is a member when every include rule holds and no exclude rule holds;
+- a customer is a member when every include element holds and no exclude element holds, and
+  groups fold the same way (``any``: at least one include element holds), logic.py;
 - a rule on an unknown (NULL) value does not hold: ``coalesce(rule, false)``, so an include rule
   on NULL excludes the customer and an exclude rule on NULL does not;
-- ``within_days`` rules (tag ``has``, rfm.frequency, rfm.monetary) count events dated in
-  (D - N, D] in a per-customer aggregate joined to the features; a customer without such events
-  counts 0, which is known (frequency 0 within 90 days is a fact, not an unknown);
+- windowed rules (tag ``has``, rfm.frequency and rfm.monetary with ``within_days`` or
+  ``days_ago``) count events dated in their window, the days [D - to, D - from], in a
+  per-customer aggregate joined to the features; a customer without such events counts 0,
+  which is known (frequency 0 within 90 days is a fact, not an unknown);
 - ``audience`` rules read the referenced audience's membership as of the same D, a boolean
   column ``audience_<id>`` of the last level of the plan (plan.py) under the audience; level k
   is one query (``compile_levels``) that reads level k-1 as ``p``.
@@ -28,6 +30,7 @@ from sqlglot import exp
 from ..customers.features import Day, Tables, features_query
 from ..query import sql
 from .definition import CheckedRule
+from .logic import Logic, combine, tree
 from .operators import OPERATORS
 from .plan import Plan
 
@@ -53,7 +56,7 @@ class Sources:
 def needed_attributes(rules: list[CheckedRule]) -> set[str]:
     """Feature columns the rules read (windowed rules read their aggregates instead)."""
     return {r.rule.attribute for r in rules
-            if r.rule.attribute not in ("tag", "audience") and r.rule.within_days is None}
+            if r.rule.attribute not in ("tag", "audience") and r.window is None}
 
 
 def column(name: str, table: str = F) -> exp.Column:
@@ -75,16 +78,25 @@ class Compiled:
     levels: list[exp.Select] = field(default_factory=list)
     plan: Plan = Plan()
 
-    def member_condition(self, *, windowed: bool | None = None) -> exp.Expression:
-        """All rules combined; ``windowed=False`` keeps only rules on plain feature columns."""
-        parts = []
-        for rule, condition, reads_aggregate in zip(self.rules, self.conditions, self.windowed,
-                                                    strict=True):
-            if windowed is False and reads_aggregate:
-                continue
-            holds = exp.func("coalesce", condition.copy(), exp.false())
-            parts.append(exp.Not(this=exp.paren(holds)) if rule.rule.exclude else holds)
-        return exp.and_(*parts) if parts else exp.true()
+    def member_condition(self) -> exp.Expression:
+        """All rules combined, groups included; a rule unknown (NULL) does not hold."""
+        conditions = {rule.position: c for rule, c in zip(self.rules, self.conditions,
+                                                          strict=True)}
+        return combine(tree(self.rules), lambda rule: exp.func(
+            "coalesce", conditions[rule.position].copy(), exp.false()), SQL)
+
+    def _necessary(self) -> exp.Expression | None:
+        """What every member passes that reads no aggregate: the rules on plain feature
+        columns written outside any group (inside an ``any`` a rule is not necessary), or
+        None when there are none."""
+        plain = [(rule, c) for rule, c, reads in zip(self.rules, self.conditions,
+                                                      self.windowed, strict=True)
+                 if not reads and not rule.groups]
+        if not plain:
+            return None
+        return SQL.all([exp.Not(this=exp.paren(held)) if rule.rule.exclude else held
+                        for rule, c in plain
+                        for held in [exp.func("coalesce", c.copy(), exp.false())]])
 
     def _features(self) -> exp.Expression:
         return exp.to_table(self.sources.features or FEATURES).as_(F, quoted=True)
@@ -101,10 +113,9 @@ class Compiled:
                 self.sources.tables, self.sources.day, needed))
         for depth, level in enumerate(self.levels):
             query = query.with_(level_table(depth), as_=level.copy())
-        candidates = None
-        if narrow and len(self.windowed) > sum(self.windowed):
-            candidates = (exp.select(column(KEY)).from_(self._features())
-                          .where(self.member_condition(windowed=False)))
+        candidates, necessary = None, self._necessary() if narrow else None
+        if necessary is not None:
+            candidates = exp.select(column(KEY)).from_(self._features()).where(necessary)
         for alias, aggregate in self.windows.aggregates(self.sources.tables).items():
             if candidates is not None:
                 aggregate = aggregate.where(exp.In(this=column(KEY, EVENTS),
@@ -224,7 +235,7 @@ def compile_rules(rules: list[CheckedRule], sources: Sources,
         # Audience rules count as windowed too: their subquery should run once, not again
         # inside the candidate filter.
         compiled.windowed.append(checked.rule.attribute in ("tag", "audience")
-                                 or checked.rule.within_days is not None)
+                                 or checked.window is not None)
     return compiled
 
 
@@ -234,23 +245,32 @@ def _condition(checked: CheckedRule, as_of, compiled: Compiled,
     rule, value = checked.rule, checked.value
     operator = OPERATORS[rule.op]
     if rule.attribute == "tag":
-        count = compiled.windows.tag_count(value, rule.within_days)
+        count = compiled.windows.tag_count(value, checked.window)
         return exp.GTE(this=count, expression=exp.Literal.number(rule.min_count or 1)), count
     if rule.attribute == "audience":
         if resolve is None:
             raise ValueError("audience rules need a resolver")
         return exp.or_(*(resolve(audience_id) for audience_id in value)), exp.null()
     target = column(rule.attribute)
-    if rule.within_days is not None:  # rfm.frequency / rfm.monetary over the last N days
+    if checked.window is not None:  # rfm.frequency / rfm.monetary over a window of days
         target = compiled.windows.purchase_metric(rule.attribute.removeprefix("rfm."),
-                                                  rule.within_days)
+                                                  checked.window)
     elif checked.type == "timestamp":
         target = exp.cast(target, "DATE")  # date operators compare a timestamp's date
     return operator.sql(target, value, as_of), target
 
 
+SQL: Logic[exp.Expression] = Logic(
+    all=lambda parts: exp.and_(*parts) if parts else exp.true(),
+    any=lambda parts: exp.paren(exp.or_(*parts)) if parts else exp.false(),
+    negate=lambda part: exp.Not(this=exp.paren(part)))
+
 TAG_WINDOWS = "tag_windows"
 PURCHASE_WINDOWS = "purchase_windows"
+
+# A window of days before D, both ends included (CheckedRule.window): (0, 89) is the last 90
+# days, (90, 364) from 90 to 364 days ago; None: all time up to D.
+Window = tuple[int, int | None] | None
 
 
 def _one_if(condition: exp.Expression, value: exp.Expression | None = None) -> exp.Expression:
@@ -268,17 +288,17 @@ class Windows:
     (``Day.end``): the same days as their local dates, without a conversion per event."""
 
     day: Day
-    tags: dict[tuple[tuple[str, ...], int | None], str] = field(default_factory=dict)
-    purchases: dict[int, None] = field(default_factory=dict)  # within_days, in order
+    tags: dict[tuple[tuple[str, ...], Window], str] = field(default_factory=dict)
+    purchases: dict[Window, str] = field(default_factory=dict)  # window -> column suffix
 
-    def tag_count(self, tags: list[str], within_days: int | None) -> exp.Expression:
-        key = (tuple(sorted(set(tags))), within_days)
+    def tag_count(self, tags: list[str], window: Window) -> exp.Expression:
+        key = (tuple(sorted(set(tags))), window)
         name = self.tags.setdefault(key, f"events_{len(self.tags) + 1}")
         return exp.func("coalesce", column(name, TAG_WINDOWS), exp.Literal.number(0))
 
-    def purchase_metric(self, metric: str, within_days: int) -> exp.Expression:
-        self.purchases[within_days] = None
-        return exp.func("coalesce", column(f"{metric}_{within_days}", PURCHASE_WINDOWS),
+    def purchase_metric(self, metric: str, window: Window) -> exp.Expression:
+        suffix = self.purchases.setdefault(window, str(len(self.purchases) + 1))
+        return exp.func("coalesce", column(f"{metric}_{suffix}", PURCHASE_WINDOWS),
                         exp.Literal.number(0))
 
     def aggregates(self, tables: Tables) -> dict[str, exp.Select]:
@@ -289,39 +309,48 @@ class Windows:
             found[PURCHASE_WINDOWS] = self._purchase_aggregate(tables)
         return found
 
-    def _start(self, within_days: int | None) -> exp.Expression | None:
-        """The first instant of a window of N days ending with D: the end of day D - N."""
-        if within_days is None:
-            return None
-        return self.day.end(self.day.day - timedelta(days=within_days))
+    def _bounds(self, window: Window) -> tuple[exp.Expression | None, exp.Expression]:
+        """The instants of a window: from the start of day D - to (None: all time) to before
+        the start of day D - from + 1."""
+        start, end = window or (0, None)
+        first = None if end is None else self.day.end(self.day.day - timedelta(days=end + 1))
+        return first, self.day.end(self.day.day - timedelta(days=start))
 
-    def _scan(self, tables: Tables, kind: str, windows: list[int | None]) -> exp.Select:
-        """Events of the widest window only: before the end of D, after the earliest start."""
+    def _scan(self, tables: Tables, kind: str, windows: list[Window]) -> exp.Select:
+        """Events of the windows' span only: from the earliest start to the latest end."""
         at = column("occurred_at", EVENTS)
-        where = exp.LT(this=at, expression=self.day.end())
-        if None not in windows:
-            where = exp.and_(where, exp.GTE(this=at.copy(),
-                                            expression=self._start(max(windows))))
+        spans = [self._bounds(w) for w in windows]
+        nearest = min((w or (0, None))[0] for w in windows)
+        where = exp.LT(this=at, expression=self._bounds((nearest, None))[1])
+        if all(first is not None for first, _ in spans):
+            farthest = max(w[1] for w in windows)
+            where = exp.and_(where, exp.GTE(this=at.copy(), expression=self._bounds(
+                (0, farthest))[0]))
         return exp.select(column(KEY, EVENTS)).from_(tables.read(kind, EVENTS)).where(
             where).group_by(column(KEY, EVENTS))
 
-    def _in_window(self, within_days: int | None, windows: int) -> exp.Expression:
-        if within_days is None or windows == 1:  # the scan's own filter says it already
+    def _in_window(self, window: Window, windows: int) -> exp.Expression:
+        if windows == 1:  # the scan's own filter says it already
             return exp.true()
-        return exp.GTE(this=column("occurred_at", EVENTS), expression=self._start(within_days))
+        first, end = self._bounds(window)
+        at = column("occurred_at", EVENTS)
+        parts = [exp.LT(this=at, expression=end)] if (window or (0,))[0] else []
+        if first is not None:
+            parts.append(exp.GTE(this=at.copy(), expression=first))
+        return exp.and_(*parts) if parts else exp.true()
 
     def _tag_aggregate(self, tables: Tables) -> exp.Select:
         query = self._scan(tables, "tags", [w for _, w in self.tags])
         every_tag = sorted({t for tags, _ in self.tags for t in tags})
         query = query.where(exp.In(this=column("tag", EVENTS),
                                    expressions=[exp.Literal.string(t) for t in every_tag]))
-        for (tags, within_days), name in self.tags.items():
+        for (tags, window), name in self.tags.items():
             if len(self.tags) == 1:  # one window: every scanned event counts
                 query = query.select(exp.alias_(exp.Count(this=exp.Star()), name))
                 continue
             hit = exp.and_(exp.In(this=column("tag", EVENTS),
                                   expressions=[exp.Literal.string(t) for t in tags]),
-                           self._in_window(within_days, len(self.tags)))
+                           self._in_window(window, len(self.tags)))
             query = query.select(exp.alias_(_one_if(hit), name))
         return query
 
@@ -331,9 +360,9 @@ class Windows:
         # The sum of DECIMAL(18,2) amounts is DECIMAL(38,2): the largest amounts a transaction
         # may hold, added up, fit (the old cast of the sum back to DECIMAL(18,2) overflowed).
         amount = column("amount", EVENTS)
-        for within_days in self.purchases:
-            window = self._in_window(within_days, len(self.purchases))
+        for window, suffix in self.purchases.items():
+            within = self._in_window(window, len(self.purchases))
             query = query.select(
-                exp.alias_(_one_if(exp.and_(window, is_purchase)), f"frequency_{within_days}"),
-                exp.alias_(_one_if(window.copy(), amount.copy()), f"monetary_{within_days}"))
+                exp.alias_(_one_if(exp.and_(within, is_purchase)), f"frequency_{suffix}"),
+                exp.alias_(_one_if(within.copy(), amount.copy()), f"monetary_{suffix}"))
         return query

@@ -12,9 +12,19 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from ..errors import InvalidDefinition, Problem
 from .catalog import Catalog
@@ -25,7 +35,9 @@ WINDOWED = {"tag", "rfm.frequency", "rfm.monetary"}
 # Limits on a definition (docs/audiences.md; the limits on values are in operators.py). A
 # definition is typed or built by a person: these are far above any real one, and keep a
 # hostile or broken one from exhausting memory, the stack or the SQL engine.
-MAX_RULES = 100
+MAX_RULES = 100  # in the whole definition, groups included
+MAX_GROUPS = 20
+MAX_GROUP_DEPTH = 3  # a group in a group in a group
 MAX_MIN_COUNT = 1_000_000
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 10_000
@@ -55,15 +67,66 @@ class Rule(BaseModel):
     value: Any = None
     exclude: bool = False
     within_days: int | None = None
+    days_ago: list[int | None] | None = None  # [from, to]: whole days before D, inclusive
     min_count: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_days_ago(self, handler) -> dict:
+        # ``days_ago`` is written only when set: a definition saved before wave 3 reads back
+        # and prints exactly as it was written.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("days_ago") is None:
+            data.pop("days_ago", None)
+        return data
+
+
+class Group(BaseModel):
+    """``{"any": [...]}`` or ``{"all": [...]}`` (SPEC 5): rules and groups combined by OR or
+    AND, with their own excludes; ``"exclude": true`` on the group excludes whoever it holds
+    for. Written back in the same shape it is read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["any", "all"]
+    rules: list[Element]
+    exclude: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_json(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kind" not in data:
+            kinds = [k for k in ("any", "all") if k in data]
+            if len(kinds) != 1:
+                raise ValueError('a group has either "any" or "all", not both')
+            data = dict(data)
+            data["kind"], data["rules"] = kinds[0], data.pop(kinds[0])
+        return data
+
+    @model_serializer(mode="wrap")
+    def _to_json(self, handler) -> dict:
+        data = handler(self)
+        if isinstance(data, dict) and "rules" in data:
+            return {data["kind"]: data["rules"], "exclude": data["exclude"]}
+        return data
+
+
+def _element_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "group" if "any" in value or "all" in value or "kind" in value else "rule"
+    return "group" if isinstance(value, Group) else "rule"
+
+
+Element = Annotated[Annotated[Rule, Tag("rule")] | Annotated[Group, Tag("group")],
+                    Discriminator(_element_kind)]
+Group.model_rebuild()
 
 
 class AudienceDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
+    name: str  # not blank: checked below, in words
     description: str = ""
-    rules: list[Rule] = []
+    rules: list[Element] = []
 
     @field_validator("name")
     @classmethod
@@ -93,9 +156,13 @@ class AudienceDefinition(BaseModel):
     @classmethod
     def _not_too_many(cls, value: Any, info: ValidationInfo) -> Any:
         # Before validation, so a million rules are refused without building them.
-        if isinstance(value, list) and len(value) > MAX_RULES and not _stored(info):
-            raise ValueError(f"at most {MAX_RULES} rules, not {len(value):,}")
+        if isinstance(value, list) and not _stored(info):
+            _within_limits(value)
         return value
+
+    def leaves(self) -> list[Rule]:
+        """Every rule, groups opened, in the order they are written."""
+        return [rule for rule, _, _ in walk(self.rules)]
 
     @classmethod
     def parse(cls, data: dict | str | bytes | AudienceDefinition, *,
@@ -127,6 +194,70 @@ class AudienceDefinition(BaseModel):
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(exclude_defaults=False), sort_keys=False)
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """A group as the rules inside it see it: where it is written (``path``: 1-based
+    positions, ``(3, 1)`` is the first element of the third), how it combines, and whether it
+    excludes."""
+
+    path: tuple[int, ...]
+    kind: str  # any / all
+    exclude: bool = False
+
+    @property
+    def label(self) -> str:
+        return "group " + ".".join(map(str, self.path))
+
+
+def walk(elements: list, path: tuple[int, ...] = (), groups: tuple[GroupRef, ...] = ()):
+    """(rule, its path, the groups around it, outermost first) for every rule under
+    ``elements``, in written order."""
+    for index, element in enumerate(elements, start=1):
+        here = (*path, index)
+        if isinstance(element, Group):
+            yield from walk(element.rules, here, (*groups, GroupRef(here, element.kind,
+                                                                    element.exclude)))
+        else:
+            yield element, here, groups
+
+
+def empty_groups(elements: list, path: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
+    """Paths of the groups with no rule inside (at any depth)."""
+    found = []
+    for index, element in enumerate(elements, start=1):
+        if isinstance(element, Group):
+            here = (*path, index)
+            inner = empty_groups(element.rules, here)
+            if not any(True for _ in walk(element.rules)):
+                found.append(here)
+            else:
+                found.extend(inner)
+    return found
+
+
+def _within_limits(rules: list) -> None:
+    """Counted on the JSON, before any model is built: rules, groups and how deep they nest."""
+    counted = {"rules": 0, "groups": 0}
+    deepest, stack = 0, [(rules, 0)]
+    while stack:
+        elements, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for element in elements if isinstance(elements, list) else ():
+            inner = [element[k] for k in ("any", "all") if isinstance(element, dict) and k in element]
+            if inner:
+                counted["groups"] += 1
+                stack.extend((e, depth + 1) for e in inner)
+            else:
+                counted["rules"] += 1
+    if counted["rules"] > MAX_RULES:
+        raise ValueError(f"at most {MAX_RULES} rules, not {counted['rules']:,}")
+    if counted["groups"] > MAX_GROUPS:
+        raise ValueError(f"at most {MAX_GROUPS} groups, not {counted['groups']:,}")
+    if deepest > MAX_GROUP_DEPTH:
+        raise ValueError(f"groups nest at most {MAX_GROUP_DEPTH} deep (a group in a group in a "
+                         f"group), not {deepest}")
 
 
 def _stored(info: ValidationInfo) -> bool:
@@ -191,24 +322,49 @@ def _nesting(data: Any) -> int:
 
 
 def _describe(error: dict, data: Any) -> Problem:
-    loc = [shown(p) for p in error["loc"]]
     message = error["msg"].removeprefix("Value error, ")
-    if error["loc"][:1] == ("rules",) and len(loc) >= 2 and isinstance(error["loc"][1], int):
-        position = error["loc"][1]
+    path, rest, element = _rule_path(error["loc"], data)
+    if path:
         attribute = ""
-        try:
-            attribute = f" ({shown(data['rules'][position]['attribute'])})"
-        except (KeyError, IndexError, TypeError):
-            pass
-        field = ".".join(loc[2:]) or "rule"
+        if isinstance(element, dict) and "attribute" in element:
+            attribute = f" ({shown(element['attribute'])})"
+        is_group = isinstance(element, dict) and ("any" in element or "all" in element)
+        if is_group and rest[:1] == ["rules"]:
+            rest[0] = "any" if "any" in element else "all"
+        if error["type"] == "list_type":
+            message = "a list of rules and groups" if is_group else "a list"
+        field = ".".join(shown(p) for p in rest)
         if error["type"] == "extra_forbidden":
-            message = ("unknown field; a rule has attribute, op, value, exclude, "
-                       "within_days, min_count")
-        return Problem(f"rule {position + 1}{attribute}", f"{field}: {message}",
-                       rule=position + 1)
+            message = ('unknown field; a group has "any" or "all", and exclude' if is_group else
+                       "unknown field; a rule has attribute, op, value, exclude, within_days, "
+                       "days_ago, min_count")
+        label = ("group " if is_group else "rule ") + ".".join(map(str, path))
+        message = f"{field}: {message}" if field else message
+        # ``rule`` counts rules with groups opened: the same as the path's one number only
+        # where no group is written (pages place a message beside its rule by it).
+        flat = isinstance(data, dict) and isinstance(data.get("rules"), list) and not any(
+            isinstance(e, dict) and ("any" in e or "all" in e) for e in data["rules"])
+        return Problem(f"{label}{attribute}", message, rule=path[0] if flat and len(path) == 1 else None)
     if error["type"] == "extra_forbidden":
         message = "unknown field; a definition has name, description, rules"
-    return Problem(".".join(loc) or "definition", message)
+    return Problem(".".join(shown(p) for p in error["loc"]) or "definition", message)
+
+
+def _rule_path(loc: tuple, data: Any) -> tuple[list[int], list, Any]:
+    """The 1-based path of the rule or group a pydantic error is about, the rest of its
+    location (the field) and the element as written; ([], loc, None) for other errors."""
+    path, element, rest = [], data, list(loc)
+    while len(rest) >= 2 and rest[0] in ("rules", "any", "all") and isinstance(rest[1], int):
+        try:
+            inner = element[rest[0]] if isinstance(element, dict) else None
+            if rest[0] == "rules" and isinstance(element, dict) and "rules" not in element:
+                inner = element.get("any", element.get("all"))
+            element = inner[rest[1]]
+        except (KeyError, IndexError, TypeError):
+            element = None
+        path.append(rest[1] + 1)
+        rest = [p for p in rest[2:] if p not in ("rule", "group")]  # the union's tags
+    return path, rest, element
 
 
 def shown(text: Any, width: int = 60) -> str:
@@ -220,9 +376,10 @@ def shown(text: Any, width: int = 60) -> str:
     return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
-def references(rules: Iterable[Rule]) -> set[int]:
-    """The audience ids that audience rules name: the one reading of who an audience reads."""
-    return {int(ref) for rule in rules if rule.attribute == "audience"
+def references(rules: Iterable[Rule | Group]) -> set[int]:
+    """The audience ids that audience rules name (in groups too): the one reading of who an
+    audience reads."""
+    return {int(ref) for rule, _, _ in walk(list(rules)) if rule.attribute == "audience"
             for ref in rule.value or []}
 
 
@@ -230,28 +387,51 @@ def references(rules: Iterable[Rule]) -> set[int]:
 class CheckedRule:
     """A rule whose attribute exists and whose value has been checked and normalised."""
 
-    position: int  # 1-based
+    position: int  # 1-based, counting every rule in written order, groups opened
     rule: Rule
     value: Any
     type: str = ""  # the attribute's type, from the catalog
+    path: tuple[int, ...] = ()  # where it is written: (3, 1) is the first rule of group 3
+    groups: tuple[GroupRef, ...] = ()  # the groups around it, outermost first
+
+    @property
+    def label(self) -> str:
+        """How messages name it: "rule 4", or "rule 3.1" inside a group."""
+        return "rule " + ".".join(map(str, self.path or (self.position,)))
+
+    @property
+    def window(self) -> tuple[int, int | None] | None:
+        """The days before D its events are counted over, both ends included (``days_ago``):
+        ``within_days: N`` is (0, N - 1); None: all time."""
+        if self.rule.within_days is not None:
+            return (0, self.rule.within_days - 1)
+        if self.rule.days_ago is not None:
+            return (self.rule.days_ago[0], self.rule.days_ago[1])
+        return None
 
 
 def check_definition(definition: AudienceDefinition, catalog: Catalog, *,
                      look_at_data: bool = True) -> tuple[list[CheckedRule], list[Problem]]:
-    """Check every rule; return the checked rules and warnings, or raise with every problem.
-    ``look_at_data=False`` skips the warnings about values not seen in the data (they query
-    it), for callers that only need the rules, such as the summary of a listed audience."""
+    """Check every rule; return the checked rules (groups opened, each knowing the groups
+    around it) and warnings, or raise with every problem. ``look_at_data=False`` skips the
+    warnings about values not seen in the data (they query it), for callers that only need
+    the rules, such as the summary of a listed audience."""
     problems, warnings, checked = [], [], []
-    for position, rule in enumerate(definition.rules, start=1):
+    for path in empty_groups(definition.rules):
+        problems.append(Problem("group " + ".".join(map(str, path)),
+                                "a group needs at least one rule"))
+    for position, (rule, path, groups) in enumerate(walk(definition.rules), start=1):
+        label = "rule " + ".".join(map(str, path))
         try:
             value, warning = _check_rule(rule, catalog, look_at_data)
         except ValueError as exc:
-            problems.append(Problem(f"rule {position} ({shown(rule.attribute)})", str(exc),
+            problems.append(Problem(f"{label} ({shown(rule.attribute)})", str(exc),
                                     rule=position))
             continue
-        checked.append(CheckedRule(position, rule, value, catalog.get(rule.attribute).type))
+        checked.append(CheckedRule(position, rule, value, catalog.get(rule.attribute).type,
+                                   path, groups))
         if warning:
-            warnings.append(Problem(f"rule {position} ({shown(rule.attribute)})", warning,
+            warnings.append(Problem(f"{label} ({shown(rule.attribute)})", warning,
                                     rule=position))
     if problems:
         raise InvalidDefinition.listing(problems)
@@ -284,6 +464,10 @@ def _check_rule(rule: Rule, catalog: Catalog, look_at_data: bool) -> tuple[Any, 
 
 
 def _check_window(rule: Rule) -> None:
+    if rule.within_days is not None and rule.days_ago is not None:
+        raise ValueError("a rule has within_days or days_ago, not both")
+    if rule.days_ago is not None:
+        _check_days_ago(rule)
     if rule.within_days is not None:
         if rule.attribute not in WINDOWED:
             raise ValueError("within_days applies only to tag, rfm.frequency and rfm.monetary")
@@ -300,6 +484,21 @@ def _check_window(rule: Rule) -> None:
         if rule.min_count > MAX_MIN_COUNT:
             raise ValueError(f"min_count must be at most {MAX_MIN_COUNT:,}, "
                              f"not {_got(rule.min_count)}")
+
+
+def _check_days_ago(rule: Rule) -> None:
+    if rule.attribute not in WINDOWED:
+        raise ValueError("days_ago applies only to tag, rfm.frequency and rfm.monetary")
+    got = _got(rule.days_ago)
+    if len(rule.days_ago) != 2 or rule.days_ago[0] is None:
+        raise ValueError(f"days_ago needs [from, to]: whole days before the day evaluated, "
+                         f"to may be null for any time before; got {got}")
+    start, end = rule.days_ago
+    if not 0 <= start <= MAX_DAYS or (end is not None and not 0 <= end <= MAX_DAYS):
+        raise ValueError(f"days_ago needs days from 0 to {MAX_DAYS:,} (100 years); got {got}")
+    if end is not None and end < start:
+        raise ValueError(f"days_ago needs from <= to ([90, 365] is 90 to 365 days ago); "
+                         f"got {got}")
 
 
 def _got(value: Any) -> str:

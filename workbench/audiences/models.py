@@ -145,6 +145,11 @@ class RuleCheck:
     exclude: bool
     holds: bool | None  # None: the attribute is unknown for this customer
     value: object  # the customer's value of the attribute, where it is one column
+    label: str = ""  # "rule 3.1": where it is written (groups opened)
+
+    @property
+    def named(self) -> str:
+        return self.label or f"rule {self.position}"
 
     @property
     def outcome(self) -> str:
@@ -155,20 +160,41 @@ class RuleCheck:
 
 
 @dataclass
+class GroupCheck:
+    """Whether a group held for the customer (its rules' answers folded: logic.py)."""
+
+    label: str  # "group 2"
+    kind: str  # any / all
+    exclude: bool
+    holds: bool
+    summary: str
+
+    @property
+    def outcome(self) -> str:
+        if self.exclude:
+            return "excludes the customer" if self.holds else "does not exclude"
+        return "holds" if self.holds else "does not hold"
+
+
+@dataclass
 class Explanation:
     customer_id: str
     as_of: date
     in_base: bool
     member: bool
     rules: list[RuleCheck]
+    groups: list[GroupCheck] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"customer_id": self.customer_id, "as_of": self.as_of.isoformat(),
                 "in_base": self.in_base, "member": self.member,
-                "rules": [{"position": r.position, "summary": r.summary, "exclude": r.exclude,
-                           "holds": r.holds, "outcome": r.outcome,
+                "rules": [{"position": r.position, "label": r.named, "summary": r.summary,
+                           "exclude": r.exclude, "holds": r.holds, "outcome": r.outcome,
                            "value": None if r.value is None else str(r.value)}
-                          for r in self.rules]}
+                          for r in self.rules],
+                "groups": [{"label": g.label, "kind": g.kind, "exclude": g.exclude,
+                            "holds": g.holds, "outcome": g.outcome, "summary": g.summary}
+                           for g in self.groups]}
 
     def lines(self) -> list[str]:
         # The id is typed by a person: escaped and cut, it cannot steer the terminal.
@@ -179,7 +205,9 @@ class Explanation:
         lines = [f"{customer} {verdict} as of {self.as_of}"]
         for r in self.rules:
             value = "" if r.value is None else f" (value: {r.value})"
-            lines.append(f"  rule {r.position}: {r.summary}: {r.outcome}{value}")
+            lines.append(f"  {r.named}: {r.summary}: {r.outcome}{value}")
+        for g in self.groups:
+            lines.append(f"  {g.label} ({g.kind}): {g.summary}: {g.outcome}")
         return lines
 
     def _repr_html_(self) -> str:

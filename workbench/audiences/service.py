@@ -23,10 +23,11 @@ from ..ids import parse_id
 from ..store.audiences import AudienceRecords
 from .catalog import Catalog
 from .definition import AudienceDefinition, CheckedRule, check_definition, references
-from .models import Audience, Estimate, Explanation, RuleCheck
+from .logic import BOOLEANS, combine, tree
+from .models import Audience, Estimate, Explanation, GroupCheck, RuleCheck
 from .plan import Plan, reachable
 from .sorts import SORTS
-from .summary import summarize
+from .summary import describe, group_text, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -397,15 +398,27 @@ class Audiences:
             checked, _ = self._check(definition, job.catalog, look=False, saved=saved)
             compiled = self._compile(checked, as_of, job)
             rows = self._engine.rows(compiled.explain(customer_id))
-            summary = self._summary(checked, job.catalog)
         if not rows:
             return Explanation(customer_id, as_of, in_base=False, member=False, rules=[])
         row, count = rows[0], len(checked)
         holds, values, member = row[:count], row[count:2 * count], row[-1]
-        checks = [RuleCheck(rule.position, text, rule.rule.exclude, held, value)
-                  for rule, text, held, value in zip(checked, summary, holds, values,
-                                                     strict=True)]
-        return Explanation(customer_id, as_of, in_base=True, member=bool(member), rules=checks)
+        checks = [RuleCheck(rule.position, describe(rule, job.catalog, self._name_of),
+                            rule.rule.exclude, held, value, rule.label)
+                  for rule, held, value in zip(checked, holds, values, strict=True)]
+        return Explanation(customer_id, as_of, in_base=True, member=bool(member), rules=checks,
+                           groups=self._group_checks(checked, holds, job.catalog))
+
+    def _group_checks(self, checked: list[CheckedRule], holds: tuple,
+                      catalog: Catalog) -> list[GroupCheck]:
+        """Which groups held: the rules' answers (unknown: does not hold) folded as the SQL
+        folds them (logic.py), in the order the groups are written."""
+        held = {rule.position: bool(h) for rule, h in zip(checked, holds, strict=True)}
+        found = []
+        combine(tree(checked), lambda rule: held[rule.position], BOOLEANS,
+                seen=lambda node, value: found.append(GroupCheck(
+                    node.group.label, node.kind, node.exclude, value,
+                    group_text(node, catalog, self._name_of))))
+        return sorted(found, key=lambda g: [int(p) for p in g.label.split()[1].split(".")])
 
     def _compile(self, checked: list[CheckedRule], as_of: date, job: Job) -> Compiled:
         from ..customers.features import Day

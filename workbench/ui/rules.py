@@ -118,8 +118,48 @@ class TextEditor(Editor):
             widget.observe(lambda _c: callback(), "value")
 
 
+class WindowEditor(Editor):
+    """Which days a tag or RFM rule counts events over: any time, the last N days
+    (``within_days``), or between A and B days ago (``days_ago``; B empty: A or more days
+    ago)."""
+
+    def __init__(self, rule: dict):
+        kind = "within" if rule.get("within_days") is not None else \
+            "ago" if rule.get("days_ago") else "all"
+        self.kind = w.Dropdown(options=[("at any time", "all"), ("in the last", "within"),
+                                        ("between … days ago", "ago")], value=kind,
+                               layout=w.Layout(width="170px"))
+        start, end = (list(rule.get("days_ago") or []) + [None, None])[:2]
+        self.first = w.Text(value=_bound(rule.get("within_days") if kind == "within"
+                                         else start), layout=w.Layout(width="70px"))
+        self.second = w.Text(value=_bound(end), placeholder="or more",
+                             layout=w.Layout(width="80px"))
+        self.body = w.HBox(layout=w.Layout(align_items="center", gap="6px"))
+        self.kind.observe(lambda _c: self._show(), "value")
+        self._show()
+        self.widget = w.HBox([self.kind, self.body],
+                             layout=w.Layout(align_items="center", gap="6px"))
+
+    def _show(self) -> None:
+        kind = self.kind.value
+        self.first.placeholder = "days" if kind == "within" else "from"
+        self.body.children = {"all": [], "within": [self.first, w.HTML("days")],
+                              "ago": [w.HTML("from"), self.first, w.HTML("to"), self.second,
+                                      w.HTML("days ago")]}[kind]
+
+    def fields(self) -> dict:
+        if self.kind.value == "within":
+            return {"within_days": _number(self.first.value)}
+        if self.kind.value == "ago":
+            return {"days_ago": [_number(self.first.value), _number(self.second.value)]}
+        return {}
+
+    def _inputs(self):
+        return [self.kind, self.first, self.second]
+
+
 class NumberEditor(Editor):
-    """between [low, high], either end open; windowed RFM adds "in the last N days"."""
+    """between [low, high], either end open; windowed RFM adds its window on a second line."""
 
     def __init__(self, attribute: Attribute, choices: Choices, rule: dict):
         low, high = (rule.get("value") or [None, None]) if rule.get("op") == "between" \
@@ -133,24 +173,20 @@ class NumberEditor(Editor):
         self.low = w.Text(value=_bound(low), placeholder="min", layout=w.Layout(width="90px"))
         self.high = w.Text(value=_bound(high), placeholder="max", layout=w.Layout(width="90px"))
         parts: list[w.Widget] = [w.HTML("between"), self.low, w.HTML("and"), self.high]
-        self.within = None
-        if attribute.windowed:
-            self.within = w.Text(value=_bound(rule.get("within_days")), placeholder="all time",
-                                 layout=w.Layout(width="80px"))
-            parts += [w.HTML("in the last"), self.within, w.HTML("days")]
         if hint:
             parts.append(w.HTML(f'<span class="wb-muted">({escape(hint)})</span>'))
-        self.widget = w.HBox(parts, layout=w.Layout(align_items="center", gap="6px",
-                                                    flex_flow="row wrap"))
+        lines = [w.HBox(parts, layout=w.Layout(align_items="center", gap="6px"))]
+        self.window = WindowEditor(rule) if attribute.windowed else None
+        if self.window:
+            lines.append(self.window.widget)
+        self.widget = w.VBox(lines, layout=w.Layout(gap="4px"))
 
     def fields(self) -> dict:
         fields = {"op": "between", "value": [_number(self.low.value), _number(self.high.value)]}
-        if self.within is not None and self.within.value.strip():
-            fields["within_days"] = _number(self.within.value)
-        return fields
+        return {**fields, **(self.window.fields() if self.window else {})}
 
     def _inputs(self):
-        return [self.low, self.high] + ([self.within] if self.within else [])
+        return [self.low, self.high] + (self.window._inputs() if self.window else [])
 
 
 class DateEditor(Editor):
@@ -189,23 +225,19 @@ class TagEditor(Editor):
                                   placeholder="Search tags…")
         self.count = w.Text(value=_bound(rule.get("min_count") or 1),
                             layout=w.Layout(width="60px"))
-        self.within = w.Text(value=_bound(rule.get("within_days")), placeholder="all time",
-                             layout=w.Layout(width="80px"))
-        window = w.HBox([w.HTML("at least"), self.count, w.HTML("times in the last"),
-                         self.within, w.HTML("days")],
-                        layout=w.Layout(align_items="center", gap="6px"))
-        self.widget = w.VBox([self.picker.widget, window])
+        self.window = WindowEditor(rule)
+        times = w.HBox([w.HTML("at least"), self.count, w.HTML("times")],
+                       layout=w.Layout(align_items="center", gap="6px"))
+        self.widget = w.VBox([self.picker.widget, w.HBox(
+            [times, self.window.widget], layout=w.Layout(align_items="center", gap="6px"))])
 
     def fields(self) -> dict:
-        fields = {"op": "has", "value": self.picker.selected,
-                  "min_count": _number(self.count.value) or 1}
-        if self.within.value.strip():
-            fields["within_days"] = _number(self.within.value)
-        return fields
+        return {"op": "has", "value": self.picker.selected,
+                "min_count": _number(self.count.value) or 1, **self.window.fields()}
 
     def observe(self, callback: Callable) -> None:
         self.picker.observe(callback)
-        for widget in (self.count, self.within):
+        for widget in [self.count, *self.window._inputs()]:
             widget.observe(lambda _c: callback(), "value")
 
 
@@ -268,7 +300,8 @@ def editor_for(attribute: Attribute, choices: Choices, rule: dict,
 
 
 class RuleRow:
-    """One rule: name, refinements, include/exclude, remove; problems underneath."""
+    """One rule: name, refinements, include/exclude, where it sits (outside or in a group),
+    remove; problems underneath."""
 
     def __init__(self, attribute: Attribute, choices: Choices, rule: dict,
                  audiences: list[tuple[str, int]], *, on_change: Callable,
@@ -277,32 +310,55 @@ class RuleRow:
         self.editor = editor_for(attribute, choices, rule, audiences)
         self.mode = w.ToggleButtons(options=[("Include", False), ("Exclude", True)],
                                     value=bool(rule.get("exclude")),
-                                    style={"button_width": "70px"})
+                                    style={"button_width": "64px"},
+                                    layout=w.Layout(flex="none", width="auto"))
         self.remove = w.Button(icon="times", tooltip=f"Remove the {attribute.label} rule",
-                               layout=w.Layout(width="36px"))
+                               layout=w.Layout(width="36px", flex="none"))
         self.remove.on_click(lambda _b: on_remove(self))
+        # Where the rule sits: set by the builder, shown once there is a group to move into.
+        self.place = w.Dropdown(options=[("not in a group", "")], value="",
+                                layout=w.Layout(width="150px", display="none"),
+                                tooltip="Move this rule into or out of a group")
         self.problems = w.HTML()
         name = w.HTML(f'<div class="wb-rule-name">{escape(attribute.label)}</div>',
-                      layout=w.Layout(width="170px", flex="none"))
-        editor = w.Box([self.editor.widget], layout=w.Layout(flex="1 1 auto"))
-        top = w.HBox([name, editor, self.mode, self.remove],
-                      layout=w.Layout(align_items="flex-start", gap="12px"))
+                      layout=w.Layout(width="160px", flex="none"))
+        editor = w.Box([self.editor.widget], layout=w.Layout(flex="1 1 auto", min_width="0"))
+        side = w.VBox([w.HBox([self.mode, self.remove], layout=w.Layout(gap="6px")),
+                       self.place], layout=w.Layout(flex="none", gap="4px",
+                                                    align_items="flex-end"))
+        top = w.HBox([name, editor, side], layout=w.Layout(align_items="flex-start", gap="12px"))
         self.widget = w.VBox([top, self.problems])
         self.widget.add_class("wb-rule")
         self.editor.observe(on_change)
         self.mode.observe(lambda _c: on_change(), "value")
         if not editable:
             self.remove.layout.display = "none"
+            self.place.disabled = True
 
     def rule(self) -> dict:
         return {"attribute": self.attribute.name, **self.editor.fields(),
                 "exclude": self.mode.value}
 
-    def show(self, problems: list[str], warnings: list[str], waiting: bool = False) -> None:
+    def show(self, problems: list[str], warnings: list[str], waiting: str = "") -> None:
         lines = [f'<div class="wb-error">✖ {escape(p)}</div>' for p in problems]
         if waiting:
-            lines.append('<div class="wb-muted">Pick at least one value; until then this rule '
-                         'is left out of the estimate.</div>')
+            lines.append(f'<div class="wb-muted">{escape(waiting)}; until then this rule is '
+                         'left out of the estimate.</div>')
         lines += [f'<div class="wb-warning">⚠ {escape(x)}</div>' for x in warnings]
         self.problems.value = "".join(lines)
         (self.widget.add_class if problems else self.widget.remove_class)("wb-invalid")
+
+
+def waiting_for(rule: dict) -> str:
+    """What a rule still waits for before it means anything (just added, nothing picked or
+    typed yet), in words; "" when it is complete enough to be checked."""
+    op, value = rule.get("op"), rule.get("value")
+    if op in ("in", "has") and value == []:
+        return "Pick at least one value"
+    if op == "between" and value == [None, None]:
+        return "Type a bound (or both)"
+    if op in ("contains", "within_last_days") and value in ("", None):
+        return "Type a value"
+    if rule.get("days_ago") == [None, None]:
+        return "Type how many days ago"
+    return ""

@@ -49,7 +49,10 @@ CSS = """
 .wb-summary { margin: 4px 0 0 0; padding-left: 18px; font-size: 13px; }
 .wb-rule { border: 1px solid #e4e7eb; border-radius: 6px; padding: 6px 10px; margin: 0 0 8px 0;
   background: #fafbfc; }
-.wb-rule-name { font-weight: 600; min-width: 170px; }
+.wb-rule-name { font-weight: 600; min-width: 160px; }
+.wb-group { border: 1px dashed #93c5fd; border-radius: 6px; padding: 6px 10px 8px 10px;
+  margin: 0 0 8px 0; background: #f5f9ff; }
+.wb-group .wb-rule { background: #fff; }
 .wb-invalid input, .wb-invalid textarea, .wb-invalid select, input.wb-invalid {
   border: 1px solid #d92d20 !important; box-shadow: 0 0 0 1px #d92d20 !important; }
 .wb-primary button, button.wb-primary, .wb-primary.jupyter-button {
