@@ -53,13 +53,31 @@ def test_a_draft_is_built_estimated_saved_activated_then_processed(served, brows
     page.click("button:has-text('Create Audience')")
     page.wait_for_selector(".wb-title:has-text('New audience')")
     page.fill("input[placeholder='Audience name']", "Browser adults")
-    page.select_option("select:has(option:text('+ Select attributes'))", label="Standard · Age")
+    assert page.locator("text=every rule below holds (AND)").count() == 1
+    page.select_option("select:has(option:text('+ Select attributes'))",
+                       label="Demographics: Age")
+    page.wait_for_selector("text=Type a bound")  # just added: left out, not marked wrong
+    assert page.locator(".wb-rule.wb-invalid").count() == 0
     page.fill("input[placeholder='min']", "30")
     page.fill("input[placeholder='max']", "45")
     page.wait_for_selector("li:has-text('Age between 30 and 45')", timeout=30_000)
     size = page.locator(".wb-big").inner_text()
     assert re.fullmatch(r"[\d,]+", size.strip()) and size.strip() != "3,000"
     visit.shot("04-builder-estimate")
+    # An OR group: any of (spend over 0 in the last 365 days, a store visit 0+ days ago)
+    page.click("button:has-text('+ Add group')")
+    group = page.locator(".wb-group")
+    group.locator("select:has(option:text('+ Select attributes'))").select_option(
+        label="Purchases (RFM): Total spend")
+    group.locator("input[placeholder='min']").fill("0")
+    group.locator("select:has(option:text('at any time'))").select_option(label="in the last")
+    group.locator("input[placeholder='days']").fill("365")
+    group.locator("select:has(option:text('+ Select attributes'))").select_option(
+        label="Purchases (RFM): Number of purchases")
+    group.locator("input[placeholder='min']").nth(1).fill("1")
+    page.wait_for_selector("li:has-text('Total spend at least 0 in the last 365 days or "
+                           "number of purchases at least 1')", timeout=30_000)
+    visit.shot("43-builder-group")
     page.click("button:has-text('Save draft')")
     page.wait_for_selector("text=Saved draft “Browser adults”")
     page.click("button:has-text('Activate')")

@@ -40,7 +40,7 @@ class GroupBox(Container):
                                             "rule holds (AND).")
         self.mode = w.ToggleButtons(options=[("Include", False), ("Exclude", True)],
                                     value=bool(group.get("exclude")),
-                                    style={"button_width": "64px"},
+                                    style={"button_width": "76px"},
                                     layout=w.Layout(flex="none", width="auto"))
         self.remove = w.Button(icon="times", tooltip="Remove this group and its rules",
                                layout=w.Layout(width="36px", flex="none"))

@@ -310,7 +310,7 @@ class RuleRow:
         self.editor = editor_for(attribute, choices, rule, audiences)
         self.mode = w.ToggleButtons(options=[("Include", False), ("Exclude", True)],
                                     value=bool(rule.get("exclude")),
-                                    style={"button_width": "64px"},
+                                    style={"button_width": "76px"},
                                     layout=w.Layout(flex="none", width="auto"))
         self.remove = w.Button(icon="times", tooltip=f"Remove the {attribute.label} rule",
                                layout=w.Layout(width="36px", flex="none"))
