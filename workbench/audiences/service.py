@@ -24,6 +24,7 @@ from ..store.audiences import AudienceRecords
 from .catalog import Catalog
 from .definition import AudienceDefinition, CheckedRule, check_definition, references
 from .models import Audience, Estimate, Explanation, RuleCheck
+from .overlap import Overlap, chosen_ids
 from .plan import Plan, reachable
 from .sorts import SORTS
 from .summary import summarize
@@ -406,6 +407,45 @@ class Audiences:
                   for rule, text, held, value in zip(checked, summary, holds, values,
                                                      strict=True)]
         return Explanation(customer_id, as_of, in_base=True, member=bool(member), rules=checks)
+
+    def overlap(self, audience_ids, as_of: date | str | None = None) -> pd.DataFrame:
+        """For 2 to 10 audiences as of a day (default: the last processed day, else
+        yesterday): one row per pair with the customers in both and the share of each, from
+        the kept memberships of that day or evaluated as of it (``computed_from`` says)."""
+        return self.overlap_of(audience_ids, as_of).frame()
+
+    def overlap_of(self, audience_ids, as_of: date | str | None = None) -> Overlap:
+        """The overlap itself: sizes, pairs and a Venn diagram's regions (overlap.py)."""
+        from contextlib import ExitStack
+
+        from .overlap import EVALUATED, KEPT, Chosen, evaluated_part, kept_part, patterns_query
+
+        ids = chosen_ids(audience_ids)
+        chosen = [self.get(audience_id) for audience_id in ids]  # NotFound names the id
+        as_of = self._calendar.day(as_of) if as_of is not None else (
+            self.processed_through() or self._calendar.yesterday())
+        kept = {a.id: row["membership"] for a in chosen
+                if (row := self._history.day(a.id, as_of)) is not None}
+        parts, by_file = [], {}
+        for position, audience in enumerate(chosen):
+            if audience.id in kept:
+                by_file.setdefault(kept[audience.id], {})[audience.id] = 1 << position
+        with ExitStack() as stack:
+            for relative, bits in by_file.items():
+                parts.append(kept_part(stack.enter_context(self._memberships.reading(relative)),
+                                       bits))
+            evaluated = [(p, a) for p, a in enumerate(chosen) if a.id not in kept]
+            if evaluated:
+                job = stack.enter_context(self.job(as_of))
+                for position, audience in evaluated:
+                    checked, _ = self._check(audience.definition, job.catalog, look=False,
+                                             saved=audience.status != "draft")
+                    parts.append(evaluated_part(
+                        self._compile(checked, as_of, job).members(), 1 << position))
+            rows = self._engine.rows(patterns_query(parts))
+        return Overlap(as_of, [Chosen(a.id, a.name, KEPT if a.id in kept else EVALUATED)
+                               for a in chosen],
+                       {int(pattern): int(customers) for pattern, customers in rows})
 
     def _compile(self, checked: list[CheckedRule], as_of: date, job: Job) -> Compiled:
         from ..customers.features import Day
