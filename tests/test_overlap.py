@@ -138,3 +138,42 @@ def test_the_workbench_service_answers_overlap_as_a_read(three):
         wb.audiences.overlap(ids, D)[["audience_a", "audience_b", "both"]])
     overlap = over_the_wire(api.call(wb, "audiences", "overlap_of", [ids[:2]], {}))
     assert overlap == wb.audiences.overlap_of(ids[:2])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_overlap_page_from_the_dashboard(three):
+    from workbench.ui import App
+    from workbench.ui.overlap import OverlapPage
+
+    wb, ids, draft = three
+    app = App(wb, background=False)
+    app.page.overlap.click()
+    page = app.page
+    assert isinstance(page, OverlapPage) and app.location.query == {"page": "overlap"}
+    assert "Choose 2 to 10 audiences (0 chosen)" in page.note.value and not page.table.rows
+    page.choice.selected = [v for v in page.choice.values if v.startswith((f"#{ids[0]} ",
+                                                                           f"#{ids[1]} "))]
+    assert page.result is not None and len(page.table.rows) == 1
+    assert "from the memberships kept by processing" in page.note.value
+    assert page.venn.value.count("<circle") == 2 and page.heatmap.children
+    assert app.location.query["page"] == "overlap"  # in the list's order (by name)
+    assert set(app.location.query["audiences"].split(",")) == {str(ids[0]), str(ids[1])}
+    chart = page.heatmap_chart.to_dict()
+    assert chart["layer"][0]["mark"]["type"] == "rect"
+    page.choice.selected = [*page.choice.selected,
+                            next(v for v in page.choice.values if v.startswith(f"#{draft} "))]
+    assert len(page.table.rows) == 3 and page.venn.value.count("<circle") == 3
+    assert f"an estimate for #{draft}" in page.note.value
+    page.choice.selected = page.choice.selected[:1]
+    assert page.result is None and "(1 chosen)" in page.note.value
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_overlap_link_opens_with_its_audiences(three):
+    from workbench.ui import App
+
+    wb, ids, _ = three
+    app = App(wb, background=False)
+    app._follow({"page": "overlap", "audiences": ",".join(map(str, ids))})
+    assert len(app.page.chosen) == 3 and len(app.page.table.rows) == 3
+    assert app.page.venn.value.count("<circle") == 3

@@ -56,10 +56,13 @@ class Audiences:
     def __init__(self, *, records: AudienceRecords, history: ProcessingRecords, user: User,
                  calendar: Calendar, snapshots: Snapshots, engine: Engine,
                  memberships: Memberships, audit: AuditTrail,
-                 exported_by: Callable[[int], list[dict]] = lambda _audience_id: []):
+                 exported_by: Callable[[int], list[dict]] = lambda _audience_id: [],
+                 activated: Callable[[int], object] = lambda _audience_id: None):
         """``exported_by(id)``: the exports, not canceled, that deliver an audience; ``audit``:
-        where each change is recorded."""
+        where each change is recorded; ``activated(id)``: what follows an activation (the
+        backfill of its history, started in the background)."""
         self._exported_by = exported_by
+        self._activated = activated
         self._audit = audit
         self._records = records
         self._history = history
@@ -133,6 +136,7 @@ class Audiences:
                                user=self._user.name, today=self._calendar.today())
         self._audit.record("audience.activate", "audience", current.id, audience_id=current.id,
                            changes={"status": [current.status, "active"]})
+        self._activated(current.id)  # after the commit: the backfill reads it as active
         return self.get(current.id)
 
     def archive(self, audience_id: int | str) -> Audience:
