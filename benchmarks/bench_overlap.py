@@ -159,7 +159,11 @@ RESULT = {{'cold': cold, 'warm': time.perf_counter() - t, 'rows': len(rows)}}"""
     lines += ["", f"Target (within 1.5x of the hand-written query (a)): "
               f"{'met' if target <= 1.5 else 'missed'} (worst ratio {target:.2f}x). "
               "Against (b), the same technique written by hand, the ratio is what our layers "
-              "cost (store reads, leases, SQLGlot, pandas)."]
+              "cost (store reads, leases, SQLGlot, pandas).", "",
+              "Load average at the end (1, 5, 15 min): "
+              + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+              + " — on a shared machine absolute times are noisy; the runs alternate, so the "
+                "ratios hold better."]
     keep("overlap", lines)
 
 

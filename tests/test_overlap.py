@@ -165,7 +165,7 @@ def test_the_overlap_page_from_the_dashboard(three):
     assert len(page.table.rows) == 3 and page.venn.value.count("<circle") == 3
     assert f"an estimate for #{draft}" in page.note.value
     page.choice.selected = page.choice.selected[:1]
-    assert page.result is None and "(1 chosen)" in page.note.value
+    assert page.result is None and "(1 chosen)" in page.note.value and not page.table.loading
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

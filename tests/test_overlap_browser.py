@@ -24,11 +24,11 @@ def test_the_overlap_page_in_the_browser(served, browser):
     _home, admin, _viewer = served
     visit = Visit(browser, admin.url)
     page = visit.page
+    visit.shot("50-dashboard-overlap-button")
     page.click("button:has-text('Overlap')")
     page.wait_for_selector(".wb-title:has-text('Overlap')")
     page.wait_for_selector("text=Choose 2 to 10 audiences (0 chosen)")
     assert "page=overlap" in page.url
-    visit.shot("50-overlap-empty")
 
     tick(page, "Champions")
     tick(page, "Lapsing app users")
@@ -55,6 +55,7 @@ def test_the_overlap_page_in_the_browser(served, browser):
         page.locator(f".wb-checklist label:has-text('{name}') input").uncheck()
     page.wait_for_selector("text=(1 chosen)")
     assert page.locator(".wb-venn").count() == 0
+    assert page.locator("text=Loading").count() == 0  # the request it superseded says nothing
     visit.shot("53-overlap-one-chosen")
     visit.done()
 

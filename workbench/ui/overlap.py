@@ -56,8 +56,8 @@ class OverlapPage:
         self.day.observe(lambda _c: self.refresh(), "value")
         header = w.HBox([w.HTML('<div class="wb-title">Overlap</div>'), back],
                         layout=w.Layout(justify_content="space-between", align_items="center"))
-        side = w.VBox([w.HTML(f'<div class="wb-muted">Choose {MIN_AUDIENCES} to {MAX_AUDIENCES}'
-                              ' audiences</div>'), self.choice, self.day],
+        side = w.VBox([w.HTML('<div class="wb-muted">Audiences to compare</div>'), self.choice,
+                       self.day],
                       layout=w.Layout(gap="8px", min_width="330px"))
         charts = w.HBox([self.heatmap, self.venn], layout=w.Layout(gap="24px",
                                                                   flex_flow="row wrap"))
@@ -75,7 +75,8 @@ class OverlapPage:
         self.nav.address({"page": "overlap", **({"audiences": ",".join(map(str, ids))}
                                                  if ids else {})})
         if not MIN_AUDIENCES <= len(ids) <= MAX_AUDIENCES:
-            self._work.cancel()
+            self._work.cancel()  # a pending request answers nothing now: no longer loading
+            self._busy(False)
             self.result = None
             self.heatmap.children, self.venn.value, self.table.rows = [], "", []
             self.note.value = (f'<div class="wb-muted">Choose {MIN_AUDIENCES} to '
