@@ -52,6 +52,22 @@ def _pinned_clock():
         os.environ[VARIABLE] = before
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_backfill():
+    # Activating starts a background backfill of the audience's history (backfill_days, 30 by
+    # default): off for every home and process of the tests, whose histories are their own;
+    # tests/test_backfill.py turns it on.
+    from workbench.settings import BACKFILL_VARIABLE
+
+    before = os.environ.get(BACKFILL_VARIABLE)
+    os.environ[BACKFILL_VARIABLE] = "0"
+    yield
+    if before is None:
+        os.environ.pop(BACKFILL_VARIABLE, None)
+    else:
+        os.environ[BACKFILL_VARIABLE] = before
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _module_clock(request, _pinned_clock):
     # Module-scoped fixtures (a shared home, a server) are made at the module's "now" too.

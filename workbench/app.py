@@ -136,7 +136,8 @@ class Workbench(Dated):
                          calendar=self.calendar, snapshots=self.snapshots, engine=self.engine,
                          memberships=self.memberships,
                          exported_by=lambda audience_id: ExportRecords(self.store).using(
-                             "audience_id", audience_id), audit=self.audit_trail)
+                             "audience_id", audience_id), audit=self.audit_trail,
+                         activated=lambda audience_id: self.start_backfill(audience_id))
 
     @cached_property
     def processing(self) -> Processing:
@@ -245,6 +246,13 @@ class Workbench(Dated):
         from .processing.notebook import run_processing
 
         return run_processing(self, first, last)
+
+    def start_backfill(self, audience_id: int) -> str | None:
+        """Start the backfill of an activated audience's history in a process of its own
+        (``backfill_days``; processing/backfill.py); the log it writes, or None if off."""
+        from .processing.backfill import start
+
+        return start(self, audience_id)
 
     def reopen(self) -> Workbench:
         """The same home opened afresh, as the same user name: its role read again (a

@@ -87,3 +87,43 @@ def use_offline_renderer() -> None:
 def use_static_renderer(kind: str = "svg") -> None:
     """Static charts rendered in the kernel by vl-convert (papermill audit notebooks)."""
     alt.renderers.enable(kind)
+
+
+def overlap_heatmap(pairs: pd.DataFrame, title: str = "Overlap") -> alt.Chart:
+    """Each row audience's share also in each column audience, as colour and as text (the
+    diagonal: 100%). ``pairs``: ``wb.audiences.overlap()`` (one row per pair)."""
+    import pandas as pd
+
+    cells, order = [], []
+    for r in pairs.itertuples():
+        for label, size in ((f"#{r.audience_a} {r.name_a}", r.size_a),
+                            (f"#{r.audience_b} {r.name_b}", r.size_b)):
+            if label not in order:
+                order.append(label)
+                cells.append({"row": label, "column": label, "share": 100.0, "both": size,
+                              "size": size})
+        a, b = f"#{r.audience_a} {r.name_a}", f"#{r.audience_b} {r.name_b}"
+        cells.append({"row": a, "column": b, "share": r.share_of_a, "both": r.both,
+                      "size": r.size_a})
+        cells.append({"row": b, "column": a, "share": r.share_of_b, "both": r.both,
+                      "size": r.size_b})
+    frame = pd.DataFrame(cells, columns=["row", "column", "share", "both", "size"])
+    frame["text"] = frame["share"].map(lambda s: f"{s:.1f}%")
+    side = max(160, min(WIDTH, 56 * len(order)))
+    base = alt.Chart(frame, title=title, width=side, height=side).encode(
+        x=alt.X("column:N", sort=order, title="…also in this audience",
+                axis=alt.Axis(labelAngle=-30, labelLimit=160)),
+        y=alt.Y("row:N", sort=order, title="Members of this audience…",
+                axis=alt.Axis(labelLimit=180)))
+    heat = base.mark_rect().encode(
+        color=alt.Color("share:Q", title="% of row audience",
+                        scale=alt.Scale(domain=[0, 100], scheme="blues")),
+        tooltip=[alt.Tooltip("row:N", title="Members of"),
+                 alt.Tooltip("column:N", title="Also in"),
+                 alt.Tooltip("both:Q", format=",", title="Customers in both"),
+                 alt.Tooltip("size:Q", format=",", title="Members of row audience"),
+                 alt.Tooltip("share:Q", format=".2f", title="% of row audience")])
+    text = base.mark_text(fontSize=11).encode(
+        text="text:N",
+        color=alt.condition(alt.datum.share > 55, alt.value("white"), alt.value("#1f2933")))
+    return heat + text

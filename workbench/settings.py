@@ -155,6 +155,8 @@ class Settings(BaseModel):
 
     timezone: str = "UTC"
     processing_time: time = time(0, 0)
+    # Days of history a newly activated audience gets at once (processing/backfill.py); 0: none.
+    backfill_days: int = Field(30, ge=0, le=3660)
     store_url: str = ""
     users: dict[str, Role] = {}
     smtp: SmtpSettings = SmtpSettings()
@@ -213,6 +215,16 @@ def hide_password(url: str) -> str:
     return re.sub(r"(?i)(password=)[^&;]*", r"\1***", url)
 
 
+BACKFILL_VARIABLE = "WORKBENCH_BACKFILL_DAYS"
+
+
+def _whole(text: str) -> int:
+    if not text.isdigit():
+        raise SettingsError(f"${BACKFILL_VARIABLE}: a whole number of days from 0 to 3660, "
+                            f"not {text!r}")
+    return int(text)
+
+
 def load_settings(home: Path) -> Settings:
     path = home / SETTINGS_FILE
     try:
@@ -226,6 +238,9 @@ def load_settings(home: Path) -> Settings:
         raise SettingsError(f"{path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+    if os.environ.get(BACKFILL_VARIABLE, "").strip():
+        # For one command or one process (a script activating many audiences; the tests).
+        raw["backfill_days"] = _whole(os.environ[BACKFILL_VARIABLE].strip())
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
@@ -242,6 +257,9 @@ SETTINGS_TEMPLATE = """\
 timezone = "{timezone}"
 # Local time of the nightly processing run (HH:MM).
 processing_time = "00:00"
+# Days of history a newly activated audience gets at once, processed in the background
+# (0: none; it then starts with the next nightly run). $WORKBENCH_BACKFILL_DAYS overrides it.
+backfill_days = 30
 # Metadata store. Empty: SQLite file workbench.db in this home. A server database works by URL,
 # e.g. "postgresql+psycopg://user@dbhost/workbench"; keep its password out of this file (use
 # the database client's own password file or environment, e.g. PGPASSWORD).

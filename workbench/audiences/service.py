@@ -25,6 +25,7 @@ from .catalog import Catalog
 from .definition import AudienceDefinition, CheckedRule, check_definition, references
 from .logic import BOOLEANS, combine, tree
 from .models import Audience, Estimate, Explanation, GroupCheck, RuleCheck
+from .overlap import Overlap, chosen_ids
 from .plan import Plan, reachable
 from .sorts import SORTS
 from .summary import describe, group_text, summarize
@@ -56,10 +57,13 @@ class Audiences:
     def __init__(self, *, records: AudienceRecords, history: ProcessingRecords, user: User,
                  calendar: Calendar, snapshots: Snapshots, engine: Engine,
                  memberships: Memberships, audit: AuditTrail,
-                 exported_by: Callable[[int], list[dict]] = lambda _audience_id: []):
+                 exported_by: Callable[[int], list[dict]] = lambda _audience_id: [],
+                 activated: Callable[[int], object] = lambda _audience_id: None):
         """``exported_by(id)``: the exports, not canceled, that deliver an audience; ``audit``:
-        where each change is recorded."""
+        where each change is recorded; ``activated(id)``: what follows an activation (the
+        backfill of its history, started in the background)."""
         self._exported_by = exported_by
+        self._activated = activated
         self._audit = audit
         self._records = records
         self._history = history
@@ -133,6 +137,7 @@ class Audiences:
                                user=self._user.name, today=self._calendar.today())
         self._audit.record("audience.activate", "audience", current.id, audience_id=current.id,
                            changes={"status": [current.status, "active"]})
+        self._activated(current.id)  # after the commit: the backfill reads it as active
         return self.get(current.id)
 
     def archive(self, audience_id: int | str) -> Audience:
@@ -419,6 +424,45 @@ class Audiences:
                     node.group.label, node.kind, node.exclude, value,
                     group_text(node, catalog, self._name_of))))
         return sorted(found, key=lambda g: [int(p) for p in g.label.split()[1].split(".")])
+
+    def overlap(self, audience_ids, as_of: date | str | None = None) -> pd.DataFrame:
+        """For 2 to 10 audiences as of a day (default: the last processed day, else
+        yesterday): one row per pair with the customers in both and the share of each, from
+        the kept memberships of that day or evaluated as of it (``computed_from`` says)."""
+        return self.overlap_of(audience_ids, as_of).frame()
+
+    def overlap_of(self, audience_ids, as_of: date | str | None = None) -> Overlap:
+        """The overlap itself: sizes, pairs and a Venn diagram's regions (overlap.py)."""
+        from contextlib import ExitStack
+
+        from .overlap import EVALUATED, KEPT, Chosen, evaluated_part, kept_part, patterns_query
+
+        ids = chosen_ids(audience_ids)
+        chosen = [self.get(audience_id) for audience_id in ids]  # NotFound names the id
+        as_of = self._calendar.day(as_of) if as_of is not None else (
+            self.processed_through() or self._calendar.yesterday())
+        kept = {a.id: row["membership"] for a in chosen
+                if (row := self._history.day(a.id, as_of)) is not None}
+        parts, by_file = [], {}
+        for position, audience in enumerate(chosen):
+            if audience.id in kept:
+                by_file.setdefault(kept[audience.id], {})[audience.id] = 1 << position
+        with ExitStack() as stack:
+            for relative, bits in by_file.items():
+                parts.append(kept_part(stack.enter_context(self._memberships.reading(relative)),
+                                       bits))
+            evaluated = [(p, a) for p, a in enumerate(chosen) if a.id not in kept]
+            if evaluated:
+                job = stack.enter_context(self.job(as_of))
+                for position, audience in evaluated:
+                    checked, _ = self._check(audience.definition, job.catalog, look=False,
+                                             saved=audience.status != "draft")
+                    parts.append(evaluated_part(
+                        self._compile(checked, as_of, job).members(), 1 << position))
+            rows = self._engine.rows(patterns_query(parts))
+        return Overlap(as_of, [Chosen(a.id, a.name, KEPT if a.id in kept else EVALUATED)
+                               for a in chosen],
+                       {int(pattern): int(customers) for pattern, customers in rows})
 
     def _compile(self, checked: list[CheckedRule], as_of: date, job: Job) -> Compiled:
         from ..customers.features import Day

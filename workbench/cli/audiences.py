@@ -1,5 +1,5 @@
 """workbench audience create | update | activate | archive | duplicate | list | show | estimate |
-members | explain"""
+members | explain | overlap"""
 
 from __future__ import annotations
 
@@ -50,6 +50,11 @@ def register(commands: Commands) -> None:
     explain.add_argument("id")
     explain.add_argument("customer_id")
     explain.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD")
+    overlap = audience.add("overlap", cmd_overlap, "customers in both of each pair of 2 to 10 "
+                           "audiences, as a share of each")
+    overlap.add_argument("ids", nargs="+", metavar="ID")
+    overlap.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
+                         help="default: the last processed day")
 
 
 def cmd_create(args) -> int:
@@ -224,4 +229,11 @@ def cmd_explain(args) -> int:
     with open_workbench(args) as wb:
         explanation = wb.audiences.explain(args.id, args.customer_id, args.as_of)
         emit(args, explanation.to_json(), "\n".join(explanation.lines()))
+    return 0
+
+
+def cmd_overlap(args) -> int:
+    with open_workbench(args) as wb:
+        overlap = wb.audiences.overlap_of(args.ids, args.as_of)
+        emit(args, overlap.to_json(), "\n".join(overlap.lines()))
     return 0

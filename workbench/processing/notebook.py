@@ -18,18 +18,23 @@ class Opened(notebooks.Opened, Protocol):
     processing: Processing
 
 
-def run_processing(wb: Opened, first: date, last: date, *, stream: bool = True) -> dict:
+def run_processing(wb: Opened, first: date, last: date, *, stream: bool = True,
+                   audience: int | None = None) -> dict:
     """Execute ``notebooks/nightly_processing.ipynb`` for the days ``first`` to ``last``; the
-    run as recorded (a killed kernel or a stop is recorded as interrupted, its files removed)."""
+    run as recorded (a killed kernel or a stop is recorded as interrupted, its files removed).
+    ``audience``: the backfill of that audience alone (backfill.py), for those days."""
     wb.user.require("processing.run")
     label = str(first) if first == last else f"{first}_{last}"
+    if audience is not None:
+        label = f"backfill-{audience}-{label}"
     output = notebooks.run_path(wb.home.runs_dir / "processing", label, wb.calendar.now())
     one_day = first == last
     parameters = {"home": str(wb.home.root), "user": wb.user.name, "now": notebooks.pinned_clock(wb),
                   "via": wb.via, "role": wb.user.role.value,
                   "as_of": str(first) if one_day else None,
                   "date_from": None if one_day else str(first),
-                  "date_to": None if one_day else str(last), "run_notebook": str(output)}
+                  "date_to": None if one_day else str(last), "run_notebook": str(output),
+                  "backfill": audience}
     try:
         notebooks.execute("nightly_processing", output, parameters, stream=stream)
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ def _verbs(reads: str, changes: str = "") -> dict[str, str]:
 # noun: {verb: READ | CHANGE}; the noun is the Workbench attribute (``wb.audiences``).
 SERVICES: dict[str, dict[str, str]] = {
     "audiences": _verbs("get list frame referable actions versions check summary estimate "
-                        "members members_of explain processed_through behind",
+                        "members members_of explain processed_through behind overlap overlap_of",
                         "create update activate archive duplicate"),
     "exports": _verbs("get list check fields choices next_file_name actions staleness preview",
                       "create update activate pause cancel"),
@@ -77,7 +77,8 @@ WORKBENCH: dict[str, tuple[str, Callable[..., Any]]] = {
 # importing anything a request names.
 SENDABLE = ("workbench.errors", "workbench.settings", "workbench.run_states",
             "workbench.audiences.definition", "workbench.audiences.models",
-            "workbench.audiences.catalog", "workbench.exports.models",
+            "workbench.audiences.catalog", "workbench.audiences.overlap",
+            "workbench.exports.models",
             "workbench.exports.service", "workbench.exports.destinations", "workbench.audit")
 
 

@@ -18,6 +18,7 @@ from .dashboard import AudiencesDashboard
 from .export_builder import ExportBuilder
 from .exports import ManageExports
 from .navigator import Navigator
+from .overlap import OverlapPage
 from .style import CSS, escape
 from .widgets import Location
 from .work import one_line
@@ -41,7 +42,7 @@ class App:
         self.nav.addressed(lambda query: setattr(self.location, "query", query))
         for name, show in (("dashboard", self._dashboard), ("audience", self._audience),
                            ("builder", self._builder), ("export", self._export_builder),
-                           ("exports", self._exports)):
+                           ("exports", self._exports), ("overlap", self._overlap)):
             self.nav.register(name, show)
         self._nav = {name: w.Button(description=label, tooltip=label)
                      for name, label in (("audiences", "Audiences"),
@@ -97,6 +98,11 @@ class App:
     def _exports(self, tab: int = 0) -> None:
         self._show(ManageExports(self.nav, tab=tab), "exports", {"page": "exports"})
 
+    def _overlap(self, audience_ids: list[int] | None = None) -> None:
+        ids = audience_ids or []
+        self._show(OverlapPage(self.nav, ids), "audiences",
+                   {"page": "overlap", **({"audiences": ",".join(map(str, ids))} if ids else {})})
+
     def _show(self, page, section: str, query: dict | None) -> None:
         if self.page is not None and hasattr(self.page, "close"):
             self.page.close()
@@ -145,6 +151,10 @@ class App:
             self.go("builder")
         elif page == "exports":
             self.go("exports")
+        elif page == "overlap":
+            self.go("overlap", audience_ids=[
+                parse_id(part, "audience") for part in query.get("audiences", "").split(",")[:10]
+                if part.strip()])
         elif page == "export" and query.get("export"):
             self.go("export", export_id=parse_id(query["export"], "export"))
         elif page == "export" and audience:

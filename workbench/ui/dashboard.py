@@ -55,6 +55,9 @@ class AudiencesDashboard:
         self.create.add_class("wb-primary")
         self.create.on_click(lambda _b: nav.go("builder"))
         self.create.layout.display = None if self.list.can_create else "none"
+        self.overlap = w.Button(description="Overlap", icon="circle-o",
+                                tooltip="Compare 2 to 10 audiences: customers in both")
+        self.overlap.on_click(lambda _b: nav.go("overlap"))
         self.message = w.HTML()
         self.banner = w.HTML()  # processing lags the calendar: said before anything else
         self.count = w.HTML()
@@ -62,7 +65,8 @@ class AudiencesDashboard:
         self.sort.observe(self._sorted_by_dropdown, "value")
         self.table.observe(self._sorted_by_header, "sort")
         self.table.on_click(lambda row, _link: nav.go("audience", audience_id=int(row)))
-        header = w.HBox([w.HTML('<div class="wb-title">Audiences</div>'), self.create],
+        header = w.HBox([w.HTML('<div class="wb-title">Audiences</div>'),
+                         w.HBox([self.overlap, self.create], layout=w.Layout(gap="8px"))],
                         layout=w.Layout(justify_content="space-between", align_items="center"))
         tools = w.HBox([self.search, self.sort, self.count],
                        layout=w.Layout(align_items="center", gap="16px"))

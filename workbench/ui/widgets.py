@@ -192,7 +192,7 @@ class Location(anywidget.AnyWidget):
     the app's current page into it (other parameters, such as the token, are kept)."""
 
     _esm = _LOCATION_ESM
-    params = traitlets.List(["audience", "page", "export"]).tag(sync=True)
+    params = traitlets.List(["audience", "page", "export", "audiences"]).tag(sync=True)
     initial = traitlets.Dict().tag(sync=True)
     ready = traitlets.Bool(False).tag(sync=True)
     query = traitlets.Dict().tag(sync=True)
