@@ -154,6 +154,18 @@ class AudiencesDashboard:
             "percent": DASH if audience.percent_of_base is None
             else f"{audience.percent_of_base:.2f}%"} | _estimated(audience, estimate)}
 
+    def _sorted_by_dropdown(self, change) -> None:
+        if self.table.sort != change["new"]:
+            self.table.sort = change["new"]
+        self.refresh()
+
+    def _sorted_by_header(self, change) -> None:
+        if self.sort.value != change["new"]:
+            self.sort.value = change["new"]  # refreshes through the drop-down
+
+    def notice(self, text: str) -> None:
+        self.message.value = f'<div class="wb-warning">{escape(text)}</div>'
+
 
 def _estimated(audience, estimate) -> dict:
     """The size and % cells of a live audience not processed yet: its estimate, marked as
@@ -170,15 +182,3 @@ def _estimated(audience, estimate) -> dict:
                     '<span class="wb-est">est.</span></span>',
             "percent": f'<span class="wb-estimate" title="{why}">≈'
                        f'{estimate.percent_of_base or 0:.2f}%</span>'}
-
-    def _sorted_by_dropdown(self, change) -> None:
-        if self.table.sort != change["new"]:
-            self.table.sort = change["new"]
-        self.refresh()
-
-    def _sorted_by_header(self, change) -> None:
-        if self.sort.value != change["new"]:
-            self.sort.value = change["new"]  # refreshes through the drop-down
-
-    def notice(self, text: str) -> None:
-        self.message.value = f'<div class="wb-warning">{escape(text)}</div>'
