@@ -102,3 +102,10 @@ def test_the_index_against_the_base():
     assert index(30, 100, 150, 1000) == 200.0  # 30% of the audience, 15% of the base
     assert index(10, 100, 100, 1000) == 100.0
     assert index(0, 0, 100, 1000) is None and index(5, 100, 0, 1000) is None
+
+
+def test_the_first_day_everyone_joined_is_no_bar():
+    first_day = HISTORY.assign(added=[10, 3, 0])  # day 1: all 10 members are new
+    values = charts.daily_changes(first_day).to_dict()
+    days = {v["day"] for v in next(iter(values["datasets"].values()))}
+    assert days == {"2026-03-02", "2026-03-03"}

@@ -65,9 +65,14 @@ CHANGE_COLOURS = {"Added": "#1a7f37", "Removed": "#b42318"}
 def daily_changes(history: pd.DataFrame, start: date | None = None, end: date | None = None,
                   *, width: int = WIDTH) -> alt.Chart:
     """Bars of the members added (up) and removed (down) each processed day, on the days of
-    ``size_over_time`` (drawn under it by ``size_and_changes``)."""
+    ``size_over_time`` (drawn under it by ``size_and_changes``); not the first processed day,
+    when everyone was added."""
     import pandas as pd
 
+    first = history.iloc[:1]
+    if len(first) and int(first["added"].iloc[0]) == int(first["size"].iloc[0]):
+        # Its first processed day everyone joined: a bar that tall would flatten the others.
+        history = history.iloc[1:]
     frame = _days(history, start, end)
     rows = pd.concat([
         pd.DataFrame({"day": frame["day"], "change": "Added", "members": frame["added"],

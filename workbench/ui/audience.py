@@ -25,7 +25,7 @@ COMPOSITION_LABELS = LABELS
 # The tabs take the page's width beside the side panel (the frame is 1240 px at most); a chart
 # is as wide as a tab leaves room for beside its axis (a chart sized to its container collapses
 # in a hidden tab: TOOLCHAIN).
-CHART_WIDTH = 740
+CHART_WIDTH = 770
 COMPOSITION_NOTE = (
     '<div class="wb-muted wb-columns-note"><b>% of this audience</b>: its members in the '
     'bucket over all its members. <b>% of total base</b>: its members in the bucket over all '
