@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .navigator import Navigator
 
 SORTS = [(sorts.SORTS[key], key) for key in sorts.SHOWN]
+PENDING = object()  # an estimate being computed (another visit of the list started it)
 STATUS_FILTER = [("All statuses", ""), ("Live", "active"), ("Draft", "draft"),
                  ("Archived", "archived")]
 
@@ -64,7 +65,10 @@ class AudienceList:
     def estimate(self) -> None:
         """Estimate what ``unestimated`` lists (one query each: they are few, the audiences
         activated since the last nightly run); a failure is kept as its message."""
-        for audience in self.unestimated():
+        waiting = self.unestimated()
+        for audience in waiting:
+            self.estimates[self._key(audience)] = PENDING
+        for audience in waiting:
             try:
                 found = self.service.estimate(audience.definition)
             except WorkbenchError as exc:
@@ -72,8 +76,9 @@ class AudienceList:
             self.estimates[self._key(audience)] = found
 
     def estimated(self, audience):
-        """Its ``Estimate``, an error's message, or None (not estimated, or no need)."""
-        return self.estimates.get(self._key(audience))
+        """Its ``Estimate``, an error's message, or None (not estimated yet, or no need)."""
+        found = self.estimates.get(self._key(audience))
+        return None if found is PENDING else found
 
 
 class AudiencesDashboard:
