@@ -96,10 +96,70 @@ def test_list_searches_name_and_creator_and_sorts(sample_wb, tmp_path):
         assert names(search="zoe") == ["app users"]
         assert names(search="ada gold") == ["Gold buyers"]
         assert names(search="%_") == ["Lapsed 100%_ buyers"]
-        with pytest.raises(InvalidInput, match="unknown sort 'size'"):
-            ada.audiences.list(sort="size")
+        with pytest.raises(InvalidInput, match="unknown sort 'bulk'"):
+            ada.audiences.list(sort="bulk")
+        with pytest.raises(InvalidInput, match="unknown status 'live'; use one of draft, "):
+            ada.audiences.list(status="live")
         frame = ada.audiences.frame()
         assert list(frame.columns)[:3] == ["id", "status", "name"] and len(frame) == 3
+
+
+def test_list_sorts_by_size_and_share_and_filters_by_status(tmp_path):
+    from workbench.home import init_home
+
+    root = tmp_path / "h"
+    init_home(root, admin="ada")
+    with workbench.open(root, user="ada") as wb:
+        made = {name: wb.audiences.create({"name": name, "rules": []}).id
+                for name in ("Small share", "Big", "Draft", "Unprocessed")}
+        # As processing would have stored them: size of base (the share sorts otherwise).
+        stored = {"Small share": (500, 10_000), "Big": (900, 1_000), "Unprocessed": (None, None)}
+        with wb.store.begin() as conn:
+            for name, (size, base) in stored.items():
+                conn.execute(update(audiences_table).where(audiences_table.c.id == made[name])
+                             .values(status="active", size=size, base=base))
+        names = lambda **kw: [a.name for a in wb.audiences.list(**kw)]  # noqa: E731
+        assert names(sort="-size") == ["Big", "Small share", "Unprocessed", "Draft"]
+        assert names(sort="size")[2:] == ["Small share", "Big"]  # never processed first
+        assert names(sort="-percent")[:2] == ["Big", "Small share"]  # 90% before 5%
+        assert names(sort="percent")[2:] == ["Small share", "Big"]
+        assert names(status="draft") == ["Draft"]
+        assert names(status="active", sort="-size") == ["Big", "Small share", "Unprocessed"]
+        frame = wb.audiences.frame(sort="-size", status="active")
+        # Nullable integers: 900, not 900.0; <NA>, not NaN.
+        assert [str(frame[c].dtype) for c in ("id", "size", "base")] == ["Int64"] * 3
+        assert frame["size"].tolist()[:2] == [900, 500] and frame["size"].isna().tolist()[2]
+        assert frame["percent_of_base"].tolist()[:2] == [90.0, 5.0]
+        assert "900" in frame.to_string() and "900.0" not in frame.to_string()
+
+
+def test_a_duplicate_name_is_a_warning_on_every_save(audiences):
+    first = audiences.create({"name": "Twins", "rules": RULES})
+    assert first.warnings == []
+    second = audiences.create({"name": " twins ", "rules": []})  # case and spaces aside
+    [warning] = second.warnings
+    assert warning.field == "name"
+    assert str(warning) == (f"name: another audience is already called “twins”: #{first.id} "
+                            "(a draft); a different name tells them apart")
+    assert audiences.get(second.id).name == "twins"  # saved all the same
+    renamed = audiences.update(second.id, {"name": "Twin B", "rules": []}, version=1)
+    assert renamed.warnings == []
+    again = audiences.update(second.id, {"name": "TWINS", "rules": []}, version=2)
+    assert [w.field for w in again.warnings] == ["name"]
+    audiences.archive(audiences.activate(first.id).id)  # a retired name may be reused
+    assert audiences.update(second.id, {"name": "Twins", "rules": []}, version=3).warnings == []
+
+
+def test_save_draft_keeps_one_draft_of_a_name(audiences):
+    """The analyst notebook's save: run again, it updates the draft it made."""
+    first = audiences.save_draft({"name": "Notebook draft", "rules": RULES})
+    again = audiences.save_draft({"name": "Notebook draft", "rules": []})
+    assert again.id == first.id and again.version == 2 and again.warnings == []
+    assert len([a for a in audiences.list(search="Notebook draft")]) == 1
+    audiences.activate(first.id)  # frozen: the next save starts a new draft, and says so
+    fresh = audiences.save_draft({"name": "Notebook draft", "rules": RULES})
+    assert fresh.id != first.id and fresh.status == "draft"
+    assert [w.field for w in fresh.warnings] == ["name"]
 
 
 def test_viewers_read_but_cannot_change(sample_wb):

@@ -43,6 +43,20 @@ def test_the_dashboard_lists_searches_and_sorts(served, browser):
                              label="Created (oldest)")
     visit.page.wait_for_selector("th:has-text('Created on ↑')")
     visit.shot("03-dashboard-sorted")
+    visit.page.select_option("select:has(option:text('All statuses'))", label="Live")
+    visit.page.select_option("select:has(option:text('Size (largest)'))",
+                             label="Size (largest)")
+    visit.page.wait_for_selector("th:has-text('Size ↓')")
+    visit.page.wait_for_function(  # the rows follow the header
+        "(() => { const s = [...document.querySelectorAll("
+        "'table.wb-table tbody tr td:nth-child(6)')].map(td => +td.innerText.replace(/,/g, ''));"
+        " return s.length === 3 && s.every((v, i) => i === 0 || s[i - 1] >= v); })()")
+    sizes = visit.page.locator("table.wb-table tbody tr td:nth-child(6)").all_inner_texts()
+    numbers = [int(size.replace(",", "")) for size in sizes]
+    assert len(numbers) == 3 and numbers == sorted(numbers, reverse=True)
+    visit.shot("60-dashboard-live-by-size")
+    visit.page.select_option("select:has(option:text('All statuses'))", label="Draft")
+    visit.page.wait_for_selector("text=No draft audiences.")
     visit.done()
 
 
@@ -90,8 +104,16 @@ def test_a_draft_is_built_estimated_saved_activated_then_processed(served, brows
     page.wait_for_selector("text=Not processed yet")
     page.wait_for_selector("text=(not processed yet)")  # estimated now instead
     visit.shot("06-audience-not-processed")
+    audience_url = page.url
+    page.click("button:has-text('← Audiences')")  # the list estimates it too, and says so
+    estimate = page.locator("tr:has-text('Browser adults') .wb-estimate").first
+    estimate.wait_for(timeout=60_000)
+    assert estimate.inner_text().startswith(f"≈{size.strip()}")
+    assert estimate.locator(".wb-est").inner_text().lower() == "est."
+    visit.shot("61-dashboard-live-estimate")
     cli(home, "process")
-    page.goto(re.sub(r"audience=\d+", f"audience={audience_id}", page.url))
+    page.goto(audience_url)
+    assert f"audience={audience_id}" in audience_url
     page.wait_for_selector(".vega-embed svg .mark-symbol path", timeout=60_000)  # a point a day
     assert page.locator(".vega-embed .error, .jp-OutputArea-output.jp-RenderedText"
                         "[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
@@ -124,6 +146,28 @@ def test_a_viewer_sees_no_actions(served, browser):
     for action in ("Edit", "Activate", "Duplicate", "Archive", "Export"):
         assert page.locator(f".wb-app button:text-is('{action}')").count() == 0, action
     visit.shot("11-viewer-audience")
+    page.wait_for_selector(".vega-embed svg .mark-rect path", timeout=60_000)  # the day bars
+    changes = page.locator(".wb-changes").inner_text()
+    assert re.fullmatch(r"\+[\d,]+ / −[\d,]+ yesterday", changes.strip()), changes
+    titles = ("[...document.querySelectorAll('.vega-embed svg .role-axis-title text')]"
+              ".map(t => t.textContent)")
+    assert "Members" in page.evaluate(titles)
+    page.click("button:has-text('Zoom to the data')")
+    page.wait_for_function(f"{titles}.includes('Members (zoomed to the data)')",
+                           timeout=30_000)
+    visit.shot("62-viewer-details-zoomed")
+    visit.tab("Composition")
+    page.select_option("select:has(option:text('Purchase recency'))", label="Monetary spend")
+    page.wait_for_selector("td:has-text('$100–$250')", timeout=30_000)
+    page.wait_for_selector("th:has-text('Index vs base')")
+    page.wait_for_function("[...document.querySelectorAll('.vega-embed svg text')]"
+                           ".some(t => t.textContent === 'Monetary spend (USD)')",
+                           timeout=30_000)  # the chart redrawn: buckets and axis in words
+    visit.shot("63-viewer-composition-index")
+    page.goto(re.sub(r"audience=\d+", "page=new", page.url))
+    page.wait_for_selector("text=Viewers cannot create audiences.", timeout=60_000)
+    assert page.locator("input[placeholder='Audience name']").count() == 0
+    visit.shot("64-viewer-page-new")
     visit.done()
 
 

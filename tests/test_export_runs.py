@@ -51,6 +51,10 @@ def test_a_run_delivers_the_csv_under_its_final_name(wb, server, tmp_path):
     assert run.bytes == len(delivered)
     assert [p.name for p in server.writable.iterdir()] == [run.file_name]  # no .part left
     assert [r.id for r in wb.export_runs.history(export_id)] == [run.id]
+    frame = wb.export_runs.frame(export_id)  # the same runs for pandas
+    assert frame.loc[0, ["id", "state", "rows", "file_name"]].tolist() == \
+        [run.id, "complete", 3, run.file_name]
+    assert str(frame["rows"].dtype) == "Int64" and str(frame["bytes"].dtype) == "Int64"
 
 
 def test_an_encrypted_run_decrypts_with_each_key(wb, server, tmp_path, keys):  # noqa: F811

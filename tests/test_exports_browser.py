@@ -92,6 +92,9 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
     visit.shot("29-wizard-notification")
     page.click("button:has-text('Save export')")
     page.wait_for_selector("td:has-text('Champions weekly') >> visible=true")
+    menu = page.locator("select.wb-actions >> visible=true").first.bounding_box()
+    tabs = page.locator(".wb-tabs").bounding_box()
+    assert menu["x"] + menu["width"] <= tabs["x"] + tabs["width"]  # not clipped
     visit.shot("30-audience-exports-tab")
 
     # Run now, then Complete in History; the decrypted file is the CSV
@@ -158,6 +161,8 @@ def test_a_viewer_gets_no_actions(served, browser):  # noqa: F811
         assert set(labels) <= {"Actions ▾", "Preview"}, labels
     visit.tab("Destinations")
     assert page.locator("button:has-text('Add Destination')").is_hidden()
+    page.wait_for_selector("td:has-text('partner') >> visible=true")
+    assert page.locator("th:text-is('Actions') >> visible=true").count() == 0  # none to take
     visit.shot("34-viewer-exports")
     visit.done()
     assert re.search(r"vic \(viewer\)", page.content() if not page.is_closed() else "vic (viewer)")

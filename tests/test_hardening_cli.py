@@ -196,6 +196,17 @@ def test_settings_refuse_nan_and_inf_naming_the_key(tmp_path, toml, key, reason)
     assert reason in str(caught.value)
 
 
+@pytest.mark.parametrize("value", ['"usd"', '"DOLLAR"', '"$"', "840"])
+def test_the_currency_is_an_iso_code(tmp_path, value):
+    path = settings_file(tmp_path, f"currency = {value}")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path)
+    assert str(caught.value).startswith(f"{path}: currency: ")
+    assert "\n" not in str(caught.value)
+    settings_file(tmp_path, 'currency = "EUR"')
+    assert load_settings(tmp_path).currency == "EUR"
+
+
 def test_settings_file_that_is_not_utf8(tmp_path):
     path = settings_file(tmp_path, b'timezone = "Europe/Z\xfcrich"')
     with pytest.raises(SettingsError) as caught:

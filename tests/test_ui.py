@@ -65,6 +65,30 @@ def test_the_dashboard_lists_searches_and_sorts(wb):
     assert type(app.page).__name__ == "AudiencePage" and app.location.query == {"audience": "1"}
 
 
+def test_the_dashboard_filters_by_status_sorts_by_size_and_estimates_the_unprocessed(wb):
+    fresh = wb.audiences.activate(wb.audiences.create({"name": "Women live", "rules": [
+        {"attribute": "gender", "op": "in", "value": ["female"]}]}).id)  # not processed yet
+    app = App(wb, background=False)
+    page = app.page
+    page.table.sort = "-size"  # a click on the Size header
+    assert page.sort.value == "-size" and names(page.table)[0] == "Buyers"
+    page.status.value = "active"
+    assert names(page.table) == ["Buyers", "Women live"]
+    cells = page.table.rows[1]["cells"]
+    estimate = wb.audiences.estimate(fresh.definition)
+    assert f"≈{estimate.size:,} " in cells["size"] and "est.</span>" in cells["size"]
+    assert "not processed yet" in cells["size"] and "≈" in cells["percent"]
+    assert page.list.estimated(fresh).size == estimate.size
+    page.status.value = "draft"
+    assert names(page.table) == ["Women draft"]
+    page.search.value = "nobody"
+    assert "among the draft ones" in page.table.empty
+    page.search.value, page.status.value = "", "archived"
+    assert page.table.rows == [] and page.table.empty == "No archived audiences."
+    page.sort.value = "percent"
+    assert page.table.sort == "percent"
+
+
 def test_the_builder_estimates_live_and_saves_a_draft(wb):
     app = App(wb, background=False)
     app.go("builder")
@@ -160,6 +184,15 @@ def test_the_audience_page_shows_history_composition_and_summary(wb):
     assert f"{audience.size:,}" in page.size.value
     assert (page.start.min, page.end.max) == (D, D)
     assert "Number of purchases" in page.widget.children[-1].children[1].children[4].value
+    assert data["vconcat"][1]["title"] == "Added and removed per day"  # bars under the line
+    size_axis = data["vconcat"][0]["layer"][0]["encoding"]["y"]
+    assert size_axis["scale"]["zero"] is True
+    page.zoom.value = True  # the axis spans the data
+    zoomed = page.history_chart.to_dict()["vconcat"][0]["layer"][0]["encoding"]["y"]
+    assert zoomed["scale"]["zero"] is False
+    history = wb.processing.history(1).iloc[-1]
+    assert f'+{history["added"]:,}</span> / <span class="wb-removed">−{history["removed"]:,}' \
+        in page.changed.value and "yesterday" in page.changed.value
     page.attribute.value = "gender"
     genders = [r["cells"]["bucket"] for r in page.composition_table.rows]
     page.attribute.value = "age"
@@ -167,6 +200,21 @@ def test_the_audience_page_shows_history_composition_and_summary(wb):
     assert genders != ages and "35–44" in ages
     total = sum(int(r["cells"]["count"]) for r in page.composition_table.rows)
     assert total == audience.size
+    labels = [c["label"] for c in page.composition_table.columns]
+    assert labels[2:] == ["% of this audience", "% of total base", "Base's own share",
+                          "Index vs base"]
+    page.attribute.value = "monetary"
+    buckets = [r["cells"]["bucket"] for r in page.composition_table.rows]
+    assert "$100–$250" in buckets and "$1,000+" in buckets  # the currency setting (USD)
+    frame = wb.processing.composition(1, attribute="monetary").set_index("bucket")
+    row = next(r for r in page.composition_table.rows if r["cells"]["bucket"] == "$0–$50")
+    expected = frame.loc["0–50"]
+    assert row["cells"]["index"] == f'{expected["index"]:.0f}'
+    assert round(expected["percent_of_audience"] / expected["base_share"] * 100) == \
+        round(expected["index"])
+    chart = page.composition_chart.children[0].spec
+    assert chart["layer"][0]["encoding"]["y"]["title"] == "Monetary spend (USD)"
+    assert [layer["mark"]["type"] for layer in chart["layer"]] == ["bar", "tick", "text"]
 
 
 def test_a_viewer_sees_everything_and_can_do_nothing(wb):
@@ -179,8 +227,24 @@ def test_a_viewer_sees_everything_and_can_do_nothing(wb):
         assert viewer.audiences.get(1).status == "active"
         app.go("audience", audience_id=2)
         assert app.page.overview.allowed == []
-        app.go("builder", audience_id=2)
-        assert app.page.save.layout.display == "none" and app.page.picker.disabled
+        app.go("builder", audience_id=2)  # the draft's edit page: shown read-only
+        assert type(app.page).__name__ == "AudiencePage" and app.page.audience.id == 2
+        assert "Viewers cannot edit audiences" in app.page.message.value
+        assert app.location.query == {"audience": "2"}
+        opened_at(app, {"page": "new"})
+        assert type(app.page).__name__ == "RefusedPage"
+        assert app.page.text == "Viewers cannot create audiences."
+
+
+def test_a_table_without_actions_shows_no_actions_column():
+    from workbench.ui.widgets import Table
+
+    table = Table(columns=[{"key": "name", "label": "Name"},
+                           {"key": "actions", "label": "Actions"}])
+    table.rows = [{"id": "1", "cells": {"name": "partner"}, "actions": []}]
+    assert [c["key"] for c in table.shown_columns()] == ["name"]  # a viewer's rows
+    table.rows = [{"id": "1", "cells": {"name": "partner"}, "actions": [("edit", "Edit")]}]
+    assert [c["key"] for c in table.shown_columns()] == ["name", "actions"]
 
 
 def test_an_action_the_service_refuses_shows_one_line(wb, server=None):

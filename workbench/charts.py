@@ -23,24 +23,34 @@ WIDTH = 560  # fixed: a chart in a hidden Tab with width="container" collapses (
 
 def _days_axis() -> alt.X:
     """Processed days on x: read as UTC dates (a browser elsewhere would shift them by its
-    offset), labelled by day, never subdivided into hours."""
-    return alt.X("utcyearmonthdate(day):T", title="Day",
+    offset), labelled by day, never subdivided into hours; a point sits in the middle of its
+    day, where that day's bar is (``daily_changes``)."""
+    return alt.X("utcyearmonthdate(day):T", title="Day", bandPosition=0.5,
                  axis=alt.Axis(format="%b %d", tickMinStep=86_400_000, labelOverlap=True))
 
 
-def size_over_time(history: pd.DataFrame, start: date | None = None, end: date | None = None,
-                   title: str = "Audience size") -> alt.Chart:
-    """Line with points of size per processed day, tooltips with % of base and changes.
-    ``history``: day, size, base, percent_of_base, added, removed (wb.processing.history)."""
+def _days(history: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
+    """The processed days from ``start`` to ``end``, the day as text (read as UTC, above)."""
     frame = history.copy()
     frame["day"] = frame["day"].astype(str)
     if start is not None:
         frame = frame[frame["day"] >= str(start)]
     if end is not None:
         frame = frame[frame["day"] <= str(end)]
-    base = alt.Chart(frame, title=title, width=WIDTH, height=240).encode(
+    return frame
+
+
+def size_over_time(history: pd.DataFrame, start: date | None = None, end: date | None = None,
+                   title: str = "Audience size", *, zoom: bool = False,
+                   width: int = WIDTH) -> alt.Chart:
+    """Line with points of size per processed day, tooltips with % of base and changes.
+    ``history``: day, size, base, percent_of_base, added, removed (wb.processing.history).
+    ``zoom``: the y-axis spans the data, not 0 to the top (17.2k → 17.4k reads flat from 0)."""
+    frame = _days(history, start, end)
+    base = alt.Chart(frame, title=title, width=width, height=240).encode(
         x=_days_axis(),
-        y=alt.Y("size:Q", title="Members", scale=alt.Scale(zero=True)),
+        y=alt.Y("size:Q", title="Members" + (" (zoomed to the data)" if zoom else ""),
+                scale=alt.Scale(zero=not zoom, nice=True)),
         tooltip=[alt.Tooltip("utcyearmonthdate(day):T", title="Day"),
                  alt.Tooltip("size:Q", format=",", title="Size"),
                  alt.Tooltip("percent_of_base:Q", format=".2f", title="% of base"),
@@ -49,20 +59,87 @@ def size_over_time(history: pd.DataFrame, start: date | None = None, end: date |
     return base.mark_line() + base.mark_point(filled=True, size=40)
 
 
-def composition(frame: pd.DataFrame, attribute: str, title: str | None = None) -> alt.Chart:
-    """Bars of members per bucket, in the buckets' order, with count and % tooltips.
-    ``frame``: attribute, bucket, count, percent_of_audience, percent_of_base (the bucket's
-    members over the whole base), base_count, base_share."""
-    rows = frame[frame["attribute"] == attribute]
+CHANGE_COLOURS = {"Added": "#1a7f37", "Removed": "#b42318"}
+
+
+def daily_changes(history: pd.DataFrame, start: date | None = None, end: date | None = None,
+                  *, width: int = WIDTH) -> alt.Chart:
+    """Bars of the members added (up) and removed (down) each processed day, on the days of
+    ``size_over_time`` (drawn under it by ``size_and_changes``); not the first processed day,
+    when everyone was added."""
+    import pandas as pd
+
+    first = history.iloc[:1]
+    if len(first) and int(first["added"].iloc[0]) == int(first["size"].iloc[0]):
+        # Its first processed day everyone joined: a bar that tall would flatten the others.
+        history = history.iloc[1:]
+    frame = _days(history, start, end)
+    rows = pd.concat([
+        pd.DataFrame({"day": frame["day"], "change": "Added", "members": frame["added"],
+                      "count": frame["added"]}),
+        pd.DataFrame({"day": frame["day"], "change": "Removed", "members": -frame["removed"],
+                      "count": frame["removed"]})], ignore_index=True)
+    return alt.Chart(rows, title="Added and removed per day", width=width,
+                     height=110).mark_bar(width={"band": 0.6}).encode(
+        x=_days_axis(),
+        y=alt.Y("members:Q", title="Members added / removed"),
+        color=alt.Color("change:N", title=None, legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(domain=list(CHANGE_COLOURS),
+                                        range=list(CHANGE_COLOURS.values()))),
+        tooltip=[alt.Tooltip("utcyearmonthdate(day):T", title="Day"),
+                 alt.Tooltip("change:N", title="Change"),
+                 alt.Tooltip("count:Q", format=",", title="Members")])
+
+
+def size_and_changes(history: pd.DataFrame, start: date | None = None, end: date | None = None,
+                     title: str = "Audience size", *, zoom: bool = False,
+                     width: int = WIDTH) -> alt.VConcatChart:
+    """The Details chart: the size over time above, the day's added and removed below, on one
+    shared time axis."""
+    return alt.vconcat(size_over_time(history, start, end, title, zoom=zoom, width=width),
+                       daily_changes(history, start, end, width=width),
+                       spacing=8).resolve_scale(x="shared", color="independent")
+
+
+COMPOSITION_SERIES = {"This audience": "#4c78a8", "Customer base": "#1f2933"}
+
+
+def composition(frame: pd.DataFrame, attribute: str, title: str | None = None, *,
+                label: str | None = None, width: int = WIDTH) -> alt.LayerChart:
+    """Per bucket, in the buckets' order: a bar of the audience's share of its members, the
+    base's own share as a mark over it, and the index against the base beside them; tooltips
+    with every number. ``frame``: attribute, bucket, count, percent_of_audience,
+    percent_of_base (the bucket's members over the whole base), base_count, base_share and
+    index (wb.processing.composition); ``label``: the attribute in words."""
+    rows = frame[frame["attribute"] == attribute].copy()
+    label = label or attribute
     order = list(rows["bucket"])
-    return alt.Chart(rows, title=title or f"Composition by {attribute}", width=WIDTH,
-                     height=max(120, 26 * len(order))).mark_bar().encode(
-        y=alt.Y("bucket:N", sort=order, title=attribute),
-        x=alt.X("count:Q", title="Members"),
-        tooltip=[alt.Tooltip("bucket:N", title=attribute),
+    if "index" not in rows:
+        rows["index"] = None
+    rows["reach"] = rows[["percent_of_audience", "base_share"]].max(axis=1)
+    rows["index_text"] = ["" if i is None or i != i else f"index {i:.0f}" for i in rows["index"]]
+    colour = alt.Scale(domain=list(COMPOSITION_SERIES), range=list(COMPOSITION_SERIES.values()))
+    base = alt.Chart(rows, title=title or f"Composition by {label.lower()}", width=width,
+                     height=max(120, 30 * len(order))).encode(
+        y=alt.Y("bucket:N", sort=order, title=label),
+        tooltip=[alt.Tooltip("bucket:N", title=label),
                  alt.Tooltip("count:Q", format=",", title="Members"),
-                 alt.Tooltip("percent_of_audience:Q", format=".2f", title="% of audience"),
-                 alt.Tooltip("percent_of_base:Q", format=".2f", title="% of total base")])
+                 alt.Tooltip("percent_of_audience:Q", format=".2f", title="% of this audience"),
+                 alt.Tooltip("percent_of_base:Q", format=".2f", title="% of total base"),
+                 alt.Tooltip("base_share:Q", format=".2f", title="Base's own share %"),
+                 alt.Tooltip("index:Q", format=".0f", title="Index vs base")])
+    bars = base.mark_bar().transform_calculate(series="'This audience'").encode(
+        # Room on the right for the index beside the longest bar or mark.
+        x=alt.X("percent_of_audience:Q", title="Share of customers in the bucket (%)",
+                scale=alt.Scale(domain=[0, float(rows["reach"].max() or 1) * 1.2], nice=False)),
+        color=alt.Color("series:N", title=None, scale=colour,
+                        legend=alt.Legend(orient="top")))
+    overlay = base.mark_tick(thickness=3, size=22).transform_calculate(
+        series="'Customer base'").encode(x="base_share:Q", color=alt.Color("series:N",
+                                                                            scale=colour))
+    index = base.mark_text(align="left", dx=6, fontSize=11, color="#52606d").encode(
+        x="reach:Q", text="index_text:N")
+    return alt.layer(bars, overlay, index)
 
 
 def sizes_by_audience(histories: pd.DataFrame, title: str = "Active audiences") -> alt.Chart:

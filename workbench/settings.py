@@ -154,6 +154,9 @@ class Settings(BaseModel):
     model_config = STRICT
 
     timezone: str = "UTC"
+    # The ISO 4217 code of transaction amounts (spend rules, the monetary composition): how
+    # the dashboards show money. Amounts are never converted.
+    currency: str = "USD"
     processing_time: time = time(0, 0)
     # Days of history a newly activated audience gets at once (processing/backfill.py); 0: none.
     backfill_days: int = Field(30, ge=0, le=3660)
@@ -172,6 +175,14 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"unknown timezone {value!r}; use an IANA name such as "
                              "'UTC' or 'Europe/Berlin'") from None
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError(f"a three-letter ISO 4217 code such as 'USD' or 'EUR', not "
+                             f"{value[:20]!r}")
         return value
 
     @field_validator("processing_time", mode="before")
@@ -255,6 +266,8 @@ SETTINGS_TEMPLATE = """\
 
 # IANA timezone of this deployment: dates of events, "yesterday" for processing, schedules.
 timezone = "{timezone}"
+# Currency of transaction amounts (ISO 4217 code, e.g. "EUR"): how the dashboards show money.
+currency = "USD"
 # Local time of the nightly processing run (HH:MM).
 processing_time = "00:00"
 # Days of history a newly activated audience gets at once, processed in the background

@@ -20,6 +20,15 @@ def percent(size: int | None, base: int | None) -> float | None:
     return round(100.0 * size / base, 2)
 
 
+def index_against_base(count: int, size: int | None, base_count: int, base: int | None) -> float | None:
+    """A bucket's index against the base: the audience's share of it over the base's share,
+    × 100 (100: as common as in the base; 200: twice as common). None where either share is
+    undefined (an empty audience, or nobody of the base in the bucket)."""
+    if not size or not base or not base_count:
+        return None
+    return round(100.0 * (count / size) / (base_count / base), 1)
+
+
 def _table(rows: list[tuple[str, object]]) -> str:
     cells = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
                     f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from .compiler import Compiled
 
 DefinitionLike = AudienceDefinition | dict | str
+STATUSES = ("draft", "active", "archived")
+STATUS_WORDS = {"active": "live", "draft": "a draft", "archived": "archived"}
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class Audiences:
         audience = self.get(audience_id)
         self._audit.record(action, "audience", audience.id, audience_id=audience.id,
                            changes={**origin, **created(_audited(audience))})
-        return replace(audience, warnings=warnings)
+        return replace(audience, warnings=warnings + self._same_name(audience))
 
     def update(self, audience_id: int | str, definition: DefinitionLike, *, version: int) -> Audience:
         """Save an edit of a draft made on ``version``; refused if it changed since."""
@@ -122,7 +124,38 @@ class Audiences:
         audience = self.get(audience_id)
         self._audit.record("audience.update", "audience", audience_id, audience_id=audience_id,
                            changes=changed(_audited(before), _audited(audience)))
-        return replace(audience, warnings=warnings)
+        return replace(audience, warnings=warnings + self._same_name(audience))
+
+    def save_draft(self, definition: DefinitionLike) -> Audience:
+        """Save ``definition`` as the current user's draft of that name: the newest such draft
+        is updated, or a new one is created when there is none (a notebook run again keeps
+        one draft, not one per run)."""
+        definition = AudienceDefinition.parse(definition)
+        mine = [row for row in self._named(definition.name)
+                if row["status"] == "draft" and row["created_by"] == self._user.name]
+        if not mine:
+            return self.create(definition)
+        draft = max(mine, key=lambda row: row["id"])
+        return self.update(draft["id"], definition, version=draft["version"])
+
+    def _named(self, name: str) -> list[dict]:
+        """The stored audiences called ``name`` (case and surrounding spaces aside)."""
+        wanted = name.strip().casefold()
+        return [row for row in self._records.list(search=name, sort="created")
+                if row["name"].strip().casefold() == wanted]
+
+    def _same_name(self, audience: Audience) -> list[Problem]:
+        """A warning, not a refusal, when another audience (archived ones aside) has the
+        saved one's name: names need not be unique, but two alike are hard to tell apart in
+        the list, in rules and in exports."""
+        others = [row for row in self._named(audience.name)
+                  if row["id"] != audience.id and row["status"] != "archived"]
+        if not others:
+            return []
+        which = ", ".join(f"#{row['id']} ({STATUS_WORDS.get(row['status'], row['status'])})"
+                          for row in others)
+        return [Problem("name", f"another audience is already called “{audience.name}”: "
+                                f"{which}; a different name tells them apart")]
 
     def activate(self, audience_id: int | str, *, version: int | None = None) -> Audience:
         """Freeze a draft; today (workbench timezone) becomes its inception date."""
@@ -189,19 +222,31 @@ class Audiences:
         never itself (``check`` refuses the rest)."""
         return [a for a in self.list(sort="name") if a.status == "active" and a.id != editing]
 
-    def list(self, search: str = "", sort: str = "-created") -> list[Audience]:
+    def list(self, search: str = "", sort: str = "-created",
+             status: str | None = None) -> list[Audience]:
+        """``status``: only the audiences in it (draft, active or archived; None: all)."""
         if sort not in SORTS:
             raise InvalidInput(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
-        return [self._audience(row) for row in self._records.list(search=search, sort=sort)]
+        if status not in (None, *STATUSES):
+            raise InvalidInput(f"unknown status {str(status)[:40]!r}; use one of "
+                               f"{', '.join(STATUSES)}")
+        return [self._audience(row)
+                for row in self._records.list(search=search, sort=sort, status=status)]
 
-    def frame(self, search: str = "", sort: str = "-created") -> pd.DataFrame:
-        """The dashboard's list as a DataFrame."""
+    def frame(self, search: str = "", sort: str = "-created",
+              status: str | None = None) -> pd.DataFrame:
+        """The dashboard's list as a DataFrame. Sizes are nullable integers (``Int64``):
+        an audience not processed yet has ``<NA>``, never NaN beside floats."""
         import pandas as pd
 
         columns = ["id", "status", "name", "created_by", "created_on", "last_processed_on",
-                   "size", "percent_of_base", "processing_error"]
-        rows = [{k: a.to_json()[k] for k in columns} for a in self.list(search, sort)]
-        return pd.DataFrame(rows, columns=columns)
+                   "size", "base", "percent_of_base", "processing_error"]
+        rows = [{k: a.to_json()[k] for k in columns} for a in self.list(search, sort, status)]
+        frame = pd.DataFrame(rows, columns=columns)
+        for column in ("id", "size", "base"):
+            frame[column] = frame[column].astype("Int64")
+        frame["percent_of_base"] = frame["percent_of_base"].astype("Float64")
+        return frame
 
     def processed_through(self) -> date | None:
         """The last day nightly processing has done: the latest last-processed day of the

@@ -8,6 +8,11 @@ SORTS = {
     "-created": "Created (newest)",
     "last_processed": "Last processed (oldest)",
     "-last_processed": "Last processed (newest)",
+    "size": "Size (smallest)",
+    "-size": "Size (largest)",
+    "percent": "% of base (lowest)",
+    "-percent": "% of base (highest)",
 }
 # The order the Audiences dashboard offers them in: what changed lately first.
-SHOWN = ("-last_processed", "last_processed", "-created", "created", "name", "-name")
+SHOWN = ("-last_processed", "last_processed", "-created", "created", "name", "-name", "-size",
+         "size", "-percent", "percent")

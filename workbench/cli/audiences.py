@@ -34,6 +34,8 @@ def register(commands: Commands) -> None:
     listing.add_argument("--search", default="", metavar="WORDS",
                          help="keywords matched against name and created-by")
     listing.add_argument("--sort", default="-created", choices=list(SORTS))
+    listing.add_argument("--status", default=None, choices=["draft", "active", "archived"],
+                         help="only the audiences in that status")
     audience.add("show", cmd_show, "status, size, %% of base, last processed, summary") \
         .add_argument("id")
     estimate = audience.add("estimate", cmd_estimate, "size and base of a definition, without "
@@ -98,7 +100,7 @@ def cmd_duplicate(args) -> int:
 
 def cmd_list(args) -> int:
     with open_workbench(args) as wb:
-        audiences = wb.audiences.list(args.search, args.sort)
+        audiences = wb.audiences.list(args.search, args.sort, args.status)
         header = f"{'ID':>4}  {'STATUS':<9}  {'NAME':<36}  {'CREATED BY':<12}  " \
                  f"{'CREATED':<10}  {'PROCESSED':<10}  {'SIZE':>10}"
         lines = [header] + [

@@ -31,6 +31,8 @@ from .notify import run_message
 from .schedule import cancel_deadline
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..audit import AuditTrail
     from ..home import Home
     from ..settings import SmtpSettings
@@ -45,6 +47,10 @@ LEASE = timedelta(minutes=3)
 # How a run's reason says it ran out of time (its schedule's cancel_after_minutes), said once.
 WINDOW_PASSED = "its window passed"
 HEARTBEAT = 30.0  # seconds
+# ``wb.export_runs.frame()``'s columns (a run's JSON form, details and errors' traces aside).
+FRAME_COLUMNS = ["id", "export_id", "export", "audience", "state", "scheduled_for", "type",
+                 "format", "destination", "created_by", "attempts", "rows", "bytes", "as_of",
+                 "file_name", "error"]
 SWEEP_EVERY = 600.0  # seconds between two sweeps of one destination by one process
 
 
@@ -423,6 +429,18 @@ class ExportRuns:
         """Runs, newest first (each export read once, however many runs it has)."""
         exports: dict[int, object] = {}
         return [self._run(row, exports) for row in self._records.list(export_id, limit)]
+
+    def frame(self, export_id: int | None = None, limit: int = 100) -> pd.DataFrame:
+        """``history`` as a DataFrame, one row per run (``FRAME_COLUMNS``), newest first: the
+        state as its word, rows and bytes as nullable integers (``<NA>`` before a file)."""
+        import pandas as pd
+
+        rows = [{k: getattr(run, k) for k in FRAME_COLUMNS} | {"state": run.state.value}
+                for run in self.history(export_id, limit)]
+        frame = pd.DataFrame(rows, columns=FRAME_COLUMNS)
+        for column in ("id", "export_id", "attempts", "rows", "bytes"):
+            frame[column] = frame[column].astype("Int64")
+        return frame
 
     def _run(self, row: dict, exports: dict | None = None) -> Run:
         exports = {} if exports is None else exports

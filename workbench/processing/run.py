@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..audiences.definition import AudienceDefinition, check_definition
 from ..audiences.discovery import load_catalog
-from ..audiences.models import percent
+from ..audiences.models import index_against_base, percent
 from ..customers.features import Day
 from ..errors import Conflict, InvalidDefinition, InvalidInput, ProcessingFailed, WorkbenchError
 from ..files import Locked, exclusive_lock
@@ -301,13 +301,15 @@ class Processing:
     def composition(self, audience_id: int, day: date | None = None,
                     attribute: str | None = None) -> pd.DataFrame:
         """Buckets with count, % of the audience, % of the total base (the bucket's members
-        over the whole base), and the base's own count and share of the bucket."""
+        over the whole base), the base's own count and share of the bucket, and the index
+        against the base (% of the audience over the base's share × 100; 100: as in the base,
+        NaN where the base has nobody in the bucket)."""
         import pandas as pd
 
         audience = self._audiences.get(int(audience_id))
         day = day or audience["last_processed_on"]
         columns = ["attribute", "bucket", "count", "percent_of_audience", "percent_of_base",
-                   "base_count", "base_share"]
+                   "base_count", "base_share", "index"]
         if day is None:
             return pd.DataFrame(columns=columns)
         day = self._calendar.day(day)
@@ -318,7 +320,9 @@ class Processing:
             "percent_of_audience": percent(r["count"], stored["size"]) or 0.0,
             "percent_of_base": percent(r["count"], stored["base"]) or 0.0,
             "base_count": r["base_count"],
-            "base_share": percent(r["base_count"], stored["base"]) or 0.0}
+            "base_share": percent(r["base_count"], stored["base"]) or 0.0,
+            "index": index_against_base(r["count"], stored["size"], r["base_count"],
+                                        stored["base"])}
             for r in rows if attribute in (None, r["attribute"])], columns=columns)
 
     def histories(self) -> pd.DataFrame:

@@ -28,10 +28,10 @@ def _verbs(reads: str, changes: str = "") -> dict[str, str]:
 SERVICES: dict[str, dict[str, str]] = {
     "audiences": _verbs("get list frame referable actions versions check summary estimate "
                         "members members_of explain processed_through behind overlap overlap_of",
-                        "create update activate archive duplicate"),
+                        "create update save_draft activate archive duplicate"),
     "exports": _verbs("get list check fields choices next_file_name actions staleness preview",
                       "create update activate pause cancel"),
-    "export_runs": _verbs("get history", "create"),
+    "export_runs": _verbs("get history frame", "create"),
     "destinations": _verbs("list get actions check", "add update remove test fetch_host_key"),
     "encryptions": _verbs("list get actions inspect armored_keys", "add update"),
     "processing": _verbs("history composition histories runs days stored_members"),

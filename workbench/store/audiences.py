@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Float, and_, cast, func, insert, or_, select, update
 
 from ..errors import Conflict, NotFound
 from . import Store
@@ -19,6 +19,10 @@ _SORT_COLUMNS = {
     "name": func.lower(audiences.c.name),
     "created": audiences.c.created_at,
     "last_processed": audiences.c.last_processed_on,
+    # As processing stored them: an audience not processed yet has neither (its estimate is
+    # the dashboard's, not the store's), so it sorts with the never processed.
+    "size": audiences.c.size,
+    "percent": cast(audiences.c.size, Float) / func.nullif(audiences.c.base, 0),
 }
 
 

@@ -19,6 +19,7 @@ from .export_builder import ExportBuilder
 from .exports import ManageExports
 from .navigator import Navigator
 from .overlap import OverlapPage
+from .refused import RefusedPage
 from .style import CSS, escape
 from .widgets import Location
 from .work import one_line
@@ -93,6 +94,14 @@ class App:
 
     def _builder(self, audience_id: int | None = None, definition: dict | None = None) -> None:
         query = {"audience": str(audience_id), "page": "edit"} if audience_id else {"page": "new"}
+        if "edit" not in self.wb.audiences.actions():  # a viewer, by a link or the address
+            if audience_id:  # the audience as they may see it: read-only, and why
+                self._audience(audience_id)
+                self.page.notice("Viewers cannot edit audiences: this is the audience "
+                                 "read-only.")
+                return
+            self._show(RefusedPage(self.nav, "create audiences"), "audiences", query)
+            return
         self._show(AudienceBuilder(self.nav, audience_id, definition), "audiences", query)
 
     def _exports(self, tab: int = 0) -> None:

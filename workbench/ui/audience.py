@@ -13,6 +13,7 @@ import ipywidgets as w
 
 from ..errors import WorkbenchError
 from .changes import CHANGE_COLUMNS, change_rows
+from .composition import LABELS, attribute_label, shown
 from .style import DASH, badge, day, escape, number, percent, stale_note
 from .widgets import Table
 from .work import one_line, run_soon
@@ -20,8 +21,17 @@ from .work import one_line, run_soon
 if TYPE_CHECKING:
     from .navigator import Navigator
 
-COMPOSITION_LABELS = {"gender": "Gender", "age": "Age", "recency": "Purchase recency",
-                      "frequency": "Purchase frequency", "monetary": "Monetary spend"}
+COMPOSITION_LABELS = LABELS
+# The tabs take the page's width beside the side panel (the frame is 1240 px at most); a chart
+# is as wide as a tab leaves room for beside its axis (a chart sized to its container collapses
+# in a hidden tab: TOOLCHAIN).
+CHART_WIDTH = 770
+COMPOSITION_NOTE = (
+    '<div class="wb-muted wb-columns-note"><b>% of this audience</b>: its members in the '
+    'bucket over all its members. <b>% of total base</b>: its members in the bucket over all '
+    'customers. <b>Base\'s own share</b>: all customers in the bucket over all customers '
+    '(the dark mark on the chart). <b>Index vs base</b>: % of this audience ÷ base\'s own '
+    'share × 100: 100 is as common as in the base, 200 twice as common.</div>')
 
 
 def chart_widget(chart) -> w.Widget:
@@ -105,7 +115,7 @@ class AudiencePage:
                                     self.changes_table],
                           titles=("Details", "Composition", "Exports", "History"))
         self.tabs.add_class("wb-tabs")
-        self.tabs.layout.width = "820px"
+        self.tabs.layout.flex, self.tabs.layout.min_width = "1 1 0", "0"
         if tab == "exports":
             self.tabs.selected_index = 2
         side = self._side()
@@ -115,6 +125,7 @@ class AudiencePage:
                              layout=w.Layout(gap="6px"))
         self.start.observe(lambda _c: self._draw_history(), "value")
         self.end.observe(lambda _c: self._draw_history(), "value")
+        self.zoom.observe(lambda _c: self._draw_history(), "value")
         self.attribute.observe(lambda _c: self._draw_composition(), "value")
         run_soon(self.load, nav.background)
 
@@ -144,9 +155,15 @@ class AudiencePage:
     def _details(self) -> w.Widget:
         self.start = w.DatePicker(description="From", layout=w.Layout(width="220px"))
         self.end = w.DatePicker(description="To", layout=w.Layout(width="220px"))
+        # The y-axis starts at 0 (sizes compare honestly); zoomed, it spans the data, so that
+        # 17.2k → 17.4k does not read flat.
+        self.zoom = w.ToggleButton(description="Zoom to the data", icon="search-plus",
+                                   tooltip="Start the size axis at the smallest size shown, "
+                                           "not at 0")
         self.chart_box = w.Box([_loading("the size over time")])
         self.details_note = w.HTML()
-        details = w.VBox([w.HBox([self.start, self.end], layout=w.Layout(gap="12px")),
+        details = w.VBox([w.HBox([self.start, self.end, self.zoom],
+                                 layout=w.Layout(gap="12px", align_items="center")),
                           self.chart_box, self.details_note])
         return details
 
@@ -157,13 +174,20 @@ class AudiencePage:
         self.composition_chart = w.Box([_loading("the composition")])
         self.composition_table = Table(columns=[
             {"key": "bucket", "label": "Bucket"},
-            {"key": "count", "label": "Count", "numeric": True},
-            {"key": "percent_of_audience", "label": "% of audience", "numeric": True},
-            {"key": "percent_of_base", "label": "% of total base", "numeric": True},
-            {"key": "base_share", "label": "Base's share of bucket", "numeric": True}],
+            {"key": "count", "label": "Members", "numeric": True},
+            {"key": "percent_of_audience", "label": "% of this audience", "numeric": True,
+             "title": "Its members in the bucket over all its members"},
+            {"key": "percent_of_base", "label": "% of total base", "numeric": True,
+             "title": "Its members in the bucket over all customers (SPEC 6)"},
+            {"key": "base_share", "label": "Base's own share", "numeric": True,
+             "title": "All customers in the bucket over all customers"},
+            {"key": "index", "label": "Index vs base", "numeric": True,
+             "title": "% of this audience ÷ base's own share × 100 (100: as in the base)"}],
             loading=True, empty="Not processed yet: composition appears after the first "
                                 "nightly processing.")
-        composition = w.VBox([self.attribute, self.composition_chart, self.composition_table])
+        self.composition_note = w.HTML()
+        composition = w.VBox([self.attribute, self.composition_chart, self.composition_table,
+                              self.composition_note])
         return composition
 
     def _exports(self) -> w.Widget:
@@ -189,13 +213,16 @@ class AudiencePage:
         audience = self.audience
         self.size = w.HTML()
         self.share = w.HTML()
+        self.changed = w.HTML()  # the last processed day's +added / −removed
         summary = "".join(f"<li>{escape(s)}</li>" for s in audience.summary)
-        side = w.VBox([w.HTML("<h4>Estimated Audience Size</h4>"), self.size, self.share,
+        side = w.VBox([w.HTML("<h4>Estimated Audience Size</h4>"), self.size,
+                       w.VBox([self.share, self.changed]),
                        w.HTML("<h4 style='margin-top:14px'>Targeting Summary</h4>"),
                        w.HTML(f'<ul class="wb-summary">{summary}</ul>' if summary else
                               '<div class="wb-muted">No rules: the whole customer base.</div>'),
                        w.HTML(self._status_note())], layout=w.Layout(width="340px"))
         side.add_class("wb-panel")
+        side.layout.flex = "none"
         return side
 
     # -- loading --------------------------------------------------------------------------------
@@ -235,6 +262,7 @@ class AudiencePage:
             self.start.disabled = self.end.disabled = True
             return
         self._range = days
+        self.changed.value = self._changes_figure()
         self._filling = True
         self.start.min = self.end.min = self._range[0]
         self.start.max = self.end.max = self._range[1]
@@ -257,8 +285,9 @@ class AudiencePage:
         self.details_note.value = (f'<div class="wb-muted">Processed days {self._range[0]} – '
                                    f'{self._range[1]}; the last point is the estimated size '
                                    'on the right.</div>')
-        self.history_chart = charts.size_over_time(self.overview.history, start, end,
-                                                   title="Audience size over time")
+        self.history_chart = charts.size_and_changes(
+            self.overview.history, start, end, title="Audience size over time",
+            zoom=self.zoom.value, width=CHART_WIDTH)
         self.chart_box.children = [chart_widget(self.history_chart)]
 
     def _fill_composition(self) -> None:
@@ -283,15 +312,20 @@ class AudiencePage:
         composition = self.overview.composition
         if attribute is None or composition.empty:
             return
-        rows = composition[composition["attribute"] == attribute]
-        label = COMPOSITION_LABELS.get(attribute, attribute)
+        currency = self.nav.wb.settings.currency
+        rows = shown(composition, attribute, currency)
+        label = attribute_label(attribute, currency)
         self.composition_table.rows = [{"id": str(i), "cells": {
-            "bucket": escape(r.bucket), "count": number(r.count),
-            "percent_of_audience": percent(r.percent_of_audience),
-            "percent_of_base": percent(r.percent_of_base),
-            "base_share": percent(r.base_share)}} for i, r in enumerate(rows.itertuples())]
+            "bucket": escape(r["bucket"]), "count": number(r["count"]),
+            "percent_of_audience": percent(r["percent_of_audience"]),
+            "percent_of_base": percent(r["percent_of_base"]),
+            "base_share": percent(r["base_share"]),
+            "index": DASH if r["index"] is None or r["index"] != r["index"]  # NaN
+            else f'{r["index"]:.0f}'}} for i, r in enumerate(rows.to_dict("records"))]
+        self.composition_note.value = COMPOSITION_NOTE
+        title = f"Composition by {LABELS.get(attribute, attribute).lower()}"
         self.composition_chart.children = [chart_widget(charts.composition(
-            composition, attribute, title=f"Composition by {label.lower()}"))]
+            rows, attribute, title=title, label=label, width=CHART_WIDTH - 140))]
 
     def _fill_exports(self) -> None:
         from .exports import export_rows, run_rows
@@ -317,6 +351,16 @@ class AudiencePage:
                             f'{number(a.base)} customers<br>as of {day(a.last_processed_on)}'
                             '</div>' + stale_note(a.behind))
 
+    def _changes_figure(self) -> str:
+        """``+185 / −149 yesterday``: the last processed day's members added and removed."""
+        last = self.overview.history.iloc[-1]
+        when = ("yesterday" if last["day"] == self.nav.wb.calendar.yesterday()
+                else f"on {day(last['day'])}")
+        return (f'<div class="wb-changes" title="Members who joined and left on the last '
+                f'processed day"><span class="wb-added">+{number(last["added"])}</span> / '
+                f'<span class="wb-removed">−{number(last["removed"])}</span> '
+                f'<span class="wb-muted">{when}</span></div>')
+
     def _status_note(self) -> str:
         a = self.audience
         lines = [f"Created {day(a.created_on)} by {escape(a.created_by)}"]
@@ -329,6 +373,9 @@ class AudiencePage:
             text += (f'<div class="wb-error" style="margin-top:8px">⚠ Last processing failed: '
                      f'{escape(a.processing_error)}</div>')
         return f'<div class="wb-muted" style="margin-top:14px">{text}</div>'
+
+    def notice(self, text: str) -> None:
+        self.message.value = f'<div class="wb-warning">{escape(text)}</div>'
 
     # -- actions --------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ class Navigator:
         self.wb = wb
         self.background = background
         self.page: Any = None
+        self.cache: dict[str, Any] = {}  # what pages keep between visits (the list's estimates)
         self._pages: dict[str, Callable[..., None]] = {}
         self._address: Callable[[dict], None] = lambda _query: None
 

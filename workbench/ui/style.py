@@ -64,6 +64,13 @@ CSS = """
   vertical-align: middle; margin-left: 6px; }
 @keyframes wb-spin { to { transform: rotate(360deg); } }
 .wb-confirm { border: 1px solid #f59e0b; background: #fffbeb; border-radius: 6px; padding: 8px 12px; }
+.wb-estimate { color: #52606d; font-style: italic; white-space: nowrap; }
+.wb-est { font-size: 10px; font-style: normal; font-weight: 600; color: #9a6700;
+  text-transform: uppercase; letter-spacing: .04em; }
+.wb-changes { font-size: 15px; font-weight: 600; margin-top: 4px; }
+.wb-added { color: #1a7f37; }
+.wb-removed { color: #b42318; }
+.wb-columns-note { margin-top: 8px; line-height: 1.5; }
 .wb-tabs .lm-TabBar-tab, .wb-tabs .p-TabBar-tab { font-size: 13px; }
 </style>
 """

@@ -16,7 +16,11 @@ import traitlets
 _TABLE_ESM = r"""
 function render({ model, el }) {
   const draw = () => {
-    const cols = model.get("columns"), rows = model.get("rows"), sort = model.get("sort");
+    const rows = model.get("rows"), sort = model.get("sort");
+    // No row offers an action (a viewer's): no Actions column, rather than a column of dashes.
+    const acting = rows.some((r) => (r.actions || []).length);
+    const cols = model.get("columns").filter((c) => c.key !== "actions" || acting);
+    el.classList.add("wb-table-box");
     el.innerHTML = "";
     if (model.get("loading")) {
       el.innerHTML = '<div class="wb-muted" style="padding:18px 4px">Loading… ' +
@@ -36,6 +40,7 @@ function render({ model, el }) {
     for (const c of cols) {
       const th = document.createElement("th");
       th.textContent = c.label;
+      if (c.title) th.title = c.title;
       if (c.numeric) th.className = "wb-num";
       if (c.sort) {
         th.style.cursor = "pointer";
@@ -61,6 +66,7 @@ function render({ model, el }) {
         td.innerHTML = r.cells[c.key] ?? "";
         if (c.numeric) td.className = "wb-num";
         if (c.key === "actions") {
+          td.className = "wb-actions-cell";
           const actions = r.actions || [];
           if (!actions.length) { td.textContent = "—"; continue; }
           const menu = document.createElement("select");
@@ -97,6 +103,7 @@ export default { render };
 """
 
 _TABLE_CSS = """
+.wb-table-box { max-width: 100%; overflow-x: auto; }  /* never clips a column: it scrolls */
 .wb-table { border-collapse: collapse; width: 100%; font-size: 13px; }
 .wb-table .wb-badge { white-space: nowrap; }
 .wb-table th { text-align: left; font-size: 12px; text-transform: uppercase; letter-spacing: .04em;
@@ -106,8 +113,11 @@ _TABLE_CSS = """
   max-width: 420px; overflow-wrap: break-word; }
 .wb-table tr:hover td { background: #f5f7fa; }
 .wb-table .wb-num { text-align: right; font-variant-numeric: tabular-nums; }
-.wb-table a { color: #2563eb; text-decoration: none; font-weight: 600;
-  overflow-wrap: anywhere; }  /* a 200-character name never widens the table */
+/* Names wrap between words only ("anywhere" let a squeezed column break "Wom|en"); one word
+   longer than the box (a 200-character name) still breaks, so it never widens the table. */
+.wb-table a { color: #2563eb; text-decoration: none; font-weight: 600; display: inline-block;
+  max-width: 320px; overflow-wrap: break-word; }
+.wb-table td.wb-actions-cell { white-space: nowrap; }
 .wb-table a:hover { text-decoration: underline; }
 .wb-table select.wb-actions { font-size: 12px; padding: 2px 4px; }
 .wb-empty { padding: 28px 8px; color: #616e7c; font-size: 14px; }
@@ -115,10 +125,11 @@ _TABLE_CSS = """
 
 
 class Table(anywidget.AnyWidget):
-    """``columns``: [{key, label, numeric?, sort?}]; ``rows``: [{id, cells: {key: html},
-    actions?: [(action, label)]}]. A cell's ``<a data-link="…">`` calls ``on_click`` callbacks
-    with (row id, link); the ``actions`` column is a menu of the row's actions, calling
-    ``on_action`` callbacks with (row id, action)."""
+    """``columns``: [{key, label, numeric?, sort?, title? (the header's tooltip)}]; ``rows``:
+    [{id, cells: {key: html}, actions?: [(action, label)]}]. A cell's ``<a data-link="…">``
+    calls ``on_click`` callbacks with (row id, link); the ``actions`` column is a menu of the
+    row's actions, calling ``on_action`` callbacks with (row id, action), and is not shown when
+    no row has any (``shown_columns``)."""
 
     _esm = _TABLE_ESM
     _css = _TABLE_CSS
@@ -133,6 +144,11 @@ class Table(anywidget.AnyWidget):
         self._clicks: list[Callable[[str, str], None]] = []
         self._actions: list[Callable[[str, str], None]] = []
         self.on_msg(self._message)
+
+    def shown_columns(self) -> list[dict]:
+        """The columns the browser draws (the same rule as its script)."""
+        acting = any(row.get("actions") for row in self.rows)
+        return [c for c in self.columns if c["key"] != "actions" or acting]
 
     def on_action(self, callback: Callable[[str, str], None]) -> None:
         self._actions.append(callback)
