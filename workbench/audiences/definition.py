@@ -64,6 +64,7 @@ class AudienceDefinition(BaseModel):
     name: str = Field(min_length=1)
     description: str = ""
     rules: list[Rule] = []
+    holdout_percent: int = 0  # SPEC 6: kept out of exports; frozen with the rest at activation
 
     @field_validator("name")
     @classmethod
@@ -87,6 +88,13 @@ class AudienceDefinition(BaseModel):
                                  f"not {len(value):,}")
             _refuse_control(value, DESCRIPTION_CONTROL,
                             "no control characters allowed but newline and tab")
+        return value
+
+    @field_validator("holdout_percent", mode="before")
+    @classmethod
+    def _whole_percent(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 50:
+            raise ValueError(f"a whole number from 0 to 50, not {_got(value)}")
         return value
 
     @field_validator("rules", mode="before")
@@ -207,7 +215,7 @@ def _describe(error: dict, data: Any) -> Problem:
         return Problem(f"rule {position + 1}{attribute}", f"{field}: {message}",
                        rule=position + 1)
     if error["type"] == "extra_forbidden":
-        message = "unknown field; a definition has name, description, rules"
+        message = "unknown field; a definition has name, description, rules, holdout_percent"
     return Problem(".".join(loc) or "definition", message)
 
 
