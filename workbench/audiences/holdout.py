@@ -46,6 +46,15 @@ def holdout_condition(audience_id: int, percent: int,
     return digits < exp.Literal.string(f"{threshold(percent):0{DIGITS}x}")
 
 
+def group_condition(audience_id: int, percent: int, group: str | None,
+                    customer_id: exp.Expression | None = None) -> exp.Expression | None:
+    """True for the members of ``group`` (None: every member, no condition), computed."""
+    if group is None:
+        return None
+    held = holdout_condition(audience_id, percent, customer_id)
+    return held if group == "holdout" else exp.not_(held)
+
+
 def check_group(group: str | None) -> str | None:
     """``None`` (every member), ``treatment`` or ``holdout``; anything else refused."""
     if group is not None and group not in GROUPS:

@@ -431,11 +431,15 @@ class Exports:
             raise InvalidExport.listing([Problem(
                 "audience", f"audience {audience['id']} ({audience['name']}) has not been "
                 "processed yet; an export delivers the members of its last processing")])
-        membership = self._history.day(audience["id"], day)["membership"]
+        from ..memberships import in_group
+
+        processed = self._history.day(audience["id"], day)
+        membership = processed["membership"]
+        group = in_group(config.group, flagged=processed.get("holdout") is not None)
         with self._snapshots.pin() as snapshot, self._memberships.reading(membership) as table:
             query, plan = rows_query(config, snapshot.tables(),
                                      Day(day, self._zone), table, audience["id"],
-                                     PROFILE_FIELDS)
+                                     PROFILE_FIELDS, group)
             yield audience, day, query, plan
 
     def _config(self, export: int | str | dict | ExportConfig) -> ExportConfig:
