@@ -33,13 +33,17 @@ def engine_holdout(audience_id: int, percent: int, ids: list[str]) -> list[bool]
     return [row[0] for row in connection.execute(query.sql("duckdb")).fetchall()]
 
 
-def test_the_rule_is_the_md5_of_audience_and_customer_documented():
-    # docs/audiences.md: md5("17:C0000042") = 0f3a…; its first 8 digits against P × 2³² / 100.
+def test_the_rule_is_the_md5_of_audience_and_customer_as_documented():
+    # The worked example of docs/audiences.md, number for number.
     import hashlib
 
-    digest = hashlib.md5(b"17:C0000042").hexdigest()
-    assert in_holdout(17, "C0000042", 10) == (int(digest[:8], 16) < 429_496_729)
-    assert threshold(50) == 2 ** 31 and threshold(0) == 0 and threshold(10) == 429_496_729
+    assert hashlib.md5(b"17:C0000042").hexdigest()[:8] == "1e3aca53"
+    assert int("1e3aca53", 16) == 507_169_363
+    assert threshold(10) == 429_496_729 and threshold(20) == 858_993_459
+    assert not in_holdout(17, "C0000042", 10) and in_holdout(17, "C0000042", 20)
+    assert engine_holdout(17, 10, ["C0000042"]) == [False]
+    assert engine_holdout(17, 20, ["C0000042"]) == [True]
+    assert threshold(50) == 2 ** 31 and threshold(0) == 0
 
 
 @pytest.mark.parametrize("percent", [1, 10, 25, 50])
@@ -59,7 +63,8 @@ def test_a_customer_keeps_its_group_and_audiences_split_independently():
     first = [in_holdout(5, c, 20) for c in IDS]
     assert first == [in_holdout(5, c, 20) for c in IDS]  # stable: nothing but the two ids
     other = [in_holdout(6, c, 20) for c in IDS]
-    assert first != other  # another audience holds out other customers
+    both = sum(a and b for a, b in zip(first, other, strict=True))
+    assert 0.02 < both / len(IDS) < 0.06  # independent: about 20% of 20% held out by both
     # A larger percent keeps everyone it held at a smaller one (the first P% of the range).
     assert all(in_holdout(5, c, 30) for c, held in zip(IDS, first, strict=True) if held)
 
@@ -241,3 +246,22 @@ def test_cli_members_by_group_and_show_gives_both_sizes(everyone, home):
     wrong = run("audience", "members", "1", "--group", "control", home=home)
     assert wrong.returncode == 2 and "invalid choice: 'control'" in wrong.stderr
     assert len(wrong.stderr.strip().splitlines()[-1]) < 200
+
+
+# -- the chart -----------------------------------------------------------------------------------
+
+def test_the_groups_chart_draws_treatment_and_holdout_per_day():
+    import pandas as pd
+
+    from workbench import charts
+
+    history = pd.DataFrame({"day": [D - timedelta(days=1), D], "size": [10, 12],
+                            "treatment": [8, 9], "holdout": [2, 3]})
+    spec = charts.holdout_groups(history, 20, start=D).to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point"]
+    assert spec["layer"][0]["mark"]["strokeDash"] == [5, 3]
+    fold = spec["layer"][0]["transform"][0]["fold"]
+    assert fold == ["Treatment (exported)", "Holdout 20% (not exported)"]
+    values = spec["datasets"][next(iter(spec["datasets"]))]
+    assert values == [{"day": str(D), "Treatment (exported)": 9,
+                       "Holdout 20% (not exported)": 3}]

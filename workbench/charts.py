@@ -49,6 +49,33 @@ def size_over_time(history: pd.DataFrame, start: date | None = None, end: date |
     return base.mark_line() + base.mark_point(filled=True, size=40)
 
 
+def holdout_groups(history: pd.DataFrame, percent: int, start: date | None = None,
+                   end: date | None = None) -> alt.Chart:
+    """The treatment and the holdout per processed day, two dashed lines with a legend: the
+    layer drawn over ``size_over_time`` for an audience with a holdout (SPEC 6).
+    ``history``: day, treatment, holdout (wb.processing.history)."""
+    frame = history[["day", "treatment", "holdout"]].copy()
+    frame["day"] = frame["day"].astype(str)
+    if start is not None:
+        frame = frame[frame["day"] >= str(start)]
+    if end is not None:
+        frame = frame[frame["day"] <= str(end)]
+    names = {"treatment": "Treatment (exported)",
+             "holdout": f"Holdout {percent}% (not exported)"}
+    frame = frame.rename(columns=names)
+    # Above the plot, where it hides no line; the solid line is every member (the title).
+    group = alt.Color("group:N", title=None, legend=alt.Legend(
+        orient="top", symbolType="stroke", symbolDash=[5, 3], symbolStrokeWidth=2),
+                      scale=alt.Scale(domain=list(names.values()),
+                                      range=["#54a24b", "#e45756"]))
+    lines = alt.Chart(frame).transform_fold(list(names.values()), as_=["group", "members"]) \
+        .encode(x=_days_axis(), y=alt.Y("members:Q", title="Members"), color=group,
+                tooltip=[alt.Tooltip("utcyearmonthdate(day):T", title="Day"),
+                         alt.Tooltip("group:N", title="Group"),
+                         alt.Tooltip("members:Q", format=",", title="Members")])
+    return lines.mark_line(strokeDash=[5, 3]) + lines.mark_point(filled=True, size=30)
+
+
 def composition(frame: pd.DataFrame, attribute: str, title: str | None = None) -> alt.Chart:
     """Bars of members per bucket, in the buckets' order, with count and % tooltips.
     ``frame``: attribute, bucket, count, percent_of_audience, percent_of_base (the bucket's

@@ -259,6 +259,10 @@ class AudiencePage:
                                    'on the right.</div>')
         self.history_chart = charts.size_over_time(self.overview.history, start, end,
                                                    title="Audience size over time")
+        percent = self.audience.definition.holdout_percent
+        if percent:  # both groups, over the size (SPEC 6)
+            self.history_chart += charts.holdout_groups(self.overview.history, percent, start,
+                                                        end)
         self.chart_box.children = [chart_widget(self.history_chart)]
 
     def _fill_composition(self) -> None:
