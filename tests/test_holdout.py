@@ -94,6 +94,8 @@ def test_the_percent_is_frozen_at_activation(wb, write_csv):
     load(wb, write_csv)
     draft = wb.audiences.create({**EVERYONE, "holdout_percent": 10})
     draft = wb.audiences.update(draft.id, EVERYONE, version=draft.version)  # a draft: editable
+    assert wb.audit_trail.entries(audience=draft.id)[0].changes == {
+        "holdout_percent": [10, 50]}
     active = wb.audiences.activate(draft.id)
     with pytest.raises(Conflict, match="active and frozen"):
         wb.audiences.update(active.id, {**EVERYONE, "holdout_percent": 0},

@@ -439,7 +439,8 @@ def _audited(audience: Audience) -> dict:
     """What the trail says of an audience: its name, description and rules in plain English
     (the summary), not its JSON."""
     return {"name": audience.name, "description": audience.definition.description,
-            "rules": audience.summary}
+            "rules": audience.summary,
+            "holdout_percent": audience.definition.holdout_percent or None}  # none: unsaid
 
 
 def as_id(audience_id: int | str) -> int:
