@@ -38,13 +38,17 @@ def test_the_details_chart_shows_both_groups(held_out, browser):
     home, served, audience_id = held_out
     shown = json.loads(cli(home, "audience", "show", str(audience_id), "--json"))
     assert shown["holdout_size"] > 0 and shown["treatment_size"] > shown["holdout_size"]
-    visit = Visit(browser, f"{served.url}&audience={audience_id}")
+    visit = Visit(browser, served.url)  # the list, then the audience's page
     page = visit.page
+    page.goto(f"{served.url}&audience={audience_id}")
     page.wait_for_selector(".vega-embed svg .mark-symbol path", timeout=60_000)
-    legend = page.locator(".vega-embed svg .role-legend").inner_text()
+    visit.shot("55-details-holdout")
+    legend = page.locator(".vega-embed svg .role-legend").text_content()
     assert "Treatment (exported)" in legend and "Holdout 20% (not exported)" in legend
     # Three lines: the size, the treatment, the holdout; a point a day on each.
-    assert page.locator(".vega-embed svg .mark-line path").count() == 3
-    assert page.locator(".vega-embed svg .mark-symbol path").count() == 3 * 7
-    visit.shot("55-details-holdout")
+    assert page.locator(".vega-embed svg .mark-line.role-mark path").count() == 3
+    assert page.locator(".vega-embed svg .mark-symbol.role-mark path").count() == 3 * 7
+    side = page.locator(".wb-panel").last.inner_text()
+    assert f"Treatment {shown['treatment_size']:,} · Holdout {shown['holdout_size']:,} " \
+        "(20%, not exported)" in side
     visit.done()
