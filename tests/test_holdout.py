@@ -158,6 +158,23 @@ def test_members_per_group_are_what_processing_kept_and_what_the_rule_says(every
         wb.audiences.members(1, group="control")
 
 
+def test_groups_as_of_a_day_of_an_audience_with_windowed_rules(everyone):
+    # Rules that join event aggregates: the group condition still names one customer_id.
+    wb = everyone
+    visitors = wb.audiences.activate(wb.audiences.create({
+        "name": "Visitors", "holdout_percent": 50, "rules": [
+            {"attribute": "tag", "op": "has", "value": ["store_visit"], "within_days": 90},
+            {"attribute": "rfm.monetary", "op": "gte", "value": 0, "within_days": 365}]}).id)
+    wb.processing.run(D)
+    members = list(wb.audiences.members(visitors.id)["customer_id"])
+    assert members == ["ann", "bob", "dee"]
+    for group in ("holdout", "treatment"):
+        kept = list(wb.audiences.members(visitors.id, group=group)["customer_id"])
+        assert list(wb.audiences.members(visitors.id, D, group=group)["customer_id"]) == kept
+    assert list(wb.audiences.members(visitors.id, group="holdout")["customer_id"]) == \
+        held_out(visitors.id, members)
+
+
 def test_two_processed_days_keep_each_staying_customer_in_its_group(everyone):
     wb = everyone
     early = D - timedelta(days=10)  # dee joins the base the day after

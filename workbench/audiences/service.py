@@ -377,14 +377,23 @@ class Audiences:
             row = self._history.day(audience.id, audience.last_processed_on)
             return self._memberships.members(row["membership"], audience.id, group,
                                              flagged=row.get("holdout") is not None)
-        return self.members_of(audience.definition, as_of, saved=audience.status != "draft",
-                               where=group_condition(audience.id,
-                                                     audience.definition.holdout_percent, group))
+        from .compiler import KEY, column
+
+        # The features' customer_id (f.customer_id): the members query may join aggregates.
+        return self._members_of(audience.definition, as_of, saved=audience.status != "draft",
+                                where=group_condition(
+                                    audience.id, audience.definition.holdout_percent, group,
+                                    column(KEY)))
 
     def members_of(self, definition: DefinitionLike, as_of: date | str | None = None, *,
-                   saved: bool = False, where=None) -> pd.DataFrame:
-        """Members (customer_id, ordered) of a definition, saved or not, as of a day
-        (``where``: a further condition on them, such as a holdout group)."""
+                   saved: bool = False) -> pd.DataFrame:
+        """Members (customer_id, ordered) of a definition, saved or not, as of a day."""
+        return self._members_of(definition, as_of, saved=saved)
+
+    def _members_of(self, definition: DefinitionLike, as_of: date | str | None, *,
+                    saved: bool, where=None) -> pd.DataFrame:
+        """``where``: a further condition on the members (a holdout group); never from a
+        caller's input, so not on the public method."""
         definition = AudienceDefinition.parse(definition)
         as_of = self._calendar.day(as_of)
         with self.job(as_of) as job:
