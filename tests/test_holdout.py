@@ -139,6 +139,8 @@ def test_processing_records_both_groups_sizes_adding_up_to_the_size(everyone):
             audience["holdout_percent"]) == (6, 6 - len(holdout), len(holdout), 50)
     women = wb.audiences.get(2).to_json()
     assert (women["treatment_size"], women["holdout_size"]) == (3, 0)
+    assert f"  #1 Everyone: 6 (+6 / -0); holdout {len(holdout)}" in report.lines()
+    assert "  #2 Women: 3 (+3 / -0)" in report.lines()
     frame = report.frame()
     assert frame.set_index("audience_id")["holdout"].to_dict() == {1: len(holdout), 2: 0}
 

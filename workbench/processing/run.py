@@ -88,8 +88,10 @@ class RunReport:
             last = self.days[-1]
             lines.append(f"customer base on {last.day}: {last.base:,}")
             for audience_id, name in self.audiences.items():
+                held = last.holdouts.get(audience_id)
                 lines.append(f"  #{audience_id} {name}: {last.sizes[audience_id]:,} "
-                             f"(+{last.added[audience_id]:,} / -{last.removed[audience_id]:,})")
+                             f"(+{last.added[audience_id]:,} / -{last.removed[audience_id]:,})"
+                             + (f"; holdout {held:,}" if held else ""))
         lines += [f"  #{a} FAILED: {error}" for a, error in self.failures.items()]
         return lines
 
