@@ -48,6 +48,13 @@ def test_the_details_chart_shows_both_groups(held_out, browser):
     # Three lines: the size, the treatment, the holdout; a point a day on each.
     assert page.locator(".vega-embed svg .mark-line.role-mark path").count() == 3
     assert page.locator(".vega-embed svg .mark-symbol.role-mark path").count() == 3 * 7
+    # The last point drawn is the holdout's of the last day (the fold: treatment, holdout).
+    page.locator(".vega-embed svg .mark-symbol.role-mark path").last.hover()
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible")
+    assert "Holdout 20% (not exported)" in tooltip.inner_text()
+    assert f"{shown['holdout_size']:,}" in tooltip.inner_text()
+    visit.shot("56-details-holdout-tooltip")
     side = page.locator(".wb-panel").last.inner_text()
     assert f"Treatment {shown['treatment_size']:,} · Holdout {shown['holdout_size']:,} " \
         "(20%, not exported)" in side
