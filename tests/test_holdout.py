@@ -242,6 +242,11 @@ def test_exports_deliver_the_treatment_unless_asked_for_the_holdout(setup, tmp_p
 
 
 def test_without_a_holdout_every_member_is_delivered(setup, tmp_path):  # noqa: F811
+    with pytest.raises(Exception) as refused:  # a holdout export of it would be empty
+        setup.exports.create(config(group="holdout"))
+    assert [str(p) for p in refused.value.problems] == [
+        "group: audience 1 (Women) has no holdout (holdout_percent 0), so a holdout export "
+        "would be empty; use treatment"]
     target = tmp_path / "out.csv"
     setup.exports.write_csv(config(columns=[{"attribute": "customer_id"}], csv={
         "header": False, "record_delimiter": "LF", "field_delimiter": "comma"}), target)
