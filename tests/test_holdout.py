@@ -241,6 +241,20 @@ def test_exports_deliver_the_treatment_unless_asked_for_the_holdout(setup, tmp_p
         wb.exports.create(config(audience=holdout.id, group="control"))
 
 
+def test_the_export_wizard_keeps_an_export_of_the_holdout_one(setup):  # noqa: F811
+    from workbench.ui.export_builder import ExportDraft
+
+    wb = setup
+    held = wb.audiences.activate(wb.audiences.create({
+        "name": "Held", "holdout_percent": 10, "rules": []}).id)
+    saved = wb.exports.create(config(audience=held.id, group="holdout"))
+    draft = ExportDraft(wb, export_id=saved.id)
+    edited = {k: v for k, v in draft.stored.items() if k != "group"}  # the wizard's fields
+    assert draft.problems({**edited, "name": "Renamed"}) == []
+    draft.save({**edited, "name": "Renamed"})
+    assert wb.exports.get(saved.id).config.group == "holdout"
+
+
 def test_without_a_holdout_every_member_is_delivered(setup, tmp_path):  # noqa: F811
     with pytest.raises(Exception) as refused:  # a holdout export of it would be empty
         setup.exports.create(config(group="holdout"))
