@@ -40,7 +40,7 @@ EXTRA = [
     {"name": "Yesterday's email openers, no age", "rules": [
         {"attribute": "tag", "op": "has", "value": ["email_open"], "within_days": 1},
         {"attribute": "age", "op": "is_known", "exclude": True}]},
-    {"name": "New customers", "rules": [
+    {"name": "New customers", "holdout_percent": 30, "rules": [
         {"attribute": "created_at", "op": "within_last_days", "value": 120}]},
 ]
 
@@ -132,14 +132,22 @@ def test_two_days_of_processing_are_identical(homes):
             days = [wb.processing.composition(audience.id, day).to_dict("records")
                     for day in (D - timedelta(days=1), D)]
             members = list(wb.processing.stored_members(audience.id, D)["customer_id"])
-            result.append((audience.id, history, days, members))
+            held_out = list(wb.audiences.members(audience.id, group="holdout")["customer_id"])
+            result.append((audience.id, history, days, members, held_out))
         return result
 
     on_duckdb, on_spark = both(homes, processed)
     assert on_spark == on_duckdb
+    # The holdout (audiences/holdout.py): the same customers on both, and the rule's.
+    from workbench.audiences.holdout import in_holdout
+
+    new_customers = next(r for r in on_duckdb if r[1][-1]["holdout"])
+    audience_id, members, held_out = new_customers[0], new_customers[3], new_customers[4]
+    assert held_out == [c for c in members if in_holdout(audience_id, c, 30)]
+    assert 0 < len(held_out) < len(members)
     attributes = {row["attribute"] for row in on_duckdb[0][2][1]}
     assert {"gender", "age", "monetary", "appended.loyalty_tier", "home_state"} <= attributes
-    assert sum(len(members) for *_, members in on_duckdb) > 0
+    assert sum(len(r[3]) for r in on_duckdb) > 0
 
 
 def test_export_files_are_byte_identical(homes, tmp_path):

@@ -39,7 +39,8 @@ def test_processing_a_day_records_size_base_membership(loaded):
     assert list(wb.audiences.members(buyers)["customer_id"]) == ["ann", "bob"]
     history = wb.processing.history(women)
     assert history.to_dict("records") == [{"day": D, "size": 3, "base": 6, "added": 3,
-                                           "removed": 0, "percent_of_base": 50.0}]
+                                           "removed": 0, "treatment": 3, "holdout": 0,
+                                           "percent_of_base": 50.0}]
 
 
 def test_reprocessing_a_day_replaces_it(loaded):

@@ -409,3 +409,13 @@ def test_a_stored_group_opens_in_the_builder_as_it_was_written(wb):
     picker = [label for label, _ in builder.picker.options]
     assert "Demographics: Age" in picker and "Purchases (RFM): Total spend" in picker
     assert not any(label.startswith("Appended data: Appended") for label in picker)
+
+
+def test_the_builder_warns_of_a_duplicate_name_beside_the_name(wb):
+    app = App(wb, background=False)
+    app.go("builder")
+    builder = app.page
+    builder.name.value = wb.audiences.get(1).name.upper()
+    assert builder.save_draft() is True  # saved: a warning, not a refusal
+    assert "⚠" in builder.name_problem.value and "already called" in builder.name_problem.value
+    assert "wb-invalid" not in builder.name._dom_classes

@@ -93,12 +93,42 @@ def daily_changes(history: pd.DataFrame, start: date | None = None, end: date | 
 
 def size_and_changes(history: pd.DataFrame, start: date | None = None, end: date | None = None,
                      title: str = "Audience size", *, zoom: bool = False,
-                     width: int = WIDTH) -> alt.VConcatChart:
-    """The Details chart: the size over time above, the day's added and removed below, on one
-    shared time axis."""
-    return alt.vconcat(size_over_time(history, start, end, title, zoom=zoom, width=width),
-                       daily_changes(history, start, end, width=width),
+                     width: int = WIDTH, holdout: int = 0) -> alt.VConcatChart:
+    """The Details chart: the size over time above (with the treatment and holdout groups
+    over it when the audience keeps a ``holdout`` percent), the day's added and removed
+    below, on one shared time axis."""
+    size = size_over_time(history, start, end, title, zoom=zoom, width=width)
+    if holdout:
+        size = size + holdout_groups(history, holdout, start, end)
+    return alt.vconcat(size, daily_changes(history, start, end, width=width),
                        spacing=8).resolve_scale(x="shared", color="independent")
+
+
+def holdout_groups(history: pd.DataFrame, percent: int, start: date | None = None,
+                   end: date | None = None) -> alt.LayerChart:
+    """The treatment and the holdout per processed day, two dashed lines with a legend: the
+    layer drawn over ``size_over_time`` for an audience with a holdout (SPEC 6).
+    ``history``: day, treatment, holdout (wb.processing.history)."""
+    frame = history[["day", "treatment", "holdout"]].copy()
+    frame["day"] = frame["day"].astype(str)
+    if start is not None:
+        frame = frame[frame["day"] >= str(start)]
+    if end is not None:
+        frame = frame[frame["day"] <= str(end)]
+    names = {"treatment": "Treatment (exported)",
+             "holdout": f"Holdout {percent}% (not exported)"}
+    frame = frame.rename(columns=names)
+    # Above the plot, where it hides no line; the solid line is every member (the title).
+    group = alt.Color("group:N", title=None, legend=alt.Legend(
+        orient="top", symbolType="stroke", symbolDash=[5, 3], symbolStrokeWidth=2),
+                      scale=alt.Scale(domain=list(names.values()),
+                                      range=["#54a24b", "#e45756"]))
+    lines = alt.Chart(frame).transform_fold(list(names.values()), as_=["group", "members"]) \
+        .encode(x=_days_axis(), y=alt.Y("members:Q", title="Members"), color=group,
+                tooltip=[alt.Tooltip("utcyearmonthdate(day):T", title="Day"),
+                         alt.Tooltip("group:N", title="Group"),
+                         alt.Tooltip("members:Q", format=",", title="Members")])
+    return lines.mark_line(strokeDash=[5, 3]) + lines.mark_point(filled=True, size=30)
 
 
 COMPOSITION_SERIES = {"This audience": "#4c78a8", "Customer base": "#1f2933"}

@@ -44,14 +44,19 @@ class Memberships:
         """A membership file as a table (the caller holds a lease while it reads)."""
         return parquet(self.path(relative))
 
-    def members(self, relative: str, audience_id: int) -> pd.DataFrame:
-        """customer_id of one audience's members in a membership file, ordered."""
+    def members(self, relative: str, audience_id: int, group: str | None = None, *,
+                flagged: bool = True) -> pd.DataFrame:
+        """customer_id of one audience's members in a membership file, ordered; ``group``:
+        only its treatment or its holdout (``flagged``: see ``in_group``)."""
         from sqlglot import exp
 
         with self.reading(relative) as table:
             query = (exp.select("customer_id").from_(table)
                      .where(exp.column("audience_id").eq(exp.Placeholder(this="id")))
                      .order_by("customer_id"))
+            condition = in_group(group, flagged)
+            if condition is not None:
+                query = query.where(condition)
             return self._engine.frame(query, {"id": audience_id})
 
     @contextmanager
@@ -81,3 +86,18 @@ class Memberships:
                 folder.rmdir()
             except OSError:
                 pass  # not empty: a kept or still-read file is in it
+
+
+def in_group(group: str | None, flagged: bool) -> exp.Expression | None:
+    """The condition on a membership file's rows of one audience for its ``group`` (None: all
+    members). ``flagged``: the day was processed with holdout groups (its history row has a
+    holdout count); files written before have no ``holdout`` column, and every member of
+    theirs is in the treatment (no audience had a holdout then)."""
+    from sqlglot import exp
+
+    if group is None:
+        return None
+    if not flagged:
+        return exp.true() if group == "treatment" else exp.false()
+    held = exp.column("holdout")
+    return held if group == "holdout" else exp.not_(held)

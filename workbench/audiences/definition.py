@@ -127,6 +127,7 @@ class AudienceDefinition(BaseModel):
     name: str  # not blank: checked below, in words
     description: str = ""
     rules: list[Element] = []
+    holdout_percent: int = 0  # SPEC 6: kept out of exports; frozen with the rest at activation
 
     @field_validator("name")
     @classmethod
@@ -150,6 +151,13 @@ class AudienceDefinition(BaseModel):
                                  f"not {len(value):,}")
             _refuse_control(value, DESCRIPTION_CONTROL,
                             "no control characters allowed but newline and tab")
+        return value
+
+    @field_validator("holdout_percent", mode="before")
+    @classmethod
+    def _whole_percent(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 50:
+            raise ValueError(f"a whole number from 0 to 50, not {_got(value)}")
         return value
 
     @field_validator("rules", mode="before")
@@ -346,7 +354,7 @@ def _describe(error: dict, data: Any) -> Problem:
             isinstance(e, dict) and ("any" in e or "all" in e) for e in data["rules"])
         return Problem(f"{label}{attribute}", message, rule=path[0] if flat and len(path) == 1 else None)
     if error["type"] == "extra_forbidden":
-        message = "unknown field; a definition has name, description, rules"
+        message = "unknown field; a definition has name, description, rules, holdout_percent"
     return Problem(".".join(shown(p) for p in error["loc"]) or "definition", message)
 
 

@@ -68,6 +68,12 @@ class Audience:
     archived_on: date | None = None
     # Active and processed: days its results lag behind yesterday (0: current), by the clock.
     days_behind: int | None = None
+    holdout_size: int | None = None  # of ``size``, members in the holdout (SPEC 6)
+
+    @property
+    def treatment_size(self) -> int | None:
+        """Of ``size``, the members exports deliver (all of them without a holdout)."""
+        return None if self.size is None else self.size - (self.holdout_size or 0)
 
     @property
     def percent_of_base(self) -> float | None:
@@ -90,6 +96,9 @@ class Audience:
             "processing_error": self.processing_error,
             "archived_on": self.archived_on and self.archived_on.isoformat(),
             "days_behind": self.days_behind,
+            "holdout_percent": self.definition.holdout_percent,
+            "treatment_size": self.treatment_size,
+            "holdout_size": None if self.size is None else self.holdout_size or 0,
         }
 
     def _repr_html_(self) -> str:

@@ -275,7 +275,7 @@ class Audiences:
             activated_on=row["activated_on"], last_processed_on=row["last_processed_on"],
             size=row["size"], base=row["base"], summary=summary,
             processing_error=row.get("processing_error") if row["status"] == "active" else None,
-            archived_on=row.get("archived_on"),
+            archived_on=row.get("archived_on"), holdout_size=row.get("holdout_size"),
             days_behind=days_behind(row["last_processed_on"], self._calendar.yesterday())
             if row["status"] == "active" else None)
 
@@ -412,8 +412,13 @@ class Audiences:
         return Estimate(size=int(size or 0), base=int(base), as_of=as_of, summary=summary,
                         warnings=warnings, processed_through=self.processed_through())
 
-    def members(self, audience_id: int | str, as_of: date | str | None = None) -> pd.DataFrame:
-        """Members (customer_id, ordered) as of ``as_of``, default the last processed day."""
+    def members(self, audience_id: int | str, as_of: date | str | None = None,
+                group: str | None = None) -> pd.DataFrame:
+        """Members (customer_id, ordered) as of ``as_of``, default the last processed day;
+        ``group``: only the ``treatment`` (what exports deliver) or the ``holdout``."""
+        from .holdout import check_group, group_condition
+
+        group = check_group(group)
         audience = self.get(audience_id)
         if as_of is None:
             if audience.last_processed_on is None:
@@ -421,17 +426,32 @@ class Audiences:
                                    "processed yet; give a day (--as-of YYYY-MM-DD)")
             # What processing kept: exports deliver exactly what the history counted.
             row = self._history.day(audience.id, audience.last_processed_on)
-            return self._memberships.members(row["membership"], audience.id)
-        return self.members_of(audience.definition, as_of, saved=audience.status != "draft")
+            return self._memberships.members(row["membership"], audience.id, group,
+                                             flagged=row.get("holdout") is not None)
+        from .compiler import KEY, column
+
+        # The features' customer_id (f.customer_id): the members query may join aggregates.
+        return self._members_of(audience.definition, as_of, saved=audience.status != "draft",
+                                where=group_condition(
+                                    audience.id, audience.definition.holdout_percent, group,
+                                    column(KEY)))
 
     def members_of(self, definition: DefinitionLike, as_of: date | str | None = None, *,
                    saved: bool = False) -> pd.DataFrame:
         """Members (customer_id, ordered) of a definition, saved or not, as of a day."""
+        return self._members_of(definition, as_of, saved=saved)
+
+    def _members_of(self, definition: DefinitionLike, as_of: date | str | None, *,
+                    saved: bool, where=None) -> pd.DataFrame:
+        """``where``: a further condition on the members (a holdout group); never from a
+        caller's input, so not on the public method."""
         definition = AudienceDefinition.parse(definition)
         as_of = self._calendar.day(as_of)
         with self.job(as_of) as job:
             checked, _ = self._check(definition, job.catalog, look=False, saved=saved)
             query = self._compile(checked, as_of, job).members().order_by("customer_id")
+            if where is not None:
+                query = query.where(where)
             return self._engine.frame(query)
 
     def explain(self, audience: int | str | DefinitionLike, customer_id: str,
@@ -530,7 +550,8 @@ def _audited(audience: Audience) -> dict:
     """What the trail says of an audience: its name, description and rules in plain English
     (the summary), not its JSON."""
     return {"name": audience.name, "description": audience.definition.description,
-            "rules": audience.summary}
+            "rules": audience.summary,
+            "holdout_percent": audience.definition.holdout_percent or None}  # none: unsaid
 
 
 def as_id(audience_id: int | str) -> int:

@@ -48,6 +48,9 @@ def register(commands: Commands) -> None:
     members.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
                          help="default: the last processed day")
     members.add_argument("--out", default=None, metavar="FILE", help="default: standard output")
+    members.add_argument("--group", choices=("treatment", "holdout"), default=None,
+                         help="only the treatment (what exports deliver) or the holdout; "
+                              "default: every member")
     explain = audience.add("explain", cmd_explain, "which rules hold for one customer")
     explain.add_argument("id")
     explain.add_argument("customer_id")
@@ -166,9 +169,21 @@ def _show(args, audience) -> None:
                  f" ({audience.behind.split(', ', 1)[1]}; {_catch_up(audience)})"
                  if audience.behind else ""),
              *([f"WARNING: {audience.processing_error}"] if audience.processing_error else []),
-             f"size: {size}", "targeting:"]
+             f"size: {size}", *_groups(audience), "targeting:"]
     lines += [f"  {line}" for line in audience.summary] or ["  everyone in the customer base"]
     emit(args, audience.to_json(), "\n".join(lines))
+
+
+def _groups(audience) -> list[str]:
+    """Both groups' sizes, for an audience with a holdout."""
+    percent = audience.definition.holdout_percent
+    if not percent:
+        return []
+    if audience.size is None:
+        return [f"holdout: {percent}% of members, kept out of exports"]
+    return [f"treatment: {audience.treatment_size:,} (exports deliver these)",
+            f"holdout: {audience.holdout_size or 0:,} ({percent}% of members, kept out of "
+            "exports)"]
 
 
 def cmd_estimate(args) -> int:
@@ -184,7 +199,7 @@ def cmd_estimate(args) -> int:
 def cmd_members(args) -> int:
     out = _out_file(args.out) if args.out else None  # before any work: a typo fails at once
     with open_workbench(args) as wb:
-        frame = wb.audiences.members(args.id, args.as_of)
+        frame = wb.audiences.members(args.id, args.as_of, group=args.group)
         if out:
             _write_csv(frame, out)
             print(f"{len(frame):,} members written to {args.out}", file=sys.stderr)

@@ -112,6 +112,9 @@ class ExportConfig(BaseModel):
     # A run delivers nothing when the audience's last processing is more than this many days
     # before the run's day (SPEC 7, freshness).
     max_staleness_days: int = 1
+    # Which group of an audience with a holdout (SPEC 6) the file holds: the treatment by
+    # default; the holdout, for a control list. Without a holdout every member is treatment.
+    group: Literal["treatment", "holdout"] = "treatment"
 
     @field_validator("max_staleness_days", mode="before")
     @classmethod

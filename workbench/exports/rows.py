@@ -35,14 +35,18 @@ def needed_fields(config: ExportConfig, fields: set[str]) -> set[str]:
 
 
 def rows_query(config: ExportConfig, tables: Tables, day: Day, membership: exp.Expression,
-               audience_id: int, profile_fields: tuple[str, ...]) -> tuple[exp.Select, list]:
+               audience_id: int, profile_fields: tuple[str, ...],
+               group: exp.Expression | None = None) -> tuple[exp.Select, list]:
     """The query, and per column either the name of its result column or a compiled template
-    (rendered from the record columns)."""
+    (rendered from the record columns). ``group``: the condition on the membership rows of
+    the export's group (memberships.in_group)."""
     fields = record_fields(profile_fields, tables.appended_columns)
     needed = needed_fields(config, fields)
     features = features_query(tables, day, needed)
     members = exp.select("customer_id").from_(membership).where(
         exp.EQ(this=exp.column("audience_id"), expression=exp.Literal.number(audience_id)))
+    if group is not None:
+        members = members.where(group)
     query = exp.select().from_(exp.Subquery(this=members, alias=exp.to_identifier("m"))).join(
         exp.Subquery(this=features, alias=exp.to_identifier("f")),
         on="f.customer_id = m.customer_id", join_type="left")

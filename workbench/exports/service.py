@@ -257,6 +257,7 @@ class Exports:
         encryption = (self._named(self._encryptions, config.encryption, "encryption", problems)
                       if config.encryption else None)
         problems += self._column_problems(config)
+        problems += _group_problems(config, audience)
         at = next_run(config.schedule, after=self._now())
         if at is None and config.active:
             problems.append(Problem("schedule", "no run after now (the start, or the end of "
@@ -431,11 +432,15 @@ class Exports:
             raise InvalidExport.listing([Problem(
                 "audience", f"audience {audience['id']} ({audience['name']}) has not been "
                 "processed yet; an export delivers the members of its last processing")])
-        membership = self._history.day(audience["id"], day)["membership"]
+        from ..memberships import in_group
+
+        processed = self._history.day(audience["id"], day)
+        membership = processed["membership"]
+        group = in_group(config.group, flagged=processed.get("holdout") is not None)
         with self._snapshots.pin() as snapshot, self._memberships.reading(membership) as table:
             query, plan = rows_query(config, snapshot.tables(),
                                      Day(day, self._zone), table, audience["id"],
-                                     PROFILE_FIELDS)
+                                     PROFILE_FIELDS, group)
             yield audience, day, query, plan
 
     def _config(self, export: int | str | dict | ExportConfig) -> ExportConfig:
@@ -541,3 +546,13 @@ def _start(config: ExportConfig) -> datetime:
 
     return config.schedule.start.replace(tzinfo=ZoneInfo(config.schedule.timezone))
 
+
+def _group_problems(config: ExportConfig, audience: dict | None) -> list[Problem]:
+    """A holdout export of an audience without a holdout would deliver empty files for good
+    (the percent is frozen with the audience): refused when saved."""
+    if config.group != "holdout" or audience is None:
+        return []
+    if json.loads(audience["definition"]).get("holdout_percent", 0):
+        return []
+    return [Problem("group", f"audience {audience['id']} ({audience['name']}) has no holdout "
+                    "(holdout_percent 0), so a holdout export would be empty; use treatment")]

@@ -15,6 +15,7 @@ from datetime import date
 from sqlglot import exp
 
 from ..audiences.compiler import Sources, compile_rules, level_table, needed_attributes
+from ..audiences.holdout import holdout_condition
 from ..customers.features import Day, Tables, features_query
 from ..errors import EngineError
 from ..memberships import Memberships
@@ -36,6 +37,7 @@ class DayResult:
     membership: str  # path relative to the home
     seconds: float
     failures: dict[int, str] = field(default_factory=dict)  # audience id -> error
+    holdouts: dict[int, int] = field(default_factory=dict)  # of the size, members held out
 
 
 def process_day(engine: Engine, memberships: Memberships, tables: Tables, day: Day,
@@ -55,14 +57,16 @@ def process_day(engine: Engine, memberships: Memberships, tables: Tables, day: D
         failures |= _failing(engine, sources, good)
         good = [a for a in audiences if a.id not in failures]
         final = _evaluate(engine, sources, good)
-    base, *sizes = engine.rows(exp.select(_count(), *_members(good)).from_(final))[0]
+    base, *counts = engine.rows(exp.select(_count(), *_members(good), *_held_out(good))
+                                .from_(final))[0]
     membership = memberships.new_file(day.day, run_id)
     _write_membership(engine, memberships.path(membership), final, good)
-    sizes = dict(zip([a.id for a in good], sizes, strict=True))
+    sizes = dict(zip([a.id for a in good], counts[:len(good)], strict=True))
+    holdouts = dict(zip([a.id for a in good], counts[len(good):], strict=True))
     added, removed = _changes(engine, memberships, membership, good, previous, sizes)
     snapshots = _composition(engine, day.day, final, good, buckets)
     result = DayResult(day.day, base, sizes, added, removed, membership,
-                       time.perf_counter() - started, failures)
+                       time.perf_counter() - started, failures, holdouts)
     return result, snapshots
 
 
@@ -98,10 +102,14 @@ def _failing(engine: Engine, sources: Sources, audiences: list[ActiveAudience],
 
 
 def _write_membership(engine: Engine, path, final: str, active: list[ActiveAudience]) -> None:
-    parts = [exp.select(exp.alias_(exp.Literal.number(a.id), "audience_id"), "customer_id")
+    # ``holdout``: the member's group (audiences/holdout.py), kept so that exports and
+    # ``members --group`` read what processing counted.
+    parts = [exp.select(exp.alias_(exp.Literal.number(a.id), "audience_id"), "customer_id",
+                        exp.alias_(_holdout(a), "holdout"))
              .from_(final).where(_flag(a)) for a in active] or [
         exp.select(exp.alias_(exp.cast(exp.null(), "INTEGER"), "audience_id"),
-                   exp.alias_(exp.cast(exp.null(), "VARCHAR"), "customer_id")).where(exp.false())]
+                   exp.alias_(exp.cast(exp.null(), "VARCHAR"), "customer_id"),
+                   exp.alias_(exp.cast(exp.null(), "BOOLEAN"), "holdout")).where(exp.false())]
     # Written audience by audience, as the parts come: readers filter on audience_id.
     engine.write_parquet(exp.union(*parts, distinct=False) if len(parts) > 1 else parts[0],
                          path)
@@ -182,3 +190,13 @@ def _count(where: exp.Expression | None = None) -> exp.Expression:
 def _members(audiences: list[ActiveAudience]) -> list[exp.Expression]:
     """Each audience's member count."""
     return [_count(_flag(a)) for a in audiences]
+
+
+def _holdout(audience: ActiveAudience) -> exp.Expression:
+    return holdout_condition(audience.id, audience.holdout_percent)
+
+
+def _held_out(audiences: list[ActiveAudience]) -> list[exp.Expression]:
+    """Each audience's count of members in its holdout (0 without one)."""
+    return [_count(exp.and_(_flag(a), _holdout(a))) if a.holdout_percent
+            else exp.Literal.number(0) for a in audiences]

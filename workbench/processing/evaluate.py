@@ -22,6 +22,7 @@ class ActiveAudience:
     id: int
     name: str
     rules: list[CheckedRule]
+    holdout_percent: int = 0  # frozen with the definition at activation
 
     @property
     def references(self) -> set[int]:

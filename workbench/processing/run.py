@@ -71,7 +71,8 @@ class RunReport:
         rows = [{"day": d.day, "audience_id": a, "audience": self.audiences[a],
                  "size": d.sizes[a], "base": d.base,
                  "percent_of_base": percent(d.sizes[a], d.base),
-                 "added": d.added[a], "removed": d.removed[a]}
+                 "added": d.added[a], "removed": d.removed[a],
+                 "holdout": d.holdouts.get(a, 0)}
                 for d in self.days for a in self.audiences]
         return pd.DataFrame(rows)
 
@@ -87,8 +88,10 @@ class RunReport:
             last = self.days[-1]
             lines.append(f"customer base on {last.day}: {last.base:,}")
             for audience_id, name in self.audiences.items():
+                held = last.holdouts.get(audience_id)
                 lines.append(f"  #{audience_id} {name}: {last.sizes[audience_id]:,} "
-                             f"(+{last.added[audience_id]:,} / -{last.removed[audience_id]:,})")
+                             f"(+{last.added[audience_id]:,} / -{last.removed[audience_id]:,})"
+                             + (f"; holdout {held:,}" if held else ""))
         lines += [f"  #{a} FAILED: {error}" for a, error in self.failures.items()]
         return lines
 
@@ -181,6 +184,7 @@ class Processing:
         done = [a for a in active if a.id not in failures]
         for result in days:
             history += [{"audience_id": a.id, "day": result.day, "size": result.sizes[a.id],
+                         "holdout": result.holdouts[a.id],
                          "base": result.base, "added": result.added[a.id],
                          "removed": result.removed[a.id], "run_id": run_id,
                          "membership": result.membership} for a in done]
@@ -255,13 +259,15 @@ class Processing:
         catalog = load_catalog(snapshot, self._active_ids)
         active, failures = [], {}
         for row in self._audiences.list(status="active", sort="created"):
+            holdout = 0
             try:
                 definition = AudienceDefinition.parse(row["definition"], stored=True)
+                holdout = definition.holdout_percent
                 rules, _ = check_definition(definition, catalog, look_at_data=False)
             except InvalidDefinition as exc:
                 failures[row["id"]] = str(exc)
                 rules = []
-            active.append(ActiveAudience(row["id"], row["name"], rules))
+            active.append(ActiveAudience(row["id"], row["name"], rules, holdout))
         return active, failures
 
     def _buckets(self, snapshot: Snapshot) -> list[Buckets]:
@@ -290,12 +296,16 @@ class Processing:
     # -- reading --------------------------------------------------------------------------------
 
     def history(self, audience_id: int) -> pd.DataFrame:
-        """Size over time: day, size, base, percent_of_base, added, removed."""
+        """Size over time: day, size, base, percent_of_base, added, removed, and of the size
+        the treatment and the holdout (0 before holdouts existed, or without one)."""
         import pandas as pd
 
         rows = self._records.history(int(audience_id))
-        frame = pd.DataFrame(rows, columns=["day", "size", "base", "added", "removed"])
+        frame = pd.DataFrame(rows, columns=["day", "size", "base", "added", "removed",
+                                            "holdout"])
         frame["percent_of_base"] = (100 * frame["size"] / frame["base"]).round(2)
+        frame["holdout"] = frame["holdout"].fillna(0).astype("int64")
+        frame.insert(5, "treatment", frame["size"] - frame["holdout"])
         return frame
 
     def composition(self, audience_id: int, day: date | None = None,
@@ -335,7 +345,8 @@ class Processing:
             frame.insert(0, "audience", f"#{row['id']} {row['name']}")
             frames.append(frame)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["audience", "day", "size", "base", "added", "removed", "percent_of_base"])
+            columns=["audience", "day", "size", "base", "added", "removed", "treatment",
+                     "holdout", "percent_of_base"])
 
     def runs(self, limit: int = 20) -> list[dict]:
         return self._records.runs(limit)

@@ -93,7 +93,8 @@ class ProcessingRecords:
             audience_history.c.audience_id == audience_id)
             .order_by(audience_history.c.day.desc()).limit(1)).first()
         conn.execute(update(audiences).where(audiences.c.id == audience_id).values(
-            last_processed_on=latest.day, size=latest.size, base=latest.base))
+            last_processed_on=latest.day, size=latest.size, base=latest.base,
+            holdout_size=latest.holdout))
 
     def history(self, audience_id: int) -> list[dict]:
         with self._store.read() as conn:

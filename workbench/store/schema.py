@@ -61,6 +61,7 @@ audiences = Table(
     Column("last_processed_on", Date),
     Column("size", Integer),
     Column("base", Integer),
+    Column("holdout_size", Integer),  # of the size, members in the holdout (migration 10)
     # Stored so that listing audiences needs no query engine (migration 4).
     Column("summary", Text),  # JSON list of the targeting summary's lines
     Column("processing_error", Text),  # the last run that processed it failed for it
@@ -105,6 +106,9 @@ audience_history = Table(
     Column("removed", Integer, nullable=False),
     Column("run_id", Integer, ForeignKey("processing_runs.id"), nullable=False),
     Column("membership", Text, nullable=False),  # Parquet file of the day's members, per run
+    # Of the size, members in the holdout (migration 10). NULL: processed before holdouts
+    # existed, so every member is in the treatment and the membership file has no flag.
+    Column("holdout", Integer),
 )
 
 composition = Table(
@@ -406,6 +410,7 @@ MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
     (7, [workbench_meta], {"sqlite": ONE_RUN_BY_HAND, "postgresql": ONE_RUN_BY_HAND}),
     (8, [audit], {}),
     (9, [service_requests], {}),
+    (10, [], {}),  # holdout groups: the columns below
 ]
 
 # Columns added to existing tables, by migration step: (version, table, column name). A new
@@ -415,4 +420,6 @@ ADDED_COLUMNS: list[tuple[int, Table, str]] = [
     (4, audiences, "processing_error"),
     (4, audiences, "archived_on"),
     (7, export_runs, "partial"),
+    (10, audience_history, "holdout"),
+    (10, audiences, "holdout_size"),
 ]

@@ -287,7 +287,8 @@ class AudiencePage:
                                    'on the right.</div>')
         self.history_chart = charts.size_and_changes(
             self.overview.history, start, end, title="Audience size over time",
-            zoom=self.zoom.value, width=CHART_WIDTH)
+            zoom=self.zoom.value, width=CHART_WIDTH,
+            holdout=self.audience.definition.holdout_percent)  # both groups (SPEC 6)
         self.chart_box.children = [chart_widget(self.history_chart)]
 
     def _fill_composition(self) -> None:
@@ -349,7 +350,16 @@ class AudiencePage:
         self.size.value = f'<div class="wb-big">{number(a.size)}</div>'
         self.share.value = (f'<div class="wb-muted">{percent(a.percent_of_base)} of '
                             f'{number(a.base)} customers<br>as of {day(a.last_processed_on)}'
-                            '</div>' + stale_note(a.behind))
+                            '</div>' + stale_note(a.behind)) + self._groups_note()
+
+    def _groups_note(self) -> str:
+        """Both groups' sizes, for an audience with a holdout (SPEC 6)."""
+        a = self.audience
+        if not a.definition.holdout_percent or a.size is None:
+            return ""
+        return (f'<div class="wb-muted">Treatment {number(a.treatment_size)} · Holdout '
+                f'{number(a.holdout_size or 0)} ({a.definition.holdout_percent}%, not '
+                'exported)</div>')
 
     def _changes_figure(self) -> str:
         """``+185 / −149 yesterday``: the last processed day's members added and removed."""

@@ -88,9 +88,15 @@ class ExportDraft:
         return self.stored.get(name, self.choices.new.get(name))
 
     def problems(self, config: dict) -> list[Problem]:
-        return self.exports.check(config)
+        return self.exports.check(self._kept(config))
+
+    def _kept(self, config: dict) -> dict:
+        """Fields the wizard has no control for keep their stored values: an export of the
+        holdout (SPEC 6), edited here, must not start delivering the treatment."""
+        return {**{k: self.stored[k] for k in ("group",) if k in self.stored}, **config}
 
     def save(self, config: dict):
+        config = self._kept(config)
         if self.export_id is None:
             export = self.exports.create(config)
         else:
