@@ -14,7 +14,8 @@ from workbench.errors import Conflict, SettingsError
 from workbench.processing.backfill import backfill, backfill_days
 from workbench.settings import BACKFILL_VARIABLE, load_settings
 
-WOMEN = {"name": "Women", "rules": [{"attribute": "gender", "op": "in", "value": ["female"]}]}
+WOMEN = {"name": "Women", "rules": [{"attribute": "gender", "op": "in", "value": ["female"]}],
+         "holdout_percent": 50}
 BUYERS = {"name": "Recent buyers", "rules": [
     {"attribute": "rfm.frequency", "op": "gte", "value": 1, "within_days": 30}]}
 TODAY = D + timedelta(days=1)  # tests' NOW is 01:00 UTC the night after D
@@ -22,8 +23,11 @@ TODAY = D + timedelta(days=1)  # tests' NOW is 01:00 UTC the night after D
 
 def recorded(wb, audience_id) -> tuple[list[dict], list[dict]]:
     """What processing recorded of an audience: each day's history and composition."""
-    history = wb.processing.history(audience_id).to_dict("records")
-    return history, [wb.processing.composition(audience_id, row["day"]).to_dict("records")
+    def records(frame):  # NaN (an index where the base has nobody) compares equal as None
+        return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+    history = records(wb.processing.history(audience_id))
+    return history, [records(wb.processing.composition(audience_id, row["day"]))
                      for row in history]
 
 
@@ -53,6 +57,8 @@ def test_a_backfilled_history_equals_what_processing_those_days_records(loaded):
     history, composition = recorded(wb, women.id)
     assert [row["day"] for row in history] == [d.day for d in report.days]
     assert history[0]["added"] == history[0]["size"] and any(composition)
+    # Both groups recorded, as processing records them (the holdout is its own column).
+    assert all(row["treatment"] + row["holdout"] == row["size"] for row in history)
     assert wb.audiences.get(women.id).last_processed_on == D
     # Nothing of the other audience changed: same rows, from the same run, no new days.
     assert wb.processing.history(buyers).to_dict("records") == buyers_before

@@ -357,8 +357,7 @@ def test_the_builder_makes_groups_moves_rules_and_switches_any_all(wb):
     app = App(wb, background=False)
     app.go("builder")
     builder = app.page
-    assert "every</b> rule below holds (AND)" in builder.widget.children[3].children[0] \
-        .children[4].value
+    assert "every</b> rule below holds (AND)" in builder.how.value
     age = builder.add_rule("age")
     assert "✖" not in age.problems.value and "Type a bound" in age.problems.value  # not red
     age.editor.low.value = "30"
@@ -419,3 +418,20 @@ def test_the_builder_warns_of_a_duplicate_name_beside_the_name(wb):
     assert builder.save_draft() is True  # saved: a warning, not a refusal
     assert "⚠" in builder.name_problem.value and "already called" in builder.name_problem.value
     assert "wb-invalid" not in builder.name._dom_classes
+
+
+def test_the_builder_keeps_a_holdout_and_says_what_is_wrong_with_it(wb):
+    app = App(wb, background=False)
+    app.go("builder")
+    builder = app.page
+    builder.name.value = "Held out"
+    builder.holdout.value = "70"
+    assert "from 0 to 50" in builder.holdout_problem.value
+    assert "wb-invalid" in builder.holdout._dom_classes
+    builder.holdout.value = "20"
+    assert builder.holdout_problem.value == "" and "held out (20%)" in builder.share.value
+    assert builder.save_draft() is True
+    saved = wb.audiences.get(builder.draft.audience_id)
+    assert saved.definition.holdout_percent == 20
+    app.go("builder", audience_id=saved.id)
+    assert app.page.holdout.value == "20"

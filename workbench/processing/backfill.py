@@ -117,6 +117,7 @@ def _backfill(p: Processing, run_id: int, snapshot, audience_id: int, first: dat
         history = [{"audience_id": audience_id, "day": d.day, "size": d.sizes[audience_id],
                     "base": d.base, "added": d.added[audience_id],
                     "removed": d.removed[audience_id], "run_id": run_id,
+                    "holdout": d.holdouts.get(audience_id, 0),
                     "membership": d.membership} for d in days]
     done = [] if failed else [target]
     p._records.commit_run(run_id, history, snapshots if done else [], len(done),

@@ -13,7 +13,7 @@ import ipywidgets as w
 
 from ..errors import Conflict, Problem, WorkbenchError
 from .groups import Container, GroupBox
-from .rules import RuleRow, waiting_for
+from .rules import RuleRow, typed_number, waiting_for
 from .style import DASH, escape, number
 from .work import Debounced, one_line
 
@@ -134,6 +134,7 @@ class AudienceBuilder(Container):
             self._add(rule, estimate=False)
         self.name.observe(self._named, "value")
         self.description.observe(lambda _c: self.refresh_estimate(), "value")
+        self.holdout.observe(lambda _c: self.refresh_estimate(), "value")
         self.refresh_estimate()
 
     def _header(self) -> w.Widget:
@@ -160,6 +161,14 @@ class AudienceBuilder(Container):
         self.description = w.Text(value=opened.get("description", ""),
                                   placeholder="What is it for? (optional)",
                                   description="Description", layout=w.Layout(width="520px"))
+        # A holdout (SPEC 6): kept out of exports to measure them; frozen at activation.
+        self.holdout = w.Text(value=str(opened.get("holdout_percent") or 0),
+                              description="Holdout", layout=w.Layout(width="150px"))
+        holdout = w.HBox([self.holdout, w.HTML(
+            '<span class="wb-muted">% of members kept out of exports, to measure what they '
+            'do (0–50; fixed when the audience is activated)</span>')],
+            layout=w.Layout(align_items="center", gap="6px"))
+        self.holdout_problem = w.HTML()
         self.picker = self._new_picker()
         self.picker.observe(lambda change: change["new"] and self._picked(self, change), "value")
         self.add_group_button = w.Button(description="+ Add group", icon="",
@@ -168,11 +177,12 @@ class AudienceBuilder(Container):
         self.add_group_button.on_click(lambda _b: self.add_group())
         self.box = self.rules_box = w.VBox()
         self.general = w.HTML()
-        how = w.HTML('<div class="wb-muted" style="margin:0 0 6px 0">A customer is in the '
-                     'audience when <b>every</b> rule below holds (AND). For OR, add a group '
-                     'and choose “Any of these”.</div>')
-        return w.VBox([self.name, self.name_problem, self.description,
-                       w.HTML('<h4 style="margin:14px 0 6px 0">Rules</h4>'), how,
+        self.how = w.HTML('<div class="wb-muted" style="margin:0 0 6px 0">A customer is in '
+                          'the audience when <b>every</b> rule below holds (AND). For OR, add '
+                          'a group and choose “Any of these”.</div>')
+        return w.VBox([self.name, self.name_problem, self.description, holdout,
+                       self.holdout_problem,
+                       w.HTML('<h4 style="margin:14px 0 6px 0">Rules</h4>'), self.how,
                        self.rules_box, w.HBox([self.picker, self.add_group_button],
                                               layout=w.Layout(gap="8px")), self.general],
                       layout=w.Layout(width="800px"))
@@ -195,6 +205,7 @@ class AudienceBuilder(Container):
             self.save.layout.display = self.activate.layout.display = "none"
             self.picker.disabled = True
             self.add_group_button.layout.display = "none"
+            self.holdout.disabled = True
             self.message.value = ('<div class="wb-warning">You are a viewer: you can look at '
                                   'this audience, not change it.</div>')
         if not self.draft.can_activate:
@@ -213,7 +224,8 @@ class AudienceBuilder(Container):
 
     def definition(self) -> dict:
         return {"name": self.name.value.strip(), "description": self.description.value.strip(),
-                "rules": self._write(self, Written())}
+                "rules": self._write(self, Written()),
+                "holdout_percent": typed_number(self.holdout.value) or 0}
 
     def add_rule(self, attribute: str, into: Container | None = None, **rule) -> RuleRow:
         """Add a rule on ``attribute`` (what picking it in Select attributes does), at the
@@ -378,6 +390,11 @@ class AudienceBuilder(Container):
             self.share.value = (f'<div class="wb-muted">{estimate.percent_of_base or 0:.2f}% '
                                 f'of {number(estimate.base)} customers<br>'
                                 f'{escape(estimate.as_of_text)}</div>')
+            percent = typed_number(self.holdout.value)
+            if isinstance(percent, int) and 0 < percent <= 50:
+                held = number(round(estimate.size * percent / 100))
+                self.share.value += (f'<div class="wb-muted">about {held} of them held out '
+                                     f'({percent}%)</div>')
             items = "".join(f"<li>{escape(s)}</li>" for s in estimate.summary)
             self.summary.value = (f'<ul class="wb-summary">{items}</ul>' if items else
                                   '<div class="wb-muted">No rules: the whole customer '
@@ -392,7 +409,7 @@ class AudienceBuilder(Container):
         written = written or self.written
         per_row: dict[RuleRow, tuple[list, list]] = {row: ([], []) for row in self.rules}
         per_group: dict[GroupBox, list] = {group: [] for group in self.groups}
-        general, about_name = [], []
+        general, about_name, about_holdout = [], [], []
         for kind, messages in ((0, problems), (1, warnings)):
             for message in messages:
                 rule, field = message.rule, message.field
@@ -404,6 +421,8 @@ class AudienceBuilder(Container):
                     per_group[group].append((kind, message.message))
                 elif field == "name":
                     about_name.append((kind, message.message))
+                elif field == "holdout_percent":
+                    about_holdout.append((kind, message.message))
                 else:
                     general.append((kind, str(message)))
         for row, (errors, notes) in per_row.items():
@@ -413,6 +432,8 @@ class AudienceBuilder(Container):
         if any(kind == 0 for kind, _ in about_name):
             self.name.add_class("wb-invalid")
         self.name_problem.value = _lines(about_name)
+        self.holdout_problem.value = _lines(about_holdout)
+        (self.holdout.add_class if about_holdout else self.holdout.remove_class)("wb-invalid")
         general += [(1, f"a rule on {rule.get('attribute')!r}, an attribute no longer in the "
                         "data, is kept unchanged") for rule in self._kept()]
         self.general.value = _lines(general)

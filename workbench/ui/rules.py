@@ -23,7 +23,7 @@ KNOWN_VALUES = 5_000  # a checklist holds at most this many known values (most f
 THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
-def _number(text: str):
+def typed_number(text: str):
     """A typed number ("1,000" too), or the text itself for the service to judge: "1,5" is
     not read as 15."""
     text = text.strip()
@@ -149,9 +149,9 @@ class WindowEditor(Editor):
 
     def fields(self) -> dict:
         if self.kind.value == "within":
-            return {"within_days": _number(self.first.value)}
+            return {"within_days": typed_number(self.first.value)}
         if self.kind.value == "ago":
-            return {"days_ago": [_number(self.first.value), _number(self.second.value)]}
+            return {"days_ago": [typed_number(self.first.value), typed_number(self.second.value)]}
         return {}
 
     def _inputs(self):
@@ -182,7 +182,7 @@ class NumberEditor(Editor):
         self.widget = w.VBox(lines, layout=w.Layout(gap="4px"))
 
     def fields(self) -> dict:
-        fields = {"op": "between", "value": [_number(self.low.value), _number(self.high.value)]}
+        fields = {"op": "between", "value": [typed_number(self.low.value), typed_number(self.high.value)]}
         return {**fields, **(self.window.fields() if self.window else {})}
 
     def _inputs(self):
@@ -213,7 +213,7 @@ class DateEditor(Editor):
     def fields(self) -> dict:
         if self.op.value == "between":
             return {"op": "between", "value": [_iso(self.start.value), _iso(self.end.value)]}
-        return {"op": "within_last_days", "value": _number(self.days.value)}
+        return {"op": "within_last_days", "value": typed_number(self.days.value)}
 
     def _inputs(self):
         return [self.op, self.start, self.end, self.days]
@@ -233,7 +233,7 @@ class TagEditor(Editor):
 
     def fields(self) -> dict:
         return {"op": "has", "value": self.picker.selected,
-                "min_count": _number(self.count.value) or 1, **self.window.fields()}
+                "min_count": typed_number(self.count.value) or 1, **self.window.fields()}
 
     def observe(self, callback: Callable) -> None:
         self.picker.observe(callback)
