@@ -138,3 +138,14 @@ def test_root_and_system_accounts_never_sign_in_through_the_hub(wb):
     settings = wb.settings.model_copy(update={"users": {"root": Role.admin, "daemon": Role.admin,
                                                         "ana": Role.analyst}})
     assert team(settings, "svc") == {"ana": Role.analyst}
+
+
+def test_a_client_knows_the_settings_the_pages_read(wb):
+    # Pages read settings.currency (composition buckets) and backfill_days (the audience page
+    # after activation): a client's settings must carry them, as the embedded ones do.
+    from workbench.service.client import RemoteSettings
+
+    about = api._about(wb)
+    remote = RemoteSettings(about["timezone"], about["currency"], about["backfill_days"])
+    for name in ("timezone", "currency", "backfill_days"):
+        assert getattr(remote, name) == getattr(wb.settings, name)

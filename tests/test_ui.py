@@ -171,6 +171,13 @@ def test_activate_asks_first_then_freezes(wb):
     assert page.confirm_action("activate")
     assert wb.audiences.get(2).status == "active" and app.page.overview.allowed == [
         "duplicate", "archive", "export"]
+    # Activated today and not processed: the page says a backfill is filling its history in
+    # (the tests' settings turn the backfill off; this says what a home with one shows).
+    assert "processed nightly" in app.page.chart_box.children[0].value
+    wb.settings.backfill_days = 30
+    app.go("audience", audience_id=2)
+    assert "last 30 days are being processed in the background" in \
+        app.page.chart_box.children[0].value
 
 
 def test_the_audience_page_shows_history_composition_and_summary(wb):

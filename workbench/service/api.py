@@ -57,7 +57,8 @@ def _choices(wb: Workbench, name: str):
 
 def _about(wb: Workbench) -> dict:
     return {"user": wb.user.name, "role": wb.user.role.value,
-            "timezone": wb.settings.timezone}
+            "timezone": wb.settings.timezone, "currency": wb.settings.currency,
+            "backfill_days": wb.settings.backfill_days}
 
 
 # Calls of the workbench itself (``wb.features(D)``), as (verb, kind, function(wb, ...)).

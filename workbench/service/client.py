@@ -46,8 +46,10 @@ def token_from_environment() -> str | None:
 class RemoteSettings:
     """What a client may know of the service's settings."""
 
-    def __init__(self, timezone: str):
+    def __init__(self, timezone: str, currency: str = "USD", backfill_days: int = 0):
         self.timezone = timezone
+        self.currency = currency  # money in composition buckets
+        self.backfill_days = backfill_days  # what the audience page says after activation
 
     @property
     def zone(self) -> ZoneInfo:
@@ -75,7 +77,8 @@ class RemoteWorkbench(Dated):
         self._session.headers["Workbench-Via"] = self.via
         about = self._call("workbench", "about")
         self.user = User(about["user"], Role(about["role"]))
-        self.settings = RemoteSettings(about["timezone"])
+        self.settings = RemoteSettings(about["timezone"], about.get("currency", "USD"),
+                                       about.get("backfill_days", 0))
         self.clock = as_clock(clock)
         self.calendar = Calendar(self.settings.zone, self.clock)
         for noun in api.SERVICES:

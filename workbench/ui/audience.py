@@ -250,6 +250,14 @@ class AudiencePage:
                                 ' (drafts are not processed)' if self.audience.status == "draft"
                                 else ' (not processed yet)') + '</div>')
 
+    def _not_processed_yet(self) -> str:
+        days = self.nav.wb.settings.backfill_days
+        if days and self.audience.activated_on == self.nav.wb.today():
+            return (f"Its last {days} days are being processed in the background (a backfill "
+                    "started when it was activated); reload the page in a minute or two to "
+                    "see its size over time. From then on it is processed nightly.")
+        return "It is processed nightly; its size over time appears after the first run."
+
     def _fill_history(self) -> None:
         days = self.overview.processed_days()
         if days is None:
@@ -257,8 +265,7 @@ class AudiencePage:
                 '<div class="wb-empty">Not processed yet. ' + (
                     "Drafts are not tracked: activate it to start nightly processing."
                     if self.audience.status == "draft" else
-                    "It is processed nightly; its size over time appears after the first "
-                    "run.") + "</div>")]
+                    self._not_processed_yet()) + "</div>")]
             self.start.disabled = self.end.disabled = True
             return
         self._range = days
