@@ -23,6 +23,7 @@ from ..days import parse_day
 from ..delivery import location
 from ..errors import Conflict, InvalidExport, NotFound, Problem
 from .files import render_file_name
+from .messages import labelled
 from .models import DELIMITERS, RECORD_DELIMITERS, CsvOptions, ExportConfig
 from .schedule import (
     DEFAULT_CANCEL_AFTER_MINUTES,
@@ -69,7 +70,7 @@ class Export:
     repeats: str
     ends: str
     format: str
-    destination: str  # host:port/path
+    destination: str  # its name, as every table shows it (removed: "(removed)")
     encryption: str | None
     created_by: str
     created_at: datetime
@@ -81,13 +82,14 @@ class Export:
     # Runs are planned from here: the last save or state change (activating schedules the
     # next occurrence after it, never the ones missed while paused).
     activated_at: datetime | None = None
+    location: str = ""  # where the destination puts files: host:port/path
 
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "audience_id": self.audience_id,
                 "audience": self.audience, "state": self.state, "type": self.type,
                 "repeats": self.repeats, "ends": self.ends, "format": self.format,
-                "destination": self.destination, "encryption": self.encryption,
-                "created_by": self.created_by, "created_at": self.created_at.isoformat(),
+                "destination": self.destination, "location": self.location,
+                "encryption": self.encryption, "created_by": self.created_by, "created_at": self.created_at.isoformat(),
                 "version": self.version,
                 "next_run": self.next_run.isoformat() if self.next_run else None,
                 "actions": self.actions, "config": self.config.to_json()}
@@ -95,7 +97,8 @@ class Export:
     def _repr_html_(self) -> str:
         return (f"<b>{html.escape(self.name)}</b> <small>#{self.id} · {self.state} · "
                 f"{self.type} · {html.escape(self.repeats)}</small><br>audience "
-                f"{html.escape(self.audience)} → {html.escape(self.destination)}"
+                f"{html.escape(self.audience)} → {html.escape(self.destination)} "
+                f"({html.escape(self.location)})"
                 f"{' (PGP)' if self.encryption else ''}; next run {self.next_run or '—'}")
 
 
@@ -274,7 +277,7 @@ class Exports:
         except ValueError as exc:
             problems.append(Problem("file_name", str(exc)))
         if problems:
-            raise InvalidExport.listing(problems)
+            raise InvalidExport.listing(labelled(problems))
         return {"name": config.name, "audience_id": audience["id"],
                 "destination_id": destination["id"],
                 "encryption_id": encryption["id"] if encryption else None,
@@ -470,8 +473,9 @@ class Exports:
             audience=self._audiences.get(row["audience_id"])["name"], state=row["state"],
             type=described["type"], repeats=described["repeats"], ends=described["ends"],
             format=config.format,
-            destination=(location(destination["host"], destination["port"], destination["path"])
-                         if destination else "(removed)"),
+            destination=destination["name"] if destination else "(removed)",
+            location=(location(destination["host"], destination["port"], destination["path"])
+                      if destination else ""),
             encryption=(encryption or {}).get("name", "(removed)") if row["encryption_id"]
             else None, created_by=row["created_by"], created_at=row["created_at"],
             version=row["version"],
