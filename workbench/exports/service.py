@@ -89,7 +89,8 @@ class Export:
                 "audience": self.audience, "state": self.state, "type": self.type,
                 "repeats": self.repeats, "ends": self.ends, "format": self.format,
                 "destination": self.destination, "location": self.location,
-                "encryption": self.encryption, "created_by": self.created_by, "created_at": self.created_at.isoformat(),
+                "encryption": self.encryption, "created_by": self.created_by,
+                "created_at": self.created_at.isoformat(),
                 "version": self.version,
                 "next_run": self.next_run.isoformat() if self.next_run else None,
                 "actions": self.actions, "config": self.config.to_json()}
@@ -151,6 +152,7 @@ class ExportChoices:
     start_time: str
     repeat: dict
     new: dict
+    timezones: list[str] = field(default_factory=list)  # the zone database's names, sorted
 
 
 class Exports:
@@ -215,6 +217,18 @@ class Exports:
         """The customer record's fields a column can name (the data's appended ones too)."""
         return ["customer_id"] + sorted(self._record_fields() - {"customer_id"})
 
+    def field_labels(self) -> list[tuple[str, str]]:
+        """``fields()`` as (label, name), labelled as the audience builder's catalog labels
+        them ("First name", "Total spend"); a field the catalog does not know, in words."""
+        from ..audiences.catalog import Catalog
+
+        with self._snapshots.pin() as snapshot:
+            catalog = Catalog.build(snapshot.appended_types())
+        known = {"tags": "Tags"}
+        return [((catalog.get(name).label if catalog.get(name) else
+                  known.get(name, name.replace("_", " ").replace(".", " ").capitalize())), name)
+                for name in self.fields()]
+
     def choices(self) -> ExportChoices:
         """What the export builder offers and a new export starts from."""
         systems = {"LF": "Unix", "CRLF": "Windows"}
@@ -228,7 +242,10 @@ class Exports:
                               for name, char in DELIMITERS.items()],
             record_delimiters=[(f"{name} ({systems[name]})", name) for name in RECORD_DELIMITERS],
             start_time="06:00", repeat={"every": 1, "unit": "weeks"},
-            new={"file_name": "{audience}_%Y%m%d.csv", "active": True,
+            timezones=timezone_names(),
+            # {run} in the default: a second run on one day (Run now after the scheduled
+            # one) gets a name of its own, where %Y%m%d alone would collide with the first.
+            new={"file_name": DEFAULT_FILE_NAME, "active": True,
                  "csv": CsvOptions().model_dump(), "columns": [{"attribute": "customer_id"}]})
 
     def _record_fields(self) -> set[str]:
@@ -519,6 +536,15 @@ class Exports:
 
 
 EXPIRY_DAYS = 30
+DEFAULT_FILE_NAME = "{audience}_%Y%m%d_{run}.csv"
+
+
+def timezone_names() -> list[str]:
+    """The names a schedule's time zone may take, as the time-zone picker offers them (the
+    zone database's files that are not zones left out, as ``Schedule`` refuses them)."""
+    from zoneinfo import available_timezones
+
+    return sorted(set(available_timezones()) - {"localtime", "Factory", "posixrules"})
 
 
 def _audited(export: Export) -> dict:
