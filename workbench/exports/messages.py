@@ -28,7 +28,7 @@ LABELS = {
     "csv": "CSV options", "csv.header": "Header", "csv.record_delimiter": "Record delimiter",
     "csv.field_delimiter": "Field delimiter", "csv.neutralize_formulas": "Neutralize formulas",
     "columns": "Columns", "notify": "Email recipients",
-    "max_staleness_days": "Most days stale", "type": "Type", "host": "Host", "port": "Port",
+    "max_staleness_days": "Max staleness (days)", "type": "Type", "host": "Host", "port": "Port",
     "path": "Path", "username": "User name", "password": "Password",
     "private_key": "Private key", "passphrase": "Passphrase", "host_key": "Host key",
     "keys": "Public keys", "configuration": "Configuration",

@@ -192,7 +192,8 @@ class ExportBuilder:
 
     def _setup_fields(self) -> w.Widget:
         f = self.fields
-        when = w.HBox([self.day, self.time, self.zone], layout=w.Layout(gap="6px"))
+        start = w.HBox([self.day, self.time], layout=w.Layout(gap="6px"))
+        when = w.HBox([start, self.zone], layout=w.Layout(gap="6px"))
         setup = w.VBox([
             f.add("name", self.name, "Name"),
             f.add("file_name", w.VBox([self.file_name, self.next_name]), "File name"),
@@ -204,6 +205,7 @@ class ExportBuilder:
             f.add("destination", w.VBox([self.destination, self.destination_hint]),
                   "Destination"),
             f.add("encryption", self.encryption, "Encryption")])
+        f.inputs["schedule.start"] = start  # a date's problem marks the date, not the zone
         f.inputs["schedule.timezone"] = self.zone
         f.notes["schedule.timezone"] = f.notes["schedule.start"]
         f.aliases["schedule"] = "schedule.start"  # "no run after now": the date to change

@@ -50,7 +50,8 @@ class Fields:
 
     def add(self, name: str, widget: w.Widget, label: str) -> w.Widget:
         self.inputs[name] = widget
-        self.notes[name] = w.HTML()
+        # Under the field, not under its label: the label column's width and the gap after it.
+        self.notes[name] = w.HTML(layout=w.Layout(margin="0 0 0 154px"))
         self.watch(name, widget)
         return w.VBox([w.HBox([w.HTML(f'<div class="wb-field-label">{escape(label)}</div>',
                                       layout=w.Layout(width="150px", flex="none")), widget],
