@@ -230,7 +230,8 @@ class ExportBuilder:
                                            value="")
         self.attribute_picker.observe(self._picked, "value")
         self.add_template = w.Button(description="Add custom column", icon="code",
-                                     tooltip="A Handlebars template, e.g. {{first_name}}")
+                                     tooltip="A Handlebars template, e.g. {{first_name}}",
+                                     layout=w.Layout(width="auto"))
         self.add_template.on_click(lambda _b: self.add_column({"template": "", "label": ""}))
         self.columns_box = w.VBox()
         self.preview = w.HTML()
