@@ -268,7 +268,7 @@ def test_parse_id_refuses_what_is_not_a_store_id(value):
 
 
 def test_parse_id_names_what_it_parses():
-    with pytest.raises(InvalidInput, match="^export id must be a whole number"):
+    with pytest.raises(InvalidInput, match="^export id must be a positive whole number"):
         parse_id("x", what="export")
 
 
