@@ -269,7 +269,6 @@ class ExportBuilder:
         # (forward only when the steps before it are valid).
         self.tabs = w.ToggleButtons(options=[(f"{i + 1}. {s}", i) for i, s in enumerate(STEPS)],
                                     value=0)
-        self.tabs.add_class("wb-steps")
         self.tabs.observe(self._tab_clicked, "value")
         self.body = w.Box()
         self.back = w.Button(description="Back", icon="arrow-left")
