@@ -117,4 +117,4 @@ def test_archive_from_the_command_line(tmp_path):
     assert again.returncode == 1 and again.stderr.count("\n") == 1
     assert "is archived already; only an active audience can be archived" in again.stderr
     huge = run("audience", "show", "9" * 30, home=home)
-    assert huge.returncode == 2 and "audience id must be a whole number" in huge.stderr
+    assert huge.returncode == 2 and "audience id must be a positive whole number" in huge.stderr

@@ -57,49 +57,50 @@ def test_a_valid_export_is_saved_with_its_table_fields(setup):
     export = setup.exports.create(config())
     assert (export.state, export.type, export.repeats, export.ends) == (
         "active", "recurring", "Every week", "2027-06-30")
-    assert export.destination == "127.0.0.1:22/in" and export.audience == "Women"
+    assert export.destination == "partner" and export.location == "127.0.0.1:22/in"
+    assert export.audience == "Women"
     assert export.next_run.isoformat() == "2026-12-01T06:00:00+01:00"
     assert export.actions == ["edit", "pause", "cancel", "run", "preview"]
     assert setup.exports.get(export.id).config.csv.field_delimiter == "tab"
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"name": ""}, "name: String should have at least 1 character"),
-    ({"name": "a\x1b[2Jb"}, "name: the name must not contain control"),
-    ({"audience": 99}, "audience: no audience with id 99"),
-    ({"audience": "x"}, "audience: audience id must be a whole number"),
-    ({"destination": "nowhere"}, "destination: no destination named 'nowhere' (known: 'partner')"),
-    ({"encryption": "nope"}, "encryption: no encryption named 'nope' (known: 'partner-pgp')"),
-    ({"file_name": "../up.csv"}, "file_name: must be a plain file name"),
-    ({"file_name": "a/b.csv"}, "file_name: must be a plain file name: no / or \\"),
-    ({"file_name": "x_%Q.csv"}, "file_name: has the strftime code '%Q'"),
-    ({"file_name": "x_{user}.csv"}, "file_name: has the placeholder {user}"),
-    ({"file_name": "x" * 300}, "file_name: renders to 300 bytes; at most 220"),
-    ({"csv": {"field_delimiter": "colon"}}, "csv.field_delimiter: Input should be 'comma', "
+    ({"name": ""}, "Name: is required"),
+    ({"name": "a\x1b[2Jb"}, "Name: the name must not contain control"),
+    ({"audience": 99}, "Audience: no audience with id 99"),
+    ({"audience": "x"}, "Audience: audience id must be a positive whole number"),
+    ({"destination": "nowhere"}, "Destination: no destination named 'nowhere' (known: 'partner')"),
+    ({"encryption": "nope"}, "Encryption: no encryption named 'nope' (known: 'partner-pgp')"),
+    ({"file_name": "../up.csv"}, "File name: must be a plain file name"),
+    ({"file_name": "a/b.csv"}, "File name: must be a plain file name: no / or \\"),
+    ({"file_name": "x_%Q.csv"}, "File name: has the strftime code '%Q'"),
+    ({"file_name": "x_{user}.csv"}, "File name: has the placeholder {user}"),
+    ({"file_name": "x" * 300}, "File name: renders to 300 bytes; at most 220"),
+    ({"csv": {"field_delimiter": "colon"}}, "Field delimiter: must be one of 'comma', "
                                             "'tab', 'pipe' or 'semicolon'"),
-    ({"csv": {"record_delimiter": "CR"}}, "csv.record_delimiter: Input should be 'LF' or "
+    ({"csv": {"record_delimiter": "CR"}}, "Record delimiter: must be one of 'LF' or "
                                           "'CRLF'"),
-    ({"columns": []}, "columns: List should have at least 1 item"),
-    ({"columns": [{"attribute": "shoe_size"}]}, "columns.0.attribute: unknown attribute "
+    ({"columns": []}, "Columns: add at least one column"),
+    ({"columns": [{"attribute": "shoe_size"}]}, "Column 1 attribute: unknown attribute "
                                                 "'shoe_size'"),
-    ({"columns": [{"template": "{{first_name}}"}]}, "columns.0: a template column "
+    ({"columns": [{"template": "{{first_name}}"}]}, "Column 1: a template column "
                                                      "needs a label"),
     ({"columns": [{"label": "T", "template": "{{#if x}}open"}]},
-     "columns.0.template: leaves {{#if}} open"),
+     "Column 1 template: leaves {{#if}} open"),
     ({"columns": [{"label": "T", "template": "{{appended.nope}}"}]},
-     "columns.0.template: unknown field 'appended.nope'"),
-    ({"notify": ["ops@example.com", "not an address"]}, "notify: not an e-mail "
+     "Column 1 template: unknown field 'appended.nope'"),
+    ({"notify": ["ops@example.com", "not an address"]}, "Email recipients: not an e-mail "
                                                         "address: 'not an address'"),
-    ({"notify": ["b\u202eob@example.com"]}, "notify: not an e-mail address"),
-    ({"notify": ["bob@-example-.com"]}, "notify: not an e-mail address"),
-    ({"notify": ["x" * 65 + "@example.com"]}, "notify: not an e-mail address"),
+    ({"notify": ["b\u202eob@example.com"]}, "Email recipients: not an e-mail address"),
+    ({"notify": ["bob@-example-.com"]}, "Email recipients: not an e-mail address"),
+    ({"notify": ["x" * 65 + "@example.com"]}, "Email recipients: not an e-mail address"),
     ({"schedule": {"start": "2026-12-01T06:00", "timezone": "localtime"}},
-     "schedule.timezone"),
+     "Time zone: unknown timezone 'localtime'"),
     ({"schedule": {"start": "2026-01-01T06:00", "timezone": "UTC"}},
-     "schedule: no run after now"),
+     "Delivery date/time: no run after now"),
     ({"schedule": {"start": "2026-12-01T06:00", "timezone": "Mars/Olympus"}},
-     "schedule.timezone"),
-    ({"extra": 1}, "extra: unknown field"),
+     "Time zone: unknown timezone 'Mars/Olympus'"),
+    ({"extra": 1}, "Extra: is not a known field"),
 ])
 def test_every_problem_names_its_field(setup, changes, message):
     assert message in problems(setup, **changes)
@@ -107,12 +108,12 @@ def test_every_problem_names_its_field(setup, changes, message):
 
 def test_all_problems_are_reported_at_once(setup):
     text = problems(setup, audience=99, destination="nowhere", file_name="a/b")
-    assert "audience:" in text and "destination:" in text and "file_name:" in text
+    assert "Audience:" in text and "Destination:" in text and "File name:" in text
 
 
 def test_only_active_audiences_are_exported(setup):
     draft = setup.audiences.create({"name": "Draft", "rules": []})
-    assert f"audience: audience {draft.id} (Draft) is draft" in problems(setup,
+    assert f"Audience: audience {draft.id} (Draft) is draft" in problems(setup,
                                                                          audience=draft.id)
 
 
@@ -201,7 +202,7 @@ def test_the_cli_creates_lists_and_shows(setup, tmp_path):
     bad.write_text(json.dumps(config(file_name="../x")))
     refused = run("export", "create", bad, home=setup.home.root)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
-    assert "file_name: must not contain '..'" in refused.stderr or "file_name:" in refused.stderr
+    assert "File name: must be a plain file name" in refused.stderr
 
 
 def test_preview_shows_the_next_file_name_and_the_first_rows(setup):
@@ -244,11 +245,11 @@ def test_templates_are_checked_in_every_branch(setup, template, message):
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"file_name": "a\x00/../b.csv"}, "file_name: must not contain control or invisible"),
+    ({"file_name": "a\x00/../b.csv"}, "File name: must not contain control or invisible"),
     ({"file_name": "evil\u202etxt.exe"}, "(found U+202E)"),
     ({"name": "evil\u202eexe"}, "found U+202E"),
     ({"columns": [{"attribute": "customer_id", "label": "a\nb"}]}, "the label must not contain"),
-    ({"active": "false"}, "active: Input should be a valid boolean"),
+    ({"active": "false"}, "State: must be true or false"),
 ])
 def test_invisible_characters_and_loose_types_are_refused(setup, changes, message):
     assert message in problems(setup, **changes)

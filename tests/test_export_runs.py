@@ -129,14 +129,34 @@ def test_the_cli_runs_it_through_papermill_and_keeps_no_secret(wb, server):
     assert [r["id"] for r in history] == [printed["id"]]
 
 
+def test_recipients_without_an_smtp_host_are_recorded_as_not_mailed(wb, server):
+    assert wb.settings.smtp.host == ""  # a new home sends no mail
+    quiet = wb.export_runs.execute(wb.export_runs.create(export(wb)).id)
+    assert quiet.state == "complete" and quiet.notification is None  # nobody to tell
+    told = export(wb, name="Women told", notify=["crm-ops@example.com"])
+    run = wb.export_runs.execute(wb.export_runs.create(told).id)
+    assert run.state == "complete"
+    assert run.notification == "e-mail not sent: no SMTP host configured"
+    assert wb.export_runs.get(run.id).to_json()["details"]["notification"] == run.notification
+
+
+def test_whether_a_run_can_be_mailed_is_decided_before_trying():
+    from workbench.exports.notify import sent_note, unsent_reason
+
+    assert unsent_reason([], "") is None and unsent_reason([], None) is None
+    assert unsent_reason(["a@example.com"], "  ") == "no SMTP host configured"
+    assert unsent_reason(["a@example.com"], None) == "no SMTP host configured"
+    assert unsent_reason(["a@example.com"], "mail.example.com") is None
+    assert sent_note(2) == "e-mail sent to 2 recipients"
+
+
 def test_each_run_that_ends_sends_one_email_and_a_failed_email_never_fails_it(wb, server):
     from tests.test_mail import mailing, smtp_server
 
     export_id = export(wb, notify=["crm-ops@example.com"])
     with smtp_server() as (inbox, port), mailing(wb, port) as mailed:
         run = mailed.export_runs.execute(mailed.export_runs.create(export_id).id)
-        assert run.state == "complete" and run.details["notification"] == \
-            "sent to 1 recipient(s)"
+        assert run.state == "complete" and run.notification == "e-mail sent to 1 recipient"
         message = inbox.parsed(0)
         assert message["To"] == "crm-ops@example.com"
         assert "complete: 3 rows" in message["Subject"]
@@ -145,4 +165,4 @@ def test_each_run_that_ends_sends_one_email_and_a_failed_email_never_fails_it(wb
         assert server.password not in inbox.received[0].original_content.decode()
     with mailing(wb, 1) as mailed:  # nothing listens on port 1
         later = mailed.export_runs.execute(mailed.export_runs.create(export_id).id)
-    assert later.state == "complete" and later.details["notification"].startswith("not sent:")
+    assert later.state == "complete" and later.notification.startswith("e-mail not sent:")

@@ -282,7 +282,7 @@ START = {"start": "2026-12-01T06:00"}
 DAILY = {"every": 1, "unit": "days"}
 
 INVALID_CASES = [
-    pytest.param({}, "schedule.start: required", id="missing-start"),
+    pytest.param({}, "schedule.start: is required", id="missing-start"),
     pytest.param({"start": "2026-12-01T06:00+01:00"},
                  "schedule.start: must be a local wall-clock time without a UTC offset", id="offset"),
     pytest.param({"start": "2026-12-01T05:00Z"},
@@ -316,7 +316,7 @@ INVALID_CASES = [
     pytest.param({**START, "repeat": {"every": 1, "unit": "fortnights"}},
                  "schedule.repeat.unit: must be one of hours, days, weeks, months, not 'fortnights'",
                  id="unit-fortnights"),
-    pytest.param({**START, "repeat": {"every": 1}}, "schedule.repeat.unit: required", id="unit-missing"),
+    pytest.param({**START, "repeat": {"every": 1}}, "schedule.repeat.unit: is required", id="unit-missing"),
     pytest.param({**START, "repeat": {**DAILY, "at": "06:00"}},
                  "schedule.repeat.at: unknown field; repeat has every, unit", id="repeat-extra"),
     pytest.param({**START, "repeat": DAILY, "ends": "2026-11-30"},
@@ -344,7 +344,9 @@ INVALID_CASES = [
 def test_each_invalid_field_is_named(data, message):
     problems = schedule_errors(data)
     assert len(problems) == 1, problems
-    assert str(problems[0]).startswith(message)
+    # The JSON path (where a form places it); str() names it as the form does (``messages``).
+    assert f"{problems[0].field}: {problems[0].message}".startswith(message)
+    assert str(problems[0]).startswith(problems[0].label + ": ")
     with pytest.raises(InvalidSchedule) as caught:
         parse_schedule(data)
     assert isinstance(caught.value, InvalidInput) and caught.value.problems == problems
@@ -366,5 +368,5 @@ def test_embedded_errors_keep_their_path():
     with pytest.raises(ValidationError) as caught:
         Export.model_validate({"schedule": {**START, "repeat": {"every": 0, "unit": "days"}}})
     assert describe_errors(caught.value, prefix="") == [
-        Problem("schedule.repeat.every", "must be at least 1")]
+        Problem("schedule.repeat.every", "must be at least 1", label="Repeat every")]
     assert schedule_errors(START) == []

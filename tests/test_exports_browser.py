@@ -49,11 +49,15 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
     page.wait_for_selector("text=fingerprint")
     page.click("text=This is the server's key")
     visit.shot("22-destination-host-key")
-    page.fill("input[type=password]", server.password)  # cleared by the refused save
+    # The refused save kept the typed password: only the host key was missing.
+    assert page.input_value("input[type=password]") == server.password
     page.click("button:has-text('Save destination')")
     # Visible: the History tab's list of changes, hidden, names it too.
     page.wait_for_selector("table.wb-table td:has-text('partner') >> visible=true")
+    # Tested on save: the result beside the destination, in its row.
+    page.wait_for_selector("table.wb-table td:has-text('connection test passed')")
     visit.shot("23-destinations")
+    visit.shot("72-destination-tested-on-save")
 
     # An encryption: each key shown before saving
     visit.tab("Encryptions")
@@ -72,24 +76,41 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
     page.click("a:has-text('Champions')")
     page.click("button.wb-primary:has-text('Export')")
     page.wait_for_selector(".wb-title:has-text('New export')")
-    page.click("button:has-text('Next')")
+    assert page.locator("text=invalid schedule").count() == 0  # nothing touched, no complaint
+    page.wait_for_selector("text=Required: the SFTP server and folder the file goes to.")
+    page.click("button:has-text('3. Notification')")  # a step tab: blocked like Next
     page.wait_for_selector("text=Fix the marked fields to go on.")
     assert page.locator(".wb-invalid").count() >= 2
+    # Each problem once, in plain words, under its own field.
+    assert page.locator("text=is required: choose a date").count() == 1
+    assert page.locator("text=String should").count() == 0
     visit.shot("26-wizard-setup-blocked")
+    visit.shot("70-wizard-plain-message-under-its-field")
     page.fill("input[placeholder='Weekly partner file']", "Champions weekly")
     page.fill("input[type=date] >> nth=0", "2027-01-04")
+    zone = page.locator("input[placeholder='Type to search: Europe/Berlin']")
+    zone.fill("Europe/Ber")
+    assert "Europe/Berlin" in page.eval_on_selector(
+        "input[placeholder='Type to search: Europe/Berlin']",
+        "e => [...e.list.options].map(o => o.value)")  # the zone names it offers
+    zone.fill("Europe/Berlin")
+    zone.press("Enter")
     page.select_option("select:has(option:text('Choose a destination'))", label="partner")
+    page.wait_for_selector("text=Fix the marked fields to go on.", state="detached")
     page.select_option("select:has(option:text('None (plain CSV)'))", label="partner-pgp")
-    page.wait_for_selector("text=Champions_20270104.csv.pgp")
+    page.wait_for_selector("text=Champions_20270104_next.csv.pgp")
     visit.shot("27-wizard-setup")
+    visit.shot("71-wizard-timezone-picker")
     page.click("button:has-text('Next')")
     page.wait_for_selector("text=Include header row")
-    page.select_option("select:has(option:text('+ Add an attribute'))", label="first_name")
+    page.select_option("select:has(option:text('+ Add an attribute'))", label="First name")
     page.wait_for_selector(f"text=First rows as of {YESTERDAY}")
     visit.shot("28-wizard-attributes")
     page.click("button:has-text('Next')")
     page.fill("textarea", "crm-ops@example.com")
+    page.wait_for_selector("text=E-mail will not be sent: no SMTP host configured")
     visit.shot("29-wizard-notification")
+    visit.shot("75-wizard-notification-no-smtp-host")
     page.click("button:has-text('Save export')")
     page.wait_for_selector("td:has-text('Champions weekly') >> visible=true")
     menu = page.locator("select.wb-actions >> visible=true").first.bounding_box()
@@ -102,12 +123,17 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
     page.wait_for_selector(".wb-title:has-text('Manage Exports')")  # not the audience page's
     page.wait_for_selector("td:has-text('Champions weekly') >> visible=true")
     visit.act("Champions weekly", "Run now")
+    page.wait_for_selector("text=Run export Champions weekly now?")
+    visit.shot("73-run-now-confirmation")
+    page.click(".wb-confirm button:has-text('Run now')")
     page.wait_for_selector("text=Run #1 started.")
     try:
         page.wait_for_selector(".wb-badge-complete", timeout=120_000)
     finally:
         visit.shot("31-history-after-run-now")
     visit.shot("31-history-complete")
+    page.wait_for_selector("td:has-text('e-mail not sent: no SMTP host configured')")
+    visit.shot("74-history-email-not-sent")
     [delivered] = [p for p in server.writable.iterdir() if p.name.endswith(".pgp")]
     import workbench
 

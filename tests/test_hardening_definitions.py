@@ -263,13 +263,13 @@ def test_parse_id_refuses_what_is_not_a_store_id(value):
     with pytest.raises(InvalidInput) as caught:
         parse_id(value)
     message = str(caught.value)
-    assert message.startswith("audience id must be a whole number between 1 and "
-                              "9223372036854775807, not ")
+    assert message.startswith("audience id must be a positive whole number, such as 12; not ")
+    assert str(MAX_ID) not in message  # the store's bound, not a person's
     assert len(message) < 150
 
 
 def test_parse_id_names_what_it_parses():
-    with pytest.raises(InvalidInput, match="^export id must be a whole number"):
+    with pytest.raises(InvalidInput, match="^export id must be a positive whole number"):
         parse_id("x", what="export")
 
 

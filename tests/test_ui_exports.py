@@ -59,13 +59,24 @@ def test_a_destination_and_an_encryption_are_added_through_their_forms(wb, serve
     [row] = page.destinations_table.rows
     assert "partner" in row["cells"]["name"] and [a for a, _ in row["actions"]] == [
         "edit", "test", "remove"]
+    assert "connection test passed" in row["cells"]["tested"]  # tested on save, in its row
     page.destinations_table.act(row["id"], "test")
-    assert "writable" in page.message.value.lower()
+    [row] = page.destinations_table.rows
+    assert "writable" in row["cells"]["tested"] and page.message.value == ""
     assert server.password not in widget_state(app.widget)
     page.destinations_table.act(row["id"], "edit")
     assert page.form.password.value == "" and "keep the stored" in page.form.password.placeholder
+    page.form.path.value = str(server.writable) + "/nowhere"
+    assert page.form.save() is True  # saved, the password kept, and warned about
+    [row] = page.destinations_table.rows
+    assert "⚠ connection test failed" in row["cells"]["tested"], row["cells"]["tested"]
+    assert "nowhere" in row["cells"]["tested"]
+    page.destinations_table.act(row["id"], "edit")
     page.form.path.value = str(server.writable) + "/"
-    assert page.form.save() is True  # the password is kept
+    page.form.test_on_save.value = False  # the test on save is optional
+    assert page.form.save() is True
+    [row] = page.destinations_table.rows
+    assert "⚠" in row["cells"]["tested"]  # the last test said, until tested again
     assert wb.destinations.test("partner")
 
     page.add_encryption.click()
@@ -91,21 +102,44 @@ def test_an_export_is_built_through_the_wizard_run_now_and_delivered(wb, server,
     app.page.act("export")
     builder = app.page
     assert type(builder).__name__ == "ExportBuilder" and builder.step == 0
+    # Nothing complains about fields not yet touched; the destination says it is needed.
+    assert "wb-error" not in builder.next_name.value and builder.message.value == ""
+    assert "delivery date" in builder.next_name.value
+    assert "Required" in builder.destination_hint.value
+    assert builder.file_name.value == "{audience}_%Y%m%d_{run}.csv"  # never collides
+    assert type(builder.zone).__name__ == "Combobox" and "Europe/Berlin" in builder.zone.options
+    assert builder.tabs.disabled is False
+    builder.tabs.value = 2  # a step tab is Next: blocked too
+    assert builder.step == 0 and builder.tabs.value == 0
     assert builder.go(1) is False  # required fields empty: Next is blocked
+    assert "Fix the marked fields" in builder.message.value
     assert "wb-invalid" in builder.name._dom_classes
-    assert "wb-invalid" in builder.destination._dom_classes
+    assert "wb-invalid" in builder.fields.inputs["destination"]._dom_classes
+    date_note = builder.fields.notes["schedule.start"].value
+    assert "Delivery date/time" not in date_note and "is required: choose a date" in date_note
+    assert "choose a date" not in builder.fields.notes["file_name"].value + \
+        builder.next_name.value + builder.rest.value  # the date's problem under the date only
+    notes = " ".join(note.value for note in builder.fields.notes.values())
+    assert "Name" not in notes and "is required" in builder.fields.notes["name"].value
+    assert "String should" not in notes and "Input should" not in notes
     builder.name.value = "Women weekly"
     builder.file_name.value = "women_%Y%m%d.csv"
     from datetime import date
     builder.day.value = date(2027, 1, 4)
     builder.time.value = "06:00"
+    builder.zone.value = "Europe/Berlin"
     builder.repeats.value = True
     builder.every.value, builder.unit.value = 1, "weeks"
+    assert "Fix the marked fields" in builder.message.value  # the destination is still marked
     builder.destination.value = "partner"
+    assert builder.fields.marked() == [], builder.fields.marked()
+    assert builder.message.value == ""  # every marked field fixed: the complaint goes
     builder.encryption.value = "partner-pgp"
     assert "women_20270104.csv.pgp" in builder.next_name.value
     assert builder.go(1) is True
+    assert ("First name", "first_name") in builder.attribute_picker.options  # readable
     builder.attribute_picker.value = "first_name"
+    assert "First name" in builder.columns[1].widget.children[0].children[0].value
     builder.columns[1].label.value = "First Name"
     custom = builder.add_column({"template": "{{#if first_name}}{{bogus}}{{/if}}",
                                  "label": "Hello"})
@@ -114,7 +148,9 @@ def test_an_export_is_built_through_the_wizard_run_now_and_delivered(wb, server,
     custom.template.value = "Hi {{first_name}}"
     assert custom.problems.value == "" and "Hi Ann" in builder.preview.value
     assert builder.go(2) is True
+    assert builder.mail_note.value == ""
     builder.notify.value = "ops@example.com, not-an-address"
+    assert "E-mail will not be sent: no SMTP host configured" in builder.mail_note.value
     assert builder.save() is False and "wb-error" in builder.fields.notes["notify"].value
     assert "wb-invalid" in builder.notify._dom_classes
     builder.notify.value = "ops@example.com"
@@ -129,9 +165,19 @@ def test_an_export_is_built_through_the_wizard_run_now_and_delivered(wb, server,
     app.go("exports")
     manage = app.page
     manage.exports_table.act(str(export.id), "run")
+    [box] = manage.confirm.children  # asked first: nothing runs until confirmed
+    question, buttons = box.children
+    assert "Run export Women weekly now?" in question.value and "partner" in question.value
+    assert wb.export_runs.history() == []
+    assert buttons.children[0].description == "Run now"
+    buttons.children[0].click()
     [run] = wb.export_runs.history()
     assert run.state == "complete", run.error
     assert "Complete" in manage.runs_table.rows[0]["cells"]["state"]
+    assert "e-mail not sent: no SMTP host configured" in manage.runs_table.rows[0]["cells"][
+        "error"]
+    assert manage.runs_table.rows[0]["cells"]["destination"] == "partner"
+    assert manage.exports_table.rows[0]["cells"]["destination"] == "partner"  # one name
     delivered = server.writable / run.file_name
     plain = tmp_path / "plain.csv"
     wb.exports.write_csv(export.id, plain)
@@ -186,9 +232,11 @@ def test_what_the_hostile_pass_found_stays_fixed(wb, server, keys):  # noqa: F81
     form.confirmed.value = True
     form.host.value = "sftp.partner.example"
     assert form.host_key is None and "host_key" not in form.data()
-    # Typed secrets leave the page on Cancel and after a refused save.
+    # A refused save keeps what was typed (to fix the rest); Cancel takes it off the page.
     form.password.value = "typed-secret"
-    assert form.save() is False and form.password.value == ""
+    assert form.save() is False and form.password.value == "typed-secret"
+    form.widget.children[-1].children[1].click()
+    assert form.password.value == ""
     # Nothing pasted is dropped: text beside a key is a key of its own, and refused.
     keys_form = EncryptionForm(app)
     keys_form.keys.value = keys.alice.armored + "\nnot a key at all\n"

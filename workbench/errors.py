@@ -63,14 +63,18 @@ class Problem:
     """One reason an input is refused: the ``field`` it is about, as the person wrote it
     (``name``, ``schedule.repeat.every``, ``columns.2.template``, ``rule 3 (age)``, ``key 1``),
     and what is wrong with it. ``rule``: the 1-based audience rule it is about, if any, so a
-    page can show it beside that rule."""
+    page can show it beside that rule. ``label``: the field as a person sees it on a form
+    ("Column 3 template" for ``columns.2.template``), said instead of ``field`` when set;
+    ``field`` stays the path a form places the message by."""
 
     field: str
     message: str
     rule: int | None = None
+    label: str = ""
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
+        named = self.label or self.field
+        return f"{named}: {self.message}" if named else self.message
 
 
 class WorkbenchError(Exception):

@@ -24,7 +24,8 @@ def parse_id(value: int | str, what: str = "audience") -> int:
         if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID)):
             number = int(text)
     if number is None or not 1 <= number <= MAX_ID:
-        raise InvalidInput(f"{what} id must be a whole number between 1 and {MAX_ID}, "
+        # The 64-bit bound is the store's, not a person's: "a positive whole number" says it.
+        raise InvalidInput(f"{what} id must be a positive whole number, such as 12; "
                            f"not {_shown(value)}")
     return number
 

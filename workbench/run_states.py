@@ -85,6 +85,12 @@ class Run:
     def __post_init__(self) -> None:
         self.state = RunState(self.state)  # as stored: its value
 
+    @property
+    def notification(self) -> str | None:
+        """What became of its e-mail: "e-mail sent to 2 recipients", "e-mail not sent: no
+        SMTP host configured"; None when it had no recipients (or has not ended)."""
+        return (self.details or {}).get("notification")
+
     def to_json(self) -> dict:
         return {"id": self.id, "export_id": self.export_id, "export": self.export,
                 "audience": self.audience, "state": self.state.value,

@@ -89,6 +89,7 @@ def _show(args, e) -> None:
     warn(e.warnings)
     lines = [f"#{e.id} {e.name} ({e.state}, version {e.version})",
              f"audience #{e.audience_id} {e.audience} -> {e.destination}"
+             + (f" ({e.location})" if e.location else "")
              + (f" encrypted with {e.encryption}" if e.encryption else ""),
              f"{e.type}, {e.repeats.lower()}, ends {e.ends}; next run: "
              f"{e.next_run.isoformat(timespec='minutes') if e.next_run else '—'}",

@@ -69,6 +69,8 @@ def _show(args, run, notebook) -> None:
             f"{run.bytes if run.bytes is not None else '-'} bytes as of {run.as_of or '-'} -> "
             f"{run.file_name or '-'} on {run.details.get('destination', run.destination)}\n"
             f"audit notebook: {notebook}")
+    if run.notification:  # "e-mail not sent: no SMTP host configured"
+        text += f"\n{run.notification}"
     if run.details.get("allowed_stale"):
         text += f"\ndelivered stale, as allowed: {run.details['allowed_stale']}"
     emit(args, {**run.to_json(), "notebook": str(notebook)}, text)

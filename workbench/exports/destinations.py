@@ -20,6 +20,7 @@ from ..audit import changed, created, secrets
 from ..delivery import location
 from ..errors import Conflict, InvalidExport, InvalidInput, Problem
 from ..settings import Secret
+from .messages import labelled
 from .models import DestinationConfig, EncryptionConfig, parse_model
 
 if TYPE_CHECKING:
@@ -180,18 +181,18 @@ class Destinations:
         ``secret``: the field a missing secret is said at (``password`` or ``private_key``)."""
         blank = [name for name, f in DestinationConfig.model_fields.items()
                  if f.is_required() and not str(data.get(name) or "").strip()]
-        problems = [Problem(f, "required") for f in blank]
+        problems = [Problem(f, "is required") for f in blank]
         try:
             parse_model(DestinationConfig, data, "destination")
         except InvalidExport as exc:
             problems += [p for p in exc.problems if p.field.split(".")[0] not in blank]
         if editing is None and not (data.get("password") or data.get("private_key")):
-            problems.append(Problem(secret, "required"))
+            problems.append(Problem(secret, "is required"))
         moved = editing is not None and (str(data.get("host", "")).strip(),
                                          data.get("port")) != (editing.host, editing.port)
         if (editing is None or moved) and not data.get("host_key"):
             problems.append(Problem("host_key", "fetch the server's host key and confirm it"))
-        return problems
+        return labelled(problems)
 
     def list(self) -> list[Destination]:
         return [_destination(row) for row in self._records.list()]

@@ -1,7 +1,7 @@
 """Export configurations, destinations and encryptions as JSON (SPEC 7): one format for the UI,
 the Python API and the CLI. These models check the shape; the export service checks what needs
 the store (an active audience, a known destination) and the catalog (attributes that exist).
-Every message names the field: ``columns.2.template: …``.
+Every message names the field as a form shows it: ``Column 3 template: …`` (``messages``).
 """
 
 from __future__ import annotations
@@ -153,15 +153,10 @@ class ExportConfig(BaseModel):
 
 
 def describe(exc: ValidationError) -> list[Problem]:
-    """pydantic's errors as problems of ``field.path``."""
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "configuration"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        problems.append(Problem(where, message))
-    return problems
+    """pydantic's errors as problems of ``field.path``, in plain words (``messages``)."""
+    from .messages import problems
+
+    return problems(exc.errors())
 
 
 def parse_model(model: type[BaseModel], data, what: str):

@@ -21,6 +21,27 @@ from ..run_states import Run, RunState
 
 PRODUCT = "Audience Workbench"
 _NONE = "—"
+# What a run records when its recipients could not be mailed because nothing sends mail: the
+# run's History row says it, as does the wizard when recipients are typed.
+NO_SMTP_HOST = "no SMTP host configured"
+
+
+def unsent_reason(recipients: list[str], smtp_host: str | None) -> str | None:
+    """Why a run's e-mail will not be sent, decided before trying: no SMTP host (workbench.toml
+    [smtp] host) while there are recipients. None: there is nobody to tell, or it may go."""
+    if recipients and not (smtp_host or "").strip():
+        return NO_SMTP_HOST
+    return None
+
+
+def sent_note(count: int) -> str:
+    """What a run records when its e-mail went."""
+    return f"e-mail sent to {_count(count, 'recipient')}"
+
+
+def unsent_note(reason: str) -> str:
+    """What a run records when its e-mail did not go (its History row shows it)."""
+    return f"e-mail not sent: {reason}"
 
 
 def run_message(run: Run, *, sender: str, recipients: list[str],

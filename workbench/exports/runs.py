@@ -27,7 +27,7 @@ from ..errors import Busy, Conflict, NotFound, RenameUncertain, Stale, StoreErro
 from ..files import make_private, private_folder
 from ..run_states import Run, RunState
 from .files import render_file_name
-from .notify import run_message
+from .notify import run_message, sent_note, unsent_note, unsent_reason
 from .schedule import cancel_deadline
 
 if TYPE_CHECKING:
@@ -239,19 +239,24 @@ class ExportRuns:
         return None
 
     def _notify(self, run: Run) -> None:
-        """One e-mail to the export's recipients after a run completes or fails. A failed
-        e-mail is recorded on the run and never fails the delivery."""
+        """One e-mail to the export's recipients after a run completes or fails. Recorded on
+        the run either way: sent, or why not (no SMTP host configured, the server's refusal);
+        a failed e-mail never fails the delivery."""
         recipients = self._exports.get(run.export_id).config.notify
-        if not recipients or self._smtp is None:
+        if not recipients:
             return
-        from ..delivery.mail import send
+        reason = unsent_reason(recipients, self._smtp.host if self._smtp else None)
+        if reason is None:
+            from ..delivery.mail import send
 
-        try:
-            send(run_message(run, sender=self._smtp.sender, recipients=recipients,
-                             sent_at=self._now()), self._smtp)
-            note = f"sent to {len(recipients)} recipient(s)"
-        except WorkbenchError as exc:
-            note = f"not sent: {exc}"
+            try:
+                send(run_message(run, sender=self._smtp.sender, recipients=recipients,
+                                 sent_at=self._now()), self._smtp)
+                note = sent_note(len(recipients))
+            except WorkbenchError as exc:
+                note = unsent_note(str(exc))
+        else:
+            note = unsent_note(reason)
         self._records.set(run.id, details=json.dumps({**run.details, "notification": note}))
 
     def _deliver(self, run: dict, folder, ledger: _Ledger) -> dict:

@@ -49,6 +49,8 @@ from pydantic import (
 
 from ..days import NoSuchDay, parse_day
 from ..errors import InvalidSchedule, Problem
+from .messages import label
+from .messages import message as plain
 
 UNITS = ("hours", "days", "weeks", "months")
 MAX_EVERY = 1000
@@ -160,6 +162,8 @@ class Schedule(BaseModel):
 
 def _local_time(value: Any) -> datetime:
     example = "like '2026-12-01T06:00'"
+    if value is None or value == "":  # nothing chosen yet (a form's empty date)
+        raise ValueError("is required: choose a date")
     if isinstance(value, datetime):
         if value.utcoffset() is not None:
             raise ValueError(_offset_refused(value.isoformat()))
@@ -224,13 +228,9 @@ def describe_error(error: dict, prefix: str = "schedule") -> Problem:
         parent = loc[-2] if len(loc) > 1 else ""
         has = "repeat has every, unit" if parent == "repeat" else f"a schedule has {SCHEDULE_FIELDS}"
         message = f"unknown field; {has}"
-    elif kind == "missing":
-        message = "required"
-    elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message = "must be an object"
     else:
-        message = error["msg"].removeprefix("Value error, ")
-    return Problem(field, message)
+        message = plain(error)
+    return Problem(field, message, label=label(field))
 
 
 def describe_errors(exc: ValidationError, prefix: str = "schedule") -> list[Problem]:

@@ -23,6 +23,7 @@ from ..days import parse_day
 from ..delivery import location
 from ..errors import Conflict, InvalidExport, NotFound, Problem
 from .files import render_file_name
+from .messages import labelled
 from .models import DELIMITERS, RECORD_DELIMITERS, CsvOptions, ExportConfig
 from .schedule import (
     DEFAULT_CANCEL_AFTER_MINUTES,
@@ -69,7 +70,7 @@ class Export:
     repeats: str
     ends: str
     format: str
-    destination: str  # host:port/path
+    destination: str  # its name, as every table shows it (removed: "(removed)")
     encryption: str | None
     created_by: str
     created_at: datetime
@@ -81,13 +82,15 @@ class Export:
     # Runs are planned from here: the last save or state change (activating schedules the
     # next occurrence after it, never the ones missed while paused).
     activated_at: datetime | None = None
+    location: str = ""  # where the destination puts files: host:port/path
 
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "audience_id": self.audience_id,
                 "audience": self.audience, "state": self.state, "type": self.type,
                 "repeats": self.repeats, "ends": self.ends, "format": self.format,
-                "destination": self.destination, "encryption": self.encryption,
-                "created_by": self.created_by, "created_at": self.created_at.isoformat(),
+                "destination": self.destination, "location": self.location,
+                "encryption": self.encryption, "created_by": self.created_by,
+                "created_at": self.created_at.isoformat(),
                 "version": self.version,
                 "next_run": self.next_run.isoformat() if self.next_run else None,
                 "actions": self.actions, "config": self.config.to_json()}
@@ -95,7 +98,8 @@ class Export:
     def _repr_html_(self) -> str:
         return (f"<b>{html.escape(self.name)}</b> <small>#{self.id} · {self.state} · "
                 f"{self.type} · {html.escape(self.repeats)}</small><br>audience "
-                f"{html.escape(self.audience)} → {html.escape(self.destination)}"
+                f"{html.escape(self.audience)} → {html.escape(self.destination)} "
+                f"({html.escape(self.location)})"
                 f"{' (PGP)' if self.encryption else ''}; next run {self.next_run or '—'}")
 
 
@@ -148,6 +152,7 @@ class ExportChoices:
     start_time: str
     repeat: dict
     new: dict
+    timezones: list[str] = field(default_factory=list)  # the zone database's names, sorted
 
 
 class Exports:
@@ -212,6 +217,18 @@ class Exports:
         """The customer record's fields a column can name (the data's appended ones too)."""
         return ["customer_id"] + sorted(self._record_fields() - {"customer_id"})
 
+    def field_labels(self) -> list[tuple[str, str]]:
+        """``fields()`` as (label, name), labelled as the audience builder's catalog labels
+        them ("First name", "Total spend"); a field the catalog does not know, in words."""
+        from ..audiences.catalog import Catalog
+
+        with self._snapshots.pin() as snapshot:
+            catalog = Catalog.build(snapshot.appended_types())
+        known = {"tags": "Tags"}
+        return [((catalog.get(name).label if catalog.get(name) else
+                  known.get(name, name.replace("_", " ").replace(".", " ").capitalize())), name)
+                for name in self.fields()]
+
     def choices(self) -> ExportChoices:
         """What the export builder offers and a new export starts from."""
         systems = {"LF": "Unix", "CRLF": "Windows"}
@@ -225,7 +242,10 @@ class Exports:
                               for name, char in DELIMITERS.items()],
             record_delimiters=[(f"{name} ({systems[name]})", name) for name in RECORD_DELIMITERS],
             start_time="06:00", repeat={"every": 1, "unit": "weeks"},
-            new={"file_name": "{audience}_%Y%m%d.csv", "active": True,
+            timezones=timezone_names(),
+            # {run} in the default: a second run on one day (Run now after the scheduled
+            # one) gets a name of its own, where %Y%m%d alone would collide with the first.
+            new={"file_name": DEFAULT_FILE_NAME, "active": True,
                  "csv": CsvOptions().model_dump(), "columns": [{"attribute": "customer_id"}]})
 
     def _record_fields(self) -> set[str]:
@@ -275,7 +295,7 @@ class Exports:
         except ValueError as exc:
             problems.append(Problem("file_name", str(exc)))
         if problems:
-            raise InvalidExport.listing(problems)
+            raise InvalidExport.listing(labelled(problems))
         return {"name": config.name, "audience_id": audience["id"],
                 "destination_id": destination["id"],
                 "encryption_id": encryption["id"] if encryption else None,
@@ -475,8 +495,9 @@ class Exports:
             audience=self._audiences.get(row["audience_id"])["name"], state=row["state"],
             type=described["type"], repeats=described["repeats"], ends=described["ends"],
             format=config.format,
-            destination=(location(destination["host"], destination["port"], destination["path"])
-                         if destination else "(removed)"),
+            destination=destination["name"] if destination else "(removed)",
+            location=(location(destination["host"], destination["port"], destination["path"])
+                      if destination else ""),
             encryption=(encryption or {}).get("name", "(removed)") if row["encryption_id"]
             else None, created_by=row["created_by"], created_at=row["created_at"],
             version=row["version"],
@@ -520,6 +541,15 @@ class Exports:
 
 
 EXPIRY_DAYS = 30
+DEFAULT_FILE_NAME = "{audience}_%Y%m%d_{run}.csv"
+
+
+def timezone_names() -> list[str]:
+    """The names a schedule's time zone may take, as the time-zone picker offers them (the
+    zone database's files that are not zones left out, as ``Schedule`` refuses them)."""
+    from zoneinfo import available_timezones
+
+    return sorted(set(available_timezones()) - {"localtime", "Factory", "posixrules"})
 
 
 def _audited(export: Export) -> dict:

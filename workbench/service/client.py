@@ -201,7 +201,8 @@ def _error(body: dict, status: int) -> errors.WorkbenchError:
     if not (isinstance(cls, type) and issubclass(cls, errors.WorkbenchError)):
         cls = errors.InvalidInput if status in (400, 413, 422) else \
             errors.PermissionDenied if status in (401, 403) else errors.WorkbenchError
-    problems = [errors.Problem(p.get("field", ""), p.get("message", ""), p.get("rule"))
+    problems = [errors.Problem(p.get("field", ""), p.get("message", ""), p.get("rule"),
+                               str(p.get("label") or ""))
                 for p in body.get("problems") or [] if isinstance(p, dict)]
     error = cls.__new__(cls)
     errors.WorkbenchError.__init__(error, str(body.get("message") or f"HTTP {status}"), problems)

@@ -53,7 +53,8 @@ def status_of(error: errors.WorkbenchError) -> int:
 
 def error_body(error: str, message: str, problems=()) -> dict:
     return {"error": error, "message": message,
-            "problems": [{"field": p.field, "message": p.message, "rule": p.rule}
+            "problems": [{"field": p.field, "message": p.message, "rule": p.rule,
+                          "label": p.label}
                          for p in problems]}
 
 

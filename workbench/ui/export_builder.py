@@ -12,6 +12,7 @@ import ipywidgets as w
 
 from ..days import parse_day
 from ..errors import Problem, WorkbenchError
+from ..exports.notify import unsent_reason
 from .forms import Fields
 from .style import escape
 from .work import one_line
@@ -39,7 +40,11 @@ class ColumnRow:
         self.template = w.Text(value=column.get("template") or "",
                                placeholder="{{first_name}} {{last_name}}",
                                layout=w.Layout(width="320px"))
-        source = (w.HTML(f"<code>{escape(self.attribute)}</code>",
+        # An attribute by its catalog label ("First name"), its field name beside it: the
+        # header the file gets unless a label is typed.
+        shown = builder.labels.get(self.attribute, self.attribute) if self.attribute else ""
+        source = (w.HTML(f'{escape(shown)} <span class="wb-muted"><code>'
+                         f'{escape(self.attribute)}</code></span>',
                          layout=w.Layout(width="320px")) if self.attribute else self.template)
         up, down, remove = (w.Button(icon=i, tooltip=t, layout=w.Layout(width="34px"))
                             for i, t in (("arrow-up", "Move up"), ("arrow-down", "Move down"),
@@ -78,6 +83,8 @@ class ExportDraft:
             audience_id = export.audience_id
         self.audience = wb.audiences.get(audience_id)
         self.zone = wb.settings.timezone
+        # Where run e-mails go: empty when no SMTP host is configured (they are not sent).
+        self.smtp_host = wb.settings.smtp.host
         if export_id is None:
             self.can_edit = "export" in wb.audiences.actions(self.audience)
         else:
@@ -112,6 +119,7 @@ class ExportBuilder:
         self.draft = draft = ExportDraft(nav.wb, audience_id, export_id)
         self.audience = draft.audience
         self.fields = Fields()
+        self.fields.on_fixed = self._fixed
         self.columns: list[ColumnRow] = []
         self.steps = [self._setup(), self._attributes(), self._notification()]
         self.step = 0
@@ -140,8 +148,12 @@ class ExportBuilder:
         self.day = w.DatePicker(value=start.date() if start else None)
         self.time = w.Text(value=start.strftime("%H:%M") if start else choices.start_time,
                            placeholder="HH:MM", layout=w.Layout(width="80px"))
-        self.zone = w.Text(value=schedule.get("timezone", draft.zone),
-                           layout=w.Layout(width="180px"))
+        # A searchable list of the zone database's names: typing "Ber" offers Europe/Berlin,
+        # and nothing else is taken (ensure_option).
+        self.zone = w.Combobox(value=schedule.get("timezone", draft.zone),
+                               options=draft.choices.timezones, ensure_option=True,
+                               placeholder="Type to search: Europe/Berlin",
+                               layout=w.Layout(width="220px"))
         self.repeats = w.Checkbox(value=bool(repeat), description="Repeat This Export",
                                   indent=False)
         repeat = repeat or choices.repeat
@@ -171,6 +183,13 @@ class ExportBuilder:
         self.destination = w.Dropdown(options=[("Choose a destination", "")] +
                                       [(n, n) for n in destinations],
                                       value=chosen if chosen in destinations else "")
+        # Step 1 cannot go on without one: say so before Next is pressed, and where they come
+        # from when there are none.
+        self.destination_hint = w.HTML(
+            '<div class="wb-muted">Required: the SFTP server and folder the file goes to.</div>'
+            if destinations else
+            '<div class="wb-warning">⚠ No destinations yet: an admin adds one under Manage '
+            'Exports → Destinations, then it can be chosen here.</div>')
         encryptions = [e.name for e in wb.encryptions.list()]
         chosen = draft.value("encryption") or ""
         self.encryption = w.Dropdown(options=[("None (plain CSV)", "")] +
@@ -179,7 +198,8 @@ class ExportBuilder:
 
     def _setup_fields(self) -> w.Widget:
         f = self.fields
-        when = w.HBox([self.day, self.time, self.zone], layout=w.Layout(gap="6px"))
+        start = w.HBox([self.day, self.time], layout=w.Layout(gap="6px"))
+        when = w.HBox([start, self.zone], layout=w.Layout(gap="6px"))
         setup = w.VBox([
             f.add("name", self.name, "Name"),
             f.add("file_name", w.VBox([self.file_name, self.next_name]), "File name"),
@@ -188,11 +208,17 @@ class ExportBuilder:
             f.add("schedule.repeat", self.repeats, "Repeats"), self.repeat_box,
             f.add("schedule.cancel_after_minutes", self.window, "Cancel after (min)"),
             f.add("format", self.format, "Format"),
-            f.add("destination", self.destination, "Destination"),
+            f.add("destination", w.VBox([self.destination, self.destination_hint]),
+                  "Destination"),
             f.add("encryption", self.encryption, "Encryption")])
+        f.inputs["schedule.start"] = start  # a date's problem marks the date, not the zone
         f.inputs["schedule.timezone"] = self.zone
         f.notes["schedule.timezone"] = f.notes["schedule.start"]
+        f.aliases["schedule"] = "schedule.start"  # "no run after now": the date to change
         f.watch("schedule.start", self.day, self.time, self.zone)
+        f.watch("schedule.timezone", self.zone)
+        f.watch("file_name", self.file_name)  # boxes of two: their input clears them
+        f.watch("destination", self.destination)
         f.watch("schedule.repeat", self.every, self.unit)
         return setup
 
@@ -204,12 +230,14 @@ class ExportBuilder:
                                   value=csv.get("record_delimiter"))
         self.delimiter = w.Dropdown(options=choices.field_delimiters,
                                     value=csv.get("field_delimiter"))
+        self.labels = dict((name, text) for text, name in self.nav.wb.exports.field_labels())
         self.attribute_picker = w.Dropdown(options=[("+ Add an attribute", "")] +
-                                           [(a, a) for a in self.nav.wb.exports.fields()],
+                                           [(text, name) for name, text in self.labels.items()],
                                            value="")
         self.attribute_picker.observe(self._picked, "value")
         self.add_template = w.Button(description="Add custom column", icon="code",
-                                     tooltip="A Handlebars template, e.g. {{first_name}}")
+                                     tooltip="A Handlebars template, e.g. {{first_name}}",
+                                     layout=w.Layout(width="auto"))
         self.add_template.on_click(lambda _b: self.add_column({"template": "", "label": ""}))
         self.columns_box = w.VBox()
         self.preview = w.HTML()
@@ -226,14 +254,28 @@ class ExportBuilder:
         self.notify = w.Textarea(value=", ".join(self.draft.value("notify") or []),
                                  placeholder="crm-ops@example.com, partner@example.com",
                                  layout=w.Layout(width="520px", height="70px"))
+        self.mail_note = w.HTML()
+        self.notify.observe(lambda _c: self._mail_note(), "value")
+        self._mail_note()
         return w.VBox([self.fields.add("notify", self.notify, "Email recipients"),
                        w.HTML('<div class="wb-muted">Comma separated. One e-mail per '
-                              'run that completes or fails.</div>')])
+                              'run that completes or fails.</div>'), self.mail_note])
+
+    def _mail_note(self) -> None:
+        """Recipients while nothing sends mail: said here, as each run's History row says it."""
+        reason = unsent_reason(self.recipients(), self.draft.smtp_host)
+        self.mail_note.value = "" if reason is None else (
+            f'<div class="wb-warning">⚠ E-mail will not be sent: {escape(reason)} '
+            '(workbench.toml <code>[smtp] host</code>). Runs still deliver; each run\'s row in '
+            'History says the e-mail was not sent.</div>')
 
     def _frame(self, title: str) -> w.Widget:
         """The title, the step tabs, the step shown, and Back / Next / Save."""
+        # Enabled, so they read as steps one can go to: a click is Next or Back to that step
+        # (forward only when the steps before it are valid).
         self.tabs = w.ToggleButtons(options=[(f"{i + 1}. {s}", i) for i, s in enumerate(STEPS)],
-                                    value=0, disabled=True)
+                                    value=0)
+        self.tabs.observe(self._tab_clicked, "value")
         self.body = w.Box()
         self.back = w.Button(description="Back", icon="arrow-left")
         self.next = w.Button(description="Next", icon="arrow-right")
@@ -244,15 +286,25 @@ class ExportBuilder:
         self.next.on_click(lambda _b: self.go(self.step + 1))
         self.save_button.on_click(lambda _b: self.save())
         self.message = w.HTML()
+        self.rest = w.HTML()
         close = w.Button(description="← " + self.audience.name, tooltip="Back to the audience")
         close.add_class("wb-link")
         close.on_click(lambda _b: self.nav.go("audience", audience_id=self.audience.id))
         return w.VBox([
             w.HBox([close, w.HTML(f'<span class="wb-title">{title}</span>')],
                    layout=w.Layout(align_items="center")),
-            self.tabs, self.body, self.message,
+            self.tabs, self.body, self.rest, self.message,
             w.HBox([self.back, self.next, self.save_button], layout=w.Layout(gap="8px"))],
             layout=w.Layout(gap="8px"))
+
+    def _tab_clicked(self, change) -> None:
+        if change["new"] != self.step and not self.go(change["new"]):
+            self.tabs.value = self.step
+
+    def _fixed(self) -> None:
+        """Every marked field fixed: the complaint above the buttons goes too."""
+        if "wb-error" in self.message.value:
+            self.message.value = ""
 
     def _watch(self) -> None:
         self.repeats.observe(lambda _c: self._show_repeat(), "value")
@@ -273,15 +325,17 @@ class ExportBuilder:
             schedule["repeat"] = {"every": self.every.value, "unit": self.unit.value}
             if self.ends.value:
                 schedule["ends"] = self.ends.value.isoformat()
-        notify = [p.strip() for p in self.notify.value.replace(";", ",").replace("\n", ",")
-                  .split(",") if p.strip()]
         return {"name": self.name.value, "audience": self.audience.id,
                 "file_name": self.file_name.value, "active": self.active.value,
                 "schedule": schedule, "destination": self.destination.value,
                 "encryption": self.encryption.value or None, "format": self.format.value,
                 "csv": {"header": self.header.value, "record_delimiter": self.records.value,
                         "field_delimiter": self.delimiter.value},
-                "columns": [c.column() for c in self.columns], "notify": notify}
+                "columns": [c.column() for c in self.columns], "notify": self.recipients()}
+
+    def recipients(self) -> list[str]:
+        return [p.strip() for p in self.notify.value.replace(";", ",").replace("\n", ",")
+                .split(",") if p.strip()]
 
     def problems(self) -> list[Problem]:
         return self.draft.problems(self.config())
@@ -322,9 +376,10 @@ class ExportBuilder:
                 self.columns[int(position)].problems.value += \
                     f'<div class="wb-error">✖ {escape(problem.message)}</div>'
         rest = self.fields.show([p for p in mine if p not in column_problems])
-        extra = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
-        if step == 0:
-            self.next_name.value = self.next_name.value.split("<div class=\"wb-error")[0] + extra
+        # What no field of this step shows (an audience no longer active): above the buttons.
+        self.rest.value = "".join(f'<div class="wb-error">✖ {escape(p)}</div>' for p in rest)
+        if not mine:
+            self._fixed()
         return mine
 
     def save(self) -> bool:
@@ -346,12 +401,20 @@ class ExportBuilder:
     # -- live parts -----------------------------------------------------------------------------
 
     def refresh_name(self) -> None:
+        """The next run's file name, or what keeps it from being named: the file name's own
+        problem here; a schedule not yet complete only as a hint (its field says what is
+        wrong, once Next is pressed: nothing complains about a field not yet touched)."""
+        run = '<br><code>{run}</code> is the run\'s number: each run gets a file of its own.' \
+            if "{run}" in self.file_name.value else ""
         try:
             name = self.nav.wb.exports.next_file_name(self.config())
-            self.next_name.value = f'<div class="wb-muted">Next file: <code>{escape(name)}</code></div>'
-        except (WorkbenchError, ValueError) as exc:  # a file name's problem, said plainly
-            text = one_line(exc) if isinstance(exc, WorkbenchError) else str(exc)
-            self.next_name.value = f'<div class="wb-muted">{escape(text)}</div>'
+            self.next_name.value = (f'<div class="wb-muted">Next file: <code>{escape(name)}'
+                                    f'</code>{run}</div>')
+        except ValueError as exc:  # the template itself
+            self.next_name.value = f'<div class="wb-muted">{escape(str(exc))}</div>'
+        except WorkbenchError:  # the schedule (or the audience): their fields say it
+            self.next_name.value = ('<div class="wb-muted">The next file\'s name shows once the '
+                                    f'delivery date and time are set.{run}</div>')
 
     def _show_repeat(self) -> None:
         self.repeat_box.layout.display = None if self.repeats.value else "none"

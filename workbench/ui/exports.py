@@ -16,7 +16,7 @@ from ..errors import WorkbenchError
 from ..freshness import sentence
 from ..run_states import RunState
 from .changes import CHANGE_COLUMNS, change_rows
-from .forms import DestinationForm, EncryptionForm
+from .forms import DestinationForm, EncryptionForm, Tested, test_connection
 from .style import DASH, badge, escape, number, stale_note
 from .widgets import Table, link
 from .work import one_line
@@ -56,8 +56,17 @@ def run_rows(runs) -> list[dict]:
         "audience": escape(r.audience), "name": escape(r.export), "type": escape(r.type),
         "format": escape(r.format.upper()), "destination": escape(r.destination),
         "created_by": escape(r.created_by), "rows": number(r.rows),
-        "attempts": str(r.attempts), "error": escape(r.error or r.file_name or DASH)}}
-        for r in runs]
+        "attempts": str(r.attempts), "error": escape(r.error or r.file_name or DASH)
+        + mail_note(r.notification)}} for r in runs]
+
+
+def mail_note(note: str | None) -> str:
+    """What became of a run's e-mail, under its file or error: "e-mail not sent: no SMTP
+    host configured" in amber (its recipients were not told), a sent one muted."""
+    if not note:
+        return ""
+    kind = "wb-warning" if "not sent" in note else "wb-muted"
+    return f'<div class="{kind}">✉ {escape(note)}</div>'
 
 
 EXPORT_COLUMNS = [{"key": k, "label": label} for k, label in (
@@ -69,7 +78,7 @@ RUN_COLUMNS = [{"key": k, "label": label, **({"numeric": True} if k in ("rows", 
     ("state", "State"), ("date", "Date"), ("audience", "Audience"), ("name", "Name"),
     ("type", "Type"), ("format", "Format"), ("destination", "Destination"),
     ("created_by", "Created by"), ("rows", "Rows"), ("attempts", "Attempts"),
-    ("error", "File / error"))]
+    ("error", "File / error / e-mail"))]
 
 
 def follow(nav: Navigator, run_id: int, refresh, live: w.HTML | None = None) -> None:
@@ -124,7 +133,7 @@ class ExportActions:
             elif action == "cancel":
                 self._ask_cancel(export_id)
             elif action == "run":
-                self.run_now(export_id)
+                self.ask_run(export_id)
             elif action == "preview":
                 self.show_preview(export_id)
         except WorkbenchError as exc:
@@ -162,6 +171,19 @@ class ExportActions:
 
         self._ask(f"<b>Cancel export {export_id}?</b> It will never run again and becomes "
                   "read-only.", "Cancel export", "Keep it", cancel)
+
+    def ask_run(self, export_id: int) -> None:
+        """Run now delivers a file at once, besides the schedule: asked first (members older
+        than the export allows are asked about instead, once)."""
+        stale = self.nav.wb.exports.staleness(export_id)
+        if stale:
+            self._ask_stale(export_id, stale)
+            return
+        export = self.nav.wb.exports.get(export_id)
+        self._ask(f"<b>Run export {escape(export.name)} now?</b> It delivers the members of "
+                  f"{escape(export.audience)} to {escape(export.destination)} at once; its "
+                  "schedule is unchanged.", "Run now", "Don't run",
+                  lambda: self.run_now(export_id))
 
     def _ask_stale(self, export_id: int, stale: str) -> None:
         self._ask(f"<b>Export {export_id} would deliver stale members.</b> "
@@ -243,9 +265,6 @@ class ExportsOverview:
     def destination(self, destination_id: int):
         return self.wb.destinations.get(destination_id)
 
-    def test_destination(self, destination_id: int) -> list[str]:
-        return self.wb.destinations.test(destination_id)
-
     def remove_destination(self, destination_id: int) -> None:
         self.wb.destinations.remove(destination_id)
 
@@ -262,6 +281,7 @@ class ManageExports:
         self.nav = nav
         self.overview = ExportsOverview(nav.wb)
         self._followed_busy = False  # a run in progress when the page opened is followed once
+        self.tested: dict[int, Tested] = {}  # destination id -> its last test on this page
         self.message = w.HTML()
         self.confirm = w.VBox()
         self.preview = w.HTML()
@@ -309,8 +329,8 @@ class ManageExports:
             self.nav, on_done=self.form_done)))
         self.destinations_table = Table(columns=[{"key": k, "label": label} for k, label in (
             ("name", "Name"), ("host", "Host"), ("path", "Path"), ("port", "Port"),
-            ("username", "User name"), ("key", "Host key"), ("created_by", "Created by"),
-            ("actions", "Actions"))], empty="No destinations yet.")
+            ("username", "User name"), ("key", "Host key"), ("tested", "Connection"),
+            ("created_by", "Created by"), ("actions", "Actions"))], empty="No destinations yet.")
         self.destinations_table.on_action(self._destination_action)
         self.add_encryption = w.Button(description="Add Encryption", icon="plus")
         self.add_encryption.add_class("wb-primary")
@@ -352,6 +372,7 @@ class ManageExports:
             "cells": {"name": escape(d.name), "host": escape(d.host), "path": escape(d.path),
                       "port": str(d.port), "username": escape(d.username),
                       "key": f"<code>{escape(d.fingerprint)}</code>",
+                      "tested": self.tested[d.id].html() if d.id in self.tested else DASH,
                       "created_by": escape(d.created_by)}} for d in overview.destinations]
         allowed = [(a, ACTION_LABELS[a]) for a in overview.encryption_actions if a != "add"]
         self.encryptions_table.rows = [{"id": str(e.id), "actions": allowed, "cells": {
@@ -376,6 +397,8 @@ class ManageExports:
         self.form_box.children = [form.widget]
 
     def form_done(self) -> None:
+        if isinstance(self.form, DestinationForm) and self.form.tested is not None:
+            self.tested[self.form.saved_id] = self.form.tested
         self.form_box.children = []
         self.refresh()
 
@@ -395,10 +418,9 @@ class ManageExports:
             if action == "edit":
                 self.open_form(DestinationForm(self.nav, self.overview.destination(int(row)),
                                                on_done=self.form_done))
-            elif action == "test":
-                lines = self.overview.test_destination(int(row))
-                self.message.value = ('<div class="wb-ok">' + "<br>".join(
-                    escape(line) for line in lines) + "</div>")
+            elif action == "test":  # the result beside the destination, in its row
+                self.tested[int(row)] = test_connection(self.nav.wb.destinations, int(row))
+                self.refresh()
             elif action == "remove":
                 self.overview.remove_destination(int(row))
                 self.message.value = '<div class="wb-ok">Destination removed.</div>'

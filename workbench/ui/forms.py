@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
@@ -42,10 +43,15 @@ class Fields:
     def __init__(self):
         self.inputs: dict[str, w.Widget] = {}
         self.notes: dict[str, w.HTML] = {}
+        # A problem about a whole part shown at one of its fields ("schedule" at its start).
+        self.aliases: dict[str, str] = {}
+        # Called when the last marked field is fixed: the form's "fix the marked fields" goes.
+        self.on_fixed: Callable[[], None] = lambda: None
 
     def add(self, name: str, widget: w.Widget, label: str) -> w.Widget:
         self.inputs[name] = widget
-        self.notes[name] = w.HTML()
+        # Under the field, not under its label: the label column's width and the gap after it.
+        self.notes[name] = w.HTML(layout=w.Layout(margin="0 0 0 154px"))
         self.watch(name, widget)
         return w.VBox([w.HBox([w.HTML(f'<div class="wb-field-label">{escape(label)}</div>',
                                       layout=w.Layout(width="150px", flex="none")), widget],
@@ -59,8 +65,15 @@ class Fields:
                 widget.observe(lambda _c, name=name: self.clear(name), "value")
 
     def clear(self, name: str) -> None:
+        marked = self.marked()
         self.inputs[name].remove_class("wb-invalid")
         self.notes[name].value = ""
+        if marked and not self.marked():
+            self.on_fixed()
+
+    def marked(self) -> list[str]:
+        """The fields shown as wrong."""
+        return [n for n, widget in self.inputs.items() if "wb-invalid" in widget._dom_classes]
 
     def show(self, problems: list[Problem | str]) -> list[Problem | str]:
         """Place problems at their fields; returns those that name no field here, and text."""
@@ -70,6 +83,7 @@ class Fields:
         rest = []
         for problem in problems:
             field = problem.field if isinstance(problem, Problem) else ""
+            field = self.aliases.get(field, field)
             name = next((n for n in self.inputs if field == n or field.startswith(n + ".")),
                         None)
             if name is None:
@@ -83,6 +97,34 @@ class Fields:
         """Problems at their fields; those that name no field here in ``message``."""
         rest = self.show(problems)
         message.value = "".join(f'<div class="wb-error">✖ {escape(str(p))}</div>' for p in rest)
+        if problems and not rest:
+            message.value = '<div class="wb-error">Not saved: fix the marked fields.</div>'
+        self.on_fixed = lambda: setattr(message, "value", "")
+
+
+@dataclass(frozen=True)
+class Tested:
+    """A destination's connection test as its row shows it: passed, and the line to show."""
+
+    ok: bool
+    text: str
+
+    def html(self) -> str:
+        return (f'<span class="wb-ok">✔ {escape(self.text)}</span>' if self.ok else
+                f'<span class="wb-warning">⚠ {escape(self.text)}</span>')
+
+
+def test_connection(destinations, destination_id: int) -> Tested:
+    """Log in, check the path exists and is writable: the last step that passed, or what
+    failed (a path that does not exist: "… no such folder"), in one line."""
+    try:
+        steps = destinations.test(destination_id)
+    except (WorkbenchError, OSError) as exc:
+        return Tested(False, f"connection test failed: {one_line(exc)}")
+    return Tested(True, f"connection test passed: {steps[-1] if steps else 'ok'}")
+
+
+test_connection.__test__ = False  # not a pytest test, despite its name
 
 
 class DestinationForm:
@@ -97,6 +139,14 @@ class DestinationForm:
         self.username = w.Text(value=d.username if d else "", placeholder="sftp user name")
         self._sign_in()
         self._host_key()
+        # The connection test on save (optional): a path that does not exist is said when the
+        # destination is saved, not by the first run at 3 a.m.
+        self.test_on_save = w.Checkbox(value=True, indent=False,
+                                       description="Test the connection when saved (log in, "
+                                                   "check the path exists and is writable)",
+                                       layout=w.Layout(width="auto"))
+        self.tested: Tested | None = None  # the test on save's result, for the table
+        self.saved_id: int | None = None
         self.message = w.HTML()
         save = w.Button(description="Save destination", icon="save")
         save.add_class("wb-primary")
@@ -110,7 +160,7 @@ class DestinationForm:
             f.add("username", self.username, "User name"),
             f.add("auth", self.auth, "Sign in with"), self.secret_box,
             f.add("host_key", w.VBox([self.fetch, self.key_shown, self.confirmed]), "Host key"),
-            self.message, w.HBox([save, cancel], layout=w.Layout(gap="8px"))])
+            self.test_on_save, self.message, w.HBox([save, cancel], layout=w.Layout(gap="8px"))])
         self.widget.add_class("wb-panel")
 
     def _sign_in(self) -> None:
@@ -192,11 +242,13 @@ class DestinationForm:
         return data
 
     def save(self) -> bool:
-        """Save, or show why not; either way the typed secrets leave the page."""
-        try:
-            return self._save()
-        finally:
+        """Save, or show why not. Saved, the typed secrets leave the page; refused, they stay
+        (the person fixes the marked fields, not the password again), until Cancel. They are
+        never sent back to the browser either way (``SecretBox``)."""
+        saved = self._save()
+        if saved:
             self.forget_secrets()
+        return saved
 
     def forget_secrets(self) -> None:
         self.password.value = self.private_key.value = self.passphrase.value = ""
@@ -212,13 +264,16 @@ class DestinationForm:
         editing = self.destination is not None
         try:
             if editing:
-                destinations.update(self.destination.id, self.data(),
-                                    version=self.destination.version)
+                saved = destinations.update(self.destination.id, self.data(),
+                                            version=self.destination.version)
             else:
-                destinations.add(self.data())
+                saved = destinations.add(self.data())
         except WorkbenchError as exc:
             self._problems(exc.problems or [one_line(exc)])
             return False
+        self.saved_id = saved.id
+        if self.test_on_save.value:
+            self.tested = test_connection(destinations, saved.id)
         self.on_done()
         return True
 
