@@ -197,7 +197,7 @@ def test_a_week_without_processing_is_said_on_the_dashboard_and_the_audience(ser
         page.click("button:has-text('Audiences')")
         page.click("button:has-text('Create Audience')")
         page.select_option("select:has(option:text('+ Select attributes'))",
-                           label="Standard · Age")
+                           label="Demographics: Age")
         page.fill("input[placeholder='min']", "30")
         today = processed + timedelta(days=7)
         page.wait_for_selector(f"text=as of {today} (processing is through {processed})",
