@@ -63,7 +63,7 @@ def problems(audiences, *rules) -> str:
     ({"any": [{"attribute": "age", "op": "gt", "value": 1},
               {"attribute": "agee", "op": "gt", "value": 1}]},
      "rule 1.2 (agee): unknown attribute"),
-    ({"any": [{"attribute": "age", "op": "gt", "valu": 1}]}, "rule 1.1: valu: unknown field"),
+    ({"any": [{"attribute": "age", "op": "gt", "valu": 1}]}, "rule 1.1 (age): valu: unknown field"),
     ({"any": []}, "group 1: a group needs at least one rule"),
     ({"all": [{"any": []}, {"attribute": "age", "op": "gt", "value": 1}]},
      "group 1.1: a group needs at least one rule"),
@@ -72,6 +72,23 @@ def problems(audiences, *rules) -> str:
      'group 1: or: unknown field; a group has "any" or "all", and exclude'),
     ({"any": [{"all": [{"any": [{"all": [{"attribute": "age", "op": "gt", "value": 1}]}]}]}]},
      "rules: groups nest at most 3 deep (a group in a group in a group), not 4"),
+    # found by the hostile pass: the model's own shape is not JSON (it slipped past the limits)
+    ({"any": [{"kind": "any", "rules": [{"attribute": "age", "op": "gt", "value": 1}]}]},
+     "rule 1.1: kind: unknown field"),
+    ({"any": [{"attribute": "age", "op": "gt", "value": 1}], "kind": "all"},
+     'group 1: unknown field "kind"'),
+    ({"any": [{"attribute": "age", "op": "gt", "value": 1}], "exclude": "yes"},
+     "group 1: exclude: true or false"),
+    ({"any": [{"attribute": "tag", "op": "has", "value": ["a"], "days_ago": ["30", 40]}]},
+     'rule 1.1 (tag): days_ago: whole days from 0 to 36,500, to may be null; got "30"'),
+    ({"any": [{"attribute": "tag", "op": "has", "value": ["a"], "days_ago": [True, 40]}]},
+     "rule 1.1 (tag): days_ago: whole days"),
+    ({"any": [{"attribute": "age", "op": "gt", "value": 1}, {"all": "abc"}]},
+     "group 1.2: all: a list of rules and groups"),
+    ({"any": [{"attribute": "age", "op": "gt", "value": 1},
+              {"all": [{"attribute": "age", "op": "gt", "value": 1}], "foo": 1}]},
+     'group 1.2: foo: unknown field; a group has "any" or "all", and exclude'),
+    ({"any": [None]}, 'rule 1.1: a rule (attribute, op, value) or a group'),
 ])
 def test_invalid_rules_are_refused_with_what_is_allowed(sample_wb, rule, message):
     assert message in problems(sample_wb.audiences, rule)
@@ -87,7 +104,7 @@ def test_every_problem_is_reported_with_its_position(sample_wb):
 def test_definition_shape_errors(sample_wb):
     with pytest.raises(InvalidDefinition, match="name: the name must not be blank"):
         sample_wb.audiences.check({"name": "", "rules": []})
-    with pytest.raises(InvalidDefinition, match="rule 1 \\(age\\): op: Field required"):
+    with pytest.raises(InvalidDefinition, match="rule 1 \\(age\\): op: is required"):
         sample_wb.audiences.check({"name": "x", "rules": [{"attribute": "age"}]})
 
 
@@ -188,3 +205,29 @@ def test_summary_shows_the_grouping(sample_wb):
         "itself), but not appended loyalty tier in gold",
         "Excluding (has tag churned 30 or more days ago, but not email is known)",
     ]
+
+
+def test_limits_count_groups_given_as_objects_too(sample_wb):
+    from workbench.audiences.definition import Group
+
+    deep = Group.model_validate({"any": [{"any": [{"any": [{"any": [
+        {"attribute": "age", "op": "gt", "value": 1}]}]}]}]})
+    with pytest.raises(InvalidDefinition, match="groups nest at most 3 deep"):
+        sample_wb.audiences.check({"name": "x", "rules": [deep]})
+
+
+def test_an_audience_rule_in_a_group_is_named_by_its_path(sample_wb):
+    draft = sample_wb.audiences.create({"name": "Draft in a group", "rules": []})
+    text = problems(sample_wb.audiences, {"attribute": "gender", "op": "eq", "value": "male"},
+                    {"any": [{"attribute": "tag", "op": "has", "value": ["store_visit"]},
+                             {"attribute": "audience", "op": "in", "value": [draft.id]}]})
+    assert "rule 2.2 (audience): audience" in text and "rule 3" not in text
+
+
+def test_an_any_group_of_excludes_only_is_warned_and_said(sample_wb):
+    gold = {"attribute": "appended.loyalty_tier", "op": "in", "value": ["gold"], "exclude": True}
+    _, warnings = sample_wb.audiences.check({"name": "x", "rules": [{"any": [gold]}]})
+    assert [(w.field, w.message[:15]) for w in warnings] == [("group 1", "matches no one:")]
+    assert sample_wb.audiences.summary({"name": "x", "rules": [{"any": [gold]}, {"all": [gold]}]}) \
+        == ["No one (“any” needs a rule that includes), but not appended loyalty tier in gold",
+            "Everyone, but not appended loyalty tier in gold"]

@@ -249,3 +249,6 @@ def test_explain_says_which_group_held(audiences):
     bob = audiences.explain({"name": "t", "rules": [{"any": [MALE], "exclude": True}]}, "bob",
                             as_of=D)
     assert not bob.member and bob.groups[0].outcome == "excludes the customer"
+    # An exclude rule inside a group keeps the group from holding, not the customer out.
+    ann = audiences.explain({"name": "t", "rules": rules}, "bob", as_of=D)
+    assert [r.outcome for r in ann.rules if r.named == "rule 2.2.2"] == ["holds, so group 2.2 does not"]

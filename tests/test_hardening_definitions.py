@@ -70,7 +70,7 @@ def test_non_finite_python_numbers_are_refused_everywhere(rule):
     ("min_count", "-Infinity")])
 def test_non_finite_window_numbers_are_refused(field, value):
     message = check(one(f'{{"attribute": "tag", "op": "has", "value": ["a"], "{field}": {value}}}'))
-    assert f"rule 1 (tag): {field}: Input should be a finite number" in message
+    assert f"rule 1 (tag): {field}: a finite number" in message
 
 
 def test_non_finite_day_counts_are_refused():

@@ -18,6 +18,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
+    StrictBool,
+    StrictInt,
     Tag,
     ValidationError,
     ValidationInfo,
@@ -67,7 +69,7 @@ class Rule(BaseModel):
     value: Any = None
     exclude: bool = False
     within_days: int | None = None
-    days_ago: list[int | None] | None = None  # [from, to]: whole days before D, inclusive
+    days_ago: list[StrictInt | None] | None = None  # [from, to]: whole days before D, inclusive
     min_count: int | None = None
 
     @model_serializer(mode="wrap")
@@ -89,12 +91,18 @@ class Group(BaseModel):
 
     kind: Literal["any", "all"]
     rules: list[Element]
-    exclude: bool = False
+    exclude: StrictBool = False  # "yes" or 1 is not read as true
 
     @model_validator(mode="before")
     @classmethod
     def _from_json(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "kind" not in data:
+        # Only the written form: {"kind": ..., "rules": ...} is how the model holds a group,
+        # not a shape to accept (it would slip past the limits, counted on "any"/"all").
+        if isinstance(data, dict):
+            internal = [k for k in ("kind", "rules") if k in data]
+            if internal:
+                raise ValueError(f'unknown field "{internal[0]}"; a group has "any" or "all", '
+                                 'and exclude')
             kinds = [k for k in ("any", "all") if k in data]
             if len(kinds) != 1:
                 raise ValueError('a group has either "any" or "all", not both')
@@ -112,7 +120,7 @@ class Group(BaseModel):
 
 def _element_kind(value: Any) -> str:
     if isinstance(value, dict):
-        return "group" if "any" in value or "all" in value or "kind" in value else "rule"
+        return "group" if "any" in value or "all" in value else "rule"
     return "group" if isinstance(value, Group) else "rule"
 
 
@@ -253,7 +261,8 @@ def _within_limits(rules: list) -> None:
         elements, depth = stack.pop()
         deepest = max(deepest, depth)
         for element in elements if isinstance(elements, list) else ():
-            inner = [element[k] for k in ("any", "all") if isinstance(element, dict) and k in element]
+            inner = [element.rules] if isinstance(element, Group) else [
+                element[k] for k in ("any", "all") if isinstance(element, dict) and k in element]
             if inner:
                 counted["groups"] += 1
                 stack.extend((e, depth + 1) for e in inner)
@@ -330,9 +339,12 @@ def _nesting(data: Any) -> int:
 
 
 def _describe(error: dict, data: Any) -> Problem:
-    message = error["msg"].removeprefix("Value error, ")
+    message = PLAIN.get(error["type"], error["msg"].removeprefix("Value error, "))
     path, rest, element = _rule_path(error["loc"], data)
     if path:
+        if rest[:1] == ["days_ago"]:  # an element of it: said of the whole window
+            rest = ["days_ago"]
+            message = f"whole days from 0 to {MAX_DAYS:,}, to may be null; got {_got(error.get('input'))}"
         attribute = ""
         if isinstance(element, dict) and "attribute" in element:
             attribute = f" ({shown(element['attribute'])})"
@@ -358,15 +370,29 @@ def _describe(error: dict, data: Any) -> Problem:
     return Problem(".".join(shown(p) for p in error["loc"]) or "definition", message)
 
 
+# pydantic's words for a wrong type, in the product's (the field is named before them).
+PLAIN = {
+    "bool_type": "true or false", "bool_parsing": "true or false",
+    "int_type": "a whole number", "int_parsing": "a whole number",
+    "int_from_float": "a whole number", "finite_number": "a finite number",
+    "missing": "is required", "string_type": "text",
+    "model_type": 'a rule (attribute, op, value) or a group ({"any": [...]} or {"all": [...]})',
+    "dict_type": 'a rule (attribute, op, value) or a group ({"any": [...]} or {"all": [...]})',
+    "model_attributes_type": 'a rule (attribute, op, value) or a group ({"any": [...]} or '
+                             '{"all": [...]})',
+}
+
+
 def _rule_path(loc: tuple, data: Any) -> tuple[list[int], list, Any]:
     """The 1-based path of the rule or group a pydantic error is about, the rest of its
     location (the field) and the element as written; ([], loc, None) for other errors."""
     path, element, rest = [], data, list(loc)
     while len(rest) >= 2 and rest[0] in ("rules", "any", "all") and isinstance(rest[1], int):
         try:
-            inner = element[rest[0]] if isinstance(element, dict) else None
-            if rest[0] == "rules" and isinstance(element, dict) and "rules" not in element:
-                inner = element.get("any", element.get("all"))
+            inner = None
+            if isinstance(element, dict):  # a group's "rules" are written as "any" or "all"
+                inner = element[rest[0]] if rest[0] in element else \
+                    element.get("any", element.get("all"))
             element = inner[rest[1]]
         except (KeyError, IndexError, TypeError):
             element = None
@@ -443,7 +469,27 @@ def check_definition(definition: AudienceDefinition, catalog: Catalog, *,
                                     rule=position))
     if problems:
         raise InvalidDefinition.listing(problems)
+    warnings += [Problem(_group_label(path), 'matches no one: an "any" group needs at least one '
+                         'rule that includes (for "everyone but …" use "all")')
+                 for path in _any_without_includes(definition.rules)]
     return checked, warnings
+
+
+def _group_label(path: tuple[int, ...]) -> str:
+    return "group " + ".".join(map(str, path))
+
+
+def _any_without_includes(elements: list, path: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
+    """Paths of the "any" groups with only exclude elements: they never hold (SPEC 5)."""
+    found = []
+    for index, element in enumerate(elements, start=1):
+        if isinstance(element, Group):
+            here = (*path, index)
+            if element.kind == "any" and element.rules and all(
+                    e.exclude for e in element.rules):
+                found.append(here)
+            found += _any_without_includes(element.rules, here)
+    return found
 
 
 def _check_rule(rule: Rule, catalog: Catalog, look_at_data: bool) -> tuple[Any, str | None]:

@@ -164,6 +164,7 @@ class RuleCheck:
     holds: bool | None  # None: the attribute is unknown for this customer
     value: object  # the customer's value of the attribute, where it is one column
     label: str = ""  # "rule 3.1": where it is written (groups opened)
+    group: str = ""  # the group it is written in ("group 3"), if any
 
     @property
     def named(self) -> str:
@@ -171,6 +172,8 @@ class RuleCheck:
 
     @property
     def outcome(self) -> str:
+        if self.exclude and self.group:  # it keeps its group from holding, not the customer out
+            return f"holds, so {self.group} does not" if self.holds else "does not hold"
         if self.exclude:
             return "excludes the customer" if self.holds else "does not exclude"
         return "holds" if self.holds else ("unknown, so it does not hold"

@@ -300,7 +300,7 @@ class Audiences:
         audience being edited. ``saved``: evaluating a saved audience, whose references may
         have been archived since (it still evaluates as of any day)."""
         checked, warnings = check_definition(definition, catalog, look_at_data=look)
-        named = [(rule.position, audience_id) for rule in checked
+        named = [(rule, audience_id) for rule in checked
                  if rule.rule.attribute == "audience" for audience_id in rule.value]
         problems = [self._reference_problem(audience_id, saved) for _, audience_id in named]
         if editing is not None:
@@ -311,8 +311,8 @@ class Audiences:
                 if not problems[i] and audience_id in cycle:
                     problems[i] = (f"audience {audience_id} refers back to audience {editing} "
                                    "(a cycle)")
-        said = [Problem(f"rule {position} (audience)", problem, rule=position)
-                for (position, _), problem in zip(named, problems, strict=True) if problem]
+        said = [Problem(f"{rule.label} (audience)", problem, rule=rule.position)
+                for (rule, _), problem in zip(named, problems, strict=True) if problem]
         if said:
             raise InvalidDefinition.listing(said)
         return checked, warnings
@@ -473,7 +473,8 @@ class Audiences:
         row, count = rows[0], len(checked)
         holds, values, member = row[:count], row[count:2 * count], row[-1]
         checks = [RuleCheck(rule.position, describe(rule, job.catalog, self._name_of),
-                            rule.rule.exclude, held, value, rule.label)
+                            rule.rule.exclude, held, value, rule.label,
+                            rule.groups[-1].label if rule.groups else "")
                   for rule, held, value in zip(checked, holds, values, strict=True)]
         return Explanation(customer_id, as_of, in_base=True, member=bool(member), rules=checks,
                            groups=self._group_checks(checked, holds, job.catalog))

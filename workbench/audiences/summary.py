@@ -69,7 +69,8 @@ def group_text(node: Node, catalog: Catalog, audience_name: Names = _by_number) 
     joined = f" {'or' if node.kind == 'any' else 'and'} "
     included = [element(e) for e in node.elements if not excludes(e)]
     excluded = [element(e) for e in node.elements if excludes(e)]
-    text = joined.join(included) if included else "nothing"
+    text = joined.join(included) if included else (
+        "everyone" if node.kind == "all" else "no one (“any” needs a rule that includes)")
     if excluded:
         text += ", but not " + " or ".join(excluded)
     return text
