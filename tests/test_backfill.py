@@ -118,6 +118,40 @@ def test_activation_starts_the_backfill_in_the_background(loaded, monkeypatch):
     assert "backfill" in json.dumps(entry.to_dict("records"), default=str)
 
 
+
+def test_activation_says_whether_its_backfill_started(loaded, monkeypatch):
+    wb = loaded
+    monkeypatch.setattr(wb.audiences, "_activated", lambda _id: "runs/processing/b.log")
+    started = wb.audiences.activate(wb.audiences.create(WOMEN).id)
+    assert [str(w) for w in started.warnings] == [
+        "backfill: the days before today are being processed in the background (log: "
+        "runs/processing/b.log)"]
+
+    def cannot(_id):  # found by the hostile pass: activated, yet the command said it failed
+        raise NotADirectoryError(20, "Not a directory")
+
+    monkeypatch.setattr(wb.audiences, "_activated", cannot)
+    buyers = wb.audiences.activate(wb.audiences.create(BUYERS).id)
+    assert buyers.status == "active"
+    assert str(buyers.warnings[0]).startswith("backfill: not started (Not a directory); "
+                                              "`workbench process --from D1 --to D2`")
+
+
+def test_a_killed_backfill_is_said_on_its_audience_only(loaded):
+    from workbench.store.processing import ProcessingRecords
+
+    wb = loaded
+    buyers = wb.audiences.activate(wb.audiences.create(BUYERS).id).id
+    women = wb.audiences.activate(wb.audiences.create(WOMEN).id).id
+    records = ProcessingRecords(wb.store)
+    run = records.start_run(D, D, "ada")
+    records.set_notebook(run, "runs/processing/backfill.ipynb")
+    assert wb.processing.recover("runs/processing/backfill.ipynb", "the kernel died",
+                                 [women]) == run
+    assert "the kernel died" in wb.audiences.get(women).processing_error
+    assert wb.audiences.get(buyers).processing_error is None
+
+
 def test_the_setting_is_checked(home, monkeypatch):
     monkeypatch.setenv(BACKFILL_VARIABLE, "thirty")
     with pytest.raises(SettingsError, match="WORKBENCH_BACKFILL_DAYS: a whole number of days"):
@@ -127,5 +161,17 @@ def test_the_setting_is_checked(home, monkeypatch):
     settings = home / "workbench.toml"
     settings.write_text(settings.read_text().replace("backfill_days = 30",
                                                      "backfill_days = -1"))
-    with pytest.raises(SettingsError, match="backfill_days"):
+    with pytest.raises(SettingsError, match="backfill_days: a whole number of days from 0 to "
+                                            "3660 \\(0: no backfill\\), not -1"):
         load_settings(home)
+    for text in ("true", '"30"', "3.5"):
+        settings.write_text(settings.read_text().replace("backfill_days = -1",
+                                                         f"backfill_days = {text}"))
+        with pytest.raises(SettingsError, match="a whole number of days from 0 to 3660"):
+            load_settings(home)
+        settings.write_text(settings.read_text().replace(f"backfill_days = {text}",
+                                                         "backfill_days = -1"))
+    for text in ("99999", "\u0663"):  # too many; an Arabic-Indic 3 is no ASCII digit
+        monkeypatch.setenv(BACKFILL_VARIABLE, text)
+        with pytest.raises(SettingsError, match=r"^\$WORKBENCH_BACKFILL_DAYS: a whole number"):
+            load_settings(home)

@@ -114,11 +114,24 @@ def test_estimates_members_and_explanations_are_identical(homes):
             explained = None if nested else wb.audiences.explain(
                 audience.id, (members or ["C0000007"])[0], as_of=D)
             found.append((audience.name, estimate.size, estimate.base, members, explained))
+        # Groups and offset windows (SPEC 5, wave 3) on each engine, explain's groups too.
+        grouped = {"name": "Grouped", "rules": [
+            {"attribute": "age", "op": "between", "value": [25, 60]},
+            {"any": [{"attribute": "tag", "op": "has", "value": ["store_visit"],
+                      "days_ago": [7, 120]},
+                     {"all": [{"attribute": "rfm.monetary", "op": "gt", "value": 50,
+                               "days_ago": [0, 365]},
+                              {"attribute": "gender", "op": "eq", "value": "male",
+                               "exclude": True}]}]}]}
+        members = list(wb.audiences.members_of(grouped, as_of=D)["customer_id"])
+        found.append(("Grouped", wb.audiences.estimate(grouped, as_of=D).size, members,
+                      wb.audiences.explain(grouped, (members or ["C0000007"])[0], as_of=D)))
         return found
 
     on_duckdb, on_spark = both(homes, answers)
     assert on_spark == on_duckdb
     assert all(size > 0 for _, size, *_ in on_duckdb[:3])  # the demo audiences are not empty
+    assert on_duckdb[-1][1] > 0 and on_duckdb[-1][3].groups
 
 
 def test_two_days_of_processing_are_identical(homes):
@@ -134,6 +147,9 @@ def test_two_days_of_processing_are_identical(homes):
             members = list(wb.processing.stored_members(audience.id, D)["customer_id"])
             held_out = list(wb.audiences.members(audience.id, group="holdout")["customer_id"])
             result.append((audience.id, history, days, members, held_out))
+        # Overlap (audiences/overlap.py): one pass over the kept memberships, on each engine.
+        ids = sorted(a.id for a in wb.audiences.list(status="active"))
+        result.append(wb.audiences.overlap(ids, D).to_dict("records"))
         return result
 
     on_duckdb, on_spark = both(homes, processed)
@@ -141,13 +157,14 @@ def test_two_days_of_processing_are_identical(homes):
     # The holdout (audiences/holdout.py): the same customers on both, and the rule's.
     from workbench.audiences.holdout import in_holdout
 
-    new_customers = next(r for r in on_duckdb if r[1][-1]["holdout"])
+    new_customers = next(r for r in on_duckdb[:-1] if r[1][-1]["holdout"])
     audience_id, members, held_out = new_customers[0], new_customers[3], new_customers[4]
     assert held_out == [c for c in members if in_holdout(audience_id, c, 30)]
     assert 0 < len(held_out) < len(members)
+    assert len(on_duckdb[-1]) == 3 and any(pair["both"] for pair in on_duckdb[-1])
     attributes = {row["attribute"] for row in on_duckdb[0][2][1]}
     assert {"gender", "age", "monetary", "appended.loyalty_tier", "home_state"} <= attributes
-    assert sum(len(r[3]) for r in on_duckdb) > 0
+    assert sum(len(r[3]) for r in on_duckdb[:-1]) > 0
 
 
 def test_export_files_are_byte_identical(homes, tmp_path):

@@ -68,8 +68,9 @@ class Memberships:
             except Gone:
                 from .errors import Busy
 
-                raise Busy("the membership file was replaced by a processing run just now; "
-                           "try again") from None
+                raise Busy(f"the kept membership file {relative} is gone (replaced by a "
+                           "processing run just now, or removed from disk): try again, and if "
+                           "it stays gone, process that day again") from None
             yield self.read(relative)
 
     def collect_garbage(self, kept: set[str]) -> None:

@@ -13,7 +13,7 @@ import tomllib
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import SettingsError
 
 SETTINGS_FILE = "workbench.toml"
+MAX_BACKFILL_DAYS = 3660  # ten years of history at activation
 
 # TOML reads nan and inf as floats; no setting means either. For float settings (none yet) this
 # refuses them; int settings refuse them anyway ("Input should be a finite number").
@@ -159,7 +160,16 @@ class Settings(BaseModel):
     currency: str = "USD"
     processing_time: time = time(0, 0)
     # Days of history a newly activated audience gets at once (processing/backfill.py); 0: none.
-    backfill_days: int = Field(30, ge=0, le=3660)
+    backfill_days: int = 30
+
+    @field_validator("backfill_days", mode="before")
+    @classmethod
+    def _days_of_backfill(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                not 0 <= value <= MAX_BACKFILL_DAYS:
+            raise ValueError(f"a whole number of days from 0 to {MAX_BACKFILL_DAYS} (0: no "
+                             f"backfill), not {value!r}")
+        return value
     store_url: str = ""
     users: dict[str, Role] = {}
     smtp: SmtpSettings = SmtpSettings()
@@ -230,9 +240,9 @@ BACKFILL_VARIABLE = "WORKBENCH_BACKFILL_DAYS"
 
 
 def _whole(text: str) -> int:
-    if not text.isdigit():
-        raise SettingsError(f"${BACKFILL_VARIABLE}: a whole number of days from 0 to 3660, "
-                            f"not {text!r}")
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_BACKFILL_DAYS:
+        raise SettingsError(f"${BACKFILL_VARIABLE}: a whole number of days from 0 to "
+                            f"{MAX_BACKFILL_DAYS}, not {text!r}")
     return int(text)
 
 

@@ -170,8 +170,17 @@ class Audiences:
                                user=self._user.name, today=self._calendar.today())
         self._audit.record("audience.activate", "audience", current.id, audience_id=current.id,
                            changes={"status": [current.status, "active"]})
-        self._activated(current.id)  # after the commit: the backfill reads it as active
-        return self.get(current.id)
+        activated = self.get(current.id)
+        try:  # after the commit: the backfill reads it as active
+            log = self._activated(current.id)
+        except OSError as exc:  # activated all the same: only its history waits
+            activated.warnings.append(Problem("backfill", f"not started ({exc.strerror or exc}); "
+                                      "`workbench process --from D1 --to D2` fills its history"))
+        else:
+            if log:
+                activated.warnings.append(Problem("backfill", "the days before today are being "
+                                          f"processed in the background (log: {log})"))
+        return activated
 
     def archive(self, audience_id: int | str) -> Audience:
         """Retire an active audience: it is no longer processed, keeps its history and stays

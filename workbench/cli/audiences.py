@@ -85,7 +85,9 @@ def cmd_update(args) -> int:
 
 def cmd_activate(args) -> int:
     with open_workbench(args) as wb:
-        _show(args, wb.audiences.activate(args.id))
+        audience = wb.audiences.activate(args.id)
+        warn(audience.warnings)  # whether its backfill started
+        _show(args, audience)
     return 0
 
 
@@ -200,6 +202,9 @@ def cmd_members(args) -> int:
     out = _out_file(args.out) if args.out else None  # before any work: a typo fails at once
     with open_workbench(args) as wb:
         frame = wb.audiences.members(args.id, args.as_of, group=args.group)
+        if args.group == "holdout" and not wb.audiences.get(args.id).definition.holdout_percent:
+            print(f"workbench: audience {args.id} keeps no holdout (holdout_percent 0): "
+                  "no members in it", file=sys.stderr)
         if out:
             _write_csv(frame, out)
             print(f"{len(frame):,} members written to {args.out}", file=sys.stderr)

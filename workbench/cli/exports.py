@@ -88,7 +88,9 @@ def cmd_state(args) -> int:
 def _show(args, e) -> None:
     warn(e.warnings)
     lines = [f"#{e.id} {e.name} ({e.state}, version {e.version})",
-             f"audience #{e.audience_id} {e.audience} -> {e.destination}"
+             f"audience #{e.audience_id} {e.audience}"
+             + (" (its holdout group, not the treatment)" if e.config.group == "holdout" else "")
+             + f" -> {e.destination}"
              + (f" ({e.location})" if e.location else "")
              + (f" encrypted with {e.encryption}" if e.encryption else ""),
              f"{e.type}, {e.repeats.lower()}, ends {e.ends}; next run: "

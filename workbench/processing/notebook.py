@@ -39,9 +39,9 @@ def run_processing(wb: Opened, first: date, last: date, *, stream: bool = True,
         notebooks.execute("nightly_processing", output, parameters, stream=stream)
     except KeyboardInterrupt:
         # papermill shuts the kernel down on the way out; the run could not record its end.
-        raise _interrupted(wb, output, "stopped by Ctrl-C or a stop signal") from None
+        raise _interrupted(wb, output, "stopped by Ctrl-C or a stop signal", audience) from None
     except KernelDied as exc:
-        raise _interrupted(wb, output, "the processing kernel died") from exc
+        raise _interrupted(wb, output, "the processing kernel died", audience) from exc
     except NotebookFailed as exc:
         if exc.error == "Conflict":  # refused (another run holds the lock): no run, no record
             output.unlink(missing_ok=True)
@@ -51,9 +51,11 @@ def run_processing(wb: Opened, first: date, last: date, *, stream: bool = True,
     return {**_run_row(wb, output), "notebook": str(output)}
 
 
-def _interrupted(wb: Opened, output, reason: str) -> Exception:
-    """Record the run of ``output`` as interrupted (its files removed) and say so."""
-    run_id = wb.processing.recover(str(output), reason) or _run_of(wb, output)
+def _interrupted(wb: Opened, output, reason: str, audience: int | None = None) -> Exception:
+    """Record the run of ``output`` as interrupted (its files removed) and say so: on every
+    active audience, or on the one a backfill was for."""
+    run_id = wb.processing.recover(str(output), reason, None if audience is None
+                                   else [audience]) or _run_of(wb, output)
     return ProcessingFailed(f"processing run #{run_id or '?'} interrupted: {reason}; the "
                             f"previous results are unchanged (audit notebook: {output})")
 

@@ -150,14 +150,16 @@ class Processing:
             self._collect_garbage()
         return report
 
-    def recover(self, notebook: str, reason: str) -> int | None:
+    def recover(self, notebook: str, reason: str,
+                audiences: list[int] | None = None) -> int | None:
         """After the process of a run died (a killed kernel): record its run as interrupted,
-        naming its audit notebook, and remove its files. Returns the run's id, if it was left
-        running."""
+        naming its audit notebook, on the ``audiences`` it was processing (default: every
+        active one; a backfill's: its own), and remove its files. Returns the run's id, if it
+        was left running."""
         with self._lock(wait=RECOVERY_WAIT_SECONDS):
             run_id = self._records.interrupt(
                 notebook, f"interrupted: {reason} (audit notebook: {notebook})",
-                self._active_ids())
+                self._active_ids() if audiences is None else audiences)
             self._collect_garbage()
         return run_id
 
