@@ -237,7 +237,7 @@ def test_exports_deliver_the_treatment_unless_asked_for_the_holdout(setup, tmp_p
     assert delivered(group="holdout") == expected
     saved = wb.exports.create(config(audience=holdout.id, group="holdout"))
     assert wb.exports.get(saved.id).config.group == "holdout"
-    with pytest.raises(Exception, match="group: Input should be 'treatment' or 'holdout'"):
+    with pytest.raises(Exception, match="Group: must be one of 'treatment' or 'holdout'"):
         wb.exports.create(config(audience=holdout.id, group="control"))
 
 
@@ -259,7 +259,7 @@ def test_without_a_holdout_every_member_is_delivered(setup, tmp_path):  # noqa: 
     with pytest.raises(Exception) as refused:  # a holdout export of it would be empty
         setup.exports.create(config(group="holdout"))
     assert [str(p) for p in refused.value.problems] == [
-        "group: audience 1 (Women) has no holdout (holdout_percent 0), so a holdout export "
+        "Group: audience 1 (Women) has no holdout (holdout_percent 0), so a holdout export "
         "would be empty; use treatment"]
     target = tmp_path / "out.csv"
     setup.exports.write_csv(config(columns=[{"attribute": "customer_id"}], csv={

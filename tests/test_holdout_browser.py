@@ -43,7 +43,7 @@ def test_the_details_chart_shows_both_groups(held_out, browser):
     page.goto(f"{served.url}&audience={audience_id}")
     page.wait_for_selector(".vega-embed svg .mark-symbol path", timeout=60_000)
     visit.shot("55-details-holdout")
-    legend = page.locator(".vega-embed svg .role-legend").text_content()
+    legend = page.locator(".vega-embed svg .role-legend", has_text="Treatment").text_content()
     assert "Treatment (exported)" in legend and "Holdout 20% (not exported)" in legend
     # Three lines: the size, the treatment, the holdout; a point a day on each.
     assert page.locator(".vega-embed svg .mark-line.role-mark path").count() == 3
