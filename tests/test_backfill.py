@@ -175,3 +175,35 @@ def test_the_setting_is_checked(home, monkeypatch):
         monkeypatch.setenv(BACKFILL_VARIABLE, text)
         with pytest.raises(SettingsError, match=r"^\$WORKBENCH_BACKFILL_DAYS: a whole number"):
             load_settings(home)
+
+
+def test_processing_waits_for_an_activations_backfill(loaded):
+    # `workbench demo` then `process`, or a script's activate then process: refused while the
+    # backfill held the lock; now the run waits for it (any other holder is still refused).
+    import threading
+
+    from workbench.files import exclusive_lock
+    from workbench.store.processing import ProcessingRecords
+
+    wb = loaded
+    wb.audiences.activate(wb.audiences.create(WOMEN).id)
+    records = ProcessingRecords(wb.store)
+    records.set_notebook(records.start_run(D, D, "ada"), "runs/processing/backfill-1-x.ipynb")
+    held, done = threading.Event(), threading.Event()
+
+    def backfilling():
+        with exclusive_lock(wb.home.root / ".processing.lock", wait=0, holder="backfill"):
+            held.set()
+            done.wait(2)
+
+    holder = threading.Thread(target=backfilling)
+    holder.start()
+    held.wait()
+    report = wb.processing.run(D)  # waits for the lock instead of refusing
+    holder.join()
+    assert [d.day for d in report.days] == [D] and not report.failures
+
+
+def test_the_demo_is_activated_without_a_backfill(loaded):
+    audience = loaded.audiences.activate(loaded.audiences.create(WOMEN).id, backfill=False)
+    assert audience.status == "active" and audience.warnings == []

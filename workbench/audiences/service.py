@@ -157,8 +157,11 @@ class Audiences:
         return [Problem("name", f"another audience is already called “{audience.name}”: "
                                 f"{which}; a different name tells them apart")]
 
-    def activate(self, audience_id: int | str, *, version: int | None = None) -> Audience:
-        """Freeze a draft; today (workbench timezone) becomes its inception date."""
+    def activate(self, audience_id: int | str, *, version: int | None = None,
+                 backfill: bool = True) -> Audience:
+        """Freeze a draft; today (workbench timezone) becomes its inception date.
+        ``backfill=False``: no history of the days before (`workbench demo`, whose setup
+        processes them itself)."""
         self._user.require("audience.activate")
         current = self.get(audience_id)
         if current.status != "draft":
@@ -172,7 +175,7 @@ class Audiences:
                            changes={"status": [current.status, "active"]})
         activated = self.get(current.id)
         try:  # after the commit: the backfill reads it as active
-            log = self._activated(current.id)
+            log = self._activated(current.id) if backfill else None
         except OSError as exc:  # activated all the same: only its history waits
             activated.warnings.append(Problem("backfill", f"not started ({exc.strerror or exc}); "
                                       "`workbench process --from D1 --to D2` fills its history"))

@@ -103,7 +103,9 @@ def cmd_demo(args) -> int:
         created = []
         for definition in definitions:
             if definition["name"] not in existing:
-                audience = wb.audiences.activate(wb.audiences.create(definition).id)
+                # No backfill: setup processes the demo's days itself, once for all three.
+                audience = wb.audiences.activate(wb.audiences.create(definition).id,
+                                                 backfill=False)
                 created.append(f"#{audience.id} {audience.name}")
         emit(args, created, "created and activated: " + ", ".join(created) if created
              else "the demo audiences exist already; nothing changed")

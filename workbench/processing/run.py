@@ -11,6 +11,7 @@ fails alone is recorded against that audience and the others are processed: the 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ Progress = Callable[[int, int, DayResult], None]
 STOPPED = "interrupted: stopped by Ctrl-C or a stop signal before it finished"
 # How long recovery waits for a dying run's process to let go of the lock.
 RECOVERY_WAIT_SECONDS = 30
+BACKFILL_WAIT_SECONDS = 3600  # a run waits this long for an activation's backfill
 MAX_DAYS = 3660  # days in one run: ten years is a backfill; more is a typing error
 
 
@@ -125,7 +127,7 @@ class Processing:
         """Process one day (default: yesterday in the workbench timezone) or a range."""
         self._user.require("processing.run")
         first, last = self.days(as_of, date_from, date_to)
-        with self._lock():
+        with self._lock(wait=self._behind_a_backfill()):
             run_id = self._records.start_run(first, last, self._user.name)
             self._audit.record("processing.run", "processing", run_id,
                                changes={"days": [str(first) if first == last
@@ -282,6 +284,18 @@ class Processing:
                                    "profile or appended attribute")
             custom.append(Buckets(name, name, "top"))
         return [*DEFAULTS, *custom]
+
+    def _behind_a_backfill(self) -> float:
+        """How long to wait for the lock: an activation's backfill is waited for (a script
+        that activates and then processes, or `workbench demo` then `process`, would be
+        refused otherwise); any other run holding it is a refusal, as ever."""
+        running = [r for r in self._records.runs(limit=5) if r["status"] == "running"
+                   and "/backfill-" in (r.get("notebook") or "")]
+        if not running:
+            return 0
+        print(f"waiting for processing run #{running[0]['id']} (a backfill started by an "
+              "activation) to finish", file=sys.stderr, flush=True)
+        return BACKFILL_WAIT_SECONDS
 
     @contextmanager
     def _lock(self, wait: float = 0):
