@@ -131,9 +131,9 @@ class WindowEditor(Editor):
                                layout=w.Layout(width="170px"))
         start, end = (list(rule.get("days_ago") or []) + [None, None])[:2]
         self.first = w.Text(value=_bound(rule.get("within_days") if kind == "within"
-                                         else start), layout=w.Layout(width="70px"))
+                                         else start), layout=w.Layout(width="64px"))
         self.second = w.Text(value=_bound(end), placeholder="or more",
-                             layout=w.Layout(width="80px"))
+                             layout=w.Layout(width="72px"))
         self.body = w.HBox(layout=w.Layout(align_items="center", gap="6px"))
         self.kind.observe(lambda _c: self._show(), "value")
         self._show()
@@ -145,7 +145,8 @@ class WindowEditor(Editor):
         self.first.placeholder = "days" if kind == "within" else "from"
         self.body.children = {"all": [], "within": [self.first, w.HTML("days")],
                               "ago": [w.HTML("from"), self.first, w.HTML("to"), self.second,
-                                      w.HTML("days ago")]}[kind]
+                                      w.HTML('<span style="white-space:nowrap">days ago'
+                                             '</span>')]}[kind]
 
     def fields(self) -> dict:
         if self.kind.value == "within":
