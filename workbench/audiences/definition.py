@@ -245,11 +245,10 @@ def empty_groups(elements: list, path: tuple[int, ...] = ()) -> list[tuple[int, 
     for index, element in enumerate(elements, start=1):
         if isinstance(element, Group):
             here = (*path, index)
-            inner = empty_groups(element.rules, here)
-            if not any(True for _ in walk(element.rules)):
-                found.append(here)
+            if any(True for _ in walk(element.rules)):
+                found.extend(empty_groups(element.rules, here))
             else:
-                found.extend(inner)
+                found.append(here)
     return found
 
 

@@ -216,11 +216,11 @@ class AudienceBuilder(Container):
     @property
     def rules(self) -> list[RuleRow]:
         """Every rule row, groups opened, in the order they are written."""
-        return [row for row in _rows(self)]
+        return [row for _parent, row in _rows_with_parents(self)]
 
     @property
     def groups(self) -> list[GroupBox]:
-        return [group for group in _groups(self)]
+        return list(_groups(self))
 
     def definition(self) -> dict:
         return {"name": self.name.value.strip(), "description": self.description.value.strip(),
@@ -533,14 +533,6 @@ def _readable(attribute) -> str:
         label = label[len("appended "):]
         label = label[:1].upper() + label[1:]
     return label
-
-
-def _rows(container):
-    for element in container.elements:
-        if isinstance(element, RuleRow):
-            yield element
-        else:
-            yield from _rows(element)
 
 
 def _rows_with_parents(container):
