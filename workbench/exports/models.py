@@ -68,6 +68,43 @@ class CsvOptions(BaseModel):
     neutralize_formulas: StrictBool = False
 
 
+# What a run delivers (SPEC 7, wave 3), measured against what the export last delivered
+# successfully: the whole list, only the added or removed members, both as two files, or one
+# file with a ``change`` column.
+CHANGES = ("full", "added", "removed", "both", "column")
+COMPRESSIONS = ("gzip", "zstd")
+MAX_SPLIT_ROWS = 1_000_000_000
+MIN_SPLIT_BYTES = 1024  # below this a part could not hold its header and one long row
+
+
+class SplitOptions(BaseModel):
+    """Numbered parts of at most ``rows`` rows or ``bytes`` bytes of CSV each (one of them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: int | None = None
+    bytes: int | None = None
+
+    @field_validator("rows", "bytes", mode="before")
+    @classmethod
+    def _whole(cls, value: Any, info) -> int | None:
+        if value is None:
+            return None
+        low = 1 if info.field_name == "rows" else MIN_SPLIT_BYTES
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                not low <= value <= MAX_SPLIT_ROWS * 100:
+            shown = repr(value) if len(repr(value)) <= 20 else repr(value)[:19] + "…"
+            raise ValueError(f"must be a whole number of {info.field_name}, at least {low:,} "
+                             f"(got {shown})")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> SplitOptions:
+        if (self.rows is None) == (self.bytes is None):
+            raise ValueError('give either "rows" or "bytes" (how large each part may be)')
+        return self
+
+
 class ExportColumn(BaseModel):
     """An attribute of the customer record, or a Handlebars template (with a label)."""
 
@@ -115,6 +152,10 @@ class ExportConfig(BaseModel):
     # Which group of an audience with a holdout (SPEC 6) the file holds: the treatment by
     # default; the holdout, for a control list. Without a holdout every member is treatment.
     group: Literal["treatment", "holdout"] = "treatment"
+    # Wave 3 (SPEC 7): each optional, today's behaviour by default.
+    changes: Literal["full", "added", "removed", "both", "column"] = "full"
+    compression: Literal["gzip", "zstd"] | None = None
+    split: SplitOptions | None = None
 
     @field_validator("max_staleness_days", mode="before")
     @classmethod
