@@ -77,7 +77,7 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
     page.click("button.wb-primary:has-text('Export')")
     page.wait_for_selector(".wb-title:has-text('New export')")
     assert page.locator("text=invalid schedule").count() == 0  # nothing touched, no complaint
-    page.wait_for_selector("text=Required: the SFTP server and folder the file goes to.")
+    page.wait_for_selector("text=Required: where the file goes (an SFTP server's folder).")
     page.click("button:has-text('3. Notification')")  # a step tab: blocked like Next
     page.wait_for_selector("text=Fix the marked fields to go on.")
     assert page.locator(".wb-invalid").count() >= 2
@@ -95,7 +95,7 @@ def test_exports_end_to_end_in_the_browser(served, browser, server, keys, tmp_pa
         "e => [...e.list.options].map(o => o.value)")  # the zone names it offers
     zone.fill("Europe/Berlin")
     zone.press("Enter")
-    page.select_option("select:has(option:text('Choose a destination'))", label="partner")
+    page.select_option("select:has(option:text('Choose a destination'))", label="partner (SFTP)")
     page.wait_for_selector("text=Fix the marked fields to go on.", state="detached")
     page.select_option("select:has(option:text('None (plain CSV)'))", label="partner-pgp")
     page.wait_for_selector("text=Champions_20270104_next.csv.pgp")

@@ -290,3 +290,153 @@ def test_run_now_on_stale_members_asks_first_then_records_the_choice(wb, server,
     assert [p.name for p in server.writable.iterdir()] == [run.file_name]
     page.exports_table.act(str(export.id), "preview")
     assert "wb-stale" in page.preview.value and "5 days before" in page.preview.value
+
+
+# -- the wizard's file choices (issue 22): what each file holds, compression, parts ----------
+
+
+def test_the_destination_picker_names_each_destination_with_its_kind():
+    from types import SimpleNamespace as Fake
+
+    from workbench.ui.export_builder import destination_label, destination_places
+
+    listed = [Fake(name="Partner SFTP", type="sftp"), Fake(name="Data lake", type="s3"),
+              Fake(name="Second SFTP", type="sftp"), Fake(name="Odd", type="ftps")]
+    assert [destination_label(d) for d in listed] == [
+        "Partner SFTP (SFTP)", "Data lake (S3)", "Second SFTP (SFTP)", "Odd (FTPS)"]
+    assert destination_places(listed) == ("an SFTP server's folder or an S3 bucket's prefix or "
+                                          "a destination of kind ftps")
+    assert destination_places(listed[:1]) == "an SFTP server's folder"
+
+
+def test_the_file_choices_words_are_the_configurations_values():
+    from workbench.ui.export_builder import (
+        file_notes,
+        split_choice,
+        split_config,
+        suggested_name,
+        with_change,
+    )
+
+    assert suggested_name("w_%Y%m%d.csv", "gzip") == "w_%Y%m%d.csv.gz"
+    assert suggested_name("w_%Y%m%d.CSV", "zstd") == "w_%Y%m%d.CSV.zst"
+    assert suggested_name("w_%Y%m%d.csv.gz", "gzip") is None
+    assert suggested_name("w_%Y%m%d.csv", None) is None
+    assert with_change("w_%Y%m%d.csv") == "w_%Y%m%d_{change}.csv"
+    assert split_config("", "1000") is None
+    assert split_config("rows", "1,000") == {"rows": 1000}
+    assert split_config("rows", " ") == {"rows": ""}  # the service says what is allowed
+    assert split_config("mb", "5") == {"bytes": 5_000_000}  # decimal megabytes
+    assert split_config("mb", "0.5") == {"bytes": 500_000}
+    assert split_config("mb", "0") == split_config("mb", "") == {"bytes": 0}  # refused
+    for stored in ({"rows": 1000}, {"bytes": 5_242_880}, {"bytes": 1024}, None):
+        mode, size = split_choice(stored)
+        assert split_config(mode, size) == stored  # bytes not a whole MB are kept exactly
+    assert split_choice({"bytes": 5_242_880}) == ("mb", "5.24288")
+    assert file_notes("gzip", {"rows": 1000}) == \
+        "gzip-compressed; in numbered parts of at most 1,000 rows, then a manifest"
+    assert file_notes(None, {"bytes": 5_000_000}) == \
+        "in numbered parts of at most 5 MB, then a manifest"
+    assert file_notes(None, None) == ""
+
+
+def test_the_wizard_shows_and_keeps_every_stored_choice(wb, server):
+    add_partner(wb, server)
+    export = wb.exports.create({
+        "name": "Women changes", "audience": 1, "file_name": "women_%Y%m%d.csv.zst",
+        "destination": "partner", "schedule": {"start": "2027-01-04T06:00"},
+        "columns": [{"attribute": "customer_id"}], "changes": "column", "compression": "zstd",
+        "split": {"bytes": 5_242_880}, "max_staleness_days": 3,
+        "csv": {"header": True, "field_delimiter": "semicolon", "neutralize_formulas": True}})
+    stored = export.config.to_json()
+    app = App(wb, background=False)
+    app.go("export", export_id=export.id)
+    builder = app.page
+    assert ("partner (SFTP)", "partner") in builder.destination.options
+    assert builder.destination.value == "partner"
+    assert "an SFTP server&#x27;s folder" in builder.destination_hint.value
+    assert builder.changes.value == "column" and builder.compression.value == "zstd"
+    assert (builder.split_mode.value, builder.split_size.value) == ("mb", "5.24288")
+    assert "zstd-compressed; in numbered parts of at most 5.24288 MB" in builder.next_name.value
+    assert builder.save() is True  # nothing changed: nothing lost, the wizard's unseen too
+    assert wb.exports.get(export.id).config.to_json() == stored
+
+    app.go("export", export_id=export.id)
+    builder = app.page
+    builder.go(1)
+    builder.changes.value = "added"
+    builder.compression.value = "gzip"
+    builder.split_mode.value = "rows"
+    builder.split_size.value = "1000"
+    assert builder.save() is True
+    config = wb.exports.get(export.id).config
+    assert (config.changes, config.compression, config.split.rows, config.split.bytes) == (
+        "added", "gzip", 1000, None)
+    assert config.max_staleness_days == 3 and config.csv.neutralize_formulas is True
+    assert config.csv.field_delimiter == "semicolon"
+
+    app.go("export", export_id=export.id)
+    builder = app.page
+    builder.changes.value, builder.compression.value, builder.split_mode.value = "full", "", ""
+    assert builder.save() is True  # "none" is a choice too: not the stored one kept
+    config = wb.exports.get(export.id).config
+    assert (config.changes, config.compression, config.split) == ("full", None, None)
+    assert config.max_staleness_days == 3 and config.csv.neutralize_formulas is True
+
+
+def test_the_file_choices_say_what_is_wrong_under_their_field(wb, server):
+    from datetime import date
+
+    add_partner(wb, server)
+    app = App(wb, background=False)
+    app.go("audience", audience_id=1)
+    app.page.act("export")
+    builder = app.page
+    assert builder.changes.value == "full" and builder.compression.value == "" and \
+        builder.split_mode.value == ""  # a new export: today's behaviour
+    assert ("partner (SFTP)", "partner") in builder.destination.options
+    builder.name.value, builder.file_name.value = "Women parts", "women_%Y%m%d.csv"
+    builder.day.value, builder.time.value = date(2027, 1, 4), "06:00"
+    builder.destination.value = "partner"
+    assert builder.go(1) is True
+    assert builder.use_name.layout.display == "none" and builder.compression_hint.value == ""
+    builder.compression.value = "gzip"
+    assert "name it <code>women_%Y%m%d.csv.gz</code>" in builder.compression_hint.value
+    assert "women_%Y%m%d.csv.gz" in builder.next_name.value  # the Setup step says it too
+    assert builder.use_name.layout.display is None
+    builder.use_name.click()
+    assert builder.file_name.value == "women_%Y%m%d.csv.gz"
+    assert "Compressed before encryption" in builder.compression_hint.value
+    assert builder.use_name.layout.display == "none"
+
+    builder.split_mode.value = "rows"
+    for typed, said in (("0", "must be a whole number of rows, at least 1 (got 0)"),
+                        ("", "must be a whole number of rows, at least 1 (got &#x27;&#x27;)"),
+                        ("ten", "must be a whole number of rows, at least 1 (got &#x27;ten")):
+        builder.split_size.value = typed
+        assert builder.go(2) is False
+        note = builder.fields.notes["split"].value
+        assert said in note and "Value error" not in note, note
+        assert "wb-invalid" in builder.fields.inputs["split"]._dom_classes
+    builder.split_mode.value = "mb"
+    builder.split_size.value = "0"
+    assert builder.go(2) is False
+    assert "must be a number of MB greater than 0 (got &#x27;0&#x27;); 1 MB is 1,000,000 bytes" \
+        in builder.fields.notes["split"].value
+    builder.split_size.value = "2.5"
+    assert builder.fields.notes["split"].value == ""  # typing takes the complaint away
+    assert "in numbered parts of at most 2.5 MB, then a manifest" in builder.next_name.value
+
+    builder.changes.value = "both"
+    assert "Two files need <code>{change}</code>" in builder.changes_hint.value
+    assert "women_{change}.csv.gz" not in builder.changes_hint.value
+    assert "women_%Y%m%d_{change}.csv.gz" in builder.changes_hint.value
+    builder.changes.value = "column"
+    assert "first delivery holds everyone" in builder.changes_hint.value
+    assert "Two files" not in builder.changes_hint.value
+    assert builder.go(2) is True
+    assert builder.save() is True
+    config = wb.exports.list()[0].config
+    assert (config.changes, config.compression, config.split.bytes) == ("column", "gzip",
+                                                                       2_500_000)
+    assert config.file_name == "women_%Y%m%d.csv.gz"

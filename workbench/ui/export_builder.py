@@ -1,10 +1,16 @@
 """The export builder: a three-step wizard (Setup → Attributes → Notification) for a new
 export of an audience, or an edit of one (the same wizard, filled in). Next is blocked until
 the step is valid — the export service says what is wrong (``wb.exports.check``), and each
-message appears at its field; Save on the last step."""
+message appears at its field; Save on the last step.
+
+Setup picks the destination by name with its kind beside it ("Partner SFTP (SFTP)"): the kind
+comes with the destination, so it is shown, not asked. Attributes holds the file's choices:
+the CSV options and columns, what each file holds (``changes``), its compression and its
+split into parts. Every stored field the wizard has no control for is kept on save."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -24,8 +30,102 @@ STEPS = ("Setup", "Attributes", "Notification")
 # Which fields of the configuration each step edits (the service's messages name them).
 STEP_FIELDS = {0: ("name", "audience", "file_name", "active", "schedule", "destination",
                    "encryption", "format"),
-               1: ("csv", "columns"),
+               1: ("csv", "columns", "changes", "compression", "split"),
                2: ("notify",)}
+
+# Destination kinds (``Destination.type``) as people name them, and where such a destination
+# puts a file; a kind not listed here is shown by its own name.
+KINDS = {"sftp": "SFTP", "s3": "S3"}
+KIND_PLACES = {"sftp": "an SFTP server's folder", "s3": "an S3 bucket's prefix"}
+# What each file holds (ExportConfig.changes), in the words of the person who picks it.
+CHANGES = [("Everyone in the audience", "full"),
+           ("Only people added since the last delivery", "added"),
+           ("Only people removed since the last delivery", "removed"),
+           ("Added and removed, as two files", "both"),
+           ("One file with a change column", "column")]
+COMPRESSIONS = [("None", ""), ("gzip", "gzip"), ("zstd", "zstd")]
+SUFFIXES = {"gzip": ".gz", "zstd": ".zst"}
+SPLITS = [("Off", ""), ("Every N rows", "rows"), ("Every N MB", "mb")]
+# Parts are sized in megabytes on the page and in bytes in the configuration: decimal
+# megabytes, as disks and object stores count them (docs/exports.md, "In the wizard").
+MB = 1_000_000
+
+
+def destination_label(destination) -> str:
+    """A destination as the picker lists it: its name and its kind, "Data lake (S3)"."""
+    kind = destination.type or ""
+    return f"{destination.name} ({KINDS.get(kind, kind.upper() or '?')})"
+
+
+def destination_places(destinations) -> str:
+    """Where the destinations listed put files, in words: "an SFTP server's folder or an S3
+    bucket's prefix" (each kind once, in the order first listed)."""
+    kinds = list(dict.fromkeys(d.type for d in destinations))
+    return " or ".join(KIND_PLACES.get(k, f"a destination of kind {k}") for k in kinds)
+
+
+def suggested_name(file_name: str, compression: str | None) -> str | None:
+    """The file name a compressed file should have when its name still ends ``.csv``
+    (``women_%Y%m%d.csv`` with gzip: ``women_%Y%m%d.csv.gz``); None when it needs none."""
+    suffix = SUFFIXES.get(compression or "")
+    if suffix and file_name.strip().lower().endswith(".csv"):
+        return file_name.strip() + suffix
+    return None
+
+
+def split_config(mode: str, size: str) -> dict | None:
+    """The ``split`` of the configuration from the page's choice and number: rows as typed,
+    megabytes as bytes. What is not a number goes to the service as typed (its message says
+    what is allowed); megabytes that are not a positive number go as 0 bytes (refused)."""
+    text = size.strip().replace(",", "").replace("_", "")
+    if not mode:
+        return None
+    if mode == "rows":
+        return {"rows": int(text) if text.isdigit() else size.strip()}
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = 0.0
+    return {"bytes": round(megabytes * MB) if megabytes > 0 and megabytes < 1e12 else 0}
+
+
+def split_choice(split: dict | None) -> tuple[str, str]:
+    """A stored ``split`` as the page shows it: (mode, number), bytes in megabytes (as many
+    decimals as it takes to say the stored bytes exactly)."""
+    if not split:
+        return "", ""
+    if split.get("rows") is not None:
+        return "rows", str(split["rows"])
+    megabytes = f"{split['bytes'] / MB:.6f}".rstrip("0").rstrip(".")
+    return "mb", megabytes
+
+
+def with_change(file_name: str) -> str:
+    """``file_name`` with ``{change}`` before its extensions: ``w_%Y%m%d.csv`` →
+    ``w_%Y%m%d_{change}.csv`` (an example for the hint, never applied unasked)."""
+    stem, dot, rest = file_name.strip().partition(".")
+    return f"{stem}_{{change}}{dot}{rest}" if stem else "{change}.csv"
+
+
+def file_notes(compression: str | None, split: dict | None) -> str:
+    """What the next file line adds for compression and parts, in words ("" for neither)."""
+    notes = []
+    if compression:
+        notes.append(f"{compression}-compressed")
+    if split and isinstance(split.get("rows"), int):
+        notes.append(f"in numbered parts of at most {split['rows']:,} rows, then a manifest")
+    elif split and isinstance(split.get("bytes"), int) and split["bytes"] > 0:
+        megabytes = split_choice(split)[1]
+        notes.append(f"in numbered parts of at most {megabytes} MB, then a manifest")
+    return "; ".join(notes)
+
+
+def megabytes_valid(size: str) -> bool:
+    try:
+        value = float(size.strip().replace(",", "").replace("_", ""))
+    except ValueError:
+        return False
+    return 0 < value < 1e12
 
 
 class ColumnRow:
@@ -90,17 +190,23 @@ class ExportDraft:
         else:
             self.can_edit = "edit" in wb.exports.actions(export)
 
-    def value(self, name: str):
-        """The stored configuration's ``name``, or a new configuration's."""
-        return self.stored.get(name, self.choices.new.get(name))
+    def value(self, name: str, default=None):
+        """The stored configuration's ``name``, or a new configuration's (else ``default``)."""
+        return self.stored.get(name, self.choices.new.get(name, default))
 
     def problems(self, config: dict) -> list[Problem]:
         return self.exports.check(self._kept(config))
 
     def _kept(self, config: dict) -> dict:
         """Fields the wizard has no control for keep their stored values: an export of the
-        holdout (SPEC 6), edited here, must not start delivering the treatment."""
-        return {**{k: self.stored[k] for k in ("group",) if k in self.stored}, **config}
+        holdout (SPEC 6), edited here, must not start delivering the treatment; nor lose its
+        ``max_staleness_days`` or ``csv.neutralize_formulas``, or any field added after this
+        page. Whatever the wizard sends (``None`` too: "no compression") is the person's
+        choice; what it leaves out is kept."""
+        kept = {**{k: v for k, v in self.stored.items() if k not in config}, **config}
+        if isinstance(self.stored.get("csv"), dict) and isinstance(config.get("csv"), dict):
+            kept["csv"] = {**self.stored["csv"], **config["csv"]}
+        return kept
 
     def save(self, config: dict):
         config = self._kept(config)
@@ -178,15 +284,18 @@ class ExportBuilder:
     def _targets(self) -> None:
         """The destination and encryption drop-downs: the stored ones, or none chosen."""
         wb, draft = self.nav.wb, self.draft
-        destinations = [d.name for d in wb.destinations.list()]
+        listed = wb.destinations.list()
+        destinations = [d.name for d in listed]
         chosen = draft.value("destination")
+        # Each by its name and kind ("Data lake (S3)"): picking the destination picks its kind.
         self.destination = w.Dropdown(options=[("Choose a destination", "")] +
-                                      [(n, n) for n in destinations],
+                                      [(destination_label(d), d.name) for d in listed],
                                       value=chosen if chosen in destinations else "")
         # Step 1 cannot go on without one: say so before Next is pressed, and where they come
         # from when there are none.
         self.destination_hint = w.HTML(
-            '<div class="wb-muted">Required: the SFTP server and folder the file goes to.</div>'
+            f'<div class="wb-muted">Required: where the file goes '
+            f'({escape(destination_places(listed))}).</div>'
             if destinations else
             '<div class="wb-warning">⚠ No destinations yet: an admin adds one under Manage '
             'Exports → Destinations, then it can be chosen here.</div>')
@@ -245,10 +354,89 @@ class ExportBuilder:
             f.add("csv.header", self.header, "Header"),
             f.add("csv.record_delimiter", self.records, "Record delimiter"),
             f.add("csv.field_delimiter", self.delimiter, "Field delimiter"),
+            *self._file_choices(),
             w.HTML("<h4>Columns</h4>"), self.columns_box,
             f.add("columns", w.HBox([self.attribute_picker, self.add_template],
                                     layout=w.Layout(gap="8px")), "Add"),
             w.HTML("<h4>Preview</h4>"), self.preview])
+
+    def _file_choices(self) -> list[w.Widget]:
+        """What each file holds, its compression, its parts: each with a line that says what
+        the choice means for the file name."""
+        f, draft = self.fields, self.draft
+        self.changes = w.Dropdown(options=CHANGES, value=draft.value("changes", "full"),
+                                  layout=w.Layout(width="360px"))
+        self.changes_hint = w.HTML()
+        self.compression = w.Dropdown(options=COMPRESSIONS,
+                                      value=draft.value("compression") or "",
+                                      layout=w.Layout(width="120px"))
+        self.compression_hint = w.HTML()
+        self.use_name = w.Button(description="Use this name", icon="check",
+                                 layout=w.Layout(width="auto"))
+        self.use_name.on_click(lambda _b: self._use_suggested_name())
+        mode, size = split_choice(draft.value("split"))
+        self.split_mode = w.Dropdown(options=SPLITS, value=mode, layout=w.Layout(width="160px"))
+        self.split_size = w.Text(value=size, placeholder="e.g. 100000",
+                                 layout=w.Layout(width="120px"))
+        self.split_unit = w.HTML()
+        self.split_box = w.HBox([self.split_size, self.split_unit],
+                                layout=w.Layout(gap="6px", align_items="center"))
+        self.split_hint = w.HTML()
+        split = w.HBox([self.split_mode, self.split_box],
+                       layout=w.Layout(gap="6px", align_items="center"))
+        f.watch("split", self.split_mode, self.split_size)
+        for widget in (self.changes, self.compression, self.split_mode, self.split_size,
+                       self.file_name):
+            widget.observe(lambda _c: self._file_hints(), "value")
+        self._file_hints()
+        return [w.HTML("<h4>Files</h4>"),
+                f.add("changes", w.VBox([self.changes, self.changes_hint]),
+                      "What each file holds"),
+                f.add("compression", w.VBox([self.compression,
+                                             w.HBox([self.compression_hint, self.use_name],
+                                                    layout=w.Layout(gap="8px",
+                                                                    align_items="center"))]),
+                      "Compression"),
+                f.add("split", w.VBox([split, self.split_hint]), "Split into parts")]
+
+    def _file_hints(self) -> None:
+        """The lines under the file choices, as they change."""
+        name = self.file_name.value
+        both = self.changes.value == "both"
+        self.changes_hint.value = (
+            '<div class="wb-muted">The first delivery holds everyone (nothing delivered yet to '
+            'compare with); after that, changes since what this export last delivered '
+            'successfully. <code>{change}</code> in the file name says which file is '
+            'which.</div>' if self.changes.value != "full" else "")
+        if both and "{change}" not in name:
+            self.changes_hint.value += (
+                '<div class="wb-warning">⚠ Two files need <code>{change}</code> in the file name '
+                '(step 1), e.g. <code>' + escape(with_change(name)) + '</code>.</div>')
+        suggestion = suggested_name(name, self.compression.value)
+        self.use_name.layout.display = None if suggestion else "none"
+        self.use_name.tooltip = f"File name: {suggestion}" if suggestion else ""
+        if suggestion:
+            self.compression_hint.value = (
+                f'<div class="wb-warning">⚠ The file name ends <code>.csv</code> but the file '
+                f'will be {escape(self.compression.value)}-compressed: name it '
+                f'<code>{escape(suggestion)}</code>.</div>')
+        else:
+            self.compression_hint.value = (
+                '<div class="wb-muted">Compressed before encryption.</div>'
+                if self.compression.value else "")
+        mode = self.split_mode.value
+        self.split_box.layout.display = None if mode else "none"
+        self.split_unit.value = {"rows": "rows per part",
+                                 "mb": "MB per part (1 MB = 1,000,000 bytes)"}.get(mode, "")
+        self.split_hint.value = (
+            '<div class="wb-muted">Numbered parts, then a manifest listing them (names, rows, '
+            'bytes, SHA-256), delivered last: the set is complete when it arrives.</div>'
+            if mode else "")
+
+    def _use_suggested_name(self) -> None:
+        suggestion = suggested_name(self.file_name.value, self.compression.value)
+        if suggestion:
+            self.file_name.value = suggestion
 
     def _notification(self) -> w.Widget:
         self.notify = w.Textarea(value=", ".join(self.draft.value("notify") or []),
@@ -313,6 +501,8 @@ class ExportBuilder:
             widget.observe(lambda _c: self.refresh_name(), "value")
         for widget in (self.header, self.records, self.delimiter):
             widget.observe(lambda _c: self.columns_changed(), "value")
+        for widget in (self.compression, self.split_mode, self.split_size):
+            widget.observe(lambda _c: self.refresh_name(), "value")
 
     # -- the configuration ----------------------------------------------------------------------
 
@@ -329,16 +519,28 @@ class ExportBuilder:
                 "file_name": self.file_name.value, "active": self.active.value,
                 "schedule": schedule, "destination": self.destination.value,
                 "encryption": self.encryption.value or None, "format": self.format.value,
+                **self.file_config(),
                 "csv": {"header": self.header.value, "record_delimiter": self.records.value,
                         "field_delimiter": self.delimiter.value},
                 "columns": [c.column() for c in self.columns], "notify": self.recipients()}
+
+    def file_config(self) -> dict:
+        """What each file holds, its compression and parts, as the configuration says them."""
+        return {"changes": self.changes.value, "compression": self.compression.value or None,
+                "split": split_config(self.split_mode.value, self.split_size.value)}
 
     def recipients(self) -> list[str]:
         return [p.strip() for p in self.notify.value.replace(";", ",").replace("\n", ",")
                 .split(",") if p.strip()]
 
     def problems(self) -> list[Problem]:
-        return self.draft.problems(self.config())
+        problems = self.draft.problems(self.config())
+        if self.split_mode.value == "mb" and not megabytes_valid(self.split_size.value):
+            # Sent as 0 bytes: said in the unit the page asks for.
+            problems = [replace(p, message="must be a number of MB greater than 0 (got "
+                                f"{self.split_size.value.strip()!r}); 1 MB is 1,000,000 bytes")
+                        if p.field.startswith("split") else p for p in problems]
+        return problems
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -406,10 +608,17 @@ class ExportBuilder:
         wrong, once Next is pressed: nothing complains about a field not yet touched)."""
         run = '<br><code>{run}</code> is the run\'s number: each run gets a file of its own.' \
             if "{run}" in self.file_name.value else ""
+        config = self.config()
+        notes = file_notes(config.get("compression"), config.get("split"))
+        notes = f" ({escape(notes)})" if notes else ""
+        suggestion = suggested_name(self.file_name.value, self.compression.value)
+        if suggestion:  # the same advice as the Compression field's
+            notes += (f'<br>⚠ Ends <code>.csv</code> but {escape(self.compression.value)}-'
+                      f'compressed: name it <code>{escape(suggestion)}</code>.')
         try:
-            name = self.nav.wb.exports.next_file_name(self.config())
+            name = self.nav.wb.exports.next_file_name(config)
             self.next_name.value = (f'<div class="wb-muted">Next file: <code>{escape(name)}'
-                                    f'</code>{run}</div>')
+                                    f'</code>{notes}{run}</div>')
         except ValueError as exc:  # the template itself
             self.next_name.value = f'<div class="wb-muted">{escape(str(exc))}</div>'
         except WorkbenchError:  # the schedule (or the audience): their fields say it
