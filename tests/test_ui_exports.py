@@ -426,6 +426,8 @@ def test_the_file_choices_say_what_is_wrong_under_their_field(wb, server):
     builder.split_size.value = "2.5"
     assert builder.fields.notes["split"].value == ""  # typing takes the complaint away
     assert "in numbered parts of at most 2.5 MB, then a manifest" in builder.next_name.value
+    assert "Next file: <code>women_20270104.csv.gz</code> (gzip-compressed; in numbered parts " \
+        "of at most 2.5 MB" in builder.file_line.value  # on this step too
 
     builder.changes.value = "both"
     assert "Two files need <code>{change}</code>" in builder.changes_hint.value

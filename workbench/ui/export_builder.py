@@ -382,6 +382,7 @@ class ExportBuilder:
         self.split_box = w.HBox([self.split_size, self.split_unit],
                                 layout=w.Layout(gap="6px", align_items="center"))
         self.split_hint = w.HTML()
+        self.file_line = w.HTML()
         split = w.HBox([self.split_mode, self.split_box],
                        layout=w.Layout(gap="6px", align_items="center"))
         f.watch("split", self.split_mode, self.split_size)
@@ -397,7 +398,8 @@ class ExportBuilder:
                                                     layout=w.Layout(gap="8px",
                                                                     align_items="center"))]),
                       "Compression"),
-                f.add("split", w.VBox([split, self.split_hint]), "Split into parts")]
+                f.add("split", w.VBox([split, self.split_hint]), "Split into parts"),
+                w.HBox([w.HTML(layout=w.Layout(width="150px", flex="none")), self.file_line])]
 
     def _file_hints(self) -> None:
         """The lines under the file choices, as they change."""
@@ -612,18 +614,23 @@ class ExportBuilder:
         notes = file_notes(config.get("compression"), config.get("split"))
         notes = f" ({escape(notes)})" if notes else ""
         suggestion = suggested_name(self.file_name.value, self.compression.value)
-        if suggestion:  # the same advice as the Compression field's
-            notes += (f'<br>⚠ Ends <code>.csv</code> but {escape(self.compression.value)}-'
-                      f'compressed: name it <code>{escape(suggestion)}</code>.')
+        # The same advice as the Compression field's (step 2), where the name is typed.
+        advice = (f'<div class="wb-warning">⚠ The name ends <code>.csv</code> but the file '
+                  f'will be {escape(self.compression.value)}-compressed: name it <code>'
+                  f'{escape(suggestion)}</code>.</div>') if suggestion else ""
+        self.file_line.value = ""
         try:
             name = self.nav.wb.exports.next_file_name(config)
             self.next_name.value = (f'<div class="wb-muted">Next file: <code>{escape(name)}'
-                                    f'</code>{notes}{run}</div>')
+                                    f'</code>{notes}{run}</div>{advice}')
+            # Step 2 says it too, under the choices that change it.
+            self.file_line.value = (f'<div class="wb-muted">Next file: <code>{escape(name)}'
+                                    f'</code>{notes}</div>')
         except ValueError as exc:  # the template itself
             self.next_name.value = f'<div class="wb-muted">{escape(str(exc))}</div>'
         except WorkbenchError:  # the schedule (or the audience): their fields say it
             self.next_name.value = ('<div class="wb-muted">The next file\'s name shows once the '
-                                    f'delivery date and time are set.{run}</div>')
+                                    f'delivery date and time are set.{run}</div>{advice}')
 
     def _show_repeat(self) -> None:
         self.repeat_box.layout.display = None if self.repeats.value else "none"
