@@ -435,6 +435,7 @@ def test_the_file_choices_say_what_is_wrong_under_their_field(wb, server):
     assert "women_%Y%m%d_{change}.csv.gz" in builder.changes_hint.value
     builder.changes.value = "column"
     assert "first delivery holds everyone" in builder.changes_hint.value
+    assert "a run delivers only the changes" in builder.preview.value
     assert "Two files" not in builder.changes_hint.value
     assert builder.go(2) is True
     assert builder.save() is True

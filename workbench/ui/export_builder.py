@@ -505,6 +505,7 @@ class ExportBuilder:
             widget.observe(lambda _c: self.columns_changed(), "value")
         for widget in (self.compression, self.split_mode, self.split_size):
             widget.observe(lambda _c: self.refresh_name(), "value")
+        self.changes.observe(lambda _c: self.columns_changed(), "value")
 
     # -- the configuration ----------------------------------------------------------------------
 
@@ -676,5 +677,10 @@ class ExportBuilder:
         head = "".join(f"<th>{escape(h)}</th>" for h in preview.header)
         body = "".join("<tr>" + "".join(f"<td>{escape('' if v is None else v)}</td>"
                                         for v in row) + "</tr>" for row in preview.rows)
-        self.preview.value = (f'<div class="wb-muted">First rows as of {preview.as_of}:</div>'
+        # The members as of the last processing: which of them a changes-only run delivers
+        # depends on what the export last delivered, known only when it runs.
+        changes = '' if self.changes.value == "full" else (
+            ' <i>(every member: a run delivers only the changes against its last delivery)</i>')
+        self.preview.value = (f'<div class="wb-muted">First rows as of {preview.as_of}'
+                              f'{changes}:</div>'
                               f'<table class="wb-keys"><tr>{head}</tr>{body}</table>')
