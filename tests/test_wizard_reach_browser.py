@@ -3,7 +3,7 @@ Chromium tests' shared home, tests/served.py) and a throwaway OpenSSH server: th
 picked by its name and kind; what each file holds, compression and parts picked in plain words;
 a split of 0 refused under its field; the .csv name warned about with a compressed one offered;
 saved, reopened with every choice shown and every stored field the wizard does not show kept;
-Run now delivers to the real sshd and the run is Complete in History. Screenshots 90-99.
+Run now delivers to the real sshd and the run is Complete in History. Screenshots 90-96.
 
 What this tree's run pipeline does with the choices is another module's (tests/
 test_export_files.py): here the run is asserted Complete with its file under its name."""
@@ -58,6 +58,12 @@ def test_the_wizard_offers_kind_changes_compression_and_parts(served, browser, s
     page.click("button:has-text('Next')")
     page.wait_for_selector("text=What each file holds")
     assert chosen(page, "Everyone in the audience") == "Everyone in the audience"
+    page.select_option("select:has(option:text('Everyone in the audience'))",
+                       label="Added and removed, as two files")
+    page.wait_for_selector("text=Two files need")
+    assert page.locator("code:text-is('{audience}_%Y%m%d_{run}_{change}.csv')").count() == 1
+    page.locator("text=What each file holds").scroll_into_view_if_needed()
+    visit.shot("96-wizard-two-files-need-change-in-the-name")
     page.select_option("select:has(option:text('Everyone in the audience'))",
                        label="One file with a change column")
     page.wait_for_selector("text=The first delivery holds everyone")
