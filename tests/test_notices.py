@@ -149,7 +149,8 @@ def test_a_viewer_reads_names_and_hosts_and_changes_nothing(wb, home, receiver):
 
 
 def test_notify_names_a_target_that_exists_and_it_stays_while_named(wb, receiver):
-    with pytest.raises(InvalidExport, match="no notice target named 'nobody'"):
+    with pytest.raises(InvalidExport, match="'nobody' is neither an e-mail address nor a "
+                                            "notice target .targets: '"):
         export(wb, "Women nobody", ["ops@example.com", "nobody"])
     with pytest.raises(InvalidExport, match="not an e-mail address: 'ops@'"):
         export(wb, "Women bad", ["ops@"])
@@ -252,3 +253,51 @@ def test_team_mode_answers_wb_notices_through_the_service(home, receiver):
         assert "team" in [t.name for t in codec.decode(answer["result"], trusted=True)]
     finally:
         service.pool.shutdown()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_notices_tab_the_wizard_and_history_headless(wb, receiver):
+    import ipywidgets
+
+    from workbench.ui import App
+
+    app = App(wb, background=False)
+    app.go("exports", tab=4)
+    manage = app.page
+    assert manage.tabs.titles[4] == "Notices"
+    manage.notices.widget.children[0].children[0].click()  # Add Notice target
+    form = manage.form
+    form.name.value, form.kind.value = "ui-hook", "webhook"
+    form.url.value = "http://example.com/ui-hook-path"
+    assert form.save() is False
+    assert "must be https" in form.fields.notes["url"].value
+    assert "is required" in form.fields.notes["secret"].value
+    form.url.value, form.secret.value = receiver.url("/ui-hook-path"), SECRET
+    assert form.save() is True and form.url.value == form.secret.value == ""
+    row = next(r for r in manage.notices.table.rows if "ui-hook" in r["cells"]["name"])
+    assert f"127.0.0.1:{receiver.port}" in row["cells"]["host"]
+    assert [a for a, _ in row["actions"]] == ["edit", "test", "remove"]
+    manage.notices.table.act(row["id"], "test")
+    row = next(r for r in manage.notices.table.rows if r["id"] == row["id"])
+    assert "test sent (HTTP 200)" in row["cells"]["tested"]
+    manage.notices.table.act(row["id"], "edit")
+    assert "kept" in manage.form.url.placeholder and manage.form.url.value == ""
+    state = json.dumps([w.get_state() for w in ipywidgets.Widget.widgets.values()],
+                       default=str)
+    assert "ui-hook-path" not in state and SECRET not in state
+
+    export_id = export(wb, "Women wizard", ["ops@example.com"])
+    app.go("export", export_id=export_id)
+    builder = app.page
+    assert builder.notify.value == "ops@example.com"
+    assert ("ui-hook", "ui-hook") not in builder.notice_targets.options  # labelled with host
+    assert "ui-hook" in [name for _label, name in builder.notice_targets.options]
+    builder.notice_targets.value = ("ui-hook",)
+    assert builder.recipients() == ["ops@example.com", "ui-hook"]
+    assert builder.save() is True
+    assert wb.exports.get(export_id).config.notify == ["ops@example.com", "ui-hook"]
+    run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
+    app.go("exports", tab=1)
+    cell = next(r for r in app.page.runs_table.rows if r["id"] == str(run.id))["cells"]["error"]
+    assert "ui-hook: sent (HTTP 200)" in cell and "e-mail not sent" in cell
+    assert "ui-hook-path" not in cell

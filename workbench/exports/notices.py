@@ -122,11 +122,17 @@ class Notices:
     def check(self, data: dict, *, editing: NoticeTarget | None = None) -> list[Problem]:
         """Every problem of a target being typed, nothing saved: what its form shows at each
         field. ``editing``: the stored target, whose URL and secret stay unless replaced."""
+        problems: list[Problem] = []
         try:
-            config = parse_model(NoticeTargetConfig, data, "notice target")
+            parse_model(NoticeTargetConfig, data, "notice target")
         except InvalidExport as exc:
-            return list(exc.problems)
-        return labelled(_missing(config, editing))
+            problems = list(exc.problems)
+        given = {name: bool(str(data.get(name) or "").strip()) for name in ("url", "secret")}
+        missing = _missing(NoticeTargetConfig.model_construct(
+            type=data.get("type"), **{k: SecretStr("given") for k, v in given.items() if v}),
+            editing)
+        said = {p.field for p in problems}
+        return labelled(problems + [p for p in missing if p.field not in said])
 
     # -- changing -------------------------------------------------------------------------------
 

@@ -329,8 +329,8 @@ class Exports:
         if not names or self._notices is None:
             return []
         known = [row["name"] for row in self._notices.list()]
-        return [Problem("notify", f"no notice target named {name!r} (known: "
-                        f"{', '.join(repr(k) for k in known) or 'none yet'})")
+        return [Problem("notify", f"{name!r} is neither an e-mail address nor a notice target "
+                        f"(targets: {', '.join(repr(k) for k in known) or 'none yet'})")
                 for name in names if name not in known]
 
     def _column_problems(self, config: ExportConfig) -> list[Problem]:
