@@ -301,3 +301,24 @@ def test_the_notices_tab_the_wizard_and_history_headless(wb, receiver):
     cell = next(r for r in app.page.runs_table.rows if r["id"] == str(run.id))["cells"]["error"]
     assert "ui-hook: sent (HTTP 200)" in cell and "e-mail not sent" in cell
     assert "ui-hook-path" not in cell
+
+
+def test_targets_are_kept_on_postgresql_too(tmp_path, postgres, receiver):
+    from workbench.home import SETTINGS_TEMPLATE
+
+    root = tmp_path / "home"
+    root.mkdir()
+    (root / "workbench.toml").write_text(
+        SETTINGS_TEMPLATE.format(timezone="UTC", users=f'"{ADMIN}" = "admin"')
+        .replace('store_url = ""', f'store_url = "{postgres.database()}"'), encoding="utf-8")
+    init_home(root, admin=ADMIN, timezone="UTC")
+    with workbench.open(root, user=ADMIN) as wb:
+        added = target(wb, receiver, "pg-hook")
+        target(wb, receiver, "other")
+        with pytest.raises(Conflict, match="exists already"):
+            wb.notices.add({"name": "pg-hook", "type": "slack", "url": receiver.url("/d")})
+        kept = wb.notices.update(added.id, {"name": "pg-hook", "type": "webhook"}, version=1)
+        assert kept.signed and kept.version == 2
+        assert wb.notices.test("pg-hook") == "sent (HTTP 200)"
+        wb.notices.remove("pg-hook")
+        assert wb.notices.names() == ["other"]
