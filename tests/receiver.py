@@ -17,21 +17,23 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self, port: int, scheme: str = "http"):
+        self.port, self.scheme = port, scheme
         self.received: list[Received] = []
         self.answers: dict[str, str] = {}  # path -> "500" | "hang" (else 200)
         self.released = threading.Event()  # a hanging answer ends when this is set
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def at(self, path: str) -> list[Received]:
         return [r for r in self.received if r.path == path]
 
 
 @contextmanager
-def running_receiver():
+def running_receiver(tls=None):
+    """``tls``: a server ``ssl.SSLContext``: the receiver speaks HTTPS (``Receiver.url``'s
+    scheme is then https)."""
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -52,7 +54,9 @@ def running_receiver():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    receiver = Receiver(server.server_address[1])
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    receiver = Receiver(server.server_address[1], "https" if tls is not None else "http")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

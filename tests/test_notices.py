@@ -16,6 +16,8 @@ from tests.conftest import ADMIN, NOW, add_partner, csv_writer
 from workbench.errors import Conflict, DeliveryError, InvalidExport, PermissionDenied
 from workbench.home import init_home
 
+from .test_mail import certificate, client_tls, server_tls  # noqa: F401 - a TLS receiver
+
 SECRET = "whsec-0123456789abcdef-not-shown"
 SLACK_PATH = "/services/T000/B000/XXXXSLACKTOKEN"
 
@@ -322,3 +324,16 @@ def test_targets_are_kept_on_postgresql_too(tmp_path, postgres, receiver):
         assert wb.notices.test("pg-hook") == "sent (HTTP 200)"
         wb.notices.remove("pg-hook")
         assert wb.notices.names() == ["other"]
+
+
+def test_over_https_the_certificate_is_verified(server_tls, client_tls):  # noqa: F811
+    from tests.receiver import running_receiver
+    from workbench.delivery.webhook import post
+    from workbench.settings import Secret
+
+    with running_receiver(server_tls) as secure:
+        url = Secret(secure.url("/tls"))
+        with pytest.raises(DeliveryError, match="^its TLS certificate is not trusted$"):
+            post(url, b"{}", dict)  # the system's trust store: self-signed is refused, once
+        assert post(url, b"{}", dict, ssl_context=client_tls) == "sent (HTTP 200)"
+        assert [r.body for r in secure.at("/tls")] == [b"{}"]
