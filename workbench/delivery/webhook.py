@@ -48,6 +48,10 @@ def url_host(url: str) -> str:
                          f"not http to {host}")
     if scheme not in ("https", "http"):
         raise ValueError("must be an https:// URL")
+    if parts.username is not None or parts.password is not None:
+        # http.client would drop them silently: a receiver expecting them would refuse.
+        raise ValueError("must not carry a user name or password (user:password@); the "
+                         "signing secret proves who sends")
     return host if port is None else f"{host}:{port}"
 
 
