@@ -89,8 +89,9 @@ def test_a_valid_export_is_saved_with_its_table_fields(setup):
      "Column 1 template: leaves {{#if}} open"),
     ({"columns": [{"label": "T", "template": "{{appended.nope}}"}]},
      "Column 1 template: unknown field 'appended.nope'"),
-    ({"notify": ["ops@example.com", "not an address"]}, "Email recipients: not an e-mail "
-                                                        "address: 'not an address'"),
+    ({"notify": ["ops@example.com", "not an address"]}, "Email recipients: 'not an address' "
+                                                        "is neither an e-mail address nor a "
+                                                        "notice target"),
     ({"notify": ["b\u202eob@example.com"]}, "Email recipients: not an e-mail address"),
     ({"notify": ["bob@-example-.com"]}, "Email recipients: not an e-mail address"),
     ({"notify": ["x" * 65 + "@example.com"]}, "Email recipients: not an e-mail address"),

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .customers.service import CustomerData
     from .customers.snapshot import Snapshots
     from .exports.destinations import Destinations, Encryptions
+    from .exports.notices import Notices
     from .exports.runs import ExportRuns
     from .exports.service import Exports
     from .memberships import Memberships
@@ -172,10 +173,23 @@ class Workbench(Dated):
                            audit=self.audit_trail)
 
     @cached_property
+    def notices(self) -> Notices:
+        """Webhook and Slack notice targets (their URLs and secrets sealed, write-only)."""
+        from .exports.notices import Notices
+        from .secrets import SecretBox
+        from .store.exports import ExportRecords
+        from .store.notices import NoticeRecords
+
+        return Notices(records=NoticeRecords(self.store), exports=ExportRecords(self.store),
+                       user=self.user, box=lambda: SecretBox.for_home(self.home.secret_key_file),
+                       audit=self.audit_trail, now=self.calendar.now)
+
+    @cached_property
     def exports(self) -> Exports:
         from .exports.service import Exports
         from .store.audiences import AudienceRecords
         from .store.exports import DestinationRecords, EncryptionRecords, ExportRecords
+        from .store.notices import NoticeRecords
         from .store.processing import ProcessingRecords
 
         return Exports(records=ExportRecords(self.store), audiences=AudienceRecords(self.store),
@@ -185,7 +199,7 @@ class Workbench(Dated):
                        now=self.calendar.now, zone=self.calendar.zone,
                        engine=self.engine,
                        memberships=self.memberships, history=ProcessingRecords(self.store),
-                       audit=self.audit_trail)
+                       audit=self.audit_trail, notices=NoticeRecords(self.store))
 
     @cached_property
     def export_runs(self) -> ExportRuns:
@@ -196,7 +210,8 @@ class Workbench(Dated):
                           destinations=self.destinations, encryptions=self.encryptions,
                           home=self.home, user=self.user,
                           now=self.calendar.now,
-                          smtp=self.settings.smtp, audit=self.audit_trail)
+                          smtp=self.settings.smtp, audit=self.audit_trail,
+                          notices=self.notices)
 
     # -- conveniences for analysts -----------------------------------------------------------
 

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 # The entry points a change comes through: the package from Python, the command line, the
 # dashboards, the team service's HTTP API, the scheduler.
 VIAS = ("python", "cli", "page", "api", "scheduler")
-SUBJECTS = ("audience", "export", "run", "destination", "encryption", "data", "processing")
+SUBJECTS = ("audience", "export", "run", "destination", "encryption", "data", "processing",
+            "notice")
 COLUMNS = ["at", "user", "via", "action", "subject", "subject_id", "changes"]
 # A value longer than this is cut in the trail: it says what changed, not a copy of the store.
 LONGEST = 200

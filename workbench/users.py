@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, Role] = {
     "export.cancel": Role.admin,
     "destination.edit": Role.admin,
     "encryption.edit": Role.admin,
+    "notice.edit": Role.admin,  # webhook / Slack targets: sealed URLs, like destinations
 }
 
 

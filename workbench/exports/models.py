@@ -180,10 +180,18 @@ class ExportConfig(BaseModel):
     @field_validator("notify")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        bad = [address for address in value if not EMAIL.match(address.strip())]
+        """An entry with "@" is an e-mail address; any other, the name of a webhook or Slack
+        notice target (the export service checks that it exists)."""
+        bad = [entry for entry in value if "@" in entry and not EMAIL.match(entry.strip())]
         if bad:
             raise ValueError(f"not an e-mail address: {', '.join(repr(b) for b in bad[:5])}")
-        return list(dict.fromkeys(address.strip() for address in value))  # once each
+        for entry in value:
+            if "@" not in entry:
+                if not entry.strip() or len(entry.strip()) > 200:
+                    raise ValueError("an entry is an e-mail address or the name of a notice "
+                                     f"target (1 to 200 characters), not {entry[:60]!r}")
+                _no_control(entry, "a notice target's name")
+        return list(dict.fromkeys(entry.strip() for entry in value))  # once each
 
     @classmethod
     def parse(cls, data: dict | str | ExportConfig) -> ExportConfig:

@@ -150,3 +150,79 @@ def _address_header(value: str, what: str) -> str:
 def _domain(from_header) -> str:
     addresses = getattr(from_header, "addresses", ())
     return addresses[0].domain if addresses and addresses[0].domain else "localhost"
+
+
+# -- webhook and Slack notices (pure: the bodies and the signature; delivery/webhook.py posts) --
+
+SIGNATURE_HEADER = "X-Workbench-Signature"
+TIMESTAMP_HEADER = "X-Workbench-Timestamp"
+
+
+def notice_files(run: Run) -> list[str]:
+    """The names of the files a run delivered: every part the run recorded (``details
+    ["files"]``), else its one file; none when nothing was delivered."""
+    files = (run.details or {}).get("files")
+    if files:
+        return [str(f["file_name"]) if isinstance(f, dict) else str(f) for f in files]
+    return [run.file_name] if run.file_name else []
+
+
+def webhook_body(run: Run) -> bytes:
+    """The JSON a webhook receives after a run completes or fails (docs/exports.md, "Webhook
+    and Slack notices"): what was sent and what went wrong, never a secret or a customer row."""
+    import json
+
+    event = "export_run.complete" if run.state == RunState.COMPLETE else "export_run.failed"
+    return json.dumps({
+        "event": event, "run": run.id, "export": run.export, "audience": run.audience,
+        "state": run.state.value, "scheduled_for": run.scheduled_for.isoformat(),
+        "as_of": run.as_of.isoformat() if run.as_of else None, "rows": run.rows,
+        "bytes": run.bytes, "files": notice_files(run), "destination": run.destination,
+        "error": run.error}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def signed_headers(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
+    """``X-Workbench-Timestamp`` (Unix seconds) and ``X-Workbench-Signature: sha256=<hex>``,
+    the HMAC-SHA256 of ``"<timestamp>.<body>"`` with the target's secret: a receiver that
+    recomputes it knows the body came from this workbench, unchanged, at that moment."""
+    import hashlib
+    import hmac
+
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body,
+                      hashlib.sha256).hexdigest()
+    return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: f"sha256={digest}"}
+
+
+def slack_body(run: Run) -> bytes:
+    """One plain Slack message: state, export, rows, file and the error of a failure."""
+    import json
+
+    files = notice_files(run)
+    text = f"{PRODUCT}: export \"{_one_line(run.export)}\" (run #{run.id}) {run.state.label}"
+    if run.rows is not None:
+        text += f", {_count(run.rows, 'row')}"
+    if files:
+        text += f", file {_one_line(files[0])}" + (f" (+{len(files) - 1} more)"
+                                                   if len(files) > 1 else "")
+    if run.error or run.state != RunState.COMPLETE:
+        text += f". Error: {_one_line(run.error) if run.error else _NONE}"
+    return json.dumps({"text": _slack_escaped(text)}, ensure_ascii=False).encode("utf-8")
+
+
+def test_body(kind: str, name: str, sent_at: datetime) -> bytes:
+    """What a target's Test sends: an ``event`` of ``test`` (a webhook), one line (Slack)."""
+    import json
+
+    if kind == "slack":
+        return json.dumps({"text": _slack_escaped(
+            f"{PRODUCT}: test notice for \"{_one_line(name)}\"")}).encode("utf-8")
+    return json.dumps({"event": "test", "target": name, "sent_at": sent_at.isoformat()},
+                      separators=(",", ":")).encode("utf-8")
+
+
+test_body.__test__ = False  # not a pytest test, despite its name
+
+
+def _slack_escaped(text: str) -> str:
+    # Slack reads <...> as links and mentions (<!channel>): a name must not page everyone.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

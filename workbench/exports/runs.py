@@ -58,11 +58,12 @@ class ExportRuns:
     def __init__(self, *, records: RunRecords, exports: Exports, destinations: Destinations,
                  encryptions: Encryptions, home: Home, user: User,
                  now: Callable[[], datetime], audit: AuditTrail,
-                 smtp: SmtpSettings | None = None):
+                 smtp: SmtpSettings | None = None, notices=None):
         """``smtp``: where notifications go (workbench.toml [smtp]); ``audit``: where runs
         made and canceled are recorded."""
         self._audit = audit
         self._smtp = smtp
+        self._notices = notices  # Notices: the webhook / Slack targets ``notify`` names
         self._records = records
         self._exports = exports
         self._destinations = destinations
@@ -239,10 +240,17 @@ class ExportRuns:
         return None
 
     def _notify(self, run: Run) -> None:
-        """One e-mail to the export's recipients after a run completes or fails. Recorded on
-        the run either way: sent, or why not (no SMTP host configured, the server's refusal);
-        a failed e-mail never fails the delivery."""
-        recipients = self._exports.get(run.export_id).config.notify
+        """One e-mail to the export's recipients after a run completes or fails, and a notice
+        to each webhook / Slack target it names. Recorded on the run either way: sent, or why
+        not (no SMTP host configured, the server's refusal, HTTP 500 after 3 tries); a failed
+        notice never fails the delivery (the run is recorded before)."""
+        entries = self._exports.get(run.export_id).config.notify
+        recipients = [entry for entry in entries if "@" in entry]
+        targets = [entry for entry in entries if "@" not in entry]
+        if targets and self._notices is not None:
+            notices = self._notices.send(run, targets)  # never raises
+            self._records.set(run.id, details=json.dumps({**run.details, "notices": notices}))
+            run.details = {**run.details, "notices": notices}
         if not recipients:
             return
         reason = unsent_reason(recipients, self._smtp.host if self._smtp else None)

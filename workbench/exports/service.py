@@ -161,11 +161,12 @@ class Exports:
                  snapshots: Snapshots, now: Callable[[], datetime], zone: tzinfo | None = None,
                  engine: Engine | None = None,
                  memberships: Memberships | None = None, history: ProcessingRecords | None = None,
-                 audit: AuditTrail):
+                 audit: AuditTrail, notices=None):
         """``zone``: the workbench's, for the day whose members an export delivers;
         ``engine``, ``memberships`` and ``history``: for the rows; ``audit``: where each
         change is recorded."""
         self._audit = audit
+        self._notices = notices  # NoticeRecords: the targets ``notify`` may name
         self._zone = zone or UTC
         self._engine = engine
         self._memberships = memberships
@@ -278,6 +279,7 @@ class Exports:
                       if config.encryption else None)
         problems += self._column_problems(config)
         problems += _group_problems(config, audience)
+        problems += self._notice_problems(config)
         at = next_run(config.schedule, after=self._now())
         if at is None and config.active:
             problems.append(Problem("schedule", "no run after now (the start, or the end of "
@@ -320,6 +322,16 @@ class Exports:
             known = ", ".join(repr(r["name"]) for r in records.list()) or "none yet"
             problems.append(Problem(what, f"no {what} named {name!r} (known: {known})"))
             return None
+
+    def _notice_problems(self, config: ExportConfig) -> list[Problem]:
+        """A ``notify`` entry without "@" names a webhook or Slack notice target that exists."""
+        names = [entry for entry in config.notify if "@" not in entry]
+        if not names or self._notices is None:
+            return []
+        known = [row["name"] for row in self._notices.list()]
+        return [Problem("notify", f"{name!r} is neither an e-mail address nor a notice target "
+                        f"(targets: {', '.join(repr(k) for k in known) or 'none yet'})")
+                for name in names if name not in known]
 
     def _column_problems(self, config: ExportConfig) -> list[Problem]:
         fields = self._record_fields()

@@ -34,6 +34,7 @@ SERVICES: dict[str, dict[str, str]] = {
     "export_runs": _verbs("get history frame", "create"),
     "destinations": _verbs("list get actions check", "add update remove test fetch_host_key"),
     "encryptions": _verbs("list get actions inspect armored_keys", "add update"),
+    "notices": _verbs("list get names actions check used_by", "add update remove test"),
     "processing": _verbs("history composition histories runs days stored_members"),
     "customers": _verbs("counts", "sample"),
     "audit_trail": _verbs("entries frame"),
@@ -80,7 +81,8 @@ SENDABLE = ("workbench.errors", "workbench.settings", "workbench.run_states",
             "workbench.audiences.definition", "workbench.audiences.models",
             "workbench.audiences.catalog", "workbench.audiences.overlap",
             "workbench.exports.models",
-            "workbench.exports.service", "workbench.exports.destinations", "workbench.audit")
+            "workbench.exports.service", "workbench.exports.destinations",
+            "workbench.exports.notices", "workbench.audit")
 
 
 def _run_export(wb: Workbench, run_id):

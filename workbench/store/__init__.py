@@ -156,7 +156,10 @@ def migrate(engine: Engine, clock: Clock) -> int:
     latest = max(v for v, *_ in schema.MIGRATIONS)
     try:
         with engine.execution_options(sqlite_begin="DEFERRED").begin() as conn:
-            if latest in set(conn.execute(select(schema.schema_version.c.version)).scalars()):
+            # Every step, not only the latest: steps may land out of order (a 12 applied before
+            # an 11 that was merged later), and the missing one must still be applied.
+            if {v for v, *_ in schema.MIGRATIONS} <= set(
+                    conn.execute(select(schema.schema_version.c.version)).scalars()):
                 return latest
     except SQLAlchemyError:
         pass  # a new store: no schema_version table yet

@@ -178,6 +178,24 @@ encryptions = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Webhook and Slack notice targets (migration 12): named like destinations; the URL and the
+# signing secret sealed with the home's key (write-only), the URL's host kept plain to show.
+notice_targets = Table(
+    "notice_targets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("type", String(20), nullable=False),  # webhook | slack
+    Column("host", String(255), nullable=False),  # the URL's host only: what may be shown
+    Column("sealed_url", Text, nullable=False),
+    Column("sealed_secret", Text),  # webhooks only: the HMAC signing secret
+    Column("version", Integer, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 exports = Table(
     "exports",
     metadata,
@@ -411,6 +429,7 @@ MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
     (8, [audit], {}),
     (9, [service_requests], {}),
     (10, [], {}),  # holdout groups: the columns below
+    (12, [notice_targets], {}),  # self-contained: needs no other step's columns
 ]
 
 # Columns added to existing tables, by migration step: (version, table, column name). A new

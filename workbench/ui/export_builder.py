@@ -441,19 +441,40 @@ class ExportBuilder:
             self.file_name.value = suggestion
 
     def _notification(self) -> w.Widget:
-        self.notify = w.Textarea(value=", ".join(self.draft.value("notify") or []),
+        # ``notify`` holds e-mail addresses (with "@") and names of webhook / Slack notice
+        # targets: the addresses in the text box, the names picked from the targets.
+        stored = self.draft.value("notify") or []
+        targets = [(f"{t.name} ({'Slack' if t.type == 'slack' else 'Webhook'} → {t.host})",
+                    t.name) for t in self.nav.wb.notices.list()]
+        known = {name for _label, name in targets}
+        targets += [(f"{name} (no such target)", name) for name in stored
+                    if "@" not in name and name not in known]  # said at the field on Next
+        self.notify = w.Textarea(value=", ".join(e for e in stored if "@" in e),
                                  placeholder="crm-ops@example.com, partner@example.com",
                                  layout=w.Layout(width="520px", height="70px"))
+        self.notice_targets = w.SelectMultiple(
+            options=targets, value=[e for e in stored if "@" not in e],
+            rows=min(max(len(targets), 2), 6), layout=w.Layout(width="520px"))
         self.mail_note = w.HTML()
         self.notify.observe(lambda _c: self._mail_note(), "value")
+        self.fields.watch("notify", self.notice_targets)
         self._mail_note()
+        none_yet = "" if targets else (
+            '<div class="wb-muted">No notice targets yet: an admin adds them under Manage '
+            'Exports → Notices.</div>')
         return w.VBox([self.fields.add("notify", self.notify, "Email recipients"),
                        w.HTML('<div class="wb-muted">Comma separated. One e-mail per '
-                              'run that completes or fails.</div>'), self.mail_note])
+                              'run that completes or fails.</div>'), self.mail_note,
+                       w.HBox([w.HTML('<div class="wb-field-label">Webhook / Slack</div>',
+                                      layout=w.Layout(width="150px", flex="none")),
+                               self.notice_targets], layout=w.Layout(align_items="center")),
+                       w.HTML('<div class="wb-muted">Ctrl-click to pick several. Each is told '
+                              'how every run ended (signed JSON, or one Slack message); a '
+                              'notice never fails a run.</div>' + none_yet)])
 
     def _mail_note(self) -> None:
         """Recipients while nothing sends mail: said here, as each run's History row says it."""
-        reason = unsent_reason(self.recipients(), self.draft.smtp_host)
+        reason = unsent_reason(self.addresses(), self.draft.smtp_host)
         self.mail_note.value = "" if reason is None else (
             f'<div class="wb-warning">⚠ E-mail will not be sent: {escape(reason)} '
             '(workbench.toml <code>[smtp] host</code>). Runs still deliver; each run\'s row in '
@@ -533,6 +554,11 @@ class ExportBuilder:
                 "split": split_config(self.split_mode.value, self.split_size.value)}
 
     def recipients(self) -> list[str]:
+        """The configuration's ``notify``: the e-mail addresses typed, then the notice
+        targets picked."""
+        return self.addresses() + list(self.notice_targets.value)
+
+    def addresses(self) -> list[str]:
         return [p.strip() for p in self.notify.value.replace(";", ",").replace("\n", ",")
                 .split(",") if p.strip()]
 

@@ -17,6 +17,7 @@ from ..freshness import sentence
 from ..run_states import RunState
 from .changes import CHANGE_COLUMNS, change_rows
 from .forms import DestinationForm, EncryptionForm, Tested, test_connection
+from .notices import NoticesTab, notices_note
 from .style import DASH, badge, escape, number, stale_note
 from .widgets import Table, link
 from .work import one_line
@@ -28,7 +29,7 @@ ACTION_LABELS = {"edit": "Edit", "activate": "Activate", "pause": "Pause", "canc
                  "run": "Run now", "preview": "Preview", "test": "Test connection",
                  "remove": "Remove"}
 RUN_STATES = list(RunState)
-CHANGED = ("export", "run", "destination", "encryption")  # what History's changes list
+CHANGED = ("export", "run", "destination", "encryption", "notice")  # what History's changes list
 LIVE_SECONDS = 2.0
 
 
@@ -57,7 +58,7 @@ def run_rows(runs) -> list[dict]:
         "format": escape(r.format.upper()), "destination": escape(r.destination),
         "created_by": escape(r.created_by), "rows": number(r.rows),
         "attempts": str(r.attempts), "error": escape(r.error or r.file_name or DASH)
-        + mail_note(r.notification)}} for r in runs]
+        + mail_note(r.notification) + notices_note(r.details)}} for r in runs]
 
 
 def mail_note(note: str | None) -> str:
@@ -286,8 +287,11 @@ class ManageExports:
         self.confirm = w.VBox()
         self.preview = w.HTML()
         self.form_box = w.VBox()
-        self.tabs = w.Tab(children=[self._configuration(), self._history(), *self._admin()],
-                          titles=("Configuration", "History", "Destinations", "Encryptions"))
+        self.notices = NoticesTab(nav, self.open_form, self.form_done)
+        self.tabs = w.Tab(children=[self._configuration(), self._history(), *self._admin(),
+                                    self.notices.widget],
+                          titles=("Configuration", "History", "Destinations", "Encryptions",
+                                  "Notices"))
         self.tabs.add_class("wb-tabs")
         self.widget = w.VBox([w.HTML('<div class="wb-title">Manage Exports</div>'),
                               self.message, self.confirm, self.form_box, self.tabs],
@@ -380,6 +384,7 @@ class ManageExports:
             "keys": "<br>".join(f"<code>{escape(k['fingerprint'])}</code>" for k in e.keys),
             "expires": escape(e.earliest_expiry or "never"),
             "created_by": escape(e.created_by)}} for e in overview.encryptions]
+        self.notices.refresh()
         self.refresh_runs()
 
     def refresh_runs(self) -> None:
