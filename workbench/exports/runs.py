@@ -145,7 +145,8 @@ class ExportRuns:
             return self._ended(run_id)
         stop = self._refusal(run_id, attempt)
         if stop:
-            self._finish_refused(run_id, attempt, *stop, unknown=earlier.unknown)
+            self._finish_refused(run_id, attempt, *stop, unknown=earlier.unknown,
+                                 delivered=earlier.files)
             return self._ended(run_id)
         folder = self._home.tmp_dir / "export-runs" / f"run-{run_id}"
         shutil.rmtree(folder, ignore_errors=True)  # what a killed attempt left
@@ -240,17 +241,17 @@ class ExportRuns:
         return earlier
 
     def _finish_refused(self, run_id: int, attempt: int, move: str, error: str, *,
-                        unknown: bool) -> None:
+                        unknown: bool, delivered: list[dict]) -> None:
         run = self._records.get(run_id)
         staged = run["details"].get("staged") or {}
         if unknown:  # staged, and the server could not be asked whether the rename happened
             error += (f"; its file may have reached the server as "
                       f"{staged['file_name']} (the server could not be "
                       "asked): look there before running it again")
-        if staged.get("delivered"):  # parts of a set, never its manifest
-            error += (f"; {len(staged['delivered'])} file(s) of its set reached the server "
-                      "without the manifest (an incomplete set, for the partner to ignore): "
-                      + ", ".join(f["file_name"] for f in staged["delivered"]))
+        if delivered:  # files of a set, never its manifest
+            error += (f"; {len(delivered)} file(s) of its set reached the server without "
+                      "the manifest (an incomplete set, for the partner to ignore): "
+                      + ", ".join(f["file_name"] for f in delivered))
         self._records.finish_attempt(run_id, attempt, move, error=error)
         if run["partial"]:  # what its killed attempt left: removed now if the server answers
             self.sweep(force=True)
