@@ -6,6 +6,7 @@ late} as of D+1: fay turns 41 and leaves, late's profile starts and she joins.""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -293,3 +294,24 @@ def test_a_take_over_after_a_death_between_parts_delivers_the_rest_once(wb, serv
     assert (server.writable / first).stat().st_mtime_ns == sent  # not sent twice
     assert [rows_of(server, p)[1][0] for p in parts] == ["ann", "eve", "fay"]
     assert run.details["files"][-1]["file_name"] == run.file_name
+
+
+def test_the_cli_shows_what_an_export_delivers_and_the_files_of_a_run(wb, server):
+    from tests.test_cli import run as cli
+
+    export_id = export(wb, file_name="young_{run}.csv", compression="gzip", split={"rows": 2})
+    shown = cli("export", "show", export_id, home=wb.home.root)
+    assert "delivers: gzip, in parts of at most 2 rows, then a manifest" in shown.stdout
+    assert "suggested: young_{run}.csv.gz" in shown.stderr
+    run = run_now(wb, export_id)
+    history = cli("export", "history", home=wb.home.root).stdout
+    assert f"young_{run.id}.manifest.json (3 files)" in history
+    from argparse import Namespace
+
+    from workbench.cli.runs import _show
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # what `export run` prints of the run
+        _show(Namespace(json=False), run, "n.ipynb")
+    assert f"files: young_{run.id}_part001.csv, young_{run.id}_part002.csv, " \
+           f"young_{run.id}.manifest.json" in printed.getvalue()
