@@ -334,28 +334,35 @@ class ExportRuns:
         named = dict(at=at, audience=export.audience, export=config.name, run=run["id"],
                      encrypted=bool(config.encryption))
         many = config.split is not None or config.changes == "both"
+        parts = [part for piece in pieces for part in self._parts(
+            piece, config, folder, render_file_name(config.file_name, change=piece.change,
+                                                    **named))]
         done = {f["file_name"]: f for f in earlier.files}
+        missing = set(done) - {part.name for part in parts}
+        if missing:  # its name or its split was edited since they were sent
+            raise DeliveryError(
+                f"an earlier attempt delivered {', '.join(sorted(missing))}, which this attempt "
+                "would not deliver (the export was edited since): the set cannot be "
+                "completed; nothing more was sent")
         files: list[dict] = []
-        for piece in pieces:
-            name = render_file_name(config.file_name, change=piece.change, **named)
-            for part in self._parts(piece, config, folder, name):
-                if part.name in done:  # an earlier attempt delivered it: never twice
-                    files.append(_same_rows(done[part.name], part))
-                    continue
-                payload = part.path
-                if keys:
-                    from ..delivery.pgp import encrypt_file
+        for part in parts:
+            if part.name in done:  # an earlier attempt delivered it: never twice
+                files.append(_same_rows(done[part.name], part))
+                continue
+            payload = part.path
+            if keys:
+                from ..delivery.pgp import encrypt_file
 
-                    payload = part.path.with_name(part.path.name + ".pgp")
-                    details["encrypted_to"] = encrypt_file(part.path, payload, keys)
-                ledger.sent = {"rows": part.rows, "as_of": pinned["as_of"], "details": details,
-                               "change": piece.change, "part": part.number, "pinned": pinned,
-                               "delivered": list(files), "last": not many}
-                with open(payload, "rb") as source:
-                    staged = upload(target, source, part.name, ledger)
-                files.append(_delivered_file(ledger.sent, staged))
-                for local in {part.path, payload}:
-                    local.unlink(missing_ok=True)
+                payload = part.path.with_name(part.path.name + ".pgp")
+                details["encrypted_to"] = encrypt_file(part.path, payload, keys)
+            ledger.sent = {"rows": part.rows, "as_of": pinned["as_of"], "details": details,
+                           "change": part.change, "part": part.number, "pinned": pinned,
+                           "delivered": list(files), "last": not many}
+            with open(payload, "rb") as source:
+                staged = upload(target, source, part.name, ledger)
+            files.append(_delivered_file(ledger.sent, staged))
+            for local in {part.path, payload}:
+                local.unlink(missing_ok=True)
         if many:  # the manifest, last: the partner's sign that the set is complete
             name = manifest_name(render_file_name(
                 config.file_name, change="changes" if config.changes == "both"
@@ -417,7 +424,7 @@ class ExportRuns:
                 path = piece.path.with_name(piece.path.name + suffix)
                 compress_file(config.compression, piece.path, path)
                 piece.path.unlink()
-            return [_Part(name, None, piece.written.rows, path)]
+            return [_Part(name, piece.change, None, piece.written.rows, path)]
 
         def open_part(number: int):
             path = folder / f"{piece.change}-{number}.csv{suffix}"
@@ -426,8 +433,8 @@ class ExportRuns:
         parts = split_csv(piece.path, rows=config.split.rows, size=config.split.bytes,
                           header=config.csv.header, open_part=open_part)
         piece.path.unlink()
-        return [_Part(part_name(name, p.number, len(parts)), p.number, p.rows, p.path)
-                for p in parts]
+        return [_Part(part_name(name, p.number, len(parts)), piece.change, p.number, p.rows,
+                      p.path) for p in parts]
 
     def _delivered_folder(self, export_id: int) -> Path:
         """Where an export's changes-only runs keep the ids they delivered."""
@@ -706,6 +713,7 @@ class _Piece:
 @dataclass
 class _Part:
     name: str
+    change: str
     number: int | None  # its part number; None: not split
     rows: int
     path: Path
