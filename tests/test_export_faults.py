@@ -393,11 +393,16 @@ def test_kill_9_between_parts_then_the_take_over_sends_the_rest_once(wb, server,
     assert [p["rows"] for p in manifest["parts"]] == [1, 1, 1] and manifest["as_of"] == str(D)
 
 
+@pytest.mark.parametrize("trigger", ["schedule", "manual"])
 def test_a_lost_rename_answer_mid_set_is_found_and_the_rest_sent(wb, server, clock,
-                                                                 monkeypatch):
+                                                                 monkeypatch, trigger):
     """The answer to part 2's rename is lost with the connection (the server did it): the
-    run is not Failed; the take-over finds part 2 there and sends part 3 and the manifest."""
+    run is not Failed; the take-over of a scheduled run finds part 2 there and sends part 3
+    and the manifest. A run by hand is one attempt: it fails naming the files of the set
+    that reached the server without their manifest."""
     import paramiko
+
+    from tests.test_scheduler import BERLIN
 
     renamed, count = paramiko.SFTPClient.rename, []
 
@@ -408,14 +413,29 @@ def test_a_lost_rename_answer_mid_set_is_found_and_the_rest_sent(wb, server, clo
             raise EOFError()
 
     monkeypatch.setattr(paramiko.SFTPClient, "rename", second_answer_lost)
-    run_id = wb.export_runs.create(export(wb, split={"rows": 1})).id
+    if trigger == "manual":
+        run_id = wb.export_runs.create(export(wb, split={"rows": 1})).id
+    else:
+        export(wb, split={"rows": 1}, schedule={
+            "start": "2026-03-11T06:00", "timezone": "Europe/Berlin",
+            "repeat": {"every": 1, "unit": "days"}})
+        now = datetime(2026, 3, 11, 6, 0, tzinfo=BERLIN)
+        clock.set(now)
+        wb.export_runs.plan(now)
+        [run_id] = wb.export_runs.due(now)
     run = wb.export_runs.execute(run_id)
     assert run.state == "in_progress" and "was lost while" in run.error
     monkeypatch.setattr(paramiko.SFTPClient, "rename", renamed)
-    assert leftovers(server) == [f"women_{run_id}_part001.csv", f"women_{run_id}_part002.csv"]
+    parts = [f"women_{run_id}_part00{n}.csv" for n in (1, 2, 3)]
+    assert leftovers(server) == parts[:2]
+    sent = (server.writable / parts[1]).stat().st_mtime_ns
     clock.advance(minutes=4)
     run = wb.export_runs.execute(run_id)
-    # A run by hand is one attempt: what reached the server is said, the set left without
-    # its manifest (the partner's sign not to use it).
-    assert run.state == "failed" and "without the manifest" in run.error
-    assert f"women_{run_id}_part002.csv" in run.error
+    assert (server.writable / parts[1]).stat().st_mtime_ns == sent  # never sent twice
+    if trigger == "manual":
+        assert run.state == "failed" and "without the manifest" in run.error
+        assert ", ".join(parts[:2]) in run.error and leftovers(server) == parts[:2]
+        return
+    assert run.state == "complete" and run.attempts == 2
+    assert leftovers(server) == sorted([*parts, f"women_{run_id}.manifest.json"])
+    assert [f["file_name"] for f in run.details["files"]] == [*parts, run.file_name]
