@@ -90,6 +90,7 @@ def test_each_changes_mode_over_two_processed_days(wb, server, clock, mode):
     next_day(wb, clock)
     second = run_now(wb, export_id)
     assert second.as_of == D + timedelta(days=1)
+    assert (first.details["baseline"], second.details["baseline"]) == (None, first.id)
     added, removed = f"young_added_{second.id}.csv", f"young_removed_{second.id}.csv"
     if mode in ("added", "both"):
         assert rows_of(server, added) == [["customer_id", "first_name"], ["late", "Late"]]

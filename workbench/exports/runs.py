@@ -328,8 +328,10 @@ class ExportRuns:
         details = {"destination": target.location,
                    "username": target.username, "encrypted_to": [],
                    "csv_bytes": sum(p.written.bytes for p in pieces), "changes": config.changes,
-                   **({"members": f"run-{run['id']}.parquet"} if config.changes != "full"
-                      else {}),
+                   # A changes-only run: the ids it delivers up to (the next baseline once
+                   # it is Complete), and the run whose delivery it measured against.
+                   **({"members": f"run-{run['id']}.parquet", "baseline": pinned["baseline"]}
+                      if config.changes != "full" else {}),
                    **({"allowed_stale": stale} if stale else {})}
         named = dict(at=at, audience=export.audience, export=config.name, run=run["id"],
                      encrypted=bool(config.encryption))
