@@ -195,7 +195,7 @@ class ExportRuns:
                 # the file on the server and records it.
                 if self._records.finish_attempt(run_id, attempt, "complete", partial=None,
                                                 error=None, next_attempt_at=None, **result):
-                    self._prune_delivered(self._records.get(run_id)["export_id"])
+                    self._prune_delivered(run_id)
                 return
             except (Busy, StoreError) as exc:
                 if time.monotonic() >= deadline:
@@ -452,8 +452,15 @@ class ExportRuns:
         kept = self._delivered_folder(export_id) / last["details"]["members"]
         return last["id"] if kept.exists() else None
 
-    def _prune_delivered(self, export_id: int) -> None:
-        """Keep only the baseline and what unfinished runs write or measure against."""
+    def _prune_delivered(self, run_id: int) -> None:
+        """Once a run is Complete, its export keeps only the baseline and what unfinished
+        runs write or measure against. Tidiness: what fails here is left for the next."""
+        try:
+            self._prune(self._records.get(run_id)["export_id"])
+        except Exception:  # the run is Complete whatever happens to old id files
+            pass
+
+    def _prune(self, export_id: int) -> None:
         folder = self._home.root / "data" / "exports" / f"export-{export_id}"
         if not folder.exists():
             return
