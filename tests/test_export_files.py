@@ -316,3 +316,30 @@ def test_the_cli_shows_what_an_export_delivers_and_the_files_of_a_run(wb, server
         _show(Namespace(json=False), run, "n.ipynb")
     assert f"files: young_{run.id}_part001.csv, young_{run.id}_part002.csv, " \
            f"young_{run.id}.manifest.json" in printed.getvalue()
+
+
+def test_a_run_a_take_over_records_complete_is_the_next_baseline(wb, server, clock,
+                                                                  monkeypatch):
+    """The answer to the rename is lost: the attempt that takes the run over finds the file
+    and records the run Complete; its ids are the baseline of the next run."""
+    import paramiko
+
+    renamed = paramiko.SFTPClient.rename
+
+    def rename_then_drop(self, old, new):
+        renamed(self, old, new)
+        raise EOFError()
+
+    export_id = export(wb, changes="added")
+    monkeypatch.setattr(paramiko.SFTPClient, "rename", rename_then_drop)
+    run_id = wb.export_runs.create(export_id).id
+    assert wb.export_runs.execute(run_id).state == "in_progress"
+    monkeypatch.setattr(paramiko.SFTPClient, "rename", renamed)
+    clock.advance(minutes=4)
+    first = wb.export_runs.execute(run_id)
+    assert first.state == "complete" and "found the file" in first.details["recorded_by"]
+    assert first.details["files"][0]["rows"] == 3 and first.details["members"]
+    next_day(wb, clock)
+    second = run_now(wb, export_id)
+    assert second.details["baseline"] == run_id
+    assert rows_of(server, second.file_name)[1:] == [["late", "Late"]]
