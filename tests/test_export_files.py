@@ -343,3 +343,20 @@ def test_a_run_a_take_over_records_complete_is_the_next_baseline(wb, server, clo
     second = run_now(wb, export_id)
     assert second.details["baseline"] == run_id
     assert rows_of(server, second.file_name)[1:] == [["late", "Late"]]
+
+
+@pytest.mark.parametrize("columns", [
+    ["customer_id", "rfm.monetary", "age", "tags", "appended.loyalty_tier"],  # changed ids' data
+    ["customer_id", "rfm.r_score", "rfm.frequency"]])  # a score ranks against the whole base
+def test_an_added_members_row_is_the_row_a_full_file_has(wb, clock, tmp_path, columns):
+    export_id = export(wb, changes="added", columns=[{"attribute": c} for c in columns])
+    wb.exports.write_member_ids(export_id, tmp_path / "d0.parquet")
+    next_day(wb, clock)
+    wb.exports.write_member_ids(export_id, tmp_path / "d1.parquet")
+    day = D + timedelta(days=1)
+    wb.exports.write_csv(export_id, tmp_path / "full.csv", day=day)
+    wb.exports.write_changes(export_id, tmp_path / "added.csv", day=day, kind="added",
+                             now=tmp_path / "d1.parquet", baseline=tmp_path / "d0.parquet")
+    full = list(csv.reader((tmp_path / "full.csv").open()))
+    added = list(csv.reader((tmp_path / "added.csv").open()))
+    assert added == [full[0]] + [row for row in full if row[0] == "late"]

@@ -7,7 +7,8 @@ that file is the export's baseline. Added = today's ids without the baseline's, 
 baseline's without today's: two anti-joins over id files, work in proportion to the lists and
 not to the customer base. The rows of added members are the export's rows; the rows of
 removed members hold their customer id only (their attributes may be gone, and a partner
-only needs the id to drop them).
+only needs the id to drop them). The customer data their rows are computed from is read for
+those ids alone (``restricted``), unless a column ranks customers against the whole base.
 """
 
 from __future__ import annotations
@@ -76,3 +77,23 @@ def in_order(*queries: exp.Select) -> exp.Select:
     union = queries[0] if len(queries) == 1 else exp.union(*queries, distinct=False)
     return exp.select("*").from_(exp.Subquery(this=union, alias=exp.to_identifier("u"))) \
         .order_by(exp.column(CUSTOMER_ID, "u", quoted=True))
+
+
+def restricted(tables, ids: exp.Subquery, needed: set[str]):
+    """The customer data of ``tables`` (``features.Tables``) for the customers of ``ids``
+    only, so a changes-only file's rows cost in proportion to the changes; ``tables`` as
+    they are when a needed column ranks a customer against the whole base (the RFM scores)."""
+    from dataclasses import replace
+
+    from ..customers.features import SCORES
+
+    if needed & set(SCORES):
+        return tables
+    wanted = exp.select("customer_id").from_(ids.copy())
+
+    def only(kind: str) -> exp.Select:
+        return exp.select("*").from_(tables.read(kind, "k")).where(
+            exp.column("customer_id", "k").isin(query=wanted.copy()))
+
+    return replace(tables, **{kind: only(kind) for kind in
+                              ("profiles", "transactions", "tags", "appended")})

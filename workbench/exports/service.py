@@ -522,9 +522,15 @@ class Exports:
 
         with self._membership(config, day) as (audience, day, table, group), \
                 self._snapshots.pin() as snapshot:
-            if members is not None:
+            tables = snapshot.tables()
+            if members is not None:  # a changes-only file: those ids' data alone
+                from .changes import restricted
+                from .rows import needed_fields
+
                 table, group = members, None
-            query, plan = rows_query(config, snapshot.tables(),
+                tables = restricted(tables, members, needed_fields(
+                    config, record_fields(PROFILE_FIELDS, tables.appended_columns)))
+            query, plan = rows_query(config, tables,
                                      Day(day, self._zone), table, audience["id"],
                                      PROFILE_FIELDS, group)
             yield audience, day, query, plan
