@@ -7,13 +7,14 @@ run on SQLite and PostgreSQL in tests/test_export_races.py.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -343,3 +344,98 @@ def test_a_rename_whose_answer_was_lost_is_never_failed_and_is_found_later(wb, s
     run = wb.export_runs.execute(run_id)
     assert run.state == "complete" and run.attempts == 2 and run.details["sha256"]
     assert leftovers(server) == [run.file_name]
+
+
+# -- sets of files: parts and their manifest ----------------------------------------------------
+
+def test_kill_9_between_parts_then_the_take_over_sends_the_rest_once(wb, server, clock):
+    """A scheduled split run is killed (-9) while its second part streams: part 1 is on the
+    server, part 2 only as a temporary file. The attempt that takes it over sends parts 2
+    and 3, then the manifest; part 1 is never sent again and the temporary file is swept."""
+    import psutil
+
+    from tests.test_scheduler import BERLIN
+
+    wb.exports.create({"name": "Parts", "audience": 1, "file_name": "parts_{run}.csv",
+                       "destination": "partner", "columns": [{"attribute": "customer_id"}],
+                       "split": {"rows": 1},
+                       "schedule": {"start": "2026-03-11T06:00", "timezone": "Europe/Berlin",
+                                    "repeat": {"every": 1, "unit": "days"}}})
+    now = datetime(2026, 3, 11, 6, 0, tzinfo=BERLIN)
+    clock.set(now)
+    wb.export_runs.plan(now)
+    [run_id] = wb.export_runs.due(now)
+    stalled = f".parts_{run_id}_part002.csv.part-{wb.store.workbench_id()}-{run_id}-1"
+    os.mkfifo(server.writable / stalled, 0o666)
+    os.chown(server.writable / stalled, *_ids(server.user))
+    script = ("import workbench; from workbench.exports.notebook import run_export; "
+              f"run_export(workbench.open(), {run_id})")
+    env = {**os.environ, "WORKBENCH_HOME": str(wb.home.root), "WORKBENCH_USER": "ada"}
+    runner = subprocess.Popen([sys.executable, "-c", script], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: (RunRecords(wb.store).get(run_id)["partial"] or "").endswith(stalled))
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    first = server.writable / f"parts_{run_id}_part001.csv"
+    sent = first.stat().st_mtime_ns
+    for process in psutil.process_iter(["username"]):  # the session waiting on the pipe
+        if process.info["username"] == server.user:
+            process.kill()
+    clock.advance(minutes=4)
+    run = wb.export_runs.execute(run_id)
+    assert run.state == "complete" and run.attempts == 2, run.error
+    assert leftovers(server) == sorted([first.name, f"parts_{run_id}_part002.csv",
+                                        f"parts_{run_id}_part003.csv", run.file_name])
+    assert first.stat().st_mtime_ns == sent
+    manifest = json.loads((server.writable / run.file_name).read_text())
+    assert [p["file_name"] for p in manifest["parts"]] == [
+        f"parts_{run_id}_part00{n}.csv" for n in (1, 2, 3)]
+    assert [p["rows"] for p in manifest["parts"]] == [1, 1, 1] and manifest["as_of"] == str(D)
+
+
+@pytest.mark.parametrize("trigger", ["schedule", "manual"])
+def test_a_lost_rename_answer_mid_set_is_found_and_the_rest_sent(wb, server, clock,
+                                                                 monkeypatch, trigger):
+    """The answer to part 2's rename is lost with the connection (the server did it): the
+    run is not Failed; the take-over of a scheduled run finds part 2 there and sends part 3
+    and the manifest. A run by hand is one attempt: it fails naming the files of the set
+    that reached the server without their manifest."""
+    import paramiko
+
+    from tests.test_scheduler import BERLIN
+
+    renamed, count = paramiko.SFTPClient.rename, []
+
+    def second_answer_lost(self, old, new):
+        renamed(self, old, new)
+        count.append(new)
+        if len(count) == 2:
+            raise EOFError()
+
+    monkeypatch.setattr(paramiko.SFTPClient, "rename", second_answer_lost)
+    if trigger == "manual":
+        run_id = wb.export_runs.create(export(wb, split={"rows": 1})).id
+    else:
+        export(wb, split={"rows": 1}, schedule={
+            "start": "2026-03-11T06:00", "timezone": "Europe/Berlin",
+            "repeat": {"every": 1, "unit": "days"}})
+        now = datetime(2026, 3, 11, 6, 0, tzinfo=BERLIN)
+        clock.set(now)
+        wb.export_runs.plan(now)
+        [run_id] = wb.export_runs.due(now)
+    run = wb.export_runs.execute(run_id)
+    assert run.state == "in_progress" and "was lost while" in run.error
+    monkeypatch.setattr(paramiko.SFTPClient, "rename", renamed)
+    parts = [f"women_{run_id}_part00{n}.csv" for n in (1, 2, 3)]
+    assert leftovers(server) == parts[:2]
+    sent = (server.writable / parts[1]).stat().st_mtime_ns
+    clock.advance(minutes=4)
+    run = wb.export_runs.execute(run_id)
+    assert (server.writable / parts[1]).stat().st_mtime_ns == sent  # never sent twice
+    if trigger == "manual":
+        assert run.state == "failed" and "without the manifest" in run.error
+        assert ", ".join(parts[:2]) in run.error and leftovers(server) == parts[:2]
+        return
+    assert run.state == "complete" and run.attempts == 2
+    assert leftovers(server) == sorted([*parts, f"women_{run_id}.manifest.json"])
+    assert [f["file_name"] for f in run.details["files"]] == [*parts, run.file_name]

@@ -96,4 +96,25 @@ def _show(args, e) -> None:
              f"{e.type}, {e.repeats.lower()}, ends {e.ends}; next run: "
              f"{e.next_run.isoformat(timespec='minutes') if e.next_run else '—'}",
              f"you may: {', '.join(e.actions) or 'nothing'}"]
+    files = _delivers(e.config)
+    if files:
+        lines.insert(3, f"delivers: {files}")
     emit(args, e.to_json(), "\n".join(lines))
+
+
+def _delivers(config) -> str:
+    """What each run delivers beyond one full CSV: changes only, compressed, in parts."""
+    said = []
+    if config.changes != "full":
+        said.append({"added": "added members only", "removed": "removed members only",
+                     "both": "added and removed members, two files",
+                     "column": "changes, one file with a change column"}[config.changes]
+                    + " (against its last delivery)")
+    if config.compression:
+        said.append(config.compression)
+    if config.split:
+        said.append(f"in parts of at most {config.split.rows:,} rows" if config.split.rows
+                    else f"in parts of at most {config.split.bytes:,} bytes")
+    if config.split or config.changes == "both":
+        said.append("then a manifest")
+    return ", ".join(said)

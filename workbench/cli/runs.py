@@ -57,7 +57,7 @@ def cmd_history(args) -> int:
             f"{r.id:>5}  {r.state.label:<11}  "
             f"{r.scheduled_for.astimezone(zone):%Y-%m-%d %H:%M}  {r.export[:22]:<22}  "
             f"{'-' if r.rows is None else f'{r.rows:,}':>9}  {r.attempts:>5}  "
-            f"{r.error or r.file_name or ''}" for r in runs]
+            f"{r.error or _files(r)}" for r in runs]
         emit(args, [r.to_json() for r in runs], "\n".join(lines))
     return 0
 
@@ -69,8 +69,18 @@ def _show(args, run, notebook) -> None:
             f"{run.bytes if run.bytes is not None else '-'} bytes as of {run.as_of or '-'} -> "
             f"{run.file_name or '-'} on {run.details.get('destination', run.destination)}\n"
             f"audit notebook: {notebook}")
+    if len(run.details.get("files") or []) > 1:  # parts, both changes, the manifest
+        text += "\nfiles: " + ", ".join(f["file_name"] for f in run.details["files"])
     if run.notification:  # "e-mail not sent: no SMTP host configured"
         text += f"\n{run.notification}"
     if run.details.get("allowed_stale"):
         text += f"\ndelivered stale, as allowed: {run.details['allowed_stale']}"
     emit(args, {**run.to_json(), "notebook": str(notebook)}, text)
+
+
+def _files(run) -> str:
+    """A run's file, or its manifest and how many files it delivered."""
+    files = run.details.get("files") or []
+    if len(files) > 1:
+        return f"{run.file_name} ({len(files)} files)"
+    return run.file_name or ""

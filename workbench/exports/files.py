@@ -1,4 +1,5 @@
-"""File names of export runs (SPEC 7): strftime codes and ``{audience}``, ``{export}``, ``{run}``.
+"""File names of export runs (SPEC 7): strftime codes and ``{audience}``, ``{export}``, ``{run}``,
+``{change}`` (what a changes-only file holds: ``added``, ``removed``, ``full`` or ``changes``).
 
 Rendered at the run's scheduled time in the export's timezone, so a retry writes the same name.
 The result must be a plain file name, checked when the export is saved with a sample of the
@@ -14,7 +15,8 @@ import string
 import unicodedata
 from datetime import datetime
 
-PLACEHOLDERS = ("audience", "export", "run")
+PLACEHOLDERS = ("audience", "export", "run", "change")
+CHANGES = ("added", "removed", "full", "changes")
 # strftime codes that give the same text on every platform (no locale-free surprises like %c).
 STRFTIME = re.compile(r"%(?:[YmdHMSjUWyaAbBpzZ%])")
 ANY_CODE = re.compile(r"%.?")
@@ -32,11 +34,13 @@ def slug(text: str, limit: int = 60) -> str:
 
 
 def render_file_name(template: str, *, at: datetime, audience: str, export: str,
-                     run: int | str, encrypted: bool = False) -> str:
-    """The file name of a run: ``at`` is the scheduled instant in the export's timezone."""
+                     run: int | str, encrypted: bool = False, change: str = "full") -> str:
+    """The file name of a run: ``at`` is the scheduled instant in the export's timezone;
+    ``change``: what the file holds (``CHANGES``), for ``{change}``."""
     check_codes(template)
     text = at.strftime(template)
-    values = {"audience": slug(audience), "export": slug(export), "run": slug(str(run))}
+    values = {"audience": slug(audience), "export": slug(export), "run": slug(str(run)),
+              "change": change}
     name = string.Formatter().vformat(text, (), values)
     if encrypted and not name.lower().endswith(PGP_SUFFIXES):
         name += ".pgp"
@@ -57,8 +61,8 @@ def check_codes(template: str) -> None:
         if field is None:
             continue
         if field not in PLACEHOLDERS or spec or conversion:
-            raise ValueError(f"has the placeholder {{{field}}}; use {{audience}}, {{export}} "
-                             "or {run}")
+            raise ValueError(f"has the placeholder {{{field}}}; use {{audience}}, {{export}}, "
+                             "{run} or {change}")
 
 
 def _refuse_invisible(text: str) -> None:
@@ -86,3 +90,10 @@ def check_plain(name: str) -> None:
         raise ValueError(f"renders to {len(name.encode('utf-8'))} bytes; at most {MAX_BYTES} "
                          "(the upload's temporary name needs the rest of the 255 a file "
                          "system allows)")
+
+
+def has_placeholder(template: str, name: str) -> bool:
+    try:
+        return any(field == name for _, field, _, _ in string.Formatter().parse(template))
+    except ValueError:
+        return False

@@ -10,6 +10,14 @@ long as the lease), and an attempt that takes over a run whose process died firs
 the server: a file that is there, whole, makes the run Complete; it is never sent twice.
 The run records what was sent (rows, bytes, file name, as-of day, key fingerprints, where),
 never a secret and never a customer row.
+
+A run may deliver several files (changes-only "both", numbered parts, then a manifest last):
+each is uploaded as above, one after the other, and staged with the files renamed before it.
+An attempt that takes over finds which are there, sends only the rest (never one twice), with
+the rows of the as-of day and baseline the first staged upload pinned; the run is Complete
+once the last file of its set is on the server. A changes-only run keeps the ids it delivers
+up to (``changes.py``) before its first upload; they become the export's baseline only when
+the run is recorded Complete.
 """
 
 from __future__ import annotations
@@ -18,15 +26,38 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..days import parse_day
 from ..delivery.upload import Staged, delivered, sweep, upload
-from ..errors import Busy, Conflict, NotFound, RenameUncertain, Stale, StoreError, Unrecorded, WorkbenchError
+from ..errors import (
+    Busy,
+    Conflict,
+    DeliveryError,
+    NotFound,
+    RenameUncertain,
+    Stale,
+    StoreError,
+    Unrecorded,
+    WorkbenchError,
+)
 from ..files import make_private, private_folder
 from ..run_states import Run, RunState
+from .changes import labels
+from .csvfile import Written
 from .files import render_file_name
+from .fileset import (
+    SUFFIXES,
+    CompressedFile,
+    compress_file,
+    manifest,
+    manifest_name,
+    part_name,
+    split_csv,
+)
 from .notify import run_message, sent_note, unsent_note, unsent_reason
 from .schedule import cancel_deadline
 
@@ -110,12 +141,13 @@ class ExportRuns:
                            "process has it, or it has ended; it is not delivered twice")
         if notebook:
             self._records.set(run_id, notebook=notebook)
-        found = self._found_delivered(run_id, attempt) if attempt > 1 else False
-        if found:
+        earlier = self._found_delivered(run_id, attempt) if attempt > 1 else _Earlier()
+        if earlier.complete:
             return self._ended(run_id)
         stop = self._refusal(run_id, attempt)
         if stop:
-            self._finish_refused(run_id, attempt, *stop, unknown=found is None)
+            self._finish_refused(run_id, attempt, *stop, unknown=earlier.unknown,
+                                 delivered=earlier.files)
             return self._ended(run_id)
         folder = self._home.tmp_dir / "export-runs" / f"run-{run_id}"
         shutil.rmtree(folder, ignore_errors=True)  # what a killed attempt left
@@ -125,7 +157,7 @@ class ExportRuns:
         ledger = _Ledger(self._records, run_id, attempt, self._live)
         try:
             with beat:
-                result = self._deliver(self._records.get(run_id), folder, ledger)
+                result = self._deliver(self._records.get(run_id), folder, ledger, earlier)
                 self._commit(run_id, attempt, result)
         except (Unrecorded, RenameUncertain) as exc:  # maybe delivered: never Failed
             run = self.get(run_id)
@@ -162,8 +194,9 @@ class ExportRuns:
             try:
                 # False: this attempt lost the run meanwhile; the one that took it over finds
                 # the file on the server and records it.
-                self._records.finish_attempt(run_id, attempt, "complete", partial=None,
-                                             error=None, next_attempt_at=None, **result)
+                if self._records.finish_attempt(run_id, attempt, "complete", partial=None,
+                                                error=None, next_attempt_at=None, **result):
+                    self._prune_delivered(run_id)
                 return
             except (Busy, StoreError) as exc:
                 if time.monotonic() >= deadline:
@@ -174,39 +207,52 @@ class ExportRuns:
                         "there and records it Complete; do not run it again") from None
                 time.sleep(2)
 
-    def _found_delivered(self, run_id: int, attempt: int) -> bool | None:
-        """Taking over a run whose process died: if its file reached the server whole (as
-        recorded just before the rename), record the run Complete, and it is not sent again.
-        None: it was staged, but the server could not be asked (a retry fails there too, or
-        a run by hand ends Failed saying to look)."""
+    def _found_delivered(self, run_id: int, attempt: int) -> _Earlier:
+        """Taking over a run whose process died: which of its files reached the server. Each
+        file whose rename answered is delivered (the next file is staged only after it); the
+        one staged last is looked for on the server (size, then SHA-256). When that is the
+        last of its set and there, whole, the run is recorded Complete and nothing is sent
+        again; otherwise the attempt delivers the rest (``_deliver``), with the as-of day and
+        baseline the first attempt pinned. ``unknown``: the server could not be asked (a retry
+        fails there too, or a run by hand ends Failed saying to look)."""
         run = self._records.get(run_id)
         staged = run["details"].get("staged")
         if not staged:
-            return False
+            return _Earlier()
+        confirmed = list(staged.get("delivered", []))
+        earlier = _Earlier(files=confirmed, pinned=staged.get("pinned"))
         export = self._exports.get(run["export_id"])
         try:
             there = delivered(self._destinations.target(export.config.destination),
                               Staged.of(staged))
         except WorkbenchError:
-            return None
+            earlier.unknown = True
+            return earlier
         if not there:
-            return False
-        self._commit(run_id, attempt, {
-            "rows": staged["rows"], "bytes": staged["bytes"], "file_name": staged["file_name"],
-            "as_of": parse_day(staged["as_of"]) if staged["as_of"] else None,
-            "details": {**staged["details"], "sha256": staged["sha256"],
-                        "recorded_by": f"attempt {attempt}, which found the file on the "
-                                       "server (the attempt that renamed it could not "
-                                       "record it)"}})
-        return True
+            return earlier
+        confirmed.append(_delivered_file(staged, staged))
+        if not staged.get("last", True):
+            return earlier
+        result = _result(confirmed, as_of=staged["as_of"], details=staged["details"])
+        result["details"]["recorded_by"] = (f"attempt {attempt}, which found the file on the "
+                                            "server (the attempt that renamed it could not "
+                                            "record it)")
+        self._commit(run_id, attempt, result)
+        earlier.complete = True
+        return earlier
 
     def _finish_refused(self, run_id: int, attempt: int, move: str, error: str, *,
-                        unknown: bool) -> None:
+                        unknown: bool, delivered: list[dict]) -> None:
         run = self._records.get(run_id)
+        staged = run["details"].get("staged") or {}
         if unknown:  # staged, and the server could not be asked whether the rename happened
             error += (f"; its file may have reached the server as "
-                      f"{run['details']['staged']['file_name']} (the server could not be "
+                      f"{staged['file_name']} (the server could not be "
                       "asked): look there before running it again")
+        if delivered:  # files of a set, never its manifest
+            error += (f"; {len(delivered)} file(s) of its set reached the server without "
+                      "the manifest (an incomplete set, for the partner to ignore): "
+                      + ", ".join(f["file_name"] for f in delivered))
         self._records.finish_attempt(run_id, attempt, move, error=error)
         if run["partial"]:  # what its killed attempt left: removed now if the server answers
             self.sweep(force=True)
@@ -267,8 +313,11 @@ class ExportRuns:
             note = unsent_note(reason)
         self._records.set(run.id, details=json.dumps({**run.details, "notification": note}))
 
-    def _deliver(self, run: dict, folder, ledger: _Ledger) -> dict:
-        """Write, encrypt and upload the run's file, the upload recorded in ``ledger``."""
+    def _deliver(self, run: dict, folder: Path, ledger: _Ledger, earlier: _Earlier) -> dict:
+        """Write the run's files (the full list, or its changes), compress, split, encrypt and
+        upload each, then the manifest of a set last; every upload recorded in ``ledger``.
+        Files an earlier attempt delivered are not sent again: the rows are those of the
+        as-of day and baseline it pinned."""
         export = self._exports.get(run["export_id"])
         config = export.config
         # Fresh enough for this run's day, unless the person who ran it by hand allowed it.
@@ -278,29 +327,164 @@ class ExportRuns:
             raise Stale(f"stale: {stale}; nothing was delivered: run processing "
                         "(`workbench process`), then the export again")
         at = run["scheduled_for"].astimezone(_zone(config))
-        name = render_file_name(config.file_name, at=at, audience=export.audience,
-                                export=config.name, run=run["id"],
-                                encrypted=bool(config.encryption))
-        plain = folder / "rows.csv"
-        written = self._exports.write_csv(export.id, plain)
-        make_private(plain)
-        payload, fingerprints = plain, []
-        if config.encryption:
-            from ..delivery.pgp import encrypt_file
-
-            payload = folder / "rows.csv.pgp"
-            fingerprints = encrypt_file(plain, payload,
-                                        self._encryptions.armored_keys(config.encryption))
+        pinned = earlier.pinned or {"as_of": None, "baseline": self._baseline(export.id)
+                                    if config.changes != "full" else None}
+        pieces, as_of = self._written(export, run["id"], folder, pinned)
+        pinned = {**pinned, "as_of": as_of.isoformat()}
+        keys = self._encryptions.armored_keys(config.encryption) if config.encryption else None
         target = self._destinations.target(config.destination)
         details = {"destination": target.location,
-                   "username": target.username, "encrypted_to": fingerprints,
-                   "csv_bytes": written.bytes, **({"allowed_stale": stale} if stale else {})}
-        ledger.sent = {"rows": written.rows, "as_of": written.as_of and written.as_of.isoformat(),
-                       "details": details}
-        with open(payload, "rb") as source:
-            staged = upload(target, source, name, ledger)
-        return {"rows": written.rows, "bytes": staged.bytes, "as_of": written.as_of,
-                "file_name": name, "details": {**details, "sha256": staged.sha256}}
+                   "username": target.username, "encrypted_to": [],
+                   "csv_bytes": sum(p.written.bytes for p in pieces), "changes": config.changes,
+                   # A changes-only run: the ids it delivers up to (the next baseline once
+                   # it is Complete), and the run whose delivery it measured against.
+                   **({"members": f"run-{run['id']}.parquet", "baseline": pinned["baseline"]}
+                      if config.changes != "full" else {}),
+                   **({"allowed_stale": stale} if stale else {})}
+        named = dict(at=at, audience=export.audience, export=config.name, run=run["id"],
+                     encrypted=bool(config.encryption))
+        many = config.split is not None or config.changes == "both"
+        parts = [part for piece in pieces for part in self._parts(
+            piece, config, folder, render_file_name(config.file_name, change=piece.change,
+                                                    **named))]
+        done = {f["file_name"]: f for f in earlier.files}
+        missing = set(done) - {part.name for part in parts}
+        if missing:  # its name or its split was edited since they were sent
+            raise DeliveryError(
+                f"an earlier attempt delivered {', '.join(sorted(missing))}, which this attempt "
+                "would not deliver (the export was edited since): the set cannot be "
+                "completed; nothing more was sent")
+        files: list[dict] = []
+        for part in parts:
+            if part.name in done:  # an earlier attempt delivered it: never twice
+                files.append(_same_rows(done[part.name], part))
+                continue
+            payload = part.path
+            if keys:
+                from ..delivery.pgp import encrypt_file
+
+                payload = part.path.with_name(part.path.name + ".pgp")
+                details["encrypted_to"] = encrypt_file(part.path, payload, keys)
+            ledger.sent = {"rows": part.rows, "as_of": pinned["as_of"], "details": details,
+                           "change": part.change, "part": part.number, "pinned": pinned,
+                           "delivered": list(files), "last": not many}
+            with open(payload, "rb") as source:
+                staged = upload(target, source, part.name, ledger)
+            files.append(_delivered_file(ledger.sent, staged))
+            for local in {part.path, payload}:
+                local.unlink(missing_ok=True)
+        if many:  # the manifest, last: the partner's sign that the set is complete
+            name = manifest_name(render_file_name(
+                config.file_name, change="changes" if config.changes == "both"
+                else pieces[0].change, **named))
+            path = folder / "manifest.json"
+            path.write_bytes(manifest(
+                export={"id": export.id, "name": export.name}, run=run["id"],
+                scheduled_for=run["scheduled_for"].isoformat(), as_of=pinned["as_of"],
+                change=config.changes, files=files))
+            ledger.sent = {"rows": None, "as_of": pinned["as_of"], "details": details,
+                           "change": "manifest", "part": None, "pinned": pinned,
+                           "delivered": list(files), "last": True}
+            with open(path, "rb") as source:
+                staged = upload(target, source, name, ledger)
+            files.append(_delivered_file(ledger.sent, staged))
+        return _result(files, as_of=pinned["as_of"], details=details)
+
+    def _written(self, export, run_id: int, folder: Path, pinned: dict
+                 ) -> tuple[list[_Piece], date]:
+        """The run's CSV files, unencrypted, in the private work folder: the full list, or
+        its changes against the pinned baseline (``changes``). A changes-only run first keeps
+        the ids it delivers up to (its baseline once it is Complete)."""
+        config = export.config
+        day = parse_day(pinned["as_of"]) if pinned["as_of"] else None
+        if config.changes == "full":
+            written = self._exports.write_csv(export.id, folder / "full.csv", day=day)
+            make_private(folder / "full.csv")
+            return [_Piece("full", folder / "full.csv", written)], written.as_of
+        now = self._delivered_folder(export.id) / f"run-{run_id}.parquet"
+        day = self._exports.write_member_ids(export.id, now, day=day)
+        baseline = None
+        if pinned["baseline"] is not None:
+            baseline = self._delivered_folder(export.id) / f"run-{pinned['baseline']}.parquet"
+            if not baseline.exists():
+                raise DeliveryError(f"the record of what run #{pinned['baseline']} delivered "
+                                    f"({baseline.name}) is gone from the home; this run "
+                                    "measures its changes against it, so it cannot deliver")
+        pieces = []
+        for change in labels(config.changes, first=baseline is None):
+            path = folder / f"{change}.csv"
+            if change == "full":
+                written = self._exports.write_csv(export.id, path, day=day)
+            else:
+                written = self._exports.write_changes(
+                    export.id, path, day=day, now=now, baseline=baseline,
+                    kind="column" if change == "changes" else change)
+            make_private(path)
+            pieces.append(_Piece(change, path, written))
+        return pieces, day
+
+    @staticmethod
+    def _parts(piece: _Piece, config, folder: Path, name: str) -> list[_Part]:
+        """One CSV as the files it is delivered as: compressed, and split into numbered parts
+        (each with the header) when the export says so."""
+        suffix = SUFFIXES.get(config.compression, "")
+        if config.split is None:
+            path = piece.path
+            if config.compression:
+                path = piece.path.with_name(piece.path.name + suffix)
+                compress_file(config.compression, piece.path, path)
+                piece.path.unlink()
+            return [_Part(name, piece.change, None, piece.written.rows, path)]
+
+        def open_part(number: int):
+            path = folder / f"{piece.change}-{number}.csv{suffix}"
+            return path, CompressedFile(config.compression, path)
+
+        parts = split_csv(piece.path, rows=config.split.rows, size=config.split.bytes,
+                          header=config.csv.header, open_part=open_part)
+        piece.path.unlink()
+        return [_Part(part_name(name, p.number, len(parts)), piece.change, p.number, p.rows,
+                      p.path) for p in parts]
+
+    def _delivered_folder(self, export_id: int) -> Path:
+        """Where an export's changes-only runs keep the ids they delivered."""
+        return private_folder(self._home.root / "data" / "exports" / f"export-{export_id}")
+
+    def _baseline(self, export_id: int) -> int | None:
+        """The run whose delivered ids a changes-only run measures against: the export's run
+        recorded Complete last, if it kept them (a full run keeps none: after it, the next
+        changes-only run delivers the full list again)."""
+        last = self._records.last_complete(export_id)
+        if last is None or not last["details"].get("members"):
+            return None
+        kept = self._delivered_folder(export_id) / last["details"]["members"]
+        return last["id"] if kept.exists() else None
+
+    def _prune_delivered(self, run_id: int) -> None:
+        """Once a run is Complete, its export keeps only the baseline and what unfinished
+        runs write or measure against. Tidiness: what fails here is left for the next."""
+        try:
+            self._prune(self._records.get(run_id)["export_id"])
+        except Exception:  # the run is Complete whatever happens to old id files
+            pass
+
+    def _prune(self, export_id: int) -> None:
+        folder = self._home.root / "data" / "exports" / f"export-{export_id}"
+        if not folder.exists():
+            return
+        keep = {f"run-{self._baseline(export_id)}.parquet"}
+        files = list(folder.glob("run-*.parquet"))
+        for path in files:
+            try:
+                run = self._records.get(int(path.stem.removeprefix("run-")))
+            except (ValueError, NotFound):
+                continue
+            if run["state"] in (RunState.SCHEDULED, RunState.IN_PROGRESS):
+                pinned = (run["details"].get("staged") or {}).get("pinned") or {}
+                keep |= {path.name, f"run-{pinned.get('baseline')}.parquet"}
+        for path in files:
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
 
     def _live(self, run_id: int, attempt: int) -> bool:
         """Whether an attempt still works on its run (its temporary file is kept)."""
@@ -524,3 +708,58 @@ class _Heartbeat:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+@dataclass
+class _Earlier:
+    """What an attempt taking over a run finds of the attempts before it."""
+
+    files: list[dict] = field(default_factory=list)  # delivered, in order
+    pinned: dict | None = None  # the as-of day and baseline the first staged upload used
+    complete: bool = False  # every file of the run is there: recorded Complete
+    unknown: bool = False  # the server could not be asked about the file staged last
+
+
+@dataclass
+class _Piece:
+    change: str  # what {change} says of it
+    path: Path
+    written: Written
+
+
+@dataclass
+class _Part:
+    name: str
+    change: str
+    number: int | None  # its part number; None: not split
+    rows: int
+    path: Path
+
+
+def _delivered_file(sent: dict, staged) -> dict:
+    """A file of the run as the run records it (``details["files"]``) and the manifest
+    lists it: as it is on the server."""
+    staged = staged.to_json() if isinstance(staged, Staged) else staged
+    return {"file_name": staged["file_name"], "change": sent.get("change", "full"),
+            "part": sent.get("part"), "rows": sent["rows"], "bytes": staged["bytes"],
+            "sha256": staged["sha256"]}
+
+
+def _same_rows(delivered: dict, part: _Part) -> dict:
+    """A file an earlier attempt delivered, if this attempt would write the same rows."""
+    if delivered["rows"] != part.rows:
+        raise DeliveryError(
+            f"{part.name} reached the server in an earlier attempt with {delivered['rows']:,} "
+            f"rows; this attempt would write {part.rows:,} (the members of the pinned day "
+            "changed since): the set cannot be completed; nothing more was sent")
+    part.path.unlink(missing_ok=True)
+    return delivered
+
+
+def _result(files: list[dict], *, as_of: str | None, details: dict) -> dict:
+    """What a delivered run records: every file (``details["files"]``), the rows of its data
+    files, the bytes of all; its file name is its manifest's, or its one file's."""
+    data = [f for f in files if f["change"] != "manifest"]
+    return {"rows": sum(f["rows"] for f in data), "bytes": sum(f["bytes"] for f in files),
+            "as_of": parse_day(as_of) if as_of else None, "file_name": files[-1]["file_name"],
+            "details": {**details, "sha256": files[-1]["sha256"], "files": files}}

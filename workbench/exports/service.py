@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
@@ -290,18 +290,40 @@ class Exports:
             # a name that fits today must fit on every day it will be rendered.
             for when in (at or _start(config), (at or _start(config)).replace(
                     year=2027, month=9, day=1, hour=23, minute=59, second=59)):
-                render_file_name(config.file_name, at=when,
-                                 audience=audience["name"] if audience else "audience",
-                                 export=config.name, run=9_999_999_999,
-                                 encrypted=bool(config.encryption))
+                name = render_file_name(config.file_name, at=when,
+                                        audience=audience["name"] if audience else "audience",
+                                        export=config.name, run=9_999_999_999,
+                                        encrypted=bool(config.encryption), change="removed")
+                _check_set_names(config, name)
         except ValueError as exc:
             problems.append(Problem("file_name", str(exc)))
+        problems += self._changes_problems(config)
         if problems:
             raise InvalidExport.listing(labelled(problems))
         return {"name": config.name, "audience_id": audience["id"],
                 "destination_id": destination["id"],
                 "encryption_id": encryption["id"] if encryption else None,
                 "config": json.dumps(config.to_json())}
+
+    def _changes_problems(self, config: ExportConfig) -> list[Problem]:
+        """A changes-only export names its removed members by their customer id, and "both"
+        delivers two files that need two names."""
+        from .files import has_placeholder
+        from .templates import plain_field
+
+        problems = []
+        if config.changes in ("removed", "both", "column"):
+            fields = self._record_fields()
+            if not any((c.attribute or plain_field(c.template or "", fields)) == "customer_id"
+                       for c in config.columns):
+                problems.append(Problem("changes", f'"{config.changes}" delivers removed '
+                                        "members by their customer id alone: add the column "
+                                        "customer_id"))
+        if config.changes == "both" and not has_placeholder(config.file_name, "change"):
+            problems.append(Problem("file_name", '"both" delivers two files (added and '
+                                    "removed): put {change} in the file name so they have "
+                                    "names of their own"))
+        return problems
 
     def _audience(self, audience_id: int, problems: list[Problem]) -> dict | None:
         try:
@@ -441,39 +463,110 @@ class Exports:
                        rows=list(render(records, plan)), config=config,
                        stale=self.staleness(config))
 
-    def write_csv(self, export: int | str | dict | ExportConfig, target: Path) -> Written:
-        """Write the export's whole file (unencrypted) to ``target``: its rows and bytes."""
+    def write_csv(self, export: int | str | dict | ExportConfig, target: Path, *,
+                  day: date | None = None) -> Written:
+        """Write the export's whole file (unencrypted) to ``target``: its rows and bytes.
+        ``day``: the members of that processed day (a run's pinned as-of day) rather than of
+        the last processing."""
         from .csvfile import write_csv
 
         config = self._config(export)
-        with self.rows(config) as (_audience, day, query, plan):
+        with self.rows(config, day=day) as (_audience, day, query, plan):
             written = write_csv(self._engine, config, query, plan, target)
         written.as_of = day
         return written
 
+    def write_member_ids(self, export: int | str | ExportConfig, target: Path, *,
+                         day: date | None = None) -> date:
+        """The sorted customer ids the export's file holds as of ``day`` (default: the last
+        processing), as a Parquet file: what a changes-only run measures against next time.
+        Its as-of day."""
+        from .changes import member_ids
+
+        config = self._config(export)
+        with self._membership(config, day) as (audience, day, table, group):
+            self._engine.write_parquet(member_ids(table, audience["id"], group), target)
+        return day
+
+    def write_changes(self, export: int | str | ExportConfig, target: Path, *, day: date,
+                      kind: str, now: Path, baseline: Path | None) -> Written:
+        """Write a changes-only file: ``kind`` "added" or "removed" (the ids in ``now`` and
+        not in ``baseline``, or the other way round), or "column" (both, with the ``change``
+        column last). ``now`` and ``baseline``: id files (``write_member_ids``); without a
+        baseline every member is added. Removed members' rows hold their customer id only."""
+        from . import changes
+        from .csvfile import write_csv
+        from .models import ExportColumn
+
+        config = self._config(export)
+
+        def rows(left: Path, right: Path | None):
+            members = None if right is None else changes.difference(
+                str(left), str(right), config.audience)
+            return self.rows(config, day=day, members=members)
+
+        with ExitStack() as held:
+            plan, parts = [], []
+            if kind in ("added", "column"):
+                _, _, added, plan = held.enter_context(rows(now, baseline))
+                parts.append(added if kind == "added" else changes.marked(added, "added"))
+            if kind in ("removed", "column") and baseline is not None:
+                _, _, removed, plan = held.enter_context(rows(baseline, now))
+                removed = changes.only_ids(removed)
+                parts.append(removed if kind == "removed" else
+                             changes.marked(removed, "removed"))
+            if kind == "column":
+                config = config.model_copy(update={"columns": [*config.columns, ExportColumn(
+                    attribute=changes.CHANGE_COLUMN, label=changes.CHANGE_COLUMN)]})
+                plan = [*plan, changes.CHANGE_COLUMN]
+            written = write_csv(self._engine, config, changes.in_order(*parts), plan, target)
+        written.as_of = day
+        return written
+
     @contextmanager
-    def rows(self, config: ExportConfig):
-        """The audience, its last processed day, and the query and plan of the export's rows,
-        with that day's membership file and one data snapshot held while the caller reads."""
+    def rows(self, config: ExportConfig, *, day: date | None = None, members=None):
+        """The audience, its processed day (``day``, default: the last), and the query and
+        plan of the export's rows, with that day's membership file and one data snapshot held
+        while the caller reads. ``members``: another membership relation (customer_id,
+        audience_id: a changes-only file's ids), already of the export's group."""
         from ..customers.features import Day
         from .rows import rows_query
 
+        with self._membership(config, day) as (audience, day, table, group), \
+                self._snapshots.pin() as snapshot:
+            tables = snapshot.tables()
+            if members is not None:  # a changes-only file: those ids' data alone
+                from .changes import restricted
+                from .rows import needed_fields
+
+                table, group = members, None
+                tables = restricted(tables, members, needed_fields(
+                    config, record_fields(PROFILE_FIELDS, tables.appended_columns)))
+            query, plan = rows_query(config, tables,
+                                     Day(day, self._zone), table, audience["id"],
+                                     PROFILE_FIELDS, group)
+            yield audience, day, query, plan
+
+    @contextmanager
+    def _membership(self, config: ExportConfig, day: date | None = None):
+        """The audience, the day, its membership file (held while the caller reads) and the
+        condition on its rows of the export's group."""
+        from ..memberships import in_group
+
         audience = self._audiences.get(config.audience)
-        day = audience["last_processed_on"]
+        day = day or audience["last_processed_on"]
         if day is None:
             raise InvalidExport.listing([Problem(
                 "audience", f"audience {audience['id']} ({audience['name']}) has not been "
                 "processed yet; an export delivers the members of its last processing")])
-        from ..memberships import in_group
-
         processed = self._history.day(audience["id"], day)
-        membership = processed["membership"]
+        if processed is None:
+            raise NotFound(f"audience {audience['id']} ({audience['name']}) has no processed "
+                           f"day {day} (its members were pinned to that day by an earlier "
+                           "attempt of this run)")
         group = in_group(config.group, flagged=processed.get("holdout") is not None)
-        with self._snapshots.pin() as snapshot, self._memberships.reading(membership) as table:
-            query, plan = rows_query(config, snapshot.tables(),
-                                     Day(day, self._zone), table, audience["id"],
-                                     PROFILE_FIELDS, group)
-            yield audience, day, query, plan
+        with self._memberships.reading(processed["membership"]) as table:
+            yield audience, day, table, group
 
     def _config(self, export: int | str | dict | ExportConfig) -> ExportConfig:
         if isinstance(export, dict | ExportConfig):
@@ -518,6 +611,7 @@ class Exports:
         export.actions = self.actions(export, upcoming)
         if encryption and row["state"] == "active":
             export.warnings = self._expiring_keys(config, encryption, upcoming)
+        export.warnings += name_warnings(config)
         return export
 
     def _expiring_keys(self, config: ExportConfig, encryption: dict,
@@ -554,6 +648,29 @@ class Exports:
 
 EXPIRY_DAYS = 30
 DEFAULT_FILE_NAME = "{audience}_%Y%m%d_{run}.csv"
+
+
+def _check_set_names(config: ExportConfig, name: str) -> None:
+    """A split file's part names and its manifest's name are plain file names too."""
+    from .files import check_plain
+    from .fileset import manifest_name, part_name
+
+    if config.split is not None:
+        check_plain(part_name(name, 1000, 1000))
+    if config.split is not None or config.changes == "both":
+        check_plain(manifest_name(name))
+
+
+def name_warnings(config: ExportConfig) -> list[str]:
+    """A compressed file whose name does not say so (``….csv`` holding gzip): said, with the
+    name it should rather have; the name is never changed behind the person's back."""
+    from .fileset import suggested_name
+
+    better = config.compression and suggested_name(config.file_name, config.compression)
+    if not better:
+        return []
+    return [f"file_name: {config.file_name} is compressed with {config.compression} but its "
+            f"name does not say so; suggested: {better}"]
 
 
 def timezone_names() -> list[str]:

@@ -193,6 +193,15 @@ class RunRecords:
             raise NotFound(f"no export run with id {run_id}")
         return _row(row)
 
+    def last_complete(self, export_id: int) -> dict | None:
+        """The export's run recorded Complete last (what it last delivered successfully)."""
+        query = select(export_runs).where(and_(
+            export_runs.c.export_id == export_id, export_runs.c.state == RunState.COMPLETE)) \
+            .order_by(export_runs.c.finished_at.desc(), export_runs.c.id.desc()).limit(1)
+        with self._store.read() as conn:
+            row = conn.execute(query).first()
+        return _row(row) if row else None
+
     def list(self, export_id: int | None = None, limit: int = 100) -> list[dict]:
         query = select(export_runs).order_by(export_runs.c.scheduled_for.desc(),
                                              export_runs.c.id.desc()).limit(limit)
