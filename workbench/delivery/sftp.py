@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ClassVar
 
 import paramiko
 from cryptography.hazmat.primitives import serialization
@@ -47,6 +48,7 @@ _SECRET_FIELDS = ("password", "private_key", "passphrase")
 
 @dataclass(frozen=True, repr=False)
 class SftpTarget:
+    kind: ClassVar[str] = "sftp"
     host: str
     port: int
     path: str
@@ -621,3 +623,33 @@ def _scrub(text: str, target: SftpTarget) -> str:
                 if len(part.strip()) >= 4:
                     text = text.replace(part.strip(), "********")
     return text
+
+
+# --- the SFTP destination kind (delivery/kinds.py) -------------------------------------------
+
+KIND, LABEL = "sftp", "SFTP"
+
+
+def upload(target: SftpTarget, source, name: str, ledger):
+    from .upload import sftp_upload
+
+    return sftp_upload(target, source, name, ledger)
+
+
+def delivered(target: SftpTarget, staged) -> bool:
+    from .upload import sftp_delivered
+
+    return sftp_delivered(target, staged)
+
+
+def sweep(target: SftpTarget, workbench: str, live) -> list[str]:
+    from .upload import sftp_sweep
+
+    return sftp_sweep(target, workbench, live)
+
+
+def test(target: SftpTarget) -> list[str]:
+    return test_destination(target)
+
+
+test.__test__ = False  # not a pytest test, despite its name
