@@ -58,6 +58,7 @@ def ledger(run_id: int = 9, live=lambda *_: False) -> SimpleNamespace:
 
 # -- saving and testing ---------------------------------------------------------------------
 
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
 def test_an_s3_destination_keeps_its_secrets_write_only(wb, s3, bucket):
     secret = s3.writer[1]
     added = wb.destinations.add(s3.destination("bucket", bucket, "reports/daily",
@@ -87,6 +88,34 @@ def test_an_s3_destination_keeps_its_secrets_write_only(wb, s3, bucket):
     with pytest.raises(InvalidExport, match="type cannot change"):
         wb.destinations.update("bucket", {"name": "bucket", "host": "h", "path": "/",
                                           "username": "u", "password": "p"})
+
+
+def test_an_older_home_gets_room_for_s3_and_keeps_its_sftp_destinations(home, s3, bucket):
+    """Migration 11 on a home made before destination kinds: the columns are added, an SFTP
+    destination saved before reads as before, an S3 one can be added."""
+    import sqlalchemy as sa
+
+    import workbench
+    from tests.conftest import ADMIN
+
+    with workbench.open(home, user=ADMIN) as wb:
+        wb.destinations.add({"name": "old", "host": "sftp.example.com", "path": "/in",
+                             "username": "u", "password": "pw", "host_key": HOST_KEY})
+    engine = sa.create_engine(f"sqlite:///{home / 'workbench.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE destinations DROP COLUMN settings")
+        conn.exec_driver_sql("ALTER TABLE destinations DROP COLUMN sealed_settings")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 11")
+    engine.dispose()
+    with workbench.open(home, user=ADMIN) as wb:
+        old = wb.destinations.get("old")
+        assert (old.type, old.location, old.auth) == ("sftp", "sftp.example.com:22/in",
+                                                      "password")
+        assert wb.destinations.add(s3.destination("new", bucket)).type == "s3"
+        assert [d.name for d in wb.destinations.list()] == ["old", "new"]
+
+
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 
 
 def test_testing_a_destination_lists_puts_and_deletes_a_probe(wb, s3, bucket):
