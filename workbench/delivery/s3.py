@@ -152,7 +152,7 @@ def test(target: S3Target) -> list[str]:
         steps.append(f"probe object {probe} written")
         action = "delete"
         s3.delete_object(Bucket=target.bucket, Key=probe)
-        steps.append(f"probe object {probe} deleted")
+        steps.append(f"probe object deleted: {target.location} is writable")
     except Exception as exc:  # noqa: BLE001
         raise translate_error(exc, target, action, probe if action != "list" else None) \
             from None
