@@ -254,7 +254,9 @@ def test_a_file_over_the_part_size_goes_up_in_parts(wb, s3, bucket, monkeypatch)
     wb.destinations.add(s3.destination("bucket", bucket, "big"))
     target = wb.destinations.target("bucket")
     payload = bytes(range(256)) * (MIN_PART * 3 // 256 + 100)  # 3 parts and a bit
-    staged = upload(target, io.BytesIO(payload), "big.csv", ledger())
+    stream = io.BytesIO(payload)
+    trickle = SimpleNamespace(read=lambda n: stream.read(min(n, 1000)))  # a pipe's short reads
+    staged = upload(target, trickle, "big.csv", ledger())
     assert calls.count("UploadPart") == 4 and "CompleteMultipartUpload" in calls
     assert staged.bytes == len(payload) and s3.keys(bucket) == ["big/big.csv"]
     assert s3.uploads(bucket) == [] and delivered(target, staged)
@@ -421,3 +423,18 @@ def test_an_s3_destination_added_through_the_form(served, browser, s3, bucket):
             served_cli(home, "destination", "remove", "partner-s3")
         except AssertionError:
             pass  # never added
+
+
+def test_team_mode_sends_an_s3_destination_and_its_errors_as_the_embedded_api(wb, s3, bucket):
+    from workbench.service import codec
+    from workbench.service.client import _error
+    from workbench.service.server import status_of
+
+    added = wb.destinations.add(s3.destination("bucket", bucket, "in"))
+    sent = json.dumps(codec.encode(added))
+    assert s3.writer[1] not in sent
+    back = codec.decode(json.loads(sent))
+    assert back == added and back.location == added.location
+    error = _error({"error": "S3Error", "message": "bucket x does not exist on y"}, 500)
+    assert isinstance(error, S3Error) and str(error) == "bucket x does not exist on y"
+    assert status_of(S3Error("x", "missing_bucket")) == status_of(DeliveryError("x"))

@@ -215,7 +215,7 @@ def _write(s3, target: S3Target, source: BinaryIO, key: str) -> tuple[int, str]:
     PUT below a part's size, else a multipart upload, aborted on any failure."""
     size = part_size()
     digest = hashlib.sha256()
-    first = source.read(size)
+    first = _read(source, size)
     digest.update(first)
     if len(first) < size:
         s3.put_object(Bucket=target.bucket, Key=key, Body=first)
@@ -240,7 +240,7 @@ def _multipart(s3, target: S3Target, source: BinaryIO, key: str, first: bytes, s
                                     PartNumber=number, Body=chunk)
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
             total += len(chunk)
-            chunk = source.read(size)
+            chunk = _read(source, size)
             digest.update(chunk)
         s3.complete_multipart_upload(Bucket=target.bucket, Key=key, UploadId=upload_id,
                                      MultipartUpload={"Parts": parts})
@@ -248,6 +248,19 @@ def _multipart(s3, target: S3Target, source: BinaryIO, key: str, first: bytes, s
     except BaseException:
         _abort_quietly(s3, target, key, upload_id)  # else the next sweep aborts it
         raise
+
+
+def _read(source: BinaryIO, size: int) -> bytes:
+    """``size`` bytes, fewer only at the end: a pipe's read may return less (a part under
+    5 MiB that is not the last is refused, and a short first read is not the whole file)."""
+    chunks, wanted = [], size
+    while wanted > 0:
+        chunk = source.read(wanted)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(chunks)
 
 
 def _commit(s3, target: S3Target, temporary: str, final: str, staged: Staged) -> None:
