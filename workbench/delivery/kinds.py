@@ -12,7 +12,8 @@ A kind is one module of this package that defines:
 - ``test(target) -> list[str]``: the steps of a connection test that passed (or its error);
 - a target class with ``kind``, ``where``, ``location`` and ``username`` (what a run records).
 
-Adding a kind is one module here, its entry in ``MODULES``, its JSON model in
+SFTP's is ``sftp_kind`` (over ``upload`` and ``sftp``), S3's is ``s3``. Adding a kind is one
+module here, its entry in ``MODULES``, its JSON model in
 ``exports/models.py`` and its form fields (``ui/forms.py``). Modules are imported when first
 used: a workbench that never delivers to S3 never imports boto3.
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES = {"sftp": "workbench.delivery.sftp", "s3": "workbench.delivery.s3"}
+MODULES = {"sftp": "workbench.delivery.sftp_kind", "s3": "workbench.delivery.s3"}
 LABELS = {"sftp": "SFTP", "s3": "S3"}
 
 

@@ -624,32 +624,3 @@ def _scrub(text: str, target: SftpTarget) -> str:
                     text = text.replace(part.strip(), "********")
     return text
 
-
-# --- the SFTP destination kind (delivery/kinds.py) -------------------------------------------
-
-KIND, LABEL = "sftp", "SFTP"
-
-
-def upload(target: SftpTarget, source, name: str, ledger):
-    from .upload import sftp_upload
-
-    return sftp_upload(target, source, name, ledger)
-
-
-def delivered(target: SftpTarget, staged) -> bool:
-    from .upload import sftp_delivered
-
-    return sftp_delivered(target, staged)
-
-
-def sweep(target: SftpTarget, workbench: str, live) -> list[str]:
-    from .upload import sftp_sweep
-
-    return sftp_sweep(target, workbench, live)
-
-
-def test(target: SftpTarget) -> list[str]:
-    return test_destination(target)
-
-
-test.__test__ = False  # not a pytest test, despite its name

@@ -231,7 +231,8 @@ class S3DestinationConfig(BaseModel):
     bucket: str = Field(min_length=1, max_length=63)
     prefix: str = Field("", max_length=900)
     region: str | None = Field(None, max_length=40)
-    endpoint: str | None = Field(None, max_length=500)
+    # Checked even when left out: a region or an endpoint is needed (said at the endpoint).
+    endpoint: str | None = Field(None, max_length=500, validate_default=True)
     access_key_id: str = Field(min_length=1, max_length=128)
     secret_access_key: SecretStr | None = None
     session_token: SecretStr | None = None
@@ -281,12 +282,15 @@ class S3DestinationConfig(BaseModel):
 
     @field_validator("endpoint")
     @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
+    def _endpoint(cls, value: str | None, info) -> str | None:
         from urllib.parse import urlsplit
 
         from ..delivery.s3 import loopback
 
         if value is None or not value.strip():
+            if "region" in info.data and info.data["region"] is None:  # (a bad one is said)
+                raise ValueError("give an endpoint (an S3-compatible server), or a region "
+                                 "for AWS")
             return None
         value = _no_control(value.strip(), "the endpoint")
         try:
@@ -306,11 +310,6 @@ class S3DestinationConfig(BaseModel):
                              "localhost, 127.0.0.1, ::1)")
         return f"{url.scheme}://{url.netloc}"
 
-    @model_validator(mode="after")
-    def _where(self) -> S3DestinationConfig:
-        if self.region is None and self.endpoint is None:
-            raise ValueError("give a region (AWS) or an endpoint (an S3-compatible server)")
-        return self
 
 
 def _destination_kind(value: Any) -> str:
