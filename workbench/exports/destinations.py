@@ -180,11 +180,6 @@ class Destinations:
         return destination
 
     def _add_settings(self, config) -> Destination:
-        missing = [name for name in _REQUIRED_SECRETS.get(config.type, ())
-                   if not _given_value(config, name)]
-        if missing:
-            raise InvalidExport.listing([Problem(name, "is required") for name in missing],
-                                        "invalid destination")
         values = self._settings_values(config, {})
         destination = self._get(self._records.insert(values, user=self._user.name))
         self._audit.record("destination.add", "destination", destination.id, changes={
@@ -220,6 +215,8 @@ class Destinations:
             raise InvalidExport.listing([Problem(n, "is required") for n in missing],
                                         "invalid destination")
         settings = config.model_dump(mode="json", exclude={"name", "type", *secret_names})
+        # The SFTP columns (not null) hold what a list shows of it: the bucket where the host
+        # goes, the prefix as the path, the key id as the user name.
         return {"name": config.name, "type": config.type, "host": config.bucket, "port": 0,
                 "path": config.prefix, "username": config.access_key_id, "host_key": "",
                 "settings": json.dumps(settings), "sealed_settings": json.dumps(sealed)}
@@ -472,10 +469,6 @@ def _given(config) -> list[str]:
     """The secrets a save was given (each replaces the stored one): names only."""
     return [name for name in _SECRETS[config.type] if getattr(config, name) is not None]
 
-
-def _given_value(config, name: str) -> bool:
-    value = getattr(config, name)
-    return value is not None and bool(value.get_secret_value())
 
 
 def _keys_of(encryption: Encryption) -> dict:
