@@ -4,8 +4,8 @@ fail as against AWS. The client code under test talks HTTP to it, as to AWS.
 
 Two IAM users are made while the server still lets requests through unauthenticated
 (``INITIAL_NO_AUTH_ACTION_COUNT``): ``writer`` (s3:*) and ``reader`` (no S3 permission, for
-"access denied"). Parts may be as small as 64 KiB (``S3_UPLOAD_PART_MIN_SIZE``), so a
-multipart upload needs no 5 MiB parts in a test.
+"access denied"). Parts may be as small as 16 bytes (``S3_UPLOAD_PART_MIN_SIZE``), so a
+multipart upload needs no 5 MiB parts in a test: ``MIN_PART`` is the part size tests use.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 MIN_PART = 64 * 1024
+_SERVER_MIN_PART = 16  # even an export run of a few hundred bytes can go up in parts
 _UNAUTHENTICATED = 6  # the IAM calls below, in this order
 
 
@@ -78,7 +79,8 @@ def running_moto() -> Iterator[S3Server]:
 
     port = free_port()
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(_UNAUTHENTICATED),
-           "S3_UPLOAD_PART_MIN_SIZE": str(MIN_PART), "MOTO_CALL_RESET_API": "false"}
+           "S3_UPLOAD_PART_MIN_SIZE": str(_SERVER_MIN_PART),
+           "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(1024 * 1024), "MOTO_CALL_RESET_API": "false"}
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
                                 "-p", str(port)], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

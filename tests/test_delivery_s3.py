@@ -196,12 +196,31 @@ def test_each_connection_fault_is_one_plain_line_without_a_secret(wb, s3, bucket
 
 # -- delivering -----------------------------------------------------------------------------
 
-def test_a_run_is_delivered_under_its_final_key_only_and_never_overwritten(women, s3, bucket):
+def test_a_run_is_delivered_under_its_final_key_only_and_never_overwritten(women, s3, bucket,
+                                                                           monkeypatch):
+    """End to end, in parts of 16 bytes (a part size for tests): complete, the object under
+    its final key only, its SHA-256 in its metadata, nothing else left in the bucket."""
+    from workbench.delivery import s3 as adapter
+
     wb = women
+    monkeypatch.setenv("WORKBENCH_S3_PART_SIZE", "16")
+    calls: list[str] = []
+    real = adapter.client
+
+    def counting(target):
+        made = real(target)
+        made.meta.events.register("before-call.s3.*",
+                                  lambda model, **_: calls.append(model.name))
+        return made
+
+    monkeypatch.setattr(adapter, "client", counting)
     wb.destinations.add(s3.destination("bucket", bucket, "partner/in"))
     export_id = export(wb)
     run = wb.export_runs.execute(wb.export_runs.create(export_id).id)
     assert run.state == "complete", run.error
+    parts = calls.count("UploadPart")
+    assert parts >= 2 and parts == -(-run.bytes // 16) and "CompleteMultipartUpload" in calls
+    assert calls[-2:] == ["CopyObject", "DeleteObject"]  # into place, then the temporary gone
     key = f"partner/in/{run.file_name}"
     assert s3.keys(bucket) == [key] and s3.uploads(bucket) == []
     head = s3.client().head_object(Bucket=bucket, Key=key)
