@@ -2,7 +2,10 @@
 the fault | the test that shows it"), each against a real OpenSSH server on loopback.
 
 Store-sensitive promises (one run by hand at once, a result recorded through a busy store)
-run on SQLite and PostgreSQL in tests/test_export_races.py.
+run on SQLite and PostgreSQL in tests/test_export_races.py. The same promises for S3
+destinations (a connection cut mid-multipart, a lost copy answer found by the takeover, the
+sweep of temporary keys and incomplete uploads) are in tests/test_delivery_s3.py, against
+moto's S3 server, which needs no OpenSSH.
 """
 
 from __future__ import annotations

@@ -225,6 +225,15 @@ class SftpError(DeliveryError):
         self.reason = reason
 
 
+class S3Error(DeliveryError):
+    """``reason``: a short machine-readable kind (missing_bucket, authentication, clock_skew,
+    unreachable, timeout, access_denied, protocol), beside the message."""
+
+    def __init__(self, message: str, reason: str = "protocol"):
+        super().__init__(message)
+        self.reason = reason
+
+
 class RenameUncertain(DeliveryError):
     """The rename was sent, its answer never came: the file may be in place."""
 

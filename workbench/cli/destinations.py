@@ -1,4 +1,4 @@
-"""workbench destination add | update | list | show | remove | test: SFTP destinations"""
+"""workbench destination add | update | list | show | remove | test: SFTP and S3 destinations"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from . import Commands, emit, open_workbench, read_json
 
 
 def register(commands: Commands) -> None:
-    destination = commands.noun("destination", "SFTP destinations of exports (admin)")
+    destination = commands.noun("destination", "SFTP and S3 destinations of exports (admin)")
     add = destination.add("add", cmd_add, "add a destination from JSON (SPEC 7)")
     add.add_argument("file", help="destination JSON, or - for standard input")
     add.add_argument("--trust-host-key", action="store_true",
@@ -39,7 +39,7 @@ def _print_host_key(wb, data: dict) -> None:
 def cmd_add(args) -> int:
     data = read_json(args.file)
     with open_workbench(args) as wb:
-        if args.trust_host_key and not data.get("host_key"):
+        if args.trust_host_key and not data.get("host_key") and _sftp(data):
             _print_host_key(wb, data)
         destination = wb.destinations.add(data, trust_host_key=args.trust_host_key)
         _show(args, destination)
@@ -49,7 +49,7 @@ def cmd_add(args) -> int:
 def cmd_update(args) -> int:
     data = read_json(args.file)
     with open_workbench(args) as wb:
-        if args.trust_host_key and not data.get("host_key"):
+        if args.trust_host_key and not data.get("host_key") and _sftp(data):
             _print_host_key(wb, data)
         _show(args, wb.destinations.update(args.id, data, trust_host_key=args.trust_host_key))
     return 0
@@ -58,9 +58,9 @@ def cmd_update(args) -> int:
 def cmd_list(args) -> int:
     with open_workbench(args) as wb:
         rows = wb.destinations.list()
-        lines = [f"{'ID':>4}  {'NAME':<24}  {'HOST':<28}  {'PORT':>5}  {'PATH':<24}  USER"] + [
-            f"{d.id:>4}  {d.name[:24]:<24}  {d.host[:28]:<28}  {d.port:>5}  {d.path[:24]:<24}  "
-            f"{d.username}" for d in rows]
+        lines = [f"{'ID':>4}  {'NAME':<24}  {'TYPE':<4}  {'WHERE':<60}  USER"] + [
+            f"{d.id:>4}  {d.name[:24]:<24}  {d.type:<4}  {d.location[:60]:<60}  {d.username}"
+            for d in rows]
         emit(args, [d.to_json() for d in rows], "\n".join(lines))
     return 0
 
@@ -71,7 +71,15 @@ def cmd_show(args) -> int:
     return 0
 
 
+def _sftp(data) -> bool:
+    return not isinstance(data, dict) or (data.get("type") or "sftp") == "sftp"
+
+
 def _show(args, d) -> None:
+    if d.type != "sftp":
+        emit(args, d.to_json(), f"#{d.id} {d.name}: {d.location} (key id {d.username}; "
+                                f"{d.auth})")
+        return
     text = (f"#{d.id} {d.name}: sftp://{d.username}@{location(d.host, d.port, d.path)} "
             f"({d.auth})\n"
             f"host key {d.fingerprint}")

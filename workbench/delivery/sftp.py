@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ClassVar
 
 import paramiko
 from cryptography.hazmat.primitives import serialization
@@ -47,6 +48,7 @@ _SECRET_FIELDS = ("password", "private_key", "passphrase")
 
 @dataclass(frozen=True, repr=False)
 class SftpTarget:
+    kind: ClassVar[str] = "sftp"
     host: str
     port: int
     path: str
@@ -621,3 +623,4 @@ def _scrub(text: str, target: SftpTarget) -> str:
                 if len(part.strip()) >= 4:
                     text = text.replace(part.strip(), "********")
     return text
+

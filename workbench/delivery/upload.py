@@ -1,4 +1,5 @@
-"""Putting a run's file on an SFTP destination, where the rename is the commit point.
+"""Putting a run's file on a destination (``upload``, ``delivered``, ``sweep``: each kind in
+``kinds``), and the SFTP kind's way, where the rename is the commit point.
 
 The file is written under a temporary name beside the target, ``.NAME.part-W-RUN-ATTEMPT`` (W:
 this workbench's id, so it sweeps only its own), hashed as it streams, and renamed to ``NAME``
@@ -74,6 +75,31 @@ def final_path(folder: str, name: str) -> str:
 
 
 def upload(target, source: BinaryIO, name: str, ledger: Ledger) -> Staged:
+    """Put ``source`` on the target's destination as ``name`` (each kind in ``kinds``): under
+    a temporary name first, under ``name`` only when complete; what the final name holds."""
+    from .kinds import of
+
+    return of(target).upload(target, source, name, ledger)
+
+
+def delivered(target, staged: Staged) -> bool:
+    """Whether the target's final name holds exactly the staged file."""
+    from .kinds import of
+
+    return of(target).delivered(target, staged)
+
+
+def sweep(target, workbench: str, live: Callable[[int, int], bool]) -> list[str]:
+    """Remove this workbench's leftovers on the target that no live attempt owns; their names."""
+    from .kinds import of
+
+    return of(target).sweep(target, workbench, live)
+
+
+# --- SFTP: the rename is the commit point -----------------------------------------------------
+
+
+def sftp_upload(target, source: BinaryIO, name: str, ledger: Ledger) -> Staged:
     """Upload ``source`` as ``name`` in ``target.path`` (see the module's docstring), telling
     ``ledger`` how far it got; what the final name holds.
 
@@ -147,7 +173,7 @@ def _answered(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and "Socket is closed" not in str(exc)
 
 
-def delivered(target, staged: Staged) -> bool:
+def sftp_delivered(target, staged: Staged) -> bool:
     """Whether the final name holds exactly the staged file (size, then SHA-256)."""
     from .sftp import open_sftp
 
@@ -166,7 +192,7 @@ def delivered(target, staged: Staged) -> bool:
         return digest.hexdigest() == staged.sha256
 
 
-def sweep(target, workbench: str, live: Callable[[int, int], bool]) -> list[str]:
+def sftp_sweep(target, workbench: str, live: Callable[[int, int], bool]) -> list[str]:
     """Remove this workbench's temporary files in the destination's folder that no live
     attempt owns; the names removed."""
     from .sftp import open_sftp

@@ -1,5 +1,10 @@
 """``wb.destinations`` and ``wb.encryptions``: where exports go and whom they are encrypted to.
 
+A destination has a kind (SPEC 7 ``type``): ``sftp`` (the default) or ``s3``; each kind is
+delivered by its module in delivery/ (``delivery.kinds``). An S3 destination keeps its fields
+in the row's ``settings`` and its secrets (secret access key, session token) sealed one by one
+in ``sealed_settings``; its kind cannot change once saved (add another destination).
+
 Secrets (passwords, private keys, passphrases) are sealed with the home's key before they are
 stored and are write-only: nothing here returns, prints or repeats them, and an update that
 omits one keeps the stored one. A host key is pinned when a destination is added: given as a
@@ -17,11 +22,17 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from ..audit import changed, created, secrets
-from ..delivery import location
+from ..delivery import location, location_of
 from ..errors import Conflict, InvalidExport, InvalidInput, Problem
 from ..settings import Secret
 from .messages import labelled
-from .models import DestinationConfig, EncryptionConfig, parse_model
+from .models import (
+    DESTINATION_MODELS,
+    EncryptionConfig,
+    SftpDestinationConfig,
+    parse_destination,
+    parse_model,
+)
 
 if TYPE_CHECKING:
     from ..audit import AuditTrail
@@ -46,8 +57,22 @@ class Destination:
     created_by: str
     created_at: datetime
     warnings: list[str] = field(default_factory=list)
+    # A kind other than SFTP: its fields (S3: bucket, prefix, region, endpoint,
+    # access_key_id), never its secrets; ``secrets``: the names of the secrets stored.
+    settings: dict = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+
+    @property
+    def location(self) -> str:
+        return location_of({"type": self.type, "host": self.host, "port": self.port,
+                            "path": self.path, "settings": self.settings})
 
     def to_json(self) -> dict:
+        if self.type != "sftp":
+            return {"id": self.id, "name": self.name, "type": self.type, **self.settings,
+                    "auth": self.auth, "secrets": self.secrets, "location": self.location,
+                    "version": self.version, "created_by": self.created_by,
+                    "created_at": self.created_at.isoformat()}
         return {"id": self.id, "name": self.name, "type": self.type, "host": self.host,
                 "port": self.port, "path": self.path, "username": self.username,
                 "auth": self.auth, "host_key": self.host_key,
@@ -55,6 +80,9 @@ class Destination:
                 "created_by": self.created_by, "created_at": self.created_at.isoformat()}
 
     def _repr_html_(self) -> str:
+        if self.type != "sftp":
+            return (f"<b>{html.escape(self.name)}</b> {html.escape(self.location)} "
+                    f"<small>({html.escape(self.auth)})</small>")
         return (f"<b>{html.escape(self.name)}</b> sftp://{html.escape(self.username)}@"
                 f"{html.escape(location(self.host, self.port, self.path))} "
                 f"<small>({self.auth}; host key {html.escape(self.fingerprint)})</small>")
@@ -108,7 +136,9 @@ class Destinations:
     def add(self, data, *, trust_host_key: bool = False) -> Destination:
         """``trust_host_key``: the caller showed the fetched key and the person confirmed it."""
         self._user.require("destination.edit")
-        config = parse_model(DestinationConfig, data, "destination")
+        config = parse_destination(data)
+        if config.type != "sftp":
+            return self._add_settings(config)
         if config.password is None and config.private_key is None:
             raise InvalidExport.listing([Problem("password or private_key", "one is required")],
                                         "invalid destination")
@@ -124,9 +154,16 @@ class Destinations:
         self._user.require("destination.edit")
         stored = self._records.get(_key(key))
         before = _destination(stored)
-        config = parse_model(DestinationConfig, data, "destination")
+        config = parse_destination(data)
         _refuse_rename(stored, config.name, self._exports.using("destination_id", stored["id"]),
                        "destination")
+        if config.type != stored["type"]:
+            raise InvalidExport.listing([Problem(
+                "type", f"destination {stored['name']!r} is of type {stored['type']}; a "
+                "destination's type cannot change (add a new destination)")],
+                "invalid destination")
+        if config.type != "sftp":
+            return self._update_settings(stored, before, config, version)
         moved = (config.host, config.port) != (stored["host"], stored["port"])
         if config.host_key is None and not moved:
             config = config.model_copy(update={"host_key": stored["host_key"]})
@@ -142,7 +179,49 @@ class Destinations:
             **changed(_audited(before), _audited(destination)), **secrets(_given(config))})
         return destination
 
-    def _checked(self, config: DestinationConfig, trust_host_key: bool, *,
+    def _add_settings(self, config) -> Destination:
+        values = self._settings_values(config, {})
+        destination = self._get(self._records.insert(values, user=self._user.name))
+        self._audit.record("destination.add", "destination", destination.id, changes={
+            **created(_audited(destination)), **secrets(_given(config), "set")})
+        return destination
+
+    def _update_settings(self, stored: dict, before: Destination, config,
+                         version: int | None) -> Destination:
+        sealed = json.loads(stored["sealed_settings"] or "{}")
+        values = self._settings_values(config, sealed)
+        self._records.update(stored["id"], values, base_version=version, user=self._user.name)
+        destination = self._get(stored["id"])
+        self._audit.record("destination.update", "destination", destination.id, changes={
+            **changed(_audited(before), _audited(destination)), **secrets(_given(config))})
+        return destination
+
+    def _settings_values(self, config, sealed: dict) -> dict:
+        """The row of a kind kept in ``settings``: its fields, and its secrets sealed one by
+        one (one left out keeps ``sealed``'s; an optional one given empty is removed)."""
+        box = self._box()
+        secret_names = _SECRETS[config.type]
+        sealed = dict(sealed)
+        for name in secret_names:
+            value = getattr(config, name)
+            if value is None:
+                continue
+            if value.get_secret_value():
+                sealed[name] = box.seal(_secret(value))
+            else:
+                sealed.pop(name, None)
+        missing = [n for n in _REQUIRED_SECRETS.get(config.type, ()) if n not in sealed]
+        if missing:
+            raise InvalidExport.listing([Problem(n, "is required") for n in missing],
+                                        "invalid destination")
+        settings = config.model_dump(mode="json", exclude={"name", "type", *secret_names})
+        # The SFTP columns (not null) hold what a list shows of it: the bucket where the host
+        # goes, the prefix as the path, the key id as the user name.
+        return {"name": config.name, "type": config.type, "host": config.bucket, "port": 0,
+                "path": config.prefix, "username": config.access_key_id, "host_key": "",
+                "settings": json.dumps(settings), "sealed_settings": json.dumps(sealed)}
+
+    def _checked(self, config: SftpDestinationConfig, trust_host_key: bool, *,
                  secrets_required: bool) -> dict:
         from ..delivery.sftp import check_private_key, fetch_host_key, parse_host_key
 
@@ -179,13 +258,20 @@ class Destinations:
         shows at each field (an empty one: "required"). ``editing``: the stored destination, whose
         secrets and host key stay unless replaced (a new host or port needs its key);
         ``secret``: the field a missing secret is said at (``password`` or ``private_key``)."""
-        blank = [name for name, f in DestinationConfig.model_fields.items()
+        kind = data.get("type") or "sftp"
+        model = DESTINATION_MODELS.get(kind, SftpDestinationConfig)
+        blank = [name for name, f in model.model_fields.items()
                  if f.is_required() and not str(data.get(name) or "").strip()]
         problems = [Problem(f, "is required") for f in blank]
         try:
-            parse_model(DestinationConfig, data, "destination")
+            parse_destination(data)
         except InvalidExport as exc:
             problems += [p for p in exc.problems if p.field.split(".")[0] not in blank]
+        if kind != "sftp":
+            if editing is None:
+                problems += [Problem(name, "is required")
+                             for name in _REQUIRED_SECRETS.get(kind, ()) if not data.get(name)]
+            return labelled(problems)
         if editing is None and not (data.get("password") or data.get("private_key")):
             problems.append(Problem(secret, "is required"))
         moved = editing is not None and (str(data.get("host", "")).strip(),
@@ -217,13 +303,15 @@ class Destinations:
                            changes={"name": [row["name"], None]})
 
     def test(self, key: int | str) -> list[str]:
-        """Log in with the pinned key, check the path exists and is writable; the steps that
-        passed, or ``SftpError`` saying precisely what failed."""
-        from ..delivery.sftp import test_destination
+        """SFTP: log in with the pinned key, check the path exists and is writable; S3: list
+        the prefix, put a probe object and delete it. The steps that passed, or the error
+        (``SftpError``, ``S3Error``) saying precisely what failed."""
+        from ..delivery.kinds import of
 
         # It logs in with the stored secrets and writes on the partner's server.
         self._user.require("destination.edit")
-        return test_destination(self._target(key))
+        target = self._target(key)
+        return of(target).test(target)
 
     def target(self, key: int | str):
         """The destination with its secrets opened, for delivering an export: only for users
@@ -239,6 +327,18 @@ class Destinations:
 
         def opened(column: str) -> Secret | None:
             return box.open(row[column]) if row[column] else None
+
+        if row["type"] == "s3":
+            from ..delivery.s3 import S3Target
+
+            settings = json.loads(row["settings"])
+            sealed = json.loads(row["sealed_settings"] or "{}")
+            token = sealed.get("session_token")
+            return S3Target(bucket=settings["bucket"], prefix=settings["prefix"],
+                            region=settings.get("region"), endpoint=settings.get("endpoint"),
+                            access_key_id=settings["access_key_id"],
+                            secret_access_key=box.open(sealed["secret_access_key"]),
+                            session_token=box.open(token) if token else None)
 
         return SftpTarget(host=row["host"], port=row["port"], path=row["path"],
                           username=row["username"], host_key=row["host_key"],
@@ -352,15 +452,23 @@ def _refuse_rename(stored: dict, name: str, using: list[dict], what: str) -> Non
 def _audited(destination: Destination) -> dict:
     """What the trail says of a destination: where it points, how it logs in and the pinned
     key's fingerprint; its secrets only as named in ``_given``."""
+    if destination.type != "sftp":
+        return {"name": destination.name, **destination.settings}
     return {"name": destination.name, "host": destination.host, "port": destination.port,
             "path": destination.path, "username": destination.username,
             "auth": destination.auth, "host_key": destination.fingerprint}
 
 
-def _given(config: DestinationConfig) -> list[str]:
+# The secrets of each kind (sealed, write-only), and those a new destination must be given.
+_SECRETS = {"sftp": ("password", "private_key", "passphrase"),
+            "s3": ("secret_access_key", "session_token")}
+_REQUIRED_SECRETS = {"s3": ("secret_access_key",)}
+
+
+def _given(config) -> list[str]:
     """The secrets a save was given (each replaces the stored one): names only."""
-    return [name for name in ("password", "private_key", "passphrase")
-            if getattr(config, name) is not None]
+    return [name for name in _SECRETS[config.type] if getattr(config, name) is not None]
+
 
 
 def _keys_of(encryption: Encryption) -> dict:
@@ -374,6 +482,16 @@ def _secret(value) -> Secret | None:
 
 def _destination(row: dict) -> Destination:
     from ..delivery.sftp import parse_host_key
+
+    if row["type"] != "sftp":
+        sealed = json.loads(row["sealed_settings"] or "{}")
+        return Destination(
+            id=row["id"], name=row["name"], type=row["type"], host=row["host"],
+            port=row["port"], path=row["path"], username=row["username"],
+            auth="access key" + (" and session token" if "session_token" in sealed else ""),
+            host_key="", fingerprint="", version=row["version"], created_by=row["created_by"],
+            created_at=row["created_at"], settings=json.loads(row["settings"] or "{}"),
+            secrets=sorted(sealed))
 
     return Destination(
         id=row["id"], name=row["name"], type=row["type"], host=row["host"], port=row["port"],

@@ -14,9 +14,11 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
     StrictBool,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -220,8 +222,8 @@ def parse_model(model: type[BaseModel], data, what: str):
         raise InvalidExport.listing(describe(exc), f"invalid {what}") from None
 
 
-class DestinationConfig(BaseModel):
-    """SPEC 7 destination JSON. Secrets are ``SecretStr``: never in a repr or a dump."""
+class SftpDestinationConfig(BaseModel):
+    """SPEC 7 SFTP destination JSON. Secrets are ``SecretStr``: never in a repr or a dump."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -253,12 +255,150 @@ class DestinationConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_secret(self) -> DestinationConfig:
+    def _one_secret(self) -> SftpDestinationConfig:
         if self.password is not None and self.private_key is not None:
             raise ValueError("give a password or a private_key, not both")
         if self.passphrase is not None and self.private_key is None:
             raise ValueError("a passphrase goes with a private_key")
         return self
+
+
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+class S3DestinationConfig(BaseModel):
+    """SPEC 7 S3 destination JSON (wave 3). Secrets are ``SecretStr``: never in a repr or a
+    dump. ``prefix``: the folder keys go under (no leading "/", no ".." part); ``endpoint``:
+    an S3-compatible server's https URL (plain http only to this machine, for tests and local
+    servers), else AWS in ``region``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    type: Literal["s3"]
+    bucket: str = Field(min_length=1, max_length=63)
+    prefix: str = Field("", max_length=900)
+    region: str | None = Field(None, max_length=40)
+    # Checked even when left out: a region or an endpoint is needed (said at the endpoint).
+    endpoint: str | None = Field(None, max_length=500, validate_default=True)
+    access_key_id: str = Field(min_length=1, max_length=128)
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+
+    @field_validator("name", "access_key_id")
+    @classmethod
+    def _plain(cls, value: str, info) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        value = _no_control(value.strip(), info.field_name)
+        if info.field_name == "access_key_id" and any(c.isspace() for c in value):
+            raise ValueError("an access key id has no spaces (such as AKIAIOSFODNN7EXAMPLE)")
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        value = value.strip()
+        if not BUCKET.match(value) or ".." in value:
+            raise ValueError("a bucket name: 3 to 63 lowercase letters, digits, dots and "
+                             f"hyphens, starting and ending with a letter or digit; not "
+                             f"{value[:70]!r}")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = _no_control(value.strip(), "the prefix")
+        if value.startswith("/"):
+            raise ValueError("must not start with / (give reports/daily, not /reports/daily)")
+        if "\\" in value:
+            raise ValueError("use / between folders, not \\")
+        parts = value.rstrip("/").split("/") if value.rstrip("/") else []
+        if any(part in ("", ".", "..") for part in parts):
+            raise ValueError("must not contain '..', '.' or an empty part ('//'): keys stay "
+                             "under the folder it names")
+        return "/".join(parts)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not REGION.match(value.strip()):
+            raise ValueError(f"a region such as eu-central-1; not {value[:50]!r}")
+        return value.strip()
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None, info) -> str | None:
+        from urllib.parse import urlsplit
+
+        from ..delivery.s3 import loopback
+
+        if value is None or not value.strip():
+            if "region" in info.data and info.data["region"] is None:  # (a bad one is said)
+                raise ValueError("give an endpoint (an S3-compatible server), or a region "
+                                 "for AWS")
+            return None
+        value = _no_control(value.strip(), "the endpoint")
+        try:
+            url = urlsplit(value)
+            url.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"an https URL such as https://minio.example.com:9000; not "
+                             f"{value[:60]!r}")
+        if url.username or url.password or url.query or url.fragment or \
+                url.path not in ("", "/"):
+            raise ValueError("only scheme, host and port (no user, path or query: the bucket "
+                             "and the credentials have their own fields)")
+        if url.scheme == "http" and not loopback(url.hostname):
+            raise ValueError("must be https (plain http is allowed only to this machine: "
+                             "localhost, 127.0.0.1, ::1)")
+        return f"{url.scheme}://{url.netloc}"
+
+
+
+def _destination_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return value.get("type") or "sftp"  # SFTP JSON from before kinds has no type
+    return getattr(value, "type", "sftp")
+
+
+# A destination of any kind, told by its "type" (SPEC 7); one model per kind in
+# ``DESTINATION_MODELS``, each delivered by its module in delivery/ (``delivery.kinds``).
+DestinationConfig = Annotated[
+    Annotated[SftpDestinationConfig, Tag("sftp")] | Annotated[S3DestinationConfig, Tag("s3")],
+    Discriminator(_destination_kind)]
+DESTINATION_MODELS: dict[str, type[BaseModel]] = {"sftp": SftpDestinationConfig,
+                                                  "s3": S3DestinationConfig}
+
+
+def parse_destination(data) -> SftpDestinationConfig | S3DestinationConfig:
+    """A destination from a dict or JSON text, by its ``type`` (``sftp`` when absent); shape
+    errors name the fields as the kind's form shows them."""
+    import json
+
+    if isinstance(data, tuple(DESTINATION_MODELS.values())):
+        return data
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            raise InvalidExport.listing([Problem("", f"not valid JSON ({exc})")],
+                                        "invalid destination") from None
+    if not isinstance(data, dict):
+        raise InvalidExport.listing([Problem("", "a JSON object is expected")],
+                                    "invalid destination")
+    kind = _destination_kind(data)
+    model = DESTINATION_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise InvalidExport.listing([Problem("type", f"one of {', '.join(DESTINATION_MODELS)}, "
+                                                     f"not {str(kind)[:40]!r}")],
+                                    "invalid destination")
+    return parse_model(model, data, "destination")
 
 
 class EncryptionConfig(BaseModel):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..audit import changed, created
 from ..days import parse_day
-from ..delivery import location
+from ..delivery import location_of
 from ..errors import Conflict, InvalidExport, NotFound, Problem
 from .files import render_file_name
 from .messages import labelled
@@ -601,8 +601,7 @@ class Exports:
             type=described["type"], repeats=described["repeats"], ends=described["ends"],
             format=config.format,
             destination=destination["name"] if destination else "(removed)",
-            location=(location(destination["host"], destination["port"], destination["path"])
-                      if destination else ""),
+            location=location_of(destination) if destination else "",
             encryption=(encryption or {}).get("name", "(removed)") if row["encryption_id"]
             else None, created_by=row["created_by"], created_at=row["created_at"],
             version=row["version"],

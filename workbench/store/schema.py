@@ -156,6 +156,12 @@ destinations = Table(
     Column("sealed_password", Text),
     Column("sealed_private_key", Text),
     Column("sealed_passphrase", Text),
+    # Migration 11, destination kinds: a kind other than SFTP keeps its fields as JSON in
+    # ``settings`` (S3: bucket, prefix, region, endpoint, access key id) and its secrets in
+    # ``sealed_settings`` (a JSON object of each secret sealed on its own); its SFTP columns
+    # hold what lists show (host: the bucket, path: the prefix, username: the key id).
+    Column("settings", Text),
+    Column("sealed_settings", Text),
     Column("version", Integer, nullable=False),
     Column("created_by", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -429,6 +435,7 @@ MIGRATIONS: list[tuple[int, list[Table], dict[str, list[str]]]] = [
     (8, [audit], {}),
     (9, [service_requests], {}),
     (10, [], {}),  # holdout groups: the columns below
+    (11, [], {}),  # destination kinds (S3): the columns below
     (12, [notice_targets], {}),  # self-contained: needs no other step's columns
 ]
 
@@ -441,4 +448,6 @@ ADDED_COLUMNS: list[tuple[int, Table, str]] = [
     (7, export_runs, "partial"),
     (10, audience_history, "holdout"),
     (10, audiences, "holdout_size"),
+    (11, destinations, "settings"),
+    (11, destinations, "sealed_settings"),
 ]

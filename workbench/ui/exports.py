@@ -373,9 +373,8 @@ class ManageExports:
             else ""
         allowed = [(a, ACTION_LABELS[a]) for a in overview.destination_actions if a != "add"]
         self.destinations_table.rows = [{"id": str(d.id), "actions": allowed,
-            "cells": {"name": escape(d.name), "host": escape(d.host), "path": escape(d.path),
-                      "port": str(d.port), "username": escape(d.username),
-                      "key": f"<code>{escape(d.fingerprint)}</code>",
+            "cells": {"name": escape(d.name), "path": escape(d.path),
+                      "username": escape(d.username), **_where_cells(d),
                       "tested": self.tested[d.id].html() if d.id in self.tested else DASH,
                       "created_by": escape(d.created_by)}} for d in overview.destinations]
         allowed = [(a, ACTION_LABELS[a]) for a in overview.encryption_actions if a != "add"]
@@ -438,3 +437,14 @@ class ManageExports:
             self.open_form(EncryptionForm(self.nav, self.overview.encryption(int(row)),
                                           on_done=self.form_done))
 
+
+def _where_cells(d) -> dict:
+    """Host, port and host key of an SFTP destination; an S3 one shows its bucket where the
+    host goes (and its server, when not AWS)."""
+    if d.type == "s3":
+        return {"host": escape(d.location.split(" at ")[0]) + (
+                    f'<br><span class="wb-muted">{escape(d.settings["endpoint"])}</span>'
+                    if d.settings.get("endpoint") else ""), "port": DASH,
+                "key": f'<span class="wb-muted">S3 · {escape(d.auth)}</span>'}
+    return {"host": escape(d.host), "port": str(d.port),
+            "key": f"<code>{escape(d.fingerprint)}</code>"}

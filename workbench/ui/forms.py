@@ -1,7 +1,8 @@
-"""Forms of the Manage Exports page: add or edit a destination (the server's host key fetched
-and shown for confirmation) and an encryption (each key's fingerprint, user id and expiry, or
-why it is refused). Secrets are never shown back: an edit leaves them as stored unless typed
-again, and a typed secret is cleared from the page once saved."""
+"""Forms of the Manage Exports page: add or edit a destination of a kind (SFTP: the server's
+host key fetched and shown for confirmation; S3: bucket, prefix, region or endpoint, keys) and
+an encryption (each key's fingerprint, user id and expiry, or why it is refused). Secrets are
+never shown back: an edit leaves them as stored unless typed again, and a typed secret is
+cleared from the page once saved."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
+from ..delivery.kinds import LABELS
 from ..errors import InvalidKeys, Problem, WorkbenchError
 from .style import escape
 from .work import one_line
@@ -139,11 +141,17 @@ class DestinationForm:
         self.username = w.Text(value=d.username if d else "", placeholder="sftp user name")
         self._sign_in()
         self._host_key()
+        self._s3()
+        # The kind first: each shows its own fields; a saved destination keeps its kind.
+        self.kind = w.ToggleButtons(options=[(LABELS[k], k) for k in LABELS],
+                                    value=d.type if d else "sftp", disabled=d is not None)
+        self.kind.add_class("wb-kind")
         # The connection test on save (optional): a path that does not exist is said when the
         # destination is saved, not by the first run at 3 a.m.
         self.test_on_save = w.Checkbox(value=True, indent=False,
-                                       description="Test the connection when saved (log in, "
-                                                   "check the path exists and is writable)",
+                                       description="Test the connection when saved (SFTP: log "
+                                                   "in, check the path is writable; S3: list, "
+                                                   "put and delete a probe object)",
                                        layout=w.Layout(width="auto"))
         self.tested: Tested | None = None  # the test on save's result, for the table
         self.saved_id: int | None = None
@@ -153,15 +161,50 @@ class DestinationForm:
         save.on_click(lambda _b: self.save())
         cancel = w.Button(description="Cancel")
         cancel.on_click(lambda _b: (self.forget_secrets(), on_done()))
-        self.widget = w.VBox([
-            w.HTML(f'<h4>{"Edit destination " + escape(d.name) if d else "Add Destination"}</h4>'),
-            f.add("name", self.name, "Name"), f.add("host", self.host, "Host"),
+        self.sftp_box = w.VBox([
+            f.add("host", self.host, "Host"),
             f.add("port", self.port, "Port"), f.add("path", self.path, "Path"),
             f.add("username", self.username, "User name"),
             f.add("auth", self.auth, "Sign in with"), self.secret_box,
-            f.add("host_key", w.VBox([self.fetch, self.key_shown, self.confirmed]), "Host key"),
+            f.add("host_key", w.VBox([self.fetch, self.key_shown, self.confirmed]), "Host key")])
+        self.widget = w.VBox([
+            w.HTML(f'<h4>{"Edit destination " + escape(d.name) if d else "Add Destination"}</h4>'),
+            f.add("type", self.kind, "Kind"), f.add("name", self.name, "Name"),
+            self.sftp_box, self.s3_box,
             self.test_on_save, self.message, w.HBox([save, cancel], layout=w.Layout(gap="8px"))])
         self.widget.add_class("wb-panel")
+        self.kind.observe(lambda _c: self._kind(), "value")
+        self._kind()
+
+    def _s3(self) -> None:
+        """The fields of an S3 destination; its secrets write-only, as the SFTP password."""
+        d = self.destination
+        kept = (d.settings if d is not None and d.type == "s3" else {})
+        keep = "leave empty to keep the stored one" if kept else ""
+        self.bucket = w.Text(value=kept.get("bucket", ""), placeholder="partner-drop")
+        self.prefix = w.Text(value=kept.get("prefix", ""), placeholder="exports/daily (optional)")
+        self.region = w.Text(value=kept.get("region") or "", placeholder="eu-central-1")
+        self.endpoint = w.Text(value=kept.get("endpoint") or "",
+                               placeholder="https://minio.example.com:9000 (not for AWS)")
+        self.access_key_id = w.Text(value=kept.get("access_key_id", ""),
+                                    placeholder="AKIAIOSFODNN7EXAMPLE")
+        self.secret_access_key = SecretBox(placeholder=keep or "secret access key")
+        self.session_token = SecretBox(
+            placeholder="leave empty to keep it" if "session_token" in (d.secrets if d else [])
+            else "session token (temporary credentials only)")
+        f = self.fields
+        self.s3_box = w.VBox([
+            f.add("bucket", self.bucket, "Bucket"), f.add("prefix", self.prefix, "Prefix"),
+            f.add("region", self.region, "Region"), f.add("endpoint", self.endpoint, "Endpoint"),
+            f.add("access_key_id", self.access_key_id, "Access key id"),
+            f.add("secret_access_key", self.secret_access_key, "Secret access key"),
+            f.add("session_token", self.session_token, "Session token")])
+
+    def _kind(self) -> None:
+        s3 = self.kind.value == "s3"
+        self.sftp_box.layout.display = "none" if s3 else None
+        self.s3_box.layout.display = None if s3 else "none"
+        self.name.placeholder = "partner-s3" if s3 else "partner-sftp"
 
     def _sign_in(self) -> None:
         """A password or a private key (with its passphrase): the boxes of the one chosen."""
@@ -227,6 +270,15 @@ class DestinationForm:
         self.confirmed.layout.display = None
 
     def data(self) -> dict:
+        if self.kind.value == "s3":
+            data = {"name": self.name.value, "type": "s3", "bucket": self.bucket.value,
+                    "prefix": self.prefix.value, "region": self.region.value or None,
+                    "endpoint": self.endpoint.value or None,
+                    "access_key_id": self.access_key_id.value}
+            for name in ("secret_access_key", "session_token"):
+                if getattr(self, name).value:
+                    data[name] = getattr(self, name).value
+            return data
         data = {"name": self.name.value, "type": "sftp", "host": self.host.value,
                 "port": self.port.value, "path": self.path.value,
                 "username": self.username.value}
@@ -252,6 +304,7 @@ class DestinationForm:
 
     def forget_secrets(self) -> None:
         self.password.value = self.private_key.value = self.passphrase.value = ""
+        self.secret_access_key.value = self.session_token.value = ""
 
     def _save(self) -> bool:
         destinations = self.nav.wb.destinations
