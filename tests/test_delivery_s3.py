@@ -13,16 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.s3 import MIN_PART, CuttingProxy, free_port, running_moto
+from tests.s3 import MIN_PART, CuttingProxy, free_port
 from tests.test_cli import run as cli
 from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
 from workbench.errors import DeliveryError, InvalidExport, S3Error
-
-
-@pytest.fixture(scope="session")
-def s3():
-    with running_moto() as server:
-        yield server
 
 
 @pytest.fixture
