@@ -57,7 +57,8 @@ def delivered_rows(s3, bucket, run, key_of, gpg_keys, tmp_path) -> tuple[list[li
                                                                  listed["sha256"])
         encrypted = tmp_path / listed["file_name"]
         encrypted.write_bytes(body)
-        plain = _decrypt_with_only(gpg_keys, gpg_keys.alice, encrypted, tmp_path / (listed["file_name"] + ".plain"))
+        plain = _decrypt_with_only(gpg_keys, gpg_keys.alice, encrypted,
+                                   tmp_path / (listed["file_name"] + ".plain"))
         text = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(plain)).read().decode()
         part = list(csv.reader(io.StringIO(text)))
         assert len(part) - 1 == listed["rows"]
