@@ -124,6 +124,18 @@ def raw_script(home: str, export_id: int, sshd, gnupg: str, fingerprint: str,
             f" 'StrictHostKeyChecking=yes', '{sshd.user}@{sshd.host}'], check=True)\n")
 
 
+def attempt(command: list[str], env: dict) -> dict:
+    """``measure``, or what made the command fail (the code before a change may not cope)."""
+    started = time.perf_counter()
+    try:
+        return measure(command, env)
+    except SystemExit as exc:
+        reason = str(exc).rsplit("workbench: ", 1)[-1].split(" (audit notebook")[0]
+        if "out of memory" in reason:
+            reason = "out of memory (" + reason.split("(", 2)[-1].split(")")[0] + ")"
+        return {"wall": time.perf_counter() - started, "failed": reason[:160]}
+
+
 def drop_caches() -> bool:
     """Empty the page cache (root only): the next run reads its files from disk."""
     subprocess.run(["sync"], check=False)
@@ -209,7 +221,7 @@ def main() -> None:
             if args.before:
                 commands["before"] = (commands["ours"][0], {"PYTHONPATH": args.before})
             runs: dict[str, list[dict]] = {name: [] for name in commands}
-            one = lambda name: measure(commands[name][0], {  # noqa: E731, B023
+            one = lambda name: attempt(commands[name][0], {  # noqa: E731, B023
                 **os.environ, "WORKBENCH_HOME": home, **commands[name][1]})  # noqa: B023
 
             cold = {}
@@ -220,20 +232,24 @@ def main() -> None:
                 leftover.unlink()
             for _ in range(args.pairs):
                 for name in commands:
-                    runs[name].append(one(name))
+                    if "failed" not in cold[name]:  # a failure is said once: it fails again
+                        runs[name].append(one(name))
                 check = same_rows(sshd, gnupg, folder / "raw.csv")
                 for leftover in sshd.writable.iterdir():
                     leftover.unlink()
             members = json.loads(runs["ours"][-1]["out"])["rows"]
             warm = {name: {k: statistics.median(r[k] for r in done)
-                           for k in ("wall", "cpu", "peak_mb")} for name, done in runs.items()}
+                           for k in ("wall", "cpu", "peak_mb")} if done else cold[name]
+                    for name, done in runs.items()}
             order = ["ours", *(["before"] if args.before else []), "raw"]
             cold_label = "cold (page cache dropped)" if dropped else "first run"
             for label, figures in ((cold_label, cold), (f"warm, median of {args.pairs}", warm)):
                 cells = [f"{figures[n]['wall']:.2f} | {figures[n]['cpu']:.2f} | "
-                         f"{figures[n]['peak_mb']:.0f}" for n in order]
+                         f"{figures[n]['peak_mb']:.0f}" if "failed" not in figures[n] else
+                         f"failed after {figures[n]['wall']:.0f} s: {figures[n]['failed']} | | "
+                         for n in order]
                 ratios = [f"**{figures[n]['wall'] / figures['raw']['wall']:.2f}x**"
-                          for n in order[:-1]]
+                          if "failed" not in figures[n] else "–" for n in order[:-1]]
                 table.append(f"| {members:,} | {label} | " + " | ".join(cells + ratios) + " |")
             notes.append(f"- {members:,} members: the delivered file decrypted: {check}.")
     subprocess.run(["gpgconf", "--homedir", gnupg, "--kill", "gpg-agent"], capture_output=True)
