@@ -456,3 +456,22 @@ def test_the_file_choices_say_what_is_wrong_under_their_field(wb, server):
     assert (config.changes, config.compression, config.split.bytes) == ("column", "gzip",
                                                                        2_500_000)
     assert config.file_name == "women_%Y%m%d.csv.gz"
+
+
+def test_a_run_of_several_files_shows_its_manifest_and_what_it_delivered():
+    from types import SimpleNamespace
+
+    from workbench.ui.exports import file_cell
+
+    def run(*files):
+        return SimpleNamespace(file_name=files[-1][0], details={"files": [
+            {"file_name": name, "change": change, "part": part} for name, change, part in files]})
+
+    parts = run(("w_part001.csv.gz", "full", 1), ("w_part002.csv.gz", "full", 2),
+                ("w.manifest.json", "manifest", None))
+    assert file_cell(parts) == ('w.<wbr>manifest.<wbr>json <span class="wb-muted">(3 files: '
+                                '2 parts, manifest, gzip)</span>')
+    both = run(("w_added.csv", "added", None), ("w_removed.csv", "removed", None),
+               ("w.manifest.json", "manifest", None))
+    assert "(3 files: added + removed, manifest)" in file_cell(both)
+    assert file_cell(run(("w_1.csv", "full", None))) == "w_<wbr>1.<wbr>csv"  # one file: its name

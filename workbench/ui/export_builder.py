@@ -514,7 +514,7 @@ class ExportBuilder:
                        w.HBox([w.HTML('<div class="wb-field-label">Webhook / Slack</div>',
                                       layout=w.Layout(width="150px", flex="none")),
                                self.notice_targets], layout=w.Layout(align_items="flex-start")),
-                       w.HTML('<div class="wb-muted">Tick each to tell. Each is told '
+                       w.HTML('<div class="wb-muted">Tick the targets to tell. Each is told '
                               'how every run ended (signed JSON, or one Slack message); a '
                               'notice never fails a run.</div>' + none_yet)])
 

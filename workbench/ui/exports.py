@@ -79,7 +79,7 @@ def file_cell(run) -> str:
     if len(files) <= 1:
         return breakable(run.file_name)
     parts = sum(1 for f in files if f.get("part") is not None)
-    kinds = [f"{parts} parts"] if parts else []
+    kinds = [f"{parts} part{'s' if parts > 1 else ''}"] if parts else []
     changes = sorted({f.get("change") for f in files} & {"added", "removed"})
     kinds += [" + ".join(changes)] if changes and not parts else []
     kinds += ["manifest"] if any(f.get("change") == "manifest" for f in files) else []
@@ -481,4 +481,4 @@ def _where_cells(d) -> dict:
                 "key": DASH}
     return {"kind": "SFTP",
             "where": f"<code>sftp://{breakable(d.username)}@{breakable(d.location)}</code>",
-            "sign_in": escape(d.auth), "key": f"<code>{escape(d.fingerprint)}</code>"}
+            "sign_in": escape(d.auth), "key": f'<code class="wb-break">{escape(d.fingerprint)}</code>'}
