@@ -279,6 +279,8 @@ def test_the_notices_tab_the_wizard_and_history_headless(wb, receiver):
     assert form.save() is True and form.url.value == form.secret.value == ""
     row = next(r for r in manage.notices.table.rows if "ui-hook" in r["cells"]["name"])
     assert f"127.0.0.1:{receiver.port}" in row["cells"]["host"]
+    assert row["cells"]["signed"] == "✔ signed" and row["cells"]["created_by"] == "ada"
+    assert row["cells"]["created_at"].startswith("20")
     assert [a for a, _ in row["actions"]] == ["edit", "test", "remove"]
     manage.notices.table.act(row["id"], "test")
     row = next(r for r in manage.notices.table.rows if r["id"] == row["id"])
