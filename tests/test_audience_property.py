@@ -253,7 +253,7 @@ def test_compiled_sql_agrees_with_python(tmp_path_factory, people, rules):
 # Fewer examples on Spark: each costs a second of Spark jobs; the engines' agreement on many
 # more shapes is tests/test_engine_parity.py.
 @pytest.mark.spark
-@settings(max_examples=25, **PROPERTY)
+@settings(max_examples=15, **PROPERTY)
 @given(people=BASES, rules=DEFINITIONS)
 def test_compiled_sql_agrees_with_python_on_spark(tmp_path_factory, people, rules):
     from tests.spark import skip_reason
