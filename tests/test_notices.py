@@ -389,3 +389,15 @@ def test_the_cli_adds_lists_tests_and_removes_targets_and_never_prints_a_secret(
     assert len(refused.stderr.strip().splitlines()) == 1
     removed = cli("notice", "remove", "chat", home=home)
     assert removed.returncode == 0 and "removed notice target #2 chat" in removed.stdout
+
+
+def test_a_removed_targets_id_is_never_given_to_the_next(tmp_path):
+    """The audit trail names targets by id: the newest removed, the next added gets a new one."""
+    init_home(tmp_path / "home", admin=ADMIN, timezone="UTC")
+    with workbench.open(tmp_path / "home", user=ADMIN) as wb:
+        first = wb.notices.add({"name": "a", "type": "slack",
+                                "url": "https://hooks.slack.com/services/T/B/one"})
+        wb.notices.remove(first.id)
+        second = wb.notices.add({"name": "b", "type": "slack",
+                                 "url": "https://hooks.slack.com/services/T/B/two"})
+        assert second.id == first.id + 1

@@ -200,6 +200,10 @@ notice_targets = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(200), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # A removed target's id is never given to the next one: the audit trail names targets by
+    # id ("notice #4"), and two targets must not share one (SQLite reuses the largest id
+    # without AUTOINCREMENT; PostgreSQL's sequences never do).
+    sqlite_autoincrement=True,
 )
 
 exports = Table(
