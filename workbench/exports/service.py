@@ -298,6 +298,7 @@ class Exports:
         except ValueError as exc:
             problems.append(Problem("file_name", str(exc)))
         problems += self._changes_problems(config)
+        problems += _split_problems(config, audience)
         if problems:
             raise InvalidExport.listing(labelled(problems))
         return {"name": config.name, "audience_id": audience["id"],
@@ -714,3 +715,23 @@ def _group_problems(config: ExportConfig, audience: dict | None) -> list[Problem
         return []
     return [Problem("group", f"audience {audience['id']} ({audience['name']}) has no holdout "
                     "(holdout_percent 0), so a holdout export would be empty; use treatment")]
+
+
+def _split_problems(config: ExportConfig, audience: dict | None) -> list[Problem]:
+    """A split by rows that would cut the audience as last processed into more parts than a
+    file may have (``MAX_PARTS``) is refused when saved; a run checks again (the audience may
+    grow, and a split by bytes is known only once the file is written) and fails before it
+    sends anything."""
+    from .models import MAX_PARTS
+
+    if config.split is None or config.split.rows is None or audience is None:
+        return []
+    size, holdout = audience.get("size") or 0, audience.get("holdout_size") or 0
+    members = holdout if config.group == "holdout" else size - holdout
+    parts = -(-members // config.split.rows)
+    if parts <= MAX_PARTS:
+        return []
+    return [Problem("split.rows", f"{config.split.rows:,} rows a part would cut the "
+                    f"{members:,} members of audience {audience['id']} ({audience['name']}) "
+                    f"into {parts:,} parts; at most {MAX_PARTS:,} parts a file: give at least "
+                    f"{-(-members // MAX_PARTS):,} rows")]

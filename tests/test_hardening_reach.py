@@ -1,0 +1,183 @@
+"""Issue 22's new reach, attacked as a hostile user would (S3 destinations, webhook and Slack
+notices, changes-only files, splitting): each finding that broke something, fixed and pinned.
+
+Delivery runs go to the real OpenSSH server of tests/sshd.py; notices to the real HTTP
+receiver of tests/receiver.py. docs/exports.md says what was decided (the "Hostile input"
+paragraphs of its S3, notices and changes-only sections)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from tests.sshd import skip_reason
+from tests.test_export_files import LATER, export, next_day, run_now
+from tests.test_export_files import wb as files_wb  # noqa: F401 - "Young women", "partner"
+from workbench.delivery import webhook
+from workbench.errors import DeliveryError, InvalidExport
+from workbench.exports.models import ExportConfig
+from workbench.run_states import RunState
+from workbench.settings import Secret
+
+needs_sshd = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
+S3 = {"name": "lake", "type": "s3", "bucket": "drop", "region": "us-east-1",
+      "access_key_id": "AKIAHOSTILE", "secret_access_key": "s3cr3t-hostile-value"}
+
+
+# -- where a destination or a notice may point -------------------------------------------------
+
+@pytest.mark.parametrize("field, value, said", [
+    ("endpoint", "https://169.254.169.254", "Endpoint: 169.254.169.254 is a link-local address"),
+    ("endpoint", "https://[::ffff:169.254.169.254]:443", "link-local address"),
+    ("endpoint", "https://[fe80::1]", "link-local address"),
+    ("endpoint", "https://0.0.0.0:9000", "0.0.0.0 is not the address of one server"),
+    ("endpoint", "https://a b", "Endpoint: the host must be a DNS name or an IP address"),
+    ("endpoint", "https://münchen.example", "(give xn--mnchen-3ya.example)"),
+    ("endpoint", "http://127.0.0.1.nip.io:9000", "must be https"),
+    ("bucket", "192.168.1.10", "Bucket: a bucket name"),
+])
+def test_an_s3_destination_pointing_nowhere_sane_is_refused_naming_the_field(wb, field, value,
+                                                                              said):
+    with pytest.raises(InvalidExport) as refused:
+        wb.destinations.add({**S3, field: value})
+    message = str(refused.value)
+    assert said in message and "\n" not in message
+    assert S3["secret_access_key"] not in message
+    assert wb.destinations.list() == []  # nothing stored
+
+
+@pytest.mark.parametrize("url, said", [
+    ("https://169.254.169.254/latest/meta-data", "169.254.169.254 is a link-local address"),
+    ("https://[::ffff:169.254.169.254]/x", "link-local address"),
+    ("https://hooks.example.com/p\u00e9/TOKEN", "must be ASCII after the host: percent-encode "
+                                               "U+00E9 (as %C3%A9)"),
+    ("https://hooks.example.com/\u202eTOKEN", "percent-encode U+202E"),
+    ("https://münchen.example/TOKEN", "(give xn--mnchen-3ya.example)"),
+    ("https://hooks.example.com/" + "T" * 3000, "at most 2,048 characters (got 3,026)"),
+    ("https://user:pw@hooks.example.com/TOKEN", "must not carry a user name or password"),
+    ("file:///etc/passwd", "is not a URL"),
+    ("http://[::ffff:127.0.0.1]/TOKEN", "must be https"),
+])
+def test_a_notice_url_that_could_never_be_sent_or_reaches_metadata_is_refused(wb, url, said):
+    with pytest.raises(InvalidExport) as refused:
+        wb.notices.add({"name": "ops", "type": "slack", "url": url})
+    message = str(refused.value)
+    assert said in message and "\n" not in message
+    assert "TOKEN" not in message and "pw" not in message  # the URL is a secret
+    assert wb.notices.list() == []
+
+
+def test_an_ipv6_notice_host_is_shown_as_a_url_writes_it(wb):
+    from tests.receiver import running_receiver
+
+    with running_receiver() as receiver:
+        target = wb.notices.add({"name": "v6", "type": "slack",
+                                 "url": f"https://[::1]:{receiver.port}/TOKEN"})
+    assert target.host == f"[::1]:{receiver.port}"
+
+
+def test_a_stored_url_http_client_cannot_encode_fails_in_one_line_not_a_traceback():
+    # A target saved before URLs were checked as now: its send is a refusal, never an
+    # exception that escapes Test (a traceback in the UI) or a bare class name on the run.
+    with pytest.raises(DeliveryError) as failed:
+        webhook.post(Secret("http://127.0.0.1:9/caf\u00e9"), b"{}", dict, backoff=(0,))
+    assert str(failed.value) == "the connection failed (UnicodeEncodeError)"
+
+
+# -- split sizes -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("split, said", [
+    ({"rows": 10 ** 30}, "Split rows: must be a whole number of rows, at most 1,000,000,000 "
+                         "(got a number too large)"),
+    ({"bytes": 10 ** 30}, "at most 100,000,000,000"),
+    ({"rows": 1.0}, "Split rows: must be a whole number of rows, at least 1 (got 1.0)"),
+    ({"rows": "5"}, "at least 1 (got '5')"),
+    ({"bytes": 1023}, "Split bytes: must be a whole number of bytes, at least 1,024 (got 1023)"),
+])
+def test_split_sizes_name_what_is_allowed(split, said):
+    config = {"name": "x", "audience": 1, "file_name": "x.csv", "destination": "d",
+              "schedule": {"start": "2027-01-04T06:00"}, "columns": [{"attribute": "customer_id"}],
+              "split": split}
+    with pytest.raises(InvalidExport, match=re.escape(said)):
+        ExportConfig.parse(config)
+
+
+@needs_sshd
+def test_a_split_into_more_parts_than_a_file_may_have_is_refused_at_save(files_wb,  # noqa: F811
+                                                                        monkeypatch):
+    monkeypatch.setattr("workbench.exports.models.MAX_PARTS", 2)
+    with pytest.raises(InvalidExport) as refused:
+        export(files_wb, split={"rows": 1})  # 3 members: 3 parts
+    assert str(refused.value).endswith(
+        "Split rows: 1 rows a part would cut the 3 members of audience 1 (Young women) into 3 "
+        "parts; at most 2 parts a file: give at least 2 rows")
+    assert export(files_wb, split={"rows": 2})  # 2 parts: saved
+
+
+@needs_sshd
+def test_a_run_whose_split_outgrew_the_limit_fails_before_sending_anything(
+        files_wb, server, monkeypatch):  # noqa: F811
+    export_id = export(files_wb, split={"rows": 1}, compression="gzip",
+                       file_name="young_{run}.csv.gz")  # 3 parts: saved under the real limit
+    monkeypatch.setattr("workbench.exports.runs.MAX_PARTS", 2)  # the audience grew past it
+    run = files_wb.export_runs.execute(files_wb.export_runs.create(export_id).id)
+    assert run.state == RunState.FAILED
+    assert run.error == ("split: parts of at most 1 rows would cut the full file (3 rows) into "
+                         "more than 2 parts, the most a file may have; nothing was delivered: "
+                         "make the parts larger (at least 2 rows)")
+    assert list(server.writable.iterdir()) == []
+
+
+# -- changes-only: the baseline on disk ------------------------------------------------------
+
+@needs_sshd
+@pytest.mark.parametrize("damage", ["deleted", "corrupted"])
+def test_a_lost_baseline_fails_the_run_saying_so_and_sends_nothing(files_wb, server, clock,  # noqa: F811
+                                                                  home, damage):
+    export_id = export(files_wb, changes="added")
+    first = run_now(files_wb, export_id)
+    kept = home / "data" / "exports" / f"export-{export_id}" / f"run-{first.id}.parquet"
+    if damage == "deleted":
+        kept.unlink()
+    else:
+        kept.write_bytes(b"PAR1 not really")
+    next_day(files_wb, clock)
+    sent = sorted(p.name for p in server.writable.iterdir())
+    run = files_wb.export_runs.execute(files_wb.export_runs.create(export_id).id)
+    assert run.state == RunState.FAILED
+    state = "is gone from the home" if damage == "deleted" else \
+        "is damaged (not a readable Parquet file)"
+    assert run.error.startswith(f"changes: the record of what run #{first.id} delivered "
+                                f"(data/exports/export-{export_id}/run-{first.id}.parquet) "
+                                f"{state}; this run measures its changes against it, so "
+                                "nothing was delivered")
+    assert str(home) not in run.error and "\n" not in run.error
+    assert sorted(p.name for p in server.writable.iterdir()) == sent  # no full list as "added"
+    # The way out the error gives: one full run, then changes-only starts from the full list.
+    config = files_wb.exports.get(export_id).config.to_json()
+    files_wb.exports.update(export_id, {**config, "changes": "full"})
+    run_now(files_wb, export_id)
+    files_wb.exports.update(export_id, config)
+    again = run_now(files_wb, export_id)
+    assert [f["change"] for f in again.details["files"]] == ["full"]
+
+
+@needs_sshd
+def test_a_run_still_choosing_its_baseline_keeps_the_id_files_it_may_read(
+        files_wb, server, clock, home):  # noqa: F811
+    """A scheduled run completing while another run of the export writes its files (it has
+    chosen its baseline but not recorded which yet) must not prune that baseline away."""
+    export_id = export(files_wb, changes="added")
+    first = run_now(files_wb, export_id)
+    next_day(files_wb, clock)
+    files_wb.export_runs.plan(LATER)
+    scheduled = files_wb.export_runs.due(LATER)
+    assert scheduled
+    by_hand = files_wb.export_runs.create(export_id).id
+    records = files_wb.export_runs._records
+    assert records.claim(by_hand, lease=timedelta(minutes=3), now=clock.now()) == 1
+    assert files_wb.export_runs.execute(scheduled[0]).state == RunState.COMPLETE
+    folder = home / "data" / "exports" / f"export-{export_id}"
+    assert (folder / f"run-{first.id}.parquet").exists()
