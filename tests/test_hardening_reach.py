@@ -7,7 +7,9 @@ paragraphs of its S3, notices and changes-only sections)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -181,3 +183,41 @@ def test_a_run_still_choosing_its_baseline_keeps_the_id_files_it_may_read(
     assert files_wb.export_runs.execute(scheduled[0]).state == RunState.COMPLETE
     folder = home / "data" / "exports" / f"export-{export_id}"
     assert (folder / f"run-{first.id}.parquet").exists()
+
+
+# -- the home's disk -------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def mounted_tmpfs(folder, options: str):
+    """A small tmpfs over ``folder`` (root only; skipped elsewhere): a real full or read-only
+    file system, not a fake."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                          capture_output=True)
+    if done.returncode:
+        pytest.skip("cannot mount a tmpfs here (root only)")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@needs_sshd
+def test_a_full_or_read_only_home_fails_the_run_in_one_line_and_sends_nothing(
+        files_wb, server, home):  # noqa: F811
+    padded = [{"attribute": "customer_id"},
+              {"template": "{{customer_id}}" + "x" * 9900, "label": "pad"}]  # ~30 KB of CSV
+    export_id = export(files_wb, compression="gzip", changes="added", columns=padded,
+                       file_name="young_{change}_{run}.csv.gz")
+    with mounted_tmpfs(home / "tmp", "size=24k"):  # the run's work folder: full mid-write
+        run = files_wb.export_runs.execute(files_wb.export_runs.create(export_id).id)
+    assert (run.state, run.error) == (RunState.FAILED, (
+        "the home's disk is full (No space left on device) while the run wrote its files; "
+        "nothing was delivered: make room (or fix its permissions) and run it again"))
+    with mounted_tmpfs(home / "data" / "exports" / f"export-{export_id}", "ro,size=24k"):
+        run = files_wb.export_runs.execute(files_wb.export_runs.create(export_id).id)
+    assert run.state == RunState.FAILED
+    assert run.error.startswith(f"the home's folder data/exports/export-{export_id} is "
+                                "read-only (Read-only file system)")
+    assert list(server.writable.iterdir()) == []
+    assert run_now(files_wb, export_id).details["files"][0]["change"] == "full"  # room again

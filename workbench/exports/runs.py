@@ -168,6 +168,10 @@ class ExportRuns:
         except BaseException as exc:
             if ledger.staged and not isinstance(exc, WorkbenchError):
                 raise  # stopped at or after the rename: the next attempt looks on the server
+            disk = _local_disk_error(exc, self._home.root)
+            if disk:  # the home's disk, not a bug: Failed in one line, no traceback
+                self._failed(run_id, attempt, disk)
+                return self._ended(run_id)
             if not isinstance(exc, WorkbenchError):
                 self._stopped(run_id, attempt, exc)
                 raise
@@ -769,6 +773,27 @@ def _delivered_file(sent: dict, staged) -> dict:
     return {"file_name": staged["file_name"], "change": sent.get("change", "full"),
             "part": sent.get("part"), "rows": sent["rows"], "bytes": staged["bytes"],
             "sha256": staged["sha256"]}
+
+
+def _local_disk_error(exc: BaseException, home: Path) -> str | None:
+    """What to record when the home's disk refused the run's files (full, read-only, not
+    writable): a reason in one line naming the folder, or None for anything else."""
+    import errno
+
+    reasons = {errno.ENOSPC: "is full", errno.EDQUOT: "is over its quota",
+               errno.EROFS: "is read-only", errno.EACCES: "is not writable",
+               errno.EPERM: "is not writable"}
+    if not isinstance(exc, OSError) or exc.errno not in reasons:
+        return None
+    where = "the home's disk"
+    if exc.filename:
+        try:
+            path = Path(exc.filename)
+            where = f"the home's folder {(path if path.is_dir() else path.parent).relative_to(home)}"
+        except ValueError:
+            return None  # not the home's: someone else's error, said as it is
+    return (f"{where} {reasons[exc.errno]} ({exc.strerror}) while the run wrote its files; "
+            "nothing was delivered: make room (or fix its permissions) and run it again")
 
 
 def _unreadable(path: Path) -> str | None:
