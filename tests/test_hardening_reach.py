@@ -221,3 +221,38 @@ def test_a_full_or_read_only_home_fails_the_run_in_one_line_and_sends_nothing(
                                 "read-only (Read-only file system)")
     assert list(server.writable.iterdir()) == []
     assert run_now(files_wb, export_id).details["files"][0]["change"] == "full"  # room again
+
+
+@needs_sshd
+def test_removed_without_change_in_the_name_is_refused_its_first_file_is_the_full_list(
+        files_wb, server):  # noqa: F811
+    with pytest.raises(InvalidExport) as refused:
+        export(files_wb, changes="removed", file_name="drop_%Y%m%d_{run}.csv")
+    assert str(refused.value).endswith(
+        'File name: "removed" delivers the full list first (no delivery to measure against '
+        "yet): put {change} in the file name so that list is never read as removals")
+    first = run_now(files_wb, export(files_wb, changes="removed"))  # young_{change}_{run}.csv
+    assert [f["file_name"] for f in first.details["files"]] == [f"young_full_{first.id}.csv"]
+
+
+@needs_sshd
+def test_the_wizard_warns_about_removed_without_change_and_shows_the_refusal(files_wb):  # noqa: F811
+    from datetime import date
+
+    from workbench.ui import App
+
+    app = App(files_wb, background=False)
+    app.go("audience", audience_id=1)
+    app.page.act("export")
+    builder = app.page
+    builder.name.value, builder.file_name.value = "Drops", "drop_%Y%m%d.csv"
+    builder.day.value, builder.time.value = date(2027, 1, 4), "06:00"
+    builder.destination.value = "partner"
+    assert builder.go(1) is True
+    builder.changes.value = "removed"
+    assert "The first file is the full list" in builder.changes_hint.value
+    assert "drop_%Y%m%d_{change}.csv" in builder.changes_hint.value
+    assert builder.save() is False
+    shown = " ".join(note.value for note in builder.fields.notes.values())
+    assert "never read as removals" in shown
+    assert files_wb.exports.list() == []

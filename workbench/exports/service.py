@@ -320,6 +320,12 @@ class Exports:
                 problems.append(Problem("changes", f'"{config.changes}" delivers removed '
                                         "members by their customer id alone: add the column "
                                         "customer_id"))
+        if config.changes == "removed" and not has_placeholder(config.file_name, "change"):
+            # The first run (and the first after a full one) delivers the full list: under a
+            # removals file's name a partner would drop everyone in it.
+            problems.append(Problem("file_name", '"removed" delivers the full list first (no '
+                                    "delivery to measure against yet): put {change} in the "
+                                    "file name so that list is never read as removals"))
         if config.changes == "both" and not has_placeholder(config.file_name, "change"):
             problems.append(Problem("file_name", '"both" delivers two files (added and '
                                     "removed): put {change} in the file name so they have "
