@@ -256,3 +256,59 @@ def test_the_wizard_warns_about_removed_without_change_and_shows_the_refusal(fil
     shown = " ".join(note.value for note in builder.fields.notes.values())
     assert "never read as removals" in shown
     assert files_wb.exports.list() == []
+
+
+# -- kill -9 while the manifest streams --------------------------------------------------------
+
+@needs_sshd
+def test_kill_9_mid_manifest_then_the_take_over_sends_only_the_manifest(partnered, server,
+                                                                       clock):
+    """Every part is on the server, the manifest only as a temporary file when the process is
+    killed: the take-over sends the manifest alone, listing the parts as they are there."""
+    import json
+    import os
+    import signal
+    import sys
+    from datetime import datetime
+
+    import psutil
+
+    from tests.test_export_faults import _ids, leftovers, wait_until
+    from tests.test_scheduler import BERLIN
+    from workbench.store.runs import RunRecords
+
+    wb = partnered
+    wb.exports.create({"name": "Parts", "audience": 1, "file_name": "parts_{run}.csv",
+                       "destination": "partner", "columns": [{"attribute": "customer_id"}],
+                       "split": {"rows": 2},
+                       "schedule": {"start": "2026-03-11T06:00", "timezone": "Europe/Berlin",
+                                    "repeat": {"every": 1, "unit": "days"}}})
+    now = datetime(2026, 3, 11, 6, 0, tzinfo=BERLIN)
+    clock.set(now)
+    wb.export_runs.plan(now)
+    [run_id] = wb.export_runs.due(now)
+    stalled = f".parts_{run_id}.manifest.json.part-{wb.store.workbench_id()}-{run_id}-1"
+    os.mkfifo(server.writable / stalled, 0o666)
+    os.chown(server.writable / stalled, *_ids(server.user))
+    script = ("import workbench; from workbench.exports.notebook import run_export; "
+              f"run_export(workbench.open(), {run_id})")
+    env = {**os.environ, "WORKBENCH_HOME": str(wb.home.root), "WORKBENCH_USER": "ada"}
+    runner = subprocess.Popen([sys.executable, "-c", script], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: (RunRecords(wb.store).get(run_id)["partial"] or "").endswith(stalled))
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    parts = sorted(p for p in leftovers(server) if "_part" in p)
+    sent = {name: (server.writable / name).stat().st_mtime_ns for name in parts}
+    for process in psutil.process_iter(["username"]):  # the session waiting on the pipe
+        if process.info["username"] == server.user:
+            process.kill()
+    clock.advance(minutes=4)
+    run = wb.export_runs.execute(run_id)
+    assert run.state == "complete" and run.attempts == 2, run.error
+    assert leftovers(server) == sorted([*parts, f"parts_{run_id}.manifest.json"])
+    assert {name: (server.writable / name).stat().st_mtime_ns for name in parts} == sent
+    manifest = json.loads((server.writable / run.file_name).read_text())
+    assert [p["file_name"] for p in manifest["parts"]] == parts
+    assert [p["bytes"] for p in manifest["parts"]] == [
+        (server.writable / name).stat().st_size for name in parts]
