@@ -312,3 +312,22 @@ def test_kill_9_mid_manifest_then_the_take_over_sends_only_the_manifest(partnere
     assert [p["file_name"] for p in manifest["parts"]] == parts
     assert [p["bytes"] for p in manifest["parts"]] == [
         (server.writable / name).stat().st_size for name in parts]
+
+
+# -- compressed names --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, compression, suggested", [
+    ("young.csv.gz.pgp", "gzip", None),
+    ("young.csv.GZ", "gzip", None),
+    ("young.csv.zstd", "zstd", None),
+    ("young.csv", "zstd", "young.csv.zst"),
+    ("young.csv.pgp", "gzip", "young.csv.gz.pgp"),
+    # The other compression's suffix is replaced, never a second one added (x.csv.gz.zst).
+    ("young.csv.gz.pgp", "zstd", "young.csv.zst.pgp"),
+    ("young.csv.zst", "gzip", "young.csv.gz"),
+])
+def test_a_compressed_name_is_suggested_with_one_compression_suffix(name, compression,
+                                                                    suggested):
+    from workbench.exports.fileset import suggested_name
+
+    assert suggested_name(name, compression) == suggested

@@ -37,8 +37,14 @@ def suggested_name(name: str, compression: str) -> str | None:
     when the name already says it."""
     suffix = SUFFIXES[compression]
     lowered = name.lower()
-    if lowered.endswith(suffix) or re.search(re.escape(suffix) + r"\.(pgp|gpg)$", lowered):
+    if re.search(re.escape(suffix) + ("d?" if compression == "zstd" else "")
+                 + r"(\.(pgp|gpg))?$", lowered):
         return None
+    # A name that says the other compression (x.csv.gz holding zstd): that suffix replaced,
+    # not a second one added (x.csv.gz.zst would say it is both).
+    other = re.search(r"\.(gz|zst|zstd)(?=(\.(pgp|gpg))?$)", name, re.IGNORECASE)
+    if other:
+        return name[:other.start()] + suffix + name[other.end():]
     for pgp in (".pgp", ".gpg"):
         if lowered.endswith(pgp):
             return name[:-len(pgp)] + suffix + name[-len(pgp):]
