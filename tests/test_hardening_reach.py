@@ -39,6 +39,8 @@ S3 = {"name": "lake", "type": "s3", "bucket": "drop", "region": "us-east-1",
     ("endpoint", "https://münchen.example", "(give xn--mnchen-3ya.example)"),
     ("endpoint", "http://127.0.0.1.nip.io:9000", "must be https"),
     ("bucket", "192.168.1.10", "Bucket: a bucket name"),
+    # 600 characters, 1,200 bytes: S3 would refuse every key under it (KeyTooLongError).
+    ("prefix", "\u00e9" * 600, "Prefix: is 1,200 bytes in UTF-8; at most 700"),
 ])
 def test_an_s3_destination_pointing_nowhere_sane_is_refused_naming_the_field(wb, field, value,
                                                                               said):

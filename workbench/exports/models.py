@@ -273,6 +273,9 @@ class SftpDestinationConfig(BaseModel):
 
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 IP_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")  # AWS refuses bucket names formatted as IPs
+# S3 keys are at most 1,024 bytes: the prefix leaves room for "/" and a file's temporary name
+# (".NAME.part-W-RUN-ATTEMPT", NAME at most files.MAX_BYTES = 220 bytes).
+MAX_PREFIX_BYTES = 700
 REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
@@ -328,6 +331,11 @@ class S3DestinationConfig(BaseModel):
         if any(part in ("", ".", "..") for part in parts):
             raise ValueError("must not contain '..', '.' or an empty part ('//'): keys stay "
                              "under the folder it names")
+        size = len("/".join(parts).encode("utf-8"))
+        if size > MAX_PREFIX_BYTES:
+            raise ValueError(f"is {size:,} bytes in UTF-8; at most {MAX_PREFIX_BYTES} (S3 keys "
+                             "are at most 1,024 bytes, and a file's temporary name needs the "
+                             "rest)")
         return "/".join(parts)
 
     @field_validator("region")
