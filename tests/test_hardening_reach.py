@@ -333,3 +333,47 @@ def test_a_compressed_name_is_suggested_with_one_compression_suffix(name, compre
     from workbench.exports.fileset import suggested_name
 
     assert suggested_name(name, compression) == suggested
+
+
+# -- no secret anywhere ----------------------------------------------------------------------
+
+@needs_sshd
+def test_no_secret_of_a_notice_target_or_an_s3_destination_shows_anywhere(
+        files_wb, server, home):  # noqa: F811
+    """A guard, not a fix: every place a hostile user could read (run details and errors,
+    the run's notebook, the CLI's output and --json, reprs, HTML, the audit trail) is free of
+    the notice URL's token, the signing secret and the S3 secret key."""
+    import json
+
+    from tests.receiver import running_receiver
+    from tests.test_cli import run as cli
+
+    secrets = ("TOKENPATH", "whsec-hostile-0123456789", "S3-SECRET-hostile-value")
+    with running_receiver() as receiver:
+        files_wb.notices.add({"name": "hook", "type": "webhook", "secret": secrets[1],
+                              "url": receiver.url(f"/{secrets[0]}")})
+        files_wb.destinations.add({**S3, "endpoint": "http://127.0.0.1:9",
+                                   "secret_access_key": secrets[2]})
+        to_sftp = export(files_wb, notify=["hook"])
+        to_lake = export(files_wb, name="To the lake", destination="lake", notify=["hook"])
+        shown = [cli("export", "run", to_sftp, home=home), cli("export", "run", to_lake, home=home),
+                 cli("export", "show", to_lake, "--json", home=home),
+                 cli("destination", "show", "lake", "--json", home=home),
+                 cli("export", "history", to_lake, home=home)]
+        assert shown[0].returncode == 0 and shown[1].returncode == 1, shown[1].stderr
+        assert len(receiver.received) == 2  # both runs told the webhook
+    runs = files_wb.export_runs.history()
+    assert runs[0].error == "cannot connect to 127.0.0.1:9 (endpoint unreachable)"
+    places = {
+        "cli": "".join(done.stdout + done.stderr for done in shown),
+        "runs": json.dumps([run.to_json() for run in runs], default=str),
+        "notebooks": "".join(path.read_text() for path in
+                             (home / "runs" / "exports").glob("*.ipynb")),
+        "repr": repr(files_wb.notices.list()) + repr(files_wb.destinations.target("lake"))
+        + repr(files_wb.destinations.list()),
+        "html": "".join(target._repr_html_() for target in files_wb.notices.list()),
+        "audit": files_wb.audit().to_csv(),
+    }
+    assert places["notebooks"] and "127.0.0.1:9" in places["runs"]
+    assert {where: [s for s in secrets if s in text] for where, text in places.items()} == \
+        dict.fromkeys(places, [])
