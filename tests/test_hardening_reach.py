@@ -377,3 +377,17 @@ def test_no_secret_of_a_notice_target_or_an_s3_destination_shows_anywhere(
     assert places["notebooks"] and "127.0.0.1:9" in places["runs"]
     assert {where: [s for s in secrets if s in text] for where, text in places.items()} == \
         dict.fromkeys(places, [])
+
+
+@needs_sshd
+def test_an_export_names_at_most_8_notice_targets(files_wb):  # noqa: F811
+    """Told all at once, a run's notices take at most 35 s even if every receiver hangs; a
+    ninth target would wait behind a hanging one (and the scheduler with it)."""
+    for n in range(9):
+        files_wb.notices.add({"name": f"t{n}", "type": "slack",
+                              "url": f"https://hooks.example.com/services/{n}"})
+    with pytest.raises(InvalidExport) as refused:
+        export(files_wb, notify=[f"t{n}" for n in range(9)])
+    assert str(refused.value).endswith("Email recipients: names 9 notice targets; at most 8 an "
+                                       "export")
+    assert export(files_wb, notify=[f"t{n}" for n in range(8)] + ["ops@example.com"])

@@ -357,10 +357,18 @@ class Exports:
         names = [entry for entry in config.notify if "@" not in entry]
         if not names or self._notices is None:
             return []
+        from .notices import PARALLEL
+
         known = [row["name"] for row in self._notices.list()]
-        return [Problem("notify", f"{name!r} is neither an e-mail address nor a notice target "
-                        f"(targets: {', '.join(repr(k) for k in known) or 'none yet'})")
-                for name in names if name not in known]
+        problems = [Problem("notify", f"{name!r} is neither an e-mail address nor a notice "
+                            f"target (targets: {', '.join(repr(k) for k in known) or 'none yet'})")
+                    for name in names if name not in known]
+        if len(names) > PARALLEL:
+            # All of a run's targets are told at once, so its notices take at most 35 s (a
+            # scheduler waits for them before its next run); more would queue behind hangs.
+            problems.append(Problem("notify", f"names {len(names)} notice targets; at most "
+                                    f"{PARALLEL} an export"))
+        return problems
 
     def _column_problems(self, config: ExportConfig) -> list[Problem]:
         fields = self._record_fields()
