@@ -296,3 +296,12 @@ def browser():
     from tests.served import chromium
 
     yield from chromium()
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """moto's standalone S3 server on loopback (tests/s3.py), shared by the S3 tests."""
+    from tests.s3 import running_moto
+
+    with running_moto() as server:
+        yield server

@@ -343,6 +343,22 @@ def test_a_file_encrypted_to_two_keys_decrypts_with_each(keys, tmp_path):
         assert _decrypt_with_only(keys, key, target, tmp_path / f"out-{key.user_id[:3]}") == content
 
 
+def test_a_compressed_file_is_not_compressed_again(keys, tmp_path):
+    """gpg reads from a pipe and would deflate a gzip file again; a plain CSV is compressed."""
+    import gzip
+
+    rows = b"".join(b"C%06d,Zo\xc3\xab,anna@example.com\n" % i for i in range(20000))
+    for name, content, packet in (("rows.csv.gz", gzip.compress(rows), False),
+                                  ("rows.csv", rows, True)):
+        source, target = tmp_path / name, tmp_path / f"{name}.pgp"
+        source.write_bytes(content)
+        encrypt_file(source, target, [keys.alice.armored])
+        listed = subprocess.run(["gpg", "--homedir", keys.home, "--batch", "--list-packets",
+                                 str(target)], capture_output=True, text=True)
+        assert ("compressed packet" in listed.stdout) is packet, name
+        assert _decrypt_with_only(keys, keys.alice, target, tmp_path / f"{name}.out") == content
+
+
 def test_encrypting_to_an_unusable_key_is_a_pgp_error_and_leaves_no_file(keys, tmp_path):
     source = tmp_path / "a.csv"
     source.write_text("x\n")

@@ -13,16 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.s3 import MIN_PART, CuttingProxy, free_port, running_moto
+from tests.s3 import MIN_PART, CuttingProxy, free_port
 from tests.test_cli import run as cli
 from tests.test_delivery_pgp import _decrypt_with_only, keys  # noqa: F401 - real gpg keys
 from workbench.errors import DeliveryError, InvalidExport, S3Error
-
-
-@pytest.fixture(scope="session")
-def s3():
-    with running_moto() as server:
-        yield server
 
 
 @pytest.fixture
@@ -435,6 +429,15 @@ def test_an_s3_destination_added_through_the_form(served, browser, s3, bucket):
         visit.act(f"s3://{bucket}", "Test connection")
         page.wait_for_selector("table.wb-table td:has-text('probe object')")
         visit.shot("84-destination-s3-tested")
+        # Kind-neutral columns; a second test says it ran again (its time, its count)
+        heads = [h.lower() for h in page.locator("table.wb-table th >> visible=true")
+                 .all_inner_texts()]
+        assert heads[:5] == ["name", "kind", "where", "sign-in", "host key"], heads
+        row = page.locator(f"table.wb-table tr:has-text('s3://{bucket}')").first
+        assert "S3" in row.inner_text() and s3.writer[0] in row.inner_text()  # the key's id
+        page.wait_for_selector("table.wb-table td:has-text('(test 2)')")
+        assert "tested " in row.inner_text()
+        visit.shot("76-destinations-by-kind-tested-again")
         assert s3.writer[1] not in page.content()
         assert not any(s3.writer[1] in frame for frame in visit.received)
         visit.done()

@@ -144,7 +144,7 @@ def test_both_needs_change_in_the_name_and_removed_needs_the_customer_id(wb):
         export(wb, changes="both", file_name="young_{run}.csv")
     with pytest.raises(InvalidExport, match="add the column customer_id"):
         export(wb, changes="removed", columns=[{"attribute": "first_name"}])
-    with pytest.raises(InvalidExport, match="Split rows: must be a whole number of rows, at "
+    with pytest.raises(InvalidExport, match="Rows per part: must be a whole number of rows, at "
                                             "least 1"):
         export(wb, split={"rows": 0})
     with pytest.raises(InvalidExport, match="at least 1,024"):

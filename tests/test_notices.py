@@ -279,6 +279,8 @@ def test_the_notices_tab_the_wizard_and_history_headless(wb, receiver):
     assert form.save() is True and form.url.value == form.secret.value == ""
     row = next(r for r in manage.notices.table.rows if "ui-hook" in r["cells"]["name"])
     assert f"127.0.0.1:{receiver.port}" in row["cells"]["host"]
+    assert row["cells"]["signed"] == "✔ signed" and row["cells"]["created_by"] == "ada"
+    assert row["cells"]["created_at"].startswith("20")
     assert [a for a, _ in row["actions"]] == ["edit", "test", "remove"]
     manage.notices.table.act(row["id"], "test")
     row = next(r for r in manage.notices.table.rows if r["id"] == row["id"])
@@ -355,3 +357,35 @@ def test_a_step_applied_out_of_order_still_gets_the_one_before_it(tmp_path, monk
     store = open_store(url)
     assert "a_later_eleven" in inspect(store.engine).get_table_names()
     store.dispose()
+
+
+def test_the_cli_adds_lists_tests_and_removes_targets_and_never_prints_a_secret(tmp_path,
+                                                                                receiver):
+    from tests.test_cli import run as cli
+
+    home = tmp_path / "h"
+    assert cli("init", "--home", home).returncode == 0
+    hook = tmp_path / "hook.json"
+    hook.write_text(json.dumps({"name": "hook", "type": "webhook",
+                                "url": receiver.url("/cli-hook"), "secret": SECRET}))
+    chat = tmp_path / "chat.json"
+    chat.write_text(json.dumps({"name": "chat", "type": "slack",
+                                "url": receiver.url(SLACK_PATH)}))
+    added = [cli("notice", "add", hook, home=home), cli("notice", "add", chat, home=home)]
+    assert [a.returncode for a in added] == [0, 0], [a.stderr for a in added]
+    assert added[0].stdout.strip() == f"#1 hook: webhook to 127.0.0.1:{receiver.port} (signed)"
+    listed = cli("--json", "notice", "list", home=home)
+    assert [t["name"] for t in json.loads(listed.stdout)] == ["hook", "chat"]
+    tested = cli("notice", "test", "hook", home=home)
+    assert tested.returncode == 0 and "sent (HTTP 200)" in tested.stdout
+    assert len(receiver.at("/cli-hook")) == 1
+    printed = "".join(r.stdout + r.stderr for r in (*added, listed, tested))
+    assert SECRET not in printed and "XXXXSLACKTOKEN" not in printed and "cli-hook" not in printed
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "bad", "type": "webhook", "url": "http://example.com/x",
+                               "secret": SECRET}))
+    refused = cli("notice", "add", bad, home=home)
+    assert refused.returncode == 2 and "must be https" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    removed = cli("notice", "remove", "chat", home=home)
+    assert removed.returncode == 0 and "removed notice target #2 chat" in removed.stdout

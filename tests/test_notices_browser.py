@@ -45,6 +45,12 @@ def test_a_webhook_added_picked_in_the_wizard_and_told_of_a_run(served, browser,
     page.wait_for_selector(".wb-title:has-text('Manage Exports')")
     visit.tab("Notices")
     page.click("button:has-text('Add Notice target')")
+    page.wait_for_selector("text=The URL and the signing secret are sealed")
+    page.wait_for_selector("text=https (http only to this machine, for testing)")
+    visit.shot("99-notice-form-says-what-is-sealed")
+    page.click(".widget-toggle-buttons button:has-text('Slack')")  # Slack has no secret
+    page.wait_for_selector("text=The URL is sealed and never shown again")
+    page.click(".widget-toggle-buttons button:has-text('Webhook')")
     page.fill("input[placeholder='crm-webhook']", "crm-hook")
     page.fill("input[placeholder='https://hooks.example.com/workbench']",
               "http://hooks.example.com/secret-path")
@@ -57,6 +63,12 @@ def test_a_webhook_added_picked_in_the_wizard_and_told_of_a_run(served, browser,
     page.click("button:has-text('Save notice target')")
     page.wait_for_selector(f"table.wb-table code:has-text('127.0.0.1:{receiver.port}')")
     visit.shot("86-notice-targets")
+    row = page.locator("table.wb-table tr:has-text('crm-hook') >> visible=true").first
+    assert "✔ signed" in row.inner_text() and ADMIN in row.inner_text()
+    assert "2026-" in row.inner_text() or "2027-" in row.inner_text()  # created at
+    assert [h.lower() for h in page.locator("table.wb-table th >> visible=true").all_inner_texts()
+            ][:7] == ["name", "type", "host", "signed", "last test", "created by", "created"]
+    visit.shot("97-notice-targets-signed-created")
 
     # The wizard's Notification step: the target picked beside the e-mail recipients
     page.click("button:has-text('Audiences')")
@@ -66,14 +78,17 @@ def test_a_webhook_added_picked_in_the_wizard_and_told_of_a_run(served, browser,
     page.fill("input[placeholder='Weekly partner file']", "Champions told")
     page.fill("input[type=date] >> nth=0", "2027-01-04")
     page.select_option("select:has(option:text('Choose a destination'))",
-                       label="notices-partner")
+                       label="notices-partner (SFTP)")
     page.click("button:has-text('Next')")
     page.wait_for_selector("text=Include header row")
     page.click("button:has-text('Next')")
     page.wait_for_selector("text=Webhook / Slack")
-    page.select_option("select[multiple]",
-                       label=f"crm-hook (Webhook → 127.0.0.1:{receiver.port})")
+    target = page.locator(".wb-target-checks .widget-checkbox:has-text('crm-hook (Webhook → "
+                          f"127.0.0.1:{receiver.port})') input[type=checkbox]")
+    target.check()
+    assert target.is_checked()  # a tick, not a pale grey row
     visit.shot("87-wizard-notification-targets")
+    visit.shot("98-wizard-notice-target-ticked")
     page.click("button:has-text('Save export')")
     page.wait_for_selector("td:has-text('Champions told') >> visible=true")
 

@@ -63,13 +63,16 @@ def test_a_destination_and_an_encryption_are_added_through_their_forms(wb, serve
     page.destinations_table.act(row["id"], "test")
     [row] = page.destinations_table.rows
     assert "writable" in row["cells"]["tested"] and page.message.value == ""
+    assert "(test 2)" in row["cells"]["tested"]  # tested again: said, even with the same answer
+    assert row["cells"]["kind"] == "SFTP" and f"sftp://{server.user}@" in row["cells"]["where"]
     assert server.password not in widget_state(app.widget)
     page.destinations_table.act(row["id"], "edit")
     assert page.form.password.value == "" and "keep the stored" in page.form.password.placeholder
     page.form.path.value = str(server.writable) + "/nowhere"
     assert page.form.save() is True  # saved, the password kept, and warned about
     [row] = page.destinations_table.rows
-    assert "⚠ connection test failed" in row["cells"]["tested"], row["cells"]["tested"]
+    assert ": connection test failed" in row["cells"]["tested"], row["cells"]["tested"]
+    assert "⚠ tested " in row["cells"]["tested"]
     assert "nowhere" in row["cells"]["tested"]
     page.destinations_table.act(row["id"], "edit")
     page.form.path.value = str(server.writable) + "/"
@@ -354,10 +357,19 @@ def test_the_wizard_shows_and_keeps_every_stored_choice(wb, server):
     builder = app.page
     assert ("partner (SFTP)", "partner") in builder.destination.options
     assert builder.destination.value == "partner"
-    assert "an SFTP server&#x27;s folder" in builder.destination_hint.value
+    assert builder.destination_hint.value == ""  # picked: "Required" is said no more
+    builder.destination.value = ""
+    assert "Required: where the file goes (an SFTP server&#x27;s folder)" in \
+        builder.destination_hint.value
+    builder.destination.value = "partner"
     assert builder.changes.value == "column" and builder.compression.value == "zstd"
+    assert "{change}</code> in the file name" not in builder.changes_hint.value  # one file
     assert (builder.split_mode.value, builder.split_size.value) == ("mb", "5.24288")
     assert "zstd-compressed; in numbered parts of at most 5.24288 MB" in builder.next_name.value
+    assert "women_20270104_part001.csv.zst</code>, … then <code>women_20270104.manifest.json" \
+        in builder.next_name.value  # the parts' names, not the unsplit one
+    builder.go(1)
+    assert "<th>change</th>" in builder.preview.value and "<td>added</td>" in builder.preview.value
     assert builder.save() is True  # nothing changed: nothing lost, the wizard's unseen too
     assert wb.exports.get(export.id).config.to_json() == stored
 
@@ -425,8 +437,9 @@ def test_the_file_choices_say_what_is_wrong_under_their_field(wb, server):
         in builder.fields.notes["split"].value
     builder.split_size.value = "2.5"
     assert builder.fields.notes["split"].value == ""  # typing takes the complaint away
-    assert "in numbered parts of at most 2.5 MB, then a manifest" in builder.next_name.value
-    assert "Next file: <code>women_20270104.csv.gz</code> (gzip-compressed; in numbered parts " \
+    assert "in numbered parts of at most 2.5 MB)" in builder.next_name.value
+    assert "Next files: <code>women_20270104_part001.csv.gz</code>, … then <code>" \
+        "women_20270104.manifest.json</code> (gzip-compressed; in numbered parts " \
         "of at most 2.5 MB" in builder.file_line.value  # on this step too
 
     builder.changes.value = "both"
@@ -443,3 +456,22 @@ def test_the_file_choices_say_what_is_wrong_under_their_field(wb, server):
     assert (config.changes, config.compression, config.split.bytes) == ("column", "gzip",
                                                                        2_500_000)
     assert config.file_name == "women_%Y%m%d.csv.gz"
+
+
+def test_a_run_of_several_files_shows_its_manifest_and_what_it_delivered():
+    from types import SimpleNamespace
+
+    from workbench.ui.exports import file_cell
+
+    def run(*files):
+        return SimpleNamespace(file_name=files[-1][0], details={"files": [
+            {"file_name": name, "change": change, "part": part} for name, change, part in files]})
+
+    parts = run(("w_part001.csv.gz", "full", 1), ("w_part002.csv.gz", "full", 2),
+                ("w.manifest.json", "manifest", None))
+    assert file_cell(parts) == ('w.<wbr>manifest.<wbr>json <span class="wb-muted">(3 files: '
+                                '2 parts, manifest, gzip)</span>')
+    both = run(("w_added.csv", "added", None), ("w_removed.csv", "removed", None),
+               ("w.manifest.json", "manifest", None))
+    assert "(3 files: added + removed, manifest)" in file_cell(both)
+    assert file_cell(run(("w_1.csv", "full", None))) == "w_<wbr>1.<wbr>csv"  # one file: its name

@@ -50,8 +50,9 @@ def test_the_wizard_offers_kind_changes_compression_and_parts(served, browser, s
     destinations = page.locator("select:has(option:text('Choose a destination'))")
     assert "wizard-sftp (SFTP)" in [o.replace("\xa0", " ") for o in
                                     destinations.locator("option").all_inner_texts()]
-    destinations.select_option(label="wizard-sftp (SFTP)")
     page.wait_for_selector("text=Required: where the file goes (an SFTP server's folder).")
+    destinations.select_option(label="wizard-sftp (SFTP)")
+    page.wait_for_selector("text=Required: where the file goes", state="detached")  # picked
     visit.shot("90-wizard-destination-with-its-kind")
 
     # Attributes: what each file holds, compression, parts
@@ -67,6 +68,12 @@ def test_the_wizard_offers_kind_changes_compression_and_parts(served, browser, s
     page.select_option("select:has(option:text('Everyone in the audience'))",
                        label="One file with a change column")
     page.wait_for_selector("text=The first delivery holds everyone")
+    # One file: its change column in the preview, not the {change} of two files' names
+    page.wait_for_selector("table.wb-keys th:text-is('change')")
+    assert page.locator("table.wb-keys td:text-is('added')").count() > 0
+    assert page.locator("text=in the file name says which file is which").count() == 0
+    page.locator("table.wb-keys").scroll_into_view_if_needed()
+    visit.shot("77-wizard-change-column-in-the-preview")
     page.select_option("select:has(option:text('zstd'))", label="gzip")
     page.wait_for_selector("text=will be gzip-compressed: name it")
     assert page.locator("code:text-is('{audience}_%Y%m%d_{run}.csv.gz')").count() == 1
@@ -84,8 +91,10 @@ def test_the_wizard_offers_kind_changes_compression_and_parts(served, browser, s
     visit.shot("92-wizard-compressed-csv-name-warned")
     page.click("button:has-text('Use this name')")
     page.wait_for_selector("text=Compressed before encryption.")
-    page.wait_for_selector("text=(gzip-compressed; in numbered parts of at most 1,000 rows, then "
-                           "a manifest)")
+    page.wait_for_selector("text=(gzip-compressed; in numbered parts of at most 1,000 rows)")
+    assert page.locator("text=Next files:").count() > 0
+    assert "_part001.csv.gz" in page.locator("text=Next files:").first.inner_text()
+    visit.shot("78-wizard-next-files-parts-and-manifest")
     page.wait_for_selector("text=will be gzip-compressed", state="detached")
     visit.shot("93-wizard-file-choices")
     page.click("button:has-text('Next')")
@@ -140,8 +149,19 @@ def test_the_wizard_offers_kind_changes_compression_and_parts(served, browser, s
     with workbench.open(home, user=ADMIN) as wb:
         [run] = wb.export_runs.history(export.id)
     assert run.state == "complete" and run.rows > 0, run.error
-    assert run.file_name.startswith("Lapsing_app_users_") and ".csv.gz" in run.file_name
-    assert run.file_name in {p.name for p in server.writable.iterdir()}
+    files = run.details["files"]
+    cell = page.locator(f"{row} .wb-wrap >> visible=true").first
+    assert f"({len(files)} files: " in cell.inner_text()
+    right = cell.evaluate("e => [e.getBoundingClientRect().right, "
+                          "e.closest('table').getBoundingClientRect().right, "
+                          "e.closest('.wb-table-box').getBoundingClientRect().right]")
+    assert right[0] <= right[2] and right[1] <= right[2], right  # History fits: nothing cut
+    visit.shot("79-history-files-fit")
+    # Split: the gzip parts, then the manifest last (the run's file name is the manifest's)
+    assert run.file_name.startswith("Lapsing_app_users_") and \
+        run.file_name.endswith(".manifest.json")
+    assert all(".csv.gz" in f["file_name"] for f in files[:-1])
+    assert {f["file_name"] for f in files} <= {p.name for p in server.writable.iterdir()}
     assert server.password not in page.content()
     visit.done()
     for leftover in server.writable.iterdir():

@@ -62,7 +62,7 @@ class Commands:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import audiences, audit, data, destinations, encryptions, exports, processing, serve, team
+    from . import audiences, audit, data, destinations, encryptions, exports, notices, processing, serve, team
 
     parser = _Parser(prog="workbench", description=(
         "Audience Workbench: define, track and deliver customer audiences."))
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
                         shared)
     # In the order `workbench --help` lists them.
-    for module in (data, audiences, processing, destinations, encryptions, exports, audit,
+    for module in (data, audiences, processing, destinations, encryptions, notices, exports, audit,
                    serve, team):
         module.register(commands)
     return parser

@@ -73,6 +73,8 @@ def _show(args, run, notebook) -> None:
         text += "\nfiles: " + ", ".join(f["file_name"] for f in run.details["files"])
     if run.notification:  # "e-mail not sent: no SMTP host configured"
         text += f"\n{run.notification}"
+    for name, note in (run.details.get("notices") or {}).items():  # webhook / Slack targets
+        text += f"\n{name}: {note}"
     if run.details.get("allowed_stale"):
         text += f"\ndelivered stale, as allowed: {run.details['allowed_stale']}"
     emit(args, {**run.to_json(), "notebook": str(notebook)}, text)

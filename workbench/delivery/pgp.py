@@ -10,7 +10,8 @@ between operations, so nothing is trusted, cached or fetched: the keys given are
 - ``check_keys(keys, today=...)``: the keys of one encryption: every key checked, all problems
   reported together (``key N: ...``), no duplicates; warnings for keys expiring within 30 days.
 - ``encrypt_file(source, target, keys)``: binary OpenPGP output to all keys (trust model always),
-  streamed; a gpg failure is ``PgpError`` with gpg's reason on one line.
+  streamed, compressed unless the file is already; a gpg failure is ``PgpError`` with gpg's
+  reason on one line.
 
 Dates: ``today`` is always passed in (never read from the clock here). A key expiring on ``today``
 is refused ("expires today"): it cannot be relied on for an export. Key material is never logged
@@ -142,10 +143,15 @@ def check_keys(armored_keys: list[str], *, today: date) -> tuple[list[KeyInfo], 
 # zlib level 1, not gpg's default 6: a CSV of 78 MB encrypts in 0.8 s instead of 2.2 s, and
 # comes out 27 MB instead of 22 MB (measured here) — most of the gain for a third of the time.
 COMPRESS_LEVEL = 1
+# A file that is compressed already (gzip, zstd, zip, bzip2, xz) is encrypted as it is: gpg
+# reads it from a pipe, where it cannot tell, and would deflate it again for nothing (a gzip
+# CSV of 27 MB: 1.2 s instead of 0.14 s, and 15 KB larger).
+COMPRESSED = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"PK\x03\x04", b"BZh", b"\xfd7zXZ\x00")
 
 
 def encrypt_file(source: Path, target: Path, armored_keys: list[str]) -> list[str]:
-    """Encrypt ``source`` to every key into ``target`` (binary OpenPGP, zlib level 1).
+    """Encrypt ``source`` to every key into ``target`` (binary OpenPGP, zlib level 1; not
+    compressed again when ``source`` is: ``COMPRESSED``).
 
     Returns the primary fingerprints encrypted to, in the order of the keys. Keys are expected to
     have passed ``check_keys``; gpg decides usability on the real clock here (a key that expired
@@ -167,8 +173,15 @@ def encrypt_file(source: Path, target: Path, armored_keys: list[str]) -> list[st
             fh = open(source, "rb")
         except OSError as exc:
             raise PgpError(f"cannot encrypt {source.name}: {exc.strerror or exc}") from exc
+        try:
+            compressed = fh.read(8).startswith(COMPRESSED)
+            fh.seek(0)
+        except OSError as exc:
+            fh.close()
+            raise PgpError(f"cannot encrypt {source.name}: {exc.strerror or exc}") from exc
         options = {"recipients": fingerprints, "armor": False, "always_trust": True,
-                   "extra_args": ["--compress-level", str(COMPRESS_LEVEL)]}
+                   "extra_args": ["--compress-algo", "none"] if compressed
+                   else ["--compress-level", str(COMPRESS_LEVEL)]}
         try:
             with fh:
                 result = gpg.encrypt_file(fh, output=str(target), **options)

@@ -32,6 +32,12 @@ LABELS = {
     "path": "Path", "username": "User name", "password": "Password",
     "private_key": "Private key", "passphrase": "Passphrase", "host_key": "Host key",
     "keys": "Public keys", "configuration": "Configuration",
+    # Wave 3: what each file holds, compression and parts; S3 destinations; notice targets.
+    "changes": "What each file holds", "compression": "Compression", "split": "Split into parts",
+    "split.rows": "Rows per part", "split.bytes": "Bytes per part", "group": "Group",
+    "bucket": "Bucket", "prefix": "Prefix", "region": "Region", "endpoint": "Endpoint",
+    "access_key_id": "Access key id", "secret_access_key": "Secret access key",
+    "session_token": "Session token", "url": "URL", "secret": "Signing secret",
 }
 # What the items of a list are called, for "Column 3" and "add at least one column".
 ITEMS = {"columns": "column", "notify": "recipient", "keys": "key"}

@@ -175,7 +175,7 @@ def webhook_body(run: Run) -> bytes:
     event = "export_run.complete" if run.state == RunState.COMPLETE else "export_run.failed"
     return json.dumps({
         "event": event, "run": run.id, "export": run.export, "audience": run.audience,
-        "state": run.state.value, "scheduled_for": run.scheduled_for.isoformat(),
+        "state": run.state.value, "scheduled_for": run.scheduled_for.isoformat(timespec="seconds"),
         "as_of": run.as_of.isoformat() if run.as_of else None, "rows": run.rows,
         "bytes": run.bytes, "files": notice_files(run), "destination": run.destination,
         "error": run.error}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -201,9 +201,10 @@ def slack_body(run: Run) -> bytes:
     text = f"{PRODUCT}: export \"{_one_line(run.export)}\" (run #{run.id}) {run.state.label}"
     if run.rows is not None:
         text += f", {_count(run.rows, 'row')}"
-    if files:
-        text += f", file {_one_line(files[0])}" + (f" (+{len(files) - 1} more)"
-                                                   if len(files) > 1 else "")
+    if len(files) > 1:  # parts or two change files: the manifest, delivered last, lists them
+        text += f", {len(files) - 1} files listed in {_one_line(files[-1])}"
+    elif files:
+        text += f", file {_one_line(files[0])}"
     if run.error or run.state != RunState.COMPLETE:
         text += f". Error: {_one_line(run.error) if run.error else _NONE}"
     return json.dumps({"text": _slack_escaped(text)}, ensure_ascii=False).encode("utf-8")

@@ -47,9 +47,13 @@ def rows_query(config: ExportConfig, tables: Tables, day: Day, membership: exp.E
         exp.EQ(this=exp.column("audience_id"), expression=exp.Literal.number(audience_id)))
     if group is not None:
         members = members.where(group)
-    query = exp.select().from_(exp.Subquery(this=members, alias=exp.to_identifier("m"))).join(
-        exp.Subquery(this=features, alias=exp.to_identifier("f")),
-        on="f.customer_id = m.customer_id", join_type="left")
+    # Every member, with the features of those the base has: the members on the right, where
+    # a hash join keeps its table, so the base's features stream past it (features_query's own
+    # joins keep theirs, one row per customer, on the right too) and only the sort holds rows;
+    # DuckDB keeps sides as written when it writes a file (DuckDBEngine.streaming).
+    query = exp.select().from_(exp.Subquery(this=features, alias=exp.to_identifier("f"))).join(
+        exp.Subquery(this=members, alias=exp.to_identifier("m")),
+        on="f.customer_id = m.customer_id", join_type="right")
     plan: list = []
     wanted = sorted(needed | {"customer_id"})
     for name in wanted:

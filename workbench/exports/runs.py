@@ -386,7 +386,7 @@ class ExportRuns:
             path = folder / "manifest.json"
             path.write_bytes(manifest(
                 export={"id": export.id, "name": export.name}, run=run["id"],
-                scheduled_for=run["scheduled_for"].isoformat(), as_of=pinned["as_of"],
+                scheduled_for=at.isoformat(timespec="seconds"), as_of=pinned["as_of"],
                 change=config.changes, files=files))
             ledger.sent = {"rows": None, "as_of": pinned["as_of"], "details": details,
                            "change": "manifest", "part": None, "pinned": pinned,

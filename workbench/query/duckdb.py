@@ -104,15 +104,22 @@ class DuckDBEngine(Engine):
         """For a query whose rows all leave the process (an export file): DuckDB works under
         ``[engine] streaming_memory_limit`` and spills the rest to HOME/tmp, and may reorder
         rows that have no ORDER BY. Without this, DuckDB takes as much memory as the query
-        could use, up to ``memory_limit``."""
-        self._limit(self._settings.engine.streaming_memory_limit, preserve_order=False)
+        could use, up to ``memory_limit``.
+
+        The hash joins keep their sides as written (the right one is the table held), as the
+        export's query is written for (exports/rows.py): left to itself, DuckDB holds the base's
+        profiles and streams the members, and at 1M members spills 3x more (measured, see
+        benchmarks/results/export.md)."""
+        self._limit(self._settings.engine.streaming_memory_limit, preserve_order=False,
+                    sides_as_written=True)
         try:
             yield
         finally:
             if self._conn is not None:  # as connect() left it
-                self._limit(self._settings.engine.memory_limit, preserve_order=True)
+                self._limit(self._settings.engine.memory_limit, preserve_order=True,
+                            sides_as_written=False)
 
-    def _limit(self, memory: str, preserve_order: bool) -> None:
+    def _limit(self, memory: str, preserve_order: bool, sides_as_written: bool) -> None:
         from sqlglot import exp
 
         from .sql import string
@@ -120,6 +127,8 @@ class DuckDBEngine(Engine):
         # Lowering the limit fails if DuckDB holds more than it already: out of memory, too.
         self._run(_set("memory_limit", string(memory)))
         self._run(_set("preserve_insertion_order", exp.Boolean(this=preserve_order)))
+        self._run(_set("disabled_optimizers",
+                       string("build_side_probe_side" if sides_as_written else "")))
 
     def streamed(self, work: Callable[[], object]):
         """``work()`` under ``streaming()``; if DuckDB runs out of memory there (it sometimes

@@ -15,9 +15,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
+import traitlets
 
 from ..days import parse_day
 from ..errors import Problem, WorkbenchError
+from ..exports.fileset import manifest_name, part_name
 from ..exports.notify import unsent_reason
 from .forms import Fields
 from .style import escape
@@ -120,12 +122,48 @@ def file_notes(compression: str | None, split: dict | None) -> str:
     return "; ".join(notes)
 
 
+def next_files(name: str, parted: bool) -> str:
+    """The "Next file" line's names (HTML): the file, or with parts the first part's name and
+    the manifest's, as the run names them."""
+    if not parted:
+        return f"Next file: <code>{escape(name)}</code>"
+    return (f"Next files: <code>{escape(part_name(name, 1, 1))}</code>, … then "
+            f"<code>{escape(manifest_name(name))}</code>")
+
+
 def megabytes_valid(size: str) -> bool:
     try:
         value = float(size.strip().replace(",", "").replace("_", ""))
     except ValueError:
         return False
     return 0 < value < 1e12
+
+
+class TargetChecks(w.VBox):
+    """The notice targets as checkboxes, one a line (a multi-select's picked row was a pale
+    grey, and Ctrl-click is not obvious): ``options`` as (label, name), ``value`` the ticked
+    names in the options' order."""
+
+    value = traitlets.Tuple()
+
+    def __init__(self, options: list[tuple[str, str]], value: list[str]):
+        self.options = options
+        self.boxes = [w.Checkbox(value=name in value, description=label, indent=False,
+                                 layout=w.Layout(width="520px")) for label, name in options]
+        super().__init__(self.boxes)
+        self.add_class("wb-target-checks")
+        self.value = tuple(name for _label, name in options if name in value)
+        for box in self.boxes:
+            box.observe(lambda _c: self._ticked(), "value")
+        self.observe(lambda _c: self._show(), "value")
+
+    def _ticked(self) -> None:
+        self.value = tuple(name for (_label, name), box
+                           in zip(self.options, self.boxes, strict=True) if box.value)
+
+    def _show(self) -> None:
+        for (_label, name), box in zip(self.options, self.boxes, strict=True):
+            box.value = name in self.value
 
 
 class ColumnRow:
@@ -293,17 +331,24 @@ class ExportBuilder:
                                       value=chosen if chosen in destinations else "")
         # Step 1 cannot go on without one: say so before Next is pressed, and where they come
         # from when there are none.
-        self.destination_hint = w.HTML(
-            f'<div class="wb-muted">Required: where the file goes '
-            f'({escape(destination_places(listed))}).</div>'
-            if destinations else
-            '<div class="wb-warning">⚠ No destinations yet: an admin adds one under Manage '
-            'Exports → Destinations, then it can be chosen here.</div>')
+        self.destination_hint = w.HTML()
+        self.places = destination_places(listed) if destinations else ""
+        self.destination.observe(lambda _c: self._destination_hint(), "value")
+        self._destination_hint()
         encryptions = [e.name for e in wb.encryptions.list()]
         chosen = draft.value("encryption") or ""
         self.encryption = w.Dropdown(options=[("None (plain CSV)", "")] +
                                      [(n, n) for n in encryptions],
                                      value=chosen if chosen in encryptions + [""] else "")
+
+    def _destination_hint(self) -> None:
+        """"Required" until a destination is picked (then nothing: the pick says it)."""
+        self.destination_hint.value = (
+            "" if self.destination.value else
+            f'<div class="wb-muted">Required: where the file goes ({escape(self.places)}).</div>'
+            if self.places else
+            '<div class="wb-warning">⚠ No destinations yet: an admin adds one under Manage '
+            'Exports → Destinations, then it can be chosen here.</div>')
 
     def _setup_fields(self) -> w.Widget:
         f = self.fields
@@ -408,8 +453,11 @@ class ExportBuilder:
         self.changes_hint.value = (
             '<div class="wb-muted">The first delivery holds everyone (nothing delivered yet to '
             'compare with); after that, changes since what this export last delivered '
-            'successfully. <code>{change}</code> in the file name says which file is '
-            'which.</div>' if self.changes.value != "full" else "")
+            'successfully.' + (' <code>{change}</code> in the file name says which file is '
+                               'which.' if self.changes.value in ("added", "removed", "both")
+                               else ' Each row\'s last column, <code>change</code>, says '
+                               '<code>added</code> or <code>removed</code>.') + '</div>'
+            if self.changes.value != "full" else "")
         if both and "{change}" not in name:
             self.changes_hint.value += (
                 '<div class="wb-warning">⚠ Two files need <code>{change}</code> in the file name '
@@ -457,9 +505,7 @@ class ExportBuilder:
         self.notify = w.Textarea(value=", ".join(e for e in stored if "@" in e),
                                  placeholder="crm-ops@example.com, partner@example.com",
                                  layout=w.Layout(width="520px", height="70px"))
-        self.notice_targets = w.SelectMultiple(
-            options=targets, value=[e for e in stored if "@" not in e],
-            rows=min(max(len(targets), 2), 6), layout=w.Layout(width="520px"))
+        self.notice_targets = TargetChecks(targets, [e for e in stored if "@" not in e])
         self.mail_note = w.HTML()
         self.notify.observe(lambda _c: self._mail_note(), "value")
         self.fields.watch("notify", self.notice_targets)
@@ -472,8 +518,8 @@ class ExportBuilder:
                               'run that completes or fails.</div>'), self.mail_note,
                        w.HBox([w.HTML('<div class="wb-field-label">Webhook / Slack</div>',
                                       layout=w.Layout(width="150px", flex="none")),
-                               self.notice_targets], layout=w.Layout(align_items="center")),
-                       w.HTML('<div class="wb-muted">Ctrl-click to pick several. Each is told '
+                               self.notice_targets], layout=w.Layout(align_items="flex-start")),
+                       w.HTML('<div class="wb-muted">Tick the targets to tell. Each is told '
                               'how every run ended (signed JSON, or one Slack message); a '
                               'notice never fails a run.</div>' + none_yet)])
 
@@ -644,6 +690,9 @@ class ExportBuilder:
             if "{run}" in self.file_name.value else ""
         config = self.config()
         notes = file_notes(config.get("compression"), config.get("split"))
+        parted = "numbered parts" in notes  # a valid split: the parts' names are shown
+        if parted:  # the names say the manifest comes last
+            notes = notes.replace(", then a manifest", "")
         notes = f" ({escape(notes)})" if notes else ""
         suggestion = suggested_name(self.file_name.value, self.compression.value)
         # The same advice as the Compression field's (step 2), where the name is typed.
@@ -653,11 +702,11 @@ class ExportBuilder:
         self.file_line.value = ""
         try:
             name = self.nav.wb.exports.next_file_name(config)
-            self.next_name.value = (f'<div class="wb-muted">Next file: <code>{escape(name)}'
-                                    f'</code>{notes}{run}</div>{advice}')
+            shown = next_files(name, parted)
+            self.next_name.value = (f'<div class="wb-muted">{shown}{notes}{run}</div>{advice}')
             # Step 2 says it too, under the choices that change it.
-            self.file_line.value = (f'<div class="wb-muted">Next file: <code>{escape(name)}'
-                                    f'</code>{notes}</div>')
+            self.file_line.value = f'<div class="wb-muted">{shown}{notes}</div>'
+
         except ValueError as exc:  # the template itself
             self.next_name.value = f'<div class="wb-muted">{escape(str(exc))}</div>'
         except WorkbenchError:  # the schedule (or the audience): their fields say it
@@ -705,13 +754,19 @@ class ExportBuilder:
         except WorkbenchError as exc:
             self.preview.value = f'<div class="wb-muted">No preview: {escape(one_line(exc))}</div>'
             return
-        head = "".join(f"<th>{escape(h)}</th>" for h in preview.header)
+        header, rows = list(preview.header), [list(r) for r in preview.rows]
+        column = self.changes.value == "column" and (not header or header[-1] != "change")
+        if column:  # the file's last column, shown as the first delivery fills it
+            header, rows = header + ["change"], [r + ["added"] for r in rows]
+        head = "".join(f"<th>{escape(h)}</th>" for h in header)
         body = "".join("<tr>" + "".join(f"<td>{escape('' if v is None else v)}</td>"
-                                        for v in row) + "</tr>" for row in preview.rows)
+                                        for v in row) + "</tr>" for row in rows)
         # The members as of the last processing: which of them a changes-only run delivers
         # depends on what the export last delivered, known only when it runs.
         changes = '' if self.changes.value == "full" else (
-            ' <i>(every member: a run delivers only the changes against its last delivery)</i>')
+            ' <i>(every member: a run delivers only the changes against its last delivery'
+            + ('; the first delivery marks everyone <code>added</code>' if column else '')
+            + ')</i>')
         self.preview.value = (f'<div class="wb-muted">First rows as of {preview.as_of}'
                               f'{changes}:</div>'
                               f'<table class="wb-keys"><tr>{head}</tr>{body}</table>')

@@ -6,6 +6,7 @@ the export services and holds no rule of its own."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from ..errors import WorkbenchError
 from ..freshness import sentence
 from ..run_states import RunState
 from .changes import CHANGE_COLUMNS, change_rows
-from .forms import DestinationForm, EncryptionForm, Tested, test_connection
+from .forms import DestinationForm, EncryptionForm, Tested, test_connection, tested_at
 from .notices import NoticesTab, notices_note
 from .style import DASH, badge, escape, number, stale_note
 from .widgets import Table, link
@@ -57,8 +58,35 @@ def run_rows(runs) -> list[dict]:
         "audience": escape(r.audience), "name": escape(r.export), "type": escape(r.type),
         "format": escape(r.format.upper()), "destination": escape(r.destination),
         "created_by": escape(r.created_by), "rows": number(r.rows),
-        "attempts": str(r.attempts), "error": escape(r.error or r.file_name or DASH)
+        "attempts": str(r.attempts), "error": '<div class="wb-wrap">' + (
+            escape(r.error) if r.error else file_cell(r)) + "</div>"
         + mail_note(r.notification) + notices_note(r.details)}} for r in runs]
+
+
+def breakable(name: str) -> str:
+    """A file name (escaped) that may wrap after its ``_`` and ``.``: a long manifest name
+    wraps in its cell rather than widening History past the page."""
+    return re.sub(r"([_.])", r"\1<wbr>", escape(name))
+
+
+def file_cell(run) -> str:
+    """A run's file; a run of several files (parts, two change files) shows its manifest and
+    how many files it delivered, manifest included, as the command line does, and what they
+    are: "(4 files: 3 parts, manifest, gzip)"."""
+    if not run.file_name:
+        return DASH
+    files = (run.details or {}).get("files") or []
+    if len(files) <= 1:
+        return breakable(run.file_name)
+    parts = sum(1 for f in files if f.get("part") is not None)
+    kinds = [f"{parts} part{'s' if parts > 1 else ''}"] if parts else []
+    changes = sorted({f.get("change") for f in files} & {"added", "removed"})
+    kinds += [" + ".join(changes)] if changes and not parts else []
+    kinds += ["manifest"] if any(f.get("change") == "manifest" for f in files) else []
+    names = " ".join(f["file_name"] for f in files).lower()
+    kinds += [z for z, ext in (("gzip", ".gz"), ("zstd", ".zst")) if ext in names][:1]
+    return (f'{breakable(run.file_name)} <span class="wb-muted">({len(files)} files: '
+            f'{escape(", ".join(kinds))})</span>')
 
 
 def mail_note(note: str | None) -> str:
@@ -332,8 +360,8 @@ class ManageExports:
         self.add_destination.on_click(lambda _b: self.open_form(DestinationForm(
             self.nav, on_done=self.form_done)))
         self.destinations_table = Table(columns=[{"key": k, "label": label} for k, label in (
-            ("name", "Name"), ("host", "Host"), ("path", "Path"), ("port", "Port"),
-            ("username", "User name"), ("key", "Host key"), ("tested", "Connection"),
+            ("name", "Name"), ("kind", "Kind"), ("where", "Where"), ("sign_in", "Sign-in"),
+            ("key", "Host key"), ("tested", "Connection"),
             ("created_by", "Created by"), ("actions", "Actions"))], empty="No destinations yet.")
         self.destinations_table.on_action(self._destination_action)
         self.add_encryption = w.Button(description="Add Encryption", icon="plus")
@@ -373,8 +401,7 @@ class ManageExports:
             else ""
         allowed = [(a, ACTION_LABELS[a]) for a in overview.destination_actions if a != "add"]
         self.destinations_table.rows = [{"id": str(d.id), "actions": allowed,
-            "cells": {"name": escape(d.name), "path": escape(d.path),
-                      "username": escape(d.username), **_where_cells(d),
+            "cells": {"name": escape(d.name), **_where_cells(d),
                       "tested": self.tested[d.id].html() if d.id in self.tested else DASH,
                       "created_by": escape(d.created_by)}} for d in overview.destinations]
         allowed = [(a, ACTION_LABELS[a]) for a in overview.encryption_actions if a != "add"]
@@ -423,7 +450,9 @@ class ManageExports:
                 self.open_form(DestinationForm(self.nav, self.overview.destination(int(row)),
                                                on_done=self.form_done))
             elif action == "test":  # the result beside the destination, in its row
-                self.tested[int(row)] = test_connection(self.nav.wb.destinations, int(row))
+                self.tested[int(row)] = test_connection(
+                    self.nav.wb.destinations, int(row), tested_at(self.nav.wb)).again(
+                    self.tested.get(int(row)))
                 self.refresh()
             elif action == "remove":
                 self.overview.remove_destination(int(row))
@@ -439,12 +468,17 @@ class ManageExports:
 
 
 def _where_cells(d) -> dict:
-    """Host, port and host key of an SFTP destination; an S3 one shows its bucket where the
-    host goes (and its server, when not AWS)."""
+    """Kind-neutral cells: its kind, where the files go (``sftp://user@host:port/path``, or
+    ``s3://bucket/prefix/`` and its server when not AWS), how it signs in (an S3 access key's
+    id is not secret: shown), and the host key an SFTP server must show (S3 has none)."""
     if d.type == "s3":
-        return {"host": escape(d.location.split(" at ")[0]) + (
-                    f'<br><span class="wb-muted">{escape(d.settings["endpoint"])}</span>'
-                    if d.settings.get("endpoint") else ""), "port": DASH,
-                "key": f'<span class="wb-muted">S3 · {escape(d.auth)}</span>'}
-    return {"host": escape(d.host), "port": str(d.port),
-            "key": f"<code>{escape(d.fingerprint)}</code>"}
+        bucket, _at, endpoint = d.location.partition(" at ")
+        key_id = d.settings.get("access_key_id") or d.username
+        return {"kind": "S3",
+                "where": f"<code>{breakable(bucket)}</code>" + (
+                    f'<br><span class="wb-muted">at {escape(endpoint)}</span>' if endpoint else ""),
+                "sign_in": escape(d.auth) + (f"<br><code>{escape(key_id)}</code>" if key_id else ""),
+                "key": DASH}
+    return {"kind": "SFTP",
+            "where": f"<code>sftp://{breakable(d.username)}@{breakable(d.location)}</code>",
+            "sign_in": escape(d.auth), "key": f'<code class="wb-break">{escape(d.fingerprint)}</code>'}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
@@ -106,24 +106,39 @@ class Fields:
 
 @dataclass(frozen=True)
 class Tested:
-    """A destination's connection test as its row shows it: passed, and the line to show."""
+    """A destination's (or notice target's) test as its row shows it: passed, the line to
+    show, when it ran (workbench time) and how many times on this page, so a test run again
+    with the same answer still visibly ran again."""
 
     ok: bool
     text: str
+    at: str = ""
+    count: int = 1
 
     def html(self) -> str:
-        return (f'<span class="wb-ok">✔ {escape(self.text)}</span>' if self.ok else
-                f'<span class="wb-warning">⚠ {escape(self.text)}</span>')
+        when = f"tested {self.at}" + (f" (test {self.count})" if self.count > 1 else "") + ": " \
+            if self.at else ""
+        return (f'<span class="wb-ok">✔ {escape(when + self.text)}</span>' if self.ok else
+                f'<span class="wb-warning">⚠ {escape(when + self.text)}</span>')
+
+    def again(self, previous: Tested | None) -> Tested:
+        """This test, counted after ``previous`` (the row's last one, if any)."""
+        return replace(self, count=previous.count + 1) if previous else self
 
 
-def test_connection(destinations, destination_id: int) -> Tested:
+def tested_at(wb) -> str:
+    """Now on the workbench's clock, as a test's row says it: ``06:45:12``."""
+    return wb.calendar.now().strftime("%H:%M:%S")
+
+
+def test_connection(destinations, destination_id: int, at: str = "") -> Tested:
     """Log in, check the path exists and is writable: the last step that passed, or what
     failed (a path that does not exist: "… no such folder"), in one line."""
     try:
         steps = destinations.test(destination_id)
     except (WorkbenchError, OSError) as exc:
-        return Tested(False, f"connection test failed: {one_line(exc)}")
-    return Tested(True, f"connection test passed: {steps[-1] if steps else 'ok'}")
+        return Tested(False, f"connection test failed: {one_line(exc)}", at)
+    return Tested(True, f"connection test passed: {steps[-1] if steps else 'ok'}", at)
 
 
 test_connection.__test__ = False  # not a pytest test, despite its name
@@ -326,7 +341,7 @@ class DestinationForm:
             return False
         self.saved_id = saved.id
         if self.test_on_save.value:
-            self.tested = test_connection(destinations, saved.id)
+            self.tested = test_connection(destinations, saved.id, tested_at(self.nav.wb))
         self.on_done()
         return True
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from ..errors import Problem, WorkbenchError
-from .forms import Fields, SecretBox, Tested
+from .forms import Fields, SecretBox, Tested, tested_at
 from .style import DASH, escape
 from .widgets import Table
 from .work import one_line
@@ -32,6 +32,13 @@ def notices_note(details: dict | None) -> str:
         f'⚑ {escape(name)}: {escape(note)}</div>' for name, note in notes.items())
 
 
+def signed_cell(target) -> str:
+    """A webhook's body is signed (HMAC-SHA256) when it has a secret; Slack signs nothing."""
+    if target.type != "webhook":
+        return DASH
+    return "✔ signed" if target.signed else '<span class="wb-warning">not signed</span>'
+
+
 class NoticeForm:
     def __init__(self, nav: Navigator, target=None, on_done: Callable[[], None] = lambda: None):
         self.nav, self.target, self.on_done = nav, target, on_done
@@ -47,6 +54,7 @@ class NoticeForm:
                                              if t and t.signed else "at least 16 characters"),
                                 layout=w.Layout(width="420px"))
         self.secret_row = f.add("secret", self.secret, "Signing secret")
+        self.sealed_note = w.HTML()
         self.kind.observe(lambda _c: self._show_secret(), "value")
         self._show_secret()
         self.message = w.HTML()
@@ -60,13 +68,20 @@ class NoticeForm:
                    '</h4>'),
             f.add("name", self.name, "Name"), f.add("type", self.kind, "Type"),
             f.add("url", self.url, "URL"), self.secret_row,
-            w.HTML('<div class="wb-muted">The URL and the secret are sealed and never shown '
-                   'again; only the URL\'s host is. https only.</div>'),
+            self.sealed_note,
             self.message, w.HBox([save, cancel], layout=w.Layout(gap="8px"))])
         self.widget.add_class("wb-panel")
 
     def _show_secret(self) -> None:
-        self.secret_row.layout.display = None if self.kind.value == "webhook" else "none"
+        """The secret only for a webhook (Slack has none), and the note says what each kind
+        seals: http is taken only to this machine (a receiver for testing), as the URL's
+        check says."""
+        webhook = self.kind.value == "webhook"
+        self.secret_row.layout.display = None if webhook else "none"
+        sealed = "The URL and the signing secret are" if webhook else "The URL is"
+        self.sealed_note.value = (
+            f'<div class="wb-muted">{sealed} sealed and never shown again; only the URL\'s '
+            'host is. https (http only to this machine, for testing).</div>')
 
     def data(self) -> dict:
         data = {"name": self.name.value, "type": self.kind.value}
@@ -115,8 +130,9 @@ class NoticesTab:
         add.on_click(lambda _b: self.open_form(NoticeForm(nav, on_done=on_done)))
         add.layout.display = None if "add" in self.allowed else "none"
         self.table = Table(columns=[{"key": k, "label": label} for k, label in (
-            ("name", "Name"), ("type", "Type"), ("host", "Host"), ("tested", "Last test"),
-            ("created_by", "Created by"), ("actions", "Actions"))],
+            ("name", "Name"), ("type", "Type"), ("host", "Host"), ("signed", "Signed"),
+            ("tested", "Last test"), ("created_by", "Created by"), ("created_at", "Created"),
+            ("actions", "Actions"))],
             empty="No notice targets yet: add a webhook or a Slack incoming webhook to name "
                   "it in an export's notifications.")
         self.table.on_action(self._action)
@@ -124,11 +140,14 @@ class NoticesTab:
 
     def refresh(self) -> None:
         allowed = [(a, LABELS[a]) for a in self.allowed if a != "add"]
+        zone = self.nav.wb.calendar.zone
         self.table.rows = [{"id": str(t.id), "actions": allowed, "cells": {
             "name": escape(t.name), "type": escape(KINDS.get(t.type, t.type)),
             "host": f"<code>{escape(t.host)}</code>",
             "tested": self.tested[t.id].html() if t.id in self.tested else DASH,
-            "created_by": escape(t.created_by)}} for t in self.nav.wb.notices.list()]
+            "signed": signed_cell(t), "created_by": escape(t.created_by),
+            "created_at": escape(t.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))
+            if t.created_at else DASH}} for t in self.nav.wb.notices.list()]
 
     def _action(self, row: str, action: str) -> None:
         notices = self.nav.wb.notices
@@ -138,10 +157,12 @@ class NoticesTab:
                 self.open_form(NoticeForm(self.nav, notices.get(int(row)),
                                           on_done=self.on_done))
             elif action == "test":
+                at = tested_at(self.nav.wb)
                 try:
-                    self.tested[int(row)] = Tested(True, f"test {notices.test(int(row))}")
+                    tested = Tested(True, f"test {notices.test(int(row))}", at)
                 except WorkbenchError as exc:
-                    self.tested[int(row)] = Tested(False, one_line(exc))
+                    tested = Tested(False, one_line(exc), at)
+                self.tested[int(row)] = tested.again(self.tested.get(int(row)))
                 self.refresh()
             elif action == "remove":
                 notices.remove(int(row))

@@ -118,6 +118,10 @@ _TABLE_CSS = """
 .wb-table a { color: #2563eb; text-decoration: none; font-weight: 600; display: inline-block;
   max-width: 320px; overflow-wrap: break-word; }
 .wb-table td.wb-actions-cell { white-space: nowrap; }
+/* A cell of file names and notes (History's last column): it wraps (at the <wbr> after each
+   "_" and ".", else anywhere) so the table fits the page rather than cutting it off. */
+.wb-table .wb-wrap { overflow-wrap: anywhere; min-width: 14em; }
+.wb-table .wb-break { overflow-wrap: anywhere; }  /* a host key's fingerprint: one long word */
 .wb-table a:hover { text-decoration: underline; }
 .wb-table select.wb-actions { font-size: 12px; padding: 2px 4px; }
 .wb-empty { padding: 28px 8px; color: #616e7c; font-size: 14px; }
