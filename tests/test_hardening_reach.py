@@ -93,12 +93,12 @@ def test_a_stored_url_http_client_cannot_encode_fails_in_one_line_not_a_tracebac
 # -- split sizes -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("split, said", [
-    ({"rows": 10 ** 30}, "Split rows: must be a whole number of rows, at most 1,000,000,000 "
+    ({"rows": 10 ** 30}, "Rows per part: must be a whole number of rows, at most 1,000,000,000 "
                          "(got a number too large)"),
     ({"bytes": 10 ** 30}, "at most 100,000,000,000"),
-    ({"rows": 1.0}, "Split rows: must be a whole number of rows, at least 1 (got 1.0)"),
+    ({"rows": 1.0}, "Rows per part: must be a whole number of rows, at least 1 (got 1.0)"),
     ({"rows": "5"}, "at least 1 (got '5')"),
-    ({"bytes": 1023}, "Split bytes: must be a whole number of bytes, at least 1,024 (got 1023)"),
+    ({"bytes": 1023}, "Bytes per part: must be a whole number of bytes, at least 1,024 (got 1023)"),
 ])
 def test_split_sizes_name_what_is_allowed(split, said):
     config = {"name": "x", "audience": 1, "file_name": "x.csv", "destination": "d",
@@ -115,7 +115,7 @@ def test_a_split_into_more_parts_than_a_file_may_have_is_refused_at_save(files_w
     with pytest.raises(InvalidExport) as refused:
         export(files_wb, split={"rows": 1})  # 3 members: 3 parts
     assert str(refused.value).endswith(
-        "Split rows: 1 rows a part would cut the 3 members of audience 1 (Young women) into 3 "
+        "Rows per part: 1 rows a part would cut the 3 members of audience 1 (Young women) into 3 "
         "parts; at most 2 parts a file: give at least 2 rows")
     assert export(files_wb, split={"rows": 2})  # 2 parts: saved
 
