@@ -21,10 +21,12 @@ from urllib.parse import urlsplit
 
 from ..errors import DeliveryError
 from ..settings import Secret
+from .hosts import check_host, shown
 
 TIMEOUT = 5.0  # seconds: to connect, and for each read of the answer
 BACKOFF = (0.0, 1.0, 4.0)  # seconds waited before each try: three tries
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+MAX_URL = 2048  # characters of a notice URL (browsers and proxies refuse longer ones)
 MAX_ANSWER = 64 * 1024  # of an answer's body read (then the connection is closed)
 
 
@@ -35,6 +37,8 @@ def url_host(url: str) -> str:
     text = url.strip()
     if not text or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise ValueError("must be one URL without spaces or control characters")
+    if len(text) > MAX_URL:
+        raise ValueError(f"must be at most {MAX_URL:,} characters (got {len(text):,})")
     try:
         parts = urlsplit(text)
         host, port = parts.hostname, parts.port
@@ -52,7 +56,14 @@ def url_host(url: str) -> str:
         # http.client would drop them silently: a receiver expecting them would refuse.
         raise ValueError("must not carry a user name or password (user:password@); the "
                          "signing secret proves who sends")
-    return host if port is None else f"{host}:{port}"
+    # http.client sends the path and query as ASCII: anything else would fail every send.
+    rest = text[len(parts.scheme) + 3 + len(parts.netloc):]
+    odd = next((ch for ch in rest if ord(ch) > 126), None)
+    if odd is not None:
+        raise ValueError(f"must be ASCII after the host: percent-encode U+{ord(odd):04X} "
+                         f"(as %{'%'.join(f'{b:02X}' for b in odd.encode())})")
+    check_host(host)
+    return shown(host, port)
 
 
 def post(url: Secret, body: bytes, headers: Callable[[], dict[str, str]], *,
@@ -107,7 +118,8 @@ def _try(url: str, body: bytes, headers: dict[str, str], timeout: float,
         failure = (None, "the connection was refused (nothing listens there?)", True)
     except socket.gaierror:
         failure = (None, f"the host {parts.hostname} was not found", True)
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, UnicodeError, ValueError) as exc:
+        # UnicodeError/ValueError: a URL stored before it was checked as it is now.
         failure = (None, f"the connection failed ({exc.__class__.__name__})", True)
     finally:
         connection.close()

@@ -37,8 +37,14 @@ def suggested_name(name: str, compression: str) -> str | None:
     when the name already says it."""
     suffix = SUFFIXES[compression]
     lowered = name.lower()
-    if lowered.endswith(suffix) or re.search(re.escape(suffix) + r"\.(pgp|gpg)$", lowered):
+    if re.search(re.escape(suffix) + ("d?" if compression == "zstd" else "")
+                 + r"(\.(pgp|gpg))?$", lowered):
         return None
+    # A name that says the other compression (x.csv.gz holding zstd): that suffix replaced,
+    # not a second one added (x.csv.gz.zst would say it is both).
+    other = re.search(r"\.(gz|zst|zstd)(?=(\.(pgp|gpg))?$)", name, re.IGNORECASE)
+    if other:
+        return name[:other.start()] + suffix + name[other.end():]
     for pgp in (".pgp", ".gpg"):
         if lowered.endswith(pgp):
             return name[:-len(pgp)] + suffix + name[-len(pgp):]
@@ -145,11 +151,17 @@ class Writable(Protocol):
     def close(self) -> None: ...
 
 
+class TooManyParts(ValueError):
+    """The split would make more than its limit of parts (nothing of it is kept)."""
+
+
 def split_csv(source: Path, *, rows: int | None = None, size: int | None = None,
-              header: bool, open_part: Callable[[int], tuple[Path, Writable]]) -> list[Part]:
+              header: bool, open_part: Callable[[int], tuple[Path, Writable]],
+              max_parts: int | None = None) -> list[Part]:
     """Split the CSV at ``source`` into parts of at most ``rows`` records or ``size`` bytes;
     ``open_part(n)`` gives where part n goes (a path, and a stream that compresses into it).
-    Always at least one part (an empty list gives a part with only the header)."""
+    Always at least one part (an empty list gives a part with only the header). More than
+    ``max_parts`` parts raise ``TooManyParts`` as soon as the next one would begin."""
     records = _records(source)
     head = (next(records, None) or b"") if header else b""
     parts: list[Part] = []
@@ -171,6 +183,8 @@ def split_csv(source: Path, *, rows: int | None = None, size: int | None = None,
 
     def start() -> None:
         nonlocal number, current, count, written
+        if max_parts is not None and number >= max_parts:
+            raise TooManyParts(f"more than {max_parts:,} parts")
         number += 1
         current = open_part(number)
         current[1].write(head)

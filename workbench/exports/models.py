@@ -77,6 +77,11 @@ CHANGES = ("full", "added", "removed", "both", "column")
 COMPRESSIONS = ("gzip", "zstd")
 MAX_SPLIT_ROWS = 1_000_000_000
 MIN_SPLIT_BYTES = 1024  # below this a part could not hold its header and one long row
+MAX_SPLIT_BYTES = 100_000_000_000  # 100 GB of CSV a part: more is no split at all
+# Parts of one file of a run. Each part is an upload of its own (a connection, a temporary
+# name, a rename, a record in the run's ledger, which lists the parts before it) and a line of
+# the manifest: 10,000 one-row parts would take hours and a partner could not check them.
+MAX_PARTS = 1000
 
 
 class SplitOptions(BaseModel):
@@ -92,11 +97,14 @@ class SplitOptions(BaseModel):
     def _whole(cls, value: Any, info) -> int | None:
         if value is None:
             return None
-        low = 1 if info.field_name == "rows" else MIN_SPLIT_BYTES
-        if isinstance(value, bool) or not isinstance(value, int) or \
-                not low <= value <= MAX_SPLIT_ROWS * 100:
-            shown = repr(value) if len(repr(value)) <= 20 else repr(value)[:19] + "…"
+        low, high = (1, MAX_SPLIT_ROWS) if info.field_name == "rows" else \
+            (MIN_SPLIT_BYTES, MAX_SPLIT_BYTES)
+        shown = repr(value) if len(repr(value)) <= 20 else repr(value)[:19] + "…"
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"must be a whole number of {info.field_name}, at least {low:,} "
+                             f"(got {shown})")
+        if value > high:
+            raise ValueError(f"must be a whole number of {info.field_name}, at most {high:,} "
                              f"(got {shown})")
         return value
 
@@ -264,6 +272,10 @@ class SftpDestinationConfig(BaseModel):
 
 
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+IP_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")  # AWS refuses bucket names formatted as IPs
+# S3 keys are at most 1,024 bytes: the prefix leaves room for "/" and a file's temporary name
+# (".NAME.part-W-RUN-ATTEMPT", NAME at most files.MAX_BYTES = 220 bytes).
+MAX_PREFIX_BYTES = 700
 REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
@@ -300,9 +312,10 @@ class S3DestinationConfig(BaseModel):
     @classmethod
     def _bucket(cls, value: str) -> str:
         value = value.strip()
-        if not BUCKET.match(value) or ".." in value:
+        if not BUCKET.match(value) or ".." in value or IP_LIKE.match(value):
             raise ValueError("a bucket name: 3 to 63 lowercase letters, digits, dots and "
-                             f"hyphens, starting and ending with a letter or digit; not "
+                             "hyphens, starting and ending with a letter or digit, not an "
+                             f"IP address; not "
                              f"{value[:70]!r}")
         return value
 
@@ -318,6 +331,11 @@ class S3DestinationConfig(BaseModel):
         if any(part in ("", ".", "..") for part in parts):
             raise ValueError("must not contain '..', '.' or an empty part ('//'): keys stay "
                              "under the folder it names")
+        size = len("/".join(parts).encode("utf-8"))
+        if size > MAX_PREFIX_BYTES:
+            raise ValueError(f"is {size:,} bytes in UTF-8; at most {MAX_PREFIX_BYTES} (S3 keys "
+                             "are at most 1,024 bytes, and a file's temporary name needs the "
+                             "rest)")
         return "/".join(parts)
 
     @field_validator("region")
@@ -334,6 +352,7 @@ class S3DestinationConfig(BaseModel):
     def _endpoint(cls, value: str | None, info) -> str | None:
         from urllib.parse import urlsplit
 
+        from ..delivery.hosts import check_host
         from ..delivery.s3 import loopback
 
         if value is None or not value.strip():
@@ -354,6 +373,7 @@ class S3DestinationConfig(BaseModel):
                 url.path not in ("", "/"):
             raise ValueError("only scheme, host and port (no user, path or query: the bucket "
                              "and the credentials have their own fields)")
+        check_host(url.hostname)  # a name or an address; never the metadata service's
         if url.scheme == "http" and not loopback(url.hostname):
             raise ValueError("must be https (plain http is allowed only to this machine: "
                              "localhost, 127.0.0.1, ::1)")

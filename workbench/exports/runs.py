@@ -52,12 +52,14 @@ from .files import render_file_name
 from .fileset import (
     SUFFIXES,
     CompressedFile,
+    TooManyParts,
     compress_file,
     manifest,
     manifest_name,
     part_name,
     split_csv,
 )
+from .models import MAX_PARTS
 from .notify import run_message, sent_note, unsent_note, unsent_reason
 from .schedule import cancel_deadline
 
@@ -166,6 +168,10 @@ class ExportRuns:
         except BaseException as exc:
             if ledger.staged and not isinstance(exc, WorkbenchError):
                 raise  # stopped at or after the rename: the next attempt looks on the server
+            disk = _local_disk_error(exc, self._home.root)
+            if disk:  # the home's disk, not a bug: Failed in one line, no traceback
+                self._failed(run_id, attempt, disk)
+                return self._ended(run_id)
             if not isinstance(exc, WorkbenchError):
                 self._stopped(run_id, attempt, exc)
                 raise
@@ -406,10 +412,15 @@ class ExportRuns:
         baseline = None
         if pinned["baseline"] is not None:
             baseline = self._delivered_folder(export.id) / f"run-{pinned['baseline']}.parquet"
-            if not baseline.exists():
-                raise DeliveryError(f"the record of what run #{pinned['baseline']} delivered "
-                                    f"({baseline.name}) is gone from the home; this run "
-                                    "measures its changes against it, so it cannot deliver")
+            damage = _unreadable(baseline)
+            if damage:
+                raise DeliveryError(
+                    f"changes: the record of what run #{pinned['baseline']} delivered "
+                    f"(data/exports/export-{export.id}/{baseline.name}) {damage}; this run "
+                    "measures its changes against it, so nothing was delivered (a full list "
+                    "would be read as changes): restore the file from a backup of the home, "
+                    'or run the export once with changes "full" (the next changes-only run '
+                    "then starts from the full list)")
         pieces = []
         for change in labels(config.changes, first=baseline is None):
             path = folder / f"{change}.csv"
@@ -440,8 +451,20 @@ class ExportRuns:
             path = folder / f"{piece.change}-{number}.csv{suffix}"
             return path, CompressedFile(config.compression, path)
 
-        parts = split_csv(piece.path, rows=config.split.rows, size=config.split.bytes,
-                          header=config.csv.header, open_part=open_part)
+        try:
+            parts = split_csv(piece.path, rows=config.split.rows, size=config.split.bytes,
+                              header=config.csv.header, open_part=open_part,
+                              max_parts=MAX_PARTS)
+        except TooManyParts:  # before any upload: nothing of the run was sent
+            rows = piece.written.rows
+            split = (f"{config.split.rows:,} rows" if config.split.rows
+                     else f"{config.split.bytes:,} bytes")
+            raise DeliveryError(
+                f"split: parts of at most {split} would cut the {piece.change} file "
+                f"({rows:,} rows) into more than {MAX_PARTS:,} parts, the most a file may "
+                f"have; nothing was delivered: make the parts larger"
+                + (f" (at least {-(-rows // MAX_PARTS):,} rows)" if config.split.rows else "")
+                ) from None
         piece.path.unlink()
         return [_Part(part_name(name, p.number, len(parts)), piece.change, p.number, p.rows,
                       p.path) for p in parts]
@@ -457,8 +480,9 @@ class ExportRuns:
         last = self._records.last_complete(export_id)
         if last is None or not last["details"].get("members"):
             return None
-        kept = self._delivered_folder(export_id) / last["details"]["members"]
-        return last["id"] if kept.exists() else None
+        # Kept or not: a run whose baseline file is gone fails saying so (``_written``), as
+        # the full list in an "added" or "removed" file would be read as changes.
+        return last["id"]
 
     def _prune_delivered(self, run_id: int) -> None:
         """Once a run is Complete, its export keeps only the baseline and what unfinished
@@ -482,6 +506,12 @@ class ExportRuns:
             if run["state"] in (RunState.SCHEDULED, RunState.IN_PROGRESS):
                 pinned = (run["details"].get("staged") or {}).get("pinned") or {}
                 keep |= {path.name, f"run-{pinned.get('baseline')}.parquet"}
+        for run in self._records.list(export_id=export_id):
+            if run["state"] == RunState.IN_PROGRESS and \
+                    not (run["details"].get("staged") or {}).get("pinned"):
+                # It chose its baseline but has not recorded which yet (it is still writing
+                # its files): any of them may be it. The next run to complete prunes.
+                return
         for path in files:
             if path.name not in keep:
                 path.unlink(missing_ok=True)
@@ -743,6 +773,41 @@ def _delivered_file(sent: dict, staged) -> dict:
     return {"file_name": staged["file_name"], "change": sent.get("change", "full"),
             "part": sent.get("part"), "rows": sent["rows"], "bytes": staged["bytes"],
             "sha256": staged["sha256"]}
+
+
+def _local_disk_error(exc: BaseException, home: Path) -> str | None:
+    """What to record when the home's disk refused the run's files (full, read-only, not
+    writable): a reason in one line naming the folder, or None for anything else."""
+    import errno
+
+    reasons = {errno.ENOSPC: "is full", errno.EDQUOT: "is over its quota",
+               errno.EROFS: "is read-only", errno.EACCES: "is not writable",
+               errno.EPERM: "is not writable"}
+    if not isinstance(exc, OSError) or exc.errno not in reasons:
+        return None
+    where = "the home's disk"
+    if exc.filename:
+        try:
+            path = Path(exc.filename)
+            where = f"the home's folder {(path if path.is_dir() else path.parent).relative_to(home)}"
+        except ValueError:
+            return None  # not the home's: someone else's error, said as it is
+    return (f"{where} {reasons[exc.errno]} ({exc.strerror}) while the run wrote its files; "
+            "nothing was delivered: make room (or fix its permissions) and run it again")
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a baseline's id file cannot be measured against (gone, or not a Parquet file of
+    ids: damaged on disk), or None."""
+    if not path.exists():
+        return "is gone from the home"
+    try:
+        import pyarrow.parquet as pq
+
+        pq.read_metadata(path)
+    except Exception:  # noqa: BLE001 - any reason: the file is not what the run wrote
+        return "is damaged (not a readable Parquet file)"
+    return None
 
 
 def _same_rows(delivered: dict, part: _Part) -> dict:

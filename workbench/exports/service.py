@@ -298,6 +298,7 @@ class Exports:
         except ValueError as exc:
             problems.append(Problem("file_name", str(exc)))
         problems += self._changes_problems(config)
+        problems += _split_problems(config, audience)
         if problems:
             raise InvalidExport.listing(labelled(problems))
         return {"name": config.name, "audience_id": audience["id"],
@@ -319,6 +320,12 @@ class Exports:
                 problems.append(Problem("changes", f'"{config.changes}" delivers removed '
                                         "members by their customer id alone: add the column "
                                         "customer_id"))
+        if config.changes == "removed" and not has_placeholder(config.file_name, "change"):
+            # The first run (and the first after a full one) delivers the full list: under a
+            # removals file's name a partner would drop everyone in it.
+            problems.append(Problem("file_name", '"removed" delivers the full list first (no '
+                                    "delivery to measure against yet): put {change} in the "
+                                    "file name so that list is never read as removals"))
         if config.changes == "both" and not has_placeholder(config.file_name, "change"):
             problems.append(Problem("file_name", '"both" delivers two files (added and '
                                     "removed): put {change} in the file name so they have "
@@ -350,10 +357,18 @@ class Exports:
         names = [entry for entry in config.notify if "@" not in entry]
         if not names or self._notices is None:
             return []
+        from .notices import PARALLEL
+
         known = [row["name"] for row in self._notices.list()]
-        return [Problem("notify", f"{name!r} is neither an e-mail address nor a notice target "
-                        f"(targets: {', '.join(repr(k) for k in known) or 'none yet'})")
-                for name in names if name not in known]
+        problems = [Problem("notify", f"{name!r} is neither an e-mail address nor a notice "
+                            f"target (targets: {', '.join(repr(k) for k in known) or 'none yet'})")
+                    for name in names if name not in known]
+        if len(names) > PARALLEL:
+            # All of a run's targets are told at once, so its notices take at most 35 s (a
+            # scheduler waits for them before its next run); more would queue behind hangs.
+            problems.append(Problem("notify", f"names {len(names)} notice targets; at most "
+                                    f"{PARALLEL} an export"))
+        return problems
 
     def _column_problems(self, config: ExportConfig) -> list[Problem]:
         fields = self._record_fields()
@@ -714,3 +729,23 @@ def _group_problems(config: ExportConfig, audience: dict | None) -> list[Problem
         return []
     return [Problem("group", f"audience {audience['id']} ({audience['name']}) has no holdout "
                     "(holdout_percent 0), so a holdout export would be empty; use treatment")]
+
+
+def _split_problems(config: ExportConfig, audience: dict | None) -> list[Problem]:
+    """A split by rows that would cut the audience as last processed into more parts than a
+    file may have (``MAX_PARTS``) is refused when saved; a run checks again (the audience may
+    grow, and a split by bytes is known only once the file is written) and fails before it
+    sends anything."""
+    from .models import MAX_PARTS
+
+    if config.split is None or config.split.rows is None or audience is None:
+        return []
+    size, holdout = audience.get("size") or 0, audience.get("holdout_size") or 0
+    members = holdout if config.group == "holdout" else size - holdout
+    parts = -(-members // config.split.rows)
+    if parts <= MAX_PARTS:
+        return []
+    return [Problem("split.rows", f"{config.split.rows:,} rows a part would cut the "
+                    f"{members:,} members of audience {audience['id']} ({audience['name']}) "
+                    f"into {parts:,} parts; at most {MAX_PARTS:,} parts a file: give at least "
+                    f"{-(-members // MAX_PARTS):,} rows")]

@@ -462,6 +462,11 @@ class ExportBuilder:
             self.changes_hint.value += (
                 '<div class="wb-warning">⚠ Two files need <code>{change}</code> in the file name '
                 '(step 1), e.g. <code>' + escape(with_change(name)) + '</code>.</div>')
+        elif self.changes.value == "removed" and "{change}" not in name:
+            self.changes_hint.value += (
+                '<div class="wb-warning">⚠ The first file is the full list: put '
+                '<code>{change}</code> in the file name (step 1) so it is not read as removals, '
+                'e.g. <code>' + escape(with_change(name)) + '</code>.</div>')
         suggestion = suggested_name(name, self.compression.value)
         self.use_name.layout.display = None if suggestion else "none"
         self.use_name.tooltip = f"File name: {suggestion}" if suggestion else ""
