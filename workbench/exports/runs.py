@@ -371,12 +371,10 @@ class ExportRuns:
 
                 payload = part.path.with_name(part.path.name + ".pgp")
                 details["encrypted_to"] = encrypt_file(part.path, payload, keys)
-            ledger.sent = {"rows": part.rows, "as_of": pinned["as_of"], "details": details,
-                           "change": part.change, "part": part.number, "pinned": pinned,
-                           "delivered": list(files), "last": not many}
-            with open(payload, "rb") as source:
-                staged = upload(target, source, part.name, ledger)
-            files.append(_delivered_file(ledger.sent, staged))
+            files.append(_send(target, payload, part.name, ledger, {
+                "rows": part.rows, "as_of": pinned["as_of"], "details": details,
+                "change": part.change, "part": part.number, "pinned": pinned,
+                "delivered": list(files), "last": not many}))
             for local in {part.path, payload}:
                 local.unlink(missing_ok=True)
         if many:  # the manifest, last: the partner's sign that the set is complete
@@ -388,12 +386,10 @@ class ExportRuns:
                 export={"id": export.id, "name": export.name}, run=run["id"],
                 scheduled_for=at.isoformat(timespec="seconds"), as_of=pinned["as_of"],
                 change=config.changes, files=files))
-            ledger.sent = {"rows": None, "as_of": pinned["as_of"], "details": details,
-                           "change": "manifest", "part": None, "pinned": pinned,
-                           "delivered": list(files), "last": True}
-            with open(path, "rb") as source:
-                staged = upload(target, source, name, ledger)
-            files.append(_delivered_file(ledger.sent, staged))
+            files.append(_send(target, path, name, ledger, {
+                "rows": None, "as_of": pinned["as_of"], "details": details,
+                "change": "manifest", "part": None, "pinned": pinned,
+                "delivered": list(files), "last": True}))
         return _result(files, as_of=pinned["as_of"], details=details)
 
     def _written(self, export, run_id: int, folder: Path, pinned: dict
@@ -764,6 +760,15 @@ class _Part:
     number: int | None  # its part number; None: not split
     rows: int
     path: Path
+
+
+def _send(target, path: Path, name: str, ledger: _Ledger, sent: dict) -> dict:
+    """Upload one file of the run as ``name``, ``sent`` recorded with it when it is staged;
+    the file as the run records it."""
+    ledger.sent = sent
+    with open(path, "rb") as source:
+        staged = upload(target, source, name, ledger)
+    return _delivered_file(sent, staged)
 
 
 def _delivered_file(sent: dict, staged) -> dict:
