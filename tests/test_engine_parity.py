@@ -17,7 +17,7 @@ import pytest
 
 import workbench
 from tests.conftest import ADMIN, use_engine
-from tests.spark import skip_reason
+from tests.spark import point_at, skip_reason
 from workbench.customers.features import Day, everything, features_query
 from workbench.home import init_home
 from workbench.store.exports import DestinationRecords
@@ -46,7 +46,8 @@ EXTRA = [
 
 
 @pytest.fixture(scope="module")
-def homes(tmp_path_factory):
+def base(tmp_path_factory):
+    """The DuckDB home every engine is compared with, built once (copied, never opened)."""
     if skip_reason():
         pytest.skip(skip_reason())
     folder = tmp_path_factory.mktemp("parity")
@@ -74,12 +75,32 @@ def homes(tmp_path_factory):
             "name": "partner", "type": "sftp", "host": "127.0.0.1", "port": 22, "path": "/in",
             "username": "u", "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOo"
             "qKLsabgH5C9okWi0dh2l9GKJl"}, user=ADMIN)
-    shutil.copytree(folder / "duckdb", folder / "spark")
+    return folder / "duckdb"
+
+
+@pytest.fixture(scope="module", params=[
+    "local[2]", pytest.param("cluster", marks=pytest.mark.spark_cluster)])
+def homes(request, base, tmp_path_factory):
+    """(DuckDB, Spark) workbenches on copies of the base: Spark in this process (local[2]),
+    or on the test run's standalone cluster (a master and two workers, tests/sparkcluster.py)
+    with the homes in a folder every JVM shares."""
+    from workbench.query.spark import stop_application
+
+    folder = tmp_path_factory.mktemp(request.param.strip("[]2"))
+    shutil.copytree(base, folder / "duckdb")
+    shutil.copytree(base, folder / "spark")
     use_engine(folder / "spark", "spark")
+    master = (request.getfixturevalue("spark_cluster").url if request.param == "cluster"
+              else request.param)
+    point_at(folder / "spark", master)
+    stop_application()  # one Spark application per process: the one on this master
     with workbench.open(folder / "duckdb", user=ADMIN) as duck, \
             workbench.open(folder / "spark", user=ADMIN) as spark:
         assert (duck.engine.kind, spark.engine.kind) == ("duckdb", "spark")
+        assert spark.settings.engine.master == master
         yield duck, spark
+    if request.param == "cluster":
+        stop_application()  # the cluster's executors are freed; local[2] stays for the others
 
 
 def both(homes, work):
@@ -192,19 +213,24 @@ def test_export_files_are_byte_identical(homes, tmp_path):
     assert written["duckdb", "plain"].count(b"\r\n") > 10
 
 
-def test_spark_connect_gives_the_same_processing(homes, tmp_path):
-    """The same home on a Spark Connect server (sc://), as a team's cluster would serve it."""
+def test_spark_connect_gives_the_same_processing(homes, tmp_path, monkeypatch):
+    """The same home on a Spark Connect server (sc://), as a team's cluster would serve it:
+    its application in local[2], or on the test cluster."""
     from tests.spark import connect_server
+    from workbench.query.spark import stop_application
 
-    duck, _ = homes
+    duck, spark = homes
+    master = spark.settings.engine.master
     duck.processing.run(D)
     copy = tmp_path / "connect"
     shutil.copytree(duck.home.root, copy)
-    with connect_server(tmp_path / "server") as url:
+    stop_application()  # the server's application takes the cluster's cores in its turn
+    # pyspark marks a process that opened a Connect session as Connect-only (its own Spark
+    # application could not start again); the next parameter's application must.
+    monkeypatch.delenv("SPARK_CONNECT_MODE_ENABLED", raising=False)
+    with connect_server(tmp_path / "server", master) as url:
         use_engine(copy, "spark")
-        settings = copy / "workbench.toml"
-        settings.write_text(settings.read_text().replace(
-            'kind = "spark"\n', f'kind = "spark"\nmaster = "{url}"\n'))
+        point_at(copy, url)
         with workbench.open(copy, user=ADMIN) as connected:
             assert connected.settings.engine.remote
             connected.processing.run(D)
