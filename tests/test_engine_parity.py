@@ -2,8 +2,11 @@
 scores, tags, aware timestamps), estimates, members, explanations, two days of processing
 (memberships, sizes, changes, composition) and export files, byte for byte.
 
-One home is built on DuckDB and copied; the copy runs on Spark (a local session shared by the
-test run). The timezone is not UTC, so that day boundaries and timestamps are really tested.
+One home is built on DuckDB and copied; the copy runs on Spark, twice: in this process
+(local[2], shared by the test run) and on a real standalone cluster on loopback (a master and two
+workers, separate JVMs: tests/sparkcluster.py, marked ``spark_cluster``), where the Spark
+Connect test runs too, its server's application on the cluster. The timezone is not UTC, so
+that day boundaries and timestamps are really tested.
 """
 
 from __future__ import annotations
@@ -214,13 +217,15 @@ def test_export_files_are_byte_identical(homes, tmp_path):
 
 
 def test_spark_connect_gives_the_same_processing(homes, tmp_path, monkeypatch):
-    """The same home on a Spark Connect server (sc://), as a team's cluster would serve it:
-    its application in local[2], or on the test cluster."""
+    """The same home on a Spark Connect server (sc://) whose application runs on the test
+    cluster, as a team's cluster would serve it."""
     from tests.spark import connect_server
     from workbench.query.spark import stop_application
 
     duck, spark = homes
     master = spark.settings.engine.master
+    if master.startswith("local"):  # once is enough: attached to the cluster, not in local[2]
+        pytest.skip("Spark Connect is tested attached to the test cluster (its parameter)")
     duck.processing.run(D)
     copy = tmp_path / "connect"
     shutil.copytree(duck.home.root, copy)
