@@ -46,6 +46,17 @@ def point_at(root: Path, master: str) -> None:
     settings.write_text(text, encoding="utf-8")
 
 
+def on_master(master: str) -> None:
+    """Let this process's Spark application be on ``master`` (one per process): the one
+    running elsewhere is stopped; the next query starts it again."""
+    from workbench.query import spark
+
+    root = spark._ROOT
+    if root is not None and root.sparkContext._jsc is not None and \
+            root.sparkContext.master != master:
+        spark.stop_application()
+
+
 @contextmanager
 def connect_server(folder: Path, master: str = "local[2]") -> Iterator[str]:
     """A Spark Connect server on loopback (pyspark's own sbin script), its application on

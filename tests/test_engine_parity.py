@@ -20,7 +20,7 @@ import pytest
 
 import workbench
 from tests.conftest import ADMIN, use_engine
-from tests.spark import point_at, skip_reason
+from tests.spark import on_master, point_at, skip_reason
 from workbench.customers.features import Day, everything, features_query
 from workbench.home import init_home
 from workbench.store.exports import DestinationRecords
@@ -96,7 +96,7 @@ def homes(request, base, tmp_path_factory):
     master = (request.getfixturevalue("spark_cluster").url if request.param == "cluster"
               else request.param)
     point_at(folder / "spark", master)
-    stop_application()  # one Spark application per process: the one on this master
+    on_master(master)  # one Spark application per process: the one on this master
     with workbench.open(folder / "duckdb", user=ADMIN) as duck, \
             workbench.open(folder / "spark", user=ADMIN) as spark:
         assert (duck.engine.kind, spark.engine.kind) == ("duckdb", "spark")

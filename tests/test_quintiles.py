@@ -70,10 +70,11 @@ def test_the_engine_swaps_the_ntile_form_in_any_tree():
 
 @pytest.mark.spark
 def test_on_spark_the_distributed_scores_are_duckdbs_ntile(tmp_path):
-    from tests.spark import skip_reason
+    from tests.spark import on_master, skip_reason
 
     if skip_reason():
         pytest.skip(skip_reason())
+    on_master("local[2]")
     from workbench.query.spark import _unique_ctes, start
     from workbench.settings import EngineSettings
 

@@ -17,7 +17,7 @@ import pytest
 
 import workbench
 from tests.conftest import ADMIN, use_engine
-from tests.spark import point_at, skip_reason
+from tests.spark import on_master, point_at, skip_reason
 from workbench.home import init_home
 
 pytestmark = [pytest.mark.spark, pytest.mark.spark_cluster]
@@ -43,7 +43,7 @@ def on_cluster(tmp_path_factory, spark_cluster):
                 wb.audiences.activate(wb.audiences.create(definition).id)
     use_engine(folder / "spark", "spark")
     point_at(folder / "spark", spark_cluster.url)
-    stop_application()
+    on_master(spark_cluster.url)
     with workbench.open(folder / "duckdb", user=ADMIN) as duck, \
             workbench.open(folder / "spark", user=ADMIN) as spark:
         yield duck, spark, spark_cluster
