@@ -57,7 +57,7 @@ def tree_rss(roots: list[int]) -> int:
 
 def measure(command: list[str], home: Path, cluster=None) -> dict:
     """Wall, the client tree's peak and the client + cluster peak of one CLI command."""
-    env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_USER": "bench",
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_USER": "root",
            "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     process = subprocess.Popen(CLI + command, env=env, stdout=subprocess.PIPE,
@@ -91,10 +91,15 @@ def set_master(home: Path, master: str) -> None:
 def prepare(source: Path, work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-a", str(source), str(work / "duckdb")], check=True)
-    env = {**os.environ, "WORKBENCH_HOME": str(work / "duckdb"), "WORKBENCH_USER": "bench",
+    env = {**os.environ, "WORKBENCH_HOME": str(work / "duckdb"), "WORKBENCH_USER": "root",
            "PYTHONPATH": str(ROOT)}
     listed = subprocess.run(CLI + ["audience", "list"], env=env, capture_output=True, text=True)
-    if "bench everyone" in listed.stdout:
+    if "bench everyone" in listed.stdout:  # its exports first (an archived one is not delivered)
+        archived = subprocess.run(CLI + ["audience", "archive", "98"], env=env,
+                                  capture_output=True, text=True)
+        for export in re.findall(r"(\d+) \(bench export", archived.stderr):
+            subprocess.run(CLI + ["export", "cancel", export], env=env, check=True,
+                           capture_output=True)
         subprocess.run(CLI + ["audience", "archive", "98"], env=env, check=True,
                        capture_output=True)
     subprocess.run(["cp", "-a", str(work / "duckdb"), str(work / "spark")], check=True)
@@ -111,7 +116,7 @@ from workbench.customers.features import Day, everything, features_query
 from sqlglot import exp
 from datetime import date
 {patch}
-with workbench.open({home!r}, user="bench") as wb:
+with workbench.open({home!r}, user="root") as wb:
     with wb.snapshots.pin() as snapshot:
         tables = snapshot.tables()
         query = features_query(tables, Day(date(2026, 11, 28), wb.calendar.zone), everything(tables))
