@@ -66,6 +66,12 @@ def test_the_engine_swaps_the_ntile_form_in_any_tree():
     assert "PERCENTILE_APPROX" in swapped.sql("spark")
     assert f"THEN {RANGES} ELSE" in swapped.sql("spark")  # NULLs: a range of their own
     assert distributed_scores(swapped).sql("spark") == swapped.sql("spark")
+    # Nested, the features are not marked (Spark's SQL has no MATERIALIZED); at the top they
+    # are, for the engine to compute them once (processing keeps the day's features).
+    assert "MATERIALIZED" not in swapped.sql("spark")
+    top = distributed_scores(inner)
+    assert [c.alias for c in top.args["with_"].expressions if c.args.get("materialized")] == [
+        "base_features"]
 
 
 @pytest.mark.spark
@@ -86,6 +92,8 @@ def test_on_spark_the_distributed_scores_are_duckdbs_ntile(tmp_path):
             '"', "`").replace("VARCHAR", "STRING")).where(
             "customer_id != 'x'" if not rows else "true").createOrReplaceTempView("t")
         query = distributed_scores(_with_scores(exp.select("*").from_("t")))
+        for cte in query.find_all(exp.CTE):  # kept by the engine (_keep_ctes), not here
+            cte.set("materialized", None)
         got = [tuple(r) for r in session.sql(_unique_ctes(query).sql("spark") +
                                              " ORDER BY customer_id").collect()]
         assert got == expected, name

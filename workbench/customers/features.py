@@ -225,7 +225,18 @@ def distributed_scores(tree: exp.Expression) -> exp.Expression:
             return _distributed_scores(purchasers)
         return node
 
-    return tree.transform(swap)
+    swapped = tree.transform(swap)
+    # At the top of a query (processing keeps the day's features: Engine.materialize), the
+    # feature rows the ranges read several times are computed once: the Spark engine keeps a
+    # CTE marked AS MATERIALIZED (query/spark.py _keep_ctes); inlined, every read of them
+    # would compute the features again. (Nested deeper, the mark would reach Spark's SQL.)
+    top = swapped.args.get("with_")
+    if top is not None and any(c.alias == "scores" and c.this.meta.get("distributed")
+                               for c in top.expressions):
+        for cte in top.expressions:
+            if cte.alias == "base_features":
+                cte.set("materialized", True)
+    return swapped
 
 
 def _distributed_scores(purchasers: exp.Select) -> exp.Select:
