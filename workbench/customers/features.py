@@ -191,8 +191,7 @@ def _with_scores(query: exp.Select, distributed: bool = False) -> exp.Select:
                               exp.Ordered(this=exp.column("customer_id"), desc=False,
                                           nulls_first=False)]))
 
-    purchasers = exp.select(exp.column("customer_id")).from_("base_features").where(
-        exp.GT(this=sql.column("rfm.frequency"), expression=exp.Literal.number(0)))
+    purchasers = _purchasers()
     if distributed:
         scores = _distributed_scores(purchasers)
     else:
@@ -213,6 +212,12 @@ def _with_scores(query: exp.Select, distributed: bool = False) -> exp.Select:
 QUINTILES = "rfm_quintiles"
 
 
+def _purchasers() -> exp.Select:
+    """The customers scores rank: those with a purchase (refunds alone are not one)."""
+    return exp.select(exp.column("customer_id")).from_("base_features").where(
+        exp.GT(this=sql.column("rfm.frequency"), expression=exp.Literal.number(0)))
+
+
 def distributed_scores(tree: exp.Expression) -> exp.Expression:
     """``tree`` with every scores query that ``_with_scores`` made in its ntile form replaced
     by the distributed one (for an engine that runs a window without PARTITION BY in one
@@ -220,9 +225,7 @@ def distributed_scores(tree: exp.Expression) -> exp.Expression:
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Select) and node.meta.get(QUINTILES) and not node.meta.get(
                 "distributed"):
-            purchasers = exp.select(exp.column("customer_id")).from_("base_features").where(
-                exp.GT(this=sql.column("rfm.frequency"), expression=exp.Literal.number(0)))
-            return _distributed_scores(purchasers)
+            return _distributed_scores(_purchasers())
         return node
 
     swapped = tree.transform(swap)
