@@ -12,6 +12,7 @@ that day boundaries and timestamps are really tested.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -228,10 +229,9 @@ def test_export_files_are_byte_identical(homes, tmp_path):
 
 
 @CLUSTER_ONLY
-def test_spark_connect_gives_the_same_processing(homes, tmp_path, monkeypatch):
+def test_spark_connect_gives_the_same_processing(homes, tmp_path):
     """The same home on a Spark Connect server (sc://) whose application runs on the test
     cluster, as a team's cluster would serve it."""
-    from tests.spark import connect_server
     from workbench.query.spark import stop_application
 
     duck, spark = homes
@@ -240,9 +240,17 @@ def test_spark_connect_gives_the_same_processing(homes, tmp_path, monkeypatch):
     copy = tmp_path / "connect"
     shutil.copytree(duck.home.root, copy)
     stop_application()  # the server's application takes the cluster's cores in its turn
-    # pyspark marks a process that opened a Connect session as Connect-only (its own Spark
-    # application could not start again); the next parameter's application must.
-    monkeypatch.delenv("SPARK_CONNECT_MODE_ENABLED", raising=False)
+    try:
+        connected_to_cluster(duck, copy, tmp_path, master)
+    finally:
+        # pyspark marks a process that opened a Connect session as Connect-only (its own
+        # Spark application could not start again); the tests after this one start theirs.
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+
+
+def connected_to_cluster(duck, copy, tmp_path, master) -> None:
+    from tests.spark import connect_server
+
     with connect_server(tmp_path / "server", master) as url:
         use_engine(copy, "spark")
         point_at(copy, url)
