@@ -258,8 +258,11 @@ def _distributed_scores(purchasers: exp.Select) -> exp.Select:
     parts, sizes, joins, positions = [], [], [], []
     for index, (_, metric, _) in enumerate(RANKED):
         value = f'"{metric}"'
-        parts.append(f"CASE WHEN {value} IS NULL THEN {RANGES} ELSE ARRAY_LENGTH(LIST_FILTER("
-                     f"c.cut_{index}, lambda x: x <= {value})) END AS part_{index}")
+        # The cut points at or below the value, counted with plain comparisons (Spark runs a
+        # lambda over an array without code generation: 2x slower at 1M).
+        below = " + ".join(f"CASE WHEN c.cut_{index}[{k}] <= {value} THEN 1 ELSE 0 END"
+                           for k in range(1, RANGES))
+        parts.append(f"CASE WHEN {value} IS NULL THEN {RANGES} ELSE {below} END AS part_{index}")
         sizes.append(f"SELECT {index} AS metric, part_{index} AS part, COUNT(*) AS size "
                      f"FROM ranged GROUP BY part_{index}")
         joins.append(f"JOIN offsets AS o{index} ON o{index}.metric = {index} "
