@@ -28,7 +28,7 @@ import shutil
 import uuid
 import zlib
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -163,11 +163,11 @@ def ingest(home: Home, settings: Settings, kind_name: str, path: Path, *, snapsh
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             raise
-        raise EngineError(_disk_full(home, kind, exc.filename)) from None
+        raise EngineError(_disk_full(home, kind, exc.filename)) from exc
     except duckdb.Error as exc:
         if "No space left" not in str(exc):
             raise
-        raise EngineError(_disk_full(home, kind, str(exc))) from None
+        raise EngineError(_disk_full(home, kind, str(exc))) from exc
     return report, version
 
 
@@ -241,27 +241,27 @@ def _streamed(conn, home: Home, kind: Kind, path: Path, report: IngestReport, sc
     _load_source(conn, path, scratch, encoding, streamed=True)
     columns = _plan_columns(conn, snapshot, kind, {})
     report.column_types = {c.name: c.type for c in columns if c.name != "customer_id"}
-    typed, reason = _checked(kind, columns, now.date())
-    checked = exp.select(*typed, reason).from_("source").subquery("checked")
+    typed, reason, failed = _checked(kind, columns, now.date())
+    checked = exp.select(*typed, exp.alias_(failed, "_failed")).from_("source").subquery("checked")
+    failing = exp.column("_failed")
     in_file = {c.name: c for c in columns}
     layout = [_stored_expr(c.name, in_file, kind) for c in _all_columns(kind, in_file)]
     stop = exp.Anonymous(this="error", expressions=[exp.Literal.string(REJECTED_MARK)])
     first = kind.columns[0].name  # required: always in the file
-    guarded = [exp.alias_(exp.Case().when(_rejected(), stop).else_(sql.column(first)), first,
+    guarded = [exp.alias_(exp.Case().when(failing, stop).else_(sql.column(first)), first,
                           quoted=True) if i == 0 else e for i, e in enumerate(layout)]
     folder = private_folder(home.customers_dir / kind.name)
     # Hidden and named .tmp: a killed ingest's candidate is removed by collect_garbage.
     candidate = folder / f".ingest-{uuid.uuid4().hex[:8]}.tmp"
-    rejected_rows = exp.select(reason, exp.alias_(_original_text(columns), "_raw")).from_(
-        "source").subquery("r")
-    staged = exp.select("_reason", "_raw").from_(rejected_rows).where(_rejected())
+    staged = exp.select(reason, exp.alias_(_original_text(columns), "_raw")).from_(
+        "source").where(failed)
     try:
         written = _scan(conn, path, scratch, _copy(exp.select(*guarded).from_(checked), candidate,
                                                    **_PARQUET))
         if written is None:  # a row is rejected
             _fresh_rejects(conn)
             written = _scan(conn, path, scratch, _copy(
-                exp.select(*layout).from_(checked).where(_valid()), candidate, **_PARQUET))
+                exp.select(*layout).from_(checked).where(_not(failing)), candidate, **_PARQUET))
             malformed = [] if _is_parquet(path) else _malformed(conn, path, encoding)
             _scan(conn, path, scratch, _temp_table("staged", staged))
         else:
@@ -373,7 +373,8 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
             return []
         compressed = path.suffix.lower() == ".gz"
         sample = _check_text(path, encoding, compressed)
-        (scratch / "sample.csv").write_text(sample.text(), encoding="utf-8")
+        with _naming(scratch / "sample.csv") as written:
+            written.write_text(sample.text(), encoding="utf-8")
         delimiter, quote, escape, names = _dialect(conn, scratch / "sample.csv")
         if not quote and sample.quoted_across_lines:
             quote = escape = '"'  # the sample ended inside a quoted field of a long line
@@ -387,6 +388,16 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
             raise
         raise ours from exc
     return [] if streamed else _malformed(conn, path, encoding)
+
+
+@contextmanager
+def _naming(path: Path):
+    """Yield ``path``; an OSError writing it names it (a full disk's message says where)."""
+    try:
+        yield path
+    except OSError as exc:
+        exc.filename = exc.filename or str(path)
+        raise
 
 
 def _is_parquet(path: Path) -> bool:
@@ -740,12 +751,13 @@ def _original_text(columns: list[_Planned]) -> exp.Expression:
         for c in columns])
 
 
-def _checked(kind: Kind, columns: list[_Planned], today: date) -> tuple[list[exp.Expression],
-                                                                         exp.Expression]:
-    """Each column's stored value (aliased to its name), and the row's ``_reason``: every check
-    it fails, NULL when it passes them all. ``today``: the workbench's (a birth date after it
+def _checked(kind: Kind, columns: list[_Planned], today: date) -> tuple[
+        list[exp.Expression], exp.Expression, exp.Expression]:
+    """Each column's stored value (aliased to its name), the row's ``_reason`` (every check it
+    fails, NULL when it passes them all) and a condition true exactly when ``_reason`` is not
+    NULL, cheaper to compute on every row. ``today``: the workbench's (a birth date after it
     cannot be true)."""
-    typed, reasons = [], []
+    typed, reasons, failures = [], [], []
     for column in columns:
         value, checks = _cast(sql.column(column.source), column.source_type, column.type,
                               lower=column.name == "gender")
@@ -754,14 +766,21 @@ def _checked(kind: Kind, columns: list[_Planned], today: date) -> tuple[list[exp
                            f"a day up to today ({today}): a birth date cannot be in the future"))
         typed.append(exp.alias_(value, column.name, quoted=True, copy=False))
         reasons += _reasons(column, value, checks)
+        # A check fails only on a value that is there (see _cast), so its reason's text is
+        # never NULL: the row has a reason exactly when a check fails or a required value is
+        # empty (its reason says so unless a check failed, which gives a reason anyway).
+        failures += [failed for failed, _ in checks]
+        if column.required:
+            failures.append(value.is_(exp.null()))
     reason = (exp.Nullif(this=exp.func("concat_ws", exp.Literal.string("; "), *reasons,
                                          dialect="duckdb"),
                          expression=exp.Literal.string("")) if reasons else exp.null())
-    return typed, exp.alias_(reason, "_reason")
+    return typed, exp.alias_(reason, "_reason"), exp.paren(_or(*failures) if failures
+                                                            else exp.false())
 
 
 def _stage(conn, kind: Kind, columns: list[_Planned], today: date) -> None:
-    typed, reason = _checked(kind, columns, today)
+    typed, reason, _ = _checked(kind, columns, today)
     # The original text is packed for every row but kept only for rejected ones.
     rows = exp.select(*typed, reason, exp.alias_(_row_of_source(), "_row"),
                       exp.alias_(_original_text(columns), "_original")).from_("source")
