@@ -122,7 +122,8 @@ def row(label: str, mine: list[dict], hand: list[dict] | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--csv", type=Path, action="append", default=[])
+    parser.add_argument("--csv", action="append", default=[],
+                        help="FILE or FILE:ROUNDS (pairs of ours and by hand; default --rounds)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--parquet-home", type=Path, default=None)
     parser.add_argument("--bad", type=Path, default=None)
@@ -136,12 +137,14 @@ def main() -> None:
              "| by hand peak MB | wall ratio | CPU ratio | memory ratio |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
-    for path in args.csv:
+    for given in args.csv:
+        name, _, rounds = given.partition(":")
+        path = Path(name)
         count = rows_of(path)
-        mine, hand = pairs(work, "transactions", path, args.rounds)
+        mine, hand = pairs(work, "transactions", path, int(rounds or args.rounds))
         assert all(m["report"]["accepted"] == count for m in mine), mine[0]["report"]
-        lines.append(row(f"CSV, {count:,} transactions ({path.stat().st_size / 1e9:.1f} GB)",
-                         mine, hand))
+        lines.append(row(f"CSV, {count:,} transactions ({path.stat().st_size / 1e9:.1f} GB; "
+                         f"{len(mine)} pairs)", mine, hand))
     if args.parquet_home:
         home, env = fresh_home(work, "home-parquet")
         for kind in ("profiles", "transactions", "tags"):
@@ -167,9 +170,9 @@ def main() -> None:
               f"{platform.machine()}, {os.cpu_count()} cores, "
               f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB, "
               f"Python {platform.python_version()}; load average before "
-              f"{' '.join(load_before)}, after {' '.join(load_after)}. Medians of {args.rounds} "
-              "alternated pairs (ours, by hand), each a fresh process; ours a first ingest into "
-              "a fresh home (`workbench --json ingest transactions FILE`). By hand: "
+              f"{' '.join(load_before)}, after {' '.join(load_after)}. Medians of the "
+              "alternated pairs (ours, by hand) given per file, each a fresh process; ours a "
+              "first ingest into a fresh home (`workbench --json ingest transactions FILE`). By hand: "
               "`COPY (SELECT * FROM read_csv('FILE')) TO 'x.parquet'` (DuckDB defaults: Snappy) "
               "in a fresh `python`; ours writes zstd. Files in the page cache (warm).", ""]
     keep(args.out, header + lines + [""] + notes)

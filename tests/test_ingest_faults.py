@@ -91,3 +91,4 @@ def test_a_full_tmp_folder_of_the_home_stores_nothing_and_says_where(wb, tmp_pat
             "ingest again")
         (tmp / "filler").unlink()
         assert state(wb) == before
+
