@@ -70,6 +70,19 @@ def why_not(engine: Engine, audiences: list[ActiveAudience], buckets: list[Bucke
     return None
 
 
+def carried_run(engine: Engine, tables: Tables, zone: ZoneInfo, audiences: list[ActiveAudience],
+                buckets: list[Buckets], first: date, last: date) -> Carried | None:
+    """The carried state for a run of ``first`` .. ``last``, or None: every day in full."""
+    if why_not(engine, audiences, buckets, first, last) is not None:
+        return None
+    return Carried.of(engine, tables, zone, audiences, first, last)
+
+
+def described(engine: Engine, carried: Carried | None) -> str:
+    """What ran a run's queries, and how, for its report."""
+    return engine.description + (", features carried day to day" if carried else "")
+
+
 def needed_columns(audiences: list[ActiveAudience], buckets: list[Buckets]) -> set[str]:
     """The feature columns a day of processing builds (as day.py computes them)."""
     needed = {b.column for b in buckets}
@@ -91,6 +104,7 @@ class Carried:
     # Windows of the audiences' rules -> the state column that holds them.
     tag_windows: dict[tuple[tuple[str, ...], Window], str] = field(default_factory=dict)
     purchase_windows: dict[Window, str] = field(default_factory=dict)
+    tag_sets: dict[tuple[str, ...], str] = field(default_factory=dict)  # -> rollup column
     day: date | None = None  # the state is as of this day
     _chunk_end: date | None = None  # the last day whose rollups are loaded
 
@@ -107,6 +121,8 @@ class Carried:
                 elif attribute in ("rfm.frequency", "rfm.monetary") and checked.window:
                     carried.purchase_windows.setdefault(
                         checked.window, str(len(carried.purchase_windows) + 1))
+        tag_sets = sorted({tags for tags, _ in carried.tag_windows})
+        carried.tag_sets = {tags: f"s{i}" for i, tags in enumerate(tag_sets, start=1)}
         return carried
 
     # -- what a day reads ---------------------------------------------------------------------
@@ -227,12 +243,10 @@ class Carried:
             exp.alias_(_filtered(exp.Max(this=at.copy()), purchase), "last_purchase_at"),
             exp.alias_(_bigint(_filtered(_count(), purchase.copy())), "frequency"),
             exp.alias_(_money(exp.Sum(this=amount.copy())), "monetary")]))
-        tag_sets = sorted({tags for tags, _ in self.tag_windows})
-        self._tag_sets = {tags: f"s{i}" for i, tags in enumerate(tag_sets, start=1)}
-        self.engine.materialize(TAG_DAYS, self._rollup("tags", days, [
-            exp.alias_(_bigint(_filtered(_count(), exp.column("tag", "e").isin(
-                *map(sql.string, tags)))), name) for tags, name in self._tag_sets.items()]
-            or [exp.alias_(_count(), "events")]))
+        if self.tag_windows:
+            self.engine.materialize(TAG_DAYS, self._rollup("tags", days, [
+                exp.alias_(_bigint(_filtered(_count(), exp.column("tag", "e").isin(
+                    *map(sql.string, tags)))), name) for tags, name in self.tag_sets.items()]))
         self._chunk_end = last
 
     def _rollup(self, kind: str, days: list[date], columns: list) -> exp.Select:
@@ -277,7 +291,7 @@ class Carried:
                         exp.alias_(signed("monetary", f"f{i}"), f"m{i}")]
         self._apply(PURCHASES, PURCHASE_DAYS, moves, columns, {"last_purchase_at": "max"})
         if self.tag_windows:
-            columns = [exp.alias_(signed(self._tag_sets[tags], name), name)
+            columns = [exp.alias_(signed(self.tag_sets[tags], name), name)
                        for (tags, _), name in self.tag_windows.items()]
             self._apply(TAGS, TAG_DAYS, moves, columns, {})
 

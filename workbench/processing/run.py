@@ -28,6 +28,7 @@ from ..files import Locked, exclusive_lock
 from .composition import DEFAULTS, Buckets
 from .day import DayResult, compare, process_day
 from .evaluate import ActiveAudience
+from .history import carried_run, described
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -174,11 +175,16 @@ class Processing:
         previous = {a.id: self._records.previous_day(a.id, first) for a in active}
         history, snapshots, days = [], [], []
         total = (last - first).days + 1
+        carried = carried_run(self._engine, tables, self._calendar.zone, active, buckets,
+                              first, last)
         for index in range(total):
             day = first + timedelta(days=index)
+            if carried:
+                carried.advance(day)
             result, day_snapshots = process_day(
                 self._engine, self._memberships, tables, Day(day, self._calendar.zone),
-                [a for a in active if a.id not in failures], buckets, previous, run_id)
+                [a for a in active if a.id not in failures], buckets, previous, run_id,
+                carried)
             failures |= result.failures
             days.append(result)
             snapshots += day_snapshots
@@ -198,7 +204,7 @@ class Processing:
         self._records.commit_run(run_id, history, snapshots, len(done),
                                  self._following_days(done, last, previous), errors)
         report = RunReport(run_id, first, last, {a.id: a.name for a in done}, days,
-                           failures=failures, engine=self._engine.description)
+                           failures=failures, engine=described(self._engine, carried))
         report.seconds = time.perf_counter() - started
         return report
 
