@@ -66,7 +66,7 @@ def why_not(engine: Engine, audiences: list[ActiveAudience], buckets: list[Bucke
     if last <= first:
         return "one day: nothing to carry"
     if "tags" in needed_columns(audiences, buckets):
-        return "a rule reads the tags list attribute, which the carried state does not keep"
+        return "the tags list attribute, which the carried state does not keep"
     return None
 
 
