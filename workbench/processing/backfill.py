@@ -117,6 +117,8 @@ def _backfill(p: Processing, run_id: int, snapshot, audience_id: int, first: dat
         previous = {a: {"day": day, "membership": result.membership} for a in result.sizes}
         if progress:
             progress(index + 1, total, result)
+    if carried:
+        carried.close()
     failed = failures.get(audience_id)
     if failed is None:
         history = [{"audience_id": audience_id, "day": d.day, "size": d.sizes[audience_id],

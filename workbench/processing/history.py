@@ -166,6 +166,15 @@ class Carried:
                 exp.to_table(PURCHASES).as_("e"))
         return found
 
+    def close(self) -> None:
+        """Let go of the state's memory (a kernel that runs more after the run keeps none)."""
+        names = [PURCHASES, TAGS, PURCHASE_DAYS, TAG_DAYS, DAYS, CHANGE, "carried_profiles",
+                 "carried_appended"]
+        for name in names:
+            self.engine.materialize(name, exp.select(exp.Literal.number(0).as_("gone")).where(
+                exp.false()))
+        self.day, self._chunk_end, self._kept = None, None, None
+
     # -- advancing ----------------------------------------------------------------------------
 
     def advance(self, day: date) -> None:

@@ -191,6 +191,8 @@ class Processing:
             previous = {a: {"day": day, "membership": result.membership} for a in result.sizes}
             if progress:
                 progress(index + 1, total, result)
+        if carried:
+            carried.close()
         done = [a for a in active if a.id not in failures]
         for result in days:
             history += [{"audience_id": a.id, "day": result.day, "size": result.sizes[a.id],
