@@ -51,6 +51,9 @@ class Sources:
     # query reads the features its rules need straight from ``tables``
     needed: frozenset[str] = frozenset()  # feature columns wanted beside the rules' own (those
     # of the audiences its audience rules read from the same features)
+    # The windowed aggregates from somewhere else than the events (a run's carried state,
+    # processing/history.py): given the Windows, the same aliases and columns.
+    windowed: Callable[[Windows], dict[str, exp.Select]] | None = None
 
 
 def needed_attributes(rules: list[CheckedRule]) -> set[str]:
@@ -116,7 +119,9 @@ class Compiled:
         candidates, necessary = None, self._necessary() if narrow else None
         if necessary is not None:
             candidates = exp.select(column(KEY)).from_(self._features()).where(necessary)
-        for alias, aggregate in self.windows.aggregates(self.sources.tables).items():
+        aggregates = (self.sources.windowed(self.windows) if self.sources.windowed
+                      else self.windows.aggregates(self.sources.tables))
+        for alias, aggregate in aggregates.items():
             if candidates is not None:
                 aggregate = aggregate.where(exp.In(this=column(KEY, EVENTS),
                                                    query=exp.Subquery(this=candidates.copy())))

@@ -17,7 +17,8 @@ lock while a nightly run holds it. Its output goes to
 ``HOME/runs/processing/backfill-<id>-<time>.log``.
 
 It works with the parts of a ``Processing`` (run.py) as a run does, from this module of its own:
-run.py stays as it is.
+run.py stays as it is. Its days carry their features from one day to the next (history.py), as
+a run's do.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 from ..customers.features import Day
 from ..errors import Conflict, ProcessingFailed, WorkbenchError
 from .day import process_day
+from .history import carried_run, described
 
 if TYPE_CHECKING:
     from .evaluate import ActiveAudience
@@ -99,19 +101,24 @@ def _backfill(p: Processing, run_id: int, snapshot, audience_id: int, first: dat
     previous = {audience_id: p._records.previous_day(audience_id, first)}
     days, history, snapshots = [], [], []
     total = (last - first).days + 1
+    carried = carried_run(p._engine, tables, p._calendar.zone, evaluated, buckets, first, last)
     for index in range(total):
         if audience_id in failures:
             break
         day = first + timedelta(days=index)
+        if carried:
+            carried.advance(day)
         result, day_snapshots = process_day(
             p._engine, p._memberships, tables, Day(day, p._calendar.zone),
-            [a for a in evaluated if a.id not in failures], buckets, previous, run_id)
+            [a for a in evaluated if a.id not in failures], buckets, previous, run_id, carried)
         failures |= result.failures
         days.append(result)
         snapshots += [s for s in day_snapshots if s["audience_id"] == audience_id]
         previous = {a: {"day": day, "membership": result.membership} for a in result.sizes}
         if progress:
             progress(index + 1, total, result)
+    if carried:
+        carried.close()
     failed = failures.get(audience_id)
     if failed is None:
         history = [{"audience_id": audience_id, "day": d.day, "size": d.sizes[audience_id],
@@ -124,7 +131,7 @@ def _backfill(p: Processing, run_id: int, snapshot, audience_id: int, first: dat
                           p._following_days(done, last, previous), {audience_id: failed})
     report = RunReport(run_id, first, last, {target.id: target.name} if done else {},
                        days if done else [], failures={audience_id: failed} if failed else {},
-                       engine=p._engine.description)
+                       engine=described(p._engine, carried))
     report.seconds = time.perf_counter() - started
     return report
 

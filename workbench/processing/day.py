@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
@@ -23,6 +24,9 @@ from ..query import sql
 from ..query.engine import Engine
 from .composition import Buckets, top_values
 from .evaluate import ActiveAudience, pass_queries
+
+if TYPE_CHECKING:
+    from .history import Carried
 
 FEATURES = "features_day"
 
@@ -42,13 +46,18 @@ class DayResult:
 
 def process_day(engine: Engine, memberships: Memberships, tables: Tables, day: Day,
                 audiences: list[ActiveAudience], buckets: list[Buckets],
-                previous: dict[int, dict | None], run_id: int) -> tuple[DayResult, list[dict]]:
+                previous: dict[int, dict | None], run_id: int,
+                carried: Carried | None = None) -> tuple[DayResult, list[dict]]:
+    """``carried``: a multi-day run's state as of ``day`` (history.py), read for the features
+    and windowed counts instead of all the events."""
     started = time.perf_counter()
     needed = {b.column for b in buckets}
     for audience in audiences:
         needed |= needed_attributes(audience.rules)
-    engine.materialize(FEATURES, features_query(tables, day, needed))
-    sources = Sources(tables, day, features=FEATURES)
+    engine.materialize(FEATURES, carried.features(day, needed) if carried
+                       else features_query(tables, day, needed))
+    sources = Sources(tables, day, features=FEATURES,
+                      windowed=carried.windowed if carried else None)
     failures = _failing(engine, sources, audiences, limit=0)
     good = [a for a in audiences if a.id not in failures]
     try:

@@ -28,6 +28,7 @@ from ..files import Locked, exclusive_lock
 from .composition import DEFAULTS, Buckets
 from .day import DayResult, compare, process_day
 from .evaluate import ActiveAudience
+from .history import carried_run, described
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -174,17 +175,24 @@ class Processing:
         previous = {a.id: self._records.previous_day(a.id, first) for a in active}
         history, snapshots, days = [], [], []
         total = (last - first).days + 1
+        carried = carried_run(self._engine, tables, self._calendar.zone, active, buckets,
+                              first, last)
         for index in range(total):
             day = first + timedelta(days=index)
+            if carried:
+                carried.advance(day)
             result, day_snapshots = process_day(
                 self._engine, self._memberships, tables, Day(day, self._calendar.zone),
-                [a for a in active if a.id not in failures], buckets, previous, run_id)
+                [a for a in active if a.id not in failures], buckets, previous, run_id,
+                carried)
             failures |= result.failures
             days.append(result)
             snapshots += day_snapshots
             previous = {a: {"day": day, "membership": result.membership} for a in result.sizes}
             if progress:
                 progress(index + 1, total, result)
+        if carried:
+            carried.close()
         done = [a for a in active if a.id not in failures]
         for result in days:
             history += [{"audience_id": a.id, "day": result.day, "size": result.sizes[a.id],
@@ -198,7 +206,7 @@ class Processing:
         self._records.commit_run(run_id, history, snapshots, len(done),
                                  self._following_days(done, last, previous), errors)
         report = RunReport(run_id, first, last, {a.id: a.name for a in done}, days,
-                           failures=failures, engine=self._engine.description)
+                           failures=failures, engine=described(self._engine, carried))
         report.seconds = time.perf_counter() - started
         return report
 
