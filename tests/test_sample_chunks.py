@@ -155,3 +155,13 @@ def test_a_chunked_base_has_the_shape_of_one_piece(tables, whole):
     ours, theirs = _shape(tables), _shape(whole)
     for name, value in theirs.items():
         assert ours[name] == pytest.approx(value, rel=0.15), name
+
+
+@pytest.mark.parametrize("first, count, width", [(0, 1, 7), (0, 999, 7), (12_345_000, 500, 8)])
+def test_ids_gathered_in_numpy_equal_arrows_take(first, count, width):
+    """The fast gather of fixed-width ids gives exactly what Arrow's take gives."""
+    ids = sample._ids("C", first, count, width)
+    index = np.random.default_rng(1).integers(0, count, 5000)
+    assert sample._take_ids(ids, index).equals(ids.take(pa.array(index)))
+    assert sample._take_ids(ids.slice(1), index[index < count - 1]).equals(
+        ids.slice(1).take(pa.array(index[index < count - 1])))

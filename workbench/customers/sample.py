@@ -670,9 +670,11 @@ def _ids(prefix: str, first: int, count: int, width: int) -> pa.Array:
 def _take_ids(ids: pa.Array, index: np.ndarray) -> pa.Array:
     """``ids.take(index)`` for ids of one width (as ``_ids`` makes them): a gather of fixed-size
     rows in numpy, ~5x faster than Arrow's take of strings (10M rows per 1M customers)."""
+    if not len(ids):
+        return ids.take(pa.array(index, pa.int64()))
     _, offsets, data = ids.buffers()
     offsets = np.frombuffer(offsets, np.int32, count=len(ids) + 1, offset=ids.offset * 4)
-    row = int(offsets[1] - offsets[0]) if len(ids) else 0
+    row = int(offsets[1] - offsets[0])
     assert ids.null_count == 0 and (np.diff(offsets) == row).all()
     chars = np.frombuffer(data, np.dtype((np.void, row)), count=len(ids),
                           offset=int(offsets[0]))[index]
