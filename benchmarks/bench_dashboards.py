@@ -68,7 +68,7 @@ def first_estimate(page) -> tuple[float, float]:
     page.click("button:has-text('Create Audience')")
     page.wait_for_selector(".wb-title:has-text('New audience')")
     page.wait_for_selector("text=No rules: the whole customer base", timeout=60_000)
-    page.select_option("select:has(option:text('+ Select attributes'))", label="Standard · Age")
+    page.select_option("select:has(option:text('+ Select attributes'))", label="Demographics: Age")
     page.fill("input[placeholder='min']", "25")
     started = time.perf_counter()
     page.fill("input[placeholder='max']", "34")
@@ -77,7 +77,7 @@ def first_estimate(page) -> tuple[float, float]:
                            timeout=60_000)
     first = time.perf_counter() - started
     page.select_option("select:has(option:text('+ Select attributes'))",
-                       label="Standard · Gender")
+                       label="Demographics: Gender")
     page.wait_for_selector("text=Pick at least one value", timeout=60_000)  # none ticked yet
     page.locator(".wb-checklist-items input[type=checkbox]").first.check()
     started = time.perf_counter()

@@ -8,7 +8,8 @@ source scripts/bootstrap.sh
 # Delivery tests run real tools: a throwaway OpenSSH server (tests/sshd.py) and GnuPG; the
 # dashboard tests drive Debian's Chromium through Playwright; the store tests also run on a
 # throwaway PostgreSQL server (tests/postgres.py); the Spark engine's tests need a Java runtime
-# for pyspark (Debian's default JRE); faketime shifts the machine's clock to show that no test
+# for pyspark (Debian's default JRE), and those marked spark_cluster start a standalone Spark
+# cluster on loopback from pyspark's own scripts (tests/sparkcluster.py); faketime shifts the machine's clock to show that no test
 # depends on the day it runs (docs/operations.md); team mode's tests start a real JupyterHub
 # with local accounts (tests/hub.py, docs/team.md). As root, install what is missing
 # (without root, the SFTP server tests skip and say why).

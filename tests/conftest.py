@@ -126,6 +126,22 @@ def use_engine(root: Path, kind: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory):
+    """A Spark standalone cluster on loopback (tests/sparkcluster.py): a master and two workers,
+    separate JVMs of 1 core and 1 GB each, one per test run, stopped at its end."""
+    from tests.spark import skip_reason
+    from tests.sparkcluster import running_cluster
+
+    if skip_reason():
+        pytest.skip(skip_reason())
+    with running_cluster(tmp_path_factory.mktemp("spark-cluster")) as cluster:
+        yield cluster
+        from workbench.query.spark import stop_application
+
+        stop_application()  # its executors end before the workers do
+
+
+@pytest.fixture(scope="session")
 def postgres():
     from tests.postgres import running_postgres, skip_reason
 

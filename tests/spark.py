@@ -28,10 +28,39 @@ def skip_reason() -> str | None:
     return None
 
 
+# An application on the test cluster (tests/sparkcluster.py): one executor of 1 core and 1 GB on
+# each worker.
+CLUSTER_SETTINGS = {"spark.executor.memory": "1g", "spark.executor.cores": "1",
+                    "spark.locality.wait": "0s"}
+
+
+def point_at(root: Path, master: str) -> None:
+    """Point a home that runs on Spark (conftest.use_engine) at another master, with the
+    test cluster's settings when it is one."""
+    settings = root / "workbench.toml"
+    text = settings.read_text(encoding="utf-8").replace(
+        'kind = "spark"\n', f'kind = "spark"\nmaster = "{master}"\n', 1)
+    if master.startswith("spark://"):
+        text += "\n[engine.spark]\n" + "".join(f'"{k}" = "{v}"\n'
+                                               for k, v in CLUSTER_SETTINGS.items())
+    settings.write_text(text, encoding="utf-8")
+
+
+def on_master(master: str) -> None:
+    """Let this process's Spark application be on ``master`` (one per process): the one
+    running elsewhere is stopped; the next query starts it again."""
+    from workbench.query import spark
+
+    root = spark._ROOT
+    if root is not None and root.sparkContext._jsc is not None and \
+            root.sparkContext.master != master:
+        spark.stop_application()
+
+
 @contextmanager
-def connect_server(folder: Path) -> Iterator[str]:
-    """A Spark Connect server on loopback (pyspark's own sbin script, local[2]), stopped
-    afterwards; yields its sc:// URL."""
+def connect_server(folder: Path, master: str = "local[2]") -> Iterator[str]:
+    """A Spark Connect server on loopback (pyspark's own sbin script), its application on
+    ``master`` (local[2], or a cluster's spark://), stopped afterwards; yields its sc:// URL."""
     import pyspark
 
     from tests.sshd import free_port
@@ -42,8 +71,9 @@ def connect_server(folder: Path) -> Iterator[str]:
            "SPARK_LOG_DIR": str(folder / "logs"), "SPARK_PID_DIR": str(folder / "pid")}
     settings = {"spark.connect.grpc.binding.port": port,
                 "spark.connect.grpc.binding.address": "127.0.0.1", "spark.ui.enabled": "false",
-                "spark.sql.shuffle.partitions": 2, "spark.driver.memory": "1g"}
-    command = [str(spark_home / "sbin" / "start-connect-server.sh"), "--master", "local[2]"]
+                "spark.sql.shuffle.partitions": 2, "spark.driver.memory": "1g",
+                **(CLUSTER_SETTINGS if master.startswith("spark://") else {})}
+    command = [str(spark_home / "sbin" / "start-connect-server.sh"), "--master", master]
     for key, value in settings.items():
         command += ["--conf", f"{key}={value}"]
     subprocess.run(command, env=env, check=True, capture_output=True)

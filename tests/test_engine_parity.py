@@ -2,13 +2,17 @@
 scores, tags, aware timestamps), estimates, members, explanations, two days of processing
 (memberships, sizes, changes, composition) and export files, byte for byte.
 
-One home is built on DuckDB and copied; the copy runs on Spark (a local session shared by the
-test run). The timezone is not UTC, so that day boundaries and timestamps are really tested.
+One home is built on DuckDB and copied; the copy runs on Spark: in this process (local[2],
+shared by the test run) or on a real standalone cluster on loopback (a master and two workers,
+separate JVMs: tests/sparkcluster.py, marked ``spark_cluster``), where the Spark Connect test
+runs too, its server's application on the cluster (CLUSTER_ONLY below). The timezone is not UTC, so
+that day boundaries and timestamps are really tested.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,7 +21,7 @@ import pytest
 
 import workbench
 from tests.conftest import ADMIN, use_engine
-from tests.spark import skip_reason
+from tests.spark import on_master, point_at, skip_reason
 from workbench.customers.features import Day, everything, features_query
 from workbench.home import init_home
 from workbench.store.exports import DestinationRecords
@@ -46,7 +50,8 @@ EXTRA = [
 
 
 @pytest.fixture(scope="module")
-def homes(tmp_path_factory):
+def base(tmp_path_factory):
+    """The DuckDB home every engine is compared with, built once (copied, never opened)."""
     if skip_reason():
         pytest.skip(skip_reason())
     folder = tmp_path_factory.mktemp("parity")
@@ -74,12 +79,40 @@ def homes(tmp_path_factory):
             "name": "partner", "type": "sftp", "host": "127.0.0.1", "port": 22, "path": "/in",
             "username": "u", "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOo"
             "qKLsabgH5C9okWi0dh2l9GKJl"}, user=ADMIN)
-    shutil.copytree(folder / "duckdb", folder / "spark")
+    return folder / "duckdb"
+
+
+# Where each test runs: each once, except the features (their scores are ranked differently on
+# a cluster: customers/features.py). What a cluster adds (executors in other JVMs reading and
+# writing the home's files, kept tables on them, rows streamed back) is in processing, exports
+# and Spark Connect: those run there; the rest in local[2], which costs less.
+CLUSTER = pytest.param("cluster", marks=pytest.mark.spark_cluster)
+LOCAL_ONLY = pytest.mark.parametrize("homes", ["local[2]"], indirect=True)
+CLUSTER_ONLY = pytest.mark.parametrize("homes", [CLUSTER], indirect=True)
+
+
+@pytest.fixture(scope="module", params=["local[2]", CLUSTER])
+def homes(request, base, tmp_path_factory):
+    """(DuckDB, Spark) workbenches on copies of the base: Spark in this process (local[2]),
+    or on the test run's standalone cluster (a master and two workers, tests/sparkcluster.py)
+    with the homes in a folder every JVM shares."""
+    from workbench.query.spark import stop_application
+
+    folder = tmp_path_factory.mktemp(request.param.strip("[]2"))
+    shutil.copytree(base, folder / "duckdb")
+    shutil.copytree(base, folder / "spark")
     use_engine(folder / "spark", "spark")
+    master = (request.getfixturevalue("spark_cluster").url if request.param == "cluster"
+              else request.param)
+    point_at(folder / "spark", master)
+    on_master(master)  # one Spark application per process: the one on this master
     with workbench.open(folder / "duckdb", user=ADMIN) as duck, \
             workbench.open(folder / "spark", user=ADMIN) as spark:
         assert (duck.engine.kind, spark.engine.kind) == ("duckdb", "spark")
+        assert spark.settings.engine.master == master
         yield duck, spark
+    if request.param == "cluster":
+        stop_application()  # the cluster's executors are freed; local[2] stays for the others
 
 
 def both(homes, work):
@@ -104,6 +137,7 @@ def test_features_rfm_values_scores_and_tags_are_identical(homes):
     assert type(row["rfm.monetary"]).__name__ == "Decimal" and isinstance(row["tags"], list)
 
 
+@LOCAL_ONLY
 def test_estimates_members_and_explanations_are_identical(homes):
     def answers(wb):
         found = []
@@ -134,6 +168,7 @@ def test_estimates_members_and_explanations_are_identical(homes):
     assert on_duckdb[-1][1]  # the grouped definition is not empty
 
 
+@CLUSTER_ONLY
 def test_two_days_of_processing_are_identical(homes):
     def processed(wb):
         report = wb.processing.run(date_from=D - timedelta(days=1), date_to=D)
@@ -167,6 +202,7 @@ def test_two_days_of_processing_are_identical(homes):
     assert sum(len(r[3]) for r in on_duckdb[:-1]) > 0
 
 
+@CLUSTER_ONLY
 def test_export_files_are_byte_identical(homes, tmp_path):
     config = {"name": "Everything", "audience": 2, "file_name": "all_%Y%m%d.csv",
               "schedule": {"start": "2026-12-01T06:00", "timezone": "UTC"},
@@ -192,19 +228,32 @@ def test_export_files_are_byte_identical(homes, tmp_path):
     assert written["duckdb", "plain"].count(b"\r\n") > 10
 
 
+@CLUSTER_ONLY
 def test_spark_connect_gives_the_same_processing(homes, tmp_path):
-    """The same home on a Spark Connect server (sc://), as a team's cluster would serve it."""
-    from tests.spark import connect_server
+    """The same home on a Spark Connect server (sc://) whose application runs on the test
+    cluster, as a team's cluster would serve it."""
+    from workbench.query.spark import stop_application
 
-    duck, _ = homes
+    duck, spark = homes
+    master = spark.settings.engine.master
     duck.processing.run(D)
     copy = tmp_path / "connect"
     shutil.copytree(duck.home.root, copy)
-    with connect_server(tmp_path / "server") as url:
+    stop_application()  # the server's application takes the cluster's cores in its turn
+    try:
+        connected_to_cluster(duck, copy, tmp_path, master)
+    finally:
+        # pyspark marks a process that opened a Connect session as Connect-only (its own
+        # Spark application could not start again); the tests after this one start theirs.
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+
+
+def connected_to_cluster(duck, copy, tmp_path, master) -> None:
+    from tests.spark import connect_server
+
+    with connect_server(tmp_path / "server", master) as url:
         use_engine(copy, "spark")
-        settings = copy / "workbench.toml"
-        settings.write_text(settings.read_text().replace(
-            'kind = "spark"\n', f'kind = "spark"\nmaster = "{url}"\n'))
+        point_at(copy, url)
         with workbench.open(copy, user=ADMIN) as connected:
             assert connected.settings.engine.remote
             connected.processing.run(D)

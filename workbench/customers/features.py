@@ -169,10 +169,21 @@ def _with_rfm(query: exp.Select, tables: Tables, end: exp.Expression,
                    "rfm.monetary", quoted=True))
 
 
-def _with_scores(query: exp.Select) -> exp.Select:
+# The ranks that scores are quintiles of: (score, metric, whether a higher metric scores lower).
+RANKED = (("rfm.r_score", "rfm.recency_days", True), ("rfm.f_score", "rfm.frequency", False),
+          ("rfm.m_score", "rfm.monetary", False))
+RANGES = 32  # value ranges each metric is cut into for ranking without one partition
+
+
+def _with_scores(query: exp.Select, distributed: bool = False) -> exp.Select:
     """Quintiles ranked over the purchasers alone, on a narrow relation (id and the three
     metrics), then joined back: sorting the whole wide feature rows three times costs twice
-    as much for the same ranks."""
+    as much for the same ranks.
+
+    ``distributed`` gives the same numbers without a window over all purchasers (which a
+    cluster runs as one task): see ``_distributed_scores``. The Spark engine asks for it
+    (query/spark.py); DuckDB sorts in parallel itself and keeps ntile (benchmarks/results/
+    cluster.md)."""
     def quintile(metric: str) -> exp.Window:
         return exp.Window(this=exp.Anonymous(this="ntile", expressions=[exp.Literal.number(5)]),
                           order=exp.Order(expressions=[
@@ -180,16 +191,112 @@ def _with_scores(query: exp.Select) -> exp.Select:
                               exp.Ordered(this=exp.column("customer_id"), desc=False,
                                           nulls_first=False)]))
 
-    scores = exp.select(
-        exp.column("customer_id"),
-        exp.alias_(exp.Sub(this=exp.Literal.number(6), expression=quintile("rfm.recency_days")),
-                   "rfm.r_score", quoted=True),
-        exp.alias_(quintile("rfm.frequency"), "rfm.f_score", quoted=True),
-        exp.alias_(quintile("rfm.monetary"), "rfm.m_score", quoted=True),
-    ).from_("base_features").where(
-        exp.GT(this=sql.column("rfm.frequency"), expression=exp.Literal.number(0)))
+    purchasers = _purchasers()
+    if distributed:
+        scores = _distributed_scores(purchasers)
+    else:
+        scores = purchasers.select(
+            exp.alias_(exp.Sub(this=exp.Literal.number(6),
+                               expression=quintile("rfm.recency_days")), "rfm.r_score",
+                       quoted=True),
+            exp.alias_(quintile("rfm.frequency"), "rfm.f_score", quoted=True),
+            exp.alias_(quintile("rfm.monetary"), "rfm.m_score", quoted=True))
+    scores.meta[QUINTILES] = True  # the Spark engine finds it by this (distributed_scores)
     return exp.select(exp.column(exp.Star(), "b"), *(sql.column(s, "s") for s in SCORES)).from_(
         exp.to_table("base_features", alias="b")).join(
         exp.to_table("scores", alias="s"), join_type="left",
         on=exp.column("customer_id", "s").eq(exp.column("customer_id", "b"))).with_(
         "base_features", as_=query).with_("scores", as_=scores)
+
+
+QUINTILES = "rfm_quintiles"
+
+
+def _purchasers() -> exp.Select:
+    """The customers scores rank: those with a purchase (refunds alone are not one)."""
+    return exp.select(exp.column("customer_id")).from_("base_features").where(
+        exp.GT(this=sql.column("rfm.frequency"), expression=exp.Literal.number(0)))
+
+
+def distributed_scores(tree: exp.Expression) -> exp.Expression:
+    """``tree`` with every scores query that ``_with_scores`` made in its ntile form replaced
+    by the distributed one (for an engine that runs a window without PARTITION BY in one
+    task)."""
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Select) and node.meta.get(QUINTILES) and not node.meta.get(
+                "distributed"):
+            return _distributed_scores(_purchasers())
+        return node
+
+    swapped = tree.transform(swap)
+    # At the top of a query (processing keeps the day's features: Engine.materialize), the
+    # feature rows the ranges read several times are computed once: the Spark engine keeps a
+    # CTE marked AS MATERIALIZED (query/spark.py _keep_ctes); inlined, every read of them
+    # would compute the features again. (Nested deeper, the mark would reach Spark's SQL.)
+    top = swapped.args.get("with_")
+    if top is not None and any(c.alias == "scores" and c.this.meta.get("distributed")
+                               for c in top.expressions):
+        for cte in top.expressions:
+            if cte.alias == "base_features":
+                cte.set("materialized", True)
+    return swapped
+
+
+def _distributed_scores(purchasers: exp.Select) -> exp.Select:
+    """ntile(5) over (metric, customer_id) of every purchaser, computed range by range.
+
+    Approximate quantiles cut each metric's values into RANGES ranges; a customer's range
+    depends on the metric's value alone, so ties never straddle two ranges, and ranges follow
+    the metric's order. The number of purchasers in earlier ranges (a window over a few rows)
+    plus the row number inside the range, ordered by (metric, customer_id), is then the exact
+    global position p of n, whatever the cut points: approximation only moves work between
+    tasks. From p, ntile's own definition (DuckDB's and Spark's): with q = n // 5 and
+    r = n % 5, the first r buckets hold q + 1 rows and the others q. NULL metrics rank last,
+    in a range of their own, as ORDER BY … NULLS LAST does. (Tables are read under aliases: the
+    Spark engine renames nested CTEs, not the qualifiers that name them.)"""
+    fractions = ", ".join(f"{i / RANGES:.6f}" for i in range(1, RANGES))
+    parts, sizes, joins, positions = [], [], [], []
+    for index, (_, metric, _) in enumerate(RANKED):
+        value = f'"{metric}"'
+        # The cut points at or below the value, counted with plain comparisons (Spark runs a
+        # lambda over an array without code generation: 2x slower at 1M).
+        below = " + ".join(f"CASE WHEN c.cut_{index}[{k}] <= {value} THEN 1 ELSE 0 END"
+                           for k in range(1, RANGES))
+        parts.append(f"CASE WHEN {value} IS NULL THEN {RANGES} ELSE {below} END AS part_{index}")
+        sizes.append(f"SELECT {index} AS metric, part_{index} AS part, COUNT(*) AS size "
+                     f"FROM ranged GROUP BY part_{index}")
+        joins.append(f"JOIN offsets AS o{index} ON o{index}.metric = {index} "
+                     f"AND o{index}.part = g.part_{index}")
+        positions.append(f"ROW_NUMBER() OVER (PARTITION BY part_{index} ORDER BY {value} "
+                         f"NULLS LAST, customer_id) + o{index}.before AS p_{index}")
+    cuts = ", ".join(f'APPROX_QUANTILE("{m}", [{fractions}]) AS cut_{i}'
+                     for i, (_, m, _) in enumerate(RANKED))
+    query = f"""
+        WITH purchasers AS ({purchasers.copy().select(*(sql.column(m) for _, m, _ in RANKED))
+                                  .sql("duckdb")}),
+        cuts AS (SELECT {cuts} FROM purchasers),
+        ranged AS (SELECT u.*, {", ".join(parts)} FROM purchasers AS u CROSS JOIN cuts AS c),
+        sizes AS ({" UNION ALL ".join(sizes)}),
+        offsets AS (SELECT metric, part, SUM(size) OVER (PARTITION BY metric ORDER BY part ROWS
+                BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - size AS before,
+            SUM(size) OVER (PARTITION BY metric) AS n FROM sizes),
+        positions AS (SELECT customer_id, o0.n AS n, {", ".join(positions)}
+            FROM ranged AS g {" ".join(joins)})
+        SELECT customer_id, {", ".join(_bucket(i, score, low) for i, (score, _, low)
+                                       in enumerate(RANKED))}
+        FROM positions"""
+    import sqlglot
+
+    tree = sqlglot.parse_one(query, read="duckdb")
+    tree.meta["distributed"] = True
+    return tree
+
+
+def _bucket(index: int, score: str, low: bool) -> str:
+    """ntile(5)'s bucket of position p_INDEX of n, as SQL; 6 - it when a lower metric scores
+    higher (recency)."""
+    p, q, r = f"p_{index}", "(n // 5)", "(n % 5)"
+    big = f"{r} * ({q} + 1)"  # the rows of the r larger buckets
+    bucket = (f"CASE WHEN {p} <= {big} THEN ({p} - 1) // ({q} + 1) + 1 "
+              f"ELSE {r} + ({p} - 1 - {big}) // NULLIF({q}, 0) + 1 END")
+    return f'CAST({"6 - " if low else ""}{bucket} AS INT) AS "{score}"'

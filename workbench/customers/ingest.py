@@ -19,6 +19,7 @@ of 20M transactions needs DuckDB's memory limit, not 20M Python objects.
 from __future__ import annotations
 
 import codecs
+import errno
 import functools
 import gzip
 import json
@@ -27,7 +28,7 @@ import shutil
 import uuid
 import zlib
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -147,15 +148,41 @@ def ingest(home: Home, settings: Settings, kind_name: str, path: Path, *, snapsh
     if path.stat().st_size == 0:
         raise IngestError(f"{_shown(path)} is empty; expected a header row and data rows")
     report = IngestReport(kind.name, str(path))
-    scratch = _scratch(home, kind.name)
+    import duckdb
+
     try:
-        with closing(connect(home, settings)) as conn:
-            version = _check_and_merge(conn, home, kind, path, report, scratch, snapshot=snapshot,
-                                       strict=strict, schema=schema or {}, encoding=encoding,
-                                       check_type_changes=check_type_changes, now=now)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch = _scratch(home, kind.name)
+        try:
+            with closing(connect(home, settings)) as conn:
+                version = _check_and_merge(conn, home, kind, path, report, scratch,
+                                           snapshot=snapshot, strict=strict, schema=schema or {},
+                                           encoding=encoding,
+                                           check_type_changes=check_type_changes, now=now)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise EngineError(_disk_full(home, kind, exc.filename)) from exc
+    except duckdb.Error as exc:
+        if "No space left" not in str(exc):
+            raise
+        raise EngineError(_disk_full(home, kind, str(exc))) from exc
     return report, version
+
+
+def _disk_full(home: Home, kind: Kind, where: str | None) -> str:
+    """One line for a full disk: the folder that could not be written (the one DuckDB or the
+    system named, else the two an ingest writes in), that nothing was stored, what to do."""
+    named = re.search(r"(/[^\"' :]+)", where or "")
+    folder = Path(named.group(1)).parent if named else None
+    folders = [home.customers_dir / kind.name, home.tmp_dir]
+    if folder is None or not any(folder == f or f in folder.parents for f in folders):
+        shown = " or ".join(str(f) for f in folders)
+    else:
+        shown = str(next(f for f in folders if folder == f or f in folder.parents))
+    return (f"the disk is full (No space left on device) in {shown}: nothing was stored, the "
+            f"current {kind.name} are unchanged; free space there and run the ingest again")
 
 
 def _check_and_merge(conn, home: Home, kind: Kind, path: Path, report: IngestReport,
@@ -163,6 +190,13 @@ def _check_and_merge(conn, home: Home, kind: Kind, path: Path, report: IngestRep
                      encoding: str, check_type_changes: TypeChangeCheck | None,
                      now: datetime) -> NewVersion:
     """The steps of ``ingest`` in ``conn``; fills ``report``."""
+    if not kind.open_columns:
+        version = _streamed(conn, home, kind, path, report, scratch, snapshot=snapshot,
+                            strict=strict, encoding=encoding, now=now)
+        if version is not None:
+            return version
+        # The file repeats a key: collapsing and judging duplicates is done on staged tables.
+        _forget_streamed(conn, scratch)
     malformed = _load_source(conn, path, scratch, encoding)
     columns = _plan_columns(conn, snapshot, kind, schema)
     changes = _type_changes(snapshot, kind, columns)
@@ -184,6 +218,130 @@ def _check_and_merge(conn, home: Home, kind: Kind, path: Path, report: IngestRep
         report.orphans = _orphans(conn, snapshot)
     report.new, report.updated, version = _merge(conn, home, kind, columns, snapshot, now)
     return version
+
+
+# A row that fails a check stops the one-pass write with this error (see _streamed).
+REJECTED_MARK = "workbench-ingest: a row is rejected"
+
+
+def _streamed(conn, home: Home, kind: Kind, path: Path, report: IngestReport, scratch: Path, *,
+              snapshot: Snapshot, strict: bool, encoding: str,
+              now: datetime) -> NewVersion | None:
+    """The ingest of a file that repeats no key, streamed from the file: nothing is held, so
+    memory stays flat as files grow. None when the file repeats a key (the caller then takes
+    the staged path, which collapses exact duplicates and rejects contradictions).
+
+    1. One query reads the file and writes its rows, checked and cast, to a candidate file
+       beside the versions. In the usual file every row passes; a row that fails stops the
+       query (an error, cheaper than keeping every row's reason), and then one query writes
+       the rows that pass and a narrow one keeps the rejected rows with their reasons.
+    2. One aggregate over the candidate's key: every key once, or the staged path.
+    3. A first version is the candidate itself (renamed); a later one merges it (``_merge``).
+    Malformed CSV lines, and bytes not in the encoding, come from DuckDB's reject store."""
+    _load_source(conn, path, scratch, encoding, streamed=True)
+    columns = _plan_columns(conn, snapshot, kind, {})
+    report.column_types = {c.name: c.type for c in columns if c.name != "customer_id"}
+    typed, reason, failed = _checked(kind, columns, now.date())
+    checked = exp.select(*typed, exp.alias_(failed, "_failed")).from_("source").subquery("checked")
+    failing = exp.column("_failed")
+    in_file = {c.name: c for c in columns}
+    layout = [_stored_expr(c.name, in_file, kind) for c in _all_columns(kind, in_file)]
+    stop = exp.Anonymous(this="error", expressions=[exp.Literal.string(REJECTED_MARK)])
+    first = kind.columns[0].name  # required: always in the file
+    guarded = [exp.alias_(exp.Case().when(failing, stop).else_(sql.column(first)), first,
+                          quoted=True) if i == 0 else e for i, e in enumerate(layout)]
+    folder = private_folder(home.customers_dir / kind.name)
+    # Hidden and named .tmp: a killed ingest's candidate is removed by collect_garbage.
+    candidate = folder / f".ingest-{uuid.uuid4().hex[:8]}.tmp"
+    staged = exp.select(reason, exp.alias_(_original_text(columns), "_raw")).from_(
+        "source").where(failed)
+    try:
+        written = _scan(conn, path, scratch, _copy(exp.select(*guarded).from_(checked), candidate,
+                                                   **_PARQUET))
+        if written is None:  # a row is rejected
+            _fresh_rejects(conn)
+            written = _scan(conn, path, scratch, _copy(
+                exp.select(*layout).from_(checked).where(_not(failing)), candidate, **_PARQUET))
+            malformed = [] if _is_parquet(path) else _malformed(conn, path, encoding)
+            _scan(conn, path, scratch, _temp_table("staged", staged))
+        else:
+            malformed = [] if _is_parquet(path) else _malformed(conn, path, encoding)
+            _run(conn, _temp_table("staged", staged.limit(0)))
+        keys = [sql.column(k) for k in kind.key]
+        with _memory_at_most(conn, AGGREGATE_MEMORY):
+            distinct = _count(conn, exp.select(*keys).from_(sql.parquet(candidate)).group_by(
+                *keys).subquery())
+        if distinct != written:
+            return None
+        _run(conn, _view("accepted", exp.select(*_names(columns)).from_(sql.parquet(candidate))))
+        report.rejected = _count(conn, "staged") + len(malformed)
+        report.accepted = written
+        if report.rejected:
+            report.rejects_file = str(_write_rejects(conn, home, kind, path, columns, malformed,
+                                                     now))
+        if strict and report.rejected:
+            raise RejectedRows(f"{report.summary()}: nothing stored (--strict); reasons in "
+                               f"{report.rejects_file}")
+        if kind.has_customer and kind.name != "profiles":
+            with _memory_at_most(conn, AGGREGATE_MEMORY):
+                report.orphans = _orphans(conn, snapshot)
+        if snapshot.file(kind.name) is not None:
+            report.new, report.updated, version = _merge(conn, home, kind, columns, snapshot, now)
+            return version
+        target = _version_target(folder, now)
+        candidate.rename(target)
+        report.new, report.updated = written, 0
+        return _describe_version(conn, home, kind, make_private(target))
+    finally:
+        candidate.unlink(missing_ok=True)
+
+
+# The key check and the orphan count hold one entry per key (per customer): 100M keys would fill
+# any memory limit. Under this one DuckDB spills them to HOME/tmp instead, and an ingest's memory
+# stays flat as files grow (benchmarks/results/ingest.md).
+AGGREGATE_MEMORY = 1 << 30
+_SIZE_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+               "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+@contextmanager
+def _memory_at_most(conn, limit: int):
+    """DuckDB's memory limit lowered to ``limit`` bytes (never raised) for the block."""
+    [(setting,)] = _run(conn, exp.select(exp.column("value")).from_("duckdb_settings()").where(
+        exp.EQ(this=exp.column("name"), expression=exp.Literal.string("memory_limit")))).fetchall()
+    number, _, unit = setting.partition(" ")
+    current = float(number) * _SIZE_UNITS.get(unit, 1)
+    if current <= limit:
+        yield
+        return
+    conn.execute(f"SET memory_limit = '{limit}B'")
+    try:
+        yield
+    finally:
+        conn.execute(f"SET memory_limit = '{int(current)}B'")
+
+
+def _scan(conn, path: Path, scratch: Path, statement: exp.Expression) -> int | None:
+    """Run a statement that reads the whole file: the rows it wrote, or None when it stopped at
+    a rejected row (REJECTED_MARK); the file's read errors as ours."""
+    import duckdb
+
+    try:
+        done = _run(conn, statement)
+    except duckdb.Error as exc:
+        if REJECTED_MARK in str(exc):
+            return None
+        ours = _unreadable(exc, path, scratch)
+        if ours is None:
+            raise
+        raise ours from exc
+    return done.fetchone()[0] if isinstance(statement, exp.Copy) else 0
+
+
+def _forget_streamed(conn, scratch: Path) -> None:
+    """Drop what a streamed attempt defined, for the staged path to start afresh."""
+    for name, kind in (("accepted", "VIEW"), ("source", "VIEW"), ("staged", "TABLE")):
+        _run(conn, exp.Drop(tables=[exp.to_table(name)], kind=kind, exists=True))
 
 
 def _shown(path: Path | str) -> str:
@@ -219,65 +377,117 @@ def kind_lock(home: Home, kind: str):
     return exclusive_lock(home.customers_dir / f".{kind}.lock")
 
 
-def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path,
-                 encoding: str) -> list[tuple[int, str, str]]:
-    """Define ``source`` over the file; return rejected CSV lines (line, reason, text)."""
+def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, encoding: str, *,
+                 streamed: bool = False) -> list[tuple[int, str, str]]:
+    """Define ``source`` over the file; return rejected CSV lines (line, reason, text).
+    ``streamed``: ``source`` is a view, read by each query (its rejected lines are known once a
+    query has read the whole file: ``_malformed``); else a table, read here."""
     import duckdb
 
-    parquet = path.suffix.lower() in (".parquet", ".pq")
-    compressed = not parquet and path.suffix.lower() == ".gz"
+    parquet = _is_parquet(path)
     if parquet and encoding != "utf-8":
         raise IngestError(f"{_shown(path)}: --encoding is for CSV files (Parquet text is UTF-8)")
     # DuckDB expands glob characters in a file name ('a*.csv' reads a1.csv and a2.csv): it
     # reads a link with a plain name, so that the path names exactly one file, read literally.
-    link = scratch / ("source.parquet" if parquet else "source.csv.gz" if compressed
-                      else "source.csv")
+    link = _link(scratch, path)
+    link.unlink(missing_ok=True)  # left by a streamed attempt that found repeated keys
     link.symlink_to(path.absolute())
+    make = _view if streamed else _temp_table
     try:
         if parquet:
             # A table too, not a view: a Parquet file is read once here, then scanned in memory.
-            _run(conn, _temp_table("source", exp.select("*").from_(sql.parquet(link))))
+            _run(conn, make("source", exp.select("*").from_(sql.parquet(link))))
             return []
+        compressed = path.suffix.lower() == ".gz"
         sample = _check_text(path, encoding, compressed)
-        (scratch / "sample.csv").write_text(sample.text(), encoding="utf-8")
+        with _naming(scratch / "sample.csv") as written:
+            written.write_text(sample.text(), encoding="utf-8")
         delimiter, quote, escape, names = _dialect(conn, scratch / "sample.csv")
         if not quote and sample.quoted_across_lines:
             quote = escape = '"'  # the sample ended inside a quoted field of a long line
-        rows = _read_csv(conn, link, names, delim=delimiter, quote=quote, escape=escape,
+        read = _csv_read(link, names, delim=delimiter, quote=quote, escape=escape,
                          encoding=encoding, compression="gzip" if compressed else "none")
+        _fresh_rejects(conn)
+        _run(conn, make("source", exp.select("*").from_(exp.Table(this=read))))
     except duckdb.Error as exc:
-        if isinstance(exc, duckdb.OutOfMemoryException) or "No space left" in str(exc):
-            # The disk or the memory limit, not the file: say so (exit 1, not "bad input").
-            from ..query.duckdb import describe
-
-            raise EngineError(describe(exc)) from exc
-        reason = str(exc).strip().splitlines()[0].replace(str(link), str(path))
-        raise IngestError(f"{_shown(path)}: cannot be read as {'Parquet' if parquet else 'CSV'}: "
-                          f"{reason}") from exc
-    return [(line, _line_reason(error_type, message), text)
-            for line, error_type, message, text in rows]
+        ours = _unreadable(exc, path, scratch)
+        if ours is None:
+            raise
+        raise ours from exc
+    return [] if streamed else _malformed(conn, path, encoding)
 
 
-def _read_csv(conn, link: Path, names: list[str], **dialect: str) -> list[tuple]:
-    """``source`` from the CSV file, every column as text; its rejected lines."""
-    # The reject store lives on the connection: the sniffing's lines must not count. It is
-    # materialised once: it is only filled while the file is read.
+@contextmanager
+def _naming(path: Path):
+    """Yield ``path``; an OSError writing it names it (a full disk's message says where)."""
+    try:
+        yield path
+    except OSError as exc:
+        exc.filename = exc.filename or str(path)
+        raise
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+def _link(scratch: Path, path: Path) -> Path:
+    return scratch / ("source.parquet" if _is_parquet(path) else "source.csv.gz"
+                      if path.suffix.lower() == ".gz" else "source.csv")
+
+
+def _unreadable(exc: Exception, path: Path, scratch: Path) -> Exception | None:
+    """Our error for a DuckDB error met reading the file: the file cannot be read (bad input);
+    None for the engine's own limits (the disk, the memory limit: not the file's fault)."""
+    import duckdb
+
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        from ..query.duckdb import describe
+
+        return EngineError(describe(exc))
+    if "No space left" in str(exc):
+        return None  # ingest() names the full folder
+    reason = str(exc).strip().splitlines()[0].replace(str(_link(scratch, path)), str(path))
+    return IngestError(f"{_shown(path)}: cannot be read as "
+                       f"{'Parquet' if _is_parquet(path) else 'CSV'}: {reason}")
+
+
+def _fresh_rejects(conn) -> None:
+    """Empty DuckDB's reject store (it lives on the connection): the next read of the file
+    fills it with that read's rejected lines only (not the sniffing's, nor an earlier read's)."""
     for table in ("reject_errors", "reject_scans"):
         _run(conn, exp.Drop(tables=[exp.to_table(table)], kind="TABLE", exists=True))
+
+
+def _csv_read(link: Path, names: list[str], **dialect: str) -> exp.ReadCSV:
+    """read_csv of the file, every column as text, rejected lines kept in the reject store."""
     columns = exp.Struct(expressions=[
         exp.PropertyEQ(this=sql.name(name),
                        expression=exp.Literal.string("VARCHAR")) for name in names])
     # Detection is done (on the sample): every option is given, so that a long line is a
     # rejected row rather than a failed detection, and no line is skipped (as a comment or
     # a preamble: a customer id may start with '#').
-    read = exp.ReadCSV(this=exp.Literal.string(str(link)), expressions=_options(
+    return exp.ReadCSV(this=exp.Literal.string(str(link)), expressions=_options(
         auto_detect=False, header=True, columns=columns, **dialect,
         max_line_size=MAX_LINE_BYTES, store_rejects=True))
-    _run(conn, _temp_table("source", exp.select("*").from_(exp.Table(this=read))))
+
+
+def _malformed(conn, path: Path, encoding: str) -> list[tuple[int, str, str]]:
+    """The lines the last read of the CSV file rejected (line, reason, text). A byte not in the
+    file's encoding refuses the whole file (its text would be garbled): DuckDB checks UTF-8 as
+    it reads, so no separate pass over the file is needed for it."""
     line = exp.column("line")
-    return _run(conn, exp.select(line, *(exp.Min(this=exp.column(c)) for c in (
+    invalid = exp.EQ(this=exp.column("error_type"), expression=exp.Literal.string(
+        "INVALID ENCODING"))
+    [(first_bad,)] = _run(conn, exp.select(exp.Min(this=line)).from_("reject_errors").where(
+        invalid)).fetchall()
+    if first_bad is not None:
+        raise IngestError(_not_in_encoding(path, encoding, first_bad, b""))
+    rows = _run(conn, exp.select(line, *(exp.Min(this=exp.column(c)) for c in (
         "error_type", "error_message", "csv_line"))).from_("reject_errors").group_by(
         line).order_by(line)).fetchall()
+    return [(line, _line_reason(error_type, message), text)
+            for line, error_type, message, text in rows]
 
 
 def _line_reason(error_type: str, message: str) -> str:
@@ -300,9 +510,9 @@ def _dialect(conn, sample: Path) -> tuple[str, str, str, list[str]]:
 
 
 def _check_text(path: Path, encoding: str, compressed: bool) -> _Sample:
-    """Stream the file through a decoder, a piece at a time: refuse it if it is not text in
-    ``encoding`` (DuckDB would reject its lines one by one and garble their text); return its
-    first lines, for DuckDB to detect the dialect on."""
+    """Stream the file's first lines (a UTF-16 file: all of it) through a decoder, a piece at a
+    time: refuse it if they are not text in ``encoding``; return them, for DuckDB to detect the
+    dialect on."""
     codec = ENCODINGS[encoding]
     decoder = codecs.getincrementaldecoder(codec)("strict")
     sample, lines = _Sample(), 0
@@ -321,8 +531,11 @@ def _check_text(path: Path, encoding: str, compressed: bool) -> _Sample:
                 lines += text.count("\n")
                 if not sample.full:
                     sample.add(text)
-                elif encoding == "latin-1":
-                    break  # every byte is a Latin-1 character: there is nothing left to check
+                elif encoding != "utf-16":
+                    # Every byte is a Latin-1 character; DuckDB checks UTF-8 itself as it
+                    # reads (_malformed). A pass over the whole file here was half the cost of
+                    # an ingest. DuckDB's own UTF-16 decoding is not known to refuse bad bytes.
+                    break
                 if not chunk:
                     break
                 chunk = handle.read(READ_CHUNK)
@@ -565,9 +778,13 @@ def _original_text(columns: list[_Planned]) -> exp.Expression:
         for c in columns])
 
 
-def _stage(conn, kind: Kind, columns: list[_Planned], today: date) -> None:
-    """``today``: the workbench's (a birth date after it cannot be true)."""
-    typed, reasons = [], []
+def _checked(kind: Kind, columns: list[_Planned], today: date) -> tuple[
+        list[exp.Expression], exp.Expression, exp.Expression]:
+    """Each column's stored value (aliased to its name), the row's ``_reason`` (every check it
+    fails, NULL when it passes them all) and a condition true exactly when ``_reason`` is not
+    NULL, cheaper to compute on every row. ``today``: the workbench's (a birth date after it
+    cannot be true)."""
+    typed, reasons, failures = [], [], []
     for column in columns:
         value, checks = _cast(sql.column(column.source), column.source_type, column.type,
                               lower=column.name == "gender")
@@ -576,11 +793,23 @@ def _stage(conn, kind: Kind, columns: list[_Planned], today: date) -> None:
                            f"a day up to today ({today}): a birth date cannot be in the future"))
         typed.append(exp.alias_(value, column.name, quoted=True, copy=False))
         reasons += _reasons(column, value, checks)
+        # A check fails only on a value that is there (see _cast), so its reason's text is
+        # never NULL: the row has a reason exactly when a check fails or a required value is
+        # empty (its reason says so unless a check failed, which gives a reason anyway).
+        failures += [failed for failed, _ in checks]
+        if column.required:
+            failures.append(value.is_(exp.null()))
     reason = (exp.Nullif(this=exp.func("concat_ws", exp.Literal.string("; "), *reasons,
                                          dialect="duckdb"),
                          expression=exp.Literal.string("")) if reasons else exp.null())
+    return typed, exp.alias_(reason, "_reason"), exp.paren(_or(*failures) if failures
+                                                            else exp.false())
+
+
+def _stage(conn, kind: Kind, columns: list[_Planned], today: date) -> None:
+    typed, reason, _ = _checked(kind, columns, today)
     # The original text is packed for every row but kept only for rejected ones.
-    rows = exp.select(*typed, exp.alias_(reason, "_reason"), exp.alias_(_row_of_source(), "_row"),
+    rows = exp.select(*typed, reason, exp.alias_(_row_of_source(), "_row"),
                       exp.alias_(_original_text(columns), "_original")).from_("source")
     kept = exp.Case().when(_rejected(), exp.column("_original"))
     _run(conn, _temp_table("staged", exp.select(
@@ -735,12 +964,19 @@ def _merge(conn, home: Home, kind: Kind, columns: list[_Planned],
         known = exp.select("1").from_(sql.parquet(stored_path, "o")).where(_same(kind.key, "o", "n"))
         new = _count(conn, exp.to_table("accepted", alias="n"), _not(exp.Exists(this=known)))
         updated = _count(conn, "accepted") - new
-    folder = private_folder(home.customers_dir / kind.name)
-    # Never a file that exists: a version is written once and only ever read after that.
-    target = folder / f"v-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
-    _run(conn, _copy(source, target, FORMAT=exp.var("parquet"), COMPRESSION=exp.var("zstd")))
+    target = _version_target(private_folder(home.customers_dir / kind.name), now)
+    try:
+        _run(conn, _copy(source, target, **_PARQUET))
+    except BaseException:
+        target.unlink(missing_ok=True)  # never half a version (a full disk)
+        raise
     make_private(target)
     return new, updated, _describe_version(conn, home, kind, target)
+
+
+def _version_target(folder: Path, now: datetime) -> Path:
+    # Never a file that exists: a version is written once and only ever read after that.
+    return folder / f"v-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
 
 
 def _upsert(kind: Kind, in_file: dict[str, _Planned], stored: dict[str, str],
@@ -843,6 +1079,16 @@ def _row_of_source() -> exp.Column:
     """Identifies a row of ``source`` (to fetch its original text again): CSV rows are a
     table's rows."""
     return exp.column("rowid", "source")
+
+
+# Versions are Parquet, zstd-compressed.
+_PARQUET = {"FORMAT": exp.var("parquet"), "COMPRESSION": exp.var("zstd")}
+
+
+def _view(name: str, query: exp.Select) -> exp.Create:
+    """CREATE OR REPLACE TEMP VIEW name AS query."""
+    return exp.Create(this=exp.to_table(name), kind="VIEW", replace=True, expression=query,
+                      properties=_TEMPORARY.copy())
 
 
 def _temp_table(name: str, query: exp.Select) -> exp.Create:

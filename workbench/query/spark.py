@@ -100,7 +100,11 @@ class SparkEngine(Engine):
                 return table
             return node
 
-        return _unique_ctes(query.transform(file_table))
+        # Quintile scores without a window over all purchasers, which Spark runs as one task
+        # (customers/features.py: the same numbers as ntile's).
+        from ..customers.features import distributed_scores
+
+        return _unique_ctes(distributed_scores(query.transform(file_table)))
 
     @contextmanager
     def _frame(self, query: exp.Expression,
@@ -332,7 +336,14 @@ def start(settings: EngineSettings, tmp: Path) -> SparkSession:
     """This process's Spark application, started once."""
     global _ROOT
     with _STARTING:
-        if _ROOT is not None:
+        if _ROOT is not None and _ROOT.sparkContext._jsc is not None:
+            running = _ROOT.sparkContext.master
+            if running != settings.master:
+                # One SparkContext per JVM, and so per process: answering on another master
+                # than the home names would be silent and wrong.
+                raise EngineError(f"this process already runs Spark on {running}; a home on "
+                                  f"[engine] master = {settings.master!r} needs a new process "
+                                  "(run the command again, or restart the kernel)")
             return _ROOT
         from ..files import private_folder
 
@@ -352,6 +363,16 @@ def start(settings: EngineSettings, tmp: Path) -> SparkSession:
             builder = builder.config(key, value)
         _ROOT = builder.getOrCreate()
         return _ROOT
+
+
+def stop_application() -> None:
+    """Stop this process's Spark application (tests move from one master to another; every
+    engine's session in it ends too)."""
+    global _ROOT
+    with _STARTING:
+        if _ROOT is not None:
+            _ROOT.stop()
+            _ROOT = None
 
 
 def remote_session(settings: EngineSettings) -> SparkSession:
