@@ -31,7 +31,9 @@ int64 microseconds since the epoch (naive, whole seconds) and amounts are int64 
 from __future__ import annotations
 
 import datetime
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,12 @@ TAG_BITS = 3
 N_STORES = 120
 HOME_STORE_SHARE = 0.8
 ROW_GROUP_SIZE = 1_000_000
+# Bases up to ONE_PIECE_CUSTOMERS are drawn in one piece (the same data as ever: ~1.5 GB at 1M);
+# bigger ones in chunks of CHUNK_CUSTOMERS, CHUNKS_AT_ONCE at a time (~0.9 GB each while drawn).
+ONE_PIECE_CUSTOMERS = 1_000_000
+CHUNK_CUSTOMERS = 500_000
+CHUNKS_AT_ONCE = 2
+KIND_ORDER = ("profiles", "transactions", "appended", "tags")  # the order a chunk draws them in
 DICTIONARY_COLUMNS = {"first_name", "last_name", "gender", "home_city", "home_state", "store_id",
                       "channel", "tag", "loyalty_tier", "preferred_channel"}
 
@@ -93,32 +101,132 @@ def write_sample(out_dir: Path, customers: int, seed: int, until: datetime.date
 
     Returns {"profiles": path, "transactions": path, "tags": path, "appended": path}. The same
     (customers, seed, until) gives byte-identical data.
+
+    Up to ONE_PIECE_CUSTOMERS customers are one chunk drawn from ``default_rng(seed)`` (the data
+    the tests, docs and demo know). A bigger base is drawn in chunks of CHUNK_CUSTOMERS consecutive
+    customers, chunk k from the k-th child of ``SeedSequence(seed)``: memory stays that of one or
+    two chunks whatever the size, and two chunks are drawn at once (numpy and Arrow release the
+    GIL for the bulk of the work), each appended to the files as row groups, in chunk order.
     """
     if customers < 1:
         raise ValueError(f"customers must be at least 1, not {customers}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
     clock = _Clock((until - EPOCH).days)
+    id_width = max(7, len(str(customers)))
+    paths = {kind: out_dir / f"{kind}.parquet" for kind in KIND_ORDER}
+    with _Files(paths) as files, _small_pages():
+        if customers <= ONE_PIECE_CUSTOMERS:
+            _write_one_chunk(files, np.random.default_rng(seed), customers, clock, id_width)
+        else:
+            _write_chunks(files, seed, customers, clock, id_width)
+    # Arrow's allocator keeps freed memory for reuse; what follows (an ingest) needs it more.
+    pa.default_memory_pool().release_unused()
+    return {kind: paths[kind] for kind in ("profiles", "transactions", "tags", "appended")}
 
-    # Parquet encoding releases the GIL, so one background thread writes each table while the
-    # next is simulated; the draws stay in one thread and order, so the data stay deterministic.
+
+def _write_one_chunk(files: _Files, rng: np.random.Generator, customers: int, clock: _Clock,
+                     id_width: int) -> None:
+    """Parquet encoding releases the GIL, so one background thread writes each table while the
+    next is simulated; the draws stay in one thread and order, so the data stay deterministic."""
     with ThreadPoolExecutor(max_workers=1) as writer:
-        def write(kind: str, table: pa.Table) -> Future[Path]:
-            return writer.submit(_write, table, out_dir / f"{kind}.parquet")
+        pending = []
+        for kind, table in _simulate_chunk(rng, 0, customers, clock, id_width):
+            if kind == "transactions":  # numbered here, in time order, as wide as they need
+                table = _numbered(table, 0, max(8, len(str(table.num_rows))))
+            pending.append(writer.submit(files.write, kind, table))
+            del table
+        for done in pending:
+            done.result()
 
-        profiles, people = _simulate_profiles(rng, customers, clock)
-        written = {"profiles": write("profiles", profiles)}
-        del profiles
-        purchases = _simulate_purchases(rng, people)
-        refunds = _simulate_refunds(rng, purchases, clock)
-        written["transactions"] = write(
-            "transactions", _transactions_table(people.ids, purchases, refunds, clock))
-        del refunds
-        written["appended"] = write("appended", _appended_table(rng, people, purchases))
-        written["tags"] = write("tags", _tags_table(rng, people, purchases, clock))
-        return {kind: written[kind].result()
-                for kind in ("profiles", "transactions", "tags", "appended")}
+
+def _write_chunks(files: _Files, seed: int, customers: int, clock: _Clock,
+                  id_width: int) -> None:
+    """Chunks drawn two at a time in threads, written in chunk order by this thread.
+    Transactions are numbered when written (a chunk does not know how many came before it),
+    in time order within each chunk, with room for twice the expected number of rows."""
+    firsts = range(0, customers, CHUNK_CUSTOMERS)
+    seeds = np.random.SeedSequence(seed).spawn(len(firsts))
+    tx_width = max(8, len(str(int(2 * TRANSACTIONS_PER_CUSTOMER * customers))))
+    numbered = 0
+
+    def simulate(k: int) -> dict[str, pa.Table]:
+        n = min(CHUNK_CUSTOMERS, customers - firsts[k])
+        return dict(_simulate_chunk(np.random.default_rng(seeds[k]), firsts[k], n, clock,
+                                    id_width))
+
+    with ThreadPoolExecutor(max_workers=CHUNKS_AT_ONCE) as pool:
+        drawing = [pool.submit(simulate, k) for k in range(min(CHUNKS_AT_ONCE, len(firsts)))]
+        for k in range(len(firsts)):
+            tables = drawing[k].result()
+            drawing[k] = None  # its tables go as soon as they are written
+            if k + CHUNKS_AT_ONCE < len(firsts):
+                drawing.append(pool.submit(simulate, k + CHUNKS_AT_ONCE))
+            tables["transactions"] = _numbered(tables["transactions"], numbered, tx_width)
+            numbered += tables["transactions"].num_rows
+            for kind in KIND_ORDER:
+                files.write(kind, tables.pop(kind))
+
+
+@contextmanager
+def _small_pages() -> Iterator[None]:
+    """Without numpy's madvise(MADV_HUGEPAGE) on big arrays while drawing. The draws allocate
+    and free many arrays of 10M elements; where the kernel compacts memory for huge pages on a
+    fault (transparent_hugepage/defrag = madvise, as on the benchmark machine) that took a third
+    of the time in the kernel: 2M customers 20.3 s -> 15.9 s wall, 15.3 s -> 8.1 s system time.
+    The previous setting comes back afterwards (numpy's own switch, process wide)."""
+    switch = getattr(getattr(np, "_core", None), "multiarray", None)
+    switch = getattr(switch, "_set_madvise_hugepage", None)
+    if switch is None:  # another numpy: leave it be
+        yield
+        return
+    before = switch(False)
+    try:
+        yield
+    finally:
+        switch(before)
+
+
+class _Files:
+    """One Parquet writer per kind, opened with the first table written to it; each table is
+    appended as row groups. Closed (footers written) when the ``with`` block ends."""
+
+    def __init__(self, paths: dict[str, Path]):
+        self._paths = paths
+        self._writers: dict[str, pq.ParquetWriter] = {}
+
+    def __enter__(self) -> _Files:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for writer in self._writers.values():
+            writer.close()
+
+    def write(self, kind: str, table: pa.Table) -> None:
+        writer = self._writers.get(kind)
+        if writer is None:
+            # Dictionary-encode only the low-cardinality columns: trying it on ids and
+            # timestamps costs time and, with zstd, even makes the files bigger.
+            low_cardinality = [name for name in table.column_names if name in DICTIONARY_COLUMNS]
+            writer = self._writers[kind] = pq.ParquetWriter(
+                self._paths[kind], table.schema, compression="zstd",
+                use_dictionary=low_cardinality, store_decimal_as_integer=True)
+        writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+
+
+def _simulate_chunk(rng: np.random.Generator, first: int, n: int, clock: _Clock,
+                    id_width: int) -> Iterator[tuple[str, pa.Table]]:
+    """Customers ``first + 1 .. first + n``: their tables in KIND_ORDER, each as soon as it is
+    drawn (the draws are in this fixed order). Transactions come without their ids."""
+    profiles, people = _simulate_profiles(rng, first, n, clock, id_width)
+    yield "profiles", profiles
+    del profiles
+    purchases = _simulate_purchases(rng, people)
+    refunds = _simulate_refunds(rng, purchases, clock)
+    yield "transactions", _transactions_table(people.ids, purchases, refunds, clock)
+    del refunds
+    yield "appended", _appended_table(rng, people, purchases)
+    yield "tags", _tags_table(rng, people, purchases, clock)
 
 
 @dataclass(frozen=True)
@@ -169,11 +277,11 @@ class _Events:
 # Profiles and behaviour
 
 
-def _simulate_profiles(rng: np.random.Generator, n: int,
-                       clock: _Clock) -> tuple[pa.Table, _People]:
-    ids = _ids("C", n, min_width=7)
+def _simulate_profiles(rng: np.random.Generator, first: int, n: int, clock: _Clock,
+                       id_width: int) -> tuple[pa.Table, _People]:
+    ids = _ids("C", first, n, id_width)
     gender = _choose(rng, n, GENDER_WEIGHTS)
-    first_name, last_name, email = _names(rng, gender)
+    first_name, last_name, email = _names(rng, first, gender)
     birth_day = _birth_days(rng, n, clock)
     city = _choose(rng, n, [population for _, _, population in CITIES])
     city[rng.random(n) < 0.02] = -1
@@ -192,8 +300,10 @@ def _simulate_profiles(rng: np.random.Generator, n: int,
     return table, _simulate_behaviour(rng, ids, created_us, city, clock)
 
 
-def _names(rng: np.random.Generator, gender: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """First and last names and unique emails ``first.last<customer number>@domain``."""
+def _names(rng: np.random.Generator, first: int,
+           gender: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """First and last names and unique emails ``first.last<customer number>@domain`` (the
+    customers are numbers ``first + 1 ..``)."""
     n = gender.size
     female = _choose(rng, n, _zipf(len(FEMALE_FIRST_NAMES)))
     male = _choose(rng, n, _zipf(len(MALE_FIRST_NAMES))) + len(FEMALE_FIRST_NAMES)
@@ -207,7 +317,7 @@ def _names(rng: np.random.Generator, gender: np.ndarray) -> tuple[pa.Array, pa.A
     email = pc.binary_join_element_wise(
         pa.array([_email_word(name) for name in first_names]).take(first_idx), ".",
         pa.array([_email_word(name) for name in LAST_NAMES]).take(last_idx),
-        pc.cast(pa.array(np.arange(1, n + 1)), pa.string()), "@",
+        pc.cast(pa.array(np.arange(first + 1, first + n + 1)), pa.string()), "@",
         pa.array([domain for domain, _ in EMAIL_DOMAINS]).take(domain_idx), "")
     return pa.array(first_names).take(first_idx), pa.array(LAST_NAMES).take(last_idx), email
 
@@ -317,7 +427,7 @@ def _simulate_refunds(rng: np.random.Generator, purchases: _Events, clock: _Cloc
 
 def _transactions_table(ids: pa.Array, purchases: _Events, refunds: _Events,
                         clock: _Clock) -> pa.Table:
-    """All transactions in time order (as a till log is), numbered in that order."""
+    """All transactions in time order (as a till log is), still without their ids."""
     at = np.concatenate([purchases.at, refunds.at])
     # A stable argsort by time, done as a plain sort of (seconds, row) packed into one int64,
     # which is twice as fast. Stable: a refund at its purchase's very second comes after it.
@@ -330,8 +440,7 @@ def _transactions_table(ids: pa.Array, purchases: _Events, refunds: _Events,
         return np.concatenate([getattr(purchases, field), getattr(refunds, field)])[order]
 
     return pa.table({
-        "transaction_id": _ids("T", order.size, min_width=8),
-        "customer_id": ids.take(pa.array(column("cust"))),
+        "customer_id": _take_ids(ids, column("cust")),
         "occurred_at": _timestamps(at),
         "amount": _decimals(column("cents")),
         "store_id": _labels(STORE_IDS, column("store")),
@@ -395,7 +504,7 @@ def _tags_table(rng: np.random.Generator, people: _People, purchases: _Events,
         for name, (cust, at) in events.items()]))
     seconds = (keys >> TAG_BITS) & ((1 << SECOND_BITS) - 1)
     return pa.table({
-        "customer_id": people.ids.take(pa.array(keys >> (SECOND_BITS + TAG_BITS))),
+        "customer_id": _take_ids(people.ids, keys >> (SECOND_BITS + TAG_BITS)),
         "tag": _labels(TAGS, keys & ((1 << TAG_BITS) - 1)),
         "occurred_at": _timestamps(clock.window_start_us + seconds * SECOND_US),
     })
@@ -533,21 +642,44 @@ def _not_before(rng: np.random.Generator, at: np.ndarray, floor: np.ndarray) -> 
 # Arrow and Parquet
 
 
-def _ids(prefix: str, count: int, min_width: int) -> pa.Array:
-    """``prefix`` + 1..count, zero padded to at least ``min_width`` digits.
+def _numbered(transactions: pa.Table, first: int, width: int) -> pa.Table:
+    """The transactions with their ids ``T`` + first + 1.. in front (in the rows' order)."""
+    return transactions.add_column(0, "transaction_id",
+                                   _ids("T", first, transactions.num_rows, width))
+
+
+def _ids(prefix: str, first: int, count: int, width: int) -> pa.Array:
+    """``prefix`` + first + 1 .. first + count, zero padded to ``width`` digits (more if the
+    number needs them).
 
     Built as a fixed-width byte matrix plus offsets, several times faster than Arrow's string
     kernels (cast, pad, join)."""
-    width = max(min_width, len(str(count)))
+    width = max(width, len(str(first + count)))
     row = len(prefix) + width
     chars = np.empty((count, row), np.uint8)
     chars[:, :len(prefix)] = np.frombuffer(prefix.encode("ascii"), np.uint8)
-    rest = np.arange(1, count + 1, dtype=np.int64)
+    rest = np.arange(first + 1, first + count + 1, dtype=np.int64)
     for column in range(row - 1, len(prefix) - 1, -1):  # last digit first
         chars[:, column] = ord("0") + rest % 10
         rest //= 10
     offsets = np.arange(0, (count + 1) * row, row, dtype=np.int32)
     return pa.Array.from_buffers(pa.string(), count,
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(chars)])
+
+
+def _take_ids(ids: pa.Array, index: np.ndarray) -> pa.Array:
+    """``ids.take(index)`` for ids of one width (as ``_ids`` makes them): a gather of fixed-size
+    rows in numpy, ~5x faster than Arrow's take of strings (10M rows per 1M customers)."""
+    if not len(ids):
+        return ids.take(pa.array(index, pa.int64()))
+    _, offsets, data = ids.buffers()
+    offsets = np.frombuffer(offsets, np.int32, count=len(ids) + 1, offset=ids.offset * 4)
+    row = int(offsets[1] - offsets[0])
+    assert ids.null_count == 0 and (np.diff(offsets) == row).all()
+    chars = np.frombuffer(data, np.dtype((np.void, row)), count=len(ids),
+                          offset=int(offsets[0]))[index]
+    offsets = np.arange(0, (index.size + 1) * row, row, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), index.size,
                                  [None, pa.py_buffer(offsets), pa.py_buffer(chars)])
 
 
@@ -582,12 +714,3 @@ def _window_seconds(at: np.ndarray, clock: _Clock) -> np.ndarray:
     seconds = (at - clock.window_start_us) // SECOND_US
     assert seconds.size == 0 or (seconds.min() >= 0 and seconds.max() < 1 << SECOND_BITS)
     return seconds
-
-
-def _write(table: pa.Table, path: Path) -> Path:
-    # Dictionary-encode only the low-cardinality columns: trying it on ids and timestamps costs
-    # time and, with zstd, even makes the files bigger.
-    low_cardinality = [name for name in table.column_names if name in DICTIONARY_COLUMNS]
-    pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_SIZE,
-                   use_dictionary=low_cardinality, store_decimal_as_integer=True)
-    return path
