@@ -87,8 +87,11 @@ def _zero_if_null(value: exp.Expression) -> exp.Expression:
     return exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
 
 
-def features_query(tables: Tables, as_of: Day, needed: set[str]) -> exp.Select:
-    """customer_id and the ``needed`` attribute columns, one row per customer of the base."""
+def features_query(tables: Tables, as_of: Day, needed: set[str],
+                   purchases: str | None = None) -> exp.Select:
+    """customer_id and the ``needed`` attribute columns, one row per customer of the base.
+    ``purchases``: a table already holding ``purchase_aggregate`` (processing builds it once
+    with the windows of its audiences beside it: one scan of the transactions per day)."""
     end, day = as_of.end(), as_of.date()
     needed = set(needed)
     if needed & set(SCORES):
@@ -110,7 +113,7 @@ def features_query(tables: Tables, as_of: Day, needed: set[str]) -> exp.Select:
         query = query.select(*(exp.alias_(sql.column(c, "a"), f"appended.{c}", quoted=True)
                                for c in appended))
     if needed & set(RFM):
-        query = _with_rfm(query, tables, end, day)
+        query = _with_rfm(query, tables, end, day, purchases)
     if "tags" in needed:
         tags = exp.ArraySort(this=exp.ArrayAgg(this=exp.Distinct(
             expressions=[exp.column("tag")])))
@@ -143,13 +146,14 @@ def _age(day: exp.Expression) -> exp.Expression:
     return exp.Case().when(exp.LTE(this=born, expression=day.copy()), years)
 
 
-def _with_rfm(query: exp.Select, tables: Tables, end: exp.Expression,
-              day: exp.Expression) -> exp.Select:
+def purchase_aggregate(tables: Tables, end: exp.Expression) -> exp.Select:
+    """Per customer with a transaction before ``end``: last_purchase_at, frequency (purchases)
+    and monetary (purchases and refunds), from one scan of the transactions."""
     def purchases_only(aggregate: exp.Expression) -> exp.Filter:
         return exp.Filter(this=aggregate, expression=exp.Where(
             this=exp.GTE(this=exp.column("amount"), expression=exp.Literal.number(0))))
 
-    purchases = exp.select(
+    return exp.select(
         exp.column("customer_id"),
         exp.alias_(purchases_only(exp.Max(this=exp.column("occurred_at"))), "last_purchase_at"),
         exp.alias_(purchases_only(exp.Count(this=exp.Star(), big_int=True)), "frequency"),
@@ -157,8 +161,13 @@ def _with_rfm(query: exp.Select, tables: Tables, end: exp.Expression,
     ).from_(tables.read("transactions", "x0")).where(
         exp.LT(this=exp.column("occurred_at"), expression=end)).group_by(
         exp.column("customer_id"))
-    query = query.join(exp.Subquery(this=purchases, alias=exp.to_identifier("r")),
-                       on=_by_customer("r"), join_type="left")
+
+
+def _with_rfm(query: exp.Select, tables: Tables, end: exp.Expression,
+              day: exp.Expression, purchases: str | None = None) -> exp.Select:
+    source = (exp.to_table(purchases, alias="r") if purchases else
+              exp.Subquery(this=purchase_aggregate(tables, end), alias=exp.to_identifier("r")))
+    query = query.join(source, on=_by_customer("r"), join_type="left")
     last = exp.cast(exp.column("last_purchase_at", "r"), exp.DataType.build("DATE"))
     return query.select(
         exp.alias_(exp.DateDiff(this=day, expression=last, unit=exp.var("DAY")),

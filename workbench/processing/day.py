@@ -15,9 +15,17 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..audiences.compiler import Sources, compile_rules, level_table, needed_attributes
+from ..audiences.compiler import (
+    Prebuilt,
+    Sources,
+    compile_rules,
+    level_table,
+    needed_attributes,
+    purchase_windows,
+    purchases_query,
+)
 from ..audiences.holdout import holdout_condition
-from ..customers.features import Day, Tables, features_query
+from ..customers.features import RFM, SCORES, Day, Tables, features_query
 from ..errors import EngineError
 from ..memberships import Memberships
 from ..query import sql
@@ -29,6 +37,7 @@ if TYPE_CHECKING:
     from .history import Carried
 
 FEATURES = "features_day"
+PURCHASES = "purchases_day"
 
 
 @dataclass
@@ -54,10 +63,14 @@ def process_day(engine: Engine, memberships: Memberships, tables: Tables, day: D
     needed = {b.column for b in buckets}
     for audience in audiences:
         needed |= needed_attributes(audience.rules)
-    engine.materialize(FEATURES, carried.features(day, needed) if carried
-                       else features_query(tables, day, needed))
-    sources = Sources(tables, day, features=FEATURES,
-                      windowed=carried.windowed if carried else None)
+    if carried:  # a multi-day run: the features and windows come from its carried state
+        engine.materialize(FEATURES, carried.features(day, needed))
+        sources = Sources(tables, day, features=FEATURES, windowed=carried.windowed)
+    else:
+        purchases = _purchases(engine, tables, day, needed, audiences)
+        engine.materialize(FEATURES, features_query(tables, day, needed,
+                                                    purchases.table if purchases else None))
+        sources = Sources(tables, day, features=FEATURES, purchases=purchases)
     failures = _failing(engine, sources, audiences, limit=0)
     good = [a for a in audiences if a.id not in failures]
     try:
@@ -77,6 +90,22 @@ def process_day(engine: Engine, memberships: Memberships, tables: Tables, day: D
     result = DayResult(day.day, base, sizes, added, removed, membership,
                        time.perf_counter() - started, failures, holdouts)
     return result, snapshots
+
+
+def _purchases(engine: Engine, tables: Tables, day: Day, needed: set[str],
+               audiences: list[ActiveAudience]) -> Prebuilt | None:
+    """When the day needs the all-time RFM features (the composition buckets do), their
+    per-customer aggregate is built first as a table of its own, with every purchase window
+    of the audiences beside it: one scan of the transactions for both, where the features and
+    the pass each scanned them (at 10M customers, 103M rows). Built alone, the aggregate also
+    has the memory to itself instead of sharing it with the joins and sorts of the features.
+    Without RFM features, windows are read as before (their scan skips the row groups outside
+    the windows)."""
+    if not needed & {*RFM, *SCORES}:
+        return None
+    windows = set().union(*(purchase_windows(a.rules) for a in audiences))
+    engine.materialize(PURCHASES, purchases_query(tables, day, windows))
+    return Prebuilt(PURCHASES, frozenset(windows))
 
 
 def _evaluate(engine: Engine, sources: Sources, audiences: list[ActiveAudience]) -> str:

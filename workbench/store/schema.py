@@ -18,6 +18,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateIndex
 
 metadata = MetaData()
 
@@ -258,9 +260,19 @@ export_runs = Table(
 )
 # One run per export and occurrence: two schedulers creating the same runs make one. Runs
 # started by hand are not occurrences (two may start in the same instant).
-Index("ix_export_runs_occurrence", export_runs.c.export_id, export_runs.c.scheduled_for,
-      unique=True, sqlite_where=export_runs.c.trigger == "schedule",
-      postgresql_where=export_runs.c.trigger == "schedule")
+ONE_OCCURRENCE = Index("ix_export_runs_occurrence", export_runs.c.export_id,
+                       export_runs.c.scheduled_for, unique=True,
+                       sqlite_where=export_runs.c.trigger == "schedule")
+
+
+@compiles(CreateIndex, "postgresql")
+def _partial_on_postgresql(create, compiler, **kw):
+    """The same partial index on PostgreSQL. Its ``postgresql_where`` is set here, when DDL is
+    compiled for PostgreSQL, and not above: naming it at import loads SQLAlchemy's PostgreSQL
+    dialect (~20 ms) in every process, SQLite homes included (`audience list` pays it)."""
+    if create.element is ONE_OCCURRENCE:
+        ONE_OCCURRENCE.dialect_options["postgresql"]["where"] = export_runs.c.trigger == "schedule"
+    return compiler.visit_create_index(create, **kw)
 
 # At most one unfinished run started by hand per export (migration 7): two "Run now" at once
 # make one run, on SQLite and PostgreSQL alike; the second is refused naming the first. Runs
