@@ -168,6 +168,9 @@ def main() -> None:
                         help="skip the 50-audience processing (long at 10M)")
     args = parser.parse_args()
     compileall.compile_dir(str(ROOT / "workbench"), quiet=1)
+    # The 47 extra audiences are activated (here) for one day's processing: a backfill started
+    # by each activation would hold the processing lock and the measured run would be refused.
+    os.environ["WORKBENCH_BACKFILL_DAYS"] = "0"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["WORKBENCH_HOME"] = args.home
     workbench_cli = [str(BIN / "workbench")]
