@@ -165,3 +165,19 @@ def test_ids_gathered_in_numpy_equal_arrows_take(first, count, width):
     assert sample._take_ids(ids, index).equals(ids.take(pa.array(index)))
     assert sample._take_ids(ids.slice(1), index[index < count - 1]).equals(
         ids.slice(1).take(pa.array(index[index < count - 1])))
+
+
+def test_a_sample_too_big_for_the_limit_or_the_disk_is_refused_before_it_starts(wb, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from workbench.customers.sample import MAX_CUSTOMERS
+    from workbench.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="at most 100,000,000 customers"):
+        wb.customers.sample(MAX_CUSTOMERS + 1)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage(10**9, 10**9 - 10**8, 10**8))
+    with pytest.raises(InvalidInput, match=r"needs about 3\.0 GB free in .*, which has 0\.1 GB"):
+        wb.customers.sample(5_000_000)
+    assert not any((wb.home.customers_dir).glob("*/*.parquet"))  # nothing was ingested

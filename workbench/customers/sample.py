@@ -69,6 +69,12 @@ ROW_GROUP_SIZE = 1_000_000
 # bigger ones in chunks of CHUNK_CUSTOMERS, CHUNKS_AT_ONCE at a time (~0.9 GB each while drawn).
 ONE_PIECE_CUSTOMERS = 1_000_000
 CHUNK_CUSTOMERS = 500_000
+# The largest sample asked for: 10x what was measured (10M in about 3 minutes); beyond it a
+# typo (one zero too many) would run for hours before the disk filled.
+MAX_CUSTOMERS = 100_000_000
+# Disk a sample needs per customer while it runs: its generated files and the versions ingest
+# writes from them (about 180 bytes each at 10M), with room to spare for DuckDB's spilling.
+BYTES_PER_CUSTOMER = 600
 CHUNKS_AT_ONCE = 2
 KIND_ORDER = ("profiles", "transactions", "appended", "tags")  # the order a chunk draws them in
 DICTIONARY_COLUMNS = {"first_name", "last_name", "gender", "home_city", "home_state", "store_id",

@@ -80,9 +80,18 @@ class CustomerData:
         """Generate a synthetic base (customers/sample.py) whose events end on ``until``
         (default: yesterday in the workbench timezone, so that the demo follows the calendar;
         pin it for the same data on any day), and ingest it like any other file."""
-        from .sample import EARLIEST_UNTIL, write_sample
+        from .sample import BYTES_PER_CUSTOMER, EARLIEST_UNTIL, MAX_CUSTOMERS, write_sample
 
         self._user.require("data.ingest")
+        if customers > MAX_CUSTOMERS:
+            raise InvalidInput(f"--customers {customers:,}: a sample has at most "
+                               f"{MAX_CUSTOMERS:,} customers")
+        free = shutil.disk_usage(self._home.root).free
+        if customers * BYTES_PER_CUSTOMER > free:
+            raise InvalidInput(
+                f"--customers {customers:,}: a sample that size needs about "
+                f"{customers * BYTES_PER_CUSTOMER / 1e9:.1f} GB free in {self._home.root}, "
+                f"which has {free / 1e9:.1f} GB; free space there or ask for fewer customers")
         until = self._calendar.day(until, what="--until")
         if until < EARLIEST_UNTIL:
             raise InvalidInput(f"--until {until}: the sample needs {EARLIEST_UNTIL} or later "
