@@ -314,11 +314,17 @@ def _memory_at_most(conn, limit: int):
     if current <= limit:
         yield
         return
-    conn.execute(f"SET memory_limit = '{limit}B'")
+    _run(conn, _memory_limit(limit))
     try:
         yield
     finally:
-        conn.execute(f"SET memory_limit = '{int(current)}B'")
+        _run(conn, _memory_limit(int(current)))
+
+
+def _memory_limit(size: int) -> exp.Set:
+    """SET memory_limit = 'NB'."""
+    return exp.Set(expressions=[exp.SetItem(this=exp.EQ(
+        this=exp.column("memory_limit"), expression=exp.Literal.string(f"{size}B")))])
 
 
 def _scan(conn, path: Path, scratch: Path, statement: exp.Expression) -> int | None:
