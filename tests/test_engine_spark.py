@@ -77,6 +77,17 @@ def test_spark_errors_are_one_line_without_the_sql():
     assert line == "Spark: PATH_NOT_FOUND: Path does not exist: file:/x."
 
 
+def test_a_java_failure_is_told_by_its_own_line_not_by_py4j_s():
+    class Py4JJavaError(Exception):
+        __module__ = "py4j.protocol"
+
+    error = Py4JJavaError("An error occurred while calling o3682.collectToPython.\n"
+                          ": org.apache.spark.SparkException: Job aborted due to stage failure: "
+                          "ExecutorLostFailure (executor 1 exited)\n\tat org.apache.spark.x(y)")
+    assert describe(error) == ("Spark: Job aborted due to stage failure: ExecutorLostFailure "
+                               "(executor 1 exited)")
+
+
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("master", "nonsense://x", "engine.master: .*a Spark master"),
     ("home_url", "relative/path", "engine.home_url: .*an absolute path or a URL"),

@@ -316,7 +316,12 @@ def describe(exc: Exception) -> str:
     """One line for a Spark error: its condition and first line, never the plan or the SQL."""
     condition = getattr(exc, "getCondition", lambda: None)() or ""
     text = str(getattr(exc, "getMessage", lambda: "")() or exc).strip()
-    first = (text.splitlines() or [""])[0]
+    lines = [line for line in text.splitlines() if line.strip()] or [""]
+    first = lines[0]
+    if first.startswith("An error occurred while calling") and len(lines) > 1:
+        # py4j's first line names only the JVM call; the Java exception's own line says what
+        # happened (an executor lost, a stage aborted), without its class name
+        first = re.sub(r"^:?\s*([\w$]+\.)+[\w$]+:\s*", "", lines[1].strip())
     if "No space left on device" in text:
         return "Spark ran out of disk space (spark.local.dir)"
     if condition == "JAVA_GATEWAY_EXITED":

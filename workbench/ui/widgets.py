@@ -193,15 +193,19 @@ function render({ model, el }) {
   // as the hub's /hub/user-redirect/..., so that a copied link opens as whoever signs in.
   const shared = window.location.pathname.replace(/^(.*?)\/user\/[^/]+\//,
                                                   "$1/hub/user-redirect/");
-  const write = () => {
+  const write = (pathOnly) => {
     const p = new URLSearchParams(window.location.search);
-    for (const key of model.get("params")) p.delete(key);
-    for (const [key, value] of Object.entries(model.get("query"))) p.set(key, value);
+    if (!pathOnly) {
+      for (const key of model.get("params")) p.delete(key);
+      for (const [key, value] of Object.entries(model.get("query"))) p.set(key, value);
+    }
     const text = p.toString();
     window.history.replaceState(null, "", shared + (text ? "?" + text : ""));
   };
-  model.on("change:query", write);
-  if (shared !== window.location.pathname) write();
+  model.on("change:query", () => write(false));
+  // Only the path at first: the query stays what was asked for (?audience=2) until the app
+  // has opened it, so a link copied meanwhile still opens the same page.
+  if (shared !== window.location.pathname) write(true);
 }
 export default { render };
 """
