@@ -69,20 +69,9 @@ def graph() -> dict[str, set[str]]:
             for name, tree in found.items()}
 
 
-# Known and owed (issue 23's note): the distributed quintiles of the Spark engine
-# (features._distributed_scores) are assembled as text from the module's own constants (metric
-# names, integers; nothing from a user) and parsed by SQLGlot; to be rewritten as trees.
-KNOWN_TEXT = {("workbench.customers.features", "_distributed_scores")}
-
-
 def test_no_sql_is_written_as_text():
     """Statements are SQLGlot trees; values are bound or made literals by SQLGlot."""
-    def owed(name: str, tree: ast.Module, line: int) -> bool:
-        return any(isinstance(node, ast.FunctionDef) and (name, node.name) in KNOWN_TEXT
-                   and node.lineno <= line <= node.end_lineno for node in ast.walk(tree))
-
-    found = [f"{name}:{line}" for name, tree in modules().items() for line in sql_as_text(tree)
-             if not owed(name, tree, line)]
+    found = [f"{name}:{line}" for name, tree in modules().items() for line in sql_as_text(tree)]
     assert found == []
     assert sql_as_text(ast.parse('f"SELECT {x} FROM t"'))  # the guard finds what it looks for
 

@@ -263,49 +263,89 @@ def _distributed_scores(purchasers: exp.Select) -> exp.Select:
     r = n % 5, the first r buckets hold q + 1 rows and the others q. NULL metrics rank last,
     in a range of their own, as ORDER BY … NULLS LAST does. (Tables are read under aliases: the
     Spark engine renames nested CTEs, not the qualifiers that name them.)"""
-    fractions = ", ".join(f"{i / RANGES:.6f}" for i in range(1, RANGES))
     parts, sizes, joins, positions = [], [], [], []
     for index, (_, metric, _) in enumerate(RANKED):
-        value = f'"{metric}"'
+        value, part = sql.column(metric), f"part_{index}"
         # The cut points at or below the value, counted with plain comparisons (Spark runs a
         # lambda over an array without code generation: 2x slower at 1M).
-        below = " + ".join(f"CASE WHEN c.cut_{index}[{k}] <= {value} THEN 1 ELSE 0 END"
-                           for k in range(1, RANGES))
-        parts.append(f"CASE WHEN {value} IS NULL THEN {RANGES} ELSE {below} END AS part_{index}")
-        sizes.append(f"SELECT {index} AS metric, part_{index} AS part, COUNT(*) AS size "
-                     f"FROM ranged GROUP BY part_{index}")
-        joins.append(f"JOIN offsets AS o{index} ON o{index}.metric = {index} "
-                     f"AND o{index}.part = g.part_{index}")
-        positions.append(f"ROW_NUMBER() OVER (PARTITION BY part_{index} ORDER BY {value} "
-                         f"NULLS LAST, customer_id) + o{index}.before AS p_{index}")
-    cuts = ", ".join(f'APPROX_QUANTILE("{m}", [{fractions}]) AS cut_{i}'
-                     for i, (_, m, _) in enumerate(RANKED))
-    query = f"""
-        WITH purchasers AS ({purchasers.copy().select(*(sql.column(m) for _, m, _ in RANKED))
-                                  .sql("duckdb")}),
-        cuts AS (SELECT {cuts} FROM purchasers),
-        ranged AS (SELECT u.*, {", ".join(parts)} FROM purchasers AS u CROSS JOIN cuts AS c),
-        sizes AS ({" UNION ALL ".join(sizes)}),
-        offsets AS (SELECT metric, part, SUM(size) OVER (PARTITION BY metric ORDER BY part ROWS
-                BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - size AS before,
-            SUM(size) OVER (PARTITION BY metric) AS n FROM sizes),
-        positions AS (SELECT customer_id, o0.n AS n, {", ".join(positions)}
-            FROM ranged AS g {" ".join(joins)})
-        SELECT customer_id, {", ".join(_bucket(i, score, low) for i, (score, _, low)
-                                       in enumerate(RANKED))}
-        FROM positions"""
-    import sqlglot
-
-    tree = sqlglot.parse_one(query, read="duckdb")
+        below = [exp.Case().when(exp.LTE(this=exp.Bracket(
+            this=exp.column(f"cut_{index}", "c"), expressions=[_number(k)]), expression=value),
+            _number(1)).else_(_number(0)) for k in range(RANGES - 1)]  # 0-based, as SQLGlot's
+        parts.append(exp.alias_(exp.Case().when(value.is_(exp.null()), _number(RANGES)).else_(
+            _sum_of(below)), part))
+        sizes.append(exp.select(exp.alias_(_number(index), "metric"),
+                                exp.alias_(exp.column(part), "part"),
+                                exp.alias_(exp.Count(this=exp.Star()), "size")).from_(
+            "ranged").group_by(part))
+        offset = f"o{index}"
+        joins.append((exp.to_table("offsets", alias=offset), exp.and_(
+            exp.column("metric", offset).eq(_number(index)),
+            exp.column("part", offset).eq(exp.column(part, "g")))))
+        positions.append(exp.alias_(exp.Add(this=exp.Window(
+            this=exp.RowNumber(), partition_by=[exp.column(part)],
+            order=exp.Order(expressions=[exp.Ordered(this=value.copy(), nulls_first=False),
+                                         exp.Ordered(this=exp.column("customer_id"),
+                                                     nulls_first=False)])),
+            expression=exp.column("before", offset)), f"p_{index}"))
+    fractions = exp.Array(expressions=[_number(f"{i / RANGES:.6f}") for i in range(1, RANGES)])
+    cuts = exp.select(*(exp.alias_(exp.ApproxQuantile(this=sql.column(m), quantile=fractions.copy()),
+                                   f"cut_{i}") for i, (_, m, _) in enumerate(RANKED))).from_(
+        "purchasers")
+    ranged = exp.select(exp.column(exp.Star(), "u"), *parts).from_(
+        exp.to_table("purchasers", alias="u")).join(exp.to_table("cuts", alias="c"),
+                                                     join_type="cross")
+    size = exp.column("size")
+    offsets = exp.select(
+        "metric", "part",
+        exp.alias_(exp.Sub(this=exp.Window(
+            this=exp.Sum(this=size), partition_by=[exp.column("metric")],
+            order=exp.Order(expressions=[exp.Ordered(this=exp.column("part"), nulls_first=False)]),
+            spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
+                                end="CURRENT ROW")), expression=size.copy()), "before"),
+        exp.alias_(exp.Window(this=exp.Sum(this=size.copy()),
+                              partition_by=[exp.column("metric")]), "n")).from_("sizes")
+    placed = exp.select(exp.column("customer_id"), exp.alias_(exp.column("n", "o0"), "n"),
+                        *positions).from_(exp.to_table("ranged", alias="g"))
+    for table, on in joins:
+        placed = placed.join(table, on=on)
+    union = sizes[0]
+    for more in sizes[1:]:
+        union = exp.union(union, more, distinct=False)
+    tree = exp.select(exp.column("customer_id"), *(
+        _bucket(i, score, low) for i, (score, _, low) in enumerate(RANKED))).from_(
+        "positions").with_(
+        "purchasers", as_=purchasers.copy().select(*(sql.column(m) for _, m, _ in RANKED))).with_(
+        "cuts", as_=cuts).with_("ranged", as_=ranged).with_("sizes", as_=union).with_(
+        "offsets", as_=offsets).with_("positions", as_=placed)
     tree.meta["distributed"] = True
     return tree
 
 
-def _bucket(index: int, score: str, low: bool) -> str:
-    """ntile(5)'s bucket of position p_INDEX of n, as SQL; 6 - it when a lower metric scores
-    higher (recency)."""
-    p, q, r = f"p_{index}", "(n // 5)", "(n % 5)"
-    big = f"{r} * ({q} + 1)"  # the rows of the r larger buckets
-    bucket = (f"CASE WHEN {p} <= {big} THEN ({p} - 1) // ({q} + 1) + 1 "
-              f"ELSE {r} + ({p} - 1 - {big}) // NULLIF({q}, 0) + 1 END")
-    return f'CAST({"6 - " if low else ""}{bucket} AS INT) AS "{score}"'
+def _bucket(index: int, score: str, low: bool) -> exp.Alias:
+    """ntile(5)'s bucket of position p_INDEX of n; 6 - it when a lower metric scores higher
+    (recency)."""
+    p, n = exp.column(f"p_{index}"), exp.column("n")
+    q = exp.Paren(this=exp.IntDiv(this=n, expression=_number(5)))
+    r = exp.Paren(this=exp.Mod(this=n.copy(), expression=_number(5)))
+    q_plus_1 = exp.Paren(this=exp.Add(this=q.copy(), expression=_number(1)))
+    big = exp.Mul(this=r, expression=q_plus_1)  # the rows of the r larger buckets
+    p_less_1 = exp.Sub(this=p.copy(), expression=_number(1))
+    bucket = exp.Case().when(exp.LTE(this=p, expression=big), exp.Add(
+        this=exp.IntDiv(this=exp.Paren(this=p_less_1), expression=q_plus_1.copy()),
+        expression=_number(1))).else_(exp.Add(this=exp.Add(this=r.copy(), expression=exp.IntDiv(
+            this=exp.Paren(this=exp.Sub(this=p_less_1.copy(), expression=big.copy())),
+            expression=exp.Nullif(this=q.copy(), expression=_number(0)))), expression=_number(1)))
+    if low:
+        bucket = exp.Sub(this=_number(6), expression=bucket)
+    return exp.alias_(exp.Cast(this=bucket, to=exp.DataType.build("INT")), score, quoted=True)
+
+
+def _number(value: int | str) -> exp.Literal:
+    return exp.Literal.number(value)
+
+
+def _sum_of(terms: list[exp.Expression]) -> exp.Expression:
+    total = terms[0]
+    for term in terms[1:]:
+        total = exp.Add(this=total, expression=term)
+    return total
