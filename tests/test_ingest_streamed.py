@@ -204,3 +204,25 @@ def test_a_bad_byte_far_into_the_file_refuses_it_and_stores_nothing(wb, tmp_path
     assert list((wb.home.customers_dir / "transactions").iterdir()) == []  # no candidate left
     report = wb.customers.ingest("transactions", path, encoding="latin-1")
     assert (report.accepted, report.rejected) == (count, 0)
+
+
+@pytest.mark.parametrize("staged", [False, True], ids=["streamed", "staged"])
+def test_tags_are_stored_in_time_order_so_a_window_skips_row_groups(tmp_path, monkeypatch, staged):
+    # A tag window (visited in the last 90 days) then reads the row groups whose min/max
+    # touch it, not the whole file (docs/scale.md, "Processing and estimates at 10M").
+    if staged:
+        staged_only(monkeypatch)
+    wb = open_home(tmp_path / "home")
+    rng = random.Random(5)
+    days = [f"2026-{m:02}-{d:02} 12:00" for m in range(1, 13) for d in range(1, 29)]
+
+    def tags(n: int, start: int) -> list[list[str]]:
+        return [[f"C{start + i}", rng.choice(["store_visit", "newsletter"]), rng.choice(days)]
+                for i in range(n)]
+
+    first = tags(3000, 0)
+    wb.customers.ingest("tags", write(tmp_path / "t1.csv", TAGS, first))
+    wb.customers.ingest("tags", write(tmp_path / "t2.csv", TAGS, tags(500, 3000)))
+    with wb.snapshot() as snapshot:
+        times = pq.read_table(snapshot.file("tags"), columns=["occurred_at"]).column(0).to_pylist()
+    assert len(times) == 3500 and times == sorted(times)

@@ -256,12 +256,15 @@ def _streamed(conn, home: Home, kind: Kind, path: Path, report: IngestReport, sc
     staged = exp.select(reason, exp.alias_(_original_text(columns), "_raw")).from_(
         "source").where(failed)
     try:
-        written = _scan(conn, path, scratch, _copy(exp.select(*guarded).from_(checked), candidate,
-                                                   **_PARQUET))
+        with _sorting(conn, kind):
+            written = _scan(conn, path, scratch, _copy(_ordered(
+                exp.select(*guarded).from_(checked), kind), candidate, **_PARQUET))
         if written is None:  # a row is rejected
             _fresh_rejects(conn)
-            written = _scan(conn, path, scratch, _copy(
-                exp.select(*layout).from_(checked).where(_not(failing)), candidate, **_PARQUET))
+            with _sorting(conn, kind):
+                written = _scan(conn, path, scratch, _copy(_ordered(
+                    exp.select(*layout).from_(checked).where(_not(failing)), kind), candidate,
+                    **_PARQUET))
             malformed = [] if _is_parquet(path) else _malformed(conn, path, encoding)
             _scan(conn, path, scratch, _temp_table("staged", staged))
         else:
@@ -972,12 +975,30 @@ def _merge(conn, home: Home, kind: Kind, columns: list[_Planned],
         updated = _count(conn, "accepted") - new
     target = _version_target(private_folder(home.customers_dir / kind.name), now)
     try:
-        _run(conn, _copy(source, target, **_PARQUET))
+        with _sorting(conn, kind):
+            _run(conn, _copy(_ordered(source, kind), target, **_PARQUET))
     except BaseException:
         target.unlink(missing_ok=True)  # never half a version (a full disk)
         raise
     make_private(target)
     return new, updated, _describe_version(conn, home, kind, target)
+
+
+@contextmanager
+def _sorting(conn, kind: Kind):
+    """A kind stored in order is sorted within the aggregates' memory, spilling beyond it
+    (75M tag events at 10M customers), so that memory stays flat as its files grow."""
+    if not kind.stored_order:
+        yield
+        return
+    with _memory_at_most(conn, AGGREGATE_MEMORY):
+        yield
+
+
+def _ordered(query: exp.Select, kind: Kind) -> exp.Select:
+    """``query`` in the kind's stored order (tags by time), if it has one."""
+    return query.order_by(*(sql.column(c) for c in kind.stored_order)) if kind.stored_order \
+        else query
 
 
 def _version_target(folder: Path, now: datetime) -> Path:

@@ -81,6 +81,9 @@ class Kind:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     open_columns: bool = False  # appended: any further column is a custom attribute
+    # Versions are written in this order, so that a rule's window (tags in the last 90 days)
+    # reads only the row groups whose min/max fall in it instead of the whole file.
+    stored_order: tuple[str, ...] = ()
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -130,6 +133,7 @@ KINDS: dict[str, Kind] = {
             Column("occurred_at", "timestamp", True),
         ),
         key=("customer_id", "tag", "occurred_at"),
+        stored_order=("occurred_at",),
     ),
     "appended": Kind(
         "appended",
