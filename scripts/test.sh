@@ -30,4 +30,7 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
         exit 1
     fi
 fi
-exec .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): most of a test's time is spent waiting on the processes it
+# drives (kernels, Chromium, sshd, JupyterHub, Spark), so two share 2 cores well. Each module
+# stays on one worker, and Spark's tests share one (tests/conftest.py); `-n 0` runs in one.
+exec .venv/bin/python -m pytest -n "${WORKBENCH_TEST_WORKERS:-2}" "$@"

@@ -106,6 +106,34 @@ def pytest_generate_tests(metafunc):
                              indirect=True, scope="module")
 
 
+# Under pytest-xdist (scripts/test.sh: ``-n 2``) each module runs whole on one worker (its
+# module fixtures are made once), and the modules that run Spark share one worker: one JVM and
+# one cluster for the run, as without xdist. (By module, as xdist's loadscope; its loadgroup
+# marks do not reach the scheduler under pytest 9.)
+SPARK_MODULES = {"test_audience_property", "test_audience_rules", "test_engine_parity",
+                 "test_quintiles", "test_spark_cluster"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SparkTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "spark" if Path(module).stem in SPARK_MODULES else module
+
+    return SparkTogether(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    strays = sorted({item.module.__name__ for item in items if (
+        item.get_closest_marker("spark") or item.get_closest_marker("spark_cluster"))
+        and item.module.__name__.rsplit(".", 1)[-1] not in SPARK_MODULES})
+    if strays:
+        raise pytest.UsageError(f"tests/conftest.py: add {', '.join(strays)} to SPARK_MODULES "
+                                "(modules on Spark share one xdist worker)")
+
+
 @pytest.fixture(scope="module")
 def engine(request):
     """Which query engine a home uses: "duckdb" (the default) or "spark"."""

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, NOW, TestClock
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,16 +112,24 @@ def served_home(root: Path) -> Iterator[tuple[Path, Served, Served]]:
     from workbench.home import init_home
 
     home = root / "home"
-    init_home(home, admin=ADMIN, timezone="UTC")
-    cli(home, "sample", "--customers", "3000", "--seed", "7")
-    cli(home, "demo")
-    cli(home, "process", "--days", "3")  # the sample's events end yesterday
-    settings = home / "workbench.toml"
-    text = settings.read_text().replace("[users]", '[users]\nvic = "viewer"')
-    # Both browser modules visit these two servers within minutes, and a closed page's kernel
-    # lives until it is culled (two minutes idle): more than the default cap of 8.
-    settings.write_text(re.sub(r"max_kernels = \d+", "max_kernels = 24", text))
-    admin, viewer = Served(home, ADMIN), Served(home, "vic")
+    # Made and served at the session's NOW, whichever test asks first and wherever it has
+    # moved the clock (with xdist, any module may be the first on its worker).
+    clock = TestClock()
+    asked_at = clock.now()
+    clock.set(NOW)
+    try:
+        init_home(home, admin=ADMIN, timezone="UTC")
+        cli(home, "sample", "--customers", "3000", "--seed", "7")
+        cli(home, "demo")
+        cli(home, "process", "--days", "3")  # the sample's events end yesterday
+        settings = home / "workbench.toml"
+        text = settings.read_text().replace("[users]", '[users]\nvic = "viewer"')
+        # Both browser modules visit these two servers within minutes, and a closed page's
+        # kernel lives until it is culled (two minutes idle): more than the default cap of 8.
+        settings.write_text(re.sub(r"max_kernels = \d+", "max_kernels = 24", text))
+        admin, viewer = Served(home, ADMIN), Served(home, "vic")
+    finally:
+        clock.set(asked_at)
     yield home, admin, viewer
     admin.stop()
     viewer.stop()
