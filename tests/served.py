@@ -81,7 +81,16 @@ class Visit:
             "framereceived", lambda payload: self.received.append(
                 payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))))
         self.page.goto(url)
-        self.page.wait_for_selector("table.wb-table", timeout=90_000)
+        from playwright.sync_api import TimeoutError as NotYet
+
+        try:
+            # A kernel starts for the page: seconds alone, longer while the other xdist worker
+            # runs Spark on the same 2 cores (once over 90 s in CI).
+            self.page.wait_for_selector("table.wb-table", timeout=180_000)
+        except NotYet:
+            said = " ".join(self.page.inner_text("body").split())[:300]
+            raise AssertionError(f"no dashboard in 180 s at {url}; the page says: {said!r}") \
+                from None
 
     def _request(self, url: str) -> None:
         if not url.startswith(("http://127.0.0.1", "data:", "blob:http://127.0.0.1")):
