@@ -3,6 +3,7 @@ characters in names, killed ingests, non-finite numbers, huge amounts, appended 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -107,9 +108,89 @@ def test_a_huge_field_rejects_its_row_only(wb, tmp_path):
                     "C4,Di\n")
     report = wb.customers.ingest("profiles", path)
     assert (report.accepted, report.rejected) == (2, 2)
-    reasons = [r["_reason"] for r in read_rejects(report.rejects_file)]
+    rejects = read_rejects(report.rejects_file)
+    reasons = [r["_reason"] for r in rejects]
     assert reasons == [f"line {n}: a field or line longer than 1,048,576 bytes" for n in (3, 4)]
     assert [r["customer_id"] for r in stored(wb, "profiles")] == ["C1", "C4"]
+    # The rejects file holds the whole records, not the reader's first 10,000 characters.
+    assert [r["_malformed_line"] for r in rejects] == [f"C2,{huge}", f'C3,"Cy\nquoted {huge}"']
+
+
+def test_a_huge_field_of_a_gzipped_file_is_whole_in_the_rejects_file(wb, tmp_path):
+    huge = "y" * (2 * MAX_LINE_BYTES)
+    path = tmp_path / "p.csv.gz"
+    path.write_bytes(gzip.compress(f"customer_id,first_name\nC1,Ann\nC2,{huge}\n".encode()))
+    report = wb.customers.ingest("profiles", path)
+    [rejected] = read_rejects(report.rejects_file)
+    assert rejected["_malformed_line"] == f"C2,{huge}"
+    assert Path(report.rejects_file).name.endswith("-p.csv")  # not p.csv.csv
+
+
+# -- quotes ----------------------------------------------------------------------------------------
+
+def test_a_quote_that_never_closes_refuses_the_file_and_makes_up_no_row(wb, tmp_path):
+    wb.customers.ingest("tags", _tags(tmp_path, "a.csv", "C1,vip,2026-01-01\n"))
+    before = stored(wb, "tags")
+    # DuckDB's detection reads this file without quotes: the quoted line break would then make
+    # up a row (customer 'line', tag 'tag"'), and the quote would be stored as text.
+    path = _tags(tmp_path, "t.csv", 'C1,vip,2026-01-02\nC2,"multi\nline, tag",2026-01-02\n'
+                 'C3,ok,2026-01-03\nC4,"unterminated,2026-01-04\nC5,ok,2026-01-05\n')
+    with pytest.raises(IngestError, match=r"t\.csv: line 6 opens a quoted field that never "
+                       r"closes, .*nothing was stored"):
+        wb.customers.ingest("tags", path)
+    assert stored(wb, "tags") == before
+
+
+def test_a_runaway_quote_far_into_a_file_refuses_it_rather_than_swallow_the_rest(wb, tmp_path):
+    # Past the lines the dialect is detected on: the reader would read every line after it
+    # as one rejected value (cut to 10,000 characters in its reject store): all of them lost.
+    rows = "".join(f"C{i},t{i},2026-01-01\n" for i in range(30_000))
+    path = _tags(tmp_path, "t.csv", rows + 'C9,"runaway,2026-01-02\n' + rows)
+    with pytest.raises(IngestError, match="line 30002 opens a quoted field that never closes"):
+        wb.customers.ingest("tags", path)
+
+
+def test_quoted_fields_are_read_as_written(wb, tmp_path):
+    path = _tags(tmp_path, "t.csv", 'C1,"a, b",2026-01-01\nC2,"multi\nline",2026-01-01\n'
+                 'C3,"5"" screen",2026-01-01\nC4,5" screen,2026-01-01\n')
+    report = wb.customers.ingest("tags", path)
+    assert (report.accepted, report.rejected) == (4, 0)
+    assert sorted(r["tag"] for r in stored(wb, "tags")) == [
+        '5" screen', '5" screen', "a, b", "multi\nline"]
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1b", "\x07", "\x0b", "\x7f"])
+def test_control_characters_in_text_are_rejected_with_their_reason(wb, tmp_path, character):
+    path = _tags(tmp_path, "t.csv", f"C1,a{character}b,2026-01-01\nC2,tab\there,2026-01-01\n")
+    report = wb.customers.ingest("tags", path)
+    assert (report.accepted, report.rejected) == (1, 1)
+    [rejected] = read_rejects(report.rejects_file)
+    assert rejected["tag"] == f"a{character}b"
+    assert "is not free of control characters" in rejected["_reason"]
+    assert [r["tag"] for r in stored(wb, "tags")] == ["tab\there"]
+
+
+def test_control_characters_in_parquet_text_are_rejected_too(wb, tmp_path):
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"customer_id": ["C1", "C2\x1b[31m"], "tag": ["a", "b"],
+                             "occurred_at": ["2026-01-01", "2026-01-01"]}), path)
+    report = wb.customers.ingest("tags", path)
+    assert (report.accepted, report.rejected) == (1, 1)
+    assert "customer_id" in read_rejects(report.rejects_file)[0]["_reason"]
+
+
+def test_a_missing_column_names_what_the_header_has(wb, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("customer_id,tagg\nC1,x\n")
+    with pytest.raises(IngestError, match="lacks required column.*tag, occurred_at; its header "
+                       "has customer_id, tagg; tags columns are customer_id, tag, occurred_at"):
+        wb.customers.ingest("tags", path)
+
+
+def _tags(folder: Path, name: str, rows: str) -> Path:
+    path = folder / name
+    path.write_bytes(("customer_id,tag,occurred_at\n" + rows).encode())
+    return path
 
 
 def test_a_huge_header_refuses_the_file(wb, tmp_path):

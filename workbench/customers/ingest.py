@@ -412,8 +412,14 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
         with _naming(scratch / "sample.csv") as written:
             written.write_text(sample.text(), encoding="utf-8")
         delimiter, quote, escape, names = _dialect(conn, scratch / "sample.csv")
-        if not quote and sample.quoted_across_lines:
-            quote = escape = '"'  # the sample ended inside a quoted field of a long line
+        (scratch / "sample.csv").unlink()  # customers' data: not left behind by a killed run
+        if not quote:
+            # DuckDB detects no quote on a sample without quoted fields, and drops quoting
+            # when one quote never closes. Read without quotes, a quoted field further on
+            # would be misread: a quoted line break would make up a row. Quotes are read as
+            # RFC 4180 has them (at no measurable cost), and a quote that never closes
+            # refuses the file (_malformed).
+            quote = escape = '"'
         read = _csv_read(link, names, delim=delimiter, quote=quote, escape=escape,
                          encoding=encoding, compression="gzip" if compressed else "none")
         _fresh_rejects(conn)
@@ -424,6 +430,7 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
             raise
         raise ours from exc
     return [] if streamed else _malformed(conn, path, encoding)
+
 
 
 @contextmanager
@@ -492,11 +499,82 @@ def _malformed(conn, path: Path, encoding: str) -> list[tuple[int, str, str]]:
         invalid)).fetchall()
     if first_bad is not None:
         raise IngestError(_not_in_encoding(path, encoding, first_bad, b""))
+    # A quoted field that ends in something other than a delimiter, across lines: a quote
+    # opened and never closed (or closed by another record's quote). The lines after it were
+    # read as its text: they are no one rejected row, and the file is refused as a whole.
+    across = _or(*(exp.func("contains", exp.column("csv_line"), exp.Literal.string(end))
+                   for end in ("\n", "\r")))
+    runaway = _run(conn, exp.select(line, "line_byte_position").from_("reject_errors").where(
+        _and(exp.EQ(this=exp.column("error_type"), expression=exp.Literal.string(
+            "UNQUOTED VALUE")), across)).order_by(line).limit(1)).fetchall()
+    if runaway:
+        [(record, position)] = runaway
+        at = _line_at(path, position) if encoding == "utf-8" else f"record {record}"
+        raise IngestError(
+            f"{_shown(path)}: {at} opens a quoted field that never closes, so the "
+            "lines after it would be read as its text; end the field with a quote (a quote "
+            'inside a quoted field is written twice: "") and ingest again; nothing was stored')
     rows = _run(conn, exp.select(line, *(exp.Min(this=exp.column(c)) for c in (
-        "error_type", "error_message", "csv_line"))).from_("reject_errors").group_by(
-        line).order_by(line)).fetchall()
-    return [(line, _line_reason(error_type, message), text)
-            for line, error_type, message, text in rows]
+        "error_type", "error_message", "csv_line", "line_byte_position"))).from_(
+        "reject_errors").group_by(line).order_by(line)).fetchall()
+    return [(line, _line_reason(error_type, message),
+             _whole_record(path, encoding, position, text) if len(text) >= DUCKDB_LINE_CUT
+             else text)
+            for line, error_type, message, text, position in rows]
+
+
+def _line_at(path: Path, position: int) -> str:
+    """'line N' of the file at byte ``position`` (DuckDB numbers records, and a quoted line
+    break makes its record two lines in an editor)."""
+    lines, left = 1, position
+    with (gzip.open if path.suffix.lower() == ".gz" else open)(path, "rb") as handle:
+        while left > 0 and (chunk := handle.read(min(READ_CHUNK, left))):
+            lines += chunk.count(b"\n")
+            left -= len(chunk)
+    return f"line {lines}"
+
+
+# DuckDB keeps this many characters of a rejected line in its reject store; a longer one is
+# read again from the file for the rejects file, up to RECORD_BYTES (a line of a file with no
+# line ends at all could be the whole file).
+DUCKDB_LINE_CUT = 10_000
+RECORD_BYTES = 64 * MAX_LINE_BYTES
+
+
+def _whole_record(path: Path, encoding: str, position: int, start: str) -> str:
+    """The whole text of a rejected record DuckDB cut, read from the file at about
+    ``position`` (where DuckDB says its line starts; the record's own start is found there):
+    up to its line end outside quotes. Said to be cut when it cannot be read whole."""
+    cut = (f"{start} … (cut: the reader keeps the first {DUCKDB_LINE_CUT:,} characters; "
+           f"the record is at about byte {position:,} of the file)")
+    if encoding != "utf-8":
+        return cut  # DuckDB's positions are in the bytes it decoded, not the file's
+    head = start.encode("utf-8")[:256]
+    compressed = path.suffix.lower() == ".gz"
+    with (gzip.open if compressed else open)(path, "rb") as handle:
+        begin = max(0, position - 16)
+        handle.seek(begin)
+        found = handle.read(len(head) + 32).find(head)
+        if found < 0:
+            return cut
+        handle.seek(begin + found)
+        record, quotes, size = [], 0, 0
+        while size < RECORD_BYTES:
+            chunk = handle.read(min(READ_CHUNK, RECORD_BYTES - size))
+            if not chunk:
+                break
+            for end in re.finditer(rb"\r\n|\r|\n", chunk):
+                if (quotes + chunk.count(b'"', 0, end.start())) % 2 == 0:
+                    record.append(chunk[:end.start()])
+                    return b"".join(record).decode("utf-8", "replace")
+            record.append(chunk)
+            quotes += chunk.count(b'"')
+            size += len(chunk)
+        text = b"".join(record).decode("utf-8", "replace")
+    if size >= RECORD_BYTES:
+        return (f"{text} … (cut at {RECORD_BYTES:,} bytes; the record goes on in the file "
+                f"after byte {begin + found + RECORD_BYTES:,})")
+    return text
 
 
 def _line_reason(error_type: str, message: str) -> str:
@@ -589,7 +667,6 @@ class _Sample:
         self.open_quote = False  # the record being read continues on the next line
         self.dropping = False  # the record being read holds a line too long
         self.header_too_long = False
-        self.quoted_across_lines = False  # a dropped record had a quoted field over lines
 
     @property
     def full(self) -> bool:
@@ -615,7 +692,6 @@ class _Sample:
     def _end(self) -> None:
         if self.line is None:  # too long: its whole record is left out
             self.header_too_long = self.header_too_long or not self.lines and not self.size
-            self.quoted_across_lines |= self.open_quote or self.line_quotes % 2 == 1
             del self.lines[self.record_start:]
             self.dropping = True
         elif not self.dropping:
@@ -652,6 +728,7 @@ def _plan_columns(conn, snapshot: Snapshot, kind: Kind,
     missing = [name for name in kind.required if name not in source_types]
     if missing:
         raise IngestError(f"{kind.name} file lacks required column(s) {', '.join(missing)}; "
+                          f"its header has {', '.join(map(_shown, source_types))}; {kind.name} "
                           f"columns are {', '.join(c.name for c in kind.columns)}")
     if not kind.open_columns:
         unknown = [name for name in source_types if kind.column(name) is None]
@@ -724,7 +801,7 @@ def _cast(raw: exp.Expression, source_type: str, type_: str, *,
     if source_type == "VARCHAR":
         text = _trimmed(raw)
         if type_ == "text":
-            return (exp.Lower(this=text) if lower else text), []
+            return (exp.Lower(this=text) if lower else text), [_no_control(text)]
         value = _try_cast(text, target)
         checks = []
         if type_ in NUMBER_TYPES:  # DuckDB reads NaN, inf and 1e999 as doubles
@@ -740,7 +817,7 @@ def _cast(raw: exp.Expression, source_type: str, type_: str, *,
         return value, checks + _range_checks(value, type_, text)
     if type_ == "text":
         value = _as(raw, "VARCHAR")
-        return (exp.Lower(this=value) if lower else value), []
+        return (exp.Lower(this=value) if lower else value), [_no_control(value)]
     value = _try_cast(raw, target)
     checks = []
     if type_ in NUMBER_TYPES and source_type in ("DOUBLE", "FLOAT"):
@@ -752,6 +829,16 @@ def _cast(raw: exp.Expression, source_type: str, type_: str, *,
                                       _or(value.is_(exp.null()), changed))),
                    TYPE_HINTS[type_]))
     return value, checks + _range_checks(value, type_)
+
+
+# C0 control characters but tab, line feed and carriage return, and DEL: a NUL cuts text in
+# other tools, an escape code recolours a terminal that shows the value.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def _no_control(text: exp.Expression) -> Check:
+    return (_never_null(exp.RegexpLike(this=text, expression=exp.Literal.string(
+        CONTROL_CHARACTERS))), RANGE_HINTS["control"])
 
 
 def _range_checks(value: exp.Expression, type_: str,
@@ -936,7 +1023,8 @@ def _write_rejects(conn, home: Home, kind: Kind, path: Path, columns: list[_Plan
     private_folder(home.rejects_dir)
     # Unique even for two files of one name ingested within the same second.
     stamp = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    target = home.rejects_dir / f"{kind.name}-{stamp}-{path.stem}.csv"
+    name = path.name.removesuffix(".gz").removesuffix(".GZ")
+    target = home.rejects_dir / f"{kind.name}-{stamp}-{Path(name).stem}.csv"
     originals = [exp.alias_(sql.column("_raw_" + c.name, "_raw"), c.source, quoted=True)
                  for c in columns]
     nulls = [exp.alias_(exp.null(), c.source, quoted=True) for c in columns]

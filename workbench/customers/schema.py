@@ -43,6 +43,8 @@ RANGE_HINTS: dict[str, str] = {
     "date": f"a date from {EARLIEST_DAY} to {LATEST_DAY}",
     "timestamp": f"a timestamp from {EARLIEST_DAY} to {LATEST_DAY}",
     "offset": f"a timestamp with a UTC offset within ±{MAX_UTC_OFFSET_HOURS:02}:00",
+    "control": "free of control characters (NUL, escape codes and the like; tabs and "
+               "line breaks are allowed)",
 }
 
 # Text encodings a CSV file may be in (`ingest --encoding`): the ones DuckDB's CSV reader
