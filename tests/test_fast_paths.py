@@ -5,15 +5,18 @@
   pass table are the same rows, column for column, on random days of a random sample base;
 - an estimate joins only the customers who pass its plain rules to the event aggregates and
   counts the base apart: size and base are those of a plain Python reading (random bases and
-  definitions of tests/test_audience_property.py).
+  definitions of tests/test_audience_property.py);
+- a kernel's estimates read the features and window aggregates from tables it keeps
+  (audiences/kept.py): the same counts, across edits and new data.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import workbench
 from tests.conftest import use_engine
@@ -27,6 +30,7 @@ from tests.test_audience_property import (
     write_base,
 )
 from workbench.audiences.compiler import Sources, needed_attributes
+from workbench.audiences.kept import KEPT_TABLES, Kept
 from workbench.customers.features import Day, features_query
 from workbench.home import init_home
 from workbench.processing import day as processing_day
@@ -127,3 +131,85 @@ def test_estimate_counts_what_python_counts(tmp_path_factory, people, rules):
         estimate = wb.audiences.estimate({"name": "p", "rules": rules}, D)
     assert (estimate.size, estimate.base) == (len(python_members(customers, rules)),
                                               len(python_features(customers)))
+
+
+# -- tables a kernel keeps between estimates (audiences/kept.py) ---------------------------------
+
+@settings(max_examples=15, **PROPERTY)
+@given(people=BASES, definitions=st.lists(DEFINITIONS, min_size=2, max_size=4))
+def test_estimates_in_one_kernel_reuse_kept_tables_and_count_what_python_counts(
+        tmp_path_factory, people, definitions):
+    customers = {f"c{i:02d}": c for i, c in enumerate(people)}
+    root = tmp_path_factory.mktemp("kept") / "home"
+    init_home(root, admin="ada")
+    use_engine(root, "duckdb")
+    write_base(root, customers)
+    with workbench.open(root, user="ada") as wb:  # a kernel: one engine for every estimate
+        for rules in definitions:
+            estimate = wb.audiences.estimate({"name": "p", "rules": rules}, D)
+            assert (estimate.size, estimate.base) == (len(python_members(customers, rules)),
+                                                      len(python_features(customers)))
+        assert 0 < len(kept_tables(wb)) <= KEPT_TABLES
+
+
+def kept_tables(wb) -> list[str]:
+    return [name for (name,) in wb.engine.conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'kept_%'").fetchall()]
+
+
+def test_an_edit_reuses_the_kept_tables_and_new_data_is_never_read_stale(sampled, tmp_path):
+    wb = sampled
+    day = UNTIL.isoformat()
+    spec = {"name": "young", "rules": [dict(rule) for rule in WINDOWED[0]["rules"]]}
+    first = wb.audiences.estimate(spec, day)
+    tables = kept_tables(wb)
+    assert len(tables) == 3  # the features, the tag window, the purchase window
+    spec["rules"][0]["value"] = [20, 60]
+    wider = wb.audiences.estimate(spec, day)
+    assert kept_tables(wb) == tables  # an edit of a value computes nothing again
+    with workbench.open(wb.home.root, user="ada", via="cli") as once:  # keeps nothing
+        assert once.audiences.estimate(spec, day).size == wider.size
+        assert not kept_tables(once)
+    assert wider.size >= first.size
+    # New tags make more customers store visitors: a new version file, so new kept tables.
+    with wb.snapshot() as snapshot:
+        profiles = snapshot.file("profiles")
+    ids = [c for (c,) in wb.duck.execute(
+        f"SELECT customer_id FROM read_parquet('{profiles}')").fetchall()]
+    path = tmp_path / "tags.csv"
+    path.write_text("customer_id,tag,occurred_at\n" + "".join(
+        f"{c},store_visit,{UNTIL - timedelta(days=d)}\n" for c in ids for d in (1, 2)))
+    wb.customers.ingest("tags", path)
+    after = wb.audiences.estimate(spec, day)
+    with workbench.open(wb.home.root, user="ada", via="cli") as once:
+        assert after.size == once.audiences.estimate(spec, day).size
+    assert after.size > wider.size
+    assert len(kept_tables(wb)) <= KEPT_TABLES
+
+
+class RecordingEngine:
+    """Records what Kept asks of an engine (Kept's own bookkeeping; real tables above)."""
+
+    def __init__(self):
+        self.made, self.dropped = [], []
+
+    def materialize(self, name, query):
+        self.made.append(name)
+
+    def forget(self, name):
+        self.dropped.append(name)
+
+
+def test_kept_computes_a_query_once_and_drops_the_least_recently_used():
+    from sqlglot import exp
+
+    engine = RecordingEngine()
+    kept = Kept(engine, limit=2)
+    a, b, c = (exp.select(exp.Literal.number(n)) for n in (1, 2, 3))
+    assert kept.table(a) == kept.table(a.copy()) == "kept_1"  # by its SQL text
+    kept.table(b)
+    kept.table(a)  # a is now the most recent
+    kept.table(c)
+    assert engine.made == ["kept_1", "kept_2", "kept_3"]
+    assert engine.dropped == ["kept_2"]
+    assert kept.table(a) == "kept_1" and len(kept) == 2

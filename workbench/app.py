@@ -138,7 +138,19 @@ class Workbench(Dated):
                          memberships=self.memberships,
                          exported_by=lambda audience_id: ExportRecords(self.store).using(
                              "audience_id", audience_id), audit=self.audit_trail,
-                         activated=lambda audience_id: self.start_backfill(audience_id))
+                         activated=lambda audience_id: self.start_backfill(audience_id),
+                         kept=self._kept())
+
+    def _kept(self):
+        """Tables kept between estimates: in a kernel of one person's (the Python API, a
+        dashboard page) on DuckDB; not for one-off commands, nor a service's requests (each
+        its own services), nor Spark (each estimate is a job on the cluster anyway)."""
+        if self.via not in ("python", "page") or self.__dict__.get("_borrowed") \
+                or self.settings.engine.kind != "duckdb":
+            return None
+        from .audiences.kept import Kept
+
+        return Kept(self.engine)
 
     @cached_property
     def processing(self) -> Processing:

@@ -56,6 +56,9 @@ class Sources:
     windowed: Callable[[Windows], dict[str, exp.Select]] | None = None
     purchases: Prebuilt | None = None  # a table of ``purchases_query`` (processing): windowed
     # purchase metrics are read from it instead of scanning the transactions again
+    # Aggregate the events only of customers who pass the plain rules (``Compiled._from``);
+    # False when the aggregates are kept tables already: filtering them saves nothing.
+    narrow: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,21 @@ class Prebuilt:
 
     table: str
     windows: frozenset[Window]
+
+
+def kept_sources(sources: Sources, rules: list[CheckedRule],
+                 keep: Callable[[exp.Select], str]) -> Sources:
+    """``sources`` reading the rules' features and each window's aggregate from tables that
+    ``keep`` names (audiences/kept.py: computed once, then reused by later estimates). The
+    aggregates cover every customer, as tables that outlive one definition's rules must."""
+    tables = sources.tables
+
+    def windowed(windows: Windows) -> dict[str, exp.Select]:
+        return {alias: exp.select("*").from_(exp.to_table(keep(aggregate)).as_(EVENTS))
+                for alias, aggregate in windows.aggregates(tables).items()}
+
+    features = features_query(tables, sources.day, needed_attributes(rules) | sources.needed)
+    return replace(sources, features=keep(features), windowed=windowed, narrow=False)
 
 
 def needed_attributes(rules: list[CheckedRule]) -> set[str]:
@@ -126,7 +144,8 @@ class Compiled:
                 self.sources.tables, self.sources.day, needed))
         for depth, level in enumerate(self.levels):
             query = query.with_(level_table(depth), as_=level.copy())
-        candidates, necessary = None, self._necessary() if narrow else None
+        candidates = None
+        necessary = self._necessary() if narrow and self.sources.narrow else None
         if necessary is not None:
             candidates = exp.select(column(KEY)).from_(self._features()).where(necessary)
         aggregates = (self.sources.windowed(self.windows) if self.sources.windowed

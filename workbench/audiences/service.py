@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ..store.processing import ProcessingRecords
     from ..users import User
     from .compiler import Compiled
+    from .kept import Kept
 
 DefinitionLike = AudienceDefinition | dict | str
 STATUSES = ("draft", "active", "archived")
@@ -60,10 +61,13 @@ class Audiences:
                  calendar: Calendar, snapshots: Snapshots, engine: Engine,
                  memberships: Memberships, audit: AuditTrail,
                  exported_by: Callable[[int], list[dict]] = lambda _audience_id: [],
-                 activated: Callable[[int], object] = lambda _audience_id: None):
+                 activated: Callable[[int], object] = lambda _audience_id: None,
+                 kept: Kept | None = None):
         """``exported_by(id)``: the exports, not canceled, that deliver an audience; ``audit``:
         where each change is recorded; ``activated(id)``: what follows an activation (the
-        backfill of its history, started in the background)."""
+        backfill of its history, started in the background); ``kept``: the tables a kernel
+        keeps between estimates (kept.py), None where each estimate stands alone."""
+        self._kept = kept
         self._exported_by = exported_by
         self._activated = activated
         self._audit = audit
@@ -416,7 +420,8 @@ class Audiences:
         as_of = self._calendar.day(as_of)
         with self.job(as_of) as job:
             checked, warnings = self._check(definition, job.catalog)
-            size, base = self._engine.rows(self._compile(checked, as_of, job).estimate())[0]
+            compiled = self._compile(checked, as_of, job, kept=self._kept)
+            size, base = self._engine.rows(compiled.estimate())[0]
             summary = self._summary(checked, job.catalog)
         if not base:
             warnings.append(Problem("", f"the customer base is empty as of {as_of}: no profiles "
@@ -542,13 +547,18 @@ class Audiences:
                                for a in chosen],
                        {int(pattern): int(customers) for pattern, customers in rows})
 
-    def _compile(self, checked: list[CheckedRule], as_of: date, job: Job) -> Compiled:
+    def _compile(self, checked: list[CheckedRule], as_of: date, job: Job, *,
+                 kept: Kept | None = None) -> Compiled:
+        """``kept``: read features and window aggregates from the tables it keeps (rules that
+        read other audiences compile their levels as one query, kept or not)."""
         from ..customers.features import Day
-        from .compiler import Sources, compile_nested, compile_rules
+        from .compiler import Sources, compile_nested, compile_rules, kept_sources
 
         sources = Sources(job.snapshot.tables(), Day(as_of, self._calendar.zone))
         reads = references(rule.rule for rule in checked)
         if not reads:
+            if kept is not None:
+                sources = kept_sources(sources, checked, kept.table)
             return compile_rules(checked, sources)
         rows = {}
         graph = reachable(reads, lambda audience_id: self._reads(

@@ -79,6 +79,13 @@ class DuckDBEngine(Engine):
                              properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
                              expression=query))
 
+    def forget(self, name: str) -> None:
+        from sqlglot import exp
+
+        from .sql import name as quoted
+
+        self._run(exp.Drop(tables=[exp.Table(this=quoted(name))], kind="TABLE", exists=True))
+
     def relation(self, name: str) -> duckdb.DuckDBPyRelation:
         return self.conn.table(name)
 

@@ -80,6 +80,10 @@ class Engine:
         queries (replacing an earlier one of that name)."""
         raise NotImplementedError
 
+    def forget(self, name: str) -> None:
+        """Drop the table ``materialize`` kept as ``name`` (none: nothing happens)."""
+        raise NotImplementedError
+
     def relation(self, name: str):
         """A materialized table as the engine's own DataFrame (DuckDB relation, Spark
         DataFrame), for analysts."""

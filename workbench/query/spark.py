@@ -211,6 +211,12 @@ class SparkEngine(Engine):
         if earlier is not None:
             earlier.unpersist()
 
+    def forget(self, name: str) -> None:
+        frame = self._kept.pop(name, None)
+        if frame is not None:
+            self._run(lambda: self.session.catalog.dropTempView(name))
+            frame.unpersist()
+
     def relation(self, name: str) -> DataFrame:
         return self.session.table(name)
 
