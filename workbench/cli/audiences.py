@@ -135,7 +135,7 @@ def _lagging(audiences) -> list[str]:
 
 def _catch_up(audience) -> str:
     """What to do about an audience whose results are not through yesterday."""
-    from ..processing.run import MAX_DAYS
+    from ..processing import MAX_DAYS
 
     if audience.days_behind < 0:
         return ("its results after yesterday stay until those days are processed again "

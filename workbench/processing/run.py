@@ -25,6 +25,7 @@ from ..audiences.models import index_against_base, percent
 from ..customers.features import Day
 from ..errors import Conflict, InvalidDefinition, InvalidInput, ProcessingFailed, WorkbenchError
 from ..files import Locked, exclusive_lock
+from . import MAX_DAYS
 from .composition import DEFAULTS, Buckets
 from .day import DayResult, compare, process_day
 from .evaluate import ActiveAudience
@@ -49,7 +50,6 @@ STOPPED = "interrupted: stopped by Ctrl-C or a stop signal before it finished"
 # How long recovery waits for a dying run's process to let go of the lock.
 RECOVERY_WAIT_SECONDS = 30
 BACKFILL_WAIT_SECONDS = 3600  # a run waits this long for an activation's backfill
-MAX_DAYS = 3660  # days in one run: ten years is a backfill; more is a typing error
 
 
 @dataclass
