@@ -170,6 +170,22 @@ def test_control_characters_in_text_are_rejected_with_their_reason(wb, tmp_path,
     assert [r["tag"] for r in stored(wb, "tags")] == ["tab\there"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1", "utf-16", "gzip"])
+def test_control_characters_are_found_in_every_encoding_and_in_gzip(wb, tmp_path, encoding):
+    # A plain UTF-8 or Latin-1 file is looked at for control bytes first (the per-value check
+    # runs only when one is there); UTF-16 and gzip are checked value by value.
+    text = "customer_id,tag,occurred_at\nC1,café\x1b[0m,2026-01-01\nC2,é,2026-01-01\n"
+    path = tmp_path / ("t.csv.gz" if encoding == "gzip" else "t.csv")
+    if encoding == "gzip":
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_bytes(text.encode("utf-16-le" if encoding == "utf-16" else encoding))
+    report = wb.customers.ingest("tags", path, encoding="utf-8" if encoding == "gzip"
+                                 else encoding)
+    assert (report.accepted, report.rejected) == (1, 1)
+    assert [r["tag"] for r in stored(wb, "tags")] == ["é"]
+
+
 def test_control_characters_in_parquet_text_are_rejected_too(wb, tmp_path):
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"customer_id": ["C1", "C2\x1b[31m"], "tag": ["a", "b"],
