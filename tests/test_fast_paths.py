@@ -187,8 +187,34 @@ def test_an_edit_reuses_the_kept_tables_and_new_data_is_never_read_stale(sampled
     assert len(kept_tables(wb)) <= KEPT_TABLES
 
 
+def test_kept_tables_after_the_workbench_was_closed_are_computed_again(sampled):
+    spec = {"name": "young", "rules": WINDOWED[0]["rules"]}
+    day = UNTIL.isoformat()
+    with workbench.open(sampled.home.root, user="ada") as wb:
+        first = wb.audiences.estimate(spec, day)
+        wb.close()  # the engine's connection, and the tables in it, are gone
+        assert wb.audiences.estimate(spec, day).size == first.size
+        assert len(kept_tables(wb)) == 3
+
+
+def test_estimates_from_two_threads_of_one_kernel_each_get_their_own_answer(sampled):
+    from concurrent.futures import ThreadPoolExecutor
+
+    day = UNTIL.isoformat()
+    definitions = [{"name": d["name"], "rules": d["rules"]} for d in WINDOWED]
+    with workbench.open(sampled.home.root, user="ada", via="cli") as once:
+        expected = [once.audiences.estimate(d, day).size for d in definitions]
+    with workbench.open(sampled.home.root, user="ada") as wb, ThreadPoolExecutor(2) as pool:
+        # More definitions than kept tables: tables are dropped while the other thread reads.
+        sizes = list(pool.map(lambda i: wb.audiences.estimate(definitions[i % 4], day).size,
+                              range(24)))
+    assert sizes == [expected[i % 4] for i in range(24)]
+
+
 class RecordingEngine:
     """Records what Kept asks of an engine (Kept's own bookkeeping; real tables above)."""
+
+    session = 0
 
     def __init__(self):
         self.made, self.dropped = [], []
@@ -212,4 +238,4 @@ def test_kept_computes_a_query_once_and_drops_the_least_recently_used():
     kept.table(c)
     assert engine.made == ["kept_1", "kept_2", "kept_3"]
     assert engine.dropped == ["kept_2"]
-    assert kept.table(a) == "kept_1" and len(kept) == 2
+    assert kept.table(a) == "kept_1" and kept.count == 2

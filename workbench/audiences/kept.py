@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,12 +39,23 @@ class Kept:
         self._limit = limit
         self._tables: OrderedDict[str, str] = OrderedDict()  # SQL text -> table name
         self._made = 0
-        self._lock = threading.Lock()  # a page's callbacks may overlap
+        self._session = engine.session
+        # A page's callbacks may overlap: an estimate holds this from its first kept table to
+        # its last row (``hold``), so that no other drops a table it is about to read.
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def hold(self):
+        """Hold the kept tables for one estimate: none is dropped until it is done."""
+        with self._lock:
+            yield self
 
     def table(self, query: exp.Select) -> str:
         """The name of a table holding the rows of ``query``: kept, or computed now."""
         text = query.sql("duckdb")
         with self._lock:
+            if self._engine.session != self._session:  # closed and opened again: all gone
+                self._tables.clear()
             name = self._tables.get(text)
             if name is not None:
                 self._tables.move_to_end(text)
@@ -51,13 +63,17 @@ class Kept:
             self._made += 1
             name = f"kept_{self._made}"
             self._engine.materialize(name, query)
+            self._session = self._engine.session  # the one the table lives in
             self._tables[text] = name
             while len(self._tables) > self._limit:
                 _, oldest = self._tables.popitem(last=False)
                 self._engine.forget(oldest)
             return name
 
-    def __len__(self) -> int:
+    @property
+    def count(self) -> int:
+        """Tables kept now. (Not ``__len__``: an empty Kept would be falsy, and a caller's
+        ``if kept`` would skip its lock.)"""
         return len(self._tables)
 
     def __repr__(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
@@ -420,8 +420,9 @@ class Audiences:
         as_of = self._calendar.day(as_of)
         with self.job(as_of) as job:
             checked, warnings = self._check(definition, job.catalog)
-            compiled = self._compile(checked, as_of, job, kept=self._kept)
-            size, base = self._engine.rows(compiled.estimate())[0]
+            with self._kept.hold() if self._kept is not None else nullcontext():
+                compiled = self._compile(checked, as_of, job, kept=self._kept)
+                size, base = self._engine.rows(compiled.estimate())[0]
             summary = self._summary(checked, job.catalog)
         if not base:
             warnings.append(Problem("", f"the customer base is empty as of {as_of}: no profiles "

@@ -8,6 +8,7 @@ and the home is used by several at once."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -35,6 +36,9 @@ class DuckDBEngine(Engine):
     def __init__(self, home: Home, settings: Settings):
         super().__init__(home, settings)
         self._conn: duckdb.DuckDBPyConnection | None = None
+        # One connection answers one statement at a time: two threads of a kernel (a page's
+        # overlapping callbacks) would otherwise read each other's results.
+        self._lock = threading.RLock()
 
     @property
     def description(self) -> str:
@@ -153,10 +157,11 @@ class DuckDBEngine(Engine):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            self.session += 1  # the tables materialized in it are gone with it
 
     def _run(self, statement: exp.Expression, parameters: dict | None = None,
              fetch: Callable = lambda cursor: None):
-        with _translated():
+        with self._lock, _translated():
             return fetch(self.conn.execute(statement.sql("duckdb"), parameters))
 
 

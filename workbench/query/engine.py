@@ -55,6 +55,9 @@ class Engine:
     def __init__(self, home: Home, settings: Settings):
         self._home = home
         self._settings = settings
+        # Counts the engine's sessions (connections) closed: the tables ``materialize`` kept
+        # belong to one session, and the next one, after ``close``, has none of them.
+        self.session = 0
 
     @property
     def description(self) -> str:
