@@ -27,7 +27,7 @@ import re
 import shutil
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -197,13 +197,13 @@ def _check_and_merge(conn, home: Home, kind: Kind, path: Path, report: IngestRep
             return version
         # The file repeats a key: collapsing and judging duplicates is done on staged tables.
         _forget_streamed(conn, scratch)
-    malformed, controls = _load_source(conn, path, scratch, encoding)
+    malformed, looks = _load_source(conn, path, scratch, encoding)
     columns = _plan_columns(conn, snapshot, kind, schema)
     changes = _type_changes(snapshot, kind, columns)
     if changes and check_type_changes:
         check_type_changes(changes)
     report.column_types = {c.name: c.type for c in columns if c.name != "customer_id"}
-    _stage(conn, kind, columns, now.date(), controls)
+    _stage(conn, kind, columns, now.date(), looks)
     report.duplicates = _collapse_duplicates(conn, kind, columns)
     if changes:
         _check_conversions(conn, snapshot, kind, changes)
@@ -238,10 +238,10 @@ def _streamed(conn, home: Home, kind: Kind, path: Path, report: IngestReport, sc
     2. One aggregate over the candidate's key: every key once, or the staged path.
     3. A first version is the candidate itself (renamed); a later one merges it (``_merge``).
     Malformed CSV lines, and bytes not in the encoding, come from DuckDB's reject store."""
-    _, controls = _load_source(conn, path, scratch, encoding, streamed=True)
+    _, looks = _load_source(conn, path, scratch, encoding, streamed=True)
     columns = _plan_columns(conn, snapshot, kind, {})
     report.column_types = {c.name: c.type for c in columns if c.name != "customer_id"}
-    typed, reason, failed = _checked(kind, columns, now.date(), controls)
+    typed, reason, failed = _checked(kind, columns, now.date(), looks)
     checked = exp.select(*typed, exp.alias_(failed, "_failed")).from_("source").subquery("checked")
     failing = exp.column("_failed")
     in_file = {c.name: c for c in columns}
@@ -387,9 +387,9 @@ def kind_lock(home: Home, kind: str):
 
 
 def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, encoding: str, *,
-                 streamed: bool = False) -> tuple[list[tuple[int, str, str]], bool]:
+                 streamed: bool = False) -> tuple[list[tuple[int, str, str]], Looks]:
     """Define ``source`` over the file; return rejected CSV lines (line, reason, text), and
-    whether a value may hold a control character (else the checks leave that check out).
+    how its bytes look (``Looks``: which checks of text values the rows need).
     ``streamed``: ``source`` is a view, read by each query (its rejected lines are known once a
     query has read the whole file: ``_malformed``); else a table, read here."""
     import duckdb
@@ -407,7 +407,7 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
         if parquet:
             # A table too, not a view: a Parquet file is read once here, then scanned in memory.
             _run(conn, make("source", exp.select("*").from_(sql.parquet(link))))
-            return [], True
+            return [], Looks(controls=True, quotes=True)
         compressed = path.suffix.lower() == ".gz"
         sample = _check_text(path, encoding, compressed)
         with _naming(scratch / "sample.csv") as written:
@@ -419,8 +419,10 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
             # when one quote never closes. Read without quotes, a quoted field further on
             # would be misread: a quoted line break would make up a row. Quotes are read as
             # RFC 4180 has them (at no measurable cost), and a quote that never closes
-            # refuses the file (_malformed).
+            # refuses the file (_malformed). The header's names as read with that quote:
             quote = escape = '"'
+            names = [n[1:-1].replace('""', '"') if len(n) > 1 and n[0] == n[-1] == '"' else n
+                     for n in names]
         read = _csv_read(link, names, delim=delimiter, quote=quote, escape=escape,
                          encoding=encoding, compression="gzip" if compressed else "none")
         _fresh_rejects(conn)
@@ -430,8 +432,16 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
         if ours is None:
             raise
         raise ours from exc
-    controls = compressed or encoding not in BYTE_EXACT or _holds_control_bytes(path)
-    return ([] if streamed else _malformed(conn, path, encoding)), controls
+    if compressed or encoding not in BYTE_EXACT:
+        looks = Looks(controls=True, quotes=True)
+    else:
+        looks = _look_at_bytes(path)
+        if looks.long_line:
+            raise IngestError(
+                f"{_shown(path)}: line {looks.long_line} is longer than {LONGEST_LINE >> 20} MB "
+                "with no line end: the CSV reader would drop it without a trace, so nothing was "
+                "stored; split or remove that line")
+    return ([] if streamed else _malformed(conn, path, encoding)), looks
 
 
 # Encodings in which a control character is one byte of its own value, and no other character
@@ -440,15 +450,43 @@ BYTE_EXACT = ("utf-8", "latin-1")
 CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 
 
-def _holds_control_bytes(path: Path) -> bool:
-    """Whether the file holds a control byte (CONTROL_CHARACTERS), in one pass at C speed
-    (0.3 s for 0.6 GB): checking every text value in SQL instead cost 16% more CPU on an
-    ingest of 10M transactions, for files that nearly never hold one."""
+# DuckDB's CSV reader drops a line of about 32 MiB or more without a reject (it reads in
+# buffers of that size); a line this long is refused before, naming it.
+LONGEST_LINE = 16 << 20
+
+
+@dataclass(frozen=True)
+class Looks:
+    """What one pass over a file's bytes found: whether a value may hold a control character
+    (else that check is left out of the SQL), whether a value may hold a line break (a quote
+    is in the file: only a quoted field holds one), the first line too long to read."""
+
+    controls: bool
+    quotes: bool
+    long_line: int | None = None
+
+
+def _look_at_bytes(path: Path) -> Looks:
+    """One pass at C speed (0.3 s for 0.6 GB): checking every text value in SQL instead cost
+    16% more CPU on an ingest of 10M transactions, for files that nearly never hold one."""
+    controls = quotes = False
+    lines, since_end = 1, 0  # lines begun; bytes since the last line end
     with open(path, "rb") as handle:
         while chunk := handle.read(READ_CHUNK):
-            if len(chunk.translate(None, CONTROL_BYTES)) != len(chunk):
-                return True
-    return False
+            controls = controls or len(chunk.translate(None, CONTROL_BYTES)) != len(chunk)
+            quotes = quotes or b'"' in chunk
+            last = chunk.rfind(b"\n")
+            if last < 0:
+                since_end += len(chunk)
+                if since_end >= LONGEST_LINE:
+                    return Looks(controls, quotes, lines)
+            else:
+                first = chunk.find(b"\n")
+                if since_end + first >= LONGEST_LINE:
+                    return Looks(controls, quotes, lines)
+                lines += chunk.count(b"\n")
+                since_end = len(chunk) - last - 1
+    return Looks(controls, quotes)
 
 
 
@@ -483,6 +521,7 @@ def _unreadable(exc: Exception, path: Path, scratch: Path) -> Exception | None:
     if "No space left" in str(exc):
         return None  # ingest() names the full folder
     reason = str(exc).strip().splitlines()[0].replace(str(_link(scratch, path)), str(path))
+    reason = reason.replace(str(scratch / "sample.csv"), f"the first lines of {path}")
     return IngestError(f"{_shown(path)}: cannot be read as "
                        f"{'Parquet' if _is_parquet(path) else 'CSV'}: {reason}")
 
@@ -537,9 +576,18 @@ def _malformed(conn, path: Path, encoding: str) -> list[tuple[int, str, str]]:
         "error_type", "error_message", "csv_line", "line_byte_position"))).from_(
         "reject_errors").group_by(line).order_by(line)).fetchall()
     return [(line, _line_reason(error_type, message),
-             _whole_record(path, encoding, position, text) if len(text) >= DUCKDB_LINE_CUT
-             else text)
-            for line, error_type, message, text, position in rows]
+             _whole_record(path, encoding, position, text)
+             if len(text.encode("utf-8")) >= DUCKDB_LINE_CUT - 3 else text)  # a cut character
+            for line, error_type, message, text, position in _without_lf(rows)]
+
+
+def _without_lf(rows: list[tuple]) -> Iterator[tuple]:
+    """The reject store's rows, their text without the line feed DuckDB leaves at the start of
+    a line of a CRLF file (it ends a line at the carriage return)."""
+    for line, error_type, message, text, position in rows:
+        if text.startswith("\n"):
+            text, position = text[1:], position + 1
+        yield line, error_type, message, text, position
 
 
 def _line_at(path: Path, position: int) -> str:
@@ -553,24 +601,25 @@ def _line_at(path: Path, position: int) -> str:
     return f"line {lines}"
 
 
-# DuckDB keeps this many characters of a rejected line in its reject store; a longer one is
-# read again from the file for the rejects file, up to RECORD_BYTES (a line of a file with no
-# line ends at all could be the whole file).
+# DuckDB keeps this many bytes of a rejected line in its reject store; a longer one is read
+# again from the file for the rejects file, up to RECORD_BYTES (longer lines are refused:
+# LONGEST_LINE).
 DUCKDB_LINE_CUT = 10_000
-RECORD_BYTES = 64 * MAX_LINE_BYTES
+RECORD_BYTES = 16 << 20
 
 
 def _whole_record(path: Path, encoding: str, position: int, start: str) -> str:
     """The whole text of a rejected record DuckDB cut, read from the file at about
     ``position`` (where DuckDB says its line starts; the record's own start is found there):
-    up to its line end outside quotes. Said to be cut when it cannot be read whole."""
-    cut = (f"{start} … (cut: the reader keeps the first {DUCKDB_LINE_CUT:,} characters; "
+    to its line end, or, when its first characters already span lines (a quoted field), to
+    the first line end outside quotes. Said to be cut when it cannot be read whole."""
+    cut = (f"{start} … (cut: the reader keeps the first {DUCKDB_LINE_CUT:,} bytes; "
            f"the record is at about byte {position:,} of the file)")
     if encoding != "utf-8":
         return cut  # DuckDB's positions are in the bytes it decoded, not the file's
     head = start.encode("utf-8")[:256]
-    compressed = path.suffix.lower() == ".gz"
-    with (gzip.open if compressed else open)(path, "rb") as handle:
+    quoted = "\n" in start or "\r" in start
+    with (gzip.open if path.suffix.lower() == ".gz" else open)(path, "rb") as handle:
         begin = max(0, position - 16)
         handle.seek(begin)
         found = handle.read(len(head) + 32).find(head)
@@ -582,18 +631,24 @@ def _whole_record(path: Path, encoding: str, position: int, start: str) -> str:
             chunk = handle.read(min(READ_CHUNK, RECORD_BYTES - size))
             if not chunk:
                 break
-            for end in re.finditer(rb"\r\n|\r|\n", chunk):
-                if (quotes + chunk.count(b'"', 0, end.start())) % 2 == 0:
+            counted = 0  # quotes are counted once each, segment by segment
+            for end in LINE_END.finditer(chunk):
+                quotes += chunk.count(b'"', counted, end.start())
+                counted = end.start()
+                if not quoted or quotes % 2 == 0:
                     record.append(chunk[:end.start()])
                     return b"".join(record).decode("utf-8", "replace")
+            quotes += chunk.count(b'"', counted)
             record.append(chunk)
-            quotes += chunk.count(b'"')
             size += len(chunk)
         text = b"".join(record).decode("utf-8", "replace")
     if size >= RECORD_BYTES:
         return (f"{text} … (cut at {RECORD_BYTES:,} bytes; the record goes on in the file "
                 f"after byte {begin + found + RECORD_BYTES:,})")
     return text
+
+
+LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def _line_reason(error_type: str, message: str) -> str:
@@ -853,11 +908,11 @@ def _cast(raw: exp.Expression, source_type: str, type_: str, *,
 # C0 control characters but tab, line feed and carriage return, and DEL: a NUL cuts text in
 # other tools, an escape code recolours a terminal that shows the value.
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+LINE_CHARACTERS = r"[\x00-\x08\x0a-\x1f\x7f]"  # and line feed, carriage return
 
 
-def _holds_control(text: exp.Expression) -> exp.Expression:
-    return _never_null(exp.RegexpLike(this=text, expression=exp.Literal.string(
-        CONTROL_CHARACTERS)))
+def _holds(text: exp.Expression, pattern: str) -> exp.Expression:
+    return _never_null(exp.RegexpLike(this=text, expression=exp.Literal.string(pattern)))
 
 
 def _range_checks(value: exp.Expression, type_: str,
@@ -893,13 +948,13 @@ def _original_text(columns: list[_Planned]) -> exp.Expression:
         for c in columns])
 
 
-def _checked(kind: Kind, columns: list[_Planned], today: date, controls: bool) -> tuple[
+def _checked(kind: Kind, columns: list[_Planned], today: date, looks: Looks) -> tuple[
         list[exp.Expression], exp.Expression, exp.Expression]:
     """Each column's stored value (aliased to its name), the row's ``_reason`` (every check it
     fails, NULL when it passes them all) and a condition true exactly when ``_reason`` is not
     NULL, cheaper to compute on every row. ``today``: the workbench's (a birth date after it
     cannot be true)."""
-    typed, reasons, failures, texts = [], [], [], []
+    typed, reasons, failures, texts, lines = [], [], [], [], []
     for column in columns:
         value, checks = _cast(sql.column(column.source), column.source_type, column.type,
                               lower=column.name == "gender")
@@ -910,17 +965,24 @@ def _checked(kind: Kind, columns: list[_Planned], today: date, controls: bool) -
         # never NULL: the row has a reason exactly when a check fails or a required value is
         # empty (its reason says so unless a check failed, which gives a reason anyway).
         failures += [failed for failed, _ in checks]
-        if controls and column.type == "text":
+        # The contract's own text (ids, names, tags…) is one line; appended text may hold
+        # line breaks. A line break in an id or a tag is how a stray pair of quotes shows:
+        # the lines between them read as one value (nothing else could tell).
+        one_line = not kind.open_columns or column.name == "customer_id"
+        if column.type == "text" and (looks.controls or one_line and looks.quotes):
             # The reason is the column's; whether the row fails is one look at all its text
             # (below): one call a row, not one a value (a third less CPU for 7 columns).
-            checks.append((_holds_control(value.copy()), RANGE_HINTS["control"]))
-            texts.append(value.copy())
+            pattern = LINE_CHARACTERS if one_line else CONTROL_CHARACTERS
+            checks.append((_holds(value.copy(), pattern),
+                           RANGE_HINTS["line" if one_line else "control"]))
+            (lines if one_line else texts).append(value.copy())
         typed.append(exp.alias_(value, column.name, quoted=True, copy=False))
         reasons += _reasons(column, value, checks)
         if column.required:
             failures.append(value.is_(exp.null()))
-    if texts:
-        failures.append(_holds_control(exp.func("concat", *texts, dialect="duckdb")))
+    for values, pattern in ((texts, CONTROL_CHARACTERS), (lines, LINE_CHARACTERS)):
+        if values:
+            failures.append(_holds(exp.func("concat", *values, dialect="duckdb"), pattern))
     reason = (exp.Nullif(this=exp.func("concat_ws", exp.Literal.string("; "), *reasons,
                                          dialect="duckdb"),
                          expression=exp.Literal.string("")) if reasons else exp.null())
@@ -928,8 +990,8 @@ def _checked(kind: Kind, columns: list[_Planned], today: date, controls: bool) -
                                                             else exp.false())
 
 
-def _stage(conn, kind: Kind, columns: list[_Planned], today: date, controls: bool) -> None:
-    typed, reason, _ = _checked(kind, columns, today, controls)
+def _stage(conn, kind: Kind, columns: list[_Planned], today: date, looks: Looks) -> None:
+    typed, reason, _ = _checked(kind, columns, today, looks)
     # The original text is packed for every row but kept only for rejected ones.
     rows = exp.select(*typed, reason, exp.alias_(_row_of_source(), "_row"),
                       exp.alias_(_original_text(columns), "_original")).from_("source")

@@ -45,6 +45,8 @@ RANGE_HINTS: dict[str, str] = {
     "offset": f"a timestamp with a UTC offset within ±{MAX_UTC_OFFSET_HOURS:02}:00",
     "control": "free of control characters (NUL, escape codes and the like; tabs and "
                "line breaks are allowed)",
+    "line": "one line free of control characters (a line break in it is often a stray "
+            "pair of quotes that joined the lines between them; tabs are allowed)",
 }
 
 # Text encodings a CSV file may be in (`ingest --encoding`): the ones DuckDB's CSV reader
