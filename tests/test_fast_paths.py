@@ -214,7 +214,7 @@ def test_estimates_from_two_threads_of_one_kernel_each_get_their_own_answer(samp
 class RecordingEngine:
     """Records what Kept asks of an engine (Kept's own bookkeeping; real tables above)."""
 
-    session = 0
+    closings = 0
 
     def __init__(self):
         self.made, self.dropped = [], []

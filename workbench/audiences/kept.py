@@ -39,7 +39,7 @@ class Kept:
         self._limit = limit
         self._tables: OrderedDict[str, str] = OrderedDict()  # SQL text -> table name
         self._made = 0
-        self._session = engine.session
+        self._closings = engine.closings
         # A page's callbacks may overlap: an estimate holds this from its first kept table to
         # its last row (``hold``), so that no other drops a table it is about to read.
         self._lock = threading.RLock()
@@ -54,7 +54,7 @@ class Kept:
         """The name of a table holding the rows of ``query``: kept, or computed now."""
         text = query.sql("duckdb")
         with self._lock:
-            if self._engine.session != self._session:  # closed and opened again: all gone
+            if self._engine.closings != self._closings:  # closed and opened again: all gone
                 self._tables.clear()
             name = self._tables.get(text)
             if name is not None:
@@ -63,7 +63,7 @@ class Kept:
             self._made += 1
             name = f"kept_{self._made}"
             self._engine.materialize(name, query)
-            self._session = self._engine.session  # the one the table lives in
+            self._closings = self._engine.closings  # the session the table lives in
             self._tables[text] = name
             while len(self._tables) > self._limit:
                 _, oldest = self._tables.popitem(last=False)

@@ -157,7 +157,7 @@ class DuckDBEngine(Engine):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-            self.session += 1  # the tables materialized in it are gone with it
+            self.closings += 1  # the tables materialized in it are gone with it
 
     def _run(self, statement: exp.Expression, parameters: dict | None = None,
              fetch: Callable = lambda cursor: None):

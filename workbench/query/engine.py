@@ -57,7 +57,7 @@ class Engine:
         self._settings = settings
         # Counts the engine's sessions (connections) closed: the tables ``materialize`` kept
         # belong to one session, and the next one, after ``close``, has none of them.
-        self.session = 0
+        self.closings = 0
 
     @property
     def description(self) -> str:
