@@ -244,6 +244,22 @@ def test_control_characters_in_parquet_text_are_rejected_too(wb, tmp_path):
     assert "customer_id" in read_rejects(report.rejects_file)[0]["_reason"]
 
 
+def test_parquet_narrow_and_unsigned_numbers_are_appended_as_numbers(wb, tmp_path):
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table({
+        "customer_id": ["C1", "C2"],
+        "points": pa.array([1, 2], pa.int32()), "visits": pa.array([3, 4], pa.int16()),
+        "level": pa.array([5, 255], pa.uint8()), "score": pa.array([0.5, 1.5], pa.float32()),
+        "big": pa.array([1, 2**64 - 1], pa.uint64())}), path)
+    report = wb.customers.ingest("appended", path)
+    assert report.column_types == {"points": "integer", "visits": "integer", "level": "integer",
+                                   "score": "double", "big": "integer"}
+    # 2**64 - 1 does not fit a whole number of the contract: its row is rejected, not wrapped.
+    assert (report.accepted, report.rejected) == (1, 1)
+    assert [(r["points"], r["level"], r["score"]) for r in stored(wb, "appended")] == [
+        (1, 5, 0.5)]
+
+
 def test_a_missing_column_names_what_the_header_has(wb, tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("customer_id,tagg\nC1,x\n")

@@ -841,11 +841,18 @@ def _plan_appended(conn, stored: dict[str, str], source_types: dict[str, str],
     return planned
 
 
+# A typed file's (Parquet's) narrower and unsigned numbers, as the contract's types: each value
+# is cast and checked (a UBIGINT beyond BIGINT's range is a rejected row, never wrapped).
+SOURCE_TYPES = {**dict.fromkeys(("TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT",
+                                 "UINTEGER", "UBIGINT", "HUGEINT"), "integer"),
+                "FLOAT": "double"}
+
+
 def _infer_type(conn, source: str, source_type: str) -> str:
     """The narrowest type that every value of the column fits, judged on the whole file (a
     sample could guess integer and then reject row 900,000)."""
     if source_type != "VARCHAR":
-        return type_of_storage(source_type) or "text"
+        return SOURCE_TYPES.get(source_type) or type_of_storage(source_type) or "text"
     value = _trimmed(sql.column(source))
     checks = [exp.func("bool_and", _or(value.is_(exp.null()),
                                            _text_fits(value, t, inferring=True)),
