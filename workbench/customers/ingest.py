@@ -407,9 +407,15 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
         if parquet:
             # A table too, not a view: a Parquet file is read once here, then scanned in memory.
             _run(conn, make("source", exp.select("*").from_(sql.parquet(link))))
-            return [], Looks(controls=True, quotes=True)
-        compressed = path.suffix.lower() == ".gz"
+            return [], UNSEEN
+        compressed = _is_gzip(path)
         sample = _check_text(path, encoding, compressed)
+        looks = UNSEEN if compressed or encoding not in BYTE_EXACT else _look_at_bytes(path)
+        if looks.long_line:
+            raise IngestError(
+                f"{_shown(path)}: line {looks.long_line} is longer than {LONGEST_LINE >> 20} MB "
+                "with no line end: the CSV reader would drop it without a trace, so nothing was "
+                "stored; split or remove that line")
         with _naming(scratch / "sample.csv") as written:
             written.write_text(sample.text(), encoding="utf-8")
         delimiter, quote, escape, names = _dialect(conn, scratch / "sample.csv")
@@ -432,15 +438,6 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
         if ours is None:
             raise
         raise ours from exc
-    if compressed or encoding not in BYTE_EXACT:
-        looks = Looks(controls=True, quotes=True)
-    else:
-        looks = _look_at_bytes(path)
-        if looks.long_line:
-            raise IngestError(
-                f"{_shown(path)}: line {looks.long_line} is longer than {LONGEST_LINE >> 20} MB "
-                "with no line end: the CSV reader would drop it without a trace, so nothing was "
-                "stored; split or remove that line")
     return ([] if streamed else _malformed(conn, path, encoding)), looks
 
 
@@ -464,6 +461,10 @@ class Looks:
     controls: bool
     quotes: bool
     long_line: int | None = None
+
+
+# A file whose bytes are not looked at (gzip, UTF-16, Parquet): every value is checked.
+UNSEEN = Looks(controls=True, quotes=True)
 
 
 def _look_at_bytes(path: Path) -> Looks:
@@ -504,9 +505,18 @@ def _is_parquet(path: Path) -> bool:
     return path.suffix.lower() in (".parquet", ".pq")
 
 
+def _is_gzip(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
+
+
+def _opened(path: Path):
+    """The file's bytes, decompressed when it is gzip."""
+    return (gzip.open if _is_gzip(path) else open)(path, "rb")
+
+
 def _link(scratch: Path, path: Path) -> Path:
     return scratch / ("source.parquet" if _is_parquet(path) else "source.csv.gz"
-                      if path.suffix.lower() == ".gz" else "source.csv")
+                      if _is_gzip(path) else "source.csv")
 
 
 def _unreadable(exc: Exception, path: Path, scratch: Path) -> Exception | None:
@@ -594,7 +604,7 @@ def _line_at(path: Path, position: int) -> str:
     """'line N' of the file at byte ``position`` (DuckDB numbers records, and a quoted line
     break makes its record two lines in an editor)."""
     lines, left = 1, position
-    with (gzip.open if path.suffix.lower() == ".gz" else open)(path, "rb") as handle:
+    with _opened(path) as handle:
         while left > 0 and (chunk := handle.read(min(READ_CHUNK, left))):
             lines += chunk.count(b"\n")
             left -= len(chunk)
@@ -619,7 +629,7 @@ def _whole_record(path: Path, encoding: str, position: int, start: str) -> str:
         return cut  # DuckDB's positions are in the bytes it decoded, not the file's
     head = start.encode("utf-8")[:256]
     quoted = "\n" in start or "\r" in start
-    with (gzip.open if path.suffix.lower() == ".gz" else open)(path, "rb") as handle:
+    with _opened(path) as handle:
         begin = max(0, position - 16)
         handle.seek(begin)
         found = handle.read(len(head) + 32).find(head)
@@ -678,7 +688,7 @@ def _check_text(path: Path, encoding: str, compressed: bool) -> _Sample:
     decoder = codecs.getincrementaldecoder(codec)("strict")
     sample, lines = _Sample(), 0
     try:
-        with (gzip.open if compressed else open)(path, "rb") as handle:
+        with _opened(path) as handle:
             head = chunk = handle.read(READ_CHUNK)
             if encoding == "utf-16" and head.startswith(codecs.BOM_UTF16_BE):
                 raise IngestError(f"{_shown(path)} is UTF-16 big-endian, which cannot be read; "
@@ -960,7 +970,7 @@ def _checked(kind: Kind, columns: list[_Planned], today: date, looks: Looks) -> 
     """Each column's stored value (aliased to its name), the row's ``_reason`` (every check it
     fails, NULL when it passes them all) and a condition true exactly when ``_reason`` is not
     NULL, cheaper to compute on every row. ``today``: the workbench's (a birth date after it
-    cannot be true)."""
+    cannot be true); ``looks``: which text checks the file's bytes call for."""
     typed, reasons, failures, texts, lines = [], [], [], [], []
     for column in columns:
         value, checks = _cast(sql.column(column.source), column.source_type, column.type,
