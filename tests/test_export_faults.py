@@ -78,8 +78,6 @@ def test_a_connection_dropped_mid_upload_leaves_nothing_under_the_final_name(wb,
     recorded and removed by the next sweep."""
     from types import SimpleNamespace
 
-    import psutil
-
     from workbench.delivery.upload import upload
 
     payload = tmp_path / "big.bin"
@@ -92,9 +90,7 @@ def test_a_connection_dropped_mid_upload_leaves_nothing_under_the_final_name(wb,
         while time.monotonic() < deadline and not killed.is_set():
             part = [p for p in server.writable.iterdir() if ".part-" in p.name]
             if part and part[0].stat().st_size > 1024 * 1024:
-                for process in psutil.process_iter(["username", "name"]):
-                    if process.info["username"] == server.user:
-                        os.kill(process.pid, signal.SIGKILL)
+                server.end_sessions()
                 killed.set()
             time.sleep(0.01)
 
@@ -170,9 +166,7 @@ def test_kill_9_of_the_cli_mid_upload_ends_the_run_once_and_sweeps_its_partial(w
         notebook = Path(RunRecords(again.store).get(run_id)["notebook"])
     # The takeover's notebook is the run's audit record of how it ended.
     assert notebook.is_file() and "one attempt" in notebook.read_text()
-    for process in psutil.process_iter(["username"]):  # the server's session still waiting
-        if process.info["username"] == server.user:
-            process.kill()
+    server.end_sessions()  # the server's session still waiting
 
 
 # -- audit notebooks -------------------------------------------------------------------------
@@ -303,7 +297,6 @@ def test_sigterm_to_export_run_mid_upload_ends_the_run_and_removes_its_partial(w
     """`export run` stopped (SIGTERM, as cron and systemd stop jobs) while its upload is under
     way: one line with the run's state, the run ended Failed at once (one attempt, by hand),
     its temporary file removed, nothing under the final name."""
-    import psutil
 
     export_id = export(wb)
     fifo = stalled_upload(server, wb, 1)  # the run this export's first `export run` makes
@@ -319,9 +312,7 @@ def test_sigterm_to_export_run_mid_upload_ends_the_run_and_removes_its_partial(w
     run = wb.export_runs.get(1)
     assert run.state == "failed" and RunRecords(wb.store).get(1)["partial"] is None
     assert not fifo.exists() and leftovers(server) == []
-    for process in psutil.process_iter(["username"]):  # the server's session still waiting
-        if process.info["username"] == server.user:
-            process.kill()
+    server.end_sessions()  # the server's session still waiting
 
 
 def test_a_rename_whose_answer_was_lost_is_never_failed_and_is_found_later(wb, server, clock,
@@ -355,7 +346,6 @@ def test_kill_9_between_parts_then_the_take_over_sends_the_rest_once(wb, server,
     """A scheduled split run is killed (-9) while its second part streams: part 1 is on the
     server, part 2 only as a temporary file. The attempt that takes it over sends parts 2
     and 3, then the manifest; part 1 is never sent again and the temporary file is swept."""
-    import psutil
 
     from tests.test_scheduler import BERLIN
 
@@ -381,9 +371,7 @@ def test_kill_9_between_parts_then_the_take_over_sends_the_rest_once(wb, server,
     runner.wait()
     first = server.writable / f"parts_{run_id}_part001.csv"
     sent = first.stat().st_mtime_ns
-    for process in psutil.process_iter(["username"]):  # the session waiting on the pipe
-        if process.info["username"] == server.user:
-            process.kill()
+    server.end_sessions()  # the session waiting on the pipe
     clock.advance(minutes=4)
     run = wb.export_runs.execute(run_id)
     assert run.state == "complete" and run.attempts == 2, run.error

@@ -273,8 +273,6 @@ def test_kill_9_mid_manifest_then_the_take_over_sends_only_the_manifest(partnere
     import sys
     from datetime import datetime
 
-    import psutil
-
     from tests.test_export_faults import _ids, leftovers, wait_until
     from tests.test_scheduler import BERLIN
     from workbench.store.runs import RunRecords
@@ -302,9 +300,7 @@ def test_kill_9_mid_manifest_then_the_take_over_sends_only_the_manifest(partnere
     runner.wait()
     parts = sorted(p for p in leftovers(server) if "_part" in p)
     sent = {name: (server.writable / name).stat().st_mtime_ns for name in parts}
-    for process in psutil.process_iter(["username"]):  # the session waiting on the pipe
-        if process.info["username"] == server.user:
-            process.kill()
+    server.end_sessions()  # the session waiting on the pipe
     clock.advance(minutes=4)
     run = wb.export_runs.execute(run_id)
     assert run.state == "complete" and run.attempts == 2, run.error
