@@ -4,6 +4,7 @@ it records every request, and each path can be told to answer 500 or to hang."""
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,11 +17,14 @@ class Received:
     body: bytes
 
 
+SLOW_SECONDS = 3.0
+
+
 class Receiver:
     def __init__(self, port: int, scheme: str = "http"):
         self.port, self.scheme = port, scheme
         self.received: list[Received] = []
-        self.answers: dict[str, str] = {}  # path -> "500" | "hang" (else 200)
+        self.answers: dict[str, str] = {}  # path -> "500" | "hang" | "slow" (else 200)
         self.released = threading.Event()  # a hanging answer ends when this is set
 
     def url(self, path: str) -> str:
@@ -44,6 +48,9 @@ def running_receiver(tls=None):
             if answer == "hang":
                 receiver.released.wait(30)
                 return
+            if answer == "slow":  # 200, after a pause shorter than a webhook's read timeout
+                time.sleep(SLOW_SECONDS)
+                answer = "200"
             self.send_response(int(answer))
             self.send_header("Content-Length", "2")
             self.end_headers()

@@ -195,6 +195,28 @@ def test_a_run_that_completes_tells_the_webhook_signed_and_slack_in_one_line(wb,
     assert server.password not in hooked.body.decode()
 
 
+def test_a_run_is_told_once_each_notify_entry_it_names_is_recorded():
+    """What a page following a run waits for after the run ends (ui/exports.py, follow): its
+    e-mail's note when it names addresses, its notices when it names targets."""
+    from dataclasses import replace
+
+    from workbench.exports.notify import told
+    from workbench.run_states import Run, RunState
+
+    ended = Run(id=1, export_id=1, export="E", audience="A", state=RunState.COMPLETE,
+                scheduled_for=NOW, type="full", format="csv", destination="d", created_by="ada",
+                attempts=1, rows=1, bytes=1, as_of=None, file_name="f.csv", error=None, details={})
+    both = ["ops@example.com", "hook"]
+    assert told(ended, []) and not told(ended, both)
+    assert not told(replace(ended, details={"notification": "e-mail sent to 1 recipient"}), both)
+    assert not told(replace(ended, details={"notices": {"hook": "sent (HTTP 200)"}}), both)
+    assert told(replace(ended, details={"notification": "x", "notices": {}}), both)
+    assert told(replace(ended, details={"notices": {}}), ["hook"])
+    assert not told(replace(ended, state=RunState.FAILED), ["hook"])
+    for quiet in (RunState.CANCELED, RunState.IN_PROGRESS, RunState.SCHEDULED):  # tells nothing
+        assert told(replace(ended, state=quiet), both)
+
+
 def test_a_500_is_retried_then_recorded_and_a_hang_is_bounded_the_run_complete(
         wb, receiver, monkeypatch):
     fast(monkeypatch)

@@ -34,6 +34,19 @@ def unsent_reason(recipients: list[str], smtp_host: str | None) -> str | None:
     return None
 
 
+def told(run: Run, notify: Iterable[str]) -> bool:
+    """Whether what a run tells is recorded on it: a run that completed or failed tells the
+    export's ``notify`` entries after it ends (e-mail addresses, then webhook / Slack targets by
+    name), and records each outcome. A page following the run waits for this, not only for the
+    end: the notices are sent after the run is recorded."""
+    if run.state not in (RunState.COMPLETE, RunState.FAILED):
+        return True
+    details = run.details or {}
+    entries = list(notify)
+    return (not any("@" in e for e in entries) or "notification" in details) and \
+        (all("@" in e for e in entries) or "notices" in details)
+
+
 def sent_note(count: int) -> str:
     """What a run records when its e-mail went."""
     return f"e-mail sent to {_count(count, 'recipient')}"

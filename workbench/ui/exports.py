@@ -32,6 +32,9 @@ ACTION_LABELS = {"edit": "Edit", "activate": "Activate", "pause": "Pause", "canc
 RUN_STATES = list(RunState)
 CHANGED = ("export", "run", "destination", "encryption", "notice")  # what History's changes list
 LIVE_SECONDS = 2.0
+# How long a page follows an ended run for its notices: three webhook tries per target, and
+# an e-mail, each bounded (delivery/webhook.py, delivery/mail.py).
+NOTICE_WAIT = 120.0
 
 
 def when(moment) -> str:
@@ -112,23 +115,30 @@ RUN_COLUMNS = [{"key": k, "label": label, **({"numeric": True} if k in ("rows", 
 
 def follow(nav: Navigator, run_id: int, refresh, live: w.HTML | None = None) -> None:
     """Refresh a page every couple of seconds until run ``run_id`` has ended (it starts as
-    Scheduled, then In-Progress), then once more."""
+    Scheduled, then In-Progress) and what it tells is recorded (its e-mail and notices go after
+    it ends), then once more. The notices are bounded (``delivery/webhook.py``, ``mail.py``);
+    a process that stopped before sending them is given up on after ``NOTICE_WAIT``."""
     if not nav.background:
         refresh()
         return
     page = nav.page
 
     def loop():
+        ended_at = None
         try:
             while nav.showing(page):
-                state = nav.wb.export_runs.get(run_id).state
+                run = nav.wb.export_runs.get(run_id)
+                waiting = run.state.ended and not _told(nav, run)
                 if live is not None:
+                    doing = "sending its notices" if waiting else "refreshing"
                     live.value = (f'<span class="wb-muted">run #{run_id} is '
-                                  f'{state.label}: refreshing '
+                                  f'{run.state.label}: {doing} '
                                   '<span class="wb-spinner"></span></span>')
                 refresh()
-                if state.ended:
-                    break
+                if run.state.ended:
+                    ended_at = ended_at if ended_at is not None else time.monotonic()
+                    if not waiting or time.monotonic() - ended_at > NOTICE_WAIT:
+                        break
                 time.sleep(LIVE_SECONDS)
         except Exception:  # a page that went away meanwhile: nothing to refresh
             pass
@@ -137,6 +147,16 @@ def follow(nav: Navigator, run_id: int, refresh, live: w.HTML | None = None) -> 
                 live.value = ""
 
     threading.Thread(target=loop, daemon=True).start()
+
+
+def _told(nav: Navigator, run) -> bool:
+    from ..exports.notify import told
+
+    try:
+        notify = nav.wb.exports.get(run.export_id).config.notify
+    except WorkbenchError:  # its export is gone: nothing left to wait for
+        return True
+    return told(run, notify)
 
 
 class ExportActions:
