@@ -242,6 +242,11 @@ def agrees(tmp_path_factory, engine, people, rules) -> None:
     with workbench.open(root, user="ada") as wb:
         found = set(wb.audiences.members_of({"name": "p", "rules": rules}, D)["customer_id"])
     assert found == python_members(customers, rules)
+    # A one-off estimate (the CLI's: nothing kept; its features narrowed by the plain rules
+    # and the base counted apart) counts the same members out of the same base.
+    with workbench.open(root, user="ada", via="cli") as once:
+        estimate = once.audiences.estimate({"name": "p", "rules": rules}, D)
+    assert (estimate.size, estimate.base) == (len(found), len(python_features(customers)))
 
 
 @settings(max_examples=60, **PROPERTY)

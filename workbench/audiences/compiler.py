@@ -138,14 +138,22 @@ class Compiled:
         every member must; right for counting and listing members, not for explaining.
         ``extra``: feature columns wanted beside those the rules read."""
         query = exp.select(*projections).from_(self._features())
+        necessary = self._necessary() if narrow and self.sources.narrow else None
         if not self.sources.features:
             needed = needed_attributes(self.rules) | set(extra) | self.sources.needed
-            query = query.with_(FEATURES, as_=features_query(
-                self.sources.tables, self.sources.day, needed))
+            features = features_query(self.sources.tables, self.sources.day, needed)
+            if necessary is not None and self._narrowed_features():
+                # Only the customers who pass the plain rules are kept: the engine then joins
+                # the appended columns to those rows, not to the whole base (at 10M customers,
+                # the SPEC example's estimate 4.7 -> 3.5 s). Filtered after the features are
+                # computed, so scores that rank the whole base are unchanged.
+                features = exp.select("*").from_(exp.Subquery(
+                    this=features, alias=exp.to_identifier(F, quoted=True))).where(
+                    necessary.copy())
+            query = query.with_(FEATURES, as_=features)
         for depth, level in enumerate(self.levels):
             query = query.with_(level_table(depth), as_=level.copy())
         candidates = None
-        necessary = self._necessary() if narrow and self.sources.narrow else None
         if necessary is not None:
             candidates = exp.select(column(KEY)).from_(self._features()).where(necessary)
         aggregates = (self.sources.windowed(self.windows) if self.sources.windowed
@@ -158,6 +166,20 @@ class Compiled:
                                on=exp.EQ(this=column(KEY, alias), expression=column(KEY)),
                                join_type="left")
         return self._keep(_after_level(query, len(self.levels)))
+
+    def _narrowed_features(self) -> bool:
+        """The query builds its own features and no level reads them (audience rules read
+        other audiences' memberships from the same features: left whole)."""
+        return not self.sources.features and not self.levels
+
+    def _base(self) -> exp.Subquery:
+        """The number of customers in the base as of the day: the features' rows, or, when
+        the query narrows its features, the profiles' own (one row per customer each)."""
+        if self._narrowed_features():
+            base = features_query(self.sources.tables, self.sources.day, set())
+            return exp.Subquery(this=exp.select(exp.Count(this=exp.Star())).from_(
+                exp.Subquery(this=base, alias=exp.to_identifier("base"))))
+        return exp.Subquery(this=exp.select(exp.Count(this=exp.Star())).from_(self._features()))
 
     def _keep(self, query: exp.Select) -> exp.Select:
         """Marks the tables the plan keeps ``AS MATERIALIZED``: DuckDB reads the mark, and
@@ -188,8 +210,7 @@ class Compiled:
         necessary = self._necessary()
         if necessary is None:
             return self._from(size, exp.alias_(exp.Count(this=exp.Star()), "base"), narrow=True)
-        base = exp.Subquery(this=exp.select(exp.Count(this=exp.Star())).from_(self._features()))
-        return self._from(size, exp.alias_(base, "base"), narrow=True).where(necessary)
+        return self._from(size, exp.alias_(self._base(), "base"), narrow=True).where(necessary)
 
     def explain(self, customer_id: str) -> exp.Select:
         """One row for one customer: each rule's condition (r1..rN) and the value it tested
