@@ -116,13 +116,19 @@ class Compiled:
         return combine(tree(self.rules), lambda rule: exp.func(
             "coalesce", conditions[rule.position].copy(), exp.false()), SQL)
 
-    def _necessary(self) -> exp.Expression | None:
+    def _necessary(self, aggregates: frozenset[str] = frozenset(), *,
+                   windowed_only: bool = False) -> exp.Expression | None:
         """What every member passes that reads no aggregate: the rules on plain feature
         columns written outside any group (inside an ``any`` a rule is not necessary), or
-        None when there are none."""
+        None when there are none. ``aggregates``: the rules that read only those aggregates
+        (and the features) count too; ``windowed_only``: only they."""
+        readable = {F, *aggregates}
         plain = [(rule, c) for rule, c, reads in zip(self.rules, self.conditions,
                                                       self.windowed, strict=True)
-                 if not reads and not rule.groups]
+                 if not rule.groups and (
+                     (not reads and not windowed_only)
+                     or (reads and aggregates and {col.table for col in c.find_all(
+                         exp.Column)} <= readable))]
         if not plain:
             return None
         return SQL.all([exp.Not(this=exp.paren(held)) if rule.rule.exclude else held
@@ -158,14 +164,41 @@ class Compiled:
             candidates = exp.select(column(KEY)).from_(self._features()).where(necessary)
         aggregates = (self.sources.windowed(self.windows) if self.sources.windowed
                       else self.windows.aggregates(self.sources.tables))
+        first = self._cascade(aggregates) if candidates is not None else None
         for alias, aggregate in aggregates.items():
             if candidates is not None:
                 aggregate = aggregate.where(exp.In(this=column(KEY, EVENTS),
                                                    query=exp.Subquery(this=candidates.copy())))
+            if alias == first:
+                # Tag windows first, as a table of their own; the purchases are then summed
+                # only for the candidates who also pass the tag rules every member passes.
+                query = query.with_(alias, as_=aggregate)
+                query.args["with_"].expressions[-1].set("materialized", True)  # read twice
+                # Read under its own name as alias: an engine may put a table of its own in
+                # place of the name (Spark computes a MATERIALIZED table first).
+                candidates = exp.select(column(KEY)).from_(self._features()).join(
+                    exp.to_table(alias).as_(alias), on=exp.EQ(this=column(KEY, alias),
+                                                              expression=column(KEY)),
+                    join_type="left").where(self._necessary(frozenset({alias})))
+                query = query.join(exp.to_table(alias).as_(alias), on=exp.EQ(
+                    this=column(KEY, alias), expression=column(KEY)), join_type="left")
+                continue
             query = query.join(exp.Subquery(this=aggregate, alias=exp.to_identifier(alias)),
                                on=exp.EQ(this=column(KEY, alias), expression=column(KEY)),
                                join_type="left")
         return self._keep(_after_level(query, len(self.levels)))
+
+    def _cascade(self, aggregates: dict[str, exp.Select]) -> str | None:
+        """The aggregate to compute first when later ones can be narrowed by it: the tag
+        windows (a few months of tag events, read in time order) when there are purchase
+        windows too and a tag rule outside any group that every member passes. At 10M
+        customers, the SPEC example sums a year of purchases for 48k customers instead of
+        410k. None: no cascade (or audience levels, left as they are)."""
+        if self.levels or TAG_WINDOWS not in aggregates or len(aggregates) < 2:
+            return None
+        if self._necessary(frozenset({TAG_WINDOWS}), windowed_only=True) is None:
+            return None
+        return TAG_WINDOWS
 
     def _narrowed_features(self) -> bool:
         """The query builds its own features and no level reads them (audience rules read
