@@ -122,13 +122,14 @@ class Compiled:
         columns written outside any group (inside an ``any`` a rule is not necessary), or
         None when there are none. ``aggregates``: the rules that read only those aggregates
         (and the features) count too; ``windowed_only``: only they."""
-        readable = {F, *aggregates}
+        def reads_only_those(condition: exp.Expression) -> bool:
+            tables = {col.table for col in condition.find_all(exp.Column)}
+            return bool(tables & aggregates) and tables <= {F, *aggregates}
+
         plain = [(rule, c) for rule, c, reads in zip(self.rules, self.conditions,
                                                       self.windowed, strict=True)
                  if not rule.groups and (
-                     (not reads and not windowed_only)
-                     or (reads and aggregates and {col.table for col in c.find_all(
-                         exp.Column)} <= readable))]
+                     (not reads and not windowed_only) or (reads and reads_only_those(c)))]
         if not plain:
             return None
         return SQL.all([exp.Not(this=exp.paren(held)) if rule.rule.exclude else held
