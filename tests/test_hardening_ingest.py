@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import read_rejects
 from tests.test_ingest import stored
-from workbench.customers.ingest import MAX_LINE_BYTES, READ_CHUNK
+from workbench.customers.textfile import MAX_LINE_BYTES, READ_CHUNK
 from workbench.errors import IngestError
 
 TRANSACTION_HEADER = ["transaction_id", "customer_id", "occurred_at", "amount"]

@@ -17,6 +17,7 @@ import pytest
 import workbench
 from tests.conftest import ADMIN, read_rejects
 from workbench.customers import ingest as ingest_module
+from workbench.customers.textfile import READ_CHUNK
 from workbench.errors import IngestError, RejectedRows
 from workbench.home import init_home
 
@@ -195,7 +196,7 @@ def test_a_bad_byte_far_into_the_file_refuses_it_and_stores_nothing(wb, tmp_path
     lines = [f"T{i},C{i},2026-01-01 10:00,1.00,,app\n".encode() for i in range(count)]
     lines[bad] = f"T{bad},C\xe9{bad},2026-01-01 10:00,1.00,,app\n".encode("latin-1")
     path.write_bytes(",".join(TRANSACTIONS).encode() + b"\n" + b"".join(lines))
-    assert path.stat().st_size > 3 * ingest_module.READ_CHUNK
+    assert path.stat().st_size > 3 * READ_CHUNK
     with pytest.raises(IngestError) as refused:
         wb.customers.ingest("transactions", path)
     assert str(refused.value) == (f"{path} is not UTF-8 (first bad byte at line {bad + 2}); "

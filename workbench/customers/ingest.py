@@ -18,16 +18,13 @@ of 20M transactions needs DuckDB's memory limit, not 20M Python objects.
 
 from __future__ import annotations
 
-import codecs
 import errno
 import functools
-import gzip
 import json
 import re
 import shutil
 import uuid
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -57,6 +54,24 @@ from .schema import (
     appended_column_name,
     type_of_storage,
 )
+from .textfile import (
+    BYTE_EXACT,
+    DUCKDB_LINE_CUT,
+    LONGEST_LINE,
+    MAX_LINE_BYTES,
+    UNSEEN,
+    Looks,
+    check_text,
+    is_gzip,
+    is_parquet,
+    line_at,
+    look_at_bytes,
+    naming,
+    not_in_encoding,
+    shown,
+    whole_record,
+    without_lf,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -70,14 +85,6 @@ MAX_CHOICES = 1000
 # Text columns whose values are worth knowing (names, e-mails and ids are not pick lists).
 CHOICE_COLUMNS = {"profiles": ("gender", "home_city", "home_state"), "tags": ("tag",)}
 
-# The longest CSV line (or quoted field) read, in bytes: a longer one is a rejected row. Far above
-# any real customer row, and it bounds the memory one line can take.
-MAX_LINE_BYTES = 1_048_576
-# DuckDB detects the delimiter and quote on the first lines of a CSV file (as many as it would).
-SNIFF_LINES = 20_480
-SNIFF_BYTES = 8 * MAX_LINE_BYTES
-# The CSV file is decoded (checked) in pieces of this size: never read whole into memory.
-READ_CHUNK = 1 << 20
 NUMBER_TYPES = frozenset({"integer", "decimal", "double"})
 
 # A check of a value: (SQL condition, never NULL, true when the value fails; what it is not).
@@ -142,11 +149,11 @@ def ingest(home: Home, settings: Settings, kind_name: str, path: Path, *, snapsh
         raise IngestError(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
     path = Path(path)
     if path.is_dir():
-        raise IngestError(f"{_shown(path)} is a folder; give a CSV or Parquet file")
+        raise IngestError(f"{shown(path)} is a folder; give a CSV or Parquet file")
     if not path.is_file():
-        raise IngestError(f"{_shown(path)}: no such file")
+        raise IngestError(f"{shown(path)}: no such file")
     if path.stat().st_size == 0:
-        raise IngestError(f"{_shown(path)} is empty; expected a header row and data rows")
+        raise IngestError(f"{shown(path)} is empty; expected a header row and data rows")
     report = IngestReport(kind.name, str(path))
     import duckdb
 
@@ -265,10 +272,10 @@ def _streamed(conn, home: Home, kind: Kind, path: Path, report: IngestReport, sc
                 written = _scan(conn, path, scratch, _copy(_ordered(
                     exp.select(*layout).from_(checked).where(_not(failing)), kind), candidate,
                     **_PARQUET))
-            malformed = [] if _is_parquet(path) else _malformed(conn, path, encoding)
+            malformed = [] if is_parquet(path) else _malformed(conn, path, encoding)
             _scan(conn, path, scratch, _temp_table("staged", staged))
         else:
-            malformed = [] if _is_parquet(path) else _malformed(conn, path, encoding)
+            malformed = [] if is_parquet(path) else _malformed(conn, path, encoding)
             _run(conn, _temp_table("staged", staged.limit(0)))
         keys = [sql.column(k) for k in kind.key]
         with _memory_at_most(conn, AGGREGATE_MEMORY):
@@ -353,13 +360,6 @@ def _forget_streamed(conn, scratch: Path) -> None:
         _run(conn, exp.Drop(tables=[exp.to_table(name)], kind=kind, exists=True))
 
 
-def _shown(path: Path | str) -> str:
-    """A path or header name as it may appear in a one-line message (either may hold a
-    newline)."""
-    text = str(path)
-    return text if text.isprintable() else repr(text)
-
-
 def _scratch(home: Home, kind: str) -> Path:
     """A folder for this ingest's own temporary files (the link to the file it reads, the lines
     DuckDB sniffs). One per kind, emptied first: the caller holds the kind's lock, so anything
@@ -394,9 +394,9 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
     query has read the whole file: ``_malformed``); else a table, read here."""
     import duckdb
 
-    parquet = _is_parquet(path)
+    parquet = is_parquet(path)
     if parquet and encoding != "utf-8":
-        raise IngestError(f"{_shown(path)}: --encoding is for CSV files (Parquet text is UTF-8)")
+        raise IngestError(f"{shown(path)}: --encoding is for CSV files (Parquet text is UTF-8)")
     # DuckDB expands glob characters in a file name ('a*.csv' reads a1.csv and a2.csv): it
     # reads a link with a plain name, so that the path names exactly one file, read literally.
     link = _link(scratch, path)
@@ -408,15 +408,15 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
             # A table too, not a view: a Parquet file is read once here, then scanned in memory.
             _run(conn, make("source", exp.select("*").from_(sql.parquet(link))))
             return [], UNSEEN
-        compressed = _is_gzip(path)
-        sample = _check_text(path, encoding, compressed)
-        looks = UNSEEN if compressed or encoding not in BYTE_EXACT else _look_at_bytes(path)
+        compressed = is_gzip(path)
+        sample = check_text(path, encoding, compressed)
+        looks = UNSEEN if compressed or encoding not in BYTE_EXACT else look_at_bytes(path)
         if looks.long_line:
             raise IngestError(
-                f"{_shown(path)}: line {looks.long_line} is longer than {LONGEST_LINE >> 20} MB "
+                f"{shown(path)}: line {looks.long_line} is longer than {LONGEST_LINE >> 20} MB "
                 "with no line end: the CSV reader would drop it without a trace, so nothing was "
                 "stored; split or remove that line")
-        with _naming(scratch / "sample.csv") as written:
+        with naming(scratch / "sample.csv") as written:
             written.write_text(sample.text(), encoding="utf-8")
         delimiter, quote, escape, names = _dialect(conn, scratch / "sample.csv")
         (scratch / "sample.csv").unlink()  # customers' data: not left behind by a killed run
@@ -441,82 +441,9 @@ def _load_source(conn: duckdb.DuckDBPyConnection, path: Path, scratch: Path, enc
     return ([] if streamed else _malformed(conn, path, encoding)), looks
 
 
-# Encodings in which a control character is one byte of its own value, and no other character
-# holds such a byte (UTF-8's multi-byte characters are made of bytes 0x80 and above).
-BYTE_EXACT = ("utf-8", "latin-1")
-CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
-
-
-# DuckDB's CSV reader drops a line of about 32 MiB or more without a reject (it reads in
-# buffers of that size); a line this long is refused before, naming it.
-LONGEST_LINE = 16 << 20
-
-
-@dataclass(frozen=True)
-class Looks:
-    """What one pass over a file's bytes found: whether a value may hold a control character
-    (else that check is left out of the SQL), whether a value may hold a line break (a quote
-    is in the file: only a quoted field holds one), the first line too long to read."""
-
-    controls: bool
-    quotes: bool
-    long_line: int | None = None
-
-
-# A file whose bytes are not looked at (gzip, UTF-16, Parquet): every value is checked.
-UNSEEN = Looks(controls=True, quotes=True)
-
-
-def _look_at_bytes(path: Path) -> Looks:
-    """One pass at C speed (0.3 s for 0.6 GB): checking every text value in SQL instead cost
-    16% more CPU on an ingest of 10M transactions, for files that nearly never hold one."""
-    controls = quotes = False
-    lines, since_end = 1, 0  # lines begun; bytes since the last line end
-    with open(path, "rb") as handle:
-        while chunk := handle.read(READ_CHUNK):
-            controls = controls or len(chunk.translate(None, CONTROL_BYTES)) != len(chunk)
-            quotes = quotes or b'"' in chunk
-            last = chunk.rfind(b"\n")
-            if last < 0:
-                since_end += len(chunk)
-                if since_end >= LONGEST_LINE:
-                    return Looks(controls, quotes, lines)
-            else:
-                first = chunk.find(b"\n")
-                if since_end + first >= LONGEST_LINE:
-                    return Looks(controls, quotes, lines)
-                lines += chunk.count(b"\n")
-                since_end = len(chunk) - last - 1
-    return Looks(controls, quotes)
-
-
-
-@contextmanager
-def _naming(path: Path):
-    """Yield ``path``; an OSError writing it names it (a full disk's message says where)."""
-    try:
-        yield path
-    except OSError as exc:
-        exc.filename = exc.filename or str(path)
-        raise
-
-
-def _is_parquet(path: Path) -> bool:
-    return path.suffix.lower() in (".parquet", ".pq")
-
-
-def _is_gzip(path: Path) -> bool:
-    return path.suffix.lower() == ".gz"
-
-
-def _opened(path: Path):
-    """The file's bytes, decompressed when it is gzip."""
-    return (gzip.open if _is_gzip(path) else open)(path, "rb")
-
-
 def _link(scratch: Path, path: Path) -> Path:
-    return scratch / ("source.parquet" if _is_parquet(path) else "source.csv.gz"
-                      if _is_gzip(path) else "source.csv")
+    return scratch / ("source.parquet" if is_parquet(path) else "source.csv.gz"
+                      if is_gzip(path) else "source.csv")
 
 
 def _unreadable(exc: Exception, path: Path, scratch: Path) -> Exception | None:
@@ -532,8 +459,8 @@ def _unreadable(exc: Exception, path: Path, scratch: Path) -> Exception | None:
         return None  # ingest() names the full folder
     reason = str(exc).strip().splitlines()[0].replace(str(_link(scratch, path)), str(path))
     reason = reason.replace(str(scratch / "sample.csv"), f"the first lines of {path}")
-    return IngestError(f"{_shown(path)}: cannot be read as "
-                       f"{'Parquet' if _is_parquet(path) else 'CSV'}: {reason}")
+    return IngestError(f"{shown(path)}: cannot be read as "
+                       f"{'Parquet' if is_parquet(path) else 'CSV'}: {reason}")
 
 
 def _fresh_rejects(conn) -> None:
@@ -566,7 +493,7 @@ def _malformed(conn, path: Path, encoding: str) -> list[tuple[int, str, str]]:
     [(first_bad,)] = _run(conn, exp.select(exp.Min(this=line)).from_("reject_errors").where(
         invalid)).fetchall()
     if first_bad is not None:
-        raise IngestError(_not_in_encoding(path, encoding, first_bad, b""))
+        raise IngestError(not_in_encoding(path, encoding, first_bad, b""))
     # A quoted field that ends in something other than a delimiter, across lines: a quote
     # opened and never closed (or closed by another record's quote). The lines after it were
     # read as its text: they are no one rejected row, and the file is refused as a whole.
@@ -577,88 +504,18 @@ def _malformed(conn, path: Path, encoding: str) -> list[tuple[int, str, str]]:
             "UNQUOTED VALUE")), across)).order_by(line).limit(1)).fetchall()
     if runaway:
         [(record, position)] = runaway
-        at = _line_at(path, position) if encoding == "utf-8" else f"record {record}"
+        at = line_at(path, position) if encoding == "utf-8" else f"record {record}"
         raise IngestError(
-            f"{_shown(path)}: {at} opens a quoted field that never closes, so the "
+            f"{shown(path)}: {at} opens a quoted field that never closes, so the "
             "lines after it would be read as its text; end the field with a quote (a quote "
             'inside a quoted field is written twice: "") and ingest again; nothing was stored')
     rows = _run(conn, exp.select(line, *(exp.Min(this=exp.column(c)) for c in (
         "error_type", "error_message", "csv_line", "line_byte_position"))).from_(
         "reject_errors").group_by(line).order_by(line)).fetchall()
     return [(line, _line_reason(error_type, message),
-             _whole_record(path, encoding, position, text)
+             whole_record(path, encoding, position, text)
              if len(text.encode("utf-8")) >= DUCKDB_LINE_CUT - 3 else text)  # a cut character
-            for line, error_type, message, text, position in _without_lf(rows)]
-
-
-def _without_lf(rows: list[tuple]) -> Iterator[tuple]:
-    """The reject store's rows, their text without the line feed DuckDB leaves at the start of
-    a line of a CRLF file (it ends a line at the carriage return)."""
-    for line, error_type, message, text, position in rows:
-        if text.startswith("\n"):
-            text, position = text[1:], position + 1
-        yield line, error_type, message, text, position
-
-
-def _line_at(path: Path, position: int) -> str:
-    """'line N' of the file at byte ``position`` (DuckDB numbers records, and a quoted line
-    break makes its record two lines in an editor)."""
-    lines, left = 1, position
-    with _opened(path) as handle:
-        while left > 0 and (chunk := handle.read(min(READ_CHUNK, left))):
-            lines += chunk.count(b"\n")
-            left -= len(chunk)
-    return f"line {lines}"
-
-
-# DuckDB keeps this many bytes of a rejected line in its reject store; a longer one is read
-# again from the file for the rejects file, up to RECORD_BYTES (longer lines are refused:
-# LONGEST_LINE).
-DUCKDB_LINE_CUT = 10_000
-RECORD_BYTES = 16 << 20
-
-
-def _whole_record(path: Path, encoding: str, position: int, start: str) -> str:
-    """The whole text of a rejected record DuckDB cut, read from the file at about
-    ``position`` (where DuckDB says its line starts; the record's own start is found there):
-    to its line end, or, when its first characters already span lines (a quoted field), to
-    the first line end outside quotes. Said to be cut when it cannot be read whole."""
-    cut = (f"{start} … (cut: the reader keeps the first {DUCKDB_LINE_CUT:,} bytes; "
-           f"the record is at about byte {position:,} of the file)")
-    if encoding != "utf-8":
-        return cut  # DuckDB's positions are in the bytes it decoded, not the file's
-    head = start.encode("utf-8")[:256]
-    quoted = "\n" in start or "\r" in start
-    with _opened(path) as handle:
-        begin = max(0, position - 16)
-        handle.seek(begin)
-        found = handle.read(len(head) + 32).find(head)
-        if found < 0:
-            return cut
-        handle.seek(begin + found)
-        record, quotes, size = [], 0, 0
-        while size < RECORD_BYTES:
-            chunk = handle.read(min(READ_CHUNK, RECORD_BYTES - size))
-            if not chunk:
-                break
-            counted = 0  # quotes are counted once each, segment by segment
-            for end in LINE_END.finditer(chunk):
-                quotes += chunk.count(b'"', counted, end.start())
-                counted = end.start()
-                if not quoted or quotes % 2 == 0:
-                    record.append(chunk[:end.start()])
-                    return b"".join(record).decode("utf-8", "replace")
-            quotes += chunk.count(b'"', counted)
-            record.append(chunk)
-            size += len(chunk)
-        text = b"".join(record).decode("utf-8", "replace")
-    if size >= RECORD_BYTES:
-        return (f"{text} … (cut at {RECORD_BYTES:,} bytes; the record goes on in the file "
-                f"after byte {begin + found + RECORD_BYTES:,})")
-    return text
-
-
-LINE_END = re.compile(rb"\r\n|\r|\n")
+            for line, error_type, message, text, position in without_lf(rows)]
 
 
 def _line_reason(error_type: str, message: str) -> str:
@@ -680,120 +537,6 @@ def _dialect(conn, sample: Path) -> tuple[str, str, str, list[str]]:
     return delimiter, quote, escape or quote, [column["name"] for column in found[3]]
 
 
-def _check_text(path: Path, encoding: str, compressed: bool) -> _Sample:
-    """Stream the file's first lines (a UTF-16 file: all of it) through a decoder, a piece at a
-    time: refuse it if they are not text in ``encoding``; return them, for DuckDB to detect the
-    dialect on."""
-    codec = ENCODINGS[encoding]
-    decoder = codecs.getincrementaldecoder(codec)("strict")
-    sample, lines = _Sample(), 0
-    try:
-        with _opened(path) as handle:
-            head = chunk = handle.read(READ_CHUNK)
-            if encoding == "utf-16" and head.startswith(codecs.BOM_UTF16_BE):
-                raise IngestError(f"{_shown(path)} is UTF-16 big-endian, which cannot be read; "
-                                  "convert it to UTF-8")
-            while True:
-                try:
-                    text = decoder.decode(chunk, final=not chunk)
-                except UnicodeDecodeError as exc:
-                    line = lines + exc.object[:exc.start].decode(codec, "replace").count("\n") + 1
-                    raise IngestError(_not_in_encoding(path, encoding, line, head)) from None
-                lines += text.count("\n")
-                if not sample.full:
-                    sample.add(text)
-                elif encoding != "utf-16":
-                    # Every byte is a Latin-1 character; DuckDB checks UTF-8 itself as it
-                    # reads (_malformed). A pass over the whole file here was half the cost of
-                    # an ingest. DuckDB's own UTF-16 decoding is not known to refuse bad bytes.
-                    break
-                if not chunk:
-                    break
-                chunk = handle.read(READ_CHUNK)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise IngestError(f"{_shown(path)}: cannot be read"
-                          f"{' as gzip' if compressed else ''}: {exc}") from None
-    sample.finish()
-    if sample.header_too_long:
-        raise IngestError(f"{_shown(path)}: the header line is longer than "
-                          f"{MAX_LINE_BYTES:,} bytes")
-    if "\x00" in sample.text().partition("\n")[0]:
-        raise IngestError(f"{_shown(path)}: the header line holds NUL bytes; if the file is "
-                          "UTF-16, pass --encoding utf-16")
-    return sample
-
-
-def _not_in_encoding(path: Path, encoding: str, line: int, head: bytes) -> str:
-    if encoding == "utf-8" and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return (f"{_shown(path)} is not UTF-8: it starts like UTF-16; pass --encoding utf-16 "
-                "(little-endian) or convert it to UTF-8")
-    if encoding == "utf-8":
-        return (f"{_shown(path)} is not UTF-8 (first bad byte at line {line}); convert it or "
-                "pass --encoding latin-1")
-    return f"{_shown(path)} is not UTF-16 (first bad byte at line {line}); convert it to UTF-8"
-
-
-# One line of text and its end (\r\n, \r or \n, as DuckDB counts lines).
-LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
-
-
-class _Sample:
-    """The first lines of a CSV file, without the records that hold a line too long to read
-    (DuckDB's own detection would fail the whole file on one). Quotes are counted to know a
-    record's lines: a record cut in half would make its quote look unused."""
-
-    def __init__(self):
-        self.lines: list[str] = []
-        self.size = 0
-        self.line: list[str] | None = []  # pieces of the line being read; None: too long
-        self.line_bytes = self.line_quotes = 0
-        self.record_start = 0  # lines kept before the record being read
-        self.open_quote = False  # the record being read continues on the next line
-        self.dropping = False  # the record being read holds a line too long
-        self.header_too_long = False
-
-    @property
-    def full(self) -> bool:
-        return len(self.lines) >= SNIFF_LINES or self.size >= SNIFF_BYTES
-
-    def add(self, text: str) -> None:
-        for match in LINE.finditer(text):
-            piece = match.group()
-            if not piece:
-                continue
-            self.line_quotes += piece.count('"')
-            if self.line is not None:
-                self.line_bytes += len(piece.encode("utf-8"))
-                if self.line_bytes > MAX_LINE_BYTES:
-                    self.line = None
-                else:
-                    self.line.append(piece)
-            if piece[-1] in "\r\n":
-                self._end()
-                if self.full:
-                    return
-
-    def _end(self) -> None:
-        if self.line is None:  # too long: its whole record is left out
-            self.header_too_long = self.header_too_long or not self.lines and not self.size
-            del self.lines[self.record_start:]
-            self.dropping = True
-        elif not self.dropping:
-            self.lines.append("".join(self.line))
-            self.size += self.line_bytes
-        self.open_quote ^= self.line_quotes % 2 == 1
-        if not self.open_quote:
-            self.record_start, self.dropping = len(self.lines), False
-        self.line, self.line_bytes, self.line_quotes = [], 0, 0
-
-    def finish(self) -> None:
-        if self.line is None or self.line:  # the last line, without a line end
-            self._end()
-
-    def text(self) -> str:
-        return "".join(self.lines).removeprefix("\ufeff")  # a byte order mark is no name
-
-
 def _source_types(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
     described = _run(conn, exp.Describe(this=exp.to_table("source"))).fetchall()
     return {name: type_ for name, type_, *_ in described}
@@ -812,13 +555,13 @@ def _plan_columns(conn, snapshot: Snapshot, kind: Kind,
     missing = [name for name in kind.required if name not in source_types]
     if missing:
         raise IngestError(f"{kind.name} file lacks required column(s) {', '.join(missing)}; "
-                          f"its header has {', '.join(map(_shown, source_types))}; {kind.name} "
+                          f"its header has {', '.join(map(shown, source_types))}; {kind.name} "
                           f"columns are {', '.join(c.name for c in kind.columns)}")
     if not kind.open_columns:
         unknown = [name for name in source_types if kind.column(name) is None]
         if unknown:
             raise IngestError(
-                f"{kind.name} file has unknown column(s) {', '.join(map(_shown, unknown))}; "
+                f"{kind.name} file has unknown column(s) {', '.join(map(shown, unknown))}; "
                 f"allowed: "
                 f"{', '.join(c.name for c in kind.columns)} (custom attributes go in "
                 "`workbench ingest appended`)")
