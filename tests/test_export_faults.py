@@ -430,3 +430,29 @@ def test_a_lost_rename_answer_mid_set_is_found_and_the_rest_sent(wb, server, clo
     assert run.state == "complete" and run.attempts == 2
     assert leftovers(server) == sorted([*parts, f"women_{run_id}.manifest.json"])
     assert [f["file_name"] for f in run.details["files"]] == [*parts, run.file_name]
+
+
+def test_an_attempt_whose_kernel_never_claimed_the_run_does_not_report_its_state(
+        wb, server, tmp_path, monkeypatch):
+    """Two schedulers at once: one delivers the run; the other's kernel fails before it claims
+    it (a kernel that does not start). That attempt says its own failure, not the other's
+    Complete (a CI run printed "complete" twice), and touches nothing."""
+    import nbformat
+
+    from workbench import notebooks
+    from workbench.errors import NotebookFailed
+    from workbench.exports.notebook import run_export
+
+    run = wb.export_runs.execute(wb.export_runs.create(export(wb)).id)
+    assert run.state == "complete"
+    failing = tmp_path / "notebooks"
+    failing.mkdir()
+    book = nbformat.v4.new_notebook()  # no kernel named: papermill cannot start one
+    book.cells = [nbformat.v4.new_code_cell("import workbench")]
+    nbformat.write(book, failing / "run_export.ipynb")
+    monkeypatch.setattr(notebooks, "NOTEBOOKS", failing)
+    with pytest.raises(NotebookFailed, match="the notebook could not run"):
+        run_export(wb, run.id)
+    again = wb.export_runs.get(run.id)
+    assert (again.state, again.attempts, again.file_name) == ("complete", 1, run.file_name)
+    assert leftovers(server) == [run.file_name]

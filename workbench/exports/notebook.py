@@ -33,6 +33,10 @@ def run_export(wb: Opened, run_id: int) -> Run:
             # no notebook of an attempt that never was.
             output.unlink(missing_ok=True)
             raise Conflict(f"export run #{run_id} is taken by another process") from None
+        if isinstance(exc, NotebookFailed) and not wb.export_runs.claimed_in(run_id, str(output)):
+            # Its kernel never claimed the run (it did not start, or died first): the run's
+            # state is another attempt's, neither to be reported as this one's nor touched.
+            raise exc from None
         run = wb.export_runs.get(run_id)
         if isinstance(exc, KernelDied | KeyboardInterrupt) and run.state == RunState.IN_PROGRESS:
             wb.export_runs.abandon(run_id, "interrupted: the run's kernel stopped before it "

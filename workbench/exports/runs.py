@@ -643,6 +643,11 @@ class ExportRuns:
     def started_by_hand(self, run_id: int) -> bool:
         return self._records.get(run_id)["trigger"] == "manual"
 
+    def claimed_in(self, run_id: int, notebook: str) -> bool:
+        """Whether the attempt executed in ``notebook`` claimed the run (``execute`` records
+        its notebook on claiming): a kernel that failed to start, or died first, did not."""
+        return self._records.get(run_id)["notebook"] == notebook
+
     # -- reading --------------------------------------------------------------------------------
 
     def get(self, run_id: int) -> Run:
