@@ -84,6 +84,11 @@ def kept_sources(sources: Sources, rules: list[CheckedRule],
     return replace(sources, features=keep(features), windowed=windowed, narrow=False)
 
 
+def _by_key(alias: str) -> exp.EQ:
+    """``alias``'s customer is the features' customer (an aggregate's LEFT JOIN condition)."""
+    return exp.EQ(this=column(KEY, alias), expression=column(KEY))
+
+
 def needed_attributes(rules: list[CheckedRule]) -> set[str]:
     """Feature columns the rules read (windowed rules read their aggregates instead)."""
     return {r.rule.attribute for r in rules
@@ -173,20 +178,17 @@ class Compiled:
             if alias == first:
                 # Tag windows first, as a table of their own; the purchases are then summed
                 # only for the candidates who also pass the tag rules every member passes.
-                query = query.with_(alias, as_=aggregate)
-                query.args["with_"].expressions[-1].set("materialized", True)  # read twice
+                query = query.with_(alias, as_=aggregate, materialized=True)  # read twice
                 # Read under its own name as alias: an engine may put a table of its own in
                 # place of the name (Spark computes a MATERIALIZED table first).
                 candidates = exp.select(column(KEY)).from_(self._features()).join(
-                    exp.to_table(alias).as_(alias), on=exp.EQ(this=column(KEY, alias),
-                                                              expression=column(KEY)),
-                    join_type="left").where(self._necessary(frozenset({alias})))
-                query = query.join(exp.to_table(alias).as_(alias), on=exp.EQ(
-                    this=column(KEY, alias), expression=column(KEY)), join_type="left")
+                    exp.to_table(alias).as_(alias), on=_by_key(alias), join_type="left").where(
+                    self._necessary(frozenset({alias})))
+                query = query.join(exp.to_table(alias).as_(alias), on=_by_key(alias),
+                                   join_type="left")
                 continue
             query = query.join(exp.Subquery(this=aggregate, alias=exp.to_identifier(alias)),
-                               on=exp.EQ(this=column(KEY, alias), expression=column(KEY)),
-                               join_type="left")
+                               on=_by_key(alias), join_type="left")
         return self._keep(_after_level(query, len(self.levels)))
 
     def _cascade(self, aggregates: dict[str, exp.Select]) -> str | None:

@@ -42,9 +42,16 @@ def told(run: Run, notify: Iterable[str]) -> bool:
     if run.state not in (RunState.COMPLETE, RunState.FAILED):
         return True
     details = run.details or {}
+    recipients, targets = addressed(notify)
+    return (not recipients or "notification" in details) and \
+        (not targets or "notices" in details)
+
+
+def addressed(notify: Iterable[str]) -> tuple[list[str], list[str]]:
+    """An export's ``notify`` entries as (e-mail addresses, webhook / Slack target names): an
+    entry with "@" is an address."""
     entries = list(notify)
-    return (not any("@" in e for e in entries) or "notification" in details) and \
-        (all("@" in e for e in entries) or "notices" in details)
+    return [e for e in entries if "@" in e], [e for e in entries if "@" not in e]
 
 
 def sent_note(count: int) -> str:

@@ -60,7 +60,7 @@ from .fileset import (
     split_csv,
 )
 from .models import MAX_PARTS
-from .notify import run_message, sent_note, unsent_note, unsent_reason
+from .notify import addressed, run_message, sent_note, unsent_note, unsent_reason
 from .schedule import cancel_deadline
 
 if TYPE_CHECKING:
@@ -296,9 +296,7 @@ class ExportRuns:
         to each webhook / Slack target it names. Recorded on the run either way: sent, or why
         not (no SMTP host configured, the server's refusal, HTTP 500 after 3 tries); a failed
         notice never fails the delivery (the run is recorded before)."""
-        entries = self._exports.get(run.export_id).config.notify
-        recipients = [entry for entry in entries if "@" in entry]
-        targets = [entry for entry in entries if "@" not in entry]
+        recipients, targets = addressed(self._exports.get(run.export_id).config.notify)
         if targets and self._notices is not None:
             notices = self._notices.send(run, targets)  # never raises
             self._records.set(run.id, details=json.dumps({**run.details, "notices": notices}))
